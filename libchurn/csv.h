@@ -1,0 +1,47 @@
+/* csv.h - streaming CSV records (RFC 4180, through libcsv) */
+#ifndef CHURN_CSV_H
+#define CHURN_CSV_H
+
+#include <stddef.h>
+#include <stdio.h>
+
+#include "util.h"
+
+/*
+ * A reader streams records from a FILE in fixed-size chunks: memory stays
+ * flat however long the input.  RFC 4180 quoting (quoted commas, doubled
+ * quotes, newlines inside quotes), LF or CRLF line ends and a UTF-8
+ * byte-order mark are handled; blank lines are skipped.  The reader also
+ * keeps a SHA-256 of every byte it read (the data fingerprint).
+ *
+ *	struct ch_csv *r = ch_csv_open(stdin, "-", &err);
+ *	struct ch_record rec;
+ *	while ((rc = ch_csv_next(r, &rec, &err)) > 0)
+ *		use(rec.field[0], rec.len[0]);
+ */
+struct ch_record {
+	char **field;   /* NUL-terminated field texts, valid until the next call */
+	size_t *len;    /* their lengths */
+	size_t n;       /* number of fields */
+	long line;      /* line number (1-based) where the record ends */
+};
+
+struct ch_csv;
+
+/* name is used in messages only ("-" reads as "<stdin>").  The reader does
+ * not close fp. */
+struct ch_csv *ch_csv_open(FILE *fp, const char *name, struct ch_err *e);
+
+/* Returns 1 with rec filled, 0 at end of input, -1 on a read or syntax
+ * error ("file:line: ..." in e). */
+int ch_csv_next(struct ch_csv *r, struct ch_record *rec, struct ch_err *e);
+
+/* The name given to ch_csv_open, for messages. */
+const char *ch_csv_name(const struct ch_csv *r);
+
+/* SHA-256 hex of all bytes consumed so far (complete once next gave 0). */
+void ch_csv_sha256(struct ch_csv *r, char hex[65]);
+
+void ch_csv_close(struct ch_csv *r);
+
+#endif

@@ -1,0 +1,108 @@
+/* schema.h - features, their bins and categories, value encoding */
+#ifndef CHURN_SCHEMA_H
+#define CHURN_SCHEMA_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include <jansson.h>
+
+#include "util.h"
+
+/*
+ * Every feature value is encoded as a one-byte code before training or
+ * prediction.  Numeric values map to their quantile bin, categories to their
+ * index; CH_MISSING stands for a missing value (and for a category never
+ * seen in training).
+ */
+#define CH_MISSING 255
+#define CH_MAXBINS 255  /* codes 0..254 */
+
+enum ch_ftype { CH_NUMERIC, CH_CATEGORICAL };
+
+/*
+ * A profile is a distribution of one variable: counts per bin (numeric:
+ * nedges ascending edges, bin i holds edges[i-1] < v <= edges[i], the outer
+ * bins open) or per category, plus missing values.  The reference profile of
+ * a feature uses the feature's own codes: counts[code].
+ */
+struct ch_profile {
+	int nbins;           /* numeric: nedges + 1; categorical: ncats */
+	double *edges;       /* numeric only: nbins - 1 edges, else NULL */
+	uint64_t *counts;    /* [nbins] */
+	uint64_t missing;
+	uint64_t total;      /* sum of counts + missing */
+};
+
+struct ch_feature {
+	char *name;
+	enum ch_ftype type;
+	int nbins;           /* codes in use (0..nbins-1), CH_MISSING aside */
+	double *edges;       /* numeric: nbins - 1 upper-inclusive edges */
+	char **cats;         /* categorical: nbins names, by code */
+	struct ch_strmap *catmap; /* categorical: name -> code */
+	double min, max;     /* numeric: range seen in training */
+	struct ch_profile ref;    /* reference profile (training data) */
+};
+
+struct ch_schema {
+	int nfeat;
+	struct ch_feature *f;
+	char *target;        /* target column name */
+	char *positive;      /* positive label as given, or NULL for the defaults */
+	char *id;            /* id column name, or NULL */
+};
+
+/* Returns the index of the feature called name, or -1. */
+int ch_schema_find(const struct ch_schema *s, const char *name);
+
+/* Code of v for a numeric feature: the bin whose (edge[i-1], edge[i]]
+ * holds v.  Binary search. */
+uint8_t ch_bin_numeric(const struct ch_feature *f, double v);
+
+/*
+ * Encodes one cell (text s of length len) of feature f.
+ * Returns 0 with *code set; 1 when the value is a category unseen in
+ * training (*code = CH_MISSING); -1 when a numeric cell is not a number.
+ * Missing cells (ch_is_missing) give CH_MISSING and 0.
+ */
+int ch_encode_cell(const struct ch_feature *f, const char *s, size_t len,
+    uint8_t *code);
+
+/*
+ * Encodes a JSON object of one customer into codes[nfeat].  Numbers and
+ * numeric strings are accepted for numeric features, strings (or numbers,
+ * as text) for categorical ones; null means missing; unknown keys are
+ * ignored.  A missing key or a mistyped value fails: -1 with e naming the
+ * field, and *bad_field (if not NULL) set to the feature index.  *unseen
+ * (if not NULL) is incremented for each unseen category.
+ */
+int ch_encode_json(const struct ch_schema *s, json_t *obj, uint8_t *codes,
+    int *unseen, int *bad_field, struct ch_err *e);
+
+/*
+ * Maps a CSV header to the features: col[i] = column index of feature i.
+ * A feature missing from the header fails with e naming it ("name" is the
+ * file name for the message).  *id_col is the id column or -1.  Extra
+ * columns are ignored.
+ */
+int ch_schema_map_header(const struct ch_schema *s, char *const *hdr,
+    size_t n, int *col, int *id_col, const char *name, struct ch_err *e);
+
+/* JSON round trip of the whole schema (names, types, edges, categories,
+ * ranges and reference profiles), as stored in the model file. */
+json_t *ch_schema_to_json(const struct ch_schema *s);
+int ch_schema_from_json(json_t *j, struct ch_schema **out, struct ch_err *e);
+
+/* The input schema for users (--schema, GET /predict/schema): names,
+ * types, categories, ranges; no bins. */
+json_t *ch_schema_input_json(const struct ch_schema *s);
+
+json_t *ch_profile_to_json(const struct ch_profile *p);
+int ch_profile_from_json(json_t *j, enum ch_ftype t, struct ch_profile *p,
+    struct ch_err *e);
+void ch_profile_free(struct ch_profile *p);
+
+void ch_schema_free(struct ch_schema *s);
+
+#endif

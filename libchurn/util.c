@@ -1,0 +1,589 @@
+/* util.c - error buffers, allocation, messages, hashing, atomic files */
+#include <ctype.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <libgen.h>
+#include <math.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <openssl/evp.h>
+
+#include "util.h"
+
+int
+ch_errf(struct ch_err *e, const char *fmt, ...)
+{
+	va_list ap;
+
+	if (e) {
+		va_start(ap, fmt);
+		vsnprintf(e->msg, sizeof e->msg, fmt, ap);
+		va_end(ap);
+	}
+	return -1;
+}
+
+static _Noreturn void
+oom(void)
+{
+	fputs("out of memory\n", stderr);
+	abort();
+}
+
+void *
+ch_malloc(size_t n)
+{
+	void *p = malloc(n ? n : 1);
+
+	if (!p)
+		oom();
+	return p;
+}
+
+void *
+ch_calloc(size_t n, size_t size)
+{
+	void *p = calloc(n ? n : 1, size ? size : 1);
+
+	if (!p)
+		oom();
+	return p;
+}
+
+void *
+ch_realloc(void *p, size_t n)
+{
+	p = realloc(p, n ? n : 1);
+	if (!p)
+		oom();
+	return p;
+}
+
+void *
+ch_reallocarray(void *p, size_t n, size_t size)
+{
+	if (size && n > SIZE_MAX / size)
+		oom();
+	return ch_realloc(p, n * size);
+}
+
+char *
+ch_strdup(const char *s)
+{
+	return ch_strndup(s, strlen(s));
+}
+
+char *
+ch_strndup(const char *s, size_t n)
+{
+	char *p = ch_malloc(n + 1);
+
+	memcpy(p, s, n);
+	p[n] = '\0';
+	return p;
+}
+
+/* messages */
+
+static const char *progname = "churn";
+
+void
+ch_setprogname(const char *argv0)
+{
+	const char *p = strrchr(argv0, '/');
+
+	progname = p ? p + 1 : argv0;
+}
+
+const char *
+ch_progname(void)
+{
+	return progname;
+}
+
+static void
+vwarn(const char *fmt, va_list ap)
+{
+	int saved = errno;
+	size_t n = strlen(fmt);
+
+	fprintf(stderr, "%s: ", progname);
+	vfprintf(stderr, fmt, ap);
+	if (n && fmt[n - 1] == ':')
+		fprintf(stderr, " %s", strerror(saved));
+	fputc('\n', stderr);
+}
+
+void
+ch_warn(const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	vwarn(fmt, ap);
+	va_end(ap);
+}
+
+void
+ch_die(int status, const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	vwarn(fmt, ap);
+	va_end(ap);
+	exit(status);
+}
+
+void
+ch_fshut(FILE *fp, const char *name)
+{
+	int bad = fflush(fp) != 0 || ferror(fp);
+
+	if (fclose(fp) != 0)
+		bad = 1;
+	if (bad)
+		ch_die(2, "write %s:", name);
+}
+
+/* parsing */
+
+int
+ch_is_missing(const char *s, size_t len)
+{
+	while (len && isspace((unsigned char)*s))
+		s++, len--;
+	while (len && isspace((unsigned char)s[len - 1]))
+		len--;
+	if (len == 0)
+		return 1;
+	return (len == 2 && memcmp(s, "NA", 2) == 0) ||
+	    (len == 3 && memcmp(s, "NaN", 3) == 0) ||
+	    (len == 1 && *s == '?');
+}
+
+int
+ch_parse_double(const char *s, size_t len, double *out)
+{
+	char buf[64], *end;
+	size_t i;
+	double v;
+
+	while (len && isspace((unsigned char)*s))
+		s++, len--;
+	while (len && isspace((unsigned char)s[len - 1]))
+		len--;
+	if (len == 0 || len >= sizeof buf)
+		return -1;
+	/* strtod also takes hex, inf and nan; a data cell must be decimal */
+	for (i = 0; i < len; i++)
+		if (!strchr("0123456789+-.eE", s[i]))
+			return -1;
+	memcpy(buf, s, len);
+	buf[len] = '\0';
+	errno = 0;
+	v = strtod(buf, &end);
+	if (end != buf + len || !isfinite(v))
+		return -1;
+	*out = v;
+	return 0;
+}
+
+/* string map: open addressing, FNV-1a, keys in one growing arena */
+
+struct ch_strmap {
+	size_t n, cap;          /* keys, slots (power of two) */
+	long *slot;             /* key index or -1 */
+	uint32_t *hash;         /* [n] */
+	size_t *off, *len;      /* [n] into arena */
+	char *arena;
+	size_t alen, acap;
+	size_t kcap;
+};
+
+static uint32_t
+fnv1a(const char *s, size_t len)
+{
+	uint32_t h = 2166136261u;
+
+	while (len--)
+		h = (h ^ (unsigned char)*s++) * 16777619u;
+	return h;
+}
+
+struct ch_strmap *
+ch_strmap_new(void)
+{
+	struct ch_strmap *m = ch_calloc(1, sizeof *m);
+
+	m->cap = 16;
+	m->slot = ch_malloc(m->cap * sizeof *m->slot);
+	memset(m->slot, 0xff, m->cap * sizeof *m->slot);
+	return m;
+}
+
+void
+ch_strmap_free(struct ch_strmap *m)
+{
+	if (!m)
+		return;
+	free(m->slot);
+	free(m->hash);
+	free(m->off);
+	free(m->len);
+	free(m->arena);
+	free(m);
+}
+
+static long
+lookup(const struct ch_strmap *m, const char *s, size_t len, uint32_t h,
+    size_t *where)
+{
+	size_t i = h & (m->cap - 1);
+	long k;
+
+	while ((k = m->slot[i]) >= 0) {
+		if (m->hash[k] == h && m->len[k] == len &&
+		    memcmp(m->arena + m->off[k], s, len) == 0)
+			return k;
+		i = (i + 1) & (m->cap - 1);
+	}
+	*where = i;
+	return -1;
+}
+
+static void
+grow(struct ch_strmap *m)
+{
+	size_t i, j;
+
+	free(m->slot);
+	m->cap *= 2;
+	m->slot = ch_malloc(m->cap * sizeof *m->slot);
+	memset(m->slot, 0xff, m->cap * sizeof *m->slot);
+	for (i = 0; i < m->n; i++) {
+		j = m->hash[i] & (m->cap - 1);
+		while (m->slot[j] >= 0)
+			j = (j + 1) & (m->cap - 1);
+		m->slot[j] = (long)i;
+	}
+}
+
+long
+ch_strmap_put(struct ch_strmap *m, const char *s, size_t len, int *added)
+{
+	uint32_t h = fnv1a(s, len);
+	size_t where;
+	long k = lookup(m, s, len, h, &where);
+
+	if (added)
+		*added = k < 0;
+	if (k >= 0)
+		return k;
+	if (m->n == m->kcap) {
+		m->kcap = m->kcap ? 2 * m->kcap : 16;
+		m->hash = ch_reallocarray(m->hash, m->kcap, sizeof *m->hash);
+		m->off = ch_reallocarray(m->off, m->kcap, sizeof *m->off);
+		m->len = ch_reallocarray(m->len, m->kcap, sizeof *m->len);
+	}
+	while (m->alen + len + 1 > m->acap) {
+		m->acap = m->acap ? 2 * m->acap : 256;
+		m->arena = ch_realloc(m->arena, m->acap);
+	}
+	memcpy(m->arena + m->alen, s, len);
+	m->arena[m->alen + len] = '\0';
+	k = (long)m->n++;
+	m->hash[k] = h;
+	m->off[k] = m->alen;
+	m->len[k] = len;
+	m->alen += len + 1;
+	m->slot[where] = k;
+	if (2 * m->n > m->cap)
+		grow(m);
+	return k;
+}
+
+long
+ch_strmap_get(const struct ch_strmap *m, const char *s, size_t len)
+{
+	size_t where;
+
+	return lookup(m, s, len, fnv1a(s, len), &where);
+}
+
+size_t
+ch_strmap_count(const struct ch_strmap *m)
+{
+	return m->n;
+}
+
+const char *
+ch_strmap_key(const struct ch_strmap *m, size_t i, size_t *len)
+{
+	if (len)
+		*len = m->len[i];
+	return m->arena + m->off[i];
+}
+
+/* string lists */
+
+char **
+ch_strv_split(const char *list)
+{
+	char **v;
+	const char *p, *q;
+	size_t n = 0, cap = 4;
+
+	v = ch_malloc(cap * sizeof *v);
+	for (p = list; p && *p; p = *q ? q + 1 : q) {
+		q = strchr(p, ',');
+		if (!q)
+			q = p + strlen(p);
+		if (q > p) {
+			if (n + 2 > cap)
+				v = ch_reallocarray(v, cap *= 2, sizeof *v);
+			v[n++] = ch_strndup(p, (size_t)(q - p));
+		}
+	}
+	v[n] = NULL;
+	return v;
+}
+
+void
+ch_strv_free(char **v)
+{
+	char **p;
+
+	if (!v)
+		return;
+	for (p = v; *p; p++)
+		free(*p);
+	free(v);
+}
+
+int
+ch_strv_has(char *const *v, const char *s)
+{
+	for (; v && *v; v++)
+		if (strcmp(*v, s) == 0)
+			return 1;
+	return 0;
+}
+
+/* hashing and times */
+
+void
+ch_hex(const unsigned char *b, size_t n, char *out)
+{
+	static const char digits[] = "0123456789abcdef";
+	size_t i;
+
+	for (i = 0; i < n; i++) {
+		out[2 * i] = digits[b[i] >> 4];
+		out[2 * i + 1] = digits[b[i] & 15];
+	}
+	out[2 * n] = '\0';
+}
+
+void
+ch_sha256_hex(const void *buf, size_t len, char hex[65])
+{
+	unsigned char md[EVP_MAX_MD_SIZE];
+	unsigned int mdlen = 0;
+
+	EVP_Digest(buf, len, md, &mdlen, EVP_sha256(), NULL);
+	ch_hex(md, 32, hex);
+}
+
+void
+ch_version_string(time_t t, char out[17])
+{
+	struct tm tm;
+
+	gmtime_r(&t, &tm);
+	strftime(out, 17, "v%Y%m%d-%H%M%S", &tm);
+}
+
+void
+ch_iso8601(time_t t, char out[21])
+{
+	struct tm tm;
+
+	gmtime_r(&t, &tm);
+	strftime(out, 21, "%Y-%m-%dT%H:%M:%SZ", &tm);
+}
+
+double
+ch_seconds(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+int
+ch_ncpus(void)
+{
+	long n = sysconf(_SC_NPROCESSORS_ONLN);
+
+	return n > 0 ? (int)n : 1;
+}
+
+/* files */
+
+int
+ch_write_atomic(const char *path, const void *buf, size_t len,
+    struct ch_err *e)
+{
+	char *tmp, *dcopy;
+	const char *p = buf;
+	size_t n = strlen(path) + 16;
+	int fd, dfd, rc = -1;
+	ssize_t w;
+
+	tmp = ch_malloc(n);
+	snprintf(tmp, n, "%s.tmp.%ld", path, (long)getpid());
+	fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+	if (fd < 0) {
+		ch_errf(e, "create %s: %s", tmp, strerror(errno));
+		free(tmp);
+		return -1;
+	}
+	while (len > 0) {
+		w = write(fd, p, len);
+		if (w < 0) {
+			if (errno == EINTR)
+				continue;
+			ch_errf(e, "write %s: %s", tmp, strerror(errno));
+			goto fail;
+		}
+		p += w;
+		len -= (size_t)w;
+	}
+	if (fsync(fd) != 0) {
+		ch_errf(e, "fsync %s: %s", tmp, strerror(errno));
+		goto fail;
+	}
+	if (close(fd) != 0) {
+		fd = -1;
+		ch_errf(e, "close %s: %s", tmp, strerror(errno));
+		goto fail;
+	}
+	fd = -1;
+	if (rename(tmp, path) != 0) {
+		ch_errf(e, "rename %s to %s: %s", tmp, path, strerror(errno));
+		goto fail;
+	}
+	dcopy = ch_strdup(path);
+	dfd = open(dirname(dcopy), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (dfd >= 0) {
+		fsync(dfd);
+		close(dfd);
+	}
+	free(dcopy);
+	free(tmp);
+	return 0;
+fail:
+	if (fd >= 0)
+		close(fd);
+	unlink(tmp);
+	free(tmp);
+	return rc;
+}
+
+char *
+ch_read_file(const char *path, size_t *len, struct ch_err *e)
+{
+	FILE *fp = strcmp(path, "-") == 0 ? stdin : fopen(path, "rb");
+	char *buf = NULL;
+	size_t n = 0, cap = 0, r;
+
+	if (!fp) {
+		ch_errf(e, "open %s: %s", path, strerror(errno));
+		return NULL;
+	}
+	do {
+		if (cap - n < 65536)
+			buf = ch_realloc(buf, cap = cap ? 2 * cap : 65536 + 1);
+		r = fread(buf + n, 1, cap - n - 1, fp);
+		n += r;
+	} while (r > 0);
+	if (ferror(fp)) {
+		ch_errf(e, "read %s: %s", path, strerror(errno));
+		free(buf);
+		buf = NULL;
+	} else {
+		buf[n] = '\0';
+		*len = n;
+	}
+	if (fp != stdin)
+		fclose(fp);
+	return buf;
+}
+
+/* RNG: splitmix64 seeds xoshiro256** */
+
+static uint64_t
+splitmix64(uint64_t *x)
+{
+	uint64_t z = (*x += 0x9e3779b97f4a7c15ull);
+
+	z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ull;
+	z = (z ^ (z >> 27)) * 0x94d049bb133111ebull;
+	return z ^ (z >> 31);
+}
+
+void
+ch_rng_seed(struct ch_rng *r, uint64_t seed)
+{
+	int i;
+
+	for (i = 0; i < 4; i++)
+		r->s[i] = splitmix64(&seed);
+}
+
+static uint64_t
+rotl(uint64_t x, int k)
+{
+	return (x << k) | (x >> (64 - k));
+}
+
+uint64_t
+ch_rng_next(struct ch_rng *r)
+{
+	uint64_t *s = r->s, res = rotl(s[1] * 5, 7) * 9, t = s[1] << 17;
+
+	s[2] ^= s[0];
+	s[3] ^= s[1];
+	s[1] ^= s[2];
+	s[0] ^= s[3];
+	s[2] ^= t;
+	s[3] = rotl(s[3], 45);
+	return res;
+}
+
+uint64_t
+ch_rng_below(struct ch_rng *r, uint64_t n)
+{
+	uint64_t x, lim;
+
+	if (n <= 1)
+		return 0;
+	lim = -n % n;   /* 2^64 mod n: reject the short tail */
+	do
+		x = ch_rng_next(r);
+	while (x < lim);
+	return x % n;
+}
+
+double
+ch_rng_unit(struct ch_rng *r)
+{
+	return (double)(ch_rng_next(r) >> 11) * 0x1.0p-53;
+}
