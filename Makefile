@@ -17,7 +17,7 @@ SANFLAGS = $(SAN_$(SAN))
 PKG_CFLAGS := $(shell pkg-config --cflags $(PKGS))
 PKG_LIBS   := $(shell pkg-config --libs $(PKGS))
 CFLAGS_ALL  = -std=c11 -Wall -Wextra -Werror -D_POSIX_C_SOURCE=200809L -D_DEFAULT_SOURCE \
-              -pthread -Ilibchurn $(PKG_CFLAGS) $(OPT) $(SANFLAGS) $(CFLAGS)
+              -pthread -iquote libchurn $(PKG_CFLAGS) $(OPT) $(SANFLAGS) $(CFLAGS)
 LDLIBS_ALL  = $(PKG_LIBS) -lcsv -lm -pthread $(LDLIBS)
 
 LIB_SRC  = $(wildcard libchurn/*.c)

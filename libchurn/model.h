@@ -52,6 +52,10 @@ int ch_model_load(const char *path, struct ch_model **out, struct ch_err *e);
 /* Churn probability for one row of codes. */
 double ch_model_predict(const struct ch_model *m, const uint8_t *codes);
 
+/* The input schema for users (--schema, GET /predict/schema):
+ * ch_schema_input_json plus "model_version" and "threshold". */
+json_t *ch_model_schema_json(const struct ch_model *m);
+
 /* Metadata for --describe and GET /model: version, created, sha256, target,
  * features, params, metrics, ... (new reference). */
 json_t *ch_model_describe(const struct ch_model *m);
