@@ -1,10 +1,18 @@
 /* drift.c - data drift: PSI for numbers, L1 for categories */
+#include <sys/mman.h>
+#include <sys/stat.h>
+
+#include <errno.h>
+#include <fcntl.h>
 #include <math.h>
+#include <pthread.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
+#include "csv.h"
 #include "drift.h"
 
 /* configuration */
@@ -800,4 +808,508 @@ ch_drift_summary(json_t *r)
 	if (!b.s)
 		return ch_strdup("");
 	return b.s;
+}
+
+/* reading */
+
+#define LEVELS 40
+
+/*
+ * The prediction sample: a row whose code hash has t trailing zero bits
+ * belongs to levels 0..t; level L holds about rows/2^L rows.  Histograms
+ * are kept for every level from the lowest one still within the cap, so
+ * that at the end the lowest level within the cap over all threads is
+ * known exactly (see merge_sampler).
+ */
+struct sampler {
+	int level;
+	uint64_t cap;            /* 0: every row, level 0 */
+	uint64_t n[LEVELS];
+	uint64_t hist[LEVELS][256];
+};
+
+static uint64_t
+codes_hash(const uint8_t *c, int n)
+{
+	uint64_t h = 1469598103934665603ull;
+	int i;
+
+	for (i = 0; i < n; i++)
+		h = (h ^ c[i]) * 1099511628211ull;
+	/* splitmix64 finaliser: FNV's low bits are weak */
+	h ^= h >> 30;
+	h *= 0xbf58476d1ce4e5b9ull;
+	h ^= h >> 27;
+	h *= 0x94d049bb133111ebull;
+	h ^= h >> 31;
+	return h;
+}
+
+/* Counting context of one reader thread. */
+struct counter {
+	const struct ch_drift_read *r;
+	const int *col;
+	size_t ncols;
+	struct ch_drift_side *d;
+	uint8_t *codes;
+	struct ch_feature pf;    /* bins of the churn probability */
+	struct sampler *smp;
+};
+
+static void
+counter_init(struct counter *k, const struct ch_drift_read *r, const int *col,
+    size_t ncols, struct ch_drift_side *d)
+{
+	memset(k, 0, sizeof *k);
+	k->r = r;
+	k->col = col;
+	k->ncols = ncols;
+	k->d = d;
+	k->codes = ch_calloc((size_t)r->schema->nfeat, 1);
+	if (r->model && r->model->pred_ref.nbins > 1 &&
+	    r->model->pred_ref.nbins <= CH_MISSING) {
+		k->pf.type = CH_NUMERIC;
+		k->pf.nbins = r->model->pred_ref.nbins;
+		k->pf.edges = r->model->pred_ref.edges;
+		k->smp = ch_calloc(1, sizeof *k->smp);
+		k->smp->cap = r->pred_sample;
+	}
+}
+
+static void
+counter_free(struct counter *k)
+{
+	free(k->codes);
+	free(k->smp);
+}
+
+static void
+score(struct counter *k)
+{
+	struct sampler *s = k->smp;
+	uint64_t h;
+	int t, L;
+	uint8_t c;
+
+	if (s->cap == 0) {
+		s->n[0]++;
+		s->hist[0][ch_bin_numeric(&k->pf,
+		    ch_model_predict(k->r->model, k->codes))]++;
+		return;
+	}
+	h = codes_hash(k->codes, k->r->schema->nfeat);
+	t = h ? __builtin_ctzll(h) : 63;
+	if (t >= LEVELS)
+		t = LEVELS - 1;
+	if (t < s->level)
+		return;
+	c = ch_bin_numeric(&k->pf, ch_model_predict(k->r->model, k->codes));
+	for (L = s->level; L <= t; L++) {
+		s->n[L]++;
+		s->hist[L][c]++;
+	}
+	while (s->n[s->level] > s->cap && s->level < LEVELS - 1)
+		s->level++;
+}
+
+/* Puts the sample of threads k[0..n-1] into d->pred: the lowest level
+ * within the cap over all of them (each thread's own level is at or
+ * below it, so its counts there are complete). */
+static void
+merge_samplers(struct sampler *const *s, int n, struct ch_drift_side *d)
+{
+	uint64_t tot;
+	int L = 0, i, c;
+
+	if (n == 0 || !s[0])
+		return;
+	for (i = 0; i < n; i++)
+		if (s[i]->level > L)
+			L = s[i]->level;
+	for (; L < LEVELS - 1 && s[0]->cap; L++) {
+		for (tot = 0, i = 0; i < n; i++)
+			tot += s[i]->n[L];
+		if (tot <= s[0]->cap)
+			break;
+	}
+	d->has_pred = 1;
+	for (i = 0; i < n; i++)
+		for (c = 0; c < 256; c++)
+			d->pred[c] += s[i]->hist[L][c];
+}
+
+static int
+count_record(struct counter *k, const struct ch_record *rec, const char *name,
+    struct ch_err *e)
+{
+	const struct ch_schema *s = k->r->schema;
+	struct ch_drift_side *d = k->d;
+	uint8_t code;
+	int f, c, rc;
+
+	if (rec->n != k->ncols)
+		return ch_errf(e, "%s:%ld: %zu fields, the header has %zu", name,
+		    rec->line, rec->n, k->ncols);
+	for (f = 0; f < s->nfeat; f++) {
+		c = k->col[f];
+		rc = ch_encode_cell(&s->f[f], rec->field[c], rec->len[c], &code);
+		if (rc < 0)
+			return ch_errf(e, "%s:%ld: column '%s': '%.60s' is not a "
+			    "number", name, rec->line, s->f[f].name,
+			    rec->field[c]);
+		if (rc > 0)
+			ch_drift_side_add_unseen(d, f, rec->field[c],
+			    rec->len[c], 1);
+		else
+			d->counts[f][code]++;
+		k->codes[f] = code;
+	}
+	if (k->smp)
+		score(k);
+	d->rows++;
+	return 0;
+}
+
+/* The header of a CSV: maps the features to columns. */
+static int
+read_header(struct ch_csv *csv, const struct ch_schema *s, int *col,
+    size_t *ncols, const char *name, struct ch_err *e)
+{
+	struct ch_record rec;
+	int rc;
+
+	rc = ch_csv_next(csv, &rec, e);
+	if (rc < 0)
+		return -1;
+	if (rc == 0)
+		return ch_errf(e, "%s: empty input (no header, no rows)", name);
+	*ncols = rec.n;
+	return ch_schema_map_header(s, rec.field, rec.n, col, NULL, name, e);
+}
+
+/* Counts the records of csv (header already read). */
+static int
+count_csv(struct counter *k, struct ch_csv *csv, const char *name,
+    struct ch_err *e)
+{
+	struct ch_record rec;
+	int rc;
+
+	while ((rc = ch_csv_next(csv, &rec, e)) > 0)
+		if (count_record(k, &rec, name, e) != 0)
+			return -1;
+	return rc;
+}
+
+static int
+read_csv(const struct ch_drift_read *r, FILE *fp, const char *name,
+    struct ch_drift_side *d, struct ch_err *e)
+{
+	struct ch_csv *csv;
+	struct counter k;
+	size_t ncols;
+	int *col, rc = -1;
+
+	if (!(csv = ch_csv_open(fp, name, e)))
+		return -1;
+	name = ch_csv_name(csv);
+	col = ch_calloc((size_t)r->schema->nfeat, sizeof *col);
+	if (read_header(csv, r->schema, col, &ncols, name, e) == 0) {
+		counter_init(&k, r, col, ncols, d);
+		rc = count_csv(&k, csv, name, e);
+		if (rc == 0)
+			merge_samplers(&k.smp, 1, d);
+		counter_free(&k);
+	}
+	free(col);
+	ch_csv_close(csv);
+	return rc;
+}
+
+/* parallel reading of a regular file */
+
+struct chunk {
+	struct counter k;
+	struct ch_drift_side side;
+	const char *p;
+	size_t len;
+	const char *name;
+	int rc;
+	struct ch_err e;
+};
+
+static void *
+chunk_run(void *arg)
+{
+	struct chunk *c = arg;
+	struct ch_csv *csv;
+	FILE *fp;
+
+	c->rc = -1;
+	if (!(fp = fmemopen((void *)c->p, c->len, "r")))
+		return NULL;
+	if ((csv = ch_csv_open(fp, c->name, &c->e))) {
+		c->rc = count_csv(&c->k, csv, c->name, &c->e);
+		ch_csv_close(csv);
+	}
+	fclose(fp);
+	return NULL;
+}
+
+/* Where the record holding byte `from` ends (just past its '\n'), given
+ * the quote parity at `start` is even and from >= start; n if none. */
+static size_t
+record_end(const char *p, size_t start, size_t from, size_t n)
+{
+	const char *q;
+	size_t i = start;
+	int odd = 0;
+
+	/* quotes before `from`: memchr is fast on quote-free data */
+	while (i < from && (q = memchr(p + i, '"', from - i))) {
+		odd ^= 1;
+		i = (size_t)(q - p) + 1;
+	}
+	for (i = from; i < n; i++) {
+		if (p[i] == '"')
+			odd ^= 1;
+		else if (p[i] == '\n' && !odd)
+			return i + 1;
+	}
+	return n;
+}
+
+/*
+ * Splits the mapped file at record boundaries (a newline outside quotes:
+ * in valid RFC 4180 data quotes pair up, so quote parity tells) and
+ * counts the pieces in threads.  Returns 0, -1 with e filled (an error
+ * that does not depend on line numbers), or 1: read it again serially for
+ * an exact message.
+ */
+static int
+read_parallel(const struct ch_drift_read *r, const char *p, size_t n,
+    const char *name, struct ch_drift_side *d, struct ch_err *e)
+{
+	struct sampler **smp;
+	struct chunk *c;
+	pthread_t *th;
+	char *started;
+	struct ch_csv *csv;
+	FILE *fp;
+	size_t hend, ncols, at, to;
+	int *col, nj = r->jobs, i, rc = 0;
+
+	hend = record_end(p, 0, 0, n);
+	if (hend >= n)
+		return 1;
+	if (!(fp = fmemopen((void *)p, hend, "r")))
+		return 1;
+	col = ch_calloc((size_t)r->schema->nfeat, sizeof *col);
+	csv = ch_csv_open(fp, name, e);
+	if (!csv || read_header(csv, r->schema, col, &ncols, name, e) != 0)
+		rc = 1;
+	ch_csv_close(csv);
+	fclose(fp);
+	if (rc) {
+		free(col);
+		return 1;
+	}
+	c = ch_calloc((size_t)nj, sizeof *c);
+	th = ch_calloc((size_t)nj, sizeof *th);
+	started = ch_calloc((size_t)nj, 1);
+	smp = ch_calloc((size_t)nj, sizeof *smp);
+	at = hend;
+	for (i = 0; i < nj; i++) {
+		to = i == nj - 1 ? n : hend + (n - hend) / (size_t)nj *
+		    (size_t)(i + 1);
+		if (to < at)
+			to = at;
+		if (i < nj - 1)
+			to = record_end(p, at, to, n);
+		ch_drift_side_init(&c[i].side, r->schema);
+		counter_init(&c[i].k, r, col, ncols, &c[i].side);
+		c[i].p = p + at;
+		c[i].len = to - at;
+		c[i].name = name;
+		at = to;
+	}
+	for (i = 0; i < nj; i++) {
+		if (!c[i].len)
+			continue;
+		if (i < nj - 1 && pthread_create(&th[i], NULL, chunk_run,
+		    &c[i]) == 0)
+			started[i] = 1;
+		else
+			chunk_run(&c[i]);     /* the last piece: this thread */
+	}
+	for (i = 0; i < nj; i++) {
+		if (started[i])
+			pthread_join(th[i], NULL);
+		if (c[i].len && c[i].rc != 0)
+			rc = 1;
+		smp[i] = c[i].k.smp;
+	}
+	if (rc == 0) {
+		for (i = 0; i < nj; i++)
+			ch_drift_side_merge(d, &c[i].side);
+		merge_samplers(smp, nj, d);
+	}
+	for (i = 0; i < nj; i++) {
+		counter_free(&c[i].k);
+		ch_drift_side_free(&c[i].side);
+	}
+	free(c);
+	free(th);
+	free(started);
+	free(smp);
+	free(col);
+	return rc;
+}
+
+/* JSON lines: one object a line, a key for every feature */
+static int
+count_json(struct counter *k, json_t *o, const char *name, long line,
+    struct ch_err *e)
+{
+	const struct ch_schema *s = k->r->schema;
+	struct ch_drift_side *d = k->d;
+	const struct ch_feature *ft;
+	const char *str;
+	char buf[64];
+	size_t len;
+	uint8_t code;
+	json_t *v;
+	int f, rc;
+
+	if (!json_is_object(o))
+		return ch_errf(e, "%s:%ld: not a JSON object", name, line);
+	for (f = 0; f < s->nfeat; f++) {
+		ft = &s->f[f];
+		v = json_object_get(o, ft->name);
+		if (!v)
+			return ch_errf(e, "%s:%ld: no field '%s' (a feature of "
+			    "the model)", name, line, ft->name);
+		if (json_is_null(v)) {
+			code = CH_MISSING;
+			rc = 0;
+		} else if (json_is_number(v) && ft->type == CH_NUMERIC) {
+			if (!isfinite(json_number_value(v)))
+				return ch_errf(e, "%s:%ld: field '%s': not a "
+				    "finite number", name, line, ft->name);
+			code = ch_bin_numeric(ft, json_number_value(v));
+			rc = 0;
+		} else {
+			if (json_is_integer(v)) {
+				snprintf(buf, sizeof buf, "%lld",
+				    (long long)json_integer_value(v));
+				str = buf;
+				len = strlen(buf);
+			} else if (json_is_real(v)) {
+				snprintf(buf, sizeof buf, "%.17g",
+				    json_real_value(v));
+				str = buf;
+				len = strlen(buf);
+			} else if (json_is_string(v)) {
+				str = json_string_value(v);
+				len = json_string_length(v);
+			} else
+				return ch_errf(e, "%s:%ld: field '%s': expected "
+				    "a number, a string or null", name, line,
+				    ft->name);
+			rc = ch_encode_cell(ft, str, len, &code);
+			if (rc < 0)
+				return ch_errf(e, "%s:%ld: field '%s': '%.60s' is "
+				    "not a number", name, line, ft->name, str);
+			if (rc > 0)
+				ch_drift_side_add_unseen(d, f, str, len, 1);
+		}
+		if (rc == 0)
+			d->counts[f][code]++;
+		k->codes[f] = code;
+	}
+	if (k->smp)
+		score(k);
+	d->rows++;
+	return 0;
+}
+
+static int
+read_json_lines(const struct ch_drift_read *r, FILE *fp, const char *name,
+    struct ch_drift_side *d, struct ch_err *e)
+{
+	struct counter k;
+	json_error_t je;
+	char *line = NULL;
+	size_t cap = 0, i;
+	ssize_t n;
+	long ln = 0;
+	json_t *o;
+	int rc = 0;
+
+	counter_init(&k, r, NULL, 0, d);
+	while ((n = getline(&line, &cap, fp)) > 0) {
+		ln++;
+		for (i = 0; i < (size_t)n && strchr(" \t\r\n", line[i]); i++)
+			;
+		if (i == (size_t)n)
+			continue;
+		if (!(o = json_loadb(line, (size_t)n, JSON_DECODE_ANY, &je))) {
+			rc = ch_errf(e, "%s:%ld: %s", name, ln, je.text);
+			break;
+		}
+		rc = count_json(&k, o, name, ln, e);
+		json_decref(o);
+		if (rc)
+			break;
+	}
+	if (rc == 0 && ferror(fp))
+		rc = ch_errf(e, "read %s: %s", name, strerror(errno));
+	if (rc == 0)
+		merge_samplers(&k.smp, 1, d);
+	counter_free(&k);
+	free(line);
+	return rc;
+}
+
+int
+ch_drift_read(const struct ch_drift_read *r, FILE *fp, const char *path,
+    struct ch_drift_side *d, struct ch_err *e)
+{
+	const char *name = strcmp(path, "-") == 0 ? "<stdin>" : path;
+	struct stat st;
+	void *map;
+	int rc, fd, own = 0;
+
+	if (strcmp(path, "-") != 0 && !r->json_lines && r->jobs > 1) {
+		if ((fd = open(path, O_RDONLY)) < 0)
+			return ch_errf(e, "open %s: %s", path, strerror(errno));
+		rc = 1;
+		/* small files are not worth the threads */
+		if (fstat(fd, &st) == 0 && S_ISREG(st.st_mode) &&
+		    st.st_size >= (1 << 20) &&
+		    (map = mmap(NULL, (size_t)st.st_size, PROT_READ,
+		    MAP_PRIVATE, fd, 0)) != MAP_FAILED) {
+			madvise(map, (size_t)st.st_size, MADV_SEQUENTIAL);
+			rc = read_parallel(r, map, (size_t)st.st_size, name, d, e);
+			munmap(map, (size_t)st.st_size);
+		}
+		close(fd);
+		if (rc <= 0)
+			goto done;
+		/* trouble somewhere (nothing was counted into d): read it
+		 * again in one go for the message with the right line */
+	}
+	if (strcmp(path, "-") != 0) {
+		if (!(fp = fopen(path, "r")))
+			return ch_errf(e, "open %s: %s", path, strerror(errno));
+		own = 1;
+	}
+	rc = r->json_lines ? read_json_lines(r, fp, name, d, e) :
+	    read_csv(r, fp, name, d, e);
+	if (own)
+		fclose(fp);
+done:
+	if (rc == 0 && d->rows == 0)
+		rc = ch_errf(e, "%s: no rows", name);
+	return rc;
 }

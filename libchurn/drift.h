@@ -117,14 +117,19 @@ void ch_drift_side_merge(struct ch_drift_side *a, const struct ch_drift_side *b)
 void ch_drift_side_free(struct ch_drift_side *d);
 
 /*
- * How to read a data set.  The model (may be NULL) scores every row for
- * prediction drift; jobs threads parse a regular file (1: none).
+ * How to read a data set.  The model (may be NULL) scores rows for
+ * prediction drift: all of them, or, past pred_sample rows, a
+ * deterministic sample of about pred_sample/2 to pred_sample rows, those
+ * whose hash of codes has the most trailing zero bits (the same sample
+ * whatever the number of threads or the order of the rows).  jobs threads parse a
+ * regular CSV file (1: none); stdin and JSON lines are read by one.
  */
 struct ch_drift_read {
 	const struct ch_schema *schema;
 	const struct ch_model *model;   /* NULL: no prediction drift */
 	int json_lines;                 /* JSON lines instead of CSV */
 	int jobs;
+	uint64_t pred_sample;           /* 0: score every row */
 };
 
 /*
