@@ -46,7 +46,8 @@ $(LIB): $(LIB_OBJ)
 	@mkdir -p $(@D)
 	rm -f $@ && ar rcs $@ $(LIB_OBJ)
 
-$(B)/bin/%: $(B)/cmd/%.o $(LIB)
+# a static pattern rule, so that the folder rule below cannot claim a one-file program
+$(PROG_ONE:%=$(B)/bin/%): $(B)/bin/%: $(B)/cmd/%.o $(LIB)
 	@mkdir -p $(@D)
 	$(CC) $(CFLAGS_ALL) -o $@ $< $(LIB) $(LDLIBS_ALL)
 

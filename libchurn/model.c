@@ -1,6 +1,7 @@
 /* model.c - the model file: schema, forest, metadata, reference profiles */
 #include <errno.h>
 #include <math.h>
+#include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -321,6 +322,54 @@ double
 ch_model_predict(const struct ch_model *m, const uint8_t *codes)
 {
 	return ch_forest_predict(m->forest, codes);
+}
+
+struct part {
+	const struct ch_forest *f;
+	const uint8_t *codes;
+	size_t n;
+	double *p;
+};
+
+static void *
+predict_part(void *arg)
+{
+	struct part *w = arg;
+
+	ch_forest_predict_batch(w->f, w->codes, w->n, w->p);
+	return NULL;
+}
+
+void
+ch_model_predict_batch(const struct ch_model *m, const uint8_t *codes,
+    size_t n, double *p, int jobs)
+{
+	struct part w[64];
+	pthread_t tid[64];
+	int started[64] = { 0 };
+	size_t per, off = 0, nf = (size_t)m->schema->nfeat;
+	int i, k;
+
+	if (jobs > 64)
+		jobs = 64;
+	/* threads pay off only for batches of some size */
+	if (jobs <= 1 || n < 256) {
+		ch_forest_predict_batch(m->forest, codes, n, p);
+		return;
+	}
+	per = (n + (size_t)jobs - 1) / (size_t)jobs;
+	for (k = 0; k < jobs && off < n; k++, off += per) {
+		w[k] = (struct part){ m->forest, codes + off * nf,
+		    off + per > n ? n - off : per, p + off };
+		if (k > 0)
+			started[k] = pthread_create(&tid[k], NULL, predict_part, &w[k]) == 0;
+		if (k > 0 && !started[k])
+			predict_part(&w[k]);
+	}
+	predict_part(&w[0]);
+	for (i = 1; i < k; i++)
+		if (started[i])
+			pthread_join(tid[i], NULL);
 }
 
 json_t *
