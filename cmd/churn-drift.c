@@ -10,7 +10,7 @@
 #include "model.h"
 #include "util.h"
 
-#define PRED_SAMPLE 50000
+#define PRED_SAMPLE 10000
 
 static void
 usage(FILE *fp)
@@ -21,7 +21,8 @@ usage(FILE *fp)
 	    "[--l1-threshold [WARN,]DRIFT]\n"
 	    "                   [--drift-share X] [--config FILE] [--summary] "
 	    "[--record]\n"
-	    "                   [--jobs N] [--predict-sample N] [FILE | -]\n",
+	    "                   [--jobs N] [--predict-sample N | --no-prediction]\n"
+	    "                   [FILE | -]\n",
 	    fp);
 }
 
@@ -109,6 +110,7 @@ main(int argc, char **argv)
 		{ "record", no_argument, NULL, 'R' },
 		{ "jobs", required_argument, NULL, 'j' },
 		{ "predict-sample", required_argument, NULL, 'p' },
+		{ "no-prediction", no_argument, NULL, 'N' },
 		{ "help", no_argument, NULL, 'h' },
 		{ "version", no_argument, NULL, 'V' },
 		{ NULL, 0, NULL, 0 }
@@ -116,7 +118,7 @@ main(int argc, char **argv)
 	const char *model_path = NULL, *ref_path = NULL, *cfg_path = NULL;
 	const char *psi_arg = NULL, *l1_arg = NULL, *share_arg = NULL;
 	const char *bins_arg = NULL, *in;
-	int json_in = 0, summary = 0, record = 0, jobs, ch, found;
+	int json_in = 0, summary = 0, record = 0, nopred = 0, jobs, ch, found;
 	uint64_t sample = PRED_SAMPLE;
 	struct ch_drift_side ref, cur;
 	struct ch_drift_read rd;
@@ -140,6 +142,7 @@ main(int argc, char **argv)
 		case 'c': cfg_path = optarg; break;
 		case 's': summary = 1; break;
 		case 'R': record = 1; break;
+		case 'N': nopred = 1; break;
 		case 'j':
 			jobs = (int)number("--jobs", optarg, 1, 256);
 			break;
@@ -202,7 +205,7 @@ main(int argc, char **argv)
 
 	memset(&rd, 0, sizeof rd);
 	rd.schema = m->schema;
-	rd.model = m;
+	rd.model = nopred ? NULL : m;
 	rd.jobs = jobs;
 	rd.pred_sample = sample;
 	if (ref_path) {

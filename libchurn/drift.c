@@ -845,6 +845,17 @@ codes_hash(const uint8_t *c, int n)
 	return h;
 }
 
+#define BATCH 512          /* rows scored together (trees stay in cache) */
+#define MEMO_MAX 8192      /* distinct numeric texts remembered a feature */
+#define FAST_CATS 16
+
+/* Categories compared byte for byte before hashing. */
+struct fastcat {
+	int n;
+	size_t len[FAST_CATS];
+	const char *s[FAST_CATS];
+};
+
 /* Counting context of one reader thread. */
 struct counter {
 	const struct ch_drift_read *r;
@@ -852,20 +863,55 @@ struct counter {
 	size_t ncols;
 	struct ch_drift_side *d;
 	uint8_t *codes;
+	struct fastcat *fast;    /* [nfeat] */
+	struct ch_strmap **memo; /* [nfeat] numeric: cell text -> code */
+	uint8_t **memo_code;
 	struct ch_feature pf;    /* bins of the churn probability */
 	struct sampler *smp;
+	uint8_t *batch;          /* [BATCH][nfeat] rows to score */
+	uint8_t level[BATCH];    /* their hash levels */
+	double prob[BATCH];
+	int nbatch;
 };
 
 static void
 counter_init(struct counter *k, const struct ch_drift_read *r, const int *col,
-    size_t ncols, struct ch_drift_side *d)
+    size_t ncols, struct ch_drift_side *d, int level0)
 {
+	const struct ch_schema *s = r->schema;
+	int f, c;
+
 	memset(k, 0, sizeof *k);
 	k->r = r;
 	k->col = col;
 	k->ncols = ncols;
 	k->d = d;
-	k->codes = ch_calloc((size_t)r->schema->nfeat, 1);
+	k->codes = ch_calloc((size_t)s->nfeat, 1);
+	k->fast = ch_calloc((size_t)s->nfeat, sizeof *k->fast);
+	k->memo = ch_calloc((size_t)s->nfeat, sizeof *k->memo);
+	k->memo_code = ch_calloc((size_t)s->nfeat, sizeof *k->memo_code);
+	for (f = 0; f < s->nfeat; f++) {
+		const struct ch_feature *ft = &s->f[f];
+
+		if (ft->type == CH_NUMERIC) {
+			k->memo[f] = ch_strmap_new();
+			k->memo_code[f] = ch_malloc(MEMO_MAX);
+			continue;
+		}
+		if (ft->nbins > FAST_CATS)
+			continue;
+		for (c = 0; c < ft->nbins; c++) {
+			/* a category spelt like a missing value is missing
+			 * to ch_encode_cell: leave those to it */
+			if (ch_is_missing(ft->cats[c], strlen(ft->cats[c]))) {
+				k->fast[f].n = 0;
+				break;
+			}
+			k->fast[f].s[c] = ft->cats[c];
+			k->fast[f].len[c] = strlen(ft->cats[c]);
+			k->fast[f].n = c + 1;
+		}
+	}
 	if (r->model && r->model->pred_ref.nbins > 1 &&
 	    r->model->pred_ref.nbins <= CH_MISSING) {
 		k->pf.type = CH_NUMERIC;
@@ -873,43 +919,100 @@ counter_init(struct counter *k, const struct ch_drift_read *r, const int *col,
 		k->pf.edges = r->model->pred_ref.edges;
 		k->smp = ch_calloc(1, sizeof *k->smp);
 		k->smp->cap = r->pred_sample;
+		k->smp->level = r->pred_sample ? level0 : 0;
+		k->batch = ch_malloc((size_t)BATCH * (size_t)s->nfeat);
 	}
 }
 
 static void
 counter_free(struct counter *k)
 {
+	int f;
+
+	for (f = 0; f < k->r->schema->nfeat; f++) {
+		ch_strmap_free(k->memo[f]);
+		free(k->memo_code[f]);
+	}
+	free(k->memo);
+	free(k->memo_code);
+	free(k->fast);
 	free(k->codes);
 	free(k->smp);
+	free(k->batch);
 }
 
+/* ch_encode_cell, with shortcuts that give the same codes */
+static int
+encode(struct counter *k, int f, const char *s, size_t len, uint8_t *code)
+{
+	const struct ch_feature *ft = &k->r->schema->f[f];
+	const struct fastcat *fc = &k->fast[f];
+	long i;
+	int rc;
+
+	for (i = 0; i < fc->n; i++)
+		if (fc->len[i] == len && memcmp(fc->s[i], s, len) == 0) {
+			*code = (uint8_t)i;
+			return 0;
+		}
+	if (!k->memo[f])
+		return ch_encode_cell(ft, s, len, code);
+	if ((i = ch_strmap_get(k->memo[f], s, len)) >= 0) {
+		*code = k->memo_code[f][i];
+		return 0;
+	}
+	rc = ch_encode_cell(ft, s, len, code);
+	if (rc == 0 && ch_strmap_count(k->memo[f]) < MEMO_MAX)
+		k->memo_code[f][ch_strmap_put(k->memo[f], s, len, NULL)] = *code;
+	return rc;
+}
+
+/* Scores the rows waiting in the batch. */
+static void
+flush(struct counter *k)
+{
+	struct sampler *s = k->smp;
+	int i, L;
+	uint8_t c;
+
+	if (!k->nbatch)
+		return;
+	ch_model_predict_batch(k->r->model, k->batch, (size_t)k->nbatch,
+	    k->prob, 1);
+	for (i = 0; i < k->nbatch; i++) {
+		c = ch_bin_numeric(&k->pf, k->prob[i]);
+		/* levels below s->level were given up meanwhile */
+		for (L = s->level; L <= k->level[i]; L++)
+			s->hist[L][c]++;
+	}
+	k->nbatch = 0;
+}
+
+/* Queues the current row for scoring when it belongs to the sample. */
 static void
 score(struct counter *k)
 {
 	struct sampler *s = k->smp;
+	int t = 0, L, nf = k->r->schema->nfeat;
 	uint64_t h;
-	int t, L;
-	uint8_t c;
 
-	if (s->cap == 0) {
+	if (s->cap) {
+		h = codes_hash(k->codes, nf);
+		t = h ? __builtin_ctzll(h) : 63;
+		if (t >= LEVELS)
+			t = LEVELS - 1;
+		if (t < s->level)
+			return;
+		for (L = s->level; L <= t; L++)
+			s->n[L]++;
+		while (s->n[s->level] > s->cap && s->level < LEVELS - 1)
+			s->level++;
+	} else
 		s->n[0]++;
-		s->hist[0][ch_bin_numeric(&k->pf,
-		    ch_model_predict(k->r->model, k->codes))]++;
-		return;
-	}
-	h = codes_hash(k->codes, k->r->schema->nfeat);
-	t = h ? __builtin_ctzll(h) : 63;
-	if (t >= LEVELS)
-		t = LEVELS - 1;
-	if (t < s->level)
-		return;
-	c = ch_bin_numeric(&k->pf, ch_model_predict(k->r->model, k->codes));
-	for (L = s->level; L <= t; L++) {
-		s->n[L]++;
-		s->hist[L][c]++;
-	}
-	while (s->n[s->level] > s->cap && s->level < LEVELS - 1)
-		s->level++;
+	memcpy(k->batch + (size_t)k->nbatch * (size_t)nf, k->codes, (size_t)nf);
+	k->level[k->nbatch++] = (uint8_t)t;
+	if (k->nbatch == BATCH)
+		flush(k);
 }
 
 /* Puts the sample of threads k[0..n-1] into d->pred: the lowest level
@@ -952,7 +1055,7 @@ count_record(struct counter *k, const struct ch_record *rec, const char *name,
 		    rec->line, rec->n, k->ncols);
 	for (f = 0; f < s->nfeat; f++) {
 		c = k->col[f];
-		rc = ch_encode_cell(&s->f[f], rec->field[c], rec->len[c], &code);
+		rc = encode(k, f, rec->field[c], rec->len[c], &code);
 		if (rc < 0)
 			return ch_errf(e, "%s:%ld: column '%s': '%.60s' is not a "
 			    "number", name, rec->line, s->f[f].name,
@@ -998,12 +1101,14 @@ count_csv(struct counter *k, struct ch_csv *csv, const char *name,
 	while ((rc = ch_csv_next(csv, &rec, e)) > 0)
 		if (count_record(k, &rec, name, e) != 0)
 			return -1;
+	if (k->smp)
+		flush(k);
 	return rc;
 }
 
 static int
 read_csv(const struct ch_drift_read *r, FILE *fp, const char *name,
-    struct ch_drift_side *d, struct ch_err *e)
+    struct ch_drift_side *d, int level0, struct ch_err *e)
 {
 	struct ch_csv *csv;
 	struct counter k;
@@ -1015,7 +1120,7 @@ read_csv(const struct ch_drift_read *r, FILE *fp, const char *name,
 	name = ch_csv_name(csv);
 	col = ch_calloc((size_t)r->schema->nfeat, sizeof *col);
 	if (read_header(csv, r->schema, col, &ncols, name, e) == 0) {
-		counter_init(&k, r, col, ncols, d);
+		counter_init(&k, r, col, ncols, d, level0);
 		rc = count_csv(&k, csv, name, e);
 		if (rc == 0)
 			merge_samplers(&k.smp, 1, d);
@@ -1088,7 +1193,7 @@ record_end(const char *p, size_t start, size_t from, size_t n)
  */
 static int
 read_parallel(const struct ch_drift_read *r, const char *p, size_t n,
-    const char *name, struct ch_drift_side *d, struct ch_err *e)
+    const char *name, struct ch_drift_side *d, int level0, struct ch_err *e)
 {
 	struct sampler **smp;
 	struct chunk *c;
@@ -1127,7 +1232,7 @@ read_parallel(const struct ch_drift_read *r, const char *p, size_t n,
 		if (i < nj - 1)
 			to = record_end(p, at, to, n);
 		ch_drift_side_init(&c[i].side, r->schema);
-		counter_init(&c[i].k, r, col, ncols, &c[i].side);
+		counter_init(&c[i].k, r, col, ncols, &c[i].side, level0);
 		c[i].p = p + at;
 		c[i].len = to - at;
 		c[i].name = name;
@@ -1235,7 +1340,7 @@ count_json(struct counter *k, json_t *o, const char *name, long line,
 
 static int
 read_json_lines(const struct ch_drift_read *r, FILE *fp, const char *name,
-    struct ch_drift_side *d, struct ch_err *e)
+    struct ch_drift_side *d, int level0, struct ch_err *e)
 {
 	struct counter k;
 	json_error_t je;
@@ -1246,7 +1351,7 @@ read_json_lines(const struct ch_drift_read *r, FILE *fp, const char *name,
 	json_t *o;
 	int rc = 0;
 
-	counter_init(&k, r, NULL, 0, d);
+	counter_init(&k, r, NULL, 0, d, level0);
 	while ((n = getline(&line, &cap, fp)) > 0) {
 		ln++;
 		for (i = 0; i < (size_t)n && strchr(" \t\r\n", line[i]); i++)
@@ -1264,6 +1369,8 @@ read_json_lines(const struct ch_drift_read *r, FILE *fp, const char *name,
 	}
 	if (rc == 0 && ferror(fp))
 		rc = ch_errf(e, "read %s: %s", name, strerror(errno));
+	if (rc == 0 && k.smp)
+		flush(&k);
 	if (rc == 0)
 		merge_samplers(&k.smp, 1, d);
 	counter_free(&k);
@@ -1271,44 +1378,72 @@ read_json_lines(const struct ch_drift_read *r, FILE *fp, const char *name,
 	return rc;
 }
 
+/*
+ * The sample level to start at for a regular file: the lowest whose
+ * expected rows (the file's size over the mean line length of its first
+ * 64 KiB) fit the cap, so that rows are scored once rather than at every
+ * level on the way up.  0 when the size is unknown.
+ */
+static int
+start_level(int fd, uint64_t cap)
+{
+	char buf[65536];
+	struct stat st;
+	uint64_t est;
+	ssize_t n, i, nl = 0;
+	int L = 0;
+
+	if (cap == 0 || fstat(fd, &st) != 0 || !S_ISREG(st.st_mode) ||
+	    (n = pread(fd, buf, sizeof buf, 0)) <= 0)
+		return 0;
+	for (i = 0; i < n; i++)
+		nl += buf[i] == '\n';
+	if (nl == 0)
+		return 0;
+	est = (uint64_t)st.st_size * (uint64_t)nl / (uint64_t)n;
+	while (L < LEVELS - 1 && (est >> L) > cap)
+		L++;
+	return L;
+}
+
 int
 ch_drift_read(const struct ch_drift_read *r, FILE *fp, const char *path,
     struct ch_drift_side *d, struct ch_err *e)
 {
 	const char *name = strcmp(path, "-") == 0 ? "<stdin>" : path;
+	int rc = 1, fd = -1, level0 = 0;
 	struct stat st;
 	void *map;
-	int rc, fd, own = 0;
 
-	if (strcmp(path, "-") != 0 && !r->json_lines && r->jobs > 1) {
+	if (strcmp(path, "-") != 0) {
 		if ((fd = open(path, O_RDONLY)) < 0)
 			return ch_errf(e, "open %s: %s", path, strerror(errno));
-		rc = 1;
-		/* small files are not worth the threads */
-		if (fstat(fd, &st) == 0 && S_ISREG(st.st_mode) &&
-		    st.st_size >= (1 << 20) &&
-		    (map = mmap(NULL, (size_t)st.st_size, PROT_READ,
-		    MAP_PRIVATE, fd, 0)) != MAP_FAILED) {
-			madvise(map, (size_t)st.st_size, MADV_SEQUENTIAL);
-			rc = read_parallel(r, map, (size_t)st.st_size, name, d, e);
-			munmap(map, (size_t)st.st_size);
-		}
-		close(fd);
-		if (rc <= 0)
-			goto done;
-		/* trouble somewhere (nothing was counted into d): read it
-		 * again in one go for the message with the right line */
+		level0 = r->model ? start_level(fd, r->pred_sample) : 0;
 	}
-	if (strcmp(path, "-") != 0) {
-		if (!(fp = fopen(path, "r")))
+	/* threads for regular CSV files worth them */
+	if (fd >= 0 && !r->json_lines && r->jobs > 1 && fstat(fd, &st) == 0 &&
+	    S_ISREG(st.st_mode) && st.st_size >= (1 << 20) &&
+	    (map = mmap(NULL, (size_t)st.st_size, PROT_READ, MAP_PRIVATE, fd,
+	    0)) != MAP_FAILED) {
+		madvise(map, (size_t)st.st_size, MADV_SEQUENTIAL);
+		rc = read_parallel(r, map, (size_t)st.st_size, name, d, level0, e);
+		munmap(map, (size_t)st.st_size);
+	}
+	/* else, or on trouble in a piece (nothing was counted into d then):
+	 * read in one go, for the message with the right line */
+	if (rc > 0) {
+		if (fd >= 0 && !(fp = fdopen(fd, "r"))) {
+			close(fd);
 			return ch_errf(e, "open %s: %s", path, strerror(errno));
-		own = 1;
-	}
-	rc = r->json_lines ? read_json_lines(r, fp, name, d, e) :
-	    read_csv(r, fp, name, d, e);
-	if (own)
-		fclose(fp);
-done:
+		}
+		if (fd >= 0)
+			lseek(fd, 0, SEEK_SET);
+		rc = r->json_lines ? read_json_lines(r, fp, name, d, level0, e) :
+		    read_csv(r, fp, name, d, level0, e);
+		if (fd >= 0)
+			fclose(fp);
+	} else if (fd >= 0)
+		close(fd);
 	if (rc == 0 && d->rows == 0)
 		rc = ch_errf(e, "%s: no rows", name);
 	return rc;
