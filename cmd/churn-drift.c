@@ -191,10 +191,13 @@ main(int argc, char **argv)
 		json_decref(j);
 		check_overrides(&cfg, m->schema, cfg_path);
 	}
-	if (bins_arg)
-		cfg.bins = (int)number("--bins", bins_arg, 2, CH_MAXBINS);
-	if (bins_arg && cfg.bins != atoi(bins_arg))
-		ch_die(2, "--bins: '%s' is not a whole number", bins_arg);
+	if (bins_arg) {
+		double v = number("--bins", bins_arg, 2, CH_MAXBINS);
+
+		if (v != (int)v)
+			ch_die(2, "--bins: '%s' is not a whole number", bins_arg);
+		cfg.bins = (int)v;
+	}
 	if (psi_arg)
 		threshold("--psi-threshold", psi_arg, &cfg.psi);
 	if (l1_arg)
@@ -227,7 +230,7 @@ main(int argc, char **argv)
 	if (!rep)
 		ch_die(2, "%s", e.msg);
 	found = ch_drift_found(rep);
-	if (json_dumpf(rep, stdout, JSON_COMPACT) != 0)
+	if (json_dumpf(rep, stdout, JSON_COMPACT | JSON_REAL_PRECISION(15)) != 0)
 		ch_die(2, "write <stdout>:");
 	putchar('\n');
 	ch_fshut(stdout, "<stdout>");

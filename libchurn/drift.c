@@ -723,6 +723,12 @@ ch_drift_report(const struct ch_schema *s, const double *pred_edges,
 		if (pt < c->min_rows)
 			warnf(warnings, "the prediction reference has only "
 			    "%llu rows", (unsigned long long)pt);
+		for (pt = 0, f = 0; f < 256; f++)
+			pt += cur->pred[f];
+		if (pt < cur->rows)
+			warnf(warnings, "churn_probability: a sample of %llu of "
+			    "%zu current rows scored", (unsigned long long)pt,
+			    cur->rows);
 		json_object_set_new(rep, "prediction", compare(
 		    "churn_probability", 1, npred_edges + 1, pred_edges,
 		    ref->pred, cur->pred, &bs, c, warnings, &st));
