@@ -1006,3 +1006,74 @@ ch_forest_stats_free(struct ch_forest_stats *s)
 	s->oob_prob = NULL;
 	s->oob_n = 0;
 }
+
+/* One step down a tree for the row x. */
+static inline int32_t
+step(const struct ch_node *nd, const uint8_t (*bits)[32], const uint8_t *x)
+{
+	unsigned c = x[nd->feat];
+	int l;
+
+	if (c == CH_MISSING)
+		l = nd->missing_left;
+	else if (nd->categorical)
+		l = bits[nd->arg][c >> 3] >> (c & 7) & 1;
+	else
+		l = c <= nd->arg;
+	return l ? nd->left : nd->right;
+}
+
+#define BLOCK 64
+
+void
+ch_forest_predict_batch(const struct ch_forest *f, const uint8_t *x,
+    size_t n, double *p)
+{
+	size_t nf = (size_t)f->nfeat, b, m, i;
+	double acc[BLOCK];
+	int t;
+
+	for (b = 0; b < n; b += BLOCK) {
+		m = n - b < BLOCK ? n - b : BLOCK;
+		for (i = 0; i < m; i++)
+			acc[i] = 0;
+		for (t = 0; t < f->ntrees; t++) {
+			const struct ch_node *nodes = f->trees[t].nodes;
+			const uint8_t (*bits)[32] = (const uint8_t (*)[32])f->trees[t].bitsets;
+
+			/* four rows at a time: their walks are independent, so the
+			 * processor overlaps the loads of one with the others */
+			for (i = 0; i + 4 <= m; i += 4) {
+				const uint8_t *x0 = x + (b + i) * nf, *x1 = x0 + nf,
+				    *x2 = x1 + nf, *x3 = x2 + nf;
+				const struct ch_node *n0 = nodes, *n1 = nodes,
+				    *n2 = nodes, *n3 = nodes;
+
+				while ((n0->feat & n1->feat & n2->feat & n3->feat) >= 0) {
+					if (n0->feat >= 0)
+						n0 = nodes + step(n0, bits, x0);
+					if (n1->feat >= 0)
+						n1 = nodes + step(n1, bits, x1);
+					if (n2->feat >= 0)
+						n2 = nodes + step(n2, bits, x2);
+					if (n3->feat >= 0)
+						n3 = nodes + step(n3, bits, x3);
+				}
+				acc[i] += n0->value;
+				acc[i + 1] += n1->value;
+				acc[i + 2] += n2->value;
+				acc[i + 3] += n3->value;
+			}
+			for (; i < m; i++) {
+				const uint8_t *xi = x + (b + i) * nf;
+				const struct ch_node *nd = nodes;
+
+				while (nd->feat >= 0)
+					nd = nodes + step(nd, bits, xi);
+				acc[i] += nd->value;
+			}
+		}
+		for (i = 0; i < m; i++)
+			p[b + i] = f->ntrees ? acc[i] / f->ntrees : NAN;
+	}
+}
