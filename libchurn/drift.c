@@ -852,7 +852,6 @@ codes_hash(const uint8_t *c, int n)
 }
 
 #define BATCH 512          /* rows scored together (trees stay in cache) */
-#define MEMO_MAX 8192      /* distinct numeric texts remembered a feature */
 #define FAST_CATS 16
 
 /* Categories compared byte for byte before hashing. */
@@ -870,15 +869,31 @@ struct counter {
 	struct ch_drift_side *d;
 	uint8_t *codes;
 	struct fastcat *fast;    /* [nfeat] */
-	struct ch_strmap **memo; /* [nfeat] numeric: cell text -> code */
-	uint8_t **memo_code;
 	struct ch_feature pf;    /* bins of the churn probability */
 	struct sampler *smp;
 	uint8_t *batch;          /* [BATCH][nfeat] rows to score */
 	uint8_t level[BATCH];    /* their hash levels */
 	double prob[BATCH];
 	int nbatch;
+	FILE *mfp;               /* reading mapped bytes from map: */
+	const char *map;         /* pages already read are given back */
+	size_t released;
 };
+
+/* Gives back the pages of a mapped piece that were read, so that memory
+ * stays flat however big the file. */
+static void give_back(const char *p, size_t a, size_t b);
+
+static void
+release(struct counter *k)
+{
+	long pos = ftell(k->mfp);
+
+	if (pos < 0)
+		return;
+	give_back(k->map, k->released, (size_t)pos);
+	k->released = (size_t)pos;
+}
 
 static void
 counter_init(struct counter *k, const struct ch_drift_read *r, const int *col,
@@ -894,17 +909,10 @@ counter_init(struct counter *k, const struct ch_drift_read *r, const int *col,
 	k->d = d;
 	k->codes = ch_calloc((size_t)s->nfeat, 1);
 	k->fast = ch_calloc((size_t)s->nfeat, sizeof *k->fast);
-	k->memo = ch_calloc((size_t)s->nfeat, sizeof *k->memo);
-	k->memo_code = ch_calloc((size_t)s->nfeat, sizeof *k->memo_code);
 	for (f = 0; f < s->nfeat; f++) {
 		const struct ch_feature *ft = &s->f[f];
 
-		if (ft->type == CH_NUMERIC) {
-			k->memo[f] = ch_strmap_new();
-			k->memo_code[f] = ch_malloc(MEMO_MAX);
-			continue;
-		}
-		if (ft->nbins > FAST_CATS)
+		if (ft->type != CH_CATEGORICAL || ft->nbins > FAST_CATS)
 			continue;
 		for (c = 0; c < ft->nbins; c++) {
 			/* a category spelt like a missing value is missing
@@ -933,18 +941,65 @@ counter_init(struct counter *k, const struct ch_drift_read *r, const int *col,
 static void
 counter_free(struct counter *k)
 {
-	int f;
-
-	for (f = 0; f < k->r->schema->nfeat; f++) {
-		ch_strmap_free(k->memo[f]);
-		free(k->memo_code[f]);
-	}
-	free(k->memo);
-	free(k->memo_code);
 	free(k->fast);
 	free(k->codes);
 	free(k->smp);
 	free(k->batch);
+}
+
+/*
+ * Plain decimals ("-12", "75.35") with at most 15 digits: the digits
+ * make an integer below 2^53 and 10^frac (frac <= 15) is exact, so one
+ * IEEE division gives the correctly rounded value, as strtod does
+ * (Clinger's fast path).  Returns 0, or -1 for anything else.
+ */
+static int
+plain_decimal(const char *s, size_t len, double *v)
+{
+	static const double p10[16] = { 1e0, 1e1, 1e2, 1e3, 1e4, 1e5, 1e6,
+	    1e7, 1e8, 1e9, 1e10, 1e11, 1e12, 1e13, 1e14, 1e15 };
+	uint64_t m = 0;
+	size_t i = 0, nd = 0, frac = 0;
+	int neg = 0, dot = 0;
+
+	if (len && s[0] == '-')
+		neg = 1, i = 1;
+	if (i == len || s[i] < '0' || s[i] > '9')
+		return -1;
+	for (; i < len; i++) {
+		if (s[i] >= '0' && s[i] <= '9') {
+			m = m * 10 + (uint64_t)(s[i] - '0');
+			nd++;
+			frac += dot;
+		} else if (s[i] == '.' && !dot && i + 1 < len)
+			dot = 1;
+		else
+			return -1;
+	}
+	if (nd > 15)
+		return -1;
+	*v = (double)m / p10[frac];
+	if (neg)
+		*v = -*v;
+	return 0;
+}
+
+/* ch_bin_numeric without branches to mispredict: the first edge >= v,
+ * or nbins - 1 past them all */
+static uint8_t
+bin(const struct ch_feature *f, double v)
+{
+	const double *b = f->edges;
+	size_t n = f->nbins > 0 ? (size_t)f->nbins - 1 : 0, half;
+
+	if (n == 0)
+		return 0;
+	while (n > 1) {
+		half = n / 2;
+		b = b[half] < v ? b + half : b;
+		n -= half;
+	}
+	return (uint8_t)((b - f->edges) + (*b < v));
 }
 
 /* ch_encode_cell, with shortcuts that give the same codes */
@@ -953,24 +1008,20 @@ encode(struct counter *k, int f, const char *s, size_t len, uint8_t *code)
 {
 	const struct ch_feature *ft = &k->r->schema->f[f];
 	const struct fastcat *fc = &k->fast[f];
-	long i;
-	int rc;
+	double v;
+	int i;
 
 	for (i = 0; i < fc->n; i++)
-		if (fc->len[i] == len && memcmp(fc->s[i], s, len) == 0) {
+		if (fc->len[i] == len && fc->s[i][0] == s[0] &&
+		    memcmp(fc->s[i], s, len) == 0) {
 			*code = (uint8_t)i;
 			return 0;
 		}
-	if (!k->memo[f])
-		return ch_encode_cell(ft, s, len, code);
-	if ((i = ch_strmap_get(k->memo[f], s, len)) >= 0) {
-		*code = k->memo_code[f][i];
+	if (ft->type == CH_NUMERIC && plain_decimal(s, len, &v) == 0) {
+		*code = bin(ft, v);
 		return 0;
 	}
-	rc = ch_encode_cell(ft, s, len, code);
-	if (rc == 0 && ch_strmap_count(k->memo[f]) < MEMO_MAX)
-		k->memo_code[f][ch_strmap_put(k->memo[f], s, len, NULL)] = *code;
-	return rc;
+	return ch_encode_cell(ft, s, len, code);
 }
 
 /* Scores the rows waiting in the batch. */
@@ -1104,9 +1155,12 @@ count_csv(struct counter *k, struct ch_csv *csv, const char *name,
 	struct ch_record rec;
 	int rc;
 
-	while ((rc = ch_csv_next(csv, &rec, e)) > 0)
+	while ((rc = ch_csv_next(csv, &rec, e)) > 0) {
 		if (count_record(k, &rec, name, e) != 0)
 			return -1;
+		if (k->mfp && (k->d->rows & 16383) == 0)
+			release(k);
+	}
 	if (k->smp)
 		flush(k);
 	return rc;
@@ -1159,12 +1213,26 @@ chunk_run(void *arg)
 	c->rc = -1;
 	if (!(fp = fmemopen((void *)c->p, c->len, "r")))
 		return NULL;
+	c->k.mfp = fp;
+	c->k.map = c->p;
 	if ((csv = ch_csv_open(fp, c->name, &c->e))) {
 		c->rc = count_csv(&c->k, csv, c->name, &c->e);
 		ch_csv_close(csv);
 	}
 	fclose(fp);
 	return NULL;
+}
+
+/* Gives back the whole pages of p[a..b) (a mapping of a file). */
+static void
+give_back(const char *p, size_t a, size_t b)
+{
+	size_t pg = (size_t)sysconf(_SC_PAGESIZE);
+	uintptr_t lo = ((uintptr_t)(p + a) + pg - 1) / pg * pg;
+	uintptr_t hi = (uintptr_t)(p + b) / pg * pg;
+
+	if (hi > lo)
+		madvise((void *)lo, hi - lo, MADV_DONTNEED);
 }
 
 /* Where the record holding byte `from` ends (just past its '\n'), given
@@ -1176,10 +1244,17 @@ record_end(const char *p, size_t start, size_t from, size_t n)
 	size_t i = start;
 	int odd = 0;
 
-	/* quotes before `from`: memchr is fast on quote-free data */
-	while (i < from && (q = memchr(p + i, '"', from - i))) {
-		odd ^= 1;
-		i = (size_t)(q - p) + 1;
+	/* quotes before `from`: memchr is fast on quote-free data; pages
+	 * read are given back as we go, to keep memory flat */
+	while (i < from) {
+		size_t end = from - i > (8u << 20) ? i + (8u << 20) : from;
+
+		while (i < end && (q = memchr(p + i, '"', end - i))) {
+			odd ^= 1;
+			i = (size_t)(q - p) + 1;
+		}
+		give_back(p, start, end);
+		i = end;
 	}
 	for (i = from; i < n; i++) {
 		if (p[i] == '"')
