@@ -1,9 +1,7 @@
 /* drift.c - data drift: PSI for numbers, L1 for categories */
-#include <sys/mman.h>
 #include <sys/stat.h>
 
 #include <errno.h>
-#include <fcntl.h>
 #include <math.h>
 #include <pthread.h>
 #include <stdarg.h>
@@ -875,25 +873,7 @@ struct counter {
 	uint8_t level[BATCH];    /* their hash levels */
 	double prob[BATCH];
 	int nbatch;
-	FILE *mfp;               /* reading mapped bytes from map: */
-	const char *map;         /* pages already read are given back */
-	size_t released;
 };
-
-/* Gives back the pages of a mapped piece that were read, so that memory
- * stays flat however big the file. */
-static void give_back(const char *p, size_t a, size_t b);
-
-static void
-release(struct counter *k)
-{
-	long pos = ftell(k->mfp);
-
-	if (pos < 0)
-		return;
-	give_back(k->map, k->released, (size_t)pos);
-	k->released = (size_t)pos;
-}
 
 static void
 counter_init(struct counter *k, const struct ch_drift_read *r, const int *col,
@@ -1130,225 +1110,117 @@ count_record(struct counter *k, const struct ch_record *rec, const char *name,
 	return 0;
 }
 
-/* The header of a CSV: maps the features to columns. */
+/* Counts the records of one block. */
 static int
-read_header(struct ch_csv *csv, const struct ch_schema *s, int *col,
-    size_t *ncols, const char *name, struct ch_err *e)
+count_csv(struct counter *k, struct ch_csv *csv, struct ch_err *e)
 {
 	struct ch_record rec;
 	int rc;
 
-	rc = ch_csv_next(csv, &rec, e);
-	if (rc < 0)
-		return -1;
-	if (rc == 0)
-		return ch_errf(e, "%s: empty input (no header, no rows)", name);
-	*ncols = rec.n;
-	return ch_schema_map_header(s, rec.field, rec.n, col, NULL, name, e);
-}
-
-/* Counts the records of csv (header already read). */
-static int
-count_csv(struct counter *k, struct ch_csv *csv, const char *name,
-    struct ch_err *e)
-{
-	struct ch_record rec;
-	int rc;
-
-	while ((rc = ch_csv_next(csv, &rec, e)) > 0) {
-		if (count_record(k, &rec, name, e) != 0)
+	while ((rc = ch_csv_next(csv, &rec, e)) > 0)
+		if (count_record(k, &rec, ch_csv_name(csv), e) != 0)
 			return -1;
-		if (k->mfp && (k->d->rows & 16383) == 0)
-			release(k);
-	}
 	if (k->smp)
 		flush(k);
 	return rc;
+}
+
+/*
+ * CSV is parsed in blocks of whole records by ch_csv_parallel's threads,
+ * each counting into a side of its own; the sides are added up at the
+ * end (counts do not care about order).
+ */
+struct worker {
+	struct counter k;
+	struct ch_drift_side side;
+};
+
+struct csvctx {
+	const struct ch_drift_read *r;
+	const char *name;
+	int level0;
+	int *col;
+	size_t ncols;
+	pthread_mutex_t mu;
+	struct worker **w;
+	int nw;
+};
+
+static int
+csv_header(void *ctx, const struct ch_record *hdr, struct ch_err *e)
+{
+	struct csvctx *c = ctx;
+
+	c->ncols = hdr->n;
+	return ch_schema_map_header(c->r->schema, hdr->field, hdr->n, c->col,
+	    NULL, c->name, e);
+}
+
+static void *
+csv_worker_new(void *ctx)
+{
+	struct csvctx *c = ctx;
+	struct worker *w = ch_calloc(1, sizeof *w);
+
+	ch_drift_side_init(&w->side, c->r->schema);
+	counter_init(&w->k, c->r, c->col, c->ncols, &w->side, c->level0);
+	pthread_mutex_lock(&c->mu);
+	c->w = ch_reallocarray(c->w, (size_t)c->nw + 1, sizeof *c->w);
+	c->w[c->nw++] = w;
+	pthread_mutex_unlock(&c->mu);
+	return w;
+}
+
+static int
+csv_block(void *worker, struct ch_csv *r, void **result, struct ch_err *e)
+{
+	*result = NULL;
+	return count_csv(&((struct worker *)worker)->k, r, e);
+}
+
+static int
+csv_emit(void *ctx, void *result, struct ch_err *e)
+{
+	(void)ctx;
+	(void)result;
+	(void)e;
+	return 0;
 }
 
 static int
 read_csv(const struct ch_drift_read *r, FILE *fp, const char *name,
     struct ch_drift_side *d, int level0, struct ch_err *e)
 {
-	struct ch_csv *csv;
-	struct counter k;
-	size_t ncols;
-	int *col, rc = -1;
-
-	if (!(csv = ch_csv_open(fp, name, e)))
-		return -1;
-	name = ch_csv_name(csv);
-	col = ch_calloc((size_t)r->schema->nfeat, sizeof *col);
-	if (read_header(csv, r->schema, col, &ncols, name, e) == 0) {
-		counter_init(&k, r, col, ncols, d, level0);
-		rc = count_csv(&k, csv, name, e);
-		if (rc == 0)
-			merge_samplers(&k.smp, 1, d);
-		counter_free(&k);
-	}
-	free(col);
-	ch_csv_close(csv);
-	return rc;
-}
-
-/* parallel reading of a regular file */
-
-struct chunk {
-	struct counter k;
-	struct ch_drift_side side;
-	const char *p;
-	size_t len;
-	const char *name;
-	int rc;
-	struct ch_err e;
-};
-
-static void *
-chunk_run(void *arg)
-{
-	struct chunk *c = arg;
-	struct ch_csv *csv;
-	FILE *fp;
-
-	c->rc = -1;
-	if (!(fp = fmemopen((void *)c->p, c->len, "r")))
-		return NULL;
-	c->k.mfp = fp;
-	c->k.map = c->p;
-	if ((csv = ch_csv_open(fp, c->name, &c->e))) {
-		c->rc = count_csv(&c->k, csv, c->name, &c->e);
-		ch_csv_close(csv);
-	}
-	fclose(fp);
-	return NULL;
-}
-
-/* Gives back the whole pages of p[a..b) (a mapping of a file). */
-static void
-give_back(const char *p, size_t a, size_t b)
-{
-	size_t pg = (size_t)sysconf(_SC_PAGESIZE);
-	uintptr_t lo = ((uintptr_t)(p + a) + pg - 1) / pg * pg;
-	uintptr_t hi = (uintptr_t)(p + b) / pg * pg;
-
-	if (hi > lo)
-		madvise((void *)lo, hi - lo, MADV_DONTNEED);
-}
-
-/* Where the record holding byte `from` ends (just past its '\n'), given
- * the quote parity at `start` is even and from >= start; n if none. */
-static size_t
-record_end(const char *p, size_t start, size_t from, size_t n)
-{
-	const char *q;
-	size_t i = start;
-	int odd = 0;
-
-	/* quotes before `from`: memchr is fast on quote-free data; pages
-	 * read are given back as we go, to keep memory flat */
-	while (i < from) {
-		size_t end = from - i > (8u << 20) ? i + (8u << 20) : from;
-
-		while (i < end && (q = memchr(p + i, '"', end - i))) {
-			odd ^= 1;
-			i = (size_t)(q - p) + 1;
-		}
-		give_back(p, start, end);
-		i = end;
-	}
-	for (i = from; i < n; i++) {
-		if (p[i] == '"')
-			odd ^= 1;
-		else if (p[i] == '\n' && !odd)
-			return i + 1;
-	}
-	return n;
-}
-
-/*
- * Splits the mapped file at record boundaries (a newline outside quotes:
- * in valid RFC 4180 data quotes pair up, so quote parity tells) and
- * counts the pieces in threads.  Returns 0, -1 with e filled (an error
- * that does not depend on line numbers), or 1: read it again serially for
- * an exact message.
- */
-static int
-read_parallel(const struct ch_drift_read *r, const char *p, size_t n,
-    const char *name, struct ch_drift_side *d, int level0, struct ch_err *e)
-{
+	static const struct ch_csv_ops ops = {
+		.header = csv_header,
+		.worker_new = csv_worker_new,
+		.block = csv_block,
+		.emit = csv_emit,
+	};
+	struct csvctx c = { .r = r, .name = name, .level0 = level0 };
 	struct sampler **smp;
-	struct chunk *c;
-	pthread_t *th;
-	char *started;
-	struct ch_csv *csv;
-	FILE *fp;
-	size_t hend, ncols, at, to;
-	int *col, nj = r->jobs, i, rc = 0;
+	int i, rc;
 
-	hend = record_end(p, 0, 0, n);
-	if (hend >= n)
-		return 1;
-	if (!(fp = fmemopen((void *)p, hend, "r")))
-		return 1;
-	col = ch_calloc((size_t)r->schema->nfeat, sizeof *col);
-	csv = ch_csv_open(fp, name, e);
-	if (!csv || read_header(csv, r->schema, col, &ncols, name, e) != 0)
-		rc = 1;
-	ch_csv_close(csv);
-	fclose(fp);
-	if (rc) {
-		free(col);
-		return 1;
+	c.col = ch_calloc((size_t)r->schema->nfeat, sizeof *c.col);
+	pthread_mutex_init(&c.mu, NULL);
+	rc = ch_csv_parallel(fp, name, r->jobs, &ops, &c, e);
+	smp = ch_calloc((size_t)c.nw + 1, sizeof *smp);
+	for (i = 0; i < c.nw; i++) {
+		if (rc == 0)
+			ch_drift_side_merge(d, &c.w[i]->side);
+		smp[i] = c.w[i]->k.smp;
 	}
-	c = ch_calloc((size_t)nj, sizeof *c);
-	th = ch_calloc((size_t)nj, sizeof *th);
-	started = ch_calloc((size_t)nj, 1);
-	smp = ch_calloc((size_t)nj, sizeof *smp);
-	at = hend;
-	for (i = 0; i < nj; i++) {
-		to = i == nj - 1 ? n : hend + (n - hend) / (size_t)nj *
-		    (size_t)(i + 1);
-		if (to < at)
-			to = at;
-		if (i < nj - 1)
-			to = record_end(p, at, to, n);
-		ch_drift_side_init(&c[i].side, r->schema);
-		counter_init(&c[i].k, r, col, ncols, &c[i].side, level0);
-		c[i].p = p + at;
-		c[i].len = to - at;
-		c[i].name = name;
-		at = to;
+	if (rc == 0)
+		merge_samplers(smp, c.nw, d);
+	for (i = 0; i < c.nw; i++) {
+		counter_free(&c.w[i]->k);
+		ch_drift_side_free(&c.w[i]->side);
+		free(c.w[i]);
 	}
-	for (i = 0; i < nj; i++) {
-		if (!c[i].len)
-			continue;
-		if (i < nj - 1 && pthread_create(&th[i], NULL, chunk_run,
-		    &c[i]) == 0)
-			started[i] = 1;
-		else
-			chunk_run(&c[i]);     /* the last piece: this thread */
-	}
-	for (i = 0; i < nj; i++) {
-		if (started[i])
-			pthread_join(th[i], NULL);
-		if (c[i].len && c[i].rc != 0)
-			rc = 1;
-		smp[i] = c[i].k.smp;
-	}
-	if (rc == 0) {
-		for (i = 0; i < nj; i++)
-			ch_drift_side_merge(d, &c[i].side);
-		merge_samplers(smp, nj, d);
-	}
-	for (i = 0; i < nj; i++) {
-		counter_free(&c[i].k);
-		ch_drift_side_free(&c[i].side);
-	}
-	free(c);
-	free(th);
-	free(started);
+	pthread_mutex_destroy(&c.mu);
 	free(smp);
-	free(col);
+	free(c.w);
+	free(c.col);
 	return rc;
 }
 
@@ -1492,39 +1364,19 @@ ch_drift_read(const struct ch_drift_read *r, FILE *fp, const char *path,
     struct ch_drift_side *d, struct ch_err *e)
 {
 	const char *name = strcmp(path, "-") == 0 ? "<stdin>" : path;
-	int rc = 1, fd = -1, level0 = 0;
-	struct stat st;
-	void *map;
+	int rc, level0 = 0, own = 0;
 
 	if (strcmp(path, "-") != 0) {
-		if ((fd = open(path, O_RDONLY)) < 0)
+		if (!(fp = fopen(path, "r")))
 			return ch_errf(e, "open %s: %s", path, strerror(errno));
-		level0 = r->model ? start_level(fd, r->pred_sample) : 0;
+		own = 1;
 	}
-	/* threads for regular CSV files worth them */
-	if (fd >= 0 && !r->json_lines && r->jobs > 1 && fstat(fd, &st) == 0 &&
-	    S_ISREG(st.st_mode) && st.st_size >= (1 << 20) &&
-	    (map = mmap(NULL, (size_t)st.st_size, PROT_READ, MAP_PRIVATE, fd,
-	    0)) != MAP_FAILED) {
-		madvise(map, (size_t)st.st_size, MADV_SEQUENTIAL);
-		rc = read_parallel(r, map, (size_t)st.st_size, name, d, level0, e);
-		munmap(map, (size_t)st.st_size);
-	}
-	/* else, or on trouble in a piece (nothing was counted into d then):
-	 * read in one go, for the message with the right line */
-	if (rc > 0) {
-		if (fd >= 0 && !(fp = fdopen(fd, "r"))) {
-			close(fd);
-			return ch_errf(e, "open %s: %s", path, strerror(errno));
-		}
-		if (fd >= 0)
-			lseek(fd, 0, SEEK_SET);
-		rc = r->json_lines ? read_json_lines(r, fp, name, d, level0, e) :
-		    read_csv(r, fp, name, d, level0, e);
-		if (fd >= 0)
-			fclose(fp);
-	} else if (fd >= 0)
-		close(fd);
+	if (r->model)
+		level0 = start_level(fileno(fp), r->pred_sample);
+	rc = r->json_lines ? read_json_lines(r, fp, name, d, level0, e) :
+	    read_csv(r, fp, name, d, level0, e);
+	if (own)
+		fclose(fp);
 	if (rc == 0 && d->rows == 0)
 		rc = ch_errf(e, "%s: no rows", name);
 	return rc;

@@ -121,8 +121,8 @@ void ch_drift_side_free(struct ch_drift_side *d);
  * prediction drift: all of them, or, past pred_sample rows, a
  * deterministic sample of about pred_sample/2 to pred_sample rows, those
  * whose hash of codes has the most trailing zero bits (the same sample
- * whatever the number of threads or the order of the rows).  jobs threads parse a
- * regular CSV file (1: none); stdin and JSON lines are read by one.
+ * whatever the number of threads or the order of the rows).  CSV is
+ * parsed in blocks by jobs threads (ch_csv_parallel); JSON lines by one.
  */
 struct ch_drift_read {
 	const struct ch_schema *schema;

@@ -17,16 +17,16 @@ trouble() { # MESSAGE ARGS...
 # a feature column missing from the header
 cut -d, -f1-5,7- d.csv >nocol.csv
 trouble "churn-drift: nocol.csv:1: no column 'tenure' (a feature of the model)" -m m.churn nocol.csv
-# the same through the threaded reader (a file over 1 MiB)
+# the same in a file of several blocks
 gen --rows 12000 --seed 22 | cut -d, -f1-5,7- >bignocol.csv
 trouble "bignocol.csv:1: no column 'tenure'" -m m.churn --jobs 2 bignocol.csv
 
 # empty input, a header alone, stdin empty
 : >empty.csv
-trouble "churn-drift: empty.csv: empty input (no header, no rows)" -m m.churn empty.csv
+trouble "churn-drift: empty.csv: empty file (no header)" -m m.churn empty.csv
 head -n 1 d.csv >header.csv
 trouble "churn-drift: header.csv: no rows" -m m.churn header.csv
-trouble "churn-drift: <stdin>: empty input" -m m.churn - </dev/null
+trouble "churn-drift: <stdin>: empty file (no header)" -m m.churn - </dev/null
 
 # a corrupt model: one byte changed in the middle, a truncated one, not a model
 size=$(wc -c <m.churn)
