@@ -476,6 +476,85 @@ START_TEST(summary)
 }
 END_TEST
 
+
+/* Reads text (a CSV) for a one-feature numeric schema with edges e[3]. */
+static int
+read_one(const char *text, double *e, struct ch_drift_side *d,
+    struct ch_err *err)
+{
+	struct ch_feature ft = { 0 };
+	struct ch_schema s = { 0 };
+	struct ch_drift_read r = { 0 };
+	FILE *fp = fmemopen((void *)text, strlen(text), "r");
+	int rc;
+
+	ft.name = "v";
+	ft.type = CH_NUMERIC;
+	ft.nbins = 4;
+	ft.edges = e;
+	s.nfeat = 1;
+	s.f = &ft;
+	r.schema = &s;
+	r.jobs = 2;
+	ch_drift_side_init(d, &s);
+	rc = ch_drift_read(&r, fp, "-", d, err);
+	fclose(fp);
+	return rc;
+}
+
+/* The reader's shortcut for plain decimals bins exactly as strtod does:
+ * each value is put on an edge with its neighbours one ulp away. */
+START_TEST(numbers_exact)
+{
+	static const char *v[] = { "0.1", "0.3", "-0", "00012.50", "75.35",
+	    "123456789012345", "1234567890123456", "9007199254740993",
+	    "0.000000000000001", "1e5", " 5 ", "1.", ".5", "+3", "-2.675",
+	    "99999999999999.9", "8589.45", "0.123456789012345" };
+	struct ch_drift_side d;
+	struct ch_feature ft = { 0 };
+	struct ch_err err;
+	char csv[128];
+	double e[3], x;
+	uint8_t want;
+	size_t i;
+	int c;
+
+	for (i = 0; i < sizeof v / sizeof *v; i++) {
+		ck_assert_int_eq(ch_parse_double(v[i], strlen(v[i]), &x), 0);
+		e[0] = nextafter(x, -INFINITY);
+		e[1] = x;
+		e[2] = nextafter(x, INFINITY);
+		ft.type = CH_NUMERIC;
+		ft.nbins = 4;
+		ft.edges = e;
+		ck_assert_int_eq(ch_encode_cell(&ft, v[i], strlen(v[i]), &want), 0);
+		snprintf(csv, sizeof csv, "v\n%s\n", v[i]);
+		ck_assert_msg(read_one(csv, e, &d, &err) == 0, "%s", err.msg);
+		for (c = 0; c < 256 && d.counts[0][c] == 0; c++)
+			;
+		ck_assert_msg(c == want, "'%s': code %d, ch_encode_cell %d",
+		    v[i], c, want);
+		ch_drift_side_free(&d);
+	}
+	/* not numbers, with the line */
+	e[0] = 1, e[1] = 2, e[2] = 3;
+	ck_assert_int_eq(read_one("v\n1\n1.2.3\n", e, &d, &err), -1);
+	ck_assert_str_eq(err.msg, "<stdin>:3: column 'v': '1.2.3' is not a number");
+	ch_drift_side_free(&d);
+	ck_assert_int_eq(read_one("v\n-\n", e, &d, &err), -1);
+	ch_drift_side_free(&d);
+	ck_assert_int_eq(read_one("w\n1\n", e, &d, &err), -1);
+	ck_assert_str_eq(err.msg, "<stdin>:1: no column 'v' (a feature of the model)");
+	ch_drift_side_free(&d);
+	/* missing values */
+	ck_assert_int_eq(read_one("v\n\"\"\nNA\n ? \n4\n", e, &d, &err), 0);
+	ck_assert_uint_eq(d.counts[0][CH_MISSING], 3);
+	ck_assert_uint_eq(d.counts[0][3], 1);
+	ck_assert_uint_eq(d.rows, 4);
+	ch_drift_side_free(&d);
+}
+END_TEST
+
 int
 main(void)
 {
@@ -496,6 +575,7 @@ main(void)
 	tcase_add_test(t, config);
 	tcase_add_test(t, per_feature_thresholds);
 	tcase_add_test(t, summary);
+	tcase_add_test(t, numbers_exact);
 	suite_add_tcase(s, t);
 	sr = srunner_create(s);
 	srunner_run_all(sr, CK_NORMAL);
