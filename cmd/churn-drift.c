@@ -10,7 +10,6 @@
 #include "model.h"
 #include "util.h"
 
-#define PRED_SAMPLE 10000
 
 static void
 usage(FILE *fp)
@@ -119,7 +118,7 @@ main(int argc, char **argv)
 	const char *psi_arg = NULL, *l1_arg = NULL, *share_arg = NULL;
 	const char *bins_arg = NULL, *in;
 	int json_in = 0, summary = 0, record = 0, nopred = 0, jobs, ch, found;
-	uint64_t sample = PRED_SAMPLE;
+	uint64_t sample = CH_DRIFT_PRED_SAMPLE;
 	struct ch_drift_side ref, cur;
 	struct ch_drift_read rd;
 	struct ch_drift_cfg cfg;
@@ -214,14 +213,16 @@ main(int argc, char **argv)
 	if (ref_path) {
 		/* a reference file is read like the current data (CSV) */
 		ch_drift_side_init(&ref, m->schema);
-		if (ch_drift_read(&rd, stdin, ref_path, &ref, &e) != 0)
+		if (ch_drift_read(&rd, strcmp(ref_path, "-") == 0 ? stdin :
+		    NULL, ref_path, &ref, &e) != 0)
 			ch_die(2, "%s", e.msg);
 	} else if (ch_drift_side_from_model(&ref, m, &e) != 0)
 		ch_die(2, "%s: %s", model_path, e.msg);
 
 	rd.json_lines = json_in;
 	ch_drift_side_init(&cur, m->schema);
-	if (ch_drift_read(&rd, stdin, in, &cur, &e) != 0)
+	if (ch_drift_read(&rd, strcmp(in, "-") == 0 ? stdin : NULL, in, &cur,
+	    &e) != 0)
 		ch_die(2, "%s", e.msg);
 
 	rep = ch_drift_report(m->schema, m->pred_ref.edges,

@@ -1366,7 +1366,7 @@ ch_drift_read(const struct ch_drift_read *r, FILE *fp, const char *path,
 	const char *name = strcmp(path, "-") == 0 ? "<stdin>" : path;
 	int rc, level0 = 0, own = 0;
 
-	if (strcmp(path, "-") != 0) {
+	if (!fp) {
 		if (!(fp = fopen(path, "r")))
 			return ch_errf(e, "open %s: %s", path, strerror(errno));
 		own = 1;
@@ -1380,4 +1380,34 @@ ch_drift_read(const struct ch_drift_read *r, FILE *fp, const char *path,
 	if (rc == 0 && d->rows == 0)
 		rc = ch_errf(e, "%s: no rows", name);
 	return rc;
+}
+
+json_t *
+ch_drift_check(const struct ch_model *m, FILE *fp, const char *name,
+    int json_lines, const struct ch_drift_cfg *c, int jobs, time_t now,
+    struct ch_err *e)
+{
+	struct ch_drift_side ref, cur;
+	struct ch_drift_read rd = { 0 };
+	struct ch_drift_cfg def;
+	json_t *rep = NULL;
+
+	if (!c) {
+		ch_drift_cfg_init(&def);
+		c = &def;
+	}
+	if (ch_drift_side_from_model(&ref, m, e) != 0)
+		return NULL;
+	rd.schema = m->schema;
+	rd.model = m;
+	rd.json_lines = json_lines;
+	rd.jobs = jobs;
+	rd.pred_sample = CH_DRIFT_PRED_SAMPLE;
+	ch_drift_side_init(&cur, m->schema);
+	if (ch_drift_read(&rd, fp, name, &cur, e) == 0)
+		rep = ch_drift_report(m->schema, m->pred_ref.edges,
+		    m->pred_ref.nbins - 1, &ref, &cur, c, m->version, now, e);
+	ch_drift_side_free(&ref);
+	ch_drift_side_free(&cur);
+	return rep;
 }

@@ -137,9 +137,9 @@ struct ch_drift_read {
  * d, which must be initialised for r->schema.  Every feature must be a
  * column (or key); other columns are ignored.  Errors name the file, the
  * line and the column: a feature column missing from the header, a
- * number that is not one, a ragged row, no rows at all.  path "-" reads
- * fp (stdin); otherwise fp may be NULL and path is opened.
- * Returns 0 or -1 with e filled.
+ * number that is not one, a ragged row, no rows at all.  With fp, reads
+ * fp and path only names it in messages ("-": <stdin>); with fp NULL,
+ * opens path.  Returns 0 or -1 with e filled.
  */
 int ch_drift_read(const struct ch_drift_read *r, FILE *fp, const char *path,
     struct ch_drift_side *d, struct ch_err *e);
@@ -169,6 +169,21 @@ json_t *ch_drift_report(const struct ch_schema *s, const double *pred_edges,
     int npred_edges, const struct ch_drift_side *ref,
     const struct ch_drift_side *cur, const struct ch_drift_cfg *c,
     const char *version, time_t now, struct ch_err *e);
+
+/*
+ * The whole check for a caller holding a model and current data (as
+ * churn-serve's POST /drift/check): the model's reference, fp read as CSV
+ * (or JSON lines) with jobs threads, its prediction sampled at
+ * CH_DRIFT_PRED_SAMPLE rows, and the report of c (NULL: the defaults).
+ * name names fp in messages.  Returns a new reference, or NULL with e.
+ *
+ *	json_t *rep = ch_drift_check(m, body, "request body", 0, NULL, 2,
+ *	    time(NULL), &err);
+ */
+#define CH_DRIFT_PRED_SAMPLE 10000
+json_t *ch_drift_check(const struct ch_model *m, FILE *fp, const char *name,
+    int json_lines, const struct ch_drift_cfg *c, int jobs, time_t now,
+    struct ch_err *e);
 
 /* 1 when the report says drift, 0 when not. */
 int ch_drift_found(json_t *report);

@@ -6,6 +6,7 @@
 #include <check.h>
 
 #include "drift.h"
+#include "train.h"
 
 /* A two-feature schema made by hand: "x" numeric with fine edges 1..9
  * (10 fine bins), "c" categorical with categories A, B, C. */
@@ -555,6 +556,85 @@ START_TEST(numbers_exact)
 }
 END_TEST
 
+/* A CSV of n customers: x numeric (shifted by dx), c categorical (mostly
+ * "B" when shifted), y the label. */
+static char *
+make_csv(int n, double dx, int shift, unsigned seed)
+{
+	size_t cap = 64 + (size_t)n * 48, len = 0;
+	char *s = ch_malloc(cap);
+	struct ch_rng r;
+	int i;
+
+	ch_rng_seed(&r, seed);
+	len += (size_t)snprintf(s, cap, "id,x,c,y\n");
+	for (i = 0; i < n; i++) {
+		double x = ch_rng_unit(&r) * 100 + dx;
+		const char *c = ch_rng_unit(&r) < (shift ? 0.9 : 0.3) ? "B" : "A";
+		int y = ch_rng_unit(&r) < (x > 50 ? 0.7 : 0.2);
+
+		len += (size_t)snprintf(s + len, cap - len, "%d,%.2f,%s,%s\n", i,
+		    x, c, y ? "Yes" : "No");
+	}
+	return s;
+}
+
+START_TEST(check_with_model)
+{
+	struct ch_frame_opts fo = { 0 };
+	struct ch_train_opts to;
+	struct ch_train_result tr;
+	struct ch_err e;
+	char *train = make_csv(1500, 0, 0, 1), *same = make_csv(1000, 0, 0, 2);
+	char *moved = make_csv(1000, 30, 1, 3), *bad = "id,c,y\n1,A,No\n";
+	json_t *rep;
+	FILE *fp;
+
+	fo.id = "id";
+	fo.target = "y";
+	ch_train_defaults(&to);
+	to.forest.trees = 10;
+	to.forest.jobs = 1;
+	to.output = "test_drift.churn";
+	fp = fmemopen(train, strlen(train), "r");
+	ck_assert_msg(ch_train(fp, "train.csv", &fo, &to, &tr, &e) == 0, "%s", e.msg);
+	fclose(fp);
+
+	fp = fmemopen(same, strlen(same), "r");
+	rep = ch_drift_check(tr.model, fp, "same.csv", 0, NULL, 2, 0, &e);
+	fclose(fp);
+	ck_assert_msg(rep != NULL, "%s", e.msg);
+	ck_assert_int_eq(ch_drift_found(rep), 0);
+	ck_assert_str_eq(json_string_value(json_object_get(rep, "model_version")),
+	    tr.model->version);
+	ck_assert_int_eq(json_integer_value(json_object_get(json_object_get(rep,
+	    "rows"), "reference")), 1500);
+	ck_assert_ptr_nonnull(json_object_get(rep, "prediction"));
+	check_recompute(json_object_get(rep, "prediction"));
+	json_decref(rep);
+
+	fp = fmemopen(moved, strlen(moved), "r");
+	rep = ch_drift_check(tr.model, fp, "moved.csv", 0, NULL, 2, 0, &e);
+	fclose(fp);
+	ck_assert_msg(rep != NULL, "%s", e.msg);
+	ck_assert_int_eq(ch_drift_found(rep), 1);
+	ck_assert_int_eq(json_integer_value(json_object_get(rep, "drifted")), 2);
+	json_decref(rep);
+
+	fp = fmemopen(bad, strlen(bad), "r");
+	ck_assert_ptr_null(ch_drift_check(tr.model, fp, "request body", 0, NULL,
+	    1, 0, &e));
+	fclose(fp);
+	ck_assert_str_eq(e.msg, "request body:1: no column 'x' (a feature of the model)");
+
+	ch_train_result_free(&tr);
+	remove("test_drift.churn");
+	free(train);
+	free(same);
+	free(moved);
+}
+END_TEST
+
 int
 main(void)
 {
@@ -576,6 +656,8 @@ main(void)
 	tcase_add_test(t, per_feature_thresholds);
 	tcase_add_test(t, summary);
 	tcase_add_test(t, numbers_exact);
+	tcase_add_test(t, check_with_model);
+	tcase_set_timeout(t, 60);
 	suite_add_tcase(s, t);
 	sr = srunner_create(s);
 	srunner_run_all(sr, CK_NORMAL);
