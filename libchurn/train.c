@@ -244,6 +244,7 @@ ch_train(FILE *fp, const char *name, const struct ch_frame_opts *fo,
 	if (ch_forest_train(&d, &fp_, &m->forest, &st, o->progress, NULL, e) != 0)
 		goto out;
 	r->t_train = ch_seconds() - t;
+	m->scorer = ch_scorer_new(m->forest);
 
 	t = ch_seconds();
 	if (neval > 0) {
