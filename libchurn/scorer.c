@@ -88,16 +88,17 @@ ch_scorer_new(const struct ch_forest *f)
 	return s;
 }
 
-#define BLOCK 1024
+#define BLOCK 256
 
 void
 ch_scorer_run(const struct ch_scorer *s, const uint8_t *x, size_t n,
     double *p)
 {
-	size_t nf = (size_t)s->nfeat, b, m, i;
+	size_t nf = (size_t)s->nfeat, b, m, i, j, na;
 	double acc[BLOCK];
 	int32_t k[BLOCK];
-	int t, d;
+	uint16_t act[BLOCK];
+	int t;
 
 	for (b = 0; b < n; b += BLOCK) {
 		const uint8_t *xb = x + b * nf;
@@ -109,28 +110,29 @@ ch_scorer_run(const struct ch_scorer *s, const uint8_t *x, size_t n,
 			const struct snode *nd = s->t[t].n;
 			const uint8_t (*mk)[32] = (const uint8_t (*)[32])s->t[t].mask;
 
-			for (i = 0; i < m; i++)
+			for (i = 0; i < m; i++) {
 				k[i] = 0;
-			/* a leaf steps to itself, so the walks of a block run side
-			 * by side without branches, until no row moves */
-			for (d = 0; d < s->t[t].depth; d++) {
-				int32_t moved = 0, to;
+				act[i] = (uint16_t)i;
+			}
+			/* the rows of a block walk side by side, a level at a time;
+			 * a row leaves the active list when it reaches a leaf (whose
+			 * children are itself), without a branch */
+			for (na = nd[0].child[0] == 0 ? 0 : m; na > 0; na = j) {
+				for (i = j = 0; i < na; i++) {
+					size_t r = act[i];
+					const struct snode *q = &nd[k[r]];
+					unsigned c = xb[r * nf + q->feat], l, lm, cat;
+					int32_t to;
 
-				for (i = 0; i < m; i++) {
-					const struct snode *q = &nd[k[i]];
-					unsigned c = xb[i * nf + q->feat], l, lm, cat;
-
-					/* both tests, then a select: no branch to mispredict */
 					cat = q->flags & CAT;
 					l = (c <= q->thr) | ((c == CH_MISSING) & (q->flags >> 1));
 					lm = (unsigned)mk[q->aux & -cat][c >> 3] >> (c & 7) & 1;
 					l = (l & (cat - 1)) | (lm & -cat);
 					to = q->child[l];
-					moved |= to ^ k[i];
-					k[i] = to;
+					k[r] = to;
+					act[j] = (uint16_t)r;
+					j += nd[to].child[0] != to;
 				}
-				if (!moved)
-					break;
 			}
 			for (i = 0; i < m; i++) {
 				float v;
