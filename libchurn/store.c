@@ -430,7 +430,6 @@ s3_request(struct ch_store *s, const char *method, const char *key,
 	ch_sha256_hex(body ? body : "", body ? blen : 0, sha);
 	snprintf(h, sizeof h, "x-amz-content-sha256: %s", sha);
 	hd = curl_slist_append(hd, h);
-	hd = curl_slist_append(hd, "Expect:");
 	if (body)
 		hd = curl_slist_append(hd, "Content-Type: application/octet-stream");
 
