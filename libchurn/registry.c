@@ -1037,7 +1037,7 @@ pg_alias_set_tx(struct ch_registry *r, const char *alias, const char *v,
 	PGresult *res;
 	char prev[64] = "";
 
-	if (pg_do(r, "lock alias", "SELECT pg_advisory_xact_lock(7302114432,"
+	if (pg_do(r, "lock alias", "SELECT pg_advisory_xact_lock(730211443,"
 	    " hashtext($1))", 1, p, e) < 0)
 		return -1;
 	if (!(res = pg_exec(r, "read alias", "SELECT version FROM churn_aliases"
@@ -1120,7 +1120,7 @@ ch_registry_rollback(struct ch_registry *r, const char *alias,
 
 		if (pg_begin(r, e) < 0)
 			return -1;
-		if (pg_do(r, "lock alias", "SELECT pg_advisory_xact_lock(7302114432,"
+		if (pg_do(r, "lock alias", "SELECT pg_advisory_xact_lock(730211443,"
 		    " hashtext($1))", 1, p, e) < 0)
 			goto pgfail;
 		if (!(res = pg_exec(r, "read alias", "SELECT version FROM churn_aliases"
