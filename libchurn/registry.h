@@ -47,7 +47,9 @@ struct ch_registry_opts {
 /* What a name resolves to. */
 struct ch_version_ref {
 	char version[64];
-	char sha256[65];   /* SHA-256 of the artifact file, hex */
+	char sha256[65];   /* SHA-256 of the whole artifact file, hex (what
+	                      sha256sum prints; not m->sha256, the model's payload
+	                      checksum, which the manifest keeps as "model_sha256") */
 	size_t size;       /* bytes of the artifact file */
 };
 
