@@ -182,7 +182,7 @@ main(int argc, char **argv)
 	/* the command's own options, anywhere among its arguments */
 	argc -= optind;
 	argv += optind;
-	optind = 1;
+	optind = 0;	/* 0: glibc re-initialises getopt (argument order mode) */
 	while ((c = getopt_long(argc, argv, "jo:", subopts, NULL)) != -1) {
 		switch (c) {
 		case 'j': asjson = 1; break;
