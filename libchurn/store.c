@@ -421,6 +421,10 @@ s3_request(struct ch_store *s, const char *method, const char *key,
 	collect(s->endpoint, 1, strlen(s->endpoint), &url);
 	collect("/", 1, 1, &url);
 	collect(s->bucket, 1, strlen(s->bucket), &url);
+	/* GET on the bucket: a one-key listing, to learn whether it exists
+	 * and whether we may read it (the query is signed as given: sorted) */
+	if (!key && strcmp(method, "GET") == 0)
+		collect("?list-type=2&max-keys=1", 1, 23, &url);
 	if (key) {
 		collect("/", 1, 1, &url);
 		append_encoded(&url, s->prefix);
@@ -503,32 +507,35 @@ s3_fail(struct ch_store *s, const char *method, const char *key, long status,
 		return ch_errf(e, "bucket '%s' does not exist at s3 endpoint %s "
 		    "(create it with churn-push --init)", s->bucket, s->endpoint);
 	if (status == 403)
-		return ch_errf(e, "s3 endpoint %s refused %s of s3://%s/%s%s: %ld %s%s%s "
+		return ch_errf(e, "s3 endpoint %s refused %s of s3://%s%s%s%s: %ld %s%s%s "
 		    "(check AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY)",
-		    s->endpoint, method, s->bucket, s->prefix, key ? key : "",
-		    status, code, *msg ? ": " : "", msg);
-	return ch_errf(e, "s3 endpoint %s: %s of s3://%s/%s%s failed: %ld %s%s%s",
-	    s->endpoint, method, s->bucket, s->prefix, key ? key : "", status,
-	    code, *msg ? ": " : "", msg);
+		    s->endpoint, method, s->bucket, key ? "/" : "", key ? s->prefix : "",
+		    key ? key : "", status, code, *msg ? ": " : "", msg);
+	return ch_errf(e, "s3 endpoint %s: %s of s3://%s%s%s%s failed: %ld %s%s%s",
+	    s->endpoint, method, s->bucket, key ? "/" : "", key ? s->prefix : "",
+	    key ? key : "", status, code, *msg ? ": " : "", msg);
 }
 
 static int
 s3_init(struct ch_store *s, struct ch_err *e)
 {
 	struct membuf r = {0};
+	char code[128];
 	long st;
 	int rc;
 
-	if ((rc = s3_request(s, "HEAD", NULL, NULL, 0, &st, &r, e)) == 0 &&
+	if ((rc = s3_request(s, "GET", NULL, NULL, 0, &st, &r, e)) == 0 &&
 	    st != 200) {
-		if (st == 404)
-			rc = s3_request(s, "PUT", NULL, NULL, 0, &st, &r, e);
-		if (rc == 0 && st != 200) {
-			char code[128];
-			xml_field(r.b, "Code", code, sizeof code);
-			if (strcmp(code, "BucketAlreadyOwnedByYou") != 0)
-				rc = s3_fail(s, "PUT", NULL, st, &r, e);
-		}
+		xml_field(r.b, "Code", code, sizeof code);
+		if (st == 404 && strcmp(code, "NoSuchBucket") == 0) {
+			if ((rc = s3_request(s, "PUT", NULL, NULL, 0, &st, &r, e)) == 0 &&
+			    st != 200) {
+				xml_field(r.b, "Code", code, sizeof code);
+				if (strcmp(code, "BucketAlreadyOwnedByYou") != 0)
+					rc = s3_fail(s, "PUT", NULL, st, &r, e);
+			}
+		} else
+			rc = s3_fail(s, "GET", NULL, st, &r, e);
 	}
 	free(r.b);
 	return rc;
