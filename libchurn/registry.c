@@ -15,6 +15,7 @@
 struct ch_registry {
 	struct ch_store *store;
 	PGconn *pg;
+	int in_tx;         /* inside BEGIN ... COMMIT/ROLLBACK */
 	char dbwhere[512];
 };
 
@@ -110,20 +111,38 @@ pg_errf(struct ch_registry *r, const char *what, PGresult *res, struct ch_err *e
 
 /* Runs sql with text parameters; returns the result (caller clears) or
  * NULL with e filled. */
+/*
+ * Runs sql with text parameters; returns the result (caller clears) or
+ * NULL with e filled.  A connection lost while idle (the server restarted,
+ * an idle timeout) is re-established once, outside transactions only, so
+ * a long-running churn-serve survives a database restart.
+ */
 static PGresult *
 pg_exec(struct ch_registry *r, const char *what, const char *sql, int n,
     const char *const *params, struct ch_err *e)
 {
-	PGresult *res = n ? PQexecParams(r->pg, sql, n, NULL, params, NULL, NULL, 0) :
-	    PQexec(r->pg, sql);
-	ExecStatusType st = PQresultStatus(res);
+	int retry = !r->in_tx;
+	PGresult *res;
+	ExecStatusType st;
 
-	if (st != PGRES_COMMAND_OK && st != PGRES_TUPLES_OK) {
-		pg_errf(r, what, res, e);
+	for (;;) {
+		res = n ? PQexecParams(r->pg, sql, n, NULL, params, NULL, NULL, 0) :
+		    PQexec(r->pg, sql);
+		st = PQresultStatus(res);
+		if (st == PGRES_COMMAND_OK || st == PGRES_TUPLES_OK)
+			return res;
+		if (!retry || PQstatus(r->pg) != CONNECTION_BAD)
+			break;
+		retry = 0;
+		PQreset(r->pg);
+		if (PQstatus(r->pg) != CONNECTION_OK)
+			break;
 		PQclear(res);
-		return NULL;
+		PQclear(PQexec(r->pg, "SET client_min_messages = warning"));
 	}
-	return res;
+	pg_errf(r, what, res, e);
+	PQclear(res);
+	return NULL;
 }
 
 static int
@@ -139,19 +158,26 @@ pg_do(struct ch_registry *r, const char *what, const char *sql, int n,
 static int
 pg_begin(struct ch_registry *r, struct ch_err *e)
 {
-	return pg_do(r, "begin", "BEGIN", 0, NULL, e);
+	if (pg_do(r, "begin", "BEGIN", 0, NULL, e) < 0)
+		return -1;
+	r->in_tx = 1;
+	return 0;
 }
 
 static int
 pg_commit(struct ch_registry *r, struct ch_err *e)
 {
-	return pg_do(r, "commit", "COMMIT", 0, NULL, e);
+	int rc = pg_do(r, "commit", "COMMIT", 0, NULL, e);
+
+	r->in_tx = 0;
+	return rc;
 }
 
 static void
 pg_rollback(struct ch_registry *r)
 {
 	PQclear(PQexec(r->pg, "ROLLBACK"));
+	r->in_tx = 0;
 }
 
 /* Schema migrations, applied in order; churn_schema_version records the

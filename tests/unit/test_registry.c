@@ -404,6 +404,34 @@ START_TEST(pg_constraints)
 }
 END_TEST
 
+/* A connection the server dropped while idle is re-established. */
+START_TEST(pg_reconnect)
+{
+	struct ch_registry *r;
+	struct ch_err e = {{0}};
+	struct ch_version_ref ref;
+	json_t *m = manifest("v1", 0.5), *l;
+	PGconn *c;
+
+	fresh_db();
+	r = open_reg(dir, dburl);
+	ck_assert_int_eq(ch_registry_push(r, (const unsigned char *)"a", 1, m, "champion",
+	    NULL, &e), 0);
+	c = PQconnectdb(dburl);
+	PQclear(PQexec(c, "SELECT pg_terminate_backend(pid) FROM pg_stat_activity"
+	    " WHERE datname = current_database() AND pid <> pg_backend_pid()"));
+	PQfinish(c);
+	ck_assert_msg(ch_registry_resolve(r, "champion", &ref, &e) == 0, "%s", e.msg);
+	ck_assert_str_eq(ref.version, "v1");
+	l = ch_registry_list(r, &e);
+	ck_assert_ptr_nonnull(l);
+	json_decref(l);
+	ch_registry_close(r);
+	json_decref(m);
+	drop_db();
+}
+END_TEST
+
 START_TEST(pg_down)
 {
 	struct ch_registry_opts o = {.store_url = dir,
@@ -484,6 +512,7 @@ main(void)
 		tcase_add_test(tc, pg_constraints);
 		tcase_add_test(tc, pg_wrong_password);
 		tcase_add_test(tc, pg_concurrent_open);
+		tcase_add_test(tc, pg_reconnect);
 		if (env("CHURN_TEST_S3_ENDPOINT"))
 			tcase_add_test(tc, pg_s3_store);
 		else
