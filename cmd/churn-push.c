@@ -3,6 +3,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include <jansson.h>
 
@@ -119,6 +120,9 @@ main(int argc, char **argv)
 		usage(2);
 	if (optind < argc)
 		input = argv[optind];
+	else if (isatty(STDIN_FILENO))
+		ch_die(2, "no model given: name a model file, or pipe churn-train's "
+		    "summary in");
 	if (!o.store_url)
 		o.store_url = "var/store";
 	o.s3.endpoint = env("CHURN_S3_ENDPOINT");

@@ -664,12 +664,22 @@ ch_registry_push(struct ch_registry *r, const unsigned char *buf, size_t len,
 	json_object_set_new(m, "size", json_integer((json_int_t)len));
 	json_object_set_new(m, "pushed", json_string(t));
 
-	if (!found && upload(r, v, buf, len, sha, m, e) < 0)
-		goto done;
 	if (found) {
-		/* keep the manifest as first registered */
+		/* keep the manifest as first registered; but put back an
+		 * artifact that went missing or was truncated since */
+		char key[128];
+		size_t have_len;
+		int hr;
+
 		status = "exists";
-	}
+		artifact_key(v, key, sizeof key);
+		if ((hr = ch_store_head(r->store, key, &have_len, e)) < 0)
+			goto done;
+		if ((hr == 1 || have_len != len) &&
+		    upload(r, v, buf, len, sha, m, e) < 0)
+			goto done;
+	} else if (upload(r, v, buf, len, sha, m, e) < 0)
+		goto done;
 
 	/* register: the commit point */
 	if (r->pg) {

@@ -80,8 +80,9 @@ struct ch_store *ch_registry_store(struct ch_registry *r);
  * 1..63 chars); "sha256", "size" and "pushed" are set here, "created"
  * defaults to now.  The manifest is borrowed, not stolen.
  *
- * Pushing the same bytes again is idempotent (*status "exists"); a
- * different artifact under an already registered version is refused.
+ * Pushing the same bytes again is idempotent (*status "exists", and an
+ * artifact found missing or truncated is uploaded again); a different
+ * artifact under an already registered version is refused.
  * On success *out (when out is not NULL) is a new reference to
  * {"version","sha256","size","created","status":"registered"|"exists",
  *  "store":..,"aliases":[..]}.

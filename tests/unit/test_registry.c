@@ -142,6 +142,13 @@ scenario(struct ch_registry *r)
 	    NULL, &out, &e), -1);
 	ck_assert_ptr_nonnull(strstr(e.msg, "already registered"));
 	ck_assert_ptr_null(out);
+	/* a registered artifact that went missing is put back by a retry */
+	ck_assert_int_eq(ch_store_delete(ch_registry_store(r),
+	    "models/v20260101-000001/model.churn", &e), 0);
+	ck_assert_int_eq(ch_registry_push(r, (const unsigned char *)"model-one", 9, m1,
+	    NULL, &out, &e), 0);
+	ck_assert_str_eq(jstr(out, "status"), "exists");
+	json_decref(out);
 	/* the artifact was not replaced */
 	ck_assert_int_eq(ch_registry_pull(r, "v20260101-000001", &buf, &len, &ref, &e), 0);
 	ck_assert_mem_eq(buf, "model-one", 9);
