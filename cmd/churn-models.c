@@ -19,7 +19,8 @@ usage(int status)
 	    "       churn-models alias set alias name\n"
 	    "       churn-models rollback alias\n"
 	    "       churn-models pull name [-o file | -o -]\n"
-	    "       churn-models history [alias] [--json]\n");
+	    "       churn-models history [alias] [--json]\n"
+	    "       churn-models drift [-n count] [--json]\n");
 	exit(status);
 }
 
@@ -141,6 +142,35 @@ cmd_pull(struct ch_registry *r, const char *name, const char *output)
 	return 0;
 }
 
+static int
+cmd_drift(struct ch_registry *r, long n, int asjson)
+{
+	struct ch_err e = {{0}};
+	json_t *d = ch_registry_drift_reports(r, n > 0 ? (size_t)n : 20, &e), *x;
+	size_t i;
+
+	if (!d)
+		ch_die(2, "%s", e.msg);
+	if (asjson)
+		print_json(d);
+	else {
+		printf("%-20s %-20s %-5s %-8s %s\n", "TIME", "MODEL", "DRIFT",
+		    "DRIFTED", "RULE");
+		json_array_foreach(json_object_get(d, "reports"), i, x) {
+			char k[32];
+			snprintf(k, sizeof k, "%lld/%lld",
+			    (long long)json_integer_value(json_object_get(x, "drifted")),
+			    (long long)json_integer_value(json_object_get(x, "checked")));
+			printf("%-20s %-20s %-5s %-8s %s\n", jstr(x, "time"),
+			    jstr(x, "model_version"),
+			    json_is_true(json_object_get(x, "drift")) ? "yes" : "no", k,
+			    jstr(x, "rule"));
+		}
+	}
+	json_decref(d);
+	return 0;
+}
+
 int
 main(int argc, char **argv)
 {
@@ -154,6 +184,7 @@ main(int argc, char **argv)
 	static const struct option subopts[] = {
 		{"json", no_argument, NULL, 'j'},
 		{"output", required_argument, NULL, 'o'},
+		{"count", required_argument, NULL, 'n'},
 		{NULL, 0, NULL, 0},
 	};
 	struct ch_registry_opts o = {0};
@@ -163,6 +194,8 @@ main(int argc, char **argv)
 	const char *cmd, *output = NULL;
 	char **args;
 	int c, nargs, asjson = 0, rc = 0;
+	long count = 0;
+	char *end;
 
 	ch_setprogname(argv[0]);
 	o.store_url = env("CHURN_STORE");
@@ -183,10 +216,17 @@ main(int argc, char **argv)
 	argc -= optind;
 	argv += optind;
 	optind = 0;	/* 0: glibc re-initialises getopt (argument order mode) */
-	while ((c = getopt_long(argc, argv, "jo:", subopts, NULL)) != -1) {
+	while ((c = getopt_long(argc, argv, "jo:n:", subopts, NULL)) != -1) {
 		switch (c) {
 		case 'j': asjson = 1; break;
 		case 'o': output = optarg; break;
+		case 'n':
+			count = strtol(optarg, &end, 10);
+			if (strcmp(cmd, "drift") != 0)
+				usage(2);
+			if (*end || count <= 0)
+				ch_die(2, "bad count '%s'", optarg);
+			break;
 		default: usage(2);
 		}
 	}
@@ -208,8 +248,9 @@ main(int argc, char **argv)
 	} else if (strcmp(cmd, "rollback") == 0 && nargs == 1) {
 	} else if (strcmp(cmd, "pull") == 0 && nargs == 1) {
 	} else if (strcmp(cmd, "history") == 0 && nargs <= 1) {
+	} else if (strcmp(cmd, "drift") == 0 && nargs == 0) {
 	} else {
-		if (!strstr(" list show alias rollback pull history ", cmd))
+		if (!strstr(" list show alias rollback pull history drift ", cmd))
 			ch_warn("unknown command '%s'", cmd);
 		usage(2);
 	}
@@ -222,6 +263,8 @@ main(int argc, char **argv)
 		rc = cmd_history(r, nargs ? args[0] : NULL, asjson);
 	else if (strcmp(cmd, "pull") == 0)
 		rc = cmd_pull(r, args[0], output);
+	else if (strcmp(cmd, "drift") == 0)
+		rc = cmd_drift(r, count, asjson);
 	else if (strcmp(cmd, "show") == 0) {
 		json_t *j = ch_registry_show(r, args[0], &e);
 		if (!j)

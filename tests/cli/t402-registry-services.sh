@@ -20,4 +20,15 @@ expect 2 churn-models pull "$v2" -o tampered.churn
 grep_err "version $v2"
 grep_err "fails verification"
 [ -e tampered.churn ] && fail "a tampered pull left a file"
+
+# drift reports from the database, oldest first
+for d in false true; do
+	psql -X -q "$CHURN_DATABASE_URL" -c "INSERT INTO churn_drift_reports (model_version, drift, report)
+		VALUES ('$v1', $d, '{\"model_version\": \"$v1\", \"drift\": $d, \"drifted\": 1, \"checked\": 19}')" ||
+		fail "cannot insert a drift report"
+done
+expect 0 churn-models drift
+awk 'NR > 1 { print $2, $3 }' out >got
+printf '%s\n' "$v1 no" "$v1 yes" >want
+same want got
 exit 0
