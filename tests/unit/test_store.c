@@ -1,5 +1,10 @@
 /* test_store.c - file:// always; s3:// when CHURN_TEST_S3_ENDPOINT is set */
+#include <sys/socket.h>
 #include <sys/wait.h>
+
+#include <netinet/in.h>
+#include <arpa/inet.h>
+#include <signal.h>
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -288,6 +293,94 @@ START_TEST(s3_unreachable)
 }
 END_TEST
 
+/*
+ * A fake S3 endpoint in a child process: answers the first `fail`
+ * requests with 503, the rest with 200 "ok"; returns its port.
+ */
+static pid_t fake_pid;
+
+static int
+fake_server(int fail)
+{
+	struct sockaddr_in a = {0};
+	socklen_t al = sizeof a;
+	int ls = socket(AF_INET, SOCK_STREAM, 0), n = 0, one = 1;
+
+	ck_assert_int_ge(ls, 0);
+	setsockopt(ls, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
+	a.sin_family = AF_INET;
+	a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+	ck_assert_int_eq(bind(ls, (struct sockaddr *)&a, sizeof a), 0);
+	ck_assert_int_eq(listen(ls, 8), 0);
+	ck_assert_int_eq(getsockname(ls, (struct sockaddr *)&a, &al), 0);
+	if ((fake_pid = fork()) == 0) {
+		for (;;) {
+			char buf[8192];
+			const char *resp;
+			int c = accept(ls, NULL, NULL);
+			size_t got = 0;
+			ssize_t r;
+			if (c < 0)
+				_exit(1);
+			/* read the request head (GET: no body) */
+			while (got < sizeof buf - 1 &&
+			    (r = read(c, buf + got, sizeof buf - 1 - got)) > 0) {
+				got += (size_t)r;
+				buf[got] = '\0';
+				if (strstr(buf, "\r\n\r\n"))
+					break;
+			}
+			resp = n++ < fail ?
+			    "HTTP/1.1 503 Service Unavailable\r\nContent-Length: 0\r\nConnection: close\r\n\r\n" :
+			    "HTTP/1.1 200 OK\r\nContent-Length: 2\r\nConnection: close\r\n\r\nok";
+			if (write(c, resp, strlen(resp)) < 0)
+				_exit(1);
+			close(c);
+		}
+	}
+	close(ls);
+	return ntohs(a.sin_port);
+}
+
+static void
+fake_stop(void)
+{
+	kill(fake_pid, SIGKILL);
+	waitpid(fake_pid, NULL, 0);
+}
+
+/* 5xx answers are retried with backoff; enough of them give up, naming
+ * the status. */
+START_TEST(s3_retries)
+{
+	struct ch_store_opts o = {.access_key = "k", .secret_key = "s", .retries = 3};
+	struct ch_store *s;
+	struct ch_err e = {{0}};
+	unsigned char *got;
+	size_t len;
+	char ep[64];
+
+	snprintf(ep, sizeof ep, "http://127.0.0.1:%d", fake_server(2));
+	o.endpoint = ep;
+	ck_assert_int_eq(ch_store_open("s3://b/p", &o, &s, &e), 0);
+	ck_assert_msg(ch_store_get(s, "k", &got, &len, &e) == 0, "%s", e.msg);
+	ck_assert_uint_eq(len, 2);
+	ck_assert_str_eq((char *)got, "ok");
+	free(got);
+	ch_store_close(s);
+	fake_stop();
+
+	snprintf(ep, sizeof ep, "http://127.0.0.1:%d", fake_server(5));
+	o.retries = 2;
+	ck_assert_int_eq(ch_store_open("s3://b/p", &o, &s, &e), 0);
+	ck_assert_int_eq(ch_store_get(s, "k", &got, &len, &e), -1);
+	ck_assert_ptr_nonnull(strstr(e.msg, "503"));
+	ck_assert_ptr_nonnull(strstr(e.msg, ep));
+	ch_store_close(s);
+	fake_stop();
+}
+END_TEST
+
 int
 main(void)
 {
@@ -300,6 +393,7 @@ main(void)
 	tcase_add_test(tc, file_lock);
 	tcase_add_test(tc, bad_urls);
 	tcase_add_test(tc, s3_unreachable);
+	tcase_add_test(tc, s3_retries);
 	suite_add_tcase(su, tc);
 	if (have_s3()) {
 		tc = tcase_create("s3");
