@@ -262,8 +262,9 @@ fail:
 	return -1;
 }
 
-/* "host:port/dbname" from a conninfo string or URL, without the password. */
-static void
+/* "host:port/dbname" from a conninfo string or URL, without the password;
+ * -1 when it does not parse. */
+static int
 pg_where(const char *url, char *out, size_t n)
 {
 	PQconninfoOption *opts, *o;
@@ -272,8 +273,8 @@ pg_where(const char *url, char *out, size_t n)
 
 	if (!(opts = PQconninfoParse(url, &err))) {
 		PQfreemem(err);
-		snprintf(out, n, "(unparsable database URL)");
-		return;
+		snprintf(out, n, "(bad database URL)");
+		return -1;
 	}
 	for (o = opts; o->keyword; o++) {
 		if (!o->val || !*o->val)
@@ -292,6 +293,7 @@ pg_where(const char *url, char *out, size_t n)
 	snprintf(out, n, "%s:%s/%s", host ? host : "localhost", port ? port : "5432",
 	    db ? db : user ? user : "postgres");
 	PQconninfoFree(opts);
+	return 0;
 }
 
 static int
@@ -301,7 +303,10 @@ pg_open(struct ch_registry *r, const char *url, struct ch_err *e)
 	const char *val[] = {url, "10", "churn", NULL};
 	char line[768];
 
-	pg_where(url, r->dbwhere, sizeof r->dbwhere);
+	/* libpq's parse errors may quote the string, password and all */
+	if (pg_where(url, r->dbwhere, sizeof r->dbwhere) < 0)
+		return ch_errf(e, "bad database URL: not a libpq connection string "
+		    "or postgresql:// URL");
 	r->pg = PQconnectdbParams(kw, val, 1);
 	if (!r->pg)
 		return ch_errf(e, "database %s: out of memory", r->dbwhere);

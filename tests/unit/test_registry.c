@@ -450,6 +450,11 @@ START_TEST(pg_down)
 	ck_assert_ptr_nonnull(strstr(e.msg, "cannot connect to database 127.0.0.1:1/churn"));
 	ck_assert_ptr_null(strstr(e.msg, "sekrit"));
 	ck_assert_ptr_null(strchr(e.msg, '\n'));
+	/* a malformed conninfo is refused without quoting it */
+	o.database_url = "host=x password sekrit2";
+	ck_assert_int_eq(ch_registry_open(&o, &r, &e), -1);
+	ck_assert_ptr_nonnull(strstr(e.msg, "bad database URL"));
+	ck_assert_ptr_null(strstr(e.msg, "sekrit2"));
 }
 END_TEST
 
