@@ -257,6 +257,9 @@ ch_model_decode(const unsigned char *buf, size_t len, const char *name,
 		return ch_errf(e, "%s: corrupt model: SHA-256 of the payload "
 		    "does not match", name);
 	buf += HDR;
+	if (plen < 4)
+		return ch_errf(e, "%s: corrupt model: payload of %llu bytes", name,
+		    (unsigned long long)plen);
 	mlen = get32(buf);
 	if (mlen > plen - 4)
 		return ch_errf(e, "%s: corrupt model: bad metadata length", name);
