@@ -8,6 +8,7 @@
 
 #include "drift.h"
 #include "model.h"
+#include "registry.h"
 #include "util.h"
 
 
@@ -18,8 +19,8 @@ usage(FILE *fp)
 	    "[--bins K]\n"
 	    "                   [--psi-threshold [WARN,]DRIFT] "
 	    "[--l1-threshold [WARN,]DRIFT]\n"
-	    "                   [--drift-share X] [--config FILE] [--summary] "
-	    "[--record]\n"
+	    "                   [--drift-share X] [--config FILE] [--summary]\n"
+	    "                   [--record [--store URL] [--database URL]]\n"
 	    "                   [--jobs N] [--predict-sample N | --no-prediction]\n"
 	    "                   [FILE | -]\n",
 	    fp);
@@ -57,6 +58,37 @@ threshold(const char *opt, const char *s, struct ch_drift_rule *r)
 		if (r->warn > r->drift)
 			r->warn = r->drift;
 	}
+}
+
+static const char *
+env(const char *k)
+{
+	const char *v = getenv(k);
+
+	return v && *v ? v : NULL;
+}
+
+/* Appends the report to the registry's drift history. */
+static void
+record(json_t *rep, const char *store, const char *db)
+{
+	struct ch_registry_opts o = { 0 };
+	struct ch_registry *r;
+	struct ch_err e;
+
+	o.store_url = store ? store : env("CHURN_STORE");
+	if (!o.store_url)
+		o.store_url = "var/store";
+	o.database_url = db ? db : env("CHURN_DATABASE_URL");
+	o.s3.endpoint = env("CHURN_S3_ENDPOINT");
+	o.s3.region = env("AWS_REGION");
+	o.s3.access_key = env("AWS_ACCESS_KEY_ID");
+	o.s3.secret_key = env("AWS_SECRET_ACCESS_KEY");
+	if (ch_registry_open(&o, &r, &e) != 0)
+		ch_die(2, "--record: %s", e.msg);
+	if (ch_registry_record_drift(r, rep, &e) != 0)
+		ch_die(2, "--record: %s", e.msg);
+	ch_registry_close(r);
 }
 
 /* A flag beats the config file: per-feature entries of a metric given by
@@ -107,6 +139,8 @@ main(int argc, char **argv)
 		{ "config", required_argument, NULL, 'c' },
 		{ "summary", no_argument, NULL, 's' },
 		{ "record", no_argument, NULL, 'R' },
+		{ "store", required_argument, NULL, 'T' },
+		{ "database", required_argument, NULL, 'D' },
 		{ "jobs", required_argument, NULL, 'j' },
 		{ "predict-sample", required_argument, NULL, 'p' },
 		{ "no-prediction", no_argument, NULL, 'N' },
@@ -116,8 +150,8 @@ main(int argc, char **argv)
 	};
 	const char *model_path = NULL, *ref_path = NULL, *cfg_path = NULL;
 	const char *psi_arg = NULL, *l1_arg = NULL, *share_arg = NULL;
-	const char *bins_arg = NULL, *in;
-	int json_in = 0, summary = 0, record = 0, nopred = 0, jobs, ch, found;
+	const char *bins_arg = NULL, *store = NULL, *db = NULL, *in;
+	int json_in = 0, summary = 0, rec = 0, nopred = 0, jobs, ch, found;
 	uint64_t sample = CH_DRIFT_PRED_SAMPLE;
 	struct ch_drift_side ref, cur;
 	struct ch_drift_read rd;
@@ -140,7 +174,9 @@ main(int argc, char **argv)
 		case 'S': share_arg = optarg; break;
 		case 'c': cfg_path = optarg; break;
 		case 's': summary = 1; break;
-		case 'R': record = 1; break;
+		case 'R': rec = 1; break;
+		case 'T': store = optarg; break;
+		case 'D': db = optarg; break;
 		case 'N': nopred = 1; break;
 		case 'j':
 			jobs = (int)number("--jobs", optarg, 1, 256);
@@ -240,8 +276,8 @@ main(int argc, char **argv)
 		fputs(s, stderr);
 		free(s);
 	}
-	if (record)
-		ch_die(2, "--record: not available in this build yet");
+	if (rec)
+		record(rep, store, db);
 
 	json_decref(rep);
 	ch_drift_side_free(&ref);
