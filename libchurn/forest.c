@@ -33,6 +33,9 @@
 /* Rows ahead to prefetch when reading rows scattered over the data. */
 #define PREFETCH 16
 
+/* Trees walked side by side in ch_forest_predict. */
+#define WAYS 4
+
 /* OOB sums are kept in fixed point (2^-32) so that adding the trees in any
  * order, from any thread, gives the same result. */
 #define OOB_ONE 4294967296.0
@@ -893,31 +896,67 @@ ch_forest_train(const struct ch_train_data *d,
 	return 0;
 }
 
+/* One step down from node i of a tree (a leaf stays where it is), without
+ * data-dependent branches: which way a row goes is a coin toss to the
+ * branch predictor, so masks beat ifs here. */
+static inline int32_t
+step(const struct ch_node *nodes, const uint8_t (*sets)[32], int32_t i,
+    const uint8_t *x)
+{
+	const struct ch_node *nd = &nodes[i];
+	int32_t leaf = nd->feat >> 31;   /* -1 for a leaf, else 0 */
+	uint32_t c = x[nd->feat & ~leaf], arg = nd->arg;
+	uint32_t cat = 0u - (uint32_t)nd->categorical;
+	uint32_t miss = 0u - (uint32_t)(c == CH_MISSING);
+	/* a numeric node reads set 0 and ignores it */
+	uint32_t l = sets[arg & cat][c >> 3] >> (c & 7) & 1;
+	int32_t next;
+
+	l = (l & cat) | ((uint32_t)(c <= arg) & ~cat);
+	l = (nd->missing_left & miss) | (l & ~miss);
+	next = nd->right + ((nd->left - nd->right) & -(int32_t)l);
+	return (i & leaf) | (next & ~leaf);
+}
+
+/*
+ * Walks WAYS trees at a time: the walks are chains of dependent loads, and
+ * interleaving independent chains lets the processor overlap them.  Trees
+ * are summed in order, so the result does not depend on the grouping.
+ */
 double
 ch_forest_predict(const struct ch_forest *f, const uint8_t *x)
 {
+	static const uint8_t none[1][32];
+	const struct ch_tree *tr = f->trees;
+	const uint8_t (*sets[WAYS])[32];
 	double sum = 0;
-	int t;
+	int32_t at[WAYS];
+	int t, k, g;
 
-	for (t = 0; t < f->ntrees; t++) {
-		const struct ch_node *nodes = f->trees[t].nodes;
-		const uint8_t (*bits)[32] = (const uint8_t (*)[32])
-		    f->trees[t].bitsets;
-		const struct ch_node *nd = nodes;
+	for (t = 0; t < f->ntrees; t += g) {
+		g = f->ntrees - t < WAYS ? f->ntrees - t : WAYS;
+		for (k = 0; k < WAYS; k++) {
+			const struct ch_tree *u = &tr[t + (k < g ? k : 0)];
 
-		while (nd->feat >= 0) {
-			unsigned c = x[nd->feat];
-			int l;
-
-			if (c == CH_MISSING)
-				l = nd->missing_left;
-			else if (nd->categorical)
-				l = bits[nd->arg][c >> 3] >> (c & 7) & 1;
-			else
-				l = c <= nd->arg;
-			nd = nodes + (l ? nd->left : nd->right);
+			sets[k] = u->nbitsets ?
+			    (const uint8_t (*)[32])u->bitsets : none;
+			at[k] = 0;
 		}
-		sum += nd->value;
+		for (;;) {
+			int more = 0;
+
+			for (k = 0; k < WAYS; k++) {
+				const struct ch_node *nodes =
+				    tr[t + (k < g ? k : 0)].nodes;
+
+				at[k] = step(nodes, sets[k], at[k], x);
+				more |= nodes[at[k]].feat >= 0;
+			}
+			if (!more)
+				break;
+		}
+		for (k = 0; k < g; k++)
+			sum += tr[t + k].nodes[at[k]].value;
 	}
 	return f->ntrees ? sum / f->ntrees : NAN;
 }
