@@ -252,15 +252,15 @@ static int
 bins_from_rows(struct work *w, int f, const struct item *it, struct bin *b,
     uint32_t m[2])
 {
-	const int nf = w->s->nfeat;
-	const uint8_t *col = w->blk + f;
+	/* small nodes come here, and their rows are in the block */
+	const size_t stride = it->local ? (size_t)w->s->nfeat : 1;
+	const uint8_t *col = it->local ? w->blk + f : w->s->d->codes[f];
 	uint64_t seen[4] = { 0, 0, 0, 0 };
 	size_t i;
 	int k = 0, wd;
 
-	/* only small nodes come here, and their rows are in the block */
 	for (i = it->lo; i < it->hi; i++) {
-		unsigned c = col[(size_t)w->in[i].row * nf];
+		unsigned c = col[w->in[i].row * stride];
 		uint32_t cy = w->in[i].cy;
 
 		w->sh[c][cy & 1] += cy >> 1;
@@ -620,7 +620,7 @@ grow_tree(struct work *w, int t)
 			w->in[nin].cy = w->cnt[i] << 1 | (d->y[i] != 0);
 			it.c[d->y[i] != 0] += w->cnt[i];
 			nin++;
-		} else {
+		} else if (s->oob_sum) {        /* only when asked for */
 			w->oob[noob].row = (uint32_t)i;
 			w->oob[noob++].loc = 0;
 		}
@@ -800,6 +800,8 @@ ch_forest_train(const struct ch_train_data *d,
 	int f, t, nth, started = 0, used = 0;
 
 	*out = NULL;
+	if (stats)
+		memset(stats, 0, sizeof *stats);
 	if (check_input(d, p, e) < 0)
 		return -1;
 	n = d->n;
