@@ -118,6 +118,8 @@ struct work {
 	uint32_t nnodes, capnodes;
 	uint8_t (*bits)[32];
 	uint32_t nbits, capbits;
+	uint32_t *bitmap;       /* open addressing: set index + 1, or 0 */
+	uint32_t capmap;        /* a power of two, over twice nbits */
 
 	struct item *stack;
 	size_t nstack, capstack;
@@ -459,6 +461,52 @@ make_leaf(struct work *w, uint32_t id, const struct item *it)
 	hist_put(w, it->hist);
 }
 
+static uint32_t
+set_hash(const uint8_t set[32])
+{
+	uint64_t h = 0, v;
+	int i;
+
+	for (i = 0; i < 32; i += 8) {
+		memcpy(&v, set + i, 8);
+		h = (h ^ v) * 0x9E3779B97F4A7C15ull;
+	}
+	return (uint32_t)(h >> 32);
+}
+
+/* Index of a category set in the tree's pool, added when new: the same few
+ * sets come back again and again (a feature of three categories has six),
+ * and 32 bytes a split would weigh more than the nodes. */
+static uint32_t
+intern_set(struct work *w, const uint8_t set[32])
+{
+	uint32_t i, j, mask;
+
+	if (2 * (w->nbits + 1) > w->capmap) {
+		w->capmap = w->capmap ? 2 * w->capmap : 64;
+		free(w->bitmap);
+		w->bitmap = ch_calloc(w->capmap, sizeof *w->bitmap);
+		mask = w->capmap - 1;
+		for (j = 0; j < w->nbits; j++) {
+			for (i = set_hash(w->bits[j]) & mask; w->bitmap[i];
+			    i = (i + 1) & mask)
+				;
+			w->bitmap[i] = j + 1;
+		}
+	}
+	mask = w->capmap - 1;
+	for (i = set_hash(set) & mask; w->bitmap[i]; i = (i + 1) & mask)
+		if (memcmp(w->bits[w->bitmap[i] - 1], set, 32) == 0)
+			return w->bitmap[i] - 1;
+	if (w->nbits == w->capbits) {
+		w->capbits = w->capbits ? 2 * w->capbits : 16;
+		w->bits = ch_reallocarray(w->bits, w->capbits, sizeof *w->bits);
+	}
+	memcpy(w->bits[w->nbits], set, 32);
+	w->bitmap[i] = w->nbits + 1;
+	return w->nbits++;
+}
+
 /* Splits node id: partitions its rows (stably, so rows stay in order and
  * the column reads stay local), and pushes the two children. */
 static void
@@ -479,13 +527,7 @@ split_node(struct work *w, uint32_t id, const struct item *it,
 	nd->categorical = (uint8_t)sp->categorical;
 	nd->missing_left = (uint8_t)sp->mleft;
 	if (sp->categorical) {
-		if (w->nbits == w->capbits) {
-			w->capbits = w->capbits ? 2 * w->capbits : 16;
-			w->bits = ch_reallocarray(w->bits, w->capbits,
-			    sizeof *w->bits);
-		}
-		memcpy(w->bits[w->nbits], sp->set, 32);
-		nd->arg = w->nbits++;
+		nd->arg = intern_set(w, sp->set);
 		for (c = 0; c < 256; c++)
 			go[c] = sp->set[c >> 3] >> (c & 7) & 1;
 	} else {
@@ -629,6 +671,8 @@ grow_tree(struct work *w, int t)
 		w->feats[f] = f;
 	w->imp = s->imp + (size_t)t * s->nfeat;
 	w->nnodes = w->nbits = 0;
+	if (w->bitmap)
+		memset(w->bitmap, 0, w->capmap * sizeof *w->bitmap);
 	w->nstack = 0;
 
 	it.lo = 0;
@@ -700,6 +744,7 @@ worker(void *arg)
 	free(w->stack);
 	free(w->nodes);
 	free(w->bits);
+	free(w->bitmap);
 	free(w->feats);
 	free(w->blk);
 	free(w->oblk);

@@ -372,6 +372,21 @@ START_TEST(test_importance)
 		sum += st.importance[k];
 	}
 	ck_assert_double_eq_tol(sum, 1.0, 1e-9);
+	/* category sets are shared within a tree: no two alike, no more
+	 * than the categorical splits */
+	for (k = 0; k < f->ntrees; k++) {
+		const struct ch_tree *t = &f->trees[k];
+		uint32_t i, j, ncat = 0;
+
+		for (i = 0; i < t->nnodes; i++)
+			ncat += t->nodes[i].feat >= 0 && t->nodes[i].categorical;
+		ck_assert_uint_le(t->nbitsets, ncat);
+		ck_assert_uint_gt(ncat, t->nbitsets);   /* some reuse */
+		for (i = 0; i < t->nbitsets; i++)
+			for (j = i + 1; j < t->nbitsets; j++)
+				ck_assert(memcmp(t->bitsets[i], t->bitsets[j],
+				    32) != 0);
+	}
 	/* the signals beat every noise feature */
 	for (k = 3; k < 6; k++) {
 		ck_assert_double_gt(st.importance[0], st.importance[k]);
