@@ -28,7 +28,9 @@
 
 /* A node with at least this many distinct in-bag rows keeps a histogram of
  * all its features (see the comment at the top). */
+#ifndef BIG
 #define BIG 2048
+#endif
 
 /* Rows ahead to prefetch when reading rows scattered over the data. */
 #define PREFETCH 16
@@ -37,7 +39,7 @@
 #define WAYS 4
 
 /* OOB sums are kept in fixed point (2^-32) so that adding the trees in any
- * order, from any thread, gives the same result. */
+ * order, in any worker, gives the same result. */
 #define OOB_ONE 4294967296.0
 
 /* An in-bag row: index, and its bootstrap count and class as count<<1|y. */
@@ -95,15 +97,23 @@ struct shared {
 	uint32_t nslots;        /* sum of nbins + 1 (the last: missing) */
 	struct ch_forest *f;
 	double *imp;            /* [trees][nfeat] impurity decrease */
-	_Atomic uint64_t *oob_sum;  /* [n] fixed point */
-	_Atomic uint32_t *oob_cnt;  /* [n] */
+	int want_oob;
+	struct oobacc **acc;    /* [threads] each worker's sums, or NULL */
+	atomic_int nacc;
 	atomic_int next, done;
 	void (*progress)(int, int, void *);
 	void *arg;
 };
 
+/* Out-of-bag predictions of one row: sum in fixed point, trees. */
+struct oobacc {
+	uint64_t sum;
+	uint64_t cnt;
+};
+
 struct work {
 	struct shared *s;
+	struct oobacc *acc;     /* [n] or NULL */
 	struct ch_rng rng;
 	uint32_t *cnt;          /* [n] bootstrap counts */
 	struct ent *in, *tmp;   /* [n] */
@@ -129,6 +139,22 @@ struct work {
 	uint32_t sh[256][2];    /* small-node histogram, zero between uses */
 	struct bin list[256];
 };
+
+/* Uniform integer in [0, n), unbiased: Lemire's multiply-and-reject,
+ * which spares ch_rng_below's division on each of the n bootstrap draws. */
+static inline uint64_t
+below(struct ch_rng *r, uint64_t n)
+{
+	__uint128_t m = (__uint128_t)ch_rng_next(r) * n;
+
+	if ((uint64_t)m < n) {
+		uint64_t lim = -n % n;
+
+		while ((uint64_t)m < lim)
+			m = (__uint128_t)ch_rng_next(r) * n;
+	}
+	return (uint64_t)(m >> 64);
+}
 
 static double
 proxy(const double cw[2], uint32_t c0, uint32_t c1)
@@ -306,7 +332,7 @@ find_split(struct work *w, const struct item *it, struct split *best)
 	for (k = 0; k < nf; k++) {
 		if (k >= s->mtry && best->feat >= 0)
 			break;
-		j = k + (int)ch_rng_below(&w->rng, (uint64_t)(nf - k));
+		j = k + (int)below(&w->rng, (uint64_t)(nf - k));
 		f = w->feats[j];
 		w->feats[j] = w->feats[k];
 		w->feats[k] = f;
@@ -450,13 +476,11 @@ make_leaf(struct work *w, uint32_t id, const struct item *it)
 	nd->left = nd->right = -1;
 	nd->value = w0 + w1 > 0 ? (float)(w1 / (w0 + w1)) : 0.0f;
 	fx = (uint64_t)((double)nd->value * OOB_ONE + 0.5);
-	for (i = it->olo; s->oob_sum && i < it->ohi; i++) {
-		uint32_t r = w->oob[i].row;
+	for (i = it->olo; i < it->ohi; i++) {
+		struct oobacc *a = &w->acc[w->oob[i].row];
 
-		atomic_fetch_add_explicit(&s->oob_sum[r], fx,
-		    memory_order_relaxed);
-		atomic_fetch_add_explicit(&s->oob_cnt[r], 1,
-		    memory_order_relaxed);
+		a->sum += fx;
+		a->cnt++;
 	}
 	hist_put(w, it->hist);
 }
@@ -654,7 +678,7 @@ grow_tree(struct work *w, int t)
 	ch_rng_seed(&w->rng, s->p->seed * 0x9E3779B97F4A7C15ull + (uint64_t)t);
 	memset(w->cnt, 0, n * sizeof *w->cnt);
 	for (i = 0; i < n; i++)
-		w->cnt[ch_rng_below(&w->rng, n)]++;
+		w->cnt[below(&w->rng, n)]++;
 	memset(&it, 0, sizeof it);
 	for (i = 0; i < n; i++) {
 		if (w->cnt[i]) {
@@ -662,7 +686,7 @@ grow_tree(struct work *w, int t)
 			w->in[nin].cy = w->cnt[i] << 1 | (d->y[i] != 0);
 			it.c[d->y[i] != 0] += w->cnt[i];
 			nin++;
-		} else if (s->oob_sum) {        /* only when asked for */
+		} else if (s->want_oob) {       /* only when asked for */
 			w->oob[noob].row = (uint32_t)i;
 			w->oob[noob++].loc = 0;
 		}
@@ -732,6 +756,10 @@ worker(void *arg)
 	w->otmp = ch_reallocarray(NULL, n, sizeof *w->otmp);
 	w->feats = ch_reallocarray(NULL, (size_t)s->nfeat, sizeof *w->feats);
 	w->blk = ch_reallocarray(NULL, BIG, (size_t)s->nfeat);
+	if (s->want_oob) {
+		w->acc = ch_calloc(n, sizeof *w->acc);
+		s->acc[atomic_fetch_add(&s->nacc, 1)] = w->acc;
+	}
 	while ((t = atomic_fetch_add(&s->next, 1)) < s->p->trees) {
 		grow_tree(w, t);
 		done = atomic_fetch_add(&s->done, 1) + 1;
@@ -842,7 +870,7 @@ ch_forest_train(const struct ch_train_data *d,
 	struct shared s;
 	pthread_t *th;
 	size_t n, i, pos[2] = { 0, 0 };
-	int f, t, nth, started = 0, used = 0;
+	int f, t, nth, started = 0, used = 0, nacc;
 
 	*out = NULL;
 	if (stats)
@@ -881,10 +909,8 @@ ch_forest_train(const struct ch_train_data *d,
 	s.f->ntrees = p->trees;
 	s.f->trees = ch_calloc((size_t)p->trees, sizeof *s.f->trees);
 	s.imp = ch_calloc((size_t)p->trees * d->nfeat, sizeof *s.imp);
-	if (stats) {
-		s.oob_sum = ch_calloc(n, sizeof *s.oob_sum);
-		s.oob_cnt = ch_calloc(n, sizeof *s.oob_cnt);
-	}
+	s.want_oob = stats != NULL;
+	atomic_init(&s.nacc, 0);
 	atomic_init(&s.next, 0);
 	atomic_init(&s.done, 0);
 	s.progress = progress;
@@ -892,6 +918,7 @@ ch_forest_train(const struct ch_train_data *d,
 
 	nth = p->jobs < p->trees ? p->jobs : p->trees;
 	th = ch_calloc((size_t)nth, sizeof *th);
+	s.acc = ch_calloc((size_t)nth, sizeof *s.acc);
 	/* the calling thread works too; a thread that fails to start only
 	 * leaves more trees to the others */
 	for (t = 1; t < nth; t++)
@@ -922,20 +949,25 @@ ch_forest_train(const struct ch_train_data *d,
 		stats->oob_prob = ch_reallocarray(NULL, n,
 		    sizeof *stats->oob_prob);
 		stats->oob_n = 0;
+		nacc = atomic_load(&s.nacc);
 		for (i = 0; i < n; i++) {
-			uint32_t c = atomic_load(&s.oob_cnt[i]);
+			uint64_t sum = 0, c = 0;
 
+			for (t = 0; t < nacc; t++) {
+				sum += s.acc[t][i].sum;
+				c += s.acc[t][i].cnt;
+			}
 			if (c) {
-				stats->oob_prob[i] = (double)atomic_load(
-				    &s.oob_sum[i]) / OOB_ONE / c;
+				stats->oob_prob[i] = (double)sum / OOB_ONE / c;
 				stats->oob_n++;
 			} else {
 				stats->oob_prob[i] = NAN;
 			}
 		}
 	}
-	free(s.oob_cnt);
-	free(s.oob_sum);
+	for (t = 0; t < atomic_load(&s.nacc); t++)
+		free(s.acc[t]);
+	free(s.acc);
 	free(s.imp);
 	free(s.off);
 	free(s.X);
