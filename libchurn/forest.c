@@ -1,21 +1,48 @@
 /* forest.c - random forest of Gini CART trees on binned features
  *
- * Training works on one-byte codes.  Each tree draws a bootstrap sample,
- * kept as per-row counts; every count in the Gini computation is the
- * bootstrap count times the class weight.  A node finds its split from
- * per-feature class histograms over the codes:
+ * Training works on one-byte codes.  Tree t draws a bootstrap sample of n
+ * rows from an RNG seeded by (seed, t), kept as per-row counts; every count
+ * in the Gini computation is the bootstrap count times the class weight
+ * (n / (2 n_class) on the whole training set for class_weight=balanced).
+ * Trees grow depth first; a node finds its split from class histograms
+ * over the codes of each feature:
  *
- *  - a large node (at least BIG in-bag rows) keeps a histogram of every
- *    feature; a child's histogram is built for the smaller child only and
- *    the larger one's is the parent's minus it (the subtraction trick),
- *    reading the rows row-major so that one cache line gives all features;
- *  - a small node builds, for each candidate feature only, a histogram of
- *    the codes it touches (cheaper than clearing and subtracting whole
- *    histograms when a node holds a few dozen rows).
+ *  - a large node (at least BIG distinct in-bag rows) keeps a histogram of
+ *    every feature; the smaller child's is built while the rows are
+ *    partitioned, reading each row's codes row-major (one cache line for all
+ *    features), and the larger child's is the parent's minus it (the
+ *    subtraction trick);
+ *  - a node below BIG rows copies its rows' codes into a block of the
+ *    worker's (localise): its whole subtree is grown before anything else
+ *    and works in cache from there, counting per candidate feature only the
+ *    codes its rows touch (cheaper than clearing and subtracting whole
+ *    histograms for a node of a few dozen rows).
  *
- * Both give the same list of non-empty bins, so the split found is the same
- * whichever way it was computed.  Out-of-bag rows travel down the tree with
- * the in-bag rows, so their predictions cost nothing more than partitioning.
+ * Both give the same list of non-empty bins, so the split found does not
+ * depend on the way it was counted.  Choices, as in scikit-learn unless
+ * said otherwise:
+ *
+ *  - mtry features are drawn per node without replacement; when none of
+ *    them gives a valid split, drawing goes on until one does or all have
+ *    been tried;
+ *  - a split is valid when each side holds at least min_leaf rows counted
+ *    with their bootstrap multiplicity (sklearn's min_samples_leaf counts
+ *    distinct rows, so ours is the looser rule for the same number) and it
+ *    decreases the weighted impurity by more than 1e-10 of the node's weight;
+ *  - numeric: codes <= arg go left; between the last code seen on the left
+ *    and the first seen on the right, arg cuts half-way (as sklearn puts
+ *    its threshold between two values);
+ *  - categorical: categories sorted by weighted positive rate, best prefix
+ *    (optimal for two classes); categories absent at the node go right;
+ *  - missing values, when the node has some, are tried on both sides; when
+ *    it has none they follow the heavier child;
+ *  - leaf value: weighted fraction of positives.
+ *
+ * Out-of-bag rows travel down each tree with the in-bag rows, so their
+ * predictions cost a partition per level rather than a walk per row; their
+ * sums are fixed point, so any split of trees between workers gives the
+ * same result.  Workers take tree indices from an atomic counter and write
+ * only that tree's slots: the forest is the same whatever jobs is.
  */
 #include <math.h>
 #include <pthread.h>
