@@ -46,10 +46,12 @@ $(LIB): $(LIB_OBJ)
 	@mkdir -p $(@D)
 	rm -f $@ && ar rcs $@ $(LIB_OBJ)
 
-$(B)/bin/%: $(B)/cmd/%.o $(LIB)
+# a static pattern rule, so that the folder rule below cannot claim a one-file program
+$(PROG_ONE:%=$(B)/bin/%): $(B)/bin/%: $(B)/cmd/%.o $(LIB)
 	@mkdir -p $(@D)
 	$(CC) $(CFLAGS_ALL) -o $@ $< $(LIB) $(LDLIBS_ALL)
 
+.SECONDARY:
 .SECONDEXPANSION:
 $(B)/bin/%: $$(patsubst %.c,$(B)/%.o,$$(wildcard cmd/$$*/*.c)) $(LIB)
 	@mkdir -p $(@D)
