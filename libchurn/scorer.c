@@ -54,8 +54,14 @@ ch_scorer_new(const struct ch_forest *f)
 	for (t = 0; t < f->ntrees; t++) {
 		const struct ch_tree *tr = &f->trees[t];
 		struct snode *n = ch_calloc(tr->nnodes, sizeof *n);
-		uint8_t (*mask)[32] = ch_calloc(tr->nbitsets + 1, 32);
-		uint32_t nmask = 1;
+		uint8_t (*mask)[32];
+		uint32_t nmask = 1, ncat = 0;
+
+		/* a mask per categorical node (it carries the node's missing
+		 * side): nodes may share one category set of the tree's */
+		for (i = 0; i < tr->nnodes; i++)
+			ncat += tr->nodes[i].feat >= 0 && tr->nodes[i].categorical;
+		mask = ch_calloc(ncat + 1, 32);
 
 		for (i = 0; i < tr->nnodes; i++) {
 			const struct ch_node *o = &tr->nodes[i];
