@@ -6,21 +6,20 @@
 #include "schema.h"
 #include "scorer.h"
 
-/* 16 bytes, so that large trees stay in cache */
+/*
+ * Nodes and their masks are kept apart (16 + 32 bytes a node): a step
+ * reads the node for the feature and children, and one bit of its mask,
+ * whatever the kind of split.
+ */
 struct snode {
 	int32_t child[2];       /* [0] right, [1] left; a leaf: itself */
-	uint16_t feat;
-	uint8_t thr;            /* numeric: codes <= thr go left */
-	uint8_t flags;          /* CAT: the mask decides; MISSL: missing left */
-	uint32_t aux;           /* categorical: mask index; leaf: the value */
+	uint32_t feat;
+	float value;            /* leaves */
 };
-
-#define CAT 1
-#define MISSL 2
 
 struct stree {
 	struct snode *n;
-	uint8_t (*mask)[32];    /* [0] unused; bit c set: code c goes left */
+	uint8_t (*mask)[32];    /* per node: bit c set, code c goes left */
 	int depth;              /* longest root-to-leaf path */
 };
 
@@ -54,38 +53,28 @@ ch_scorer_new(const struct ch_forest *f)
 	for (t = 0; t < f->ntrees; t++) {
 		const struct ch_tree *tr = &f->trees[t];
 		struct snode *n = ch_calloc(tr->nnodes, sizeof *n);
-		uint8_t (*mask)[32];
-		uint32_t nmask = 1, ncat = 0;
-
-		/* a mask per categorical node (it carries the node's missing
-		 * side): nodes may share one category set of the tree's */
-		for (i = 0; i < tr->nnodes; i++)
-			ncat += tr->nodes[i].feat >= 0 && tr->nodes[i].categorical;
-		mask = ch_calloc(ncat + 1, 32);
+		uint8_t (*mask)[32] = ch_calloc(tr->nnodes, 32);
+		int c;
 
 		for (i = 0; i < tr->nnodes; i++) {
 			const struct ch_node *o = &tr->nodes[i];
 
+			n[i].value = o->value;
 			if (o->feat < 0) {
 				n[i].child[0] = n[i].child[1] = (int32_t)i;
-				memcpy(&n[i].aux, &o->value, 4);
 				continue;
 			}
-			n[i].feat = (uint16_t)o->feat;
+			n[i].feat = (uint32_t)o->feat;
 			n[i].child[0] = o->right;
 			n[i].child[1] = o->left;
-			n[i].flags = o->missing_left ? MISSL : 0;
-			if (o->categorical) {
-				n[i].flags |= CAT;
-				n[i].aux = nmask;
-				memcpy(mask[nmask], tr->bitsets[o->arg], 32);
-				mask[nmask][CH_MISSING >> 3] &= (uint8_t)~(1u << (CH_MISSING & 7));
-				if (o->missing_left)
-					mask[nmask][CH_MISSING >> 3] |= (uint8_t)(1u << (CH_MISSING & 7));
-				nmask++;
-			} else {
-				n[i].thr = (uint8_t)o->arg;
-			}
+			if (o->categorical)
+				memcpy(mask[i], tr->bitsets[o->arg], 32);
+			else
+				for (c = 0; c <= (int)o->arg && c < CH_MISSING; c++)
+					mask[i][c >> 3] |= (uint8_t)(1u << (c & 7));
+			mask[i][CH_MISSING >> 3] &= (uint8_t)~(1u << (CH_MISSING & 7));
+			if (o->missing_left)
+				mask[i][CH_MISSING >> 3] |= (uint8_t)(1u << (CH_MISSING & 7));
 		}
 		s->t[t].n = n;
 		s->t[t].mask = mask;
@@ -126,26 +115,17 @@ ch_scorer_run(const struct ch_scorer *s, const uint8_t *x, size_t n,
 			for (na = nd[0].child[0] == 0 ? 0 : m; na > 0; na = j) {
 				for (i = j = 0; i < na; i++) {
 					size_t r = act[i];
-					const struct snode *q = &nd[k[r]];
-					unsigned c = xb[r * nf + q->feat], l, lm, cat;
-					int32_t to;
+					int32_t at = k[r], to;
+					unsigned c = xb[r * nf + nd[at].feat];
 
-					cat = q->flags & CAT;
-					l = (c <= q->thr) | ((c == CH_MISSING) & (q->flags >> 1));
-					lm = (unsigned)mk[q->aux & -cat][c >> 3] >> (c & 7) & 1;
-					l = (l & (cat - 1)) | (lm & -cat);
-					to = q->child[l];
+					to = nd[at].child[mk[at][c >> 3] >> (c & 7) & 1];
 					k[r] = to;
 					act[j] = (uint16_t)r;
 					j += nd[to].child[0] != to;
 				}
 			}
-			for (i = 0; i < m; i++) {
-				float v;
-
-				memcpy(&v, &nd[k[i]].aux, 4);
-				acc[i] += v;
-			}
+			for (i = 0; i < m; i++)
+				acc[i] += nd[k[i]].value;
 		}
 		for (i = 0; i < m; i++)
 			p[b + i] = s->ntrees ? acc[i] / s->ntrees : NAN;
