@@ -20,8 +20,28 @@ struct snode {
 struct stree {
 	struct snode *n;
 	uint8_t (*mask)[32];    /* per node: bit c set, code c goes left */
+	int32_t *lut;           /* per node: index in luts, or -1 */
+	uint8_t (*luts)[256];   /* the top levels' masks a byte a code */
 	int depth;              /* longest root-to-leaf path */
 };
+
+/* Nodes this near the root see most rows of a block: a byte per code
+ * saves the bit arithmetic of every row that passes. */
+#define LUT_DEPTH 3
+
+static void
+add_luts(struct stree *t, int32_t k, int d, int32_t *nlut)
+{
+	int c;
+
+	if (d > LUT_DEPTH || t->n[k].child[0] == k)
+		return;
+	t->lut[k] = (*nlut)++;
+	for (c = 0; c < 256; c++)
+		t->luts[t->lut[k]][c] = t->mask[k][c >> 3] >> (c & 7) & 1;
+	add_luts(t, t->n[k].child[0], d + 1, nlut);
+	add_luts(t, t->n[k].child[1], d + 1, nlut);
+}
 
 struct ch_scorer {
 	int ntrees, nfeat;
@@ -78,6 +98,14 @@ ch_scorer_new(const struct ch_forest *f)
 		}
 		s->t[t].n = n;
 		s->t[t].mask = mask;
+		s->t[t].lut = ch_malloc(tr->nnodes * sizeof *s->t[t].lut);
+		memset(s->t[t].lut, 0xff, tr->nnodes * sizeof *s->t[t].lut);
+		s->t[t].luts = ch_malloc(((1u << (LUT_DEPTH + 1)) - 1) * 256);
+		{
+			int32_t nlut = 0;
+
+			add_luts(&s->t[t], 0, 0, &nlut);
+		}
 		s->t[t].depth = depth(tr, 0);
 	}
 	return s;
@@ -109,15 +137,28 @@ walk(const struct stree *t, int32_t k, const uint8_t *x, size_t nf,
 				acc[src[i]] += q->value;
 			return;
 		}
-		mask = t->mask[k];
-		for (i = lo = 0, hi = n - 1; i < n; i++) {
-			r = src[i];
-			c = x[(size_t)r * nf + q->feat];
-			l = mask[c >> 3] >> (c & 7) & 1;
-			dst[lo] = r;
-			dst[hi] = r;
-			lo += l;
-			hi -= !l;
+		if (t->lut[k] >= 0) {
+			const uint8_t *lut = t->luts[t->lut[k]];
+
+			for (i = lo = 0, hi = n - 1; i < n; i++) {
+				r = src[i];
+				l = lut[x[(size_t)r * nf + q->feat]];
+				dst[lo] = r;
+				dst[hi] = r;
+				lo += l;
+				hi -= !l;
+			}
+		} else {
+			mask = t->mask[k];
+			for (i = lo = 0, hi = n - 1; i < n; i++) {
+				r = src[i];
+				c = x[(size_t)r * nf + q->feat];
+				l = mask[c >> 3] >> (c & 7) & 1;
+				dst[lo] = r;
+				dst[hi] = r;
+				lo += l;
+				hi -= !l;
+			}
 		}
 		/* left: dst[0, lo), recursively, with src as scratch; then on to
 		 * the right: dst[lo, n), with the rest of src as scratch */
@@ -166,6 +207,8 @@ ch_scorer_free(struct ch_scorer *s)
 	for (t = 0; t < s->ntrees; t++) {
 		free(s->t[t].n);
 		free(s->t[t].mask);
+		free(s->t[t].lut);
+		free(s->t[t].luts);
 	}
 	free(s->t);
 	free(s);
