@@ -191,11 +191,29 @@ admin_ok(struct MHD_Connection *c)
 	    cfg.admin_token);
 }
 
-/* Shortest text that reads back as the same double for typical values. */
+/* p rounded to six decimals, as churn-predict prints it (jansson's
+ * JSON_REAL_PRECISION(6) of round(p * 1e6) / 1e6), so that the answers of
+ * both compare equal as text. */
 static int
 fmt_prob(char *buf, size_t n, double p)
 {
-	return snprintf(buf, n, "%.15g", p);
+	int k = snprintf(buf, n, "%.6g", round(p * 1e6) / 1e6);
+
+	if (k > 0 && (size_t)k + 2 < n && !strpbrk(buf, ".e"))
+		k += snprintf(buf + k, n - (size_t)k, ".0");
+	return k;
+}
+
+/* CSV form: six decimals, as churn-predict */
+static void
+put_prob(FILE *fp, double p)
+{
+	long u = lround(p * 1e6);
+
+	if (u >= 1000000)
+		fputs("1.000000", fp);
+	else
+		fprintf(fp, "0.%06ld", u < 0 ? 0 : u);
 }
 
 /* --- prediction --------------------------------------------------- */
@@ -250,14 +268,16 @@ explain(const struct loaded *l, json_t *obj, uint8_t *codes, double p)
 /* Scores one JSON object; appends its answer to fp.  Returns 0, or 422
  * with msg/field filled. */
 static int
-score_object(const struct loaded *l, json_t *obj, int want_explain,
-    uint8_t *codes, FILE *fp, char *msg, size_t msglen, const char **field)
+score_object(const struct loaded *l, json_t *obj, const char *raw,
+    size_t rawlen, int want_explain, uint8_t *codes, FILE *fp, char *msg,
+    size_t msglen, const char **field)
 {
 	const struct ch_schema *s = l->m->schema;
 	struct ch_err e;
 	int bad = -1;
 	double p;
 	char pb[32];
+	json_t *id;
 
 	if (ch_encode_json(s, obj, codes, NULL, &bad, &e) != 0) {
 		snprintf(msg, msglen, "%s", e.msg);
@@ -266,22 +286,49 @@ score_object(const struct loaded *l, json_t *obj, int want_explain,
 	}
 	p = ch_model_predict(l->m, codes);
 	fmt_prob(pb, sizeof pb, p);
-	if (!want_explain)
-		fprintf(fp, "{\"churn_probability\":%s,\"churn\":%s,"
+	/* the customer's id, when the schema has one and the object too */
+	id = s->id ? json_object_get(obj, s->id) : NULL;
+	if (!json_is_string(id) && !json_is_integer(id))
+		id = NULL;
+	if (!want_explain) {
+		putc('{', fp);
+		if (id) {
+			json_t *k = json_string(s->id);
+
+			json_dumpf(k, fp, JSON_ENCODE_ANY);
+			putc(':', fp);
+			json_dumpf(id, fp, JSON_ENCODE_ANY);
+			putc(',', fp);
+			json_decref(k);
+		}
+		fprintf(fp, "\"churn_probability\":%s,\"churn\":%s,"
 		    "\"model_version\":\"%s\"}", pb,
 		    p >= l->m->threshold ? "true" : "false", l->m->version);
-	else {
-		json_t *j = json_pack("{s:f,s:b,s:s,s:o}", "churn_probability",
-		    p, "churn", p >= l->m->threshold, "model_version",
-		    l->m->version, "explanation", explain(l, obj, codes, p));
-		char *t = json_dumps(j, JSON_COMPACT | JSON_PRESERVE_ORDER |
-		    JSON_REAL_PRECISION(15));
+	} else {
+		json_t *j = json_object();
+		char *t;
+
+		if (id)
+			json_object_set(j, s->id, id);
+		json_object_set_new(j, "churn_probability",
+		    json_real(round(p * 1e6) / 1e6));
+		json_object_set_new(j, "churn",
+		    json_boolean(p >= l->m->threshold));
+		json_object_set_new(j, "model_version",
+		    json_string(l->m->version));
+		json_object_set_new(j, "explanation",
+		    explain(l, obj, codes, p));
+		t = json_dumps(j, JSON_COMPACT | JSON_PRESERVE_ORDER |
+		    JSON_REAL_PRECISION(6));
 
 		fputs(t ? t : "null", fp);
 		free(t);
 		json_decref(j);
 	}
-	window_add(s, obj, p, l->m->version);
+	if (raw)
+		window_add_raw(s, obj, raw, rawlen, p, l->m->version);
+	else
+		window_add(s, obj, p, l->m->version);
 	return 0;
 }
 
@@ -314,8 +361,8 @@ csv_field(FILE *fp, const char *s)
 }
 
 /* text/csv: a header naming the features (extra columns ignored), one
- * customer a row; answers id (when the schema's id column is there),
- * churn_probability, churn, model_version. */
+ * customer a row; answers as churn-predict does: id (the schema's id
+ * column, else the row number), churn_probability, churn (1/0). */
 static enum MHD_Result
 predict_csv(struct MHD_Connection *c, struct req *r, const struct loaded *l)
 {
@@ -324,7 +371,7 @@ predict_csv(struct MHD_Connection *c, struct req *r, const struct loaded *l)
 	struct ch_record rec;
 	struct ch_csv *cs;
 	FILE *in, *out;
-	char *obuf = NULL, *idname = NULL, pb[32];
+	char *obuf = NULL, *idname = NULL;
 	size_t olen = 0;
 	int *col, idcol = -1, rc, i, status = 0;
 	uint8_t *codes;
@@ -352,15 +399,12 @@ predict_csv(struct MHD_Connection *c, struct req *r, const struct loaded *l)
 		free(col), ch_csv_close(cs), fclose(in);
 		return fail_field(c, r, e.msg, NULL);
 	}
-	if (idcol >= 0)
-		idname = ch_strdup(rec.field[idcol]);
+	/* the answer is churn-predict's CSV: id (or row number), p, 0/1 */
+	idname = ch_strdup(idcol >= 0 ? rec.field[idcol] : "row");
 	codes = ch_malloc((size_t)s->nfeat);
 	out = open_memstream(&obuf, &olen);
-	if (idname) {
-		csv_field(out, idname);
-		putc(',', out);
-	}
-	fputs("churn_probability,churn,model_version\n", out);
+	csv_field(out, idname);
+	fputs(",churn_probability,churn\n", out);
 	while ((rc = ch_csv_next(cs, &rec, &e)) > 0) {
 		json_t *raw = json_object();
 		double p;
@@ -398,13 +442,13 @@ predict_csv(struct MHD_Connection *c, struct req *r, const struct loaded *l)
 		window_add(s, raw, p, l->m->version);
 		json_decref(raw);
 		rows++;
-		if (idname) {
+		if (idcol >= 0)
 			csv_field(out, rec.field[idcol]);
-			putc(',', out);
-		}
-		fmt_prob(pb, sizeof pb, p);
-		fprintf(out, "%s,%s,%s\n", pb,
-		    p >= l->m->threshold ? "true" : "false", l->m->version);
+		else
+			fprintf(out, "%ld", rows);
+		putc(',', out);
+		put_prob(out, p);
+		fputs(p >= l->m->threshold ? ",1\n" : ",0\n", out);
 	}
 	if (rc < 0 && !status) {
 		snprintf(msg, sizeof msg, "%s", e.msg);
@@ -461,8 +505,8 @@ predict(struct MHD_Connection *c, struct req *r)
 	codes = ch_malloc((size_t)l->m->schema->nfeat);
 	fp = open_memstream(&obuf, &olen);
 	if (json_is_object(j)) {
-		status = score_object(l, j, ex, codes, fp, msg, sizeof msg,
-		    &field);
+		status = score_object(l, j, r->body, r->len, ex, codes, fp,
+		    msg, sizeof msg, &field);
 		if (!status)
 			metrics_predictions(1);
 	} else if (json_is_array(j)) {
@@ -478,8 +522,8 @@ predict(struct MHD_Connection *c, struct req *r)
 			}
 			if (i)
 				putc(',', fp);
-			if ((status = score_object(l, o, ex, codes, fp, msg,
-			    sizeof msg, &field))) {
+			if ((status = score_object(l, o, NULL, 0, ex, codes,
+			    fp, msg, sizeof msg, &field))) {
 				char t[sizeof msg];
 
 				snprintf(t, sizeof t, "[%zu]: %.1100s", i, msg);
@@ -885,22 +929,23 @@ static const struct {
 	enum route route;
 	int post;                   /* 1: POST only; 0: GET and HEAD */
 	int admin;                  /* needs the bearer token */
+	int body;                   /* needs a body */
 } routes[] = {
-	{ "/", R_UI, 0, 0 },
-	{ "/index.html", R_UI, 0, 0 },
-	{ "/favicon.ico", R_FAVICON, 0, 0 },
-	{ "/health", R_HEALTH, 0, 0 },
-	{ "/ready", R_READY, 0, 0 },
-	{ "/predict/schema", R_SCHEMA, 0, 0 },
-	{ "/predict", R_PREDICT, 1, 0 },
-	{ "/model", R_MODEL, 0, 0 },
-	{ "/models", R_MODELS, 0, 0 },
-	{ "/drift/reports", R_DRIFT_REPORTS, 0, 0 },
-	{ "/drift/check", R_DRIFT_CHECK, 1, 1 },
-	{ "/reload", R_RELOAD, 1, 1 },
-	{ "/retrain", R_RETRAIN, 1, 1 },
-	{ "/hooks/github", R_HOOK, 1, 0 },
-	{ "/metrics", R_METRICS, 0, 0 },
+	{ "/", R_UI, 0, 0, 0 },
+	{ "/index.html", R_UI, 0, 0, 0 },
+	{ "/favicon.ico", R_FAVICON, 0, 0, 0 },
+	{ "/health", R_HEALTH, 0, 0, 0 },
+	{ "/ready", R_READY, 0, 0, 0 },
+	{ "/predict/schema", R_SCHEMA, 0, 0, 0 },
+	{ "/predict", R_PREDICT, 1, 0, 1 },
+	{ "/model", R_MODEL, 0, 0, 0 },
+	{ "/models", R_MODELS, 0, 0, 0 },
+	{ "/drift/reports", R_DRIFT_REPORTS, 0, 0, 0 },
+	{ "/drift/check", R_DRIFT_CHECK, 1, 1, 0 },
+	{ "/reload", R_RELOAD, 1, 1, 0 },
+	{ "/retrain", R_RETRAIN, 1, 1, 0 },
+	{ "/hooks/github", R_HOOK, 1, 0, 1 },
+	{ "/metrics", R_METRICS, 0, 0, 0 },
 };
 #define NROUTES (sizeof routes / sizeof routes[0])
 
@@ -933,19 +978,18 @@ dispatch(struct MHD_Connection *c, struct req *r, const char *url,
 	if (routes[i].post ? !post : !get)
 		return fail(c, r, 405, routes[i].post ? "POST" : "GET, HEAD",
 		    "%s %s: method not allowed", method, url);
-	if (routes[i].post) {
-		if (!has_length(c))
-			return fail(c, r, 411, NULL, "%s: a body length is "
-			    "required (Content-Length)", url);
-		if (r->too_big)
-			return fail(c, r, 413, NULL, "%s: body larger than %zu "
-			    "bytes", url, cfg.body_limit);
-	}
 	if (routes[i].admin && !admin_ok(c)) {
 		slog("warn", "unauthorised", json_pack("{s:s}", "route", url));
 		return fail(c, r, 401, NULL, "%s: a valid "
 		    "'Authorization: Bearer' token is required", url);
 	}
+	/* /reload and /drift/check may come without a body (curl -X POST) */
+	if (routes[i].post && routes[i].body && !has_length(c))
+		return fail(c, r, 411, NULL, "%s: a body length is required "
+		    "(Content-Length)", url);
+	if (r->too_big)
+		return fail(c, r, 413, NULL, "%s: body larger than %zu bytes",
+		    url, cfg.body_limit);
 	switch (r->route) {
 	case R_UI:
 	case R_FAVICON:
@@ -1132,15 +1176,15 @@ http_start(const char *listen, struct ch_err *e)
 	if (ss.ss_family == AF_INET6)
 		flags |= MHD_USE_IPv6;
 	d = MHD_start_daemon(flags, 0, NULL, NULL, handler, NULL,
+	    MHD_OPTION_EXTERNAL_LOGGER, mhd_log, NULL,
 	    MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&ss,
 	    MHD_OPTION_THREAD_POOL_SIZE, cfg.threads,
 	    MHD_OPTION_CONNECTION_LIMIT, cfg.conn_limit,
 	    MHD_OPTION_CONNECTION_TIMEOUT, cfg.timeout,
-	    MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)64 * 1024,
+	    MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)16 * 1024,
 	    MHD_OPTION_LISTENING_ADDRESS_REUSE, (unsigned)1,
 	    MHD_OPTION_LISTEN_BACKLOG_SIZE, (unsigned)1024,
 	    MHD_OPTION_NOTIFY_COMPLETED, completed, NULL,
-	    MHD_OPTION_EXTERNAL_LOGGER, mhd_log, NULL,
 	    MHD_OPTION_END);
 	if (!d) {
 		ch_errf(e, "cannot listen on '%s': %s", listen,

@@ -108,6 +108,8 @@ int window_open(const char *dir, long rows, struct ch_err *e);
  * only), probability, version, time. */
 void window_add(const struct ch_schema *s, json_t *obj, double p,
     const char *version);
+void window_add_raw(const struct ch_schema *s, json_t *obj,
+    const char *body, size_t len, double p, const char *version);
 /* The current window (older file first) as one malloc'd buffer. */
 char *window_snapshot(size_t *len, long *rows);
 void window_flush(void);

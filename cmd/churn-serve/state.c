@@ -81,7 +81,7 @@ prepare(struct loaded *l, struct ch_err *e)
 	json_t *in, *feats, *d;
 	int i;
 
-	if (!(in = ch_schema_input_json(s)))
+	if (!(in = ch_model_schema_json(l->m)))
 		return ch_errf(e, "%s: cannot describe the input schema",
 		    l->source);
 	l->schema_json = json_dumps(in, JSON_COMPACT | JSON_PRESERVE_ORDER);
