@@ -696,7 +696,8 @@ drift_check(struct MHD_Connection *c, struct req *r)
 	    json_string_value(json_object_get(rep, "model_version")));
 	slog("info", "drift checked", json_pack("{s:b,s:s,s:I}", "drift",
 	    json_is_true(json_object_get(rep, "drift")), "data",
-	    posted ? "posted" : "window", (json_int_t)(posted ? 0 : rows)));
+	    posted ? "posted" : "window", "rows",
+	    (json_int_t)(posted ? 0 : rows)));
 	return send_json(c, r, 200, rep);
 }
 

@@ -34,7 +34,8 @@ usage(FILE *fp)
 	    "usage: churn-serve [--listen ADDR:PORT] [--model FILE|ALIAS|VERSION]\n"
 	    "                   [--state-dir DIR] [--pid-file FILE] [--threads N]\n"
 	    "                   [--body-limit BYTES] [--max-connections N] [--timeout S]\n"
-	    "                   [--drift-cmd PROG] [--drift-timeout S] [--window-rows N]\n"
+	    "                   [--drift-cmd PROG] [--drift-timeout S]\n"
+	    "                   [--drift-output-limit BYTES] [--window-rows N]\n"
 	    "                   [--retrain-cmd CMD] [--retrain-timeout S]\n"
 	    "                   [--pipeline-cmd CMD] [--log-format text|json]\n"
 	    "                   [--access-log]\n");
@@ -107,6 +108,7 @@ main(int argc, char **argv)
 		{ "timeout", required_argument, NULL, 'T' },
 		{ "drift-cmd", required_argument, NULL, 'D' },
 		{ "drift-timeout", required_argument, NULL, 'd' },
+		{ "drift-output-limit", required_argument, NULL, 'O' },
 		{ "window-rows", required_argument, NULL, 'w' },
 		{ "retrain-cmd", required_argument, NULL, 'R' },
 		{ "retrain-timeout", required_argument, NULL, 'r' },
@@ -145,6 +147,7 @@ main(int argc, char **argv)
 		case 'T': cfg.timeout = (unsigned)number("--timeout", optarg, 1, 86400); break;
 		case 'D': cfg.drift_cmd = optarg; break;
 		case 'd': cfg.child_timeout = seconds("--drift-timeout", optarg); break;
+		case 'O': cfg.child_output_limit = number("--drift-output-limit", optarg, 1024, 1UL << 30); break;
 		case 'w': cfg.window_rows = (long)number("--window-rows", optarg, 10, 10000000); break;
 		case 'R': cfg.retrain_cmd = optarg; break;
 		case 'r': cfg.retrain_timeout = seconds("--retrain-timeout", optarg); break;

@@ -18,12 +18,13 @@ model() {
 # start_serve ARGS... : starts churn-serve on a free port with its state in
 # ./st; sets PORT, URL and SERVE_PID, log in serve.log
 start_serve() {
+	rm -f serve.log     # not to read the port of an earlier server
 	churn-serve --listen 127.0.0.1:0 --state-dir st "$@" 2>serve.log &
 	SERVE_PID=$!
 	i=0
 	PORT=
 	while [ -z "$PORT" ]; do
-		PORT=$(sed -n 's/.* listening addr=127\.0\.0\.1:\([0-9]*\).*/\1/p' serve.log)
+		PORT=$(sed -n 's/.* listening addr=127\.0\.0\.1:\([0-9]*\).*/\1/p' serve.log 2>/dev/null)
 		[ -n "$PORT" ] && break
 		kill -0 "$SERVE_PID" 2>/dev/null ||
 		    { cat serve.log >&2; SERVE_PID=; fail "churn-serve exited at start"; }
