@@ -24,7 +24,7 @@ start_serve() {
 	i=0
 	PORT=
 	while [ -z "$PORT" ]; do
-		PORT=$(sed -n 's/.* listening addr=127\.0\.0\.1:\([0-9]*\).*/\1/p' serve.log 2>/dev/null)
+		PORT=$(sed -n '/listening/s/.*127\.0\.0\.1:\([0-9]*\).*/\1/p' serve.log 2>/dev/null)
 		[ -n "$PORT" ] && break
 		kill -0 "$SERVE_PID" 2>/dev/null ||
 		    { cat serve.log >&2; SERVE_PID=; fail "churn-serve exited at start"; }
