@@ -182,11 +182,13 @@ main(int argc, char **argv)
 	signal(SIGPIPE, SIG_IGN);
 
 	metrics_init();
-	if (cfg.model) {
+	if (cfg.model || reg_enabled()) {
+		/* without --model: the newest version in the registry */
 		if (model_reload(cfg.model, version, &e) != 0)
 			ch_die(2, "%s", e.msg);
 		slog("info", "model loaded", json_pack("{s:s,s:s}",
-		    "model_version", version, "source", cfg.model));
+		    "model_version", version, "source",
+		    cfg.model ? cfg.model : "newest in the registry"));
 	} else
 		slog("warn", "no model configured: /ready answers 503 until "
 		    "a reload with ?model=", NULL);
@@ -228,6 +230,7 @@ main(int argc, char **argv)
 	http_stop(d, 10);
 	window_close();
 	model_shutdown();
+	reg_close();
 	if (cfg.pid_file)
 		unlink(cfg.pid_file);
 	slog("info", "stopped", NULL);

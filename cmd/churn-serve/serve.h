@@ -84,6 +84,16 @@ json_t *models_list(struct ch_err *e);
 int drift_record(json_t *report, struct ch_err *e);
 json_t *drift_reports(int limit, struct ch_err *e);
 
+/* --- reg.c: the registry (CHURN_STORE, CHURN_DATABASE_URL) ------------ */
+int reg_enabled(void);
+/* Resolves name (NULL: the newest version), pulls and verifies it, keeps
+ * it as STATE/models/<version>.churn; *path is malloc'd. */
+int reg_pull(const char *name, char **path, struct ch_err *e);
+json_t *reg_models(struct ch_err *e);
+int reg_record_drift(json_t *report, struct ch_err *e);
+json_t *reg_drift_reports(int limit, struct ch_err *e);
+void reg_close(void);
+
 /* --- metrics.c --------------------------------------------------- */
 enum route {
 	R_UI, R_STATIC, R_FAVICON, R_HEALTH, R_READY, R_SCHEMA, R_PREDICT,

@@ -125,22 +125,23 @@ load(const char *name, struct ch_err *e)
 {
 	struct loaded *l;
 	struct stat st;
-	char path[4096];
+	char path[4096], *pulled = NULL;
 
-	if (stat(name, &st) != 0 || !S_ISREG(st.st_mode)) {
-		if (!cfg.store) {
-			ch_errf(e, "model '%s': no such file, and no registry "
-			    "is configured (CHURN_STORE) to resolve it", name);
+	if (name && stat(name, &st) == 0 && S_ISREG(st.st_mode)) {
+		if (!realpath(name, path))
+			snprintf(path, sizeof path, "%s", name);
+	} else if (reg_enabled()) {
+		if (reg_pull(name, &pulled, e) != 0)
 			return NULL;
-		}
-		ch_errf(e, "model '%s': the registry is not available in "
-		    "this build", name);
+		snprintf(path, sizeof path, "%s", pulled);
+		free(pulled);
+	} else {
+		ch_errf(e, "model '%s': no such file, and no registry is "
+		    "configured (CHURN_STORE) to resolve it", name);
 		return NULL;
 	}
-	if (!realpath(name, path))
-		snprintf(path, sizeof path, "%s", name);
 	l = ch_calloc(1, sizeof *l);
-	l->source = ch_strdup(name);
+	l->source = ch_strdup(name ? name : "(newest in the registry)");
 	l->path = ch_strdup(path);
 	if (ch_model_load(path, &l->m, e) != 0) {
 		l->m = NULL;
@@ -164,7 +165,7 @@ model_reload(const char *name, char version[17], struct ch_err *e)
 	pthread_mutex_lock(&H.reload_mu);
 	if (!name)
 		name = cfg.model;
-	if (!name) {
+	if (!name && !reg_enabled()) {
 		atomic_fetch_add(&H.failures, 1);
 		pthread_mutex_unlock(&H.reload_mu);
 		return ch_errf(e, "no model configured (--model)");
@@ -185,7 +186,8 @@ model_reload(const char *name, char version[17], struct ch_err *e)
 	if (version)
 		memcpy(version, l->m->version, 17);
 	/* a reload by name makes that name the one SIGHUP reloads */
-	if (name != cfg.model && (!cfg.model || strcmp(name, cfg.model))) {
+	if (name && name != cfg.model &&
+	    (!cfg.model || strcmp(name, cfg.model))) {
 		static char *owned;
 		char *n = ch_strdup(name);
 
@@ -237,7 +239,11 @@ models_list(struct ch_err *e)
 	struct loaded *l = model_acquire();
 	json_t *versions = json_array(), *out;
 
-	(void)e;
+	if (reg_enabled()) {
+		model_release(l);
+		json_decref(versions);
+		return reg_models(e);
+	}
 	if (l) {
 		json_t *meta = l->m->meta;
 		char created[21];
@@ -264,6 +270,8 @@ drift_record(json_t *report, struct ch_err *e)
 	FILE *fp;
 	int rc = 0;
 
+	if (reg_enabled())
+		return reg_record_drift(report, e);
 	snprintf(path, sizeof path, "%s/drift-reports.jsonl", cfg.state_dir);
 	if (!(line = json_dumps(report, JSON_COMPACT | JSON_PRESERVE_ORDER)))
 		return ch_errf(e, "cannot encode the drift report");
@@ -287,8 +295,11 @@ drift_reports(int limit, struct ch_err *e)
 {
 	char path[4096], *buf, *p, *nl;
 	size_t len;
-	json_t *all = json_array(), *out;
+	json_t *all, *out;
 
+	if (reg_enabled())
+		return reg_drift_reports(limit, e);
+	all = json_array();
 	snprintf(path, sizeof path, "%s/drift-reports.jsonl", cfg.state_dir);
 	pthread_mutex_lock(&H.hist_mu);
 	buf = ch_read_file(path, &len, e);
