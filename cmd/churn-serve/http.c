@@ -78,7 +78,8 @@ send_buf(struct MHD_Connection *c, struct req *r, int status,
 static enum MHD_Result
 send_json(struct MHD_Connection *c, struct req *r, int status, json_t *j)
 {
-	char *s = j ? json_dumps(j, JSON_COMPACT | JSON_PRESERVE_ORDER) : NULL;
+	char *s = j ? json_dumps(j, JSON_COMPACT | JSON_PRESERVE_ORDER |
+	    JSON_REAL_PRECISION(10)) : NULL;
 
 	json_decref(j);
 	if (!s)
@@ -1162,7 +1163,8 @@ resolve(const char *listen, struct sockaddr_storage *ss, socklen_t *sl,
 }
 
 struct MHD_Daemon *
-http_start(const char *listen, struct ch_err *e)
+http_start(const char *listen, char *bound, size_t boundlen,
+    struct ch_err *e)
 {
 	struct sockaddr_storage ss;
 	socklen_t sl = 0;
@@ -1170,7 +1172,7 @@ http_start(const char *listen, struct ch_err *e)
 	const union MHD_DaemonInfo *di;
 	unsigned flags = MHD_USE_EPOLL_INTERNAL_THREAD | MHD_USE_ITC |
 	    MHD_USE_ERROR_LOG;
-	char host[128] = "?", addr[160];
+	char host[128] = "?";
 
 	if (resolve(listen, &ss, &sl, e) != 0)
 		return NULL;
@@ -1195,11 +1197,8 @@ http_start(const char *listen, struct ch_err *e)
 	di = MHD_get_daemon_info(d, MHD_DAEMON_INFO_BIND_PORT);
 	getnameinfo((struct sockaddr *)&ss, sl, host, sizeof host, NULL, 0,
 	    NI_NUMERICHOST);
-	snprintf(addr, sizeof addr, ss.ss_family == AF_INET6 ? "[%s]:%u" :
+	snprintf(bound, boundlen, ss.ss_family == AF_INET6 ? "[%s]:%u" :
 	    "%s:%u", host, di ? di->port : 0);
-	slog("info", "listening", json_pack("{s:s,s:i,s:I}", "addr", addr,
-	    "threads", (int)cfg.threads, "body_limit",
-	    (json_int_t)cfg.body_limit));
 	return d;
 }
 

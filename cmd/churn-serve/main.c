@@ -122,7 +122,7 @@ main(int argc, char **argv)
 	struct MHD_Daemon *d;
 	struct ch_err e;
 	sigset_t set;
-	char version[17];
+	char version[17], bound[200];
 	int c, sig;
 
 	ch_setprogname(argv[0]);
@@ -194,7 +194,7 @@ main(int argc, char **argv)
 		    "a reload with ?model=", NULL);
 	if (window_open(cfg.state_dir, cfg.window_rows, &e) != 0)
 		ch_die(2, "%s", e.msg);
-	if (!(d = http_start(cfg.listen, &e)))
+	if (!(d = http_start(cfg.listen, bound, sizeof bound, &e)))
 		ch_die(2, "%s", e.msg);
 	if (cfg.pid_file) {
 		char pid[32];
@@ -202,6 +202,10 @@ main(int argc, char **argv)
 		if (ch_write_atomic(cfg.pid_file, pid, (size_t)n, &e) != 0)
 			ch_die(2, "%s", e.msg);
 	}
+	/* the last word of the start: scripts wait for this line */
+	slog("info", "listening", json_pack("{s:s,s:i,s:I}", "addr", bound,
+	    "threads", (int)cfg.threads, "body_limit",
+	    (json_int_t)cfg.body_limit));
 
 	for (;;) {
 		struct timespec tick = { 1, 0 };

@@ -161,7 +161,9 @@ const struct asset *asset_find(const char *path);
 
 /* --- http.c ------------------------------------------------------- */
 struct MHD_Daemon;
-struct MHD_Daemon *http_start(const char *listen, struct ch_err *e);
+/* Starts the daemon; bound receives the address it listens on. */
+struct MHD_Daemon *http_start(const char *listen, char *bound,
+    size_t boundlen, struct ch_err *e);
 /* Stops accepting, waits up to grace seconds for requests in flight. */
 void http_stop(struct MHD_Daemon *d, double grace);
 
