@@ -35,11 +35,15 @@ start_serve() {
 	URL=http://127.0.0.1:$PORT
 }
 
+# stop_serve : SIGTERM; the server must exit 0 (a sanitizer build exits
+# otherwise on a leak or an error, reported in serve.log)
 stop_serve() {
 	if [ -n "$SERVE_PID" ]; then
 		kill "$SERVE_PID" 2>/dev/null
 		wait "$SERVE_PID" 2>/dev/null
+		rc=$?
 		SERVE_PID=
+		[ "$rc" -eq 0 ] || { tail -n 30 serve.log >&2; fail "churn-serve exited $rc on SIGTERM"; }
 	fi
 	return 0
 }
