@@ -1,3 +1,4 @@
+# shellcheck shell=sh
 # tests/http/serve.sh - helpers for the churn-serve tests; source it after
 # tests/lib.sh.  Every server runs on a free loopback port and is always
 # killed when the test ends.

@@ -53,7 +53,6 @@ grep -q '^churn_drift_detected{model_version="vX"} 0$' body || fail "metrics: $(
 echo slow >mode
 req POST /drift/check -H "$auth"; want 504; jqok '.error | test("no answer within")'
 echo big >mode
-CHURN_ADMIN_TOKEN=tok
 stop_serve
 CHURN_ADMIN_TOKEN=tok start_serve --model m.model --drift-cmd "$here/fake-drift" \
     --drift-output-limit 100000
