@@ -1170,7 +1170,7 @@ http_start(const char *listen, char *bound, size_t boundlen,
 	socklen_t sl = 0;
 	struct MHD_Daemon *d;
 	const union MHD_DaemonInfo *di;
-	unsigned flags = MHD_USE_EPOLL_INTERNAL_THREAD | MHD_USE_ITC |
+	unsigned flags = MHD_USE_EPOLL_INTERNAL_THREAD | MHD_USE_ITC | MHD_USE_TURBO |
 	    MHD_USE_ERROR_LOG;
 	char host[128] = "?";
 

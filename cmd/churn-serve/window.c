@@ -57,6 +57,7 @@ window_open(const char *dir, long rows, struct ch_err *e)
 	W.limit = rows > 0 ? rows : 10000;
 	if (!(W.fp = fopen(W.cur, "ae")))
 		return ch_errf(e, "%s: %s", W.cur, strerror(errno));
+	setvbuf(W.fp, NULL, _IOFBF, 1 << 18);   /* flushed every second */
 	W.rows = count_lines(W.cur);
 	W.oldrows = count_lines(W.old);
 	return 0;
@@ -74,6 +75,23 @@ rotate(void)
 	if (!(W.fp = fopen(W.cur, "ae")))
 		slog("error", "window reopen failed", json_pack("{s:s,s:s}",
 		    "file", W.cur, "error", strerror(errno)));
+	else
+		setvbuf(W.fp, NULL, _IOFBF, 1 << 18);
+}
+
+/* ISO time of now, formatted once a second per thread */
+static void
+now_iso(char ts[21])
+{
+	static _Thread_local time_t last = -1;
+	static _Thread_local char cache[21];
+	time_t t = time(NULL);
+
+	if (t != last) {
+		ch_iso8601(t, cache);
+		last = t;
+	}
+	memcpy(ts, cache, 21);
 }
 
 void
@@ -89,7 +107,7 @@ window_add(const struct ch_schema *s, json_t *obj, double p,
 	for (i = 0; i < s->nfeat; i++)
 		if ((v = json_object_get(obj, s->f[i].name)))
 			json_object_set(row, s->f[i].name, v);
-	ch_iso8601(time(NULL), ts);
+	now_iso(ts);
 	json_object_set_new(row, "churn_probability", json_real(p));
 	json_object_set_new(row, "model_version", json_string(version));
 	json_object_set_new(row, "time", json_string(ts));
@@ -128,7 +146,7 @@ window_add_raw(const struct ch_schema *s, json_t *obj, const char *body,
 		window_add(s, obj, p, version);
 		return;
 	}
-	ch_iso8601(time(NULL), ts);
+	now_iso(ts);
 	n = snprintf(head, sizeof head, "{\"churn_probability\":%.6f,"
 	    "\"model_version\":\"%s\",\"time\":\"%s\",", p, version, ts);
 	i++;        /* past the body's '{' */
