@@ -69,7 +69,7 @@ req POST /drift/check -H "$auth" -H 'Content-Type: image/png' --data-binary @twe
 # the real churn-drift, when it is built
 if command -v churn-drift >/dev/null; then
 	stop_serve
-	CHURN_ADMIN_TOKEN=tok start_serve --model m.model
+	CHURN_ADMIN_TOKEN=tok start_serve --model m.model --state-dir st2
 	churn-gen --rows 400 --seed 5 --shift -o shifted.csv || fail "churn-gen --shift failed"
 	req POST /predict -H 'Content-Type: text/csv' --data-binary @shifted.csv; want 200
 	req POST /drift/check -H "$auth"; want 200
