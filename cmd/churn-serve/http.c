@@ -1185,7 +1185,6 @@ http_start(const char *listen, char *bound, size_t boundlen,
 	    MHD_OPTION_CONNECTION_LIMIT, cfg.conn_limit,
 	    MHD_OPTION_CONNECTION_TIMEOUT, cfg.timeout,
 	    MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)16 * 1024,
-	    MHD_OPTION_LISTENING_ADDRESS_REUSE, (unsigned)1,
 	    MHD_OPTION_LISTEN_BACKLOG_SIZE, (unsigned)1024,
 	    MHD_OPTION_NOTIFY_COMPLETED, completed, NULL,
 	    MHD_OPTION_END);
