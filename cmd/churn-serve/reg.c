@@ -10,13 +10,6 @@
 
 #include "serve.h"
 
-#if defined(__has_include)
-#if __has_include("registry.h")
-#define HAVE_REGISTRY 1
-#endif
-#endif
-
-#ifdef HAVE_REGISTRY
 #include "registry.h"
 
 /*
@@ -176,48 +169,3 @@ reg_close(void)
 	reg_failed();
 	pthread_mutex_unlock(&reg_mu);
 }
-
-#else /* no registry in this libchurn yet */
-
-int
-reg_enabled(void)
-{
-	return 0;
-}
-
-int
-reg_pull(const char *name, char **path, struct ch_err *e)
-{
-	(void)path;
-	return ch_errf(e, "model '%s': no registry in this build",
-	    name ? name : "(newest)");
-}
-
-json_t *
-reg_models(struct ch_err *e)
-{
-	ch_errf(e, "no registry in this build");
-	return NULL;
-}
-
-int
-reg_record_drift(json_t *report, struct ch_err *e)
-{
-	(void)report;
-	return ch_errf(e, "no registry in this build");
-}
-
-json_t *
-reg_drift_reports(int limit, struct ch_err *e)
-{
-	(void)limit;
-	ch_errf(e, "no registry in this build");
-	return NULL;
-}
-
-void
-reg_close(void)
-{
-}
-
-#endif
