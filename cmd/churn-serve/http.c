@@ -1049,9 +1049,11 @@ handler(void *cls, struct MHD_Connection *c, const char *url,
 			snprintf(r->method, sizeof r->method, "%s", method);
 		}
 		/* refuse a body announced too large before reading it */
-		if (cl && strtoull(cl, NULL, 10) > cfg.body_limit)
+		if (cl && strtoull(cl, NULL, 10) > cfg.body_limit) {
+			r->too_big = 1;     /* whatever arrives is dropped */
 			return fail(c, r, 413, NULL, "%s: body larger than %zu "
 			    "bytes", url, cfg.body_limit);
+		}
 		return MHD_YES;
 	}
 	if (*upsize) {
