@@ -1,4 +1,4 @@
-/* http.c - libmicrohttpd daemon, routing, requests and answers */
+/* http.c - libmicrohttpd daemon, routing, answers, read-only routes */
 #include <ctype.h>
 #include <errno.h>
 #include <math.h>
@@ -15,20 +15,8 @@
 #include <microhttpd.h>
 
 #include "auth.h"
-#include "csv.h"
-#include "serve.h"
+#include "http.h"
 
-/* One request: its route, start time and body. */
-struct req {
-	double t0;
-	enum route route;
-	int status;
-	int too_big;
-	char *body;
-	size_t len, cap;
-	char *url;                  /* kept for the access log only */
-	char method[8];
-};
 
 static atomic_long inflight;
 static atomic_int stopping;
@@ -44,9 +32,9 @@ mono(void)
 
 /* --- answers ------------------------------------------------------ */
 
-static const char JSON[] = "application/json";
+const char JSON[] = "application/json";
 
-static enum MHD_Result
+enum MHD_Result
 send_buf(struct MHD_Connection *c, struct req *r, int status,
     const char *type, void *buf, size_t len, enum MHD_ResponseMemoryMode mode,
     const char *allow)
@@ -75,7 +63,7 @@ send_buf(struct MHD_Connection *c, struct req *r, int status,
 }
 
 /* Answers with j (stolen) as JSON. */
-static enum MHD_Result
+enum MHD_Result
 send_json(struct MHD_Connection *c, struct req *r, int status, json_t *j)
 {
 	char *s = j ? json_dumps(j, JSON_COMPACT | JSON_PRESERVE_ORDER |
@@ -91,11 +79,11 @@ send_json(struct MHD_Connection *c, struct req *r, int status, json_t *j)
 
 /* {"error": message} with status; allow for 405.  Server-side failures
  * are logged. */
-static enum MHD_Result
+enum MHD_Result
 fail(struct MHD_Connection *c, struct req *r, int status, const char *allow,
     const char *fmt, ...) __attribute__((format(printf, 5, 6)));
 
-static enum MHD_Result
+enum MHD_Result
 fail(struct MHD_Connection *c, struct req *r, int status, const char *allow,
     const char *fmt, ...)
 {
@@ -119,19 +107,19 @@ fail(struct MHD_Connection *c, struct req *r, int status, const char *allow,
 
 /* --- helpers -------------------------------------------------------- */
 
-static const char *
+const char *
 header(struct MHD_Connection *c, const char *name)
 {
 	return MHD_lookup_connection_value(c, MHD_HEADER_KIND, name);
 }
 
-static const char *
+const char *
 query(struct MHD_Connection *c, const char *name)
 {
 	return MHD_lookup_connection_value(c, MHD_GET_ARGUMENT_KIND, name);
 }
 
-static int
+int
 truthy(const char *v)
 {
 	return v && (!strcmp(v, "1") || !strcasecmp(v, "true") ||
@@ -140,7 +128,7 @@ truthy(const char *v)
 
 /* Media type of the request without parameters, lowercased, "" when
  * absent. */
-static void
+void
 media_type(struct MHD_Connection *c, char *out, size_t n)
 {
 	const char *ct = header(c, MHD_HTTP_HEADER_CONTENT_TYPE);
@@ -152,9 +140,7 @@ media_type(struct MHD_Connection *c, char *out, size_t n)
 	out[i] = '\0';
 }
 
-enum body_kind { B_JSON, B_JSONL, B_CSV, B_FORM, B_UNKNOWN };
-
-static enum body_kind
+enum body_kind
 body_kind(const char *mt)
 {
 	if (!*mt || !strcmp(mt, "application/json") || !strcmp(mt, "text/json"))
@@ -172,7 +158,7 @@ body_kind(const char *mt)
 }
 
 /* A POST must say how long its body is (or send it chunked). */
-static int
+int
 has_length(struct MHD_Connection *c)
 {
 	const char *te = header(c, MHD_HTTP_HEADER_TRANSFER_ENCODING);
@@ -185,623 +171,11 @@ has_length(struct MHD_Connection *c)
 	return 0;
 }
 
-static int
+int
 admin_ok(struct MHD_Connection *c)
 {
 	return ch_bearer_ok(header(c, MHD_HTTP_HEADER_AUTHORIZATION),
 	    cfg.admin_token);
-}
-
-/* p rounded to six decimals, as churn-predict prints it (jansson's
- * JSON_REAL_PRECISION(6) of round(p * 1e6) / 1e6), so that the answers of
- * both compare equal as text. */
-static int
-fmt_prob(char *buf, size_t n, double p)
-{
-	int k = snprintf(buf, n, "%.6g", round(p * 1e6) / 1e6);
-
-	if (k > 0 && (size_t)k + 2 < n && !strpbrk(buf, ".e"))
-		k += snprintf(buf + k, n - (size_t)k, ".0");
-	return k;
-}
-
-/* CSV form: six decimals, as churn-predict */
-static void
-put_prob(FILE *fp, double p)
-{
-	long u = lround(p * 1e6);
-
-	if (u >= 1000000)
-		fputs("1.000000", fp);
-	else
-		fprintf(fp, "0.%06ld", u < 0 ? 0 : u);
-}
-
-/* --- prediction --------------------------------------------------- */
-
-struct delta {
-	int feat;
-	double d;
-};
-
-static int
-by_abs_delta(const void *a, const void *b)
-{
-	const struct delta *x = a, *y = b;
-	double dx = fabs(x->d), dy = fabs(y->d);
-
-	if (dx != dy)
-		return dx < dy ? 1 : -1;
-	return x->feat - y->feat;
-}
-
-/* Per-feature explanation: p minus the probability with that feature
- * set to its reference value, largest change first. */
-static json_t *
-explain(const struct loaded *l, json_t *obj, uint8_t *codes, double p)
-{
-	const struct ch_schema *s = l->m->schema;
-	struct delta *d = ch_calloc((size_t)s->nfeat, sizeof *d);
-	json_t *out = json_array();
-	int i;
-
-	for (i = 0; i < s->nfeat; i++) {
-		uint8_t save = codes[i];
-
-		codes[i] = l->refcode[i];
-		d[i].feat = i;
-		d[i].d = p - ch_model_predict(l->m, codes);
-		codes[i] = save;
-	}
-	qsort(d, (size_t)s->nfeat, sizeof *d, by_abs_delta);
-	for (i = 0; i < s->nfeat; i++) {
-		const char *name = s->f[d[i].feat].name;
-		json_t *v = json_object_get(obj, name);
-
-		json_array_append_new(out, json_pack("{s:s,s:O,s:O,s:f}",
-		    "feature", name, "value", v ? v : json_null(),
-		    "reference", l->refval[d[i].feat], "delta", d[i].d));
-	}
-	free(d);
-	return out;
-}
-
-/* Scores one JSON object; appends its answer to fp.  Returns 0, or 422
- * with msg/field filled. */
-static int
-score_object(const struct loaded *l, json_t *obj, const char *raw,
-    size_t rawlen, int want_explain, uint8_t *codes, FILE *fp, char *msg,
-    size_t msglen, const char **field)
-{
-	const struct ch_schema *s = l->m->schema;
-	struct ch_err e;
-	int bad = -1;
-	double p;
-	char pb[32];
-	json_t *id;
-
-	if (ch_encode_json(s, obj, codes, NULL, &bad, &e) != 0) {
-		snprintf(msg, msglen, "%s", e.msg);
-		*field = bad >= 0 && bad < s->nfeat ? s->f[bad].name : NULL;
-		return 422;
-	}
-	p = ch_model_predict(l->m, codes);
-	fmt_prob(pb, sizeof pb, p);
-	/* the customer's id, when the schema has one and the object too */
-	id = s->id ? json_object_get(obj, s->id) : NULL;
-	if (!json_is_string(id) && !json_is_integer(id))
-		id = NULL;
-	if (!want_explain) {
-		putc('{', fp);
-		if (id) {
-			json_t *k = json_string(s->id);
-
-			json_dumpf(k, fp, JSON_ENCODE_ANY);
-			putc(':', fp);
-			json_dumpf(id, fp, JSON_ENCODE_ANY);
-			putc(',', fp);
-			json_decref(k);
-		}
-		fprintf(fp, "\"churn_probability\":%s,\"churn\":%s,"
-		    "\"model_version\":\"%s\"}", pb,
-		    p >= l->m->threshold ? "true" : "false", l->m->version);
-	} else {
-		json_t *j = json_object();
-		char *t;
-
-		if (id)
-			json_object_set(j, s->id, id);
-		json_object_set_new(j, "churn_probability",
-		    json_real(round(p * 1e6) / 1e6));
-		json_object_set_new(j, "churn",
-		    json_boolean(p >= l->m->threshold));
-		json_object_set_new(j, "model_version",
-		    json_string(l->m->version));
-		json_object_set_new(j, "explanation",
-		    explain(l, obj, codes, p));
-		t = json_dumps(j, JSON_COMPACT | JSON_PRESERVE_ORDER |
-		    JSON_REAL_PRECISION(6));
-
-		fputs(t ? t : "null", fp);
-		free(t);
-		json_decref(j);
-	}
-	if (raw)
-		window_add_raw(s, obj, raw, rawlen, p, l->m->version);
-	else
-		window_add(s, obj, p, l->m->version);
-	return 0;
-}
-
-static enum MHD_Result
-fail_field(struct MHD_Connection *c, struct req *r, const char *msg,
-    const char *field)
-{
-	json_t *j = json_pack("{s:s}", "error", msg);
-
-	if (field)
-		json_object_set_new(j, "field", json_string(field));
-	return send_json(c, r, 422, j);
-}
-
-/* Writes one CSV field, quoted when it needs to be. */
-static void
-csv_field(FILE *fp, const char *s)
-{
-	if (!strpbrk(s, ",\"\r\n")) {
-		fputs(s, fp);
-		return;
-	}
-	putc('"', fp);
-	for (; *s; s++) {
-		if (*s == '"')
-			putc('"', fp);
-		putc(*s, fp);
-	}
-	putc('"', fp);
-}
-
-/* text/csv: a header naming the features (extra columns ignored), one
- * customer a row; answers as churn-predict does: id (the schema's id
- * column, else the row number), churn_probability, churn (1/0). */
-static enum MHD_Result
-predict_csv(struct MHD_Connection *c, struct req *r, const struct loaded *l)
-{
-	const struct ch_schema *s = l->m->schema;
-	struct ch_err e;
-	struct ch_record rec;
-	struct ch_csv *cs;
-	FILE *in, *out;
-	char *obuf = NULL, *idname = NULL;
-	size_t olen = 0;
-	int *col, idcol = -1, rc, i, status = 0;
-	uint8_t *codes;
-	long rows = 0;
-	char msg[1200];
-	const char *field = NULL;
-
-	if (r->len == 0)
-		return fail(c, r, 400, NULL, "empty request body: expected "
-		    "a CSV header and rows");
-	if (!(in = fmemopen(r->body, r->len, "r")))
-		return fail(c, r, 500, NULL, "fmemopen: %s", strerror(errno));
-	if (!(cs = ch_csv_open(in, "request body", &e))) {
-		fclose(in);
-		return fail(c, r, 500, NULL, "%s", e.msg);
-	}
-	if ((rc = ch_csv_next(cs, &rec, &e)) <= 0) {
-		ch_csv_close(cs), fclose(in);
-		return rc < 0 ? fail(c, r, 400, NULL, "%s", e.msg) :
-		    fail(c, r, 400, NULL, "request body: no CSV header");
-	}
-	col = ch_calloc((size_t)s->nfeat, sizeof *col);
-	if (ch_schema_map_header(s, rec.field, rec.n, col, &idcol,
-	    "request body", &e) != 0) {
-		free(col), ch_csv_close(cs), fclose(in);
-		return fail_field(c, r, e.msg, NULL);
-	}
-	/* the answer is churn-predict's CSV: id (or row number), p, 0/1 */
-	idname = ch_strdup(idcol >= 0 ? rec.field[idcol] : "row");
-	codes = ch_malloc((size_t)s->nfeat);
-	out = open_memstream(&obuf, &olen);
-	csv_field(out, idname);
-	fputs(",churn_probability,churn\n", out);
-	while ((rc = ch_csv_next(cs, &rec, &e)) > 0) {
-		json_t *raw = json_object();
-		double p;
-
-		for (i = 0; i < s->nfeat; i++) {
-			const char *v;
-			size_t vl;
-
-			if ((size_t)col[i] >= rec.n) {
-				snprintf(msg, sizeof msg, "request body:%ld: "
-				    "%zu fields, the header has more", rec.line,
-				    rec.n);
-				status = 422;
-				break;
-			}
-			v = rec.field[col[i]];
-			vl = rec.len[col[i]];
-			if (ch_encode_cell(&s->f[i], v, vl, &codes[i]) < 0) {
-				snprintf(msg, sizeof msg, "request body:%ld: "
-				    "column '%s': '%.100s' is not a number",
-				    rec.line, s->f[i].name, v);
-				field = s->f[i].name;
-				status = 422;
-				break;
-			}
-			json_object_set_new(raw, s->f[i].name,
-			    ch_is_missing(v, vl) ? json_null() :
-			    json_stringn(v, vl));
-		}
-		if (status) {
-			json_decref(raw);
-			break;
-		}
-		p = ch_model_predict(l->m, codes);
-		window_add(s, raw, p, l->m->version);
-		json_decref(raw);
-		rows++;
-		if (idcol >= 0)
-			csv_field(out, rec.field[idcol]);
-		else
-			fprintf(out, "%ld", rows);
-		putc(',', out);
-		put_prob(out, p);
-		fputs(p >= l->m->threshold ? ",1\n" : ",0\n", out);
-	}
-	if (rc < 0 && !status) {
-		snprintf(msg, sizeof msg, "%s", e.msg);
-		status = 400;
-	}
-	fclose(out);
-	free(codes), free(col), free(idname);
-	ch_csv_close(cs), fclose(in);
-	metrics_predictions(rows);
-	if (status == 422) {
-		free(obuf);
-		return fail_field(c, r, msg, field);
-	}
-	if (status) {
-		free(obuf);
-		return fail(c, r, status, NULL, "%s", msg);
-	}
-	return send_buf(c, r, 200, "text/csv; charset=utf-8", obuf, olen,
-	    MHD_RESPMEM_MUST_FREE, NULL);
-}
-
-static enum MHD_Result
-predict(struct MHD_Connection *c, struct req *r)
-{
-	struct loaded *l;
-	char mt[64], msg[1200], *obuf = NULL;
-	const char *field = NULL;
-	size_t olen = 0, i;
-	enum body_kind k;
-	json_error_t jerr;
-	json_t *j;
-	uint8_t *codes;
-	FILE *fp;
-	int status = 0, ex;
-	enum MHD_Result ret;
-
-	media_type(c, mt, sizeof mt);
-	if ((k = body_kind(mt)) == B_UNKNOWN || k == B_JSONL)
-		return fail(c, r, 415, NULL, "content type '%s' is not "
-		    "accepted: send application/json or text/csv", mt);
-	if (!(l = model_acquire()))
-		return fail(c, r, 503, NULL, "no model loaded");
-	if (k == B_CSV) {
-		ret = predict_csv(c, r, l);
-		model_release(l);
-		return ret;
-	}
-	if (!(j = json_loadb(r->body ? r->body : "", r->len, 0, &jerr))) {
-		model_release(l);
-		return fail(c, r, 400, NULL, "request body: line %d, column %d: "
-		    "%s", jerr.line, jerr.column, jerr.text);
-	}
-	ex = truthy(query(c, "explain"));
-	codes = ch_malloc((size_t)l->m->schema->nfeat);
-	fp = open_memstream(&obuf, &olen);
-	if (json_is_object(j)) {
-		status = score_object(l, j, r->body, r->len, ex, codes, fp,
-		    msg, sizeof msg, &field);
-		if (!status)
-			metrics_predictions(1);
-	} else if (json_is_array(j)) {
-		json_t *o;
-
-		putc('[', fp);
-		json_array_foreach(j, i, o) {
-			if (!json_is_object(o)) {
-				snprintf(msg, sizeof msg, "[%zu]: expected a "
-				    "JSON object (one customer)", i);
-				status = 422;
-				break;
-			}
-			if (i)
-				putc(',', fp);
-			if ((status = score_object(l, o, NULL, 0, ex, codes,
-			    fp, msg, sizeof msg, &field))) {
-				char t[sizeof msg];
-
-				snprintf(t, sizeof t, "[%zu]: %.1100s", i, msg);
-				memcpy(msg, t, sizeof msg);
-				break;
-			}
-		}
-		putc(']', fp);
-		if (!status)
-			metrics_predictions((long)json_array_size(j));
-	} else {
-		snprintf(msg, sizeof msg, "request body: expected a JSON "
-		    "object (one customer) or an array of them");
-		status = 400;
-	}
-	fclose(fp);
-	free(codes);
-	json_decref(j);
-	model_release(l);
-	if (status == 422) {
-		free(obuf);
-		return fail_field(c, r, msg, field);
-	}
-	if (status) {
-		free(obuf);
-		return fail(c, r, status, NULL, "%s", msg);
-	}
-	return send_buf(c, r, 200, JSON, obuf, olen, MHD_RESPMEM_MUST_FREE,
-	    NULL);
-}
-
-/* --- admin: reload, drift check, retrain, webhook -------------------- */
-
-static enum MHD_Result
-reload(struct MHD_Connection *c, struct req *r)
-{
-	struct ch_err e;
-	char v[17];
-	const char *name = query(c, "model");
-	struct loaded *l = model_acquire();
-	json_t *prev = l ? json_string(l->m->version) : json_null();
-
-	model_release(l);
-	if (name && !*name)
-		name = NULL;
-	if (model_reload(name, v, &e) != 0) {
-		json_t *j;
-
-		slog("error", "reload failed", json_pack("{s:s,s:O}", "error",
-		    e.msg, "model_version", prev));
-		j = json_pack("{s:s,s:b,s:o}", "error", e.msg, "reloaded", 0,
-		    "model_version", prev);
-		return send_json(c, r, 500, j);
-	}
-	slog("info", "reloaded", json_pack("{s:s,s:O,s:s}", "model_version", v,
-	    "previous", prev, "source", name ? name : cfg.model));
-	return send_json(c, r, 200, json_pack("{s:b,s:s,s:o}", "reloaded", 1,
-	    "model_version", v, "previous", prev));
-}
-
-/* Runs `drift_cmd -m MODEL [--json-in] -` over the posted data or the
- * live-traffic window; exit 0 or 1 both carry a report. */
-static enum MHD_Result
-drift_check(struct MHD_Connection *c, struct req *r)
-{
-	struct child_result res;
-	struct loaded *l;
-	struct ch_err e;
-	char mt[64], *data, *argv[8];
-	size_t len;
-	long rows = 0;
-	int jsonl, n = 0, posted = r->len > 0;
-	json_t *rep;
-	enum MHD_Result ret;
-
-	if (!(l = model_acquire()))
-		return fail(c, r, 503, NULL, "no model loaded");
-	if (posted) {
-		media_type(c, mt, sizeof mt);
-		switch (body_kind(mt)) {
-		case B_CSV:
-			jsonl = 0;
-			break;
-		case B_JSON:
-		case B_JSONL:
-			jsonl = 1;
-			break;
-		case B_FORM:        /* curl --data-binary @file: sniff it */
-			jsonl = r->body[strspn(r->body, " \t\r\n")] == '{';
-			break;
-		default:
-			model_release(l);
-			return fail(c, r, 415, NULL, "content type '%s' is not "
-			    "accepted: send text/csv or application/x-ndjson",
-			    mt);
-		}
-		data = r->body;
-		len = r->len;
-	} else {
-		data = window_snapshot(&len, &rows);
-		jsonl = 1;
-		if (len == 0) {
-			free(data);
-			model_release(l);
-			return fail(c, r, 422, NULL, "the live-traffic window "
-			    "is empty: score some customers first, or post "
-			    "CSV or JSON lines to check");
-		}
-	}
-	argv[n++] = (char *)cfg.drift_cmd;
-	argv[n++] = "-m";
-	argv[n++] = l->path;
-	if (jsonl)
-		argv[n++] = "--json-in";
-	argv[n++] = "-";
-	argv[n] = NULL;
-	if (bridge_run(argv, data, len, cfg.child_timeout,
-	    cfg.child_output_limit, &res, &e) != 0) {
-		if (!posted)
-			free(data);
-		model_release(l);
-		return fail(c, r, 500, NULL, "%s: %s", cfg.drift_cmd, e.msg);
-	}
-	if (!posted)
-		free(data);
-	model_release(l);
-	if (res.timed_out) {
-		bridge_result_free(&res);
-		return fail(c, r, 504, NULL, "%s: no answer within %g s",
-		    cfg.drift_cmd, cfg.child_timeout);
-	}
-	if (res.too_big) {
-		bridge_result_free(&res);
-		return fail(c, r, 502, NULL, "%s: report larger than %zu bytes",
-		    cfg.drift_cmd, cfg.child_output_limit);
-	}
-	if (!res.exited || (res.code != 0 && res.code != 1)) {
-		char *nl, *last = res.err;
-
-		/* the last line of its stderr says what went wrong */
-		while ((nl = strrchr(res.err, '\n')) && nl[1] == '\0')
-			*nl = '\0';
-		if ((nl = strrchr(res.err, '\n')))
-			last = nl + 1;
-		ret = res.exited && posted && res.code == 2 ?
-		    fail(c, r, 422, NULL, "%s", *last ? last :
-		    "the posted data could not be checked") :
-		    fail(c, r, 502, NULL, "%s %s %d: %s", cfg.drift_cmd,
-		    res.exited ? "exited with" : "killed by signal", res.code,
-		    *last ? last : "no message");
-		bridge_result_free(&res);
-		return ret;
-	}
-	if (!(rep = json_loadb(res.out, res.outlen, 0, NULL)) ||
-	    !json_is_object(rep)) {
-		json_decref(rep);
-		bridge_result_free(&res);
-		return fail(c, r, 502, NULL, "%s printed no JSON report",
-		    cfg.drift_cmd);
-	}
-	bridge_result_free(&res);
-	/* the exit status is the verdict when the report lacks it */
-	if (!json_object_get(rep, "drift"))
-		json_object_set_new(rep, "drift", json_boolean(res.code == 1));
-	if (drift_record(rep, &e) != 0)
-		slog("error", "drift report not recorded", json_pack("{s:s}",
-		    "error", e.msg));
-	metrics_drift(json_is_true(json_object_get(rep, "drift")),
-	    json_number_value(json_object_get(rep, "drift_share")),
-	    json_string_value(json_object_get(rep, "model_version")));
-	slog("info", "drift checked", json_pack("{s:b,s:s,s:I}", "drift",
-	    json_is_true(json_object_get(rep, "drift")), "data",
-	    posted ? "posted" : "window", "rows",
-	    (json_int_t)(posted ? 0 : rows)));
-	return send_json(c, r, 200, rep);
-}
-
-static enum MHD_Result
-retrain(struct MHD_Connection *c, struct req *r)
-{
-	struct child_result res;
-	struct ch_err e;
-	char *argv[] = { "/bin/sh", "-c", (char *)cfg.retrain_cmd, NULL };
-	json_t *j;
-
-	if (!cfg.retrain_cmd)
-		return fail(c, r, 503, NULL, "retraining is not configured "
-		    "(--retrain-cmd)");
-	slog("info", "retrain started", NULL);
-	if (bridge_run(argv, r->body, r->len, cfg.retrain_timeout,
-	    cfg.child_output_limit, &res, &e) != 0)
-		return fail(c, r, 500, NULL, "retrain: %s", e.msg);
-	if (res.timed_out || res.too_big || !res.exited || res.code != 0) {
-		enum MHD_Result ret = res.timed_out ?
-		    fail(c, r, 504, NULL, "retrain: no answer within %g s",
-		    cfg.retrain_timeout) : res.too_big ?
-		    fail(c, r, 502, NULL, "retrain: output larger than %zu bytes",
-		    cfg.child_output_limit) :
-		    fail(c, r, 502, NULL, "retrain: %s %d: %s", res.exited ?
-		    "exited with" : "killed by signal", res.code, res.err);
-		bridge_result_free(&res);
-		return ret;
-	}
-	if (!(j = json_loadb(res.out, res.outlen, 0, NULL)))
-		j = json_pack("{s:s%}", "output", res.out, res.outlen);
-	bridge_result_free(&res);
-	slog("info", "retrain finished", NULL);
-	return send_json(c, r, 200, j);
-}
-
-static enum MHD_Result
-github_hook(struct MHD_Connection *c, struct req *r)
-{
-	const char *sig = header(c, "X-Hub-Signature-256");
-	const char *ev = header(c, "X-GitHub-Event");
-	const char *delivery = header(c, "X-GitHub-Delivery");
-	char mt[64], logpath[4096], *env[4];
-	char eref[600], esha[120], edel[120];
-	struct ch_err e;
-	json_t *j;
-	pid_t pid;
-
-	if (!cfg.webhook_secret)
-		return fail(c, r, 503, NULL, "webhooks are not configured "
-		    "(CHURN_WEBHOOK_SECRET)");
-	media_type(c, mt, sizeof mt);
-	if (strcmp(mt, "application/json") != 0)
-		return fail(c, r, 415, NULL, "content type '%s' is not "
-		    "accepted: configure the webhook with application/json", mt);
-	if (!sig)
-		return fail(c, r, 401, NULL, "missing X-Hub-Signature-256");
-	if (!ch_signature_ok(sig, cfg.webhook_secret, r->body ? r->body : "",
-	    r->len)) {
-		slog("warn", "webhook signature mismatch", NULL);
-		return fail(c, r, 401, NULL, "X-Hub-Signature-256 does not "
-		    "match the body");
-	}
-	if (!ev)
-		return fail(c, r, 400, NULL, "missing X-GitHub-Event");
-	if (!(j = json_loadb(r->body ? r->body : "", r->len, 0, NULL)) ||
-	    !json_is_object(j)) {
-		json_decref(j);
-		return fail(c, r, 400, NULL, "webhook payload is not a JSON "
-		    "object");
-	}
-	if (!strcmp(ev, "ping")) {
-		json_decref(j);
-		return send_json(c, r, 200, json_pack("{s:b,s:s}", "ok", 1,
-		    "event", "ping"));
-	}
-	if (strcmp(ev, "push") != 0) {
-		json_decref(j);
-		return fail(c, r, 400, NULL, "event '%s' is not accepted: "
-		    "push only", ev);
-	}
-	if (!cfg.pipeline_cmd) {
-		json_decref(j);
-		return fail(c, r, 503, NULL, "no pipeline is configured "
-		    "(--pipeline-cmd)");
-	}
-	snprintf(eref, sizeof eref, "CHURN_HOOK_REF=%s",
-	    json_string_value(json_object_get(j, "ref")) ?
-	    json_string_value(json_object_get(j, "ref")) : "");
-	snprintf(esha, sizeof esha, "CHURN_HOOK_SHA=%s",
-	    json_string_value(json_object_get(j, "after")) ?
-	    json_string_value(json_object_get(j, "after")) : "");
-	snprintf(edel, sizeof edel, "CHURN_HOOK_DELIVERY=%s",
-	    delivery ? delivery : "");
-	json_decref(j);
-	env[0] = eref, env[1] = esha, env[2] = edel, env[3] = NULL;
-	snprintf(logpath, sizeof logpath, "%s/pipeline.log", cfg.state_dir);
-	if ((pid = bridge_background(cfg.pipeline_cmd, logpath, env, &e)) < 0)
-		return fail(c, r, 500, NULL, "pipeline: %s", e.msg);
-	slog("info", "pipeline started", json_pack("{s:i,s:s,s:s}", "pid",
-	    (int)pid, "ref", eref + 15, "delivery", delivery ? delivery : ""));
-	return send_json(c, r, 202, json_pack("{s:b,s:s,s:i}", "accepted", 1,
-	    "event", "push", "pid", (int)pid));
 }
 
 /* --- read-only routes ---------------------------------------------- */
