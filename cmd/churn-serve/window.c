@@ -19,16 +19,28 @@
  * line is one flat JSON object: the raw feature values as posted, with
  * "churn_probability", "model_version" and "time" - the shape
  * `churn-drift --json-in` reads (unknown keys are ignored).
- * Writes are buffered; window_flush (run every second by the caller) and
- * window_snapshot push them out.
+ *
+ * Request threads only append the line to a memory buffer under a short
+ * lock; window_flush, run by the main thread several times a second and by
+ * window_snapshot, takes the buffer and does the file work (writes,
+ * rotation: a rename can wait for the disk) with no request waiting on
+ * it.  Should the disk fall behind, rows past MAXBUF bytes are dropped and
+ * counted rather than held.
  */
+#define MAXBUF (64 << 20)
+
 static struct {
-	pthread_mutex_t mu;
-	FILE *fp;
+	pthread_mutex_t mu;         /* guards buf, len, cap, pending, dropped */
+	pthread_mutex_t io;         /* guards the files */
+	char *buf;
+	size_t len, cap;
+	long pending, dropped;
+	int fd;
 	char *cur, *old;
-	long rows, limit;
+	long rows, limit;           /* rows in cur, rows per file */
 	long oldrows;
-} W = { .mu = PTHREAD_MUTEX_INITIALIZER };
+} W = { .mu = PTHREAD_MUTEX_INITIALIZER, .io = PTHREAD_MUTEX_INITIALIZER,
+	.fd = -1 };
 
 static long
 count_lines(const char *path)
@@ -45,6 +57,16 @@ count_lines(const char *path)
 	return n;
 }
 
+static int
+open_cur(void)
+{
+	W.fd = open(W.cur, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
+	if (W.fd < 0)
+		slog("error", "window file cannot be opened", json_pack(
+		    "{s:s,s:s}", "file", W.cur, "error", strerror(errno)));
+	return W.fd;
+}
+
 int
 window_open(const char *dir, long rows, struct ch_err *e)
 {
@@ -55,28 +77,101 @@ window_open(const char *dir, long rows, struct ch_err *e)
 	snprintf(W.cur, n, "%s/window.jsonl", dir);
 	snprintf(W.old, n, "%s/window.1.jsonl", dir);
 	W.limit = rows > 0 ? rows : 10000;
-	if (!(W.fp = fopen(W.cur, "ae")))
+	if (open_cur() < 0)
 		return ch_errf(e, "%s: %s", W.cur, strerror(errno));
-	setvbuf(W.fp, NULL, _IOFBF, 1 << 18);   /* flushed every second */
 	W.rows = count_lines(W.cur);
 	W.oldrows = count_lines(W.old);
 	return 0;
 }
 
+/* Appends one line (with its newline) to the memory buffer. */
+static void
+append(const char *a, size_t alen, const char *b, size_t blen)
+{
+	size_t need = alen + blen + 1;
+
+	pthread_mutex_lock(&W.mu);
+	if (W.len + need > MAXBUF) {
+		W.dropped++;
+	} else {
+		if (W.len + need > W.cap) {
+			W.cap = (W.len + need) * 2;
+			W.buf = ch_realloc(W.buf, W.cap);
+		}
+		memcpy(W.buf + W.len, a, alen);
+		memcpy(W.buf + W.len + alen, b, blen);
+		W.buf[W.len + alen + blen] = '\n';
+		W.len += need;
+		W.pending++;
+	}
+	pthread_mutex_unlock(&W.mu);
+}
+
+static void
+write_all(const char *p, size_t n)
+{
+	while (n > 0 && W.fd >= 0) {
+		ssize_t w = write(W.fd, p, n);
+
+		if (w < 0) {
+			if (errno == EINTR)
+				continue;
+			slog("error", "window write failed", json_pack("{s:s,s:s}",
+			    "file", W.cur, "error", strerror(errno)));
+			return;
+		}
+		p += w;
+		n -= (size_t)w;
+	}
+}
+
 static void
 rotate(void)
 {
-	fclose(W.fp);
+	if (W.fd >= 0)
+		close(W.fd);
 	if (rename(W.cur, W.old) != 0)
 		slog("error", "window rotate failed", json_pack("{s:s,s:s}",
 		    "file", W.cur, "error", strerror(errno)));
 	W.oldrows = W.rows;
 	W.rows = 0;
-	if (!(W.fp = fopen(W.cur, "ae")))
-		slog("error", "window reopen failed", json_pack("{s:s,s:s}",
-		    "file", W.cur, "error", strerror(errno)));
-	else
-		setvbuf(W.fp, NULL, _IOFBF, 1 << 18);
+	open_cur();
+}
+
+void
+window_flush(void)
+{
+	char *buf, *p, *end;
+	size_t len;
+	long dropped;
+
+	pthread_mutex_lock(&W.io);
+	pthread_mutex_lock(&W.mu);
+	buf = W.buf, len = W.len, dropped = W.dropped;
+	W.buf = NULL, W.len = W.cap = 0, W.pending = 0, W.dropped = 0;
+	pthread_mutex_unlock(&W.mu);
+	if (!W.cur)     /* closed: nowhere to go */
+		len = 0;
+	if (dropped)
+		slog("warn", "window rows dropped: the disk is behind",
+		    json_pack("{s:I}", "rows", (json_int_t)dropped));
+	/* write up to the row that fills the file, rotate, go on */
+	for (p = buf, end = buf + len; p < end; ) {
+		char *q = p;
+		long room = W.limit - W.rows, n = 0;
+
+		while (q < end && n < room) {
+			q = memchr(q, '\n', (size_t)(end - q)) + 1;
+			n++;
+		}
+		write_all(p, (size_t)(q - p));
+		W.rows += n;
+		p = q;
+		if (W.rows >= W.limit)
+			rotate();
+	}
+	pthread_mutex_unlock(&W.io);
+	free(buf);
 }
 
 /* ISO time of now, formatted once a second per thread */
@@ -102,7 +197,7 @@ window_add(const struct ch_schema *s, json_t *obj, double p,
 	char ts[21], *line;
 	int i;
 
-	if (!W.fp && !W.cur)
+	if (!W.cur)
 		return;
 	for (i = 0; i < s->nfeat; i++)
 		if ((v = json_object_get(obj, s->f[i].name)))
@@ -115,14 +210,7 @@ window_add(const struct ch_schema *s, json_t *obj, double p,
 	json_decref(row);
 	if (!line)
 		return;
-	pthread_mutex_lock(&W.mu);
-	if (W.fp) {
-		fputs(line, W.fp);
-		putc('\n', W.fp);
-		if (++W.rows >= W.limit)
-			rotate();
-	}
-	pthread_mutex_unlock(&W.mu);
+	append(line, strlen(line), "", 0);
 	free(line);
 }
 
@@ -150,24 +238,8 @@ window_add_raw(const struct ch_schema *s, json_t *obj, const char *body,
 	n = snprintf(head, sizeof head, "{\"churn_probability\":%.6f,"
 	    "\"model_version\":\"%s\",\"time\":\"%s\",", p, version, ts);
 	i++;        /* past the body's '{' */
-	pthread_mutex_lock(&W.mu);
-	if (W.fp) {
-		fwrite(head, 1, (size_t)n, W.fp);
-		fwrite(body + i, 1, len - i, W.fp);
-		putc('\n', W.fp);
-		if (++W.rows >= W.limit)
-			rotate();
-	}
-	pthread_mutex_unlock(&W.mu);
-}
-
-void
-window_flush(void)
-{
-	pthread_mutex_lock(&W.mu);
-	if (W.fp)
-		fflush(W.fp);
-	pthread_mutex_unlock(&W.mu);
+	if (W.cur)
+		append(head, (size_t)n, body + i, len - i);
 }
 
 static void
@@ -192,27 +264,27 @@ window_snapshot(size_t *len, long *rows)
 
 	*len = 0;
 	buf[0] = '\0';
-	pthread_mutex_lock(&W.mu);
-	if (W.fp)
-		fflush(W.fp);
+	window_flush();
+	pthread_mutex_lock(&W.io);
 	if (W.cur) {
 		append_file(W.old, &buf, len);
 		append_file(W.cur, &buf, len);
 	}
 	if (rows)
 		*rows = W.rows + W.oldrows;
-	pthread_mutex_unlock(&W.mu);
+	pthread_mutex_unlock(&W.io);
 	return buf;
 }
 
 void
 window_close(void)
 {
-	pthread_mutex_lock(&W.mu);
-	if (W.fp)
-		fclose(W.fp);
-	W.fp = NULL;
-	pthread_mutex_unlock(&W.mu);
+	window_flush();
+	pthread_mutex_lock(&W.io);
+	if (W.fd >= 0)
+		close(W.fd);
+	W.fd = -1;
+	pthread_mutex_unlock(&W.io);
 	free(W.cur);
 	free(W.old);
 	W.cur = W.old = NULL;
