@@ -30,10 +30,7 @@ reg_get(struct ch_err *e)
 		return reg;
 	o.store_url = cfg.store;
 	o.database_url = cfg.database_url;
-	o.s3.endpoint = getenv("CHURN_S3_ENDPOINT");
-	o.s3.region = getenv("AWS_REGION");
-	o.s3.access_key = getenv("AWS_ACCESS_KEY_ID");
-	o.s3.secret_key = getenv("AWS_SECRET_ACCESS_KEY");
+	ch_registry_opts_fill(&o, getenv);
 	if (ch_registry_open(&o, &reg, e) != 0)
 		reg = NULL;
 	return reg;
