@@ -5,13 +5,15 @@
 #      version served;
 #   b) shifted data (churn-gen --shift): drift, retrain, a new version pushed
 #      and the alias moved, reload, the final prediction from the new version;
-#   c) the quality gate refusing a model: published as challenger, stage fails.
+#   c) the quality gate refusing a model: published as challenger, stage fails;
+#   d) a signed GitHub push event to churn-serve's /hooks/github runs the
+#      pipeline again, under pipeline-cron's lock (CI without Jenkins).
 # After each, the registry, the object in the bucket and GET /model agree.
 . "$CHURN_TOP/tests/lib.sh"
 for p in churn-gen churn-train churn-push churn-models churn-drift churn-serve; do
 	command -v $p >/dev/null 2>&1 || skip "$p is not built yet (the pipeline needs every program)"
 done
-for t in curl jq psql sha256sum; do
+for t in curl jq psql sha256sum openssl; do
 	command -v $t >/dev/null 2>&1 || skip "$t is not installed (scripts/install-deps)"
 done
 if [ -z "${CHURN_TEST_DATABASE_URL:-}" ] || [ -z "${CHURN_TEST_S3_ENDPOINT:-}" ]; then
@@ -41,7 +43,8 @@ export CHURN_SERVICES=external CHURN_SERVE=start CHURN_DRIFT_MODE=api CHURN_ALIA
 export CHURN_LISTEN="127.0.0.1:$port" CHURN_API_URL="http://127.0.0.1:$port"
 export CHURN_PIPELINE_DIR="$PWD/state" CHURN_ENV_FILE="$PWD/.env"
 export CHURN_TRAIN_FLAGS="--trees 40 --seed 1"
-unset CHURN_ADMIN_TOKEN CHURN_WEBHOOK_SECRET CHURN_AUC_MARGIN CHURN_FORCE_RETRAIN CHURN_VERIFY_CUSTOMER
+export CHURN_WEBHOOK_SECRET="hook-$test_db"
+unset CHURN_ADMIN_TOKEN CHURN_AUC_MARGIN CHURN_FORCE_RETRAIN CHURN_VERIFY_CUSTOMER
 state=$CHURN_PIPELINE_DIR
 
 churn-gen --rows 4000 --seed 11 -o train.csv || fail "churn-gen failed"
@@ -54,6 +57,7 @@ SOURCE_DATE_EPOCH=1700000000 churn-train $CHURN_TRAIN_FLAGS -o v1.churn train.cs
 churn-push --init --alias champion - <v1.json >push1.json 2>err || { cat err; fail "churn-push failed"; }
 v1=$(jq -r .version push1.json)
 [ -n "$v1" ] || fail "churn-push printed no version"
+unset SOURCE_DATE_EPOCH # retrained models are named by the time of training
 
 api() { curl -sS --max-time 10 "$CHURN_API_URL$1"; }
 # s3get KEY: the object under this test's prefix, to stdout
@@ -148,6 +152,28 @@ churn-models list --json >models.json
 "$CHURN_TOP/scripts/stage-reload" 2>err || { cat err; fail "(c): reload failed"; }
 "$CHURN_TOP/scripts/stage-verify" 2>err || { cat err; fail "(c): verify failed"; }
 [ "$(jq -r .model_version "$state/verify.json")" = "$v2" ] || fail "(c): no longer served by $v2"
+
+# --- d) the webhook of churn-serve runs the pipeline -------------------------
+sleep 1 # a new version name, should it retrain
+printf '{"ref":"refs/heads/main","after":"%s"}' 0123456789abcdef0123456789abcdef01234567 >event.json
+sig=$(openssl dgst -sha256 -hmac "$CHURN_WEBHOOK_SECRET" -r event.json | cut -d' ' -f1)
+rm -f "$state/pipeline.log"
+code=$(curl -sS -o hook.json -w '%{http_code}' -H 'Content-Type: application/json' \
+	-H 'X-GitHub-Event: push' -H "X-Hub-Signature-256: sha256=$sig" --data-binary @event.json \
+	"$CHURN_API_URL/hooks/github") || fail "POST /hooks/github: no answer"
+[ "$code" = 202 ] || { cat hook.json; fail "POST /hooks/github: status $code, not 202"; }
+i=0
+while ! grep -q '^pipeline-cron: pipeline exited' "$state/pipeline.log" 2>/dev/null && [ $i -lt 1200 ]; do
+	sleep 0.1
+	i=$((i + 1))
+done
+cat "$state/pipeline.log"
+grep -q '^pipeline-cron: pipeline exited 0$' "$state/pipeline.log" || fail "(d): the pipeline the webhook started did not pass"
+grep -q '^pipeline: all 7 stages passed' "$state/pipeline.log" || fail "(d): not every stage ran"
+churn-models list --json >models.json
+v4=$(jq -r .aliases.champion models.json)
+agree "$v4" "$(jq '.versions | length' models.json)"
+[ "$(jq -r .model_version "$state/verify.json")" = "$v4" ] || fail "(d): final prediction not from $v4"
 
 # --- down: the server stops and its pid file goes ----------------------------
 "$CHURN_TOP/scripts/stage-services" down 2>err || { cat err; fail "stage-services down failed"; }
