@@ -294,6 +294,7 @@ ch_model_decode(const unsigned char *buf, size_t len, const char *name,
 		ch_errf(e, "%s: corrupt model: forest and schema disagree", name);
 		goto fail;
 	}
+	m->scorer = ch_scorer_new(m->forest);
 	json_object_del(meta, "schema");
 	json_object_del(meta, "prediction_reference");
 	*out = m;
@@ -321,11 +322,14 @@ ch_model_load(const char *path, struct ch_model **out, struct ch_err *e)
 double
 ch_model_predict(const struct ch_model *m, const uint8_t *codes)
 {
-	return ch_forest_predict(m->forest, codes);
+	double p;
+
+	ch_scorer_run(m->scorer, codes, 1, &p);
+	return p;
 }
 
 struct part {
-	const struct ch_forest *f;
+	const struct ch_scorer *s;
 	const uint8_t *codes;
 	size_t n;
 	double *p;
@@ -336,7 +340,7 @@ predict_part(void *arg)
 {
 	struct part *w = arg;
 
-	ch_forest_predict_batch(w->f, w->codes, w->n, w->p);
+	ch_scorer_run(w->s, w->codes, w->n, w->p);
 	return NULL;
 }
 
@@ -354,12 +358,12 @@ ch_model_predict_batch(const struct ch_model *m, const uint8_t *codes,
 		jobs = 64;
 	/* threads pay off only for batches of some size */
 	if (jobs <= 1 || n < 256) {
-		ch_forest_predict_batch(m->forest, codes, n, p);
+		ch_scorer_run(m->scorer, codes, n, p);
 		return;
 	}
 	per = (n + (size_t)jobs - 1) / (size_t)jobs;
 	for (k = 0; k < jobs && off < n; k++, off += per) {
-		w[k] = (struct part){ m->forest, codes + off * nf,
+		w[k] = (struct part){ m->scorer, codes + off * nf,
 		    off + per > n ? n - off : per, p + off };
 		if (k > 0)
 			started[k] = pthread_create(&tid[k], NULL, predict_part, &w[k]) == 0;
@@ -427,6 +431,7 @@ ch_model_free(struct ch_model *m)
 		return;
 	ch_schema_free(m->schema);
 	ch_forest_free(m->forest);
+	ch_scorer_free(m->scorer);
 	ch_profile_free(&m->pred_ref);
 	json_decref(m->meta);
 	free(m);

@@ -10,6 +10,7 @@
 
 #include "forest.h"
 #include "schema.h"
+#include "scorer.h"
 #include "util.h"
 
 #define CH_MODEL_MAGIC "CHURNMDL"
@@ -25,6 +26,7 @@ struct ch_model {
 	double threshold;        /* decision threshold for the churn label */
 	struct ch_schema *schema;
 	struct ch_forest *forest;
+	struct ch_scorer *scorer; /* the forest, laid out for scoring */
 	struct ch_profile pred_ref; /* churn probability on held-out rows */
 	json_t *meta;            /* "params", "metrics", "oob", "importances",
 	                            "data" ... as churn-model(5) lists */
