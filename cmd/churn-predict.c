@@ -325,7 +325,7 @@ json_lines(struct conf *c, FILE *fp, int jobs)
 	char *line = NULL, idbuf[32];
 	size_t cap = 0;
 	ssize_t len;
-	long lineno = 0;
+	long lineno = 0, fail = 0;
 	json_t *j, *id;
 	int u;
 
@@ -340,8 +340,10 @@ json_lines(struct conf *c, FILE *fp, int jobs)
 			if (!j)
 				snprintf(err.msg, sizeof err.msg, "%s", je.text);
 			json_decref(j);
-			if (!c->skipbad)
-				ch_die(2, "%s:%ld: %s", c->name, lineno, err.msg);
+			if (!c->skipbad) {
+				fail = lineno;
+				break;
+			}
 			ch_warn("%s:%ld: %s (skipped)", c->name, lineno, err.msg);
 			c->skipped++;
 			continue;
@@ -365,13 +367,17 @@ json_lines(struct conf *c, FILE *fp, int jobs)
 			out.len = 0;
 		}
 	}
-	if (ferror(fp))
+	if (!fail && ferror(fp))
 		ch_die(2, "read %s:", c->name);
-	batch_flush(b, jobs, &out);
-	fwrite(out.s, 1, out.len, stdout);
+	if (!fail) {
+		batch_flush(b, jobs, &out);
+		fwrite(out.s, 1, out.len, stdout);
+	}
 	free(out.s);
 	free(line);
 	batch_free(b);
+	if (fail)
+		ch_die(2, "%s:%ld: %s", c->name, fail, err.msg);
 }
 
 int

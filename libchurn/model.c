@@ -351,7 +351,7 @@ ch_model_predict_batch(const struct ch_model *m, const uint8_t *codes,
 	struct part w[64];
 	pthread_t tid[64];
 	int started[64] = { 0 };
-	size_t per, off = 0, nf = (size_t)m->schema->nfeat;
+	size_t per, off = 0, nf = (size_t)m->forest->nfeat;
 	int i, k;
 
 	if (jobs > 64)

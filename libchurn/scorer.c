@@ -6,15 +6,21 @@
 #include "schema.h"
 #include "scorer.h"
 
+/* 16 bytes, so that large trees stay in cache */
 struct snode {
-	uint8_t mask[32];       /* bit c set: code c goes left */
 	int32_t child[2];       /* [0] right, [1] left; a leaf: itself */
-	int32_t feat;
-	float value;
+	uint16_t feat;
+	uint8_t thr;            /* numeric: codes <= thr go left */
+	uint8_t flags;          /* CAT: the mask decides; MISSL: missing left */
+	uint32_t aux;           /* categorical: mask index; leaf: the value */
 };
+
+#define CAT 1
+#define MISSL 2
 
 struct stree {
 	struct snode *n;
+	uint8_t (*mask)[32];    /* [0] unused; bit c set: code c goes left */
 	int depth;              /* longest root-to-leaf path */
 };
 
@@ -40,7 +46,7 @@ ch_scorer_new(const struct ch_forest *f)
 {
 	struct ch_scorer *s = ch_calloc(1, sizeof *s);
 	uint32_t i;
-	int t, c;
+	int t;
 
 	s->ntrees = f->ntrees;
 	s->nfeat = f->nfeat;
@@ -48,43 +54,51 @@ ch_scorer_new(const struct ch_forest *f)
 	for (t = 0; t < f->ntrees; t++) {
 		const struct ch_tree *tr = &f->trees[t];
 		struct snode *n = ch_calloc(tr->nnodes, sizeof *n);
+		uint8_t (*mask)[32] = ch_calloc(tr->nbitsets + 1, 32);
+		uint32_t nmask = 1;
 
 		for (i = 0; i < tr->nnodes; i++) {
 			const struct ch_node *o = &tr->nodes[i];
 
-			n[i].value = o->value;
 			if (o->feat < 0) {
 				n[i].child[0] = n[i].child[1] = (int32_t)i;
+				memcpy(&n[i].aux, &o->value, 4);
 				continue;
 			}
-			n[i].feat = o->feat;
+			n[i].feat = (uint16_t)o->feat;
 			n[i].child[0] = o->right;
 			n[i].child[1] = o->left;
-			if (o->categorical)
-				memcpy(n[i].mask, tr->bitsets[o->arg], 32);
-			else
-				for (c = 0; c <= (int)o->arg && c < CH_MISSING; c++)
-					n[i].mask[c >> 3] |= (uint8_t)(1u << (c & 7));
-			n[i].mask[CH_MISSING >> 3] &= (uint8_t)~(1u << (CH_MISSING & 7));
-			if (o->missing_left)
-				n[i].mask[CH_MISSING >> 3] |= (uint8_t)(1u << (CH_MISSING & 7));
+			n[i].flags = o->missing_left ? MISSL : 0;
+			if (o->categorical) {
+				n[i].flags |= CAT;
+				n[i].aux = nmask;
+				memcpy(mask[nmask], tr->bitsets[o->arg], 32);
+				mask[nmask][CH_MISSING >> 3] &= (uint8_t)~(1u << (CH_MISSING & 7));
+				if (o->missing_left)
+					mask[nmask][CH_MISSING >> 3] |= (uint8_t)(1u << (CH_MISSING & 7));
+				nmask++;
+			} else {
+				n[i].thr = (uint8_t)o->arg;
+			}
 		}
 		s->t[t].n = n;
+		s->t[t].mask = mask;
 		s->t[t].depth = depth(tr, 0);
 	}
 	return s;
 }
 
-#define BLOCK 128
+#define BLOCK 256
 
 void
 ch_scorer_run(const struct ch_scorer *s, const uint8_t *x, size_t n,
     double *p)
 {
-	size_t nf = (size_t)s->nfeat, b, m, i;
+	size_t nf = (size_t)s->nfeat, b, m, i, j, na;
 	double acc[BLOCK];
 	int32_t k[BLOCK];
-	int t, d;
+	uint16_t act[BLOCK];
+	int t;
 
 	for (b = 0; b < n; b += BLOCK) {
 		const uint8_t *xb = x + b * nf;
@@ -94,20 +108,38 @@ ch_scorer_run(const struct ch_scorer *s, const uint8_t *x, size_t n,
 			acc[i] = 0;
 		for (t = 0; t < s->ntrees; t++) {
 			const struct snode *nd = s->t[t].n;
+			const uint8_t (*mk)[32] = (const uint8_t (*)[32])s->t[t].mask;
 
-			for (i = 0; i < m; i++)
+			for (i = 0; i < m; i++) {
 				k[i] = 0;
-			/* every row takes depth steps: a leaf steps to itself, so
-			 * the walks of a block run side by side without branches */
-			for (d = 0; d < s->t[t].depth; d++)
-				for (i = 0; i < m; i++) {
-					const struct snode *q = &nd[k[i]];
-					unsigned c = xb[i * nf + (size_t)q->feat];
+				act[i] = (uint16_t)i;
+			}
+			/* the rows of a block walk side by side, a level at a time;
+			 * a row leaves the active list when it reaches a leaf (whose
+			 * children are itself), without a branch */
+			for (na = nd[0].child[0] == 0 ? 0 : m; na > 0; na = j) {
+				for (i = j = 0; i < na; i++) {
+					size_t r = act[i];
+					const struct snode *q = &nd[k[r]];
+					unsigned c = xb[r * nf + q->feat], l, lm, cat;
+					int32_t to;
 
-					k[i] = q->child[q->mask[c >> 3] >> (c & 7) & 1];
+					cat = q->flags & CAT;
+					l = (c <= q->thr) | ((c == CH_MISSING) & (q->flags >> 1));
+					lm = (unsigned)mk[q->aux & -cat][c >> 3] >> (c & 7) & 1;
+					l = (l & (cat - 1)) | (lm & -cat);
+					to = q->child[l];
+					k[r] = to;
+					act[j] = (uint16_t)r;
+					j += nd[to].child[0] != to;
 				}
-			for (i = 0; i < m; i++)
-				acc[i] += nd[k[i]].value;
+			}
+			for (i = 0; i < m; i++) {
+				float v;
+
+				memcpy(&v, &nd[k[i]].aux, 4);
+				acc[i] += v;
+			}
 		}
 		for (i = 0; i < m; i++)
 			p[b + i] = s->ntrees ? acc[i] / s->ntrees : NAN;
@@ -121,8 +153,10 @@ ch_scorer_free(struct ch_scorer *s)
 
 	if (!s)
 		return;
-	for (t = 0; t < s->ntrees; t++)
+	for (t = 0; t < s->ntrees; t++) {
 		free(s->t[t].n);
+		free(s->t[t].mask);
+	}
 	free(s->t);
 	free(s);
 }
