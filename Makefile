@@ -53,9 +53,20 @@ $(PROG_ONE:%=$(B)/bin/%): $(B)/bin/%: $(B)/cmd/%.o $(LIB)
 
 .SECONDARY:
 .SECONDEXPANSION:
-$(B)/bin/%: $$(patsubst %.c,$(B)/%.o,$$(wildcard cmd/$$*/*.c)) $(LIB)
+$(B)/bin/%: $$(addprefix $(B)/,$$(addsuffix .o,$$(basename $$(wildcard cmd/$$*/*.c)))) $(LIB)
 	@mkdir -p $(@D)
 	$(CC) $(CFLAGS_ALL) -o $@ $(filter %.o,$^) $(LIB) $(LDLIBS_ALL)
+
+# churn-serve serves the web UI embedded at build time from cmd/churn-serve/ui/
+SERVE_OBJ = $(patsubst %.c,$(B)/%.o,$(wildcard cmd/churn-serve/*.c))
+UI_FILES  = $(shell find cmd/churn-serve/ui -type f ! -name '.*' 2>/dev/null)
+$(SERVE_OBJ): cmd/churn-serve/serve.h cmd/churn-serve/http.h
+$(B)/gen/churn-serve/assets.c: scripts/embed cmd/churn-serve/ui $(UI_FILES)
+	@mkdir -p $(@D)
+	scripts/embed cmd/churn-serve/ui > $@.tmp && mv $@.tmp $@
+$(B)/gen/churn-serve/assets.o: $(B)/gen/churn-serve/assets.c cmd/churn-serve/serve.h
+	$(CC) $(CFLAGS_ALL) -Icmd/churn-serve -c -o $@ $<
+$(B)/bin/churn-serve: $(B)/gen/churn-serve/assets.o
 
 $(B)/tests/%: $(B)/tests/unit/%.o $(LIB)
 	@mkdir -p $(@D)
@@ -64,12 +75,28 @@ $(B)/tests/%: $(B)/tests/unit/%.o $(LIB)
 units: $(UNITS)
 
 # every test; the services the tests need are started and stopped by tests/run
-check: all units
-	CHURN_BIN=$(CURDIR)/$(B)/bin CHURN_UNITS=$(CURDIR)/$(B)/tests tests/run
+check: all units fuzzers
+	CHURN_BIN=$(CURDIR)/$(B)/bin CHURN_UNITS=$(CURDIR)/$(B)/tests CHURN_FUZZ=$(CURDIR)/build-fuzz tests/run
 	$(MAKE) SAN=1 check-san
 
 check-san: all units
 	CHURN_BIN=$(CURDIR)/$(B)/bin CHURN_UNITS=$(CURDIR)/$(B)/tests CHURN_SAN=1 tests/run unit cli
+
+# fuzz targets (libFuzzer, clang): each parser, FUZZ_SECONDS each
+FUZZ_SECONDS = 10
+FUZZ_SRC  = $(wildcard tests/fuzz/fuzz_*.c)
+FUZZ_BINS = $(FUZZ_SRC:tests/fuzz/%.c=build-fuzz/%)
+FUZZ_FLAGS = -g -O1 -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=undefined \
+             -std=c11 -D_POSIX_C_SOURCE=200809L -D_DEFAULT_SOURCE -pthread -iquote libchurn $(PKG_CFLAGS)
+
+build-fuzz/%: tests/fuzz/%.c $(LIB_SRC) $(wildcard libchurn/*.h)
+	@mkdir -p $(@D)
+	clang $(FUZZ_FLAGS) -o $@ $< $(LIB_SRC) $(LDLIBS_ALL)
+
+fuzzers: $(FUZZ_BINS)
+
+fuzz: fuzzers
+	CHURN_FUZZ=$(CURDIR)/build-fuzz FUZZ_SECONDS=$(FUZZ_SECONDS) tests/run fuzz
 
 demo: all
 	scripts/demo
@@ -86,6 +113,6 @@ install: all
 	for m in $(MAN); do s=$${m##*.}; install -m 644 $$m $(DESTDIR)$(MANDIR)/man$$s/; done
 
 clean:
-	rm -rf build build-san bin
+	rm -rf build build-san build-fuzz bin
 
-.PHONY: all bin units check check-san demo bench lint-man install clean
+.PHONY: all bin units fuzzers fuzz check check-san demo bench lint-man install clean

@@ -69,7 +69,6 @@ manifest(const struct ch_model *m, const char *source, const char *commit)
 	json_t *j = json_deep_copy(m->meta);
 
 	json_object_set_new(j, "version", json_string(m->version));
-	json_object_set_new(j, "model_sha256", json_string(m->sha256));
 	json_object_set_new(j, "schema", ch_schema_input_json(m->schema));
 	json_object_set_new(j, "source_file", json_string(source));
 	if (commit)

@@ -138,7 +138,7 @@ ch_model_encode(struct ch_model *m, unsigned char **out, size_t *outlen,
 		b.p[16 + i] = (unsigned char)((uint64_t)(b.len - HDR) >> (8 * i));
 	EVP_Digest(b.p + HDR, b.len - HDR, md, &mdlen, EVP_sha256(), NULL);
 	memcpy(b.p + 24, md, 32);
-	ch_hex(md, 32, m->sha256);
+	ch_sha256_hex(b.p, b.len, m->sha256);
 	m->file_size = b.len;
 	*out = b.p;
 	*outlen = b.len;
@@ -257,6 +257,9 @@ ch_model_decode(const unsigned char *buf, size_t len, const char *name,
 		return ch_errf(e, "%s: corrupt model: SHA-256 of the payload "
 		    "does not match", name);
 	buf += HDR;
+	if (plen < 4)
+		return ch_errf(e, "%s: corrupt model: payload of %llu bytes", name,
+		    (unsigned long long)plen);
 	mlen = get32(buf);
 	if (mlen > plen - 4)
 		return ch_errf(e, "%s: corrupt model: bad metadata length", name);
@@ -267,7 +270,7 @@ ch_model_decode(const unsigned char *buf, size_t len, const char *name,
 	}
 	m = ch_calloc(1, sizeof *m);
 	m->meta = meta;
-	ch_hex(md, 32, m->sha256);
+	ch_sha256_hex(buf - HDR, len, m->sha256);
 	m->file_size = len;
 	v = json_string_value(json_object_get(meta, "version"));
 	x = json_object_get(meta, "created_unix");

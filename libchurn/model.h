@@ -30,7 +30,8 @@ struct ch_model {
 	struct ch_profile pred_ref; /* churn probability on held-out rows */
 	json_t *meta;            /* "params", "metrics", "oob", "importances",
 	                            "data" ... as churn-model(5) lists */
-	char sha256[65];         /* SHA-256 of the payload (set by load/save) */
+	char sha256[65];         /* SHA-256 of the whole file, as sha256sum(1)
+	                            prints it (set by encode/decode) */
 	size_t file_size;        /* set by load/save */
 };
 

@@ -48,8 +48,7 @@ struct ch_registry_opts {
 struct ch_version_ref {
 	char version[64];
 	char sha256[65];   /* SHA-256 of the whole artifact file, hex (what
-	                      sha256sum prints; not m->sha256, the model's payload
-	                      checksum, which the manifest keeps as "model_sha256") */
+	                      sha256sum prints, and m->sha256 of the model) */
 	size_t size;       /* bytes of the artifact file */
 };
 

@@ -150,7 +150,6 @@ scenario() {
 	# show: the manifest
 	expect 0 churn-models show challenger
 	[ "$(field version out)" = "$v3" ] || fail "show challenger: wrong version"
-	grep -q '"model_sha256"' out || fail "show lacks model_sha256"
 	grep -q '"source"' out || fail "show lacks the data fingerprint"
 	grep -q '"features"' out || fail "show lacks the schema"
 

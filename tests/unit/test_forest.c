@@ -372,6 +372,21 @@ START_TEST(test_importance)
 		sum += st.importance[k];
 	}
 	ck_assert_double_eq_tol(sum, 1.0, 1e-9);
+	/* category sets are shared within a tree: no two alike, no more
+	 * than the categorical splits */
+	for (k = 0; k < f->ntrees; k++) {
+		const struct ch_tree *t = &f->trees[k];
+		uint32_t i, j, ncat = 0;
+
+		for (i = 0; i < t->nnodes; i++)
+			ncat += t->nodes[i].feat >= 0 && t->nodes[i].categorical;
+		ck_assert_uint_le(t->nbitsets, ncat);
+		ck_assert_uint_gt(ncat, t->nbitsets);   /* some reuse */
+		for (i = 0; i < t->nbitsets; i++)
+			for (j = i + 1; j < t->nbitsets; j++)
+				ck_assert(memcmp(t->bitsets[i], t->bitsets[j],
+				    32) != 0);
+	}
 	/* the signals beat every noise feature */
 	for (k = 3; k < 6; k++) {
 		ck_assert_double_gt(st.importance[0], st.importance[k]);
@@ -497,6 +512,82 @@ START_TEST(test_balanced)
 	f = train(s, &p, NULL);
 	v = ch_forest_predict(f, &x);
 	ck_assert_msg(v > 0.42 && v < 0.58, "balanced leaf %g", v);
+	ch_forest_free(f);
+	ds_free(s);
+}
+END_TEST
+
+/* Categorical missing values are tried on both sides too: missing rows
+ * positive follow category 1's side. */
+START_TEST(test_categorical_missing)
+{
+	struct ds *s = ds_new(300, 1);
+	struct ch_forest_params p = params(4);
+	struct ch_forest *f;
+	uint8_t x;
+	size_t i;
+	int t;
+
+	s->cat[0] = 1;
+	s->nbins[0] = 3;
+	for (i = 0; i < 300; i++) {
+		s->cols[0][i] = i % 5 == 4 ? CH_MISSING : (uint8_t)(i % 3);
+		s->y[i] = s->cols[0][i] == 1 || s->cols[0][i] == CH_MISSING;
+	}
+	f = train(s, &p, NULL);
+	ck_assert_double_eq(train_accuracy(f, s), 1.0);
+	for (t = 0; t < f->ntrees; t++) {
+		const struct ch_tree *tr = &f->trees[t];
+		int one_left = tr->bitsets[tr->nodes[0].arg][0] >> 1 & 1;
+
+		ck_assert_uint_eq(tr->nnodes, 3);
+		ck_assert_int_eq(tr->nodes[0].missing_left, one_left);
+	}
+	x = CH_MISSING;
+	ck_assert_double_eq(ch_forest_predict(f, &x), 1.0);
+	ch_forest_free(f);
+	ds_free(s);
+}
+END_TEST
+
+/* One row; a feature all missing; one class only: one-leaf trees. */
+START_TEST(test_degenerate)
+{
+	struct ds *s = ds_new(50, 2);
+	struct ch_forest_params p = params(3);
+	struct ch_forest_stats st;
+	struct ch_forest *f;
+	size_t i;
+	int t;
+
+	for (i = 0; i < 50; i++) {
+		s->cols[0][i] = CH_MISSING;
+		s->cols[1][i] = (uint8_t)(i % 10);
+		s->y[i] = 1;
+	}
+	f = train(s, &p, &st);
+	for (t = 0; t < f->ntrees; t++) {
+		ck_assert_uint_eq(f->trees[t].nnodes, 1);
+		ck_assert_float_eq(f->trees[t].nodes[0].value, 1);
+	}
+	ck_assert_double_eq(st.importance[0] + st.importance[1], 0);
+	ch_forest_stats_free(&st);
+	ch_forest_free(f);
+
+	for (i = 0; i < 50; i++)                /* the missing column decides */
+		s->y[i] = i % 2;
+	s->d.n = 1;
+	f = train(s, &p, NULL);
+	ck_assert_uint_eq(f->trees[0].nnodes, 1);
+	ch_forest_free(f);
+	s->d.n = 50;
+	for (i = 0; i < 50; i += 2)
+		s->cols[0][i] = 0;
+	s->nbins[0] = 1;
+	p.mf = CH_MF_ALL;
+	f = train(s, &p, NULL);
+	ck_assert_double_eq(train_accuracy(f, s), 1.0);
+	ck_assert_int_eq(f->trees[0].nodes[0].feat, 0);
 	ch_forest_free(f);
 	ds_free(s);
 }
@@ -636,6 +727,8 @@ forest_suite(void)
 	tcase_add_test(tc, test_categorical_set);
 	tcase_add_test(tc, test_missing_learnt_side);
 	tcase_add_test(tc, test_missing_default_side);
+	tcase_add_test(tc, test_categorical_missing);
+	tcase_add_test(tc, test_degenerate);
 	tcase_add_test(tc, test_deterministic_jobs);
 	tcase_add_test(tc, test_importance);
 	tcase_add_test(tc, test_oob);
