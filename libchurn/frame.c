@@ -147,6 +147,34 @@ grow_rows(struct reading *r)
 	return 1;
 }
 
+/*
+ * Reads the next data row: checks its width, reads its label, makes room
+ * for it (*grew set when the row arrays grew: the caller's columns must
+ * grow too) and records its label and line.  The caller stores the
+ * features at index r->n, then increments it.  Returns 1, 0 at the end,
+ * -1 on error.
+ */
+static int
+next_row(struct reading *r, struct ch_record *rec, const char *positive,
+    int *grew, struct ch_err *e)
+{
+	int rc = ch_csv_next(r->csv, rec, e), lab;
+
+	if (rc <= 0)
+		return rc;
+	if (rec->n != r->nhdr)
+		return ch_errf(e, "%s:%ld: ragged row: %zu fields, the header has %zu",
+		    ch_csv_name(r->csv), rec->line, rec->n, r->nhdr);
+	lab = ch_label(rec->field[r->target], rec->len[r->target], positive);
+	if (lab < 0)
+		return label_error(r, rec->line, rec->field[r->target],
+		    r->hdr[r->target], positive, e);
+	*grew = grow_rows(r);
+	r->y[r->n] = (uint8_t)lab;
+	r->line[r->n] = rec->line;
+	return 1;
+}
+
 struct distinct {
 	double v;
 	uint64_t count;
@@ -355,31 +383,18 @@ ch_frame_load(FILE *fp, const char *name, const struct ch_frame_opts *o,
 	struct ch_frame *fr = NULL;
 	struct ch_schema *s;
 	struct col *cols = NULL;
-	int rc, i, lab, ret = -1;
+	int rc, i, grew, ret = -1;
 
 	if (read_header(&r, fp, name, o, e) != 0)
 		goto out;
 	cols = ch_calloc((size_t)r.nfeat, sizeof *cols);
 	for (i = 0; i < r.nfeat; i++)
 		cols[i].vals = ch_strmap_new();
-	while ((rc = ch_csv_next(r.csv, &rec, e)) > 0) {
-		if (rec.n != r.nhdr) {
-			ch_errf(e, "%s:%ld: ragged row: %zu fields, the header has %zu",
-			    ch_csv_name(r.csv), rec.line, rec.n, r.nhdr);
-			goto out;
-		}
-		lab = ch_label(rec.field[r.target], rec.len[r.target], o->positive);
-		if (lab < 0) {
-			label_error(&r, rec.line, rec.field[r.target],
-			    r.hdr[r.target], o->positive, e);
-			goto out;
-		}
-		if (grow_rows(&r))
+	while ((rc = next_row(&r, &rec, o->positive, &grew, e)) > 0) {
+		if (grew)
 			for (i = 0; i < r.nfeat; i++)
 				cols[i].cell = ch_reallocarray(cols[i].cell, r.cap,
 				    sizeof *cols[i].cell);
-		r.y[r.n] = (uint8_t)lab;
-		r.line[r.n] = rec.line;
 		for (i = 0; i < r.nfeat; i++) {
 			int c = r.fcol[i];
 
@@ -434,7 +449,7 @@ ch_frame_load_with(FILE *fp, const char *name, const struct ch_schema *s,
 	struct reading r;
 	struct ch_record rec;
 	struct ch_frame *fr = NULL;
-	int *col = NULL, rc, i, lab, ret = -1;
+	int *col = NULL, rc, i, grew, ret = -1;
 	uint8_t **codes = NULL;
 
 	oo.target = s->target;
@@ -449,23 +464,10 @@ ch_frame_load_with(FILE *fp, const char *name, const struct ch_schema *s,
 		goto out;
 	codes = ch_calloc((size_t)s->nfeat, sizeof *codes);
 	*unseen = 0;
-	while ((rc = ch_csv_next(r.csv, &rec, e)) > 0) {
-		if (rec.n != r.nhdr) {
-			ch_errf(e, "%s:%ld: ragged row: %zu fields, the header has %zu",
-			    ch_csv_name(r.csv), rec.line, rec.n, r.nhdr);
-			goto out;
-		}
-		lab = ch_label(rec.field[r.target], rec.len[r.target], oo.positive);
-		if (lab < 0) {
-			label_error(&r, rec.line, rec.field[r.target],
-			    r.hdr[r.target], oo.positive, e);
-			goto out;
-		}
-		if (grow_rows(&r))
+	while ((rc = next_row(&r, &rec, oo.positive, &grew, e)) > 0) {
+		if (grew)
 			for (i = 0; i < s->nfeat; i++)
 				codes[i] = ch_realloc(codes[i], r.cap);
-		r.y[r.n] = (uint8_t)lab;
-		r.line[r.n] = rec.line;
 		for (i = 0; i < s->nfeat; i++) {
 			rc = ch_encode_cell(&s->f[i], rec.field[col[i]],
 			    rec.len[col[i]], &codes[i][r.n]);
