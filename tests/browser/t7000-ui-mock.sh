@@ -2,13 +2,15 @@
 # t7000-ui-mock: the web UI against a mock of churn-serve's JSON routes
 # (tests/browser/mock-serve.js): quick checks of the page alone.  The
 # acceptance test against the real server is t7001-ui.
-top=${CHURN_TOP:-$(cd "$(dirname "$0")/../.." && pwd)}
-# run alone (not by tests/run): work in tests/out like tests/run would
-[ -n "${CHURN_TOP:-}" ] || { mkdir -p "$top/tests/out/browser-t7000-ui-mock" &&
-	cd "$top/tests/out/browser-t7000-ui-mock" || exit 2; }
+if [ -n "${CHURN_TOP:-}" ]; then
+	top=$CHURN_TOP
+else	# run alone, not by tests/run: work in tests/out as tests/run would
+	top=$(cd "$(dirname "$0")/../.." && pwd) || exit 2
+	mkdir -p "$top/tests/out/browser-t7000-ui-mock" && cd "$top/tests/out/browser-t7000-ui-mock" || exit 2
+fi
 CHURN_BIN=${CHURN_BIN:-$top/build/bin} CHURN_TOP=$top
 export CHURN_BIN CHURN_TOP
-# shellcheck source=../lib.sh
+# shellcheck disable=SC1091
 . "$top/tests/lib.sh"
 
 [ -x /usr/bin/chromium ] || skip "no /usr/bin/chromium (apt-get install chromium)"
