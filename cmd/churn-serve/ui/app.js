@@ -16,7 +16,7 @@
       if (v == null || v === false) continue;
       if (k === 'class') n.className = v;
       else if (k === 'text') n.textContent = v;
-      else if (k === 'style') n.setAttribute('style', v);
+      else if (k === 'style') n.style.cssText = v;   // CSSOM: allowed under a strict CSP
       else n.setAttribute(k, v === true ? '' : v);
     }
     for (const c of kids.flat()) {
