@@ -91,8 +91,10 @@ function report(i, when) {
     warnings: [] };
 }
 const DAY = 86400e3;
-const reports = [report(0, Date.now() - 3 * DAY), report(1, Date.now() - 2 * DAY)];
-let checks = 2;
+// MOCK_REPORTS=n: start with n recorded reports (default 2)
+const reports = [];
+for (let i = 0; i < Number(process.env.MOCK_REPORTS ?? 2); i++) reports.push(report(i, Date.now() - (3 - i) * DAY));
+let checks = reports.length;
 
 const models = {
   versions: [

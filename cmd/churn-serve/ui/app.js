@@ -113,7 +113,10 @@
     const fmt = (u, v) => (v == null ? '–' : v.toFixed(3));
     const opts = {
       width: Math.max(240, box.clientWidth), height: 220,
-      scales: { x: { time: true } },
+      // all points at one time: an hour either side (uPlot would add
+      // 86400/ms, years when x is in seconds)
+      scales: { x: { time: true, range: (u, min, max) => (x[0] === x[x.length - 1]
+        ? [x[0] - 3600, x[0] + 3600] : [min, max]) } },
       series: [{ label: 'time' }].concat(series.map((s, i) => ({
         label: s.label, stroke: s.color || PALETTE[i % PALETTE.length], width: 2,
         dash: s.dash, value: fmt, spanGaps: true,
@@ -333,6 +336,7 @@
     const sum = clear($('drift-summary'));
     const bars = clear($('drift-bars'));
     const sel = $('drift-feature');
+    $('drift-body').hidden = !latest;
     if (!latest) {
       sum.append('No drift check recorded yet: run one below.');
       clear(sel);
