@@ -17,7 +17,7 @@ SANFLAGS = $(SAN_$(SAN))
 PKG_CFLAGS := $(shell pkg-config --cflags $(PKGS))
 PKG_LIBS   := $(shell pkg-config --libs $(PKGS))
 CFLAGS_ALL  = -std=c11 -Wall -Wextra -Werror -D_POSIX_C_SOURCE=200809L -D_DEFAULT_SOURCE \
-              -pthread -Ilibchurn $(PKG_CFLAGS) $(OPT) $(SANFLAGS) $(CFLAGS)
+              -pthread -iquote libchurn $(PKG_CFLAGS) $(OPT) $(SANFLAGS) $(CFLAGS)
 LDLIBS_ALL  = $(PKG_LIBS) -lcsv -lm -pthread $(LDLIBS)
 
 LIB_SRC  = $(wildcard libchurn/*.c)
@@ -46,7 +46,8 @@ $(LIB): $(LIB_OBJ)
 	@mkdir -p $(@D)
 	rm -f $@ && ar rcs $@ $(LIB_OBJ)
 
-$(B)/bin/%: $(B)/cmd/%.o $(LIB)
+# a static pattern rule, so that the folder rule below cannot claim a one-file program
+$(PROG_ONE:%=$(B)/bin/%): $(B)/bin/%: $(B)/cmd/%.o $(LIB)
 	@mkdir -p $(@D)
 	$(CC) $(CFLAGS_ALL) -o $@ $< $(LIB) $(LDLIBS_ALL)
 

@@ -25,7 +25,8 @@ struct ch_frame_opts {
  */
 struct ch_frame {
 	size_t n;                /* rows */
-	struct ch_schema *schema;
+	int nfeat;
+	struct ch_schema *schema; /* owned; NULL when read with ch_frame_load_with */
 	uint8_t **codes;         /* [nfeat][n] */
 	uint8_t *y;              /* [n] 1 = positive */
 	long *line;              /* [n] input line of each row, for messages */

@@ -52,6 +52,15 @@ int ch_model_load(const char *path, struct ch_model **out, struct ch_err *e);
 /* Churn probability for one row of codes. */
 double ch_model_predict(const struct ch_model *m, const uint8_t *codes);
 
+/* Probabilities of n rows of codes (row-major, n x nfeat) into p,
+ * using up to jobs threads. */
+void ch_model_predict_batch(const struct ch_model *m, const uint8_t *codes,
+    size_t n, double *p, int jobs);
+
+/* The input schema for users (--schema, GET /predict/schema):
+ * ch_schema_input_json plus "model_version" and "threshold". */
+json_t *ch_model_schema_json(const struct ch_model *m);
+
 /* Metadata for --describe and GET /model: version, created, sha256, target,
  * features, params, metrics, ... (new reference). */
 json_t *ch_model_describe(const struct ch_model *m);

@@ -1,0 +1,421 @@
+/* schema.c - features, their bins and categories, value encoding */
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "schema.h"
+
+int
+ch_schema_find(const struct ch_schema *s, const char *name)
+{
+	int i;
+
+	for (i = 0; i < s->nfeat; i++)
+		if (strcmp(s->f[i].name, name) == 0)
+			return i;
+	return -1;
+}
+
+uint8_t
+ch_bin_numeric(const struct ch_feature *f, double v)
+{
+	int lo = 0, hi = f->nbins - 1, mid;
+
+	/* first edge >= v; past all edges is the last bin */
+	while (lo < hi) {
+		mid = (lo + hi) / 2;
+		if (v <= f->edges[mid])
+			hi = mid;
+		else
+			lo = mid + 1;
+	}
+	return (uint8_t)lo;
+}
+
+int
+ch_encode_cell(const struct ch_feature *f, const char *s, size_t len,
+    uint8_t *code)
+{
+	double v;
+	long k;
+
+	if (ch_is_missing(s, len)) {
+		*code = CH_MISSING;
+		return 0;
+	}
+	if (f->type == CH_NUMERIC) {
+		if (ch_parse_double(s, len, &v) != 0)
+			return -1;
+		*code = ch_bin_numeric(f, v);
+		return 0;
+	}
+	k = ch_strmap_get(f->catmap, s, len);
+	*code = k < 0 ? CH_MISSING : (uint8_t)k;
+	return k < 0;
+}
+
+int
+ch_encode_json(const struct ch_schema *s, json_t *obj, uint8_t *codes,
+    int *unseen, int *bad_field, struct ch_err *e)
+{
+	const struct ch_feature *f;
+	json_t *v;
+	char buf[64];
+	const char *str;
+	size_t len;
+	int i, rc;
+
+	if (!json_is_object(obj))
+		return ch_errf(e, "expected a JSON object of features");
+	for (i = 0; i < s->nfeat; i++) {
+		f = &s->f[i];
+		if (bad_field)
+			*bad_field = i;
+		v = json_object_get(obj, f->name);
+		if (!v)
+			return ch_errf(e, "field '%s': missing", f->name);
+		if (json_is_null(v)) {
+			codes[i] = CH_MISSING;
+			continue;
+		}
+		if (json_is_number(v)) {
+			if (f->type == CH_NUMERIC) {
+				if (!isfinite(json_number_value(v)))
+					return ch_errf(e, "field '%s': not a finite number", f->name);
+				codes[i] = ch_bin_numeric(f, json_number_value(v));
+				continue;
+			}
+			/* a category written as a number: match its text */
+			if (json_is_integer(v))
+				snprintf(buf, sizeof buf, "%lld", (long long)json_integer_value(v));
+			else
+				snprintf(buf, sizeof buf, "%.17g", json_real_value(v));
+			str = buf;
+			len = strlen(buf);
+		} else if (json_is_string(v)) {
+			str = json_string_value(v);
+			len = json_string_length(v);
+		} else {
+			return ch_errf(e, "field '%s': expected a %s, not a JSON %s",
+			    f->name, f->type == CH_NUMERIC ? "number" : "string",
+			    json_is_boolean(v) ? "boolean" :
+			    json_is_array(v) ? "array" : "object");
+		}
+		rc = ch_encode_cell(f, str, len, &codes[i]);
+		if (rc < 0)
+			return ch_errf(e, "field '%s': '%.*s' is not a number",
+			    f->name, (int)(len > 64 ? 64 : len), str);
+		if (rc > 0 && unseen)
+			(*unseen)++;
+	}
+	if (bad_field)
+		*bad_field = -1;
+	return 0;
+}
+
+int
+ch_schema_map_header(const struct ch_schema *s, char *const *hdr, size_t n,
+    int *col, int *id_col, const char *name, struct ch_err *e)
+{
+	size_t j;
+	int i;
+
+	for (i = 0; i < s->nfeat; i++) {
+		col[i] = -1;
+		for (j = 0; j < n && col[i] < 0; j++)
+			if (strcmp(hdr[j], s->f[i].name) == 0)
+				col[i] = (int)j;
+		if (col[i] < 0)
+			return ch_errf(e, "%s:1: no column '%s' (a feature of the model)",
+			    name, s->f[i].name);
+	}
+	if (id_col) {
+		*id_col = -1;
+		for (j = 0; s->id && j < n; j++)
+			if (strcmp(hdr[j], s->id) == 0)
+				*id_col = (int)j;
+	}
+	return 0;
+}
+
+/* JSON */
+
+static json_t *
+reals(const double *v, int n)
+{
+	json_t *a = json_array();
+	int i;
+
+	for (i = 0; i < n; i++)
+		json_array_append_new(a, json_real(v[i]));
+	return a;
+}
+
+json_t *
+ch_profile_to_json(const struct ch_profile *p)
+{
+	json_t *o = json_object(), *c = json_array();
+	int i;
+
+	if (p->edges)
+		json_object_set_new(o, "edges", reals(p->edges, p->nbins - 1));
+	for (i = 0; i < p->nbins; i++)
+		json_array_append_new(c, json_integer((json_int_t)p->counts[i]));
+	json_object_set_new(o, "counts", c);
+	json_object_set_new(o, "missing", json_integer((json_int_t)p->missing));
+	return o;
+}
+
+int
+ch_profile_from_json(json_t *j, enum ch_ftype t, struct ch_profile *p,
+    struct ch_err *e)
+{
+	json_t *c = json_object_get(j, "counts"), *ed = json_object_get(j, "edges");
+	json_t *m = json_object_get(j, "missing");
+	size_t i, n;
+
+	memset(p, 0, sizeof *p);
+	if (!json_is_array(c) || !json_is_integer(m) || json_array_size(c) == 0)
+		return ch_errf(e, "bad profile");
+	n = json_array_size(c);
+	if (t == CH_NUMERIC &&
+	    (!json_is_array(ed) || json_array_size(ed) + 1 != n))
+		return ch_errf(e, "bad profile edges");
+	p->nbins = (int)n;
+	p->counts = ch_calloc(n, sizeof *p->counts);
+	for (i = 0; i < n; i++) {
+		json_t *x = json_array_get(c, i);
+
+		if (!json_is_integer(x) || json_integer_value(x) < 0) {
+			ch_profile_free(p);
+			return ch_errf(e, "bad profile count");
+		}
+		p->counts[i] = (uint64_t)json_integer_value(x);
+		p->total += p->counts[i];
+	}
+	if (json_integer_value(m) < 0) {
+		ch_profile_free(p);
+		return ch_errf(e, "bad profile count");
+	}
+	p->missing = (uint64_t)json_integer_value(m);
+	p->total += p->missing;
+	if (t == CH_NUMERIC) {
+		p->edges = ch_calloc(n, sizeof *p->edges);
+		for (i = 0; i + 1 < n; i++) {
+			json_t *x = json_array_get(ed, i);
+
+			if (!json_is_number(x) ||
+			    (i > 0 && json_number_value(x) <= p->edges[i - 1])) {
+				ch_profile_free(p);
+				return ch_errf(e, "bad profile edges");
+			}
+			p->edges[i] = json_number_value(x);
+		}
+	}
+	return 0;
+}
+
+void
+ch_profile_free(struct ch_profile *p)
+{
+	free(p->edges);
+	free(p->counts);
+	p->edges = NULL;
+	p->counts = NULL;
+}
+
+json_t *
+ch_schema_to_json(const struct ch_schema *s)
+{
+	json_t *o = json_object(), *fs = json_array(), *x, *cats;
+	const struct ch_feature *f;
+	int i, k;
+
+	json_object_set_new(o, "target", json_string(s->target));
+	json_object_set_new(o, "positive", s->positive ? json_string(s->positive) : json_null());
+	json_object_set_new(o, "id", s->id ? json_string(s->id) : json_null());
+	for (i = 0; i < s->nfeat; i++) {
+		f = &s->f[i];
+		x = json_object();
+		json_object_set_new(x, "name", json_string(f->name));
+		json_object_set_new(x, "type", json_string(f->type == CH_NUMERIC ? "numeric" : "categorical"));
+		if (f->type == CH_NUMERIC) {
+			json_object_set_new(x, "edges", reals(f->edges, f->nbins - 1));
+			json_object_set_new(x, "min", json_real(f->min));
+			json_object_set_new(x, "max", json_real(f->max));
+		} else {
+			cats = json_array();
+			for (k = 0; k < f->nbins; k++)
+				json_array_append_new(cats, json_string(f->cats[k]));
+			json_object_set_new(x, "categories", cats);
+		}
+		json_object_set_new(x, "reference", ch_profile_to_json(&f->ref));
+		json_array_append_new(fs, x);
+	}
+	json_object_set_new(o, "features", fs);
+	return o;
+}
+
+static const char *
+jstr(json_t *o, const char *k)
+{
+	return json_string_value(json_object_get(o, k));
+}
+
+int
+ch_schema_from_json(json_t *j, struct ch_schema **out, struct ch_err *e)
+{
+	struct ch_schema *s;
+	struct ch_feature *f;
+	json_t *fs = json_object_get(j, "features"), *x, *a;
+	const char *t;
+	size_t i, k, n;
+
+	if (!jstr(j, "target") || !json_is_array(fs) || json_array_size(fs) == 0 ||
+	    json_array_size(fs) > 100000)
+		return ch_errf(e, "bad schema");
+	s = ch_calloc(1, sizeof *s);
+	s->target = ch_strdup(jstr(j, "target"));
+	if (jstr(j, "positive"))
+		s->positive = ch_strdup(jstr(j, "positive"));
+	if (jstr(j, "id"))
+		s->id = ch_strdup(jstr(j, "id"));
+	s->nfeat = (int)json_array_size(fs);
+	s->f = ch_calloc((size_t)s->nfeat, sizeof *s->f);
+	for (i = 0; i < (size_t)s->nfeat; i++) {
+		f = &s->f[i];
+		x = json_array_get(fs, i);
+		t = jstr(x, "type");
+		if (!jstr(x, "name") || !t)
+			goto bad;
+		f->name = ch_strdup(jstr(x, "name"));
+		if (strcmp(t, "numeric") == 0) {
+			f->type = CH_NUMERIC;
+			a = json_object_get(x, "edges");
+			n = json_array_size(a);
+			if (!json_is_array(a) || n + 1 > CH_MAXBINS)
+				goto bad;
+			f->nbins = (int)n + 1;
+			f->edges = ch_calloc(n + 1, sizeof *f->edges);
+			for (k = 0; k < n; k++) {
+				if (!json_is_number(json_array_get(a, k)))
+					goto bad;
+				f->edges[k] = json_number_value(json_array_get(a, k));
+				if (k > 0 && !(f->edges[k] > f->edges[k - 1]))
+					goto bad;
+			}
+			f->min = json_number_value(json_object_get(x, "min"));
+			f->max = json_number_value(json_object_get(x, "max"));
+		} else if (strcmp(t, "categorical") == 0) {
+			f->type = CH_CATEGORICAL;
+			a = json_object_get(x, "categories");
+			n = json_array_size(a);
+			if (!json_is_array(a) || n == 0 || n > CH_MAXBINS - 1)
+				goto bad;
+			f->nbins = (int)n;
+			f->cats = ch_calloc(n, sizeof *f->cats);
+			f->catmap = ch_strmap_new();
+			for (k = 0; k < n; k++) {
+				json_t *c = json_array_get(a, k);
+				int added;
+
+				if (!json_is_string(c))
+					goto bad;
+				f->cats[k] = ch_strdup(json_string_value(c));
+				ch_strmap_put(f->catmap, json_string_value(c),
+				    json_string_length(c), &added);
+				if (!added)
+					goto bad;
+			}
+		} else {
+			goto bad;
+		}
+		if (ch_profile_from_json(json_object_get(x, "reference"), f->type,
+		    &f->ref, e) != 0 || f->ref.nbins != f->nbins)
+			goto bad;
+	}
+	*out = s;
+	return 0;
+bad:
+	ch_errf(e, "bad schema: feature %zu", i + 1);
+	ch_schema_free(s);
+	return -1;
+}
+
+/* The reference value a user would recognise: numeric median (the upper
+ * edge of the bin where the cumulative share reaches one half), categorical
+ * mode. */
+static json_t *
+reference_value(const struct ch_feature *f)
+{
+	uint64_t sum = 0, half = (f->ref.total - f->ref.missing + 1) / 2, best = 0;
+	int i, arg = 0;
+
+	if (f->type == CH_CATEGORICAL) {
+		for (i = 0; i < f->nbins; i++)
+			if (f->ref.counts[i] > best)
+				best = f->ref.counts[i], arg = i;
+		return json_string(f->cats[arg]);
+	}
+	for (i = 0; i < f->nbins - 1; i++) {
+		sum += f->ref.counts[i];
+		if (sum >= half)
+			return json_real(f->edges[i]);
+	}
+	return json_real(f->max);
+}
+
+json_t *
+ch_schema_input_json(const struct ch_schema *s)
+{
+	json_t *o = json_object(), *fs = json_array(), *x, *cats;
+	const struct ch_feature *f;
+	int i, k;
+
+	json_object_set_new(o, "target", json_string(s->target));
+	json_object_set_new(o, "id", s->id ? json_string(s->id) : json_null());
+	for (i = 0; i < s->nfeat; i++) {
+		f = &s->f[i];
+		x = json_object();
+		json_object_set_new(x, "name", json_string(f->name));
+		if (f->type == CH_NUMERIC) {
+			json_object_set_new(x, "type", json_string("numeric"));
+			json_object_set_new(x, "min", json_real(f->min));
+			json_object_set_new(x, "max", json_real(f->max));
+			json_object_set_new(x, "median", reference_value(f));
+		} else {
+			json_object_set_new(x, "type", json_string("categorical"));
+			cats = json_array();
+			for (k = 0; k < f->nbins; k++)
+				json_array_append_new(cats, json_string(f->cats[k]));
+			json_object_set_new(x, "categories", cats);
+			json_object_set_new(x, "mode", reference_value(f));
+		}
+		json_array_append_new(fs, x);
+	}
+	json_object_set_new(o, "features", fs);
+	return o;
+}
+
+void
+ch_schema_free(struct ch_schema *s)
+{
+	int i, k;
+
+	if (!s)
+		return;
+	for (i = 0; i < s->nfeat; i++) {
+		free(s->f[i].name);
+		free(s->f[i].edges);
+		for (k = 0; s->f[i].cats && k < s->f[i].nbins; k++)
+			free(s->f[i].cats[k]);
+		free(s->f[i].cats);
+		ch_strmap_free(s->f[i].catmap);
+		ch_profile_free(&s->f[i].ref);
+	}
+	free(s->f);
+	free(s->target);
+	free(s->positive);
+	free(s->id);
+	free(s);
+}

@@ -1,0 +1,58 @@
+/* train.h - the training job: read, split, fit, evaluate, write */
+#ifndef CHURN_TRAIN_H
+#define CHURN_TRAIN_H
+
+#include <stdio.h>
+#include <time.h>
+
+#include <jansson.h>
+
+#include "forest.h"
+#include "frame.h"
+#include "metrics.h"
+#include "model.h"
+
+struct ch_train_opts {
+	struct ch_forest_params forest;
+	double holdout;          /* stratified held-out fraction (0: none) */
+	const char *valid;       /* evaluate on this CSV instead, or NULL */
+	double threshold;        /* decision threshold for the label */
+	const char *output;      /* model file path */
+	time_t now;              /* training time: the version string */
+	void (*progress)(int done, int total, void *arg);
+};
+
+struct ch_train_result {
+	struct ch_model *model;
+	const char *output;
+	size_t rows, train_rows, eval_rows;
+	const char *eval_source; /* "holdout", "valid" or NULL */
+	int has_metrics;
+	struct ch_metrics metrics;
+	double t_read, t_train, t_eval, t_write;
+};
+
+/* Defaults: 100 trees, unlimited depth, sqrt features, holdout 0.2,
+ * threshold 0.5, seed 1, all cores.  See churn-train(1) for min-leaf. */
+void ch_train_defaults(struct ch_train_opts *o);
+
+/* Parses --max-features: sqrt, log2, all, a count (>= 1) or a fraction
+ * (0, 1).  Returns 0 or -1. */
+int ch_parse_max_features(const char *s, struct ch_forest_params *p);
+
+/*
+ * Reads the CSV fp (named name in messages), holds out a stratified
+ * fraction (or reads o->valid), trains the forest, evaluates it, and writes
+ * the model to o->output atomically.  Returns 0 with r filled (free with
+ * ch_train_result_free), or -1 with e filled.
+ */
+int ch_train(FILE *fp, const char *name, const struct ch_frame_opts *fo,
+    const struct ch_train_opts *o, struct ch_train_result *r,
+    struct ch_err *e);
+
+/* churn-train's JSON summary (new reference). */
+json_t *ch_train_summary(const struct ch_train_result *r);
+
+void ch_train_result_free(struct ch_train_result *r);
+
+#endif
