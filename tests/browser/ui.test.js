@@ -83,6 +83,9 @@ async function getJSON(p, opts) {
     await page.waitForSelector('body[data-ready]', { timeout: TIMEOUT });
     const health = await getJSON('/health');
     const schema = await getJSON('/predict/schema');
+    const model = await getJSON('/model');
+    const thr = typeof schema.threshold === 'number' ? schema.threshold
+      : typeof model.threshold === 'number' ? model.threshold : 0.5;
     check(health.status === 'ok', 'GET /health says ok');
     check(await page.textContent('#h-status') === 'ok', 'health panel shows the status');
     check(await page.textContent('#h-version') === health.model_version,
@@ -102,9 +105,10 @@ async function getJSON(p, opts) {
     const numi = schema.features.findIndex((f) => f.type === 'numeric');
     check(cat >= 0 && await page.$$eval('#f-' + cat + ' option', (o) => o.length) ===
       schema.features[cat].categories.length + 1, 'categorical select lists the categories (+ missing)');
-    check(numi >= 0 && (await page.inputValue('#f-' + numi)) !== '' &&
-      Number(await page.inputValue('#f-' + numi)) === +schema.features[numi].median.toFixed(4),
-      'numeric input is prefilled with the reference value');
+    const med = numi >= 0 ? schema.features[numi].median : null;
+    check(typeof med === 'number' && (await page.inputValue('#f-' + numi)) !== '' &&
+      Number(await page.inputValue('#f-' + numi)) === +med.toFixed(4),
+      'numeric input is prefilled with the reference value ' + med);
     const unlabelled = await page.$$eval('input, select, textarea', (els) =>
       els.filter((e) => !(e.labels && e.labels.length) && !e.getAttribute('aria-label')).map((e) => e.id));
     check(unlabelled.length === 0, 'every input has a label' + (unlabelled.length ? ': ' + unlabelled : ''));
@@ -131,8 +135,8 @@ async function getJSON(p, opts) {
       'form gives the API\'s probability (' + shown + ' vs ' + api.churn_probability + ')');
     const gw = await page.$eval('#gauge-fill', (e) => e.style.width);
     check(Math.abs(parseFloat(gw) - api.churn_probability * 100) < 0.1, 'gauge width ' + gw);
-    check(await page.$eval('#gauge-mark', (e) => e.style.left) === (schema.threshold * 100) + '%',
-      'threshold marked on the gauge');
+    check(await page.$eval('#gauge-mark', (e) => e.style.left) === (thr * 100) + '%',
+      'threshold ' + thr + ' marked on the gauge');
     const nexp = await page.$$eval('#explain li', (l) => l.length);
     const nz = (api.explanation || []).filter((e) => typeof e.delta === 'number' && e.delta !== 0).length;
     check(Array.isArray(api.explanation) && api.explanation.length === nf,

@@ -174,13 +174,14 @@
     try { m = await api('/model'); } catch (e) { panelError('health', e); return; }
     panelError('health', null);
     const mt = m.metrics || {}, oob = m.oob || {}, params = m.params || {};
+    state.threshold = isNum(m.threshold) ? m.threshold : mt.threshold;
     const facts = [
       ['Version', m.version], ['Created', when(m.created, m.version)],
       ['SHA-256', m.sha256 ? m.sha256.slice(0, 12) + '…' : '–'],
       ['Threshold', num(isNum(m.threshold) ? m.threshold : mt.threshold, 2)],
       ['ROC-AUC', num(mt.roc_auc)], ['PR-AUC', num(mt.pr_auc)], ['F1', num(mt.f1)],
       ['OOB ROC-AUC', num(oob.roc_auc)],
-      ['Trees', params.trees != null ? String(params.trees) : '–'],
+      ['Trees', m.trees != null ? String(m.trees) : params.trees != null ? String(params.trees) : '–'],
       ['Features', Array.isArray(m.features) ? String(m.features.length) : '–'],
     ];
     const dl = clear($('model-facts'));
@@ -273,9 +274,15 @@
     }
   }
 
+  // the decision threshold: the schema's, else the loaded model's, else 0.5
+  function threshold() {
+    if (state.schema && isNum(state.schema.threshold)) return state.schema.threshold;
+    return isNum(state.threshold) ? state.threshold : 0.5;
+  }
+
   function showPrediction(r) {
     const p = r.churn_probability;
-    const t = isNum(state.schema.threshold) ? state.schema.threshold : 0.5;
+    const t = threshold();
     const high = r.churn === true || (r.churn == null && p >= t);
     $('predict-result').hidden = false;
     const fill = $('gauge-fill');
