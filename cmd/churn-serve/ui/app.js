@@ -219,7 +219,7 @@
         field.append(el('input', { id, name: f.name, type: 'number', step: 'any',
           inputmode: 'decimal', placeholder: hint, 'data-type': 'numeric',
           'aria-describedby': id + '-hint' }),
-        el('span', { class: 'hint', id: id + '-hint', text: hint + ' (empty = missing)' }));
+        el('span', { class: 'hint', id: id + '-hint', text: hint }));
       }
       box.append(field);
     });
