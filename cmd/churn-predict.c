@@ -11,14 +11,14 @@
 
 #define BATCH 4096
 
-static void
-usage(void)
+static _Noreturn void
+usage(int status)
 {
-	fprintf(stderr,
+	fprintf(status ? stderr : stdout,
 	    "usage: churn-predict -m model [--json-in] [--json] [--skip-bad]\n"
 	    "                     [--threshold t] [--jobs n] [file | -]\n"
 	    "       churn-predict -m model --schema | --describe\n");
-	exit(2);
+	exit(status);
 }
 
 struct out {
@@ -174,12 +174,12 @@ main(int argc, char *argv[])
 				ch_die(2, "--jobs: '%s' is not a number from 1 to 1024", optarg);
 			break;
 		case O_VERSION: printf("churn-predict %s\n", CHURN_VERSION); return 0;
-		case 'h':
-		default: usage();
+		case 'h': usage(0);
+		default: usage(2);
 		}
 	}
 	if (!model || argc - optind > 1)
-		usage();
+		usage(2);
 	if (optind < argc)
 		input = argv[optind];
 	if (ch_model_load(model, &m, &err) != 0)

@@ -13,10 +13,10 @@
 #include "train.h"
 #include "util.h"
 
-static void
-usage(void)
+static _Noreturn void
+usage(int status)
 {
-	fprintf(stderr,
+	fprintf(status ? stderr : stdout,
 	    "usage: churn-train [-o model] [--target col] [--positive label] [--id col]\n"
 	    "                   [--drop cols] [--numeric cols] [--categorical cols]\n"
 	    "                   [--trees n] [--max-depth n] [--min-leaf n]\n"
@@ -24,7 +24,7 @@ usage(void)
 	    "                   [--class-weight balanced|none] [--seed n] [--jobs n]\n"
 	    "                   [--holdout fraction | --valid file] [--threshold t]\n"
 	    "                   [--bins n] [file.csv | -]\n");
-	exit(2);
+	exit(status);
 }
 
 static long
@@ -136,12 +136,12 @@ main(int argc, char *argv[])
 		case O_THRESHOLD: o.threshold = fraction("--threshold", optarg, 0, 1); break;
 		case O_BINS: fo.max_bins = (int)number("--bins", optarg, 2, CH_MAXBINS); break;
 		case O_VERSION: printf("churn-train %s\n", CHURN_VERSION); return 0;
-		case 'h':
-		default: usage();
+		case 'h': usage(0);
+		default: usage(2);
 		}
 	}
 	if (argc - optind > 1)
-		usage();
+		usage(2);
 	if (optind < argc)
 		input = argv[optind];
 

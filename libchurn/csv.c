@@ -27,6 +27,7 @@ struct ch_csv {
 	char *chunk;
 	int bom_checked, eof;
 	long line;              /* line being fed to libcsv */
+	long last;              /* line where the last record ended */
 
 	char *arena;            /* field texts, NUL-terminated */
 	size_t alen, acap;
@@ -69,7 +70,7 @@ on_record(int c, void *data)
 		r->rec = ch_reallocarray(r->rec, r->rcap *= 2, sizeof *r->rec);
 	r->rec[r->nrec].first = r->cur;
 	r->rec[r->nrec].n = r->nfld - r->cur;
-	r->rec[r->nrec].line = r->line;
+	r->rec[r->nrec].line = r->last = r->line;
 	r->nrec++;
 	r->cur = r->nfld;
 }
@@ -125,7 +126,9 @@ parse(struct ch_csv *r, const char *s, size_t n, struct ch_err *e)
 		seg = nl ? (size_t)(nl - s) + 1 : n;
 		if (csv_parse(&r->p, s, seg, on_field, on_record, r) != seg)
 			return ch_errf(e, "%s:%ld: malformed CSV: %s", r->name,
-			    r->line, csv_strerror(csv_error(&r->p)));
+			    r->line, csv_error(&r->p) == CSV_EPARSE ?
+			    "a quote inside an unquoted field, or text after a closing quote" :
+			    csv_strerror(csv_error(&r->p)));
 		if (nl)
 			r->line++;
 		s += seg;
@@ -152,9 +155,9 @@ ch_csv_next(struct ch_csv *r, struct ch_record *rec, struct ch_err *e)
 				    strerror(errno));
 			r->eof = 1;
 			if (csv_fini(&r->p, on_field, on_record, r) != 0)
-				return ch_errf(e, "%s:%ld: malformed CSV: %s",
-				    r->name, r->line,
-				    csv_strerror(csv_error(&r->p)));
+				return ch_errf(e, "%s:%ld: malformed CSV: "
+				    "a quoted field is not closed", r->name,
+				    r->last + 1);
 			continue;
 		}
 		EVP_DigestUpdate(r->md, r->chunk, n);

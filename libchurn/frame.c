@@ -240,7 +240,7 @@ numeric_edges(const struct distinct *d, size_t nd, uint64_t total, int maxb,
 
 /* Turns a column of interned cells into a feature and its codes. */
 static int
-build_feature(struct reading *r, struct col *c, int fi,
+build_feature(struct reading *r, const long *line, struct col *c, int fi,
     const struct ch_frame_opts *o, struct ch_feature *f, uint8_t *codes,
     struct ch_err *e)
 {
@@ -264,7 +264,7 @@ build_feature(struct reading *r, struct col *c, int fi,
 				for (j = 0; c->cell[j] != i; j++)
 					;
 				ch_errf(e, "%s:%ld: column '%s': '%.40s' is not a number",
-				    ch_csv_name(r->csv), r->line[j], name, s);
+				    ch_csv_name(r->csv), line[j], name, s);
 				free(d);
 				free(map);
 				return -1;
@@ -407,7 +407,7 @@ ch_frame_load(FILE *fp, const char *name, const struct ch_frame_opts *o,
 	fr->codes = ch_calloc((size_t)r.nfeat, sizeof *fr->codes);
 	for (i = 0; i < r.nfeat; i++) {
 		fr->codes[i] = ch_malloc(r.n);
-		if (build_feature(&r, &cols[i], i, o, &s->f[i], fr->codes[i], e) != 0)
+		if (build_feature(&r, fr->line, &cols[i], i, o, &s->f[i], fr->codes[i], e) != 0)
 			goto out;
 		/* free as we go: peak memory is one column of cells less */
 		free(cols[i].cell);

@@ -32,8 +32,9 @@ struct ch_train_result {
 	double t_read, t_train, t_eval, t_write;
 };
 
-/* Defaults: 100 trees, unlimited depth, sqrt features, holdout 0.2,
- * threshold 0.5, seed 1, all cores.  See churn-train(1) for min-leaf. */
+/* Defaults: 100 trees, unlimited depth, leaves of 30 rows (min_leaf 0:
+ * a hundredth of the training rows when that is fewer), sqrt features,
+ * holdout 0.2, threshold 0.5, seed 1, all cores. */
 void ch_train_defaults(struct ch_train_opts *o);
 
 /* Parses --max-features: sqrt, log2, all, a count (>= 1) or a fraction
