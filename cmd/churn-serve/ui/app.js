@@ -363,15 +363,19 @@
       sum.append(el('br'), el('span', { class: 'muted small', text: 'warning: ' + w }));
 
     const items = driftItems(latest);
-    const scale = Math.max(1e-9, ...items.map((f) => Math.max(f.value || 0,
-      (f.threshold || 0) * 1.25)));
+    // the scale reaches 3x the largest threshold at most, so that one huge
+    // value does not squash the rest; longer bars are cut (and marked)
+    const thr = Math.max(0, ...items.map((f) => f.threshold || 0));
+    const top = Math.max(0, ...items.map((f) => f.value || 0));
+    const scale = Math.max(1e-9, thr * 1.25, thr > 0 ? Math.min(top, thr * 3) : top);
     const order = items.filter((f) => !f.pred)
       .sort((a, b) => (b.value / (b.threshold || 1)) - (a.value / (a.threshold || 1)))
       .concat(items.filter((f) => f.pred));
     for (const f of order) {
       const st = f.status || 'ok';
       const track = el('span', { class: 'track', 'aria-hidden': 'true' },
-        el('span', { class: 'bar ' + st, style: 'display:block;width:' +
+        el('span', { class: 'bar ' + st + ((f.value || 0) > scale ? ' clipped' : ''),
+          style: 'display:block;width:' +
           (Math.min(1, (f.value || 0) / scale) * 100).toFixed(1) + '%' }));
       if (isNum(f.warn)) track.append(el('span', { class: 'tick warn',
         style: 'left:' + (f.warn / scale * 100).toFixed(1) + '%', title: 'warn ' + f.warn }));
