@@ -65,3 +65,12 @@ curl -sf -H 'Content-Type: text/csv' --data-binary @live.csv "$url/predict" >sco
 
 CHURN_UI_URL=$url/ CHURN_UI_SHOTS=$PWD CHURN_UI_NAME=ui \
 	node "$top/tests/browser/ui.test.js" || { tail -n 20 serve.err >&2; fail "browser checks failed"; }
+
+# the server stops cleanly, with nothing from the sanitizers (SAN=1 builds)
+kill -TERM $pid
+wait $pid
+st=$?
+trap - EXIT
+[ $st -eq 0 ] || { tail -n 20 serve.err >&2; fail "churn-serve exited $st after SIGTERM"; }
+if grep -E 'Sanitizer|runtime error' serve.err >&2; then fail "sanitizer report in serve.err"; fi
+exit 0
