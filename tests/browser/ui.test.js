@@ -92,9 +92,10 @@ async function getJSON(p, opts) {
       'health panel shows the model version ' + health.model_version);
     check(/^\d+(\.\d+)? \/s$/.test(await page.textContent('#h-rate')), 'health panel shows a request rate');
     check(/\d/.test(await page.textContent('#h-uptime')), 'health panel shows the uptime');
-    const facts = await page.$$eval('#model-facts dd', (d) => d.map((x) => x.textContent));
-    check(facts[0] === health.model_version && /^0\.\d{3}$/.test(facts[4]),
-      'model facts show the version and a ROC-AUC (' + facts[4] + ')');
+    const facts = Object.fromEntries(await page.$$eval('#model-facts > div', (d) =>
+      d.map((x) => [x.querySelector('dt').textContent, x.querySelector('dd').textContent])));
+    check(facts.Version === health.model_version && facts['ROC-AUC'] === model.metrics.roc_auc.toFixed(3),
+      'model facts show the version and its ROC-AUC (' + facts['ROC-AUC'] + ')');
     check(await page.$$eval('#model-importance li', (l) => l.length) > 0, 'feature importances listed');
 
     // --- panel 2: the form follows the schema

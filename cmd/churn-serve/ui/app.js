@@ -162,6 +162,11 @@
     setText('health-updated', 'updated ' + new Date().toLocaleTimeString());
     setText('top-status', (h.status || '?') + ' · model ' + (h.model_version || 'none') +
       ' · up ' + duration(h.uptime_s));
+    if (!h.model_version && !state.version) {
+      const box = $('predict-fields');
+      if (!box.firstChild) box.append(el('p', { class: 'muted',
+        text: 'no model is loaded: nothing to score with yet' }));
+    }
     if (h.model_version && h.model_version !== state.version) {
       state.version = h.model_version;
       await Promise.all([loadModel(), loadSchema()]);
@@ -177,6 +182,7 @@
     state.threshold = isNum(m.threshold) ? m.threshold : mt.threshold;
     const facts = [
       ['Version', m.version], ['Created', when(m.created, m.version)],
+      ['Target', m.target],
       ['SHA-256', m.sha256 ? m.sha256.slice(0, 12) + '…' : '–'],
       ['Threshold', num(isNum(m.threshold) ? m.threshold : mt.threshold, 2)],
       ['ROC-AUC', num(mt.roc_auc)], ['PR-AUC', num(mt.pr_auc)], ['F1', num(mt.f1)],
@@ -186,7 +192,7 @@
     ];
     const dl = clear($('model-facts'));
     for (const [k, v] of facts) dl.append(el('div', null, el('dt', { text: k }), el('dd', { text: v || '–' })));
-    if (m.sha256) dl.children[2].querySelector('dd').title = m.sha256;
+    if (m.sha256) dl.children[3].querySelector('dd').title = m.sha256;
     let imp = [];
     if (Array.isArray(m.features)) imp = m.features.filter((f) => isNum(f.importance));
     else if (m.importances && typeof m.importances === 'object')
