@@ -51,6 +51,7 @@ $(PROG_ONE:%=$(B)/bin/%): $(B)/bin/%: $(B)/cmd/%.o $(LIB)
 	@mkdir -p $(@D)
 	$(CC) $(CFLAGS_ALL) -o $@ $< $(LIB) $(LDLIBS_ALL)
 
+.SECONDARY:
 .SECONDEXPANSION:
 $(B)/bin/%: $$(patsubst %.c,$(B)/%.o,$$(wildcard cmd/$$*/*.c)) $(LIB)
 	@mkdir -p $(@D)
@@ -63,12 +64,28 @@ $(B)/tests/%: $(B)/tests/unit/%.o $(LIB)
 units: $(UNITS)
 
 # every test; the services the tests need are started and stopped by tests/run
-check: all units
-	CHURN_BIN=$(CURDIR)/$(B)/bin CHURN_UNITS=$(CURDIR)/$(B)/tests tests/run
+check: all units fuzzers
+	CHURN_BIN=$(CURDIR)/$(B)/bin CHURN_UNITS=$(CURDIR)/$(B)/tests CHURN_FUZZ=$(CURDIR)/build-fuzz tests/run
 	$(MAKE) SAN=1 check-san
 
 check-san: all units
 	CHURN_BIN=$(CURDIR)/$(B)/bin CHURN_UNITS=$(CURDIR)/$(B)/tests CHURN_SAN=1 tests/run unit cli
+
+# fuzz targets (libFuzzer, clang): each parser, FUZZ_SECONDS each
+FUZZ_SECONDS = 10
+FUZZ_SRC  = $(wildcard tests/fuzz/fuzz_*.c)
+FUZZ_BINS = $(FUZZ_SRC:tests/fuzz/%.c=build-fuzz/%)
+FUZZ_FLAGS = -g -O1 -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=undefined \
+             -std=c11 -D_POSIX_C_SOURCE=200809L -D_DEFAULT_SOURCE -pthread -iquote libchurn $(PKG_CFLAGS)
+
+build-fuzz/%: tests/fuzz/%.c $(LIB_SRC) $(wildcard libchurn/*.h)
+	@mkdir -p $(@D)
+	clang $(FUZZ_FLAGS) -o $@ $< $(LIB_SRC) $(LDLIBS_ALL)
+
+fuzzers: $(FUZZ_BINS)
+
+fuzz: fuzzers
+	CHURN_FUZZ=$(CURDIR)/build-fuzz FUZZ_SECONDS=$(FUZZ_SECONDS) tests/run fuzz
 
 demo: all
 	scripts/demo
@@ -85,6 +102,6 @@ install: all
 	for m in $(MAN); do s=$${m##*.}; install -m 644 $$m $(DESTDIR)$(MANDIR)/man$$s/; done
 
 clean:
-	rm -rf build build-san bin
+	rm -rf build build-san build-fuzz bin
 
-.PHONY: all bin units check check-san demo bench lint-man install clean
+.PHONY: all bin units fuzzers fuzz check check-san demo bench lint-man install clean

@@ -414,7 +414,8 @@ main(int argc, char *argv[])
 		path = NULL;
 	o.name = path ? path : "stdout";
 	o.fp = path ? NULL : stdout;
-	o.cap = path ? 160 * (rows + 1) + 4096 : 1 << 20;
+	/* with -o the whole file is built in memory (about 140 bytes a row) */
+	o.cap = path && rows < 1000000 ? 160 * rows + 4096 : 1 << 24;
 	o.buf = ch_malloc(o.cap);
 
 	ch_rng_seed(&r, seed ^ (shift ? 0x5348494654ULL : 0));

@@ -1,5 +1,6 @@
 /* csv.c - streaming CSV records through libcsv */
 #include <errno.h>
+#include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -160,7 +161,8 @@ ch_csv_next(struct ch_csv *r, struct ch_record *rec, struct ch_err *e)
 				    r->last + 1);
 			continue;
 		}
-		EVP_DigestUpdate(r->md, r->chunk, n);
+		if (r->md)
+			EVP_DigestUpdate(r->md, r->chunk, n);
 		s = r->chunk;
 		if (!r->bom_checked) {
 			r->bom_checked = 1;
@@ -221,4 +223,323 @@ ch_csv_close(struct ch_csv *r)
 	free(r->ptr);
 	free(r->lens);
 	free(r);
+}
+
+/* parallel parsing */
+
+#define BLOCK (4u << 20)
+
+struct job {
+	char *data;
+	size_t len;
+	long line;
+	void *result;
+	int rc, done;
+	struct ch_err err;
+};
+
+struct par {
+	const struct ch_csv_ops *ops;
+	void *ctx;
+	const char *name;
+	pthread_mutex_t mu;
+	pthread_cond_t cv;
+	struct job *q;          /* ring of jobs, cap slots */
+	size_t cap, head, next, tail; /* emit at head, workers take next, add at tail */
+	int closed, stop;
+};
+
+static void *
+worker(void *arg)
+{
+	struct par *p = arg;
+	void *w = p->ops->worker_new ? p->ops->worker_new(p->ctx) : NULL;
+	struct job *j;
+	struct ch_csv *r;
+	FILE *fp;
+
+	pthread_mutex_lock(&p->mu);
+	for (;;) {
+		while (p->next == p->tail && !p->closed && !p->stop)
+			pthread_cond_wait(&p->cv, &p->mu);
+		if (p->stop || p->next == p->tail)
+			break;
+		j = &p->q[p->next++ % p->cap];
+		pthread_mutex_unlock(&p->mu);
+
+		j->result = NULL;
+		fp = fmemopen(j->data, j->len, "r");
+		if (!fp) {
+			j->rc = ch_errf(&j->err, "%s: fmemopen: %s", p->name, strerror(errno));
+		} else {
+			r = ch_csv_open(fp, p->name, &j->err);
+			r->line = j->line;
+			r->bom_checked = 1;
+			EVP_MD_CTX_free(r->md);   /* blocks need no fingerprint */
+			r->md = NULL;
+			j->rc = p->ops->block(w, r, &j->result, &j->err);
+			ch_csv_close(r);
+			fclose(fp);
+		}
+
+		pthread_mutex_lock(&p->mu);
+		j->done = 1;
+		pthread_cond_broadcast(&p->cv);
+	}
+	pthread_mutex_unlock(&p->mu);
+	if (p->ops->worker_free)
+		p->ops->worker_free(w);
+	return NULL;
+}
+
+/* Length of the longest prefix of buf[0..n) made of whole records (0 if
+ * none ends in it): up to the last newline preceded by an even number of
+ * quotes, counting from the start of the block. */
+static size_t
+cut(const char *buf, size_t n)
+{
+	const char *s = buf, *end = buf + n, *q, *nl;
+	size_t quotes = 0, best = 0;
+
+	for (;;) {
+		nl = memchr(s, '\n', (size_t)(end - s));
+		if (!nl)
+			return best;
+		/* quotes between s and the newline */
+		for (q = s; (q = memchr(q, '"', (size_t)(nl - q))); q++)
+			quotes++;
+		if (quotes % 2 == 0)
+			best = (size_t)(nl - buf) + 1;
+		s = nl + 1;
+		/* with no quote in the rest, the last newline is the cut */
+		if (quotes % 2 == 0 && !memchr(s, '"', (size_t)(end - s))) {
+			for (q = end; q > s && q[-1] != '\n'; q--)
+				;
+			return q > s ? (size_t)(q - buf) : best;
+		}
+	}
+}
+
+/* Length of the first record of buf[0..n) with its newline, 0 if it does
+ * not end in it. */
+static size_t
+first_record(const char *buf, size_t n)
+{
+	const char *s = buf, *end = buf + n, *q, *nl;
+	size_t quotes = 0;
+
+	while ((nl = memchr(s, '\n', (size_t)(end - s)))) {
+		for (q = s; (q = memchr(q, '"', (size_t)(nl - q))); q++)
+			quotes++;
+		if (quotes % 2 == 0)
+			return (size_t)(nl - buf) + 1;
+		s = nl + 1;
+	}
+	return 0;
+}
+
+static long
+count_lines(const char *s, size_t n)
+{
+	const char *end = s + n;
+	long k = 0;
+
+	while ((s = memchr(s, '\n', (size_t)(end - s)))) {
+		k++;
+		s++;
+	}
+	return k;
+}
+
+/* Emits finished jobs at the head of the queue, in order; with wait, also
+ * waits for the head job.  Called and returns with p->mu held. */
+static int
+emit_ready(struct par *p, int wait, struct ch_err *e)
+{
+	struct job *j;
+
+	while (p->head < p->tail) {
+		j = &p->q[p->head % p->cap];
+		if (!j->done) {
+			if (!wait)
+				return 0;
+			pthread_cond_wait(&p->cv, &p->mu);
+			continue;
+		}
+		pthread_mutex_unlock(&p->mu);
+		if (j->rc == 0)
+			j->rc = p->ops->emit(p->ctx, j->result, &j->err);
+		else if (p->ops->discard)
+			p->ops->discard(p->ctx, j->result);
+		free(j->data);
+		pthread_mutex_lock(&p->mu);
+		p->head++;
+		if (j->rc != 0) {
+			*e = j->err;
+			return -1;
+		}
+	}
+	return 0;
+}
+
+/* After an error: waits for the jobs workers hold, frees every result. */
+static void
+discard_all(struct par *p)
+{
+	struct job *j;
+
+	p->stop = 1;
+	pthread_cond_broadcast(&p->cv);
+	while (p->head < p->tail) {
+		j = &p->q[p->head % p->cap];
+		if (!j->done && p->head < p->next) {
+			pthread_cond_wait(&p->cv, &p->mu);
+			continue;
+		}
+		if (j->done && j->rc == 0 && p->ops->discard)
+			p->ops->discard(p->ctx, j->result);
+		free(j->data);
+		p->head++;
+	}
+}
+
+/* Reads and hands the header record to ops->header; returns its length
+ * (BOM included) in *used. */
+static int
+read_header(struct par *p, char *buf, size_t have, int eof, size_t *used,
+    struct ch_err *e)
+{
+	size_t off = 0, k;
+	struct ch_csv *r;
+	struct ch_record rec;
+	FILE *fp;
+	int rc;
+
+	if (have >= 3 && memcmp(buf, "\xEF\xBB\xBF", 3) == 0)
+		off = 3;
+	k = first_record(buf + off, have - off);
+	if (k == 0 && !eof)
+		return 1;       /* read more */
+	if (k == 0)
+		k = have - off;
+	if (k == 0)
+		return ch_errf(e, "%s: empty file (no header)", p->name);
+	if (!(fp = fmemopen(buf + off, k, "r")))
+		return ch_errf(e, "%s: fmemopen: %s", p->name, strerror(errno));
+	if (!(r = ch_csv_open(fp, p->name, e))) {
+		fclose(fp);
+		return -1;
+	}
+	r->bom_checked = 1;
+	rc = ch_csv_next(r, &rec, e);
+	if (rc == 0)
+		rc = ch_errf(e, "%s: empty file (no header)", p->name);
+	else if (rc > 0)
+		rc = p->ops->header(p->ctx, &rec, e);
+	ch_csv_close(r);
+	fclose(fp);
+	*used = off + k;
+	return rc;
+}
+
+int
+ch_csv_parallel(FILE *fp, const char *name, int jobs,
+    const struct ch_csv_ops *ops, void *ctx, struct ch_err *e)
+{
+	struct par p = { .ops = ops, .ctx = ctx };
+	pthread_t *tid;
+	char *buf, *data;
+	size_t have = 0, cap = BLOCK + 1, n, k = 0;
+	long line = 1;
+	int i, nt = 0, rc = 0, eof = 0, header = 1;
+
+	p.name = strcmp(name, "-") == 0 ? "<stdin>" : name;
+	if (jobs < 1)
+		jobs = 1;
+	p.cap = (size_t)jobs * 3;
+	p.q = ch_calloc(p.cap, sizeof *p.q);
+	pthread_mutex_init(&p.mu, NULL);
+	pthread_cond_init(&p.cv, NULL);
+	tid = ch_calloc((size_t)jobs, sizeof *tid);
+	buf = ch_malloc(cap);
+
+	while (rc == 0) {
+		if (!eof && have < cap - 1) {
+			n = fread(buf + have, 1, cap - 1 - have, fp);
+			if (n == 0 && ferror(fp)) {
+				rc = ch_errf(e, "read %s: %s", p.name, strerror(errno));
+				break;
+			}
+			have += n;
+			eof = have < cap - 1;
+		}
+		if (header) {
+			rc = read_header(&p, buf, have, eof, &k, e);
+			if (rc > 0) {   /* a header longer than the buffer */
+				buf = ch_realloc(buf, cap *= 2);
+				rc = 0;
+				continue;
+			}
+			if (rc != 0)
+				break;
+			header = 0;
+			for (i = 0; i < jobs; i++)
+				if (pthread_create(&tid[i], NULL, worker, &p) == 0)
+					nt++;
+			if (nt == 0) {
+				rc = ch_errf(e, "cannot start threads");
+				break;
+			}
+		} else {
+			k = cut(buf, have);
+			if (k == 0 && !eof) {   /* a record longer than the buffer */
+				if (have == cap - 1)
+					buf = ch_realloc(buf, cap *= 2);
+				continue;
+			}
+			if (k == 0)
+				k = have;   /* the last record, without a newline */
+			if (k > 0) {
+				data = ch_malloc(k);
+				memcpy(data, buf, k);
+				pthread_mutex_lock(&p.mu);
+				rc = emit_ready(&p, 0, e);
+				while (rc == 0 && p.tail - p.head == p.cap) {
+					pthread_cond_wait(&p.cv, &p.mu);
+					rc = emit_ready(&p, 0, e);
+				}
+				if (rc == 0) {
+					p.q[p.tail % p.cap] = (struct job){ .data = data,
+					    .len = k, .line = line };
+					p.tail++;
+					pthread_cond_broadcast(&p.cv);
+				} else {
+					free(data);
+				}
+				pthread_mutex_unlock(&p.mu);
+			}
+		}
+		line += count_lines(buf, k);
+		memmove(buf, buf + k, have - k);
+		have -= k;
+		if (eof && have == 0)
+			break;
+	}
+
+	pthread_mutex_lock(&p.mu);
+	p.closed = 1;
+	pthread_cond_broadcast(&p.cv);
+	if (rc == 0)
+		rc = emit_ready(&p, 1, e);
+	if (rc != 0)
+		discard_all(&p);
+	pthread_mutex_unlock(&p.mu);
+	for (i = 0; i < nt; i++)
+		pthread_join(tid[i], NULL);
+	pthread_mutex_destroy(&p.mu);
+	pthread_cond_destroy(&p.cv);
+	free(tid);
+	free(p.q);
+	free(buf);
+	return rc;
 }

@@ -44,4 +44,29 @@ void ch_csv_sha256(struct ch_csv *r, char hex[65]);
 
 void ch_csv_close(struct ch_csv *r);
 
+/*
+ * Parallel parsing.  ch_csv_parallel reads fp itself: it hands the header
+ * record to ops->header, then cuts the rest of the input into blocks of
+ * whole records (a newline is a record boundary when an even number of
+ * quotes precedes it) and has `jobs` threads parse them, each with its own
+ * reader over a block.  ops->block runs on a worker thread with that
+ * thread's state (ops->worker_new) and returns a result; ops->emit gets the
+ * results in input order on the calling thread, so output keeps the order
+ * of the input.  The first error in input order stops the run.  Memory
+ * stays bounded: a few blocks per thread are in flight.  Returns 0, or -1
+ * with e filled.
+ */
+struct ch_csv_ops {
+	int (*header)(void *ctx, const struct ch_record *hdr, struct ch_err *e);
+	void *(*worker_new)(void *ctx);
+	int (*block)(void *worker, struct ch_csv *r, void **result,
+	    struct ch_err *e);
+	int (*emit)(void *ctx, void *result, struct ch_err *e);
+	void (*discard)(void *ctx, void *result);  /* results not emitted */
+	void (*worker_free)(void *worker);
+};
+
+int ch_csv_parallel(FILE *fp, const char *name, int jobs,
+    const struct ch_csv_ops *ops, void *ctx, struct ch_err *e);
+
 #endif

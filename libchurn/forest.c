@@ -1,21 +1,48 @@
 /* forest.c - random forest of Gini CART trees on binned features
  *
- * Training works on one-byte codes.  Each tree draws a bootstrap sample,
- * kept as per-row counts; every count in the Gini computation is the
- * bootstrap count times the class weight.  A node finds its split from
- * per-feature class histograms over the codes:
+ * Training works on one-byte codes.  Tree t draws a bootstrap sample of n
+ * rows from an RNG seeded by (seed, t), kept as per-row counts; every count
+ * in the Gini computation is the bootstrap count times the class weight
+ * (n / (2 n_class) on the whole training set for class_weight=balanced).
+ * Trees grow depth first; a node finds its split from class histograms
+ * over the codes of each feature:
  *
- *  - a large node (at least BIG in-bag rows) keeps a histogram of every
- *    feature; a child's histogram is built for the smaller child only and
- *    the larger one's is the parent's minus it (the subtraction trick),
- *    reading the rows row-major so that one cache line gives all features;
- *  - a small node builds, for each candidate feature only, a histogram of
- *    the codes it touches (cheaper than clearing and subtracting whole
- *    histograms when a node holds a few dozen rows).
+ *  - a large node (at least BIG distinct in-bag rows) keeps a histogram of
+ *    every feature; the smaller child's is built while the rows are
+ *    partitioned, reading each row's codes row-major (one cache line for all
+ *    features), and the larger child's is the parent's minus it (the
+ *    subtraction trick);
+ *  - a node below BIG rows copies its rows' codes into a block of the
+ *    worker's (localise): its whole subtree is grown before anything else
+ *    and works in cache from there, counting per candidate feature only the
+ *    codes its rows touch (cheaper than clearing and subtracting whole
+ *    histograms for a node of a few dozen rows).
  *
- * Both give the same list of non-empty bins, so the split found is the same
- * whichever way it was computed.  Out-of-bag rows travel down the tree with
- * the in-bag rows, so their predictions cost nothing more than partitioning.
+ * Both give the same list of non-empty bins, so the split found does not
+ * depend on the way it was counted.  Choices, as in scikit-learn unless
+ * said otherwise:
+ *
+ *  - mtry features are drawn per node without replacement; when none of
+ *    them gives a valid split, drawing goes on until one does or all have
+ *    been tried;
+ *  - a split is valid when each side holds at least min_leaf rows counted
+ *    with their bootstrap multiplicity (sklearn's min_samples_leaf counts
+ *    distinct rows, so ours is the looser rule for the same number) and it
+ *    decreases the weighted impurity by more than 1e-10 of the node's weight;
+ *  - numeric: codes <= arg go left; between the last code seen on the left
+ *    and the first seen on the right, arg cuts half-way (as sklearn puts
+ *    its threshold between two values);
+ *  - categorical: categories sorted by weighted positive rate, best prefix
+ *    (optimal for two classes); categories absent at the node go right;
+ *  - missing values, when the node has some, are tried on both sides; when
+ *    it has none they follow the heavier child;
+ *  - leaf value: weighted fraction of positives.
+ *
+ * Out-of-bag rows travel down each tree with the in-bag rows, so their
+ * predictions cost a partition per level rather than a walk per row; their
+ * sums are fixed point, so any split of trees between workers gives the
+ * same result.  Workers take tree indices from an atomic counter and write
+ * only that tree's slots: the forest is the same whatever jobs is.
  */
 #include <math.h>
 #include <pthread.h>
@@ -28,13 +55,18 @@
 
 /* A node with at least this many distinct in-bag rows keeps a histogram of
  * all its features (see the comment at the top). */
+#ifndef BIG
 #define BIG 2048
+#endif
 
 /* Rows ahead to prefetch when reading rows scattered over the data. */
 #define PREFETCH 16
 
+/* Trees walked side by side in ch_forest_predict. */
+#define WAYS 4
+
 /* OOB sums are kept in fixed point (2^-32) so that adding the trees in any
- * order, from any thread, gives the same result. */
+ * order, in any worker, gives the same result. */
 #define OOB_ONE 4294967296.0
 
 /* An in-bag row: index, and its bootstrap count and class as count<<1|y. */
@@ -92,15 +124,23 @@ struct shared {
 	uint32_t nslots;        /* sum of nbins + 1 (the last: missing) */
 	struct ch_forest *f;
 	double *imp;            /* [trees][nfeat] impurity decrease */
-	_Atomic uint64_t *oob_sum;  /* [n] fixed point */
-	_Atomic uint32_t *oob_cnt;  /* [n] */
+	int want_oob;
+	struct oobacc **acc;    /* [threads] each worker's sums, or NULL */
+	atomic_int nacc;
 	atomic_int next, done;
 	void (*progress)(int, int, void *);
 	void *arg;
 };
 
+/* Out-of-bag predictions of one row: sum in fixed point, trees. */
+struct oobacc {
+	uint64_t sum;
+	uint64_t cnt;
+};
+
 struct work {
 	struct shared *s;
+	struct oobacc *acc;     /* [n] or NULL */
 	struct ch_rng rng;
 	uint32_t *cnt;          /* [n] bootstrap counts */
 	struct ent *in, *tmp;   /* [n] */
@@ -115,6 +155,8 @@ struct work {
 	uint32_t nnodes, capnodes;
 	uint8_t (*bits)[32];
 	uint32_t nbits, capbits;
+	uint32_t *bitmap;       /* open addressing: set index + 1, or 0 */
+	uint32_t capmap;        /* a power of two, over twice nbits */
 
 	struct item *stack;
 	size_t nstack, capstack;
@@ -124,6 +166,22 @@ struct work {
 	uint32_t sh[256][2];    /* small-node histogram, zero between uses */
 	struct bin list[256];
 };
+
+/* Uniform integer in [0, n), unbiased: Lemire's multiply-and-reject,
+ * which spares ch_rng_below's division on each of the n bootstrap draws. */
+static inline uint64_t
+below(struct ch_rng *r, uint64_t n)
+{
+	__uint128_t m = (__uint128_t)ch_rng_next(r) * n;
+
+	if ((uint64_t)m < n) {
+		uint64_t lim = -n % n;
+
+		while ((uint64_t)m < lim)
+			m = (__uint128_t)ch_rng_next(r) * n;
+	}
+	return (uint64_t)(m >> 64);
+}
 
 static double
 proxy(const double cw[2], uint32_t c0, uint32_t c1)
@@ -249,15 +307,15 @@ static int
 bins_from_rows(struct work *w, int f, const struct item *it, struct bin *b,
     uint32_t m[2])
 {
-	const int nf = w->s->nfeat;
-	const uint8_t *col = w->blk + f;
+	/* small nodes come here, and their rows are in the block */
+	const size_t stride = it->local ? (size_t)w->s->nfeat : 1;
+	const uint8_t *col = it->local ? w->blk + f : w->s->d->codes[f];
 	uint64_t seen[4] = { 0, 0, 0, 0 };
 	size_t i;
 	int k = 0, wd;
 
-	/* only small nodes come here, and their rows are in the block */
 	for (i = it->lo; i < it->hi; i++) {
-		unsigned c = col[(size_t)w->in[i].row * nf];
+		unsigned c = col[w->in[i].row * stride];
 		uint32_t cy = w->in[i].cy;
 
 		w->sh[c][cy & 1] += cy >> 1;
@@ -301,7 +359,7 @@ find_split(struct work *w, const struct item *it, struct split *best)
 	for (k = 0; k < nf; k++) {
 		if (k >= s->mtry && best->feat >= 0)
 			break;
-		j = k + (int)ch_rng_below(&w->rng, (uint64_t)(nf - k));
+		j = k + (int)below(&w->rng, (uint64_t)(nf - k));
 		f = w->feats[j];
 		w->feats[j] = w->feats[k];
 		w->feats[k] = f;
@@ -445,15 +503,59 @@ make_leaf(struct work *w, uint32_t id, const struct item *it)
 	nd->left = nd->right = -1;
 	nd->value = w0 + w1 > 0 ? (float)(w1 / (w0 + w1)) : 0.0f;
 	fx = (uint64_t)((double)nd->value * OOB_ONE + 0.5);
-	for (i = it->olo; s->oob_sum && i < it->ohi; i++) {
-		uint32_t r = w->oob[i].row;
+	for (i = it->olo; i < it->ohi; i++) {
+		struct oobacc *a = &w->acc[w->oob[i].row];
 
-		atomic_fetch_add_explicit(&s->oob_sum[r], fx,
-		    memory_order_relaxed);
-		atomic_fetch_add_explicit(&s->oob_cnt[r], 1,
-		    memory_order_relaxed);
+		a->sum += fx;
+		a->cnt++;
 	}
 	hist_put(w, it->hist);
+}
+
+static uint32_t
+set_hash(const uint8_t set[32])
+{
+	uint64_t h = 0, v;
+	int i;
+
+	for (i = 0; i < 32; i += 8) {
+		memcpy(&v, set + i, 8);
+		h = (h ^ v) * 0x9E3779B97F4A7C15ull;
+	}
+	return (uint32_t)(h >> 32);
+}
+
+/* Index of a category set in the tree's pool, added when new: the same few
+ * sets come back again and again (a feature of three categories has six),
+ * and 32 bytes a split would weigh more than the nodes. */
+static uint32_t
+intern_set(struct work *w, const uint8_t set[32])
+{
+	uint32_t i, j, mask;
+
+	if (2 * (w->nbits + 1) > w->capmap) {
+		w->capmap = w->capmap ? 2 * w->capmap : 64;
+		free(w->bitmap);
+		w->bitmap = ch_calloc(w->capmap, sizeof *w->bitmap);
+		mask = w->capmap - 1;
+		for (j = 0; j < w->nbits; j++) {
+			for (i = set_hash(w->bits[j]) & mask; w->bitmap[i];
+			    i = (i + 1) & mask)
+				;
+			w->bitmap[i] = j + 1;
+		}
+	}
+	mask = w->capmap - 1;
+	for (i = set_hash(set) & mask; w->bitmap[i]; i = (i + 1) & mask)
+		if (memcmp(w->bits[w->bitmap[i] - 1], set, 32) == 0)
+			return w->bitmap[i] - 1;
+	if (w->nbits == w->capbits) {
+		w->capbits = w->capbits ? 2 * w->capbits : 16;
+		w->bits = ch_reallocarray(w->bits, w->capbits, sizeof *w->bits);
+	}
+	memcpy(w->bits[w->nbits], set, 32);
+	w->bitmap[i] = w->nbits + 1;
+	return w->nbits++;
 }
 
 /* Splits node id: partitions its rows (stably, so rows stay in order and
@@ -476,13 +578,7 @@ split_node(struct work *w, uint32_t id, const struct item *it,
 	nd->categorical = (uint8_t)sp->categorical;
 	nd->missing_left = (uint8_t)sp->mleft;
 	if (sp->categorical) {
-		if (w->nbits == w->capbits) {
-			w->capbits = w->capbits ? 2 * w->capbits : 16;
-			w->bits = ch_reallocarray(w->bits, w->capbits,
-			    sizeof *w->bits);
-		}
-		memcpy(w->bits[w->nbits], sp->set, 32);
-		nd->arg = w->nbits++;
+		nd->arg = intern_set(w, sp->set);
 		for (c = 0; c < 256; c++)
 			go[c] = sp->set[c >> 3] >> (c & 7) & 1;
 	} else {
@@ -609,7 +705,7 @@ grow_tree(struct work *w, int t)
 	ch_rng_seed(&w->rng, s->p->seed * 0x9E3779B97F4A7C15ull + (uint64_t)t);
 	memset(w->cnt, 0, n * sizeof *w->cnt);
 	for (i = 0; i < n; i++)
-		w->cnt[ch_rng_below(&w->rng, n)]++;
+		w->cnt[below(&w->rng, n)]++;
 	memset(&it, 0, sizeof it);
 	for (i = 0; i < n; i++) {
 		if (w->cnt[i]) {
@@ -617,7 +713,7 @@ grow_tree(struct work *w, int t)
 			w->in[nin].cy = w->cnt[i] << 1 | (d->y[i] != 0);
 			it.c[d->y[i] != 0] += w->cnt[i];
 			nin++;
-		} else {
+		} else if (s->want_oob) {       /* only when asked for */
 			w->oob[noob].row = (uint32_t)i;
 			w->oob[noob++].loc = 0;
 		}
@@ -626,6 +722,8 @@ grow_tree(struct work *w, int t)
 		w->feats[f] = f;
 	w->imp = s->imp + (size_t)t * s->nfeat;
 	w->nnodes = w->nbits = 0;
+	if (w->bitmap)
+		memset(w->bitmap, 0, w->capmap * sizeof *w->bitmap);
 	w->nstack = 0;
 
 	it.lo = 0;
@@ -685,6 +783,10 @@ worker(void *arg)
 	w->otmp = ch_reallocarray(NULL, n, sizeof *w->otmp);
 	w->feats = ch_reallocarray(NULL, (size_t)s->nfeat, sizeof *w->feats);
 	w->blk = ch_reallocarray(NULL, BIG, (size_t)s->nfeat);
+	if (s->want_oob) {
+		w->acc = ch_calloc(n, sizeof *w->acc);
+		s->acc[atomic_fetch_add(&s->nacc, 1)] = w->acc;
+	}
 	while ((t = atomic_fetch_add(&s->next, 1)) < s->p->trees) {
 		grow_tree(w, t);
 		done = atomic_fetch_add(&s->done, 1) + 1;
@@ -697,6 +799,7 @@ worker(void *arg)
 	free(w->stack);
 	free(w->nodes);
 	free(w->bits);
+	free(w->bitmap);
 	free(w->feats);
 	free(w->blk);
 	free(w->oblk);
@@ -794,9 +897,11 @@ ch_forest_train(const struct ch_train_data *d,
 	struct shared s;
 	pthread_t *th;
 	size_t n, i, pos[2] = { 0, 0 };
-	int f, t, nth, started = 0, used = 0;
+	int f, t, nth, started = 0, used = 0, nacc;
 
 	*out = NULL;
+	if (stats)
+		memset(stats, 0, sizeof *stats);
 	if (check_input(d, p, e) < 0)
 		return -1;
 	n = d->n;
@@ -831,10 +936,8 @@ ch_forest_train(const struct ch_train_data *d,
 	s.f->ntrees = p->trees;
 	s.f->trees = ch_calloc((size_t)p->trees, sizeof *s.f->trees);
 	s.imp = ch_calloc((size_t)p->trees * d->nfeat, sizeof *s.imp);
-	if (stats) {
-		s.oob_sum = ch_calloc(n, sizeof *s.oob_sum);
-		s.oob_cnt = ch_calloc(n, sizeof *s.oob_cnt);
-	}
+	s.want_oob = stats != NULL;
+	atomic_init(&s.nacc, 0);
 	atomic_init(&s.next, 0);
 	atomic_init(&s.done, 0);
 	s.progress = progress;
@@ -842,6 +945,7 @@ ch_forest_train(const struct ch_train_data *d,
 
 	nth = p->jobs < p->trees ? p->jobs : p->trees;
 	th = ch_calloc((size_t)nth, sizeof *th);
+	s.acc = ch_calloc((size_t)nth, sizeof *s.acc);
 	/* the calling thread works too; a thread that fails to start only
 	 * leaves more trees to the others */
 	for (t = 1; t < nth; t++)
@@ -872,20 +976,25 @@ ch_forest_train(const struct ch_train_data *d,
 		stats->oob_prob = ch_reallocarray(NULL, n,
 		    sizeof *stats->oob_prob);
 		stats->oob_n = 0;
+		nacc = atomic_load(&s.nacc);
 		for (i = 0; i < n; i++) {
-			uint32_t c = atomic_load(&s.oob_cnt[i]);
+			uint64_t sum = 0, c = 0;
 
+			for (t = 0; t < nacc; t++) {
+				sum += s.acc[t][i].sum;
+				c += s.acc[t][i].cnt;
+			}
 			if (c) {
-				stats->oob_prob[i] = (double)atomic_load(
-				    &s.oob_sum[i]) / OOB_ONE / c;
+				stats->oob_prob[i] = (double)sum / OOB_ONE / c;
 				stats->oob_n++;
 			} else {
 				stats->oob_prob[i] = NAN;
 			}
 		}
 	}
-	free(s.oob_cnt);
-	free(s.oob_sum);
+	for (t = 0; t < atomic_load(&s.nacc); t++)
+		free(s.acc[t]);
+	free(s.acc);
 	free(s.imp);
 	free(s.off);
 	free(s.X);
@@ -893,31 +1002,67 @@ ch_forest_train(const struct ch_train_data *d,
 	return 0;
 }
 
+/* One step down from node i of a tree (a leaf stays where it is), without
+ * data-dependent branches: which way a row goes is a coin toss to the
+ * branch predictor, so masks beat ifs here. */
+static inline int32_t
+step(const struct ch_node *nodes, const uint8_t (*sets)[32], int32_t i,
+    const uint8_t *x)
+{
+	const struct ch_node *nd = &nodes[i];
+	int32_t leaf = nd->feat >> 31;   /* -1 for a leaf, else 0 */
+	uint32_t c = x[nd->feat & ~leaf], arg = nd->arg;
+	uint32_t cat = 0u - (uint32_t)nd->categorical;
+	uint32_t miss = 0u - (uint32_t)(c == CH_MISSING);
+	/* a numeric node reads set 0 and ignores it */
+	uint32_t l = sets[arg & cat][c >> 3] >> (c & 7) & 1;
+	int32_t next;
+
+	l = (l & cat) | ((uint32_t)(c <= arg) & ~cat);
+	l = (nd->missing_left & miss) | (l & ~miss);
+	next = nd->right + ((nd->left - nd->right) & -(int32_t)l);
+	return (i & leaf) | (next & ~leaf);
+}
+
+/*
+ * Walks WAYS trees at a time: the walks are chains of dependent loads, and
+ * interleaving independent chains lets the processor overlap them.  Trees
+ * are summed in order, so the result does not depend on the grouping.
+ */
 double
 ch_forest_predict(const struct ch_forest *f, const uint8_t *x)
 {
+	static const uint8_t none[1][32];
+	const struct ch_tree *tr = f->trees;
+	const uint8_t (*sets[WAYS])[32];
 	double sum = 0;
-	int t;
+	int32_t at[WAYS];
+	int t, k, g;
 
-	for (t = 0; t < f->ntrees; t++) {
-		const struct ch_node *nodes = f->trees[t].nodes;
-		const uint8_t (*bits)[32] = (const uint8_t (*)[32])
-		    f->trees[t].bitsets;
-		const struct ch_node *nd = nodes;
+	for (t = 0; t < f->ntrees; t += g) {
+		g = f->ntrees - t < WAYS ? f->ntrees - t : WAYS;
+		for (k = 0; k < WAYS; k++) {
+			const struct ch_tree *u = &tr[t + (k < g ? k : 0)];
 
-		while (nd->feat >= 0) {
-			unsigned c = x[nd->feat];
-			int l;
-
-			if (c == CH_MISSING)
-				l = nd->missing_left;
-			else if (nd->categorical)
-				l = bits[nd->arg][c >> 3] >> (c & 7) & 1;
-			else
-				l = c <= nd->arg;
-			nd = nodes + (l ? nd->left : nd->right);
+			sets[k] = u->nbitsets ?
+			    (const uint8_t (*)[32])u->bitsets : none;
+			at[k] = 0;
 		}
-		sum += nd->value;
+		for (;;) {
+			int more = 0;
+
+			for (k = 0; k < WAYS; k++) {
+				const struct ch_node *nodes =
+				    tr[t + (k < g ? k : 0)].nodes;
+
+				at[k] = step(nodes, sets[k], at[k], x);
+				more |= nodes[at[k]].feat >= 0;
+			}
+			if (!more)
+				break;
+		}
+		for (k = 0; k < g; k++)
+			sum += tr[t + k].nodes[at[k]].value;
 	}
 	return f->ntrees ? sum / f->ntrees : NAN;
 }
@@ -1005,75 +1150,4 @@ ch_forest_stats_free(struct ch_forest_stats *s)
 	s->importance = NULL;
 	s->oob_prob = NULL;
 	s->oob_n = 0;
-}
-
-/* One step down a tree for the row x. */
-static inline int32_t
-step(const struct ch_node *nd, const uint8_t (*bits)[32], const uint8_t *x)
-{
-	unsigned c = x[nd->feat];
-	int l;
-
-	if (c == CH_MISSING)
-		l = nd->missing_left;
-	else if (nd->categorical)
-		l = bits[nd->arg][c >> 3] >> (c & 7) & 1;
-	else
-		l = c <= nd->arg;
-	return l ? nd->left : nd->right;
-}
-
-#define BLOCK 64
-
-void
-ch_forest_predict_batch(const struct ch_forest *f, const uint8_t *x,
-    size_t n, double *p)
-{
-	size_t nf = (size_t)f->nfeat, b, m, i;
-	double acc[BLOCK];
-	int t;
-
-	for (b = 0; b < n; b += BLOCK) {
-		m = n - b < BLOCK ? n - b : BLOCK;
-		for (i = 0; i < m; i++)
-			acc[i] = 0;
-		for (t = 0; t < f->ntrees; t++) {
-			const struct ch_node *nodes = f->trees[t].nodes;
-			const uint8_t (*bits)[32] = (const uint8_t (*)[32])f->trees[t].bitsets;
-
-			/* four rows at a time: their walks are independent, so the
-			 * processor overlaps the loads of one with the others */
-			for (i = 0; i + 4 <= m; i += 4) {
-				const uint8_t *x0 = x + (b + i) * nf, *x1 = x0 + nf,
-				    *x2 = x1 + nf, *x3 = x2 + nf;
-				const struct ch_node *n0 = nodes, *n1 = nodes,
-				    *n2 = nodes, *n3 = nodes;
-
-				while ((n0->feat & n1->feat & n2->feat & n3->feat) >= 0) {
-					if (n0->feat >= 0)
-						n0 = nodes + step(n0, bits, x0);
-					if (n1->feat >= 0)
-						n1 = nodes + step(n1, bits, x1);
-					if (n2->feat >= 0)
-						n2 = nodes + step(n2, bits, x2);
-					if (n3->feat >= 0)
-						n3 = nodes + step(n3, bits, x3);
-				}
-				acc[i] += n0->value;
-				acc[i + 1] += n1->value;
-				acc[i + 2] += n2->value;
-				acc[i + 3] += n3->value;
-			}
-			for (; i < m; i++) {
-				const uint8_t *xi = x + (b + i) * nf;
-				const struct ch_node *nd = nodes;
-
-				while (nd->feat >= 0)
-					nd = nodes + step(nd, bits, xi);
-				acc[i] += nd->value;
-			}
-		}
-		for (i = 0; i < m; i++)
-			p[b + i] = f->ntrees ? acc[i] / f->ntrees : NAN;
-	}
 }

@@ -82,12 +82,6 @@ int ch_forest_train(const struct ch_train_data *d,
 /* Churn probability for one row of codes x[nfeat]: mean of the trees. */
 double ch_forest_predict(const struct ch_forest *f, const uint8_t *x);
 
-/* Probabilities of n rows of codes, row-major (x[row * nfeat + f]), into
- * p[n]: the same values as ch_forest_predict, computed tree by tree over
- * blocks of rows so that each tree stays in cache. */
-void ch_forest_predict_batch(const struct ch_forest *f, const uint8_t *x,
-    size_t n, double *p);
-
 /* Validates a forest read from a file: child indices in range, no cycles
  * (children come after their parent), features < nfeat, bitset indices in
  * range.  Returns 0 or -1 with e filled. */

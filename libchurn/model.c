@@ -138,7 +138,7 @@ ch_model_encode(struct ch_model *m, unsigned char **out, size_t *outlen,
 		b.p[16 + i] = (unsigned char)((uint64_t)(b.len - HDR) >> (8 * i));
 	EVP_Digest(b.p + HDR, b.len - HDR, md, &mdlen, EVP_sha256(), NULL);
 	memcpy(b.p + 24, md, 32);
-	ch_hex(md, 32, m->sha256);
+	ch_sha256_hex(b.p, b.len, m->sha256);
 	m->file_size = b.len;
 	*out = b.p;
 	*outlen = b.len;
@@ -257,6 +257,9 @@ ch_model_decode(const unsigned char *buf, size_t len, const char *name,
 		return ch_errf(e, "%s: corrupt model: SHA-256 of the payload "
 		    "does not match", name);
 	buf += HDR;
+	if (plen < 4)
+		return ch_errf(e, "%s: corrupt model: payload of %llu bytes", name,
+		    (unsigned long long)plen);
 	mlen = get32(buf);
 	if (mlen > plen - 4)
 		return ch_errf(e, "%s: corrupt model: bad metadata length", name);
@@ -267,7 +270,7 @@ ch_model_decode(const unsigned char *buf, size_t len, const char *name,
 	}
 	m = ch_calloc(1, sizeof *m);
 	m->meta = meta;
-	ch_hex(md, 32, m->sha256);
+	ch_sha256_hex(buf - HDR, len, m->sha256);
 	m->file_size = len;
 	v = json_string_value(json_object_get(meta, "version"));
 	x = json_object_get(meta, "created_unix");
@@ -294,6 +297,7 @@ ch_model_decode(const unsigned char *buf, size_t len, const char *name,
 		ch_errf(e, "%s: corrupt model: forest and schema disagree", name);
 		goto fail;
 	}
+	m->scorer = ch_scorer_new(m->forest);
 	json_object_del(meta, "schema");
 	json_object_del(meta, "prediction_reference");
 	*out = m;
@@ -321,11 +325,14 @@ ch_model_load(const char *path, struct ch_model **out, struct ch_err *e)
 double
 ch_model_predict(const struct ch_model *m, const uint8_t *codes)
 {
-	return ch_forest_predict(m->forest, codes);
+	double p;
+
+	ch_scorer_run(m->scorer, codes, 1, &p);
+	return p;
 }
 
 struct part {
-	const struct ch_forest *f;
+	const struct ch_scorer *s;
 	const uint8_t *codes;
 	size_t n;
 	double *p;
@@ -336,7 +343,7 @@ predict_part(void *arg)
 {
 	struct part *w = arg;
 
-	ch_forest_predict_batch(w->f, w->codes, w->n, w->p);
+	ch_scorer_run(w->s, w->codes, w->n, w->p);
 	return NULL;
 }
 
@@ -347,19 +354,19 @@ ch_model_predict_batch(const struct ch_model *m, const uint8_t *codes,
 	struct part w[64];
 	pthread_t tid[64];
 	int started[64] = { 0 };
-	size_t per, off = 0, nf = (size_t)m->schema->nfeat;
+	size_t per, off = 0, nf = (size_t)m->forest->nfeat;
 	int i, k;
 
 	if (jobs > 64)
 		jobs = 64;
 	/* threads pay off only for batches of some size */
 	if (jobs <= 1 || n < 256) {
-		ch_forest_predict_batch(m->forest, codes, n, p);
+		ch_scorer_run(m->scorer, codes, n, p);
 		return;
 	}
 	per = (n + (size_t)jobs - 1) / (size_t)jobs;
 	for (k = 0; k < jobs && off < n; k++, off += per) {
-		w[k] = (struct part){ m->forest, codes + off * nf,
+		w[k] = (struct part){ m->scorer, codes + off * nf,
 		    off + per > n ? n - off : per, p + off };
 		if (k > 0)
 			started[k] = pthread_create(&tid[k], NULL, predict_part, &w[k]) == 0;
@@ -427,6 +434,7 @@ ch_model_free(struct ch_model *m)
 		return;
 	ch_schema_free(m->schema);
 	ch_forest_free(m->forest);
+	ch_scorer_free(m->scorer);
 	ch_profile_free(&m->pred_ref);
 	json_decref(m->meta);
 	free(m);

@@ -10,6 +10,7 @@
 
 #include "forest.h"
 #include "schema.h"
+#include "scorer.h"
 #include "util.h"
 
 #define CH_MODEL_MAGIC "CHURNMDL"
@@ -25,10 +26,12 @@ struct ch_model {
 	double threshold;        /* decision threshold for the churn label */
 	struct ch_schema *schema;
 	struct ch_forest *forest;
+	struct ch_scorer *scorer; /* the forest, laid out for scoring */
 	struct ch_profile pred_ref; /* churn probability on held-out rows */
 	json_t *meta;            /* "params", "metrics", "oob", "importances",
 	                            "data" ... as churn-model(5) lists */
-	char sha256[65];         /* SHA-256 of the payload (set by load/save) */
+	char sha256[65];         /* SHA-256 of the whole file, as sha256sum(1)
+	                            prints it (set by encode/decode) */
 	size_t file_size;        /* set by load/save */
 };
 

@@ -36,6 +36,10 @@ assert 0.5 < s["oob"]["score"] <= 1 and s["oob"]["rows"] > 2000
 assert s["params"]["trees"] == 100 and s["params"]["min_leaf"] == 24
 PY
 
+# the checksum the summary reports is the file's
+[ "$(sha256sum m1.churn | cut -d' ' -f1)" = "$(/usr/bin/python3 -c 'import json;print(json.load(open("s1.json"))["sha256"])')" ] ||
+	fail "summary sha256 is not sha256sum of the model file"
+
 # same seed, other thread count: the same file, byte for byte
 expect 0 churn-train --seed 3 --jobs 2 -o m2.churn data.csv
 cmp m1.churn m2.churn || fail "--jobs changed the model"

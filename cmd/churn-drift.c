@@ -1,0 +1,288 @@
+/* churn-drift - has the population moved away from the model's? */
+#include <errno.h>
+#include <getopt.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "drift.h"
+#include "model.h"
+#include "registry.h"
+#include "util.h"
+
+
+static void
+usage(FILE *fp)
+{
+	fputs("usage: churn-drift -m MODEL [--reference FILE] [--json-in] "
+	    "[--bins K]\n"
+	    "                   [--psi-threshold [WARN,]DRIFT] "
+	    "[--l1-threshold [WARN,]DRIFT]\n"
+	    "                   [--drift-share X] [--config FILE] [--summary]\n"
+	    "                   [--record [--store URL] [--database URL]]\n"
+	    "                   [--jobs N] [--predict-sample N | --no-prediction]\n"
+	    "                   [FILE | -]\n",
+	    fp);
+}
+
+static double
+number(const char *opt, const char *s, double lo, double hi)
+{
+	double v;
+
+	if (ch_parse_double(s, strlen(s), &v) != 0 || v < lo || v > hi)
+		ch_die(2, "%s: '%s' is not a number from %g to %g", opt, s,
+		    lo, hi);
+	return v;
+}
+
+/* "DRIFT" or "WARN,DRIFT"; a lone drift threshold keeps the warn one
+ * unless it is above */
+static void
+threshold(const char *opt, const char *s, struct ch_drift_rule *r)
+{
+	const char *comma = strchr(s, ',');
+	char *w;
+
+	if (comma) {
+		w = ch_strndup(s, (size_t)(comma - s));
+		r->warn = number(opt, w, 0, 1e9);
+		free(w);
+		r->drift = number(opt, comma + 1, 0, 1e9);
+		if (r->warn > r->drift)
+			ch_die(2, "%s: warn %g is above drift %g", opt, r->warn,
+			    r->drift);
+	} else {
+		r->drift = number(opt, s, 0, 1e9);
+		if (r->warn > r->drift)
+			r->warn = r->drift;
+	}
+}
+
+static const char *
+env(const char *k)
+{
+	const char *v = getenv(k);
+
+	return v && *v ? v : NULL;
+}
+
+/* Appends the report to the registry's drift history. */
+static void
+record(json_t *rep, const char *store, const char *db)
+{
+	struct ch_registry_opts o = { 0 };
+	struct ch_registry *r;
+	struct ch_err e;
+
+	o.store_url = store ? store : env("CHURN_STORE");
+	if (!o.store_url)
+		o.store_url = "var/store";
+	o.database_url = db ? db : env("CHURN_DATABASE_URL");
+	o.s3.endpoint = env("CHURN_S3_ENDPOINT");
+	o.s3.region = env("AWS_REGION");
+	o.s3.access_key = env("AWS_ACCESS_KEY_ID");
+	o.s3.secret_key = env("AWS_SECRET_ACCESS_KEY");
+	if (ch_registry_open(&o, &r, &e) != 0)
+		ch_die(2, "--record: %s", e.msg);
+	if (ch_registry_record_drift(r, rep, &e) != 0)
+		ch_die(2, "--record: %s", e.msg);
+	ch_registry_close(r);
+}
+
+/* A flag beats the config file: per-feature entries of a metric given by
+ * flag are dropped. */
+static void
+drop_overrides(struct ch_drift_cfg *c, const struct ch_schema *s, int psi,
+    int l1)
+{
+	size_t i, j = 0;
+	int f, numeric;
+
+	for (i = 0; i < c->nover; i++) {
+		f = ch_schema_find(s, c->over[i].name);
+		numeric = f < 0 || s->f[f].type == CH_NUMERIC;
+		if ((numeric && psi) || (!numeric && l1)) {
+			free(c->over[i].name);
+			continue;
+		}
+		c->over[j++] = c->over[i];
+	}
+	c->nover = j;
+}
+
+static void
+check_overrides(const struct ch_drift_cfg *c, const struct ch_schema *s,
+    const char *name)
+{
+	size_t i;
+
+	for (i = 0; i < c->nover; i++)
+		if (ch_schema_find(s, c->over[i].name) < 0 &&
+		    strcmp(c->over[i].name, "churn_probability") != 0)
+			ch_die(2, "%s: 'features.%s': not a feature of the model",
+			    name, c->over[i].name);
+}
+
+int
+main(int argc, char **argv)
+{
+	static const struct option lo[] = {
+		{ "model", required_argument, NULL, 'm' },
+		{ "reference", required_argument, NULL, 'r' },
+		{ "json-in", no_argument, NULL, 'J' },
+		{ "bins", required_argument, NULL, 'b' },
+		{ "psi-threshold", required_argument, NULL, 'P' },
+		{ "l1-threshold", required_argument, NULL, 'L' },
+		{ "drift-share", required_argument, NULL, 'S' },
+		{ "config", required_argument, NULL, 'c' },
+		{ "summary", no_argument, NULL, 's' },
+		{ "record", no_argument, NULL, 'R' },
+		{ "store", required_argument, NULL, 'T' },
+		{ "database", required_argument, NULL, 'D' },
+		{ "jobs", required_argument, NULL, 'j' },
+		{ "predict-sample", required_argument, NULL, 'p' },
+		{ "no-prediction", no_argument, NULL, 'N' },
+		{ "help", no_argument, NULL, 'h' },
+		{ "version", no_argument, NULL, 'V' },
+		{ NULL, 0, NULL, 0 }
+	};
+	const char *model_path = NULL, *ref_path = NULL, *cfg_path = NULL;
+	const char *psi_arg = NULL, *l1_arg = NULL, *share_arg = NULL;
+	const char *bins_arg = NULL, *store = NULL, *db = NULL, *in;
+	int json_in = 0, summary = 0, rec = 0, nopred = 0, jobs, ch, found;
+	uint64_t sample = CH_DRIFT_PRED_SAMPLE;
+	struct ch_drift_side ref, cur;
+	struct ch_drift_read rd;
+	struct ch_drift_cfg cfg;
+	struct ch_model *m;
+	struct ch_err e;
+	json_t *rep;
+	char *s;
+
+	ch_setprogname(argv[0]);
+	jobs = ch_ncpus() > 8 ? 8 : ch_ncpus();
+	while ((ch = getopt_long(argc, argv, "m:hV", lo, NULL)) != -1) {
+		switch (ch) {
+		case 'm': model_path = optarg; break;
+		case 'r': ref_path = optarg; break;
+		case 'J': json_in = 1; break;
+		case 'b': bins_arg = optarg; break;
+		case 'P': psi_arg = optarg; break;
+		case 'L': l1_arg = optarg; break;
+		case 'S': share_arg = optarg; break;
+		case 'c': cfg_path = optarg; break;
+		case 's': summary = 1; break;
+		case 'R': rec = 1; break;
+		case 'T': store = optarg; break;
+		case 'D': db = optarg; break;
+		case 'N': nopred = 1; break;
+		case 'j':
+			jobs = (int)number("--jobs", optarg, 1, 256);
+			break;
+		case 'p':
+			sample = (uint64_t)number("--predict-sample", optarg, 0,
+			    1e15);
+			break;
+		case 'h':
+			usage(stdout);
+			ch_fshut(stdout, "<stdout>");
+			return 0;
+		case 'V':
+			printf("churn-drift %s\n", CHURN_VERSION);
+			ch_fshut(stdout, "<stdout>");
+			return 0;
+		default:
+			usage(stderr);
+			return 2;
+		}
+	}
+	argc -= optind;
+	argv += optind;
+	if (argc > 1) {
+		usage(stderr);
+		return 2;
+	}
+	in = argc ? argv[0] : "-";
+	if (!model_path)
+		ch_die(2, "no model: give one with -m MODEL");
+	if (strcmp(model_path, "-") == 0 && strcmp(in, "-") == 0)
+		ch_die(2, "the model and the data cannot both be stdin");
+	if (ref_path && strcmp(ref_path, "-") == 0 && strcmp(in, "-") == 0)
+		ch_die(2, "the reference and the data cannot both be stdin");
+
+	ch_drift_cfg_init(&cfg);
+	if (ch_model_load(model_path, &m, &e) != 0)
+		ch_die(2, "%s", e.msg);
+	if (cfg_path) {
+		json_error_t je;
+		json_t *j = json_load_file(cfg_path, 0, &je);
+
+		if (!j)
+			ch_die(2, "%s:%d: %s", cfg_path, je.line, je.text);
+		if (ch_drift_cfg_json(&cfg, j, cfg_path, &e) != 0)
+			ch_die(2, "%s", e.msg);
+		json_decref(j);
+		check_overrides(&cfg, m->schema, cfg_path);
+	}
+	if (bins_arg) {
+		double v = number("--bins", bins_arg, 2, CH_MAXBINS);
+
+		if (v != (int)v)
+			ch_die(2, "--bins: '%s' is not a whole number", bins_arg);
+		cfg.bins = (int)v;
+	}
+	if (psi_arg)
+		threshold("--psi-threshold", psi_arg, &cfg.psi);
+	if (l1_arg)
+		threshold("--l1-threshold", l1_arg, &cfg.l1);
+	if (share_arg)
+		cfg.share = number("--drift-share", share_arg, 1e-9, 1);
+	drop_overrides(&cfg, m->schema, psi_arg != NULL, l1_arg != NULL);
+
+	memset(&rd, 0, sizeof rd);
+	rd.schema = m->schema;
+	rd.model = nopred ? NULL : m;
+	rd.jobs = jobs;
+	rd.pred_sample = sample;
+	if (ref_path) {
+		/* a reference file is read like the current data (CSV) */
+		ch_drift_side_init(&ref, m->schema);
+		if (ch_drift_read(&rd, strcmp(ref_path, "-") == 0 ? stdin :
+		    NULL, ref_path, &ref, &e) != 0)
+			ch_die(2, "%s", e.msg);
+	} else if (ch_drift_side_from_model(&ref, m, &e) != 0)
+		ch_die(2, "%s: %s", model_path, e.msg);
+
+	rd.json_lines = json_in;
+	ch_drift_side_init(&cur, m->schema);
+	if (ch_drift_read(&rd, strcmp(in, "-") == 0 ? stdin : NULL, in, &cur,
+	    &e) != 0)
+		ch_die(2, "%s", e.msg);
+
+	rep = ch_drift_report(m->schema, m->pred_ref.edges,
+	    m->pred_ref.nbins - 1, &ref, &cur, &cfg, m->version, time(NULL),
+	    &e);
+	if (!rep)
+		ch_die(2, "%s", e.msg);
+	found = ch_drift_found(rep);
+	if (json_dumpf(rep, stdout, JSON_COMPACT | JSON_REAL_PRECISION(15)) != 0)
+		ch_die(2, "write <stdout>:");
+	putchar('\n');
+	ch_fshut(stdout, "<stdout>");
+	if (summary) {
+		s = ch_drift_summary(rep);
+		fputs(s, stderr);
+		free(s);
+	}
+	if (rec)
+		record(rep, store, db);
+
+	json_decref(rep);
+	ch_drift_side_free(&ref);
+	ch_drift_side_free(&cur);
+	ch_drift_cfg_free(&cfg);
+	ch_model_free(m);
+	return found ? 1 : 0;
+}

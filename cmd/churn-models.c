@@ -1,0 +1,287 @@
+/* churn-models - list, show, alias, roll back, pull and audit model versions */
+#include <getopt.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <jansson.h>
+
+#include "registry.h"
+#include "util.h"
+
+static void
+usage(int status)
+{
+	fprintf(status ? stderr : stdout,
+	    "usage: churn-models [--store URL] [--database URL] command [args]\n"
+	    "       churn-models list [--json]\n"
+	    "       churn-models show name\n"
+	    "       churn-models alias set alias name\n"
+	    "       churn-models rollback alias\n"
+	    "       churn-models pull name [-o file | -o -]\n"
+	    "       churn-models history [alias] [--json]\n"
+	    "       churn-models drift [-n count] [--json]\n");
+	exit(status);
+}
+
+static const char *
+env(const char *k)
+{
+	const char *v = getenv(k);
+	return v && *v ? v : NULL;
+}
+
+static void
+print_json(json_t *j)
+{
+	json_dumpf(j, stdout, JSON_INDENT(2) | JSON_PRESERVE_ORDER | JSON_REAL_PRECISION(10));
+	putchar('\n');
+}
+
+static const char *
+jstr(json_t *o, const char *k)
+{
+	const char *s = json_string_value(json_object_get(o, k));
+	return s ? s : "-";
+}
+
+static void
+metric(json_t *metrics, const char *k, char *out, size_t n)
+{
+	json_t *x = json_object_get(metrics, k);
+
+	if (json_is_number(x))
+		snprintf(out, n, "%.4f", json_number_value(x));
+	else
+		snprintf(out, n, "-");
+}
+
+static int
+cmd_list(struct ch_registry *r, int asjson)
+{
+	struct ch_err e = {{0}};
+	json_t *l = ch_registry_list(r, &e), *v, *a;
+	size_t i, k;
+
+	if (!l)
+		ch_die(2, "%s", e.msg);
+	if (asjson) {
+		print_json(l);
+	} else {
+		printf("%-20s %-20s %-8s %-8s %-10s %s\n", "VERSION", "CREATED",
+		    "ROC_AUC", "F1", "SIZE", "ALIASES");
+		json_array_foreach(json_object_get(l, "versions"), i, v) {
+			char auc[32], f1[32];
+			json_t *mt = json_object_get(v, "metrics");
+			metric(mt, "roc_auc", auc, sizeof auc);
+			metric(mt, "f1", f1, sizeof f1);
+			printf("%-20s %-20s %-8s %-8s %-10lld ", jstr(v, "version"),
+			    jstr(v, "created"), auc, f1,
+			    (long long)json_integer_value(json_object_get(v, "size")));
+			json_array_foreach(json_object_get(v, "aliases"), k, a)
+				printf("%s%s", k ? "," : "", json_string_value(a));
+			putchar('\n');
+		}
+	}
+	json_decref(l);
+	return 0;
+}
+
+static int
+cmd_history(struct ch_registry *r, const char *alias, int asjson)
+{
+	struct ch_err e = {{0}};
+	json_t *h = ch_registry_history(r, alias, &e), *x;
+	size_t i;
+
+	if (!h)
+		ch_die(2, "%s", e.msg);
+	if (asjson)
+		print_json(h);
+	else {
+		printf("%-20s %-12s %-8s %-20s %s\n", "TIME", "ALIAS", "ACTION",
+		    "VERSION", "PREVIOUS");
+		json_array_foreach(json_object_get(h, "history"), i, x)
+			printf("%-20s %-12s %-8s %-20s %s\n", jstr(x, "time"),
+			    jstr(x, "alias"), jstr(x, "action"), jstr(x, "version"),
+			    jstr(x, "previous"));
+	}
+	json_decref(h);
+	return 0;
+}
+
+static int
+cmd_pull(struct ch_registry *r, const char *name, const char *output)
+{
+	struct ch_err e = {{0}};
+	struct ch_version_ref ref;
+	unsigned char *buf;
+	size_t len;
+	char path[128];
+	json_t *j;
+
+	if (ch_registry_pull(r, name, &buf, &len, &ref, &e) != 0)
+		ch_die(2, "%s", e.msg);
+	if (output && strcmp(output, "-") == 0) {
+		if (fwrite(buf, 1, len, stdout) != len)
+			ch_die(2, "<stdout>: write error:");
+		free(buf);
+		return 0;
+	}
+	if (!output) {
+		snprintf(path, sizeof path, "%s.churn", ref.version);
+		output = path;
+	}
+	if (ch_write_atomic(output, buf, len, &e) != 0)
+		ch_die(2, "%s", e.msg);
+	free(buf);
+	j = json_pack("{s:s, s:s, s:I, s:s}", "version", ref.version, "sha256",
+	    ref.sha256, "size", (json_int_t)ref.size, "file", output);
+	print_json(j);
+	json_decref(j);
+	return 0;
+}
+
+static int
+cmd_drift(struct ch_registry *r, long n, int asjson)
+{
+	struct ch_err e = {{0}};
+	json_t *d = ch_registry_drift_reports(r, n > 0 ? (size_t)n : 20, &e), *x;
+	size_t i;
+
+	if (!d)
+		ch_die(2, "%s", e.msg);
+	if (asjson)
+		print_json(d);
+	else {
+		printf("%-20s %-20s %-5s %-8s %s\n", "TIME", "MODEL", "DRIFT",
+		    "DRIFTED", "RULE");
+		json_array_foreach(json_object_get(d, "reports"), i, x) {
+			char k[32];
+			snprintf(k, sizeof k, "%lld/%lld",
+			    (long long)json_integer_value(json_object_get(x, "drifted")),
+			    (long long)json_integer_value(json_object_get(x, "checked")));
+			printf("%-20s %-20s %-5s %-8s %s\n", jstr(x, "time"),
+			    jstr(x, "model_version"),
+			    json_is_true(json_object_get(x, "drift")) ? "yes" : "no", k,
+			    jstr(x, "rule"));
+		}
+	}
+	json_decref(d);
+	return 0;
+}
+
+int
+main(int argc, char **argv)
+{
+	static const struct option globalopts[] = {
+		{"store", required_argument, NULL, 's'},
+		{"database", required_argument, NULL, 'd'},
+		{"help", no_argument, NULL, 'h'},
+		{"version", no_argument, NULL, 'V'},
+		{NULL, 0, NULL, 0},
+	};
+	static const struct option subopts[] = {
+		{"json", no_argument, NULL, 'j'},
+		{"output", required_argument, NULL, 'o'},
+		{"count", required_argument, NULL, 'n'},
+		{NULL, 0, NULL, 0},
+	};
+	struct ch_registry_opts o = {0};
+	struct ch_registry *r;
+	struct ch_err e = {{0}};
+	struct ch_version_ref ref;
+	const char *cmd, *output = NULL;
+	char **args;
+	int c, nargs, asjson = 0, rc = 0;
+	long count = 0;
+	char *end;
+
+	ch_setprogname(argv[0]);
+	o.store_url = env("CHURN_STORE");
+	o.database_url = env("CHURN_DATABASE_URL");
+	while ((c = getopt_long(argc, argv, "+s:d:hV", globalopts, NULL)) != -1) {
+		switch (c) {
+		case 's': o.store_url = optarg; break;
+		case 'd': o.database_url = optarg; break;
+		case 'h': usage(0); break;
+		case 'V': printf("churn-models %s\n", CHURN_VERSION); return 0;
+		default: usage(2);
+		}
+	}
+	if (optind >= argc)
+		usage(2);
+	cmd = argv[optind];
+	/* the command's own options, anywhere among its arguments */
+	argc -= optind;
+	argv += optind;
+	optind = 0;	/* 0: glibc re-initialises getopt (argument order mode) */
+	while ((c = getopt_long(argc, argv, "jo:n:", subopts, NULL)) != -1) {
+		switch (c) {
+		case 'j': asjson = 1; break;
+		case 'o': output = optarg; break;
+		case 'n':
+			count = strtol(optarg, &end, 10);
+			if (strcmp(cmd, "drift") != 0)
+				usage(2);
+			if (*end || count <= 0)
+				ch_die(2, "bad count '%s'", optarg);
+			break;
+		default: usage(2);
+		}
+	}
+	args = argv + optind;
+	nargs = argc - optind;
+	if (output && strcmp(cmd, "pull") != 0)
+		usage(2);
+
+	if (!o.store_url)
+		o.store_url = "var/store";
+	o.s3.endpoint = env("CHURN_S3_ENDPOINT");
+	o.s3.region = env("AWS_REGION");
+	o.s3.access_key = env("AWS_ACCESS_KEY_ID");
+	o.s3.secret_key = env("AWS_SECRET_ACCESS_KEY");
+
+	if (strcmp(cmd, "list") == 0 && nargs == 0) {
+	} else if (strcmp(cmd, "show") == 0 && nargs == 1) {
+	} else if (strcmp(cmd, "alias") == 0 && nargs == 3 && strcmp(args[0], "set") == 0) {
+	} else if (strcmp(cmd, "rollback") == 0 && nargs == 1) {
+	} else if (strcmp(cmd, "pull") == 0 && nargs == 1) {
+	} else if (strcmp(cmd, "history") == 0 && nargs <= 1) {
+	} else if (strcmp(cmd, "drift") == 0 && nargs == 0) {
+	} else {
+		if (!strstr(" list show alias rollback pull history drift ", cmd))
+			ch_warn("unknown command '%s'", cmd);
+		usage(2);
+	}
+	if (ch_registry_open(&o, &r, &e) != 0)
+		ch_die(2, "%s", e.msg);
+
+	if (strcmp(cmd, "list") == 0)
+		rc = cmd_list(r, asjson);
+	else if (strcmp(cmd, "history") == 0)
+		rc = cmd_history(r, nargs ? args[0] : NULL, asjson);
+	else if (strcmp(cmd, "pull") == 0)
+		rc = cmd_pull(r, args[0], output);
+	else if (strcmp(cmd, "drift") == 0)
+		rc = cmd_drift(r, count, asjson);
+	else if (strcmp(cmd, "show") == 0) {
+		json_t *j = ch_registry_show(r, args[0], &e);
+		if (!j)
+			ch_die(2, "%s", e.msg);
+		print_json(j);
+		json_decref(j);
+	} else if (strcmp(cmd, "alias") == 0) {
+		if (ch_registry_alias_set(r, args[1], args[2], &e) != 0 ||
+		    ch_registry_resolve(r, args[1], &ref, &e) != 0)
+			ch_die(2, "%s", e.msg);
+		printf("{\"alias\": \"%s\", \"version\": \"%s\"}\n", args[1], ref.version);
+	} else if (strcmp(cmd, "rollback") == 0) {
+		if (ch_registry_rollback(r, args[0], &ref, &e) != 0)
+			ch_die(2, "%s", e.msg);
+		printf("{\"alias\": \"%s\", \"version\": \"%s\"}\n", args[0], ref.version);
+	}
+	ch_fshut(stdout, "<stdout>");
+	ch_registry_close(r);
+	return rc;
+}

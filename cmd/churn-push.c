@@ -1,0 +1,155 @@
+/* churn-push - version a model, publish it to an artifact store, register it */
+#include <getopt.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <jansson.h>
+
+#include "model.h"
+#include "registry.h"
+#include "util.h"
+
+static void
+usage(int status)
+{
+	fprintf(status ? stderr : stdout,
+	    "usage: churn-push [--store URL] [--database URL] [--alias NAME] [--init]\n"
+	    "                  [--git-commit SHA] [model | -]\n");
+	exit(status);
+}
+
+static const char *
+env(const char *k)
+{
+	const char *v = getenv(k);
+	return v && *v ? v : NULL;
+}
+
+/*
+ * The model bytes to push: a model file, or churn-train's JSON summary
+ * (its "model" member names the file).  name is the input's name for
+ * messages ("-" is stdin).
+ */
+static unsigned char *
+read_model(const char *name, size_t *len, char **modelname)
+{
+	struct ch_err e = {{0}};
+	char *buf = ch_read_file(name, len, &e), *path;
+	json_error_t je;
+	json_t *j, *m;
+
+	if (!buf)
+		ch_die(2, "%s", e.msg);
+	*modelname = ch_strdup(strcmp(name, "-") == 0 ? "<stdin>" : name);
+	if (*len >= 8 && memcmp(buf, CH_MODEL_MAGIC, 8) == 0)
+		return (unsigned char *)buf;
+	j = json_loadb(buf, *len, 0, &je);
+	free(buf);
+	if (!j)
+		ch_die(2, "%s: neither a model file nor churn-train's JSON summary "
+		    "(line %d: %s)", *modelname, je.line, je.text);
+	m = json_object_get(j, "model");
+	if (!json_is_string(m))
+		ch_die(2, "%s: JSON summary has no \"model\" file name", *modelname);
+	path = ch_strdup(json_string_value(m));
+	json_decref(j);
+	free(*modelname);
+	*modelname = path;
+	if (!(buf = ch_read_file(path, len, &e)))
+		ch_die(2, "%s", e.msg);
+	return (unsigned char *)buf;
+}
+
+/* The manifest stored beside the artifact and in the registry. */
+static json_t *
+manifest(const struct ch_model *m, const char *source, const char *commit)
+{
+	json_t *j = json_deep_copy(m->meta);
+
+	json_object_set_new(j, "version", json_string(m->version));
+	json_object_set_new(j, "schema", ch_schema_input_json(m->schema));
+	json_object_set_new(j, "source_file", json_string(source));
+	if (commit)
+		json_object_set_new(j, "git_commit", json_string(commit));
+	return j;
+}
+
+int
+main(int argc, char **argv)
+{
+	static const struct option longopts[] = {
+		{"store", required_argument, NULL, 's'},
+		{"database", required_argument, NULL, 'd'},
+		{"alias", required_argument, NULL, 'a'},
+		{"init", no_argument, NULL, 'I'},
+		{"git-commit", required_argument, NULL, 'g'},
+		{"help", no_argument, NULL, 'h'},
+		{"version", no_argument, NULL, 'V'},
+		{NULL, 0, NULL, 0},
+	};
+	struct ch_registry_opts o = {0};
+	struct ch_registry *r;
+	struct ch_model *m;
+	struct ch_err e = {{0}};
+	const char *alias = NULL, *commit = env("GIT_COMMIT"), *input = "-";
+	char *modelname;
+	unsigned char *buf;
+	size_t len;
+	json_t *man, *out;
+	int c, init = 0;
+
+	ch_setprogname(argv[0]);
+	o.store_url = env("CHURN_STORE");
+	o.database_url = env("CHURN_DATABASE_URL");
+	while ((c = getopt_long(argc, argv, "s:d:a:hV", longopts, NULL)) != -1) {
+		switch (c) {
+		case 's': o.store_url = optarg; break;
+		case 'd': o.database_url = optarg; break;
+		case 'a': alias = optarg; break;
+		case 'I': init = 1; break;
+		case 'g': commit = optarg; break;
+		case 'h': usage(0); break;
+		case 'V': printf("churn-push %s\n", CHURN_VERSION); return 0;
+		default: usage(2);
+		}
+	}
+	if (argc - optind > 1)
+		usage(2);
+	if (optind < argc)
+		input = argv[optind];
+	else if (isatty(STDIN_FILENO))
+		ch_die(2, "no model given: name a model file, or pipe churn-train's "
+		    "summary in");
+	if (!o.store_url)
+		o.store_url = "var/store";
+	o.s3.endpoint = env("CHURN_S3_ENDPOINT");
+	o.s3.region = env("AWS_REGION");
+	o.s3.access_key = env("AWS_ACCESS_KEY_ID");
+	o.s3.secret_key = env("AWS_SECRET_ACCESS_KEY");
+
+	buf = read_model(input, &len, &modelname);
+	if (ch_model_decode(buf, len, modelname, &m, &e) != 0)
+		ch_die(2, "%s", e.msg);
+	man = manifest(m, modelname, commit);
+
+	if (ch_registry_open(&o, &r, &e) != 0)
+		ch_die(2, "%s", e.msg);
+	if (init && ch_registry_init_store(r, &e) != 0)
+		ch_die(2, "%s", e.msg);
+	if (ch_registry_push(r, buf, len, man, alias, &out, &e) != 0)
+		ch_die(2, "%s", e.msg);
+	json_object_set(out, "metrics", json_object_get(m->meta, "metrics"));
+	json_object_set_new(out, "registry", json_string(ch_registry_db_where(r)));
+	json_dumpf(out, stdout, JSON_INDENT(2) | JSON_PRESERVE_ORDER | JSON_REAL_PRECISION(10));
+	putchar('\n');
+	ch_fshut(stdout, "<stdout>");
+	json_decref(out);
+	json_decref(man);
+	ch_registry_close(r);
+	ch_model_free(m);
+	free(buf);
+	free(modelname);
+	return 0;
+}

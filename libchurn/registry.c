@@ -1,0 +1,1315 @@
+/* registry.c - model versions, aliases, alias history and drift reports */
+#include <ctype.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include <libpq-fe.h>
+
+#include "registry.h"
+
+#define INDEX_KEY "registry/index.json"
+#define DRIFT_KEY "registry/drift.json"
+#define DRIFT_KEEP 1000
+
+struct ch_registry {
+	struct ch_store *store;
+	PGconn *pg;
+	int in_tx;         /* inside BEGIN ... COMMIT/ROLLBACK */
+	char dbwhere[512];
+};
+
+/* ---- names ---- */
+
+static int
+valid_version(const char *v)
+{
+	size_t n = v ? strlen(v) : 0;
+
+	if (n == 0 || n > 63 || !isalnum((unsigned char)v[0]))
+		return 0;
+	return strspn(v, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ"
+	    "0123456789._-") == n;
+}
+
+/* Aliases: a letter first, and not "v<digit>..." so that no alias can be
+ * mistaken for a version string. */
+static int
+valid_alias(const char *a)
+{
+	if (!valid_version(a) || !isalpha((unsigned char)a[0]))
+		return 0;
+	return !(a[0] == 'v' && isdigit((unsigned char)a[1]));
+}
+
+static void
+artifact_key(const char *version, char *out, size_t n)
+{
+	snprintf(out, n, "models/%s/model.churn", version);
+}
+
+static void
+manifest_key(const char *version, char *out, size_t n)
+{
+	snprintf(out, n, "models/%s/manifest.json", version);
+}
+
+static void
+now_iso(char out[21])
+{
+	ch_iso8601(time(NULL), out);
+}
+
+static const char *
+jstr(json_t *o, const char *k)
+{
+	const char *s = json_string_value(json_object_get(o, k));
+	return s ? s : "";
+}
+
+/* ---- PostgreSQL ---- */
+
+static void
+quiet_notices(void *arg, const char *msg)
+{
+	(void)arg;
+	(void)msg;
+}
+
+/* One line out of a libpq message: newlines and tabs become spaces, runs
+ * of blanks collapse, trailing blanks go. */
+static void
+one_line(const char *in, char *out, size_t n)
+{
+	size_t j = 0;
+	int blank = 0;
+
+	for (; in && *in && j + 1 < n; in++) {
+		if (isspace((unsigned char)*in)) {
+			blank = 1;
+			continue;
+		}
+		if (blank && j > 0 && j + 2 < n)
+			out[j++] = ' ';
+		blank = 0;
+		out[j++] = *in;
+	}
+	out[j] = '\0';
+}
+
+static int
+pg_errf(struct ch_registry *r, const char *what, PGresult *res, struct ch_err *e)
+{
+	char line[768];
+
+	one_line(res ? PQresultErrorMessage(res) : PQerrorMessage(r->pg), line,
+	    sizeof line);
+	if (!*line)
+		one_line(PQerrorMessage(r->pg), line, sizeof line);
+	return ch_errf(e, "database %s: %s: %s", r->dbwhere, what, line);
+}
+
+/* Runs sql with text parameters; returns the result (caller clears) or
+ * NULL with e filled. */
+/*
+ * Runs sql with text parameters; returns the result (caller clears) or
+ * NULL with e filled.  A connection lost while idle (the server restarted,
+ * an idle timeout) is re-established once, outside transactions only, so
+ * a long-running churn-serve survives a database restart.
+ */
+static PGresult *
+pg_exec(struct ch_registry *r, const char *what, const char *sql, int n,
+    const char *const *params, struct ch_err *e)
+{
+	int retry = !r->in_tx;
+	PGresult *res;
+	ExecStatusType st;
+
+	for (;;) {
+		res = n ? PQexecParams(r->pg, sql, n, NULL, params, NULL, NULL, 0) :
+		    PQexec(r->pg, sql);
+		st = PQresultStatus(res);
+		if (st == PGRES_COMMAND_OK || st == PGRES_TUPLES_OK)
+			return res;
+		if (!retry || PQstatus(r->pg) != CONNECTION_BAD)
+			break;
+		retry = 0;
+		PQreset(r->pg);
+		if (PQstatus(r->pg) != CONNECTION_OK)
+			break;
+		PQclear(res);
+		PQclear(PQexec(r->pg, "SET client_min_messages = warning"));
+	}
+	pg_errf(r, what, res, e);
+	PQclear(res);
+	return NULL;
+}
+
+static int
+pg_do(struct ch_registry *r, const char *what, const char *sql, int n,
+    const char *const *params, struct ch_err *e)
+{
+	PGresult *res = pg_exec(r, what, sql, n, params, e);
+
+	PQclear(res);
+	return res ? 0 : -1;
+}
+
+static int
+pg_begin(struct ch_registry *r, struct ch_err *e)
+{
+	if (pg_do(r, "begin", "BEGIN", 0, NULL, e) < 0)
+		return -1;
+	r->in_tx = 1;
+	return 0;
+}
+
+static int
+pg_commit(struct ch_registry *r, struct ch_err *e)
+{
+	int rc = pg_do(r, "commit", "COMMIT", 0, NULL, e);
+
+	r->in_tx = 0;
+	return rc;
+}
+
+static void
+pg_rollback(struct ch_registry *r)
+{
+	PQclear(PQexec(r->pg, "ROLLBACK"));
+	r->in_tx = 0;
+}
+
+/* Schema migrations, applied in order; churn_schema_version records the
+ * highest one applied.  Append only: never edit a released migration. */
+static const char *const migrations[] = {
+	/* 1: versions, aliases, append-only alias history, drift reports */
+	"CREATE TABLE churn_model_versions ("
+	"  seq bigserial UNIQUE,"
+	"  version text PRIMARY KEY CHECK (version ~ '^[A-Za-z0-9][A-Za-z0-9._-]{0,62}$'),"
+	"  sha256 text NOT NULL CHECK (sha256 ~ '^[0-9a-f]{64}$'),"
+	"  size bigint NOT NULL CHECK (size >= 0),"
+	"  created timestamptz NOT NULL,"
+	"  registered timestamptz NOT NULL DEFAULT now(),"
+	"  manifest json NOT NULL);"
+	"CREATE TABLE churn_aliases ("
+	"  alias text PRIMARY KEY,"
+	"  version text NOT NULL REFERENCES churn_model_versions(version),"
+	"  updated timestamptz NOT NULL DEFAULT now());"
+	"CREATE TABLE churn_alias_history ("
+	"  id bigserial PRIMARY KEY,"
+	"  alias text NOT NULL,"
+	"  version text NOT NULL REFERENCES churn_model_versions(version),"
+	"  previous text REFERENCES churn_model_versions(version),"
+	"  action text NOT NULL CHECK (action IN ('set', 'rollback')),"
+	"  time timestamptz NOT NULL DEFAULT now());"
+	"CREATE INDEX churn_alias_history_alias ON churn_alias_history (alias, id);"
+	"CREATE FUNCTION churn_alias_history_append_only() RETURNS trigger"
+	"  LANGUAGE plpgsql AS $$ BEGIN"
+	"  RAISE EXCEPTION 'churn_alias_history is append-only'; END $$;"
+	"CREATE TRIGGER churn_alias_history_no_update BEFORE UPDATE OR DELETE"
+	"  ON churn_alias_history FOR EACH ROW"
+	"  EXECUTE FUNCTION churn_alias_history_append_only();"
+	"CREATE TRIGGER churn_alias_history_no_truncate BEFORE TRUNCATE"
+	"  ON churn_alias_history FOR EACH STATEMENT"
+	"  EXECUTE FUNCTION churn_alias_history_append_only();"
+	"CREATE TABLE churn_drift_reports ("
+	"  id bigserial PRIMARY KEY,"
+	"  model_version text,"
+	"  time timestamptz NOT NULL DEFAULT now(),"
+	"  drift boolean,"
+	"  report json NOT NULL);",
+};
+#define NMIGRATIONS ((int)(sizeof migrations / sizeof migrations[0]))
+
+static int
+pg_migrate(struct ch_registry *r, struct ch_err *e)
+{
+	PGresult *res;
+	char num[16];
+	const char *p[1];
+	int cur, i;
+
+	if (pg_begin(r, e) < 0)
+		return -1;
+	/* serialise concurrent first runs; the key is arbitrary but fixed */
+	if (pg_do(r, "migrate", "SELECT pg_advisory_xact_lock(7302114431)", 0, NULL, e) < 0 ||
+	    pg_do(r, "migrate", "CREATE TABLE IF NOT EXISTS churn_schema_version ("
+	    " version integer PRIMARY KEY, applied timestamptz NOT NULL DEFAULT now())",
+	    0, NULL, e) < 0)
+		goto fail;
+	if (!(res = pg_exec(r, "migrate", "SELECT coalesce(max(version), 0)"
+	    " FROM churn_schema_version", 0, NULL, e)))
+		goto fail;
+	cur = atoi(PQgetvalue(res, 0, 0));
+	PQclear(res);
+	if (cur > NMIGRATIONS) {
+		ch_errf(e, "database %s: schema version %d is newer than this "
+		    "program knows (%d); upgrade churn", r->dbwhere, cur, NMIGRATIONS);
+		goto fail;
+	}
+	for (i = cur; i < NMIGRATIONS; i++) {
+		snprintf(num, sizeof num, "%d", i + 1);
+		p[0] = num;
+		if (pg_do(r, "migrate", migrations[i], 0, NULL, e) < 0 ||
+		    pg_do(r, "migrate", "INSERT INTO churn_schema_version (version)"
+		    " VALUES ($1::integer)", 1, p, e) < 0)
+			goto fail;
+	}
+	return pg_commit(r, e);
+fail:
+	pg_rollback(r);
+	return -1;
+}
+
+/* "host:port/dbname" from a conninfo string or URL, without the password;
+ * -1 when it does not parse. */
+static int
+pg_where(const char *url, char *out, size_t n)
+{
+	PQconninfoOption *opts, *o;
+	const char *host = NULL, *port = NULL, *db = NULL, *user = NULL;
+	char *err = NULL;
+
+	if (!(opts = PQconninfoParse(url, &err))) {
+		PQfreemem(err);
+		snprintf(out, n, "(bad database URL)");
+		return -1;
+	}
+	for (o = opts; o->keyword; o++) {
+		if (!o->val || !*o->val)
+			continue;
+		if (strcmp(o->keyword, "host") == 0)
+			host = o->val;
+		else if (strcmp(o->keyword, "hostaddr") == 0 && !host)
+			host = o->val;
+		else if (strcmp(o->keyword, "port") == 0)
+			port = o->val;
+		else if (strcmp(o->keyword, "dbname") == 0)
+			db = o->val;
+		else if (strcmp(o->keyword, "user") == 0)
+			user = o->val;
+	}
+	snprintf(out, n, "%s:%s/%s", host ? host : "localhost", port ? port : "5432",
+	    db ? db : user ? user : "postgres");
+	PQconninfoFree(opts);
+	return 0;
+}
+
+static int
+pg_open(struct ch_registry *r, const char *url, struct ch_err *e)
+{
+	const char *kw[] = {"dbname", "connect_timeout", "application_name", NULL};
+	const char *val[] = {url, "10", "churn", NULL};
+	char line[768];
+
+	/* libpq's parse errors may quote the string, password and all */
+	if (pg_where(url, r->dbwhere, sizeof r->dbwhere) < 0)
+		return ch_errf(e, "bad database URL: not a libpq connection string "
+		    "or postgresql:// URL");
+	r->pg = PQconnectdbParams(kw, val, 1);
+	if (!r->pg)
+		return ch_errf(e, "database %s: out of memory", r->dbwhere);
+	if (PQstatus(r->pg) != CONNECTION_OK) {
+		one_line(PQerrorMessage(r->pg), line, sizeof line);
+		return ch_errf(e, "cannot connect to database %s: %s", r->dbwhere, line);
+	}
+	PQsetNoticeProcessor(r->pg, quiet_notices, NULL);
+	if (pg_do(r, "setup", "SET client_min_messages = warning", 0, NULL, e) < 0)
+		return -1;
+	return pg_migrate(r, e);
+}
+
+/* ---- open / close ---- */
+
+int
+ch_registry_open(const struct ch_registry_opts *o, struct ch_registry **out,
+    struct ch_err *e)
+{
+	struct ch_registry *r = ch_calloc(1, sizeof *r);
+
+	*out = NULL;
+	if (ch_store_open(o->store_url, &o->s3, &r->store, e) < 0)
+		goto fail;
+	if (o->database_url && *o->database_url) {
+		if (pg_open(r, o->database_url, e) < 0)
+			goto fail;
+	} else
+		snprintf(r->dbwhere, sizeof r->dbwhere, "index in %s",
+		    ch_store_where(r->store));
+	*out = r;
+	return 0;
+fail:
+	ch_registry_close(r);
+	return -1;
+}
+
+void
+ch_registry_close(struct ch_registry *r)
+{
+	if (!r)
+		return;
+	if (r->pg)
+		PQfinish(r->pg);
+	ch_store_close(r->store);
+	free(r);
+}
+
+int
+ch_registry_init_store(struct ch_registry *r, struct ch_err *e)
+{
+	return ch_store_init(r->store, e);
+}
+
+const char *
+ch_registry_store_where(const struct ch_registry *r)
+{
+	return ch_store_where(r->store);
+}
+
+const char *
+ch_registry_db_where(const struct ch_registry *r)
+{
+	return r->dbwhere;
+}
+
+struct ch_store *
+ch_registry_store(struct ch_registry *r)
+{
+	return r->store;
+}
+
+/* ---- the local index ---- */
+
+/* Loads a JSON object kept in the store ({} shape given by fresh when the
+ * object does not exist yet). */
+static json_t *
+load_json_object(struct ch_registry *r, const char *key, json_t *(*fresh)(void),
+    struct ch_err *e)
+{
+	unsigned char *buf;
+	size_t len;
+	json_error_t je;
+	json_t *j;
+	int rc = ch_store_get(r->store, key, &buf, &len, e);
+
+	if (rc < 0)
+		return NULL;
+	if (rc == 1)
+		return fresh();
+	j = json_loadb((const char *)buf, len, 0, &je);
+	free(buf);
+	if (!j || !json_is_object(j)) {
+		json_decref(j);
+		ch_errf(e, "store %s: %s is corrupt: line %d: %s",
+		    ch_store_where(r->store), key, je.line, j ? "not an object" : je.text);
+		return NULL;
+	}
+	return j;
+}
+
+static int
+save_json_object(struct ch_registry *r, const char *key, json_t *j,
+    struct ch_err *e)
+{
+	char *s = json_dumps(j, JSON_INDENT(1) | JSON_PRESERVE_ORDER);
+	size_t n;
+	int rc;
+
+	if (!s)
+		return ch_errf(e, "cannot encode %s", key);
+	n = strlen(s);
+	s[n] = '\n';	/* json_dumps' NUL becomes the final newline */
+	rc = ch_store_put(r->store, key, s, n + 1, e);
+	free(s);
+	return rc;
+}
+
+static json_t *
+fresh_index(void)
+{
+	return json_pack("{s:i, s:[], s:{}, s:[]}", "format", 1, "versions",
+	    "aliases", "history");
+}
+
+static json_t *
+fresh_drift(void)
+{
+	return json_pack("{s:[]}", "reports");
+}
+
+static json_t *
+index_load(struct ch_registry *r, struct ch_err *e)
+{
+	json_t *idx = load_json_object(r, INDEX_KEY, fresh_index, e);
+
+	if (idx && (!json_is_array(json_object_get(idx, "versions")) ||
+	    !json_is_object(json_object_get(idx, "aliases")) ||
+	    !json_is_array(json_object_get(idx, "history")))) {
+		json_decref(idx);
+		ch_errf(e, "store %s: %s is corrupt: missing versions, aliases or history",
+		    ch_store_where(r->store), INDEX_KEY);
+		return NULL;
+	}
+	return idx;
+}
+
+static json_t *
+index_version(json_t *idx, const char *v)
+{
+	size_t i;
+	json_t *x;
+
+	json_array_foreach(json_object_get(idx, "versions"), i, x)
+		if (strcmp(jstr(x, "version"), v) == 0)
+			return x;
+	return NULL;
+}
+
+static void
+ref_from(struct ch_version_ref *ref, const char *v, const char *sha, long long size)
+{
+	if (!ref)
+		return;
+	snprintf(ref->version, sizeof ref->version, "%s", v);
+	snprintf(ref->sha256, sizeof ref->sha256, "%s", sha);
+	ref->size = size < 0 ? 0 : (size_t)size;
+}
+
+/* name → index entry (alias first), or NULL */
+static json_t *
+index_resolve(json_t *idx, const char *name)
+{
+	const char *v = json_string_value(json_object_get(json_object_get(idx,
+	    "aliases"), name));
+
+	return index_version(idx, v ? v : name);
+}
+
+/* Aliases naming version v, as a new array. */
+static json_t *
+index_aliases_of(json_t *idx, const char *v)
+{
+	json_t *a = json_array(), *x;
+	const char *k;
+
+	json_object_foreach(json_object_get(idx, "aliases"), k, x)
+		if (strcmp(json_string_value(x) ? json_string_value(x) : "", v) == 0)
+			json_array_append_new(a, json_string(k));
+	return a;
+}
+
+static void
+history_append(json_t *idx, const char *alias, const char *v, const char *prev,
+    const char *action)
+{
+	char t[21];
+
+	now_iso(t);
+	json_array_append_new(json_object_get(idx, "history"),
+	    json_pack("{s:s, s:s, s:s?, s:s, s:s}", "alias", alias, "version", v,
+	    "previous", prev, "time", t, "action", action));
+}
+
+/* ---- rollback target: replay the alias's history as a stack ---- */
+
+struct vstack {
+	char (*v)[64];
+	size_t n, cap;
+};
+
+static void
+vs_push(struct vstack *s, const char *v)
+{
+	if (s->n == s->cap)
+		s->v = ch_reallocarray(s->v, s->cap = s->cap ? 2 * s->cap : 16, sizeof *s->v);
+	snprintf(s->v[s->n++], sizeof *s->v, "%s", v);
+}
+
+/* One history event: "set" pushes, "rollback" pops (and makes sure the
+ * top is the version the rollback went to). */
+static void
+vs_event(struct vstack *s, const char *action, const char *v)
+{
+	if (strcmp(action, "rollback") == 0) {
+		if (s->n > 0)
+			s->n--;
+		if (s->n == 0 || strcmp(s->v[s->n - 1], v) != 0)
+			vs_push(s, v);
+	} else
+		vs_push(s, v);
+}
+
+/* ---- push ---- */
+
+static json_t *
+push_result(const char *status, json_t *m, struct ch_registry *r, json_t *aliases)
+{
+	return json_pack("{s:s, s:s, s:O, s:s, s:s, s:s, s:o}",
+	    "version", jstr(m, "version"), "sha256", jstr(m, "sha256"),
+	    "size", json_object_get(m, "size"), "created", jstr(m, "created"),
+	    "status", status, "store", ch_store_where(r->store),
+	    "aliases", aliases ? aliases : json_array());
+}
+
+/* Uploads artifact and manifest and checks the artifact read back. */
+static int
+upload(struct ch_registry *r, const char *v, const unsigned char *buf,
+    size_t len, const char *sha, json_t *m, struct ch_err *e)
+{
+	char key[128], got[65];
+	unsigned char *back;
+	size_t blen;
+	char *ms;
+	int rc;
+
+	artifact_key(v, key, sizeof key);
+	if (ch_store_put(r->store, key, buf, len, e) < 0)
+		return -1;
+	if ((rc = ch_store_get(r->store, key, &back, &blen, e)) != 0) {
+		if (rc == 1)
+			ch_errf(e, "store %s: %s vanished right after upload",
+			    ch_store_where(r->store), key);
+		return -1;
+	}
+	ch_sha256_hex(back, blen, got);
+	free(back);
+	if (blen != len || strcmp(got, sha) != 0)
+		return ch_errf(e, "store %s: %s reads back as %zu bytes with sha256 %s, "
+		    "not %zu bytes with sha256 %s", ch_store_where(r->store), key,
+		    blen, got, len, sha);
+	manifest_key(v, key, sizeof key);
+	if (!(ms = json_dumps(m, JSON_INDENT(2) | JSON_PRESERVE_ORDER)))
+		return ch_errf(e, "cannot encode the manifest of %s", v);
+	rc = ch_store_put(r->store, key, ms, strlen(ms), e);
+	free(ms);
+	return rc;
+}
+
+static int
+pg_lookup_version(struct ch_registry *r, const char *v, char sha[65], int *found,
+    struct ch_err *e)
+{
+	const char *p[] = {v};
+	PGresult *res = pg_exec(r, "look up version",
+	    "SELECT sha256 FROM churn_model_versions WHERE version = $1", 1, p, e);
+
+	if (!res)
+		return -1;
+	*found = PQntuples(res) > 0;
+	if (*found)
+		snprintf(sha, 65, "%s", PQgetvalue(res, 0, 0));
+	PQclear(res);
+	return 0;
+}
+
+static int pg_alias_set_tx(struct ch_registry *, const char *, const char *,
+    struct ch_err *);
+
+static int
+local_alias_set(json_t *idx, const char *alias, const char *v)
+{
+	const char *prev = json_string_value(json_object_get(json_object_get(idx,
+	    "aliases"), alias));
+	char *p = prev ? ch_strdup(prev) : NULL;
+
+	if (!p || strcmp(p, v) != 0) {
+		json_object_set_new(json_object_get(idx, "aliases"), alias, json_string(v));
+		history_append(idx, alias, v, p, "set");
+	}
+	free(p);
+	return 0;
+}
+
+static json_t *pg_aliases_of(struct ch_registry *, const char *, struct ch_err *);
+
+int
+ch_registry_push(struct ch_registry *r, const unsigned char *buf, size_t len,
+    json_t *manifest, const char *alias, json_t **out, struct ch_err *e)
+{
+	char sha[65], have[65], t[21];
+	const char *v = jstr(manifest, "version");
+	const char *status = "registered";
+	json_t *m = NULL, *idx = NULL, *entry, *aliases = NULL;
+	int found = 0, rc = -1;
+
+	if (out)
+		*out = NULL;
+	if (!json_is_object(manifest) || !valid_version(v))
+		return ch_errf(e, "bad model version '%s'", v);
+	if (alias && !valid_alias(alias))
+		return ch_errf(e, "bad alias name '%s' (a letter, then letters, "
+		    "digits, '.', '_' or '-'; not 'v' and a digit)", alias);
+	ch_sha256_hex(buf, len, sha);
+
+	/* already registered? (idempotent retry, or a clash) */
+	if (r->pg) {
+		if (pg_lookup_version(r, v, have, &found, e) < 0)
+			return -1;
+	} else {
+		if (!(idx = index_load(r, e)))
+			return -1;
+		if ((entry = index_version(idx, v))) {
+			found = 1;
+			snprintf(have, sizeof have, "%s", jstr(entry, "sha256"));
+		}
+		json_decref(idx);
+		idx = NULL;
+	}
+	if (found && strcmp(have, sha) != 0)
+		return ch_errf(e, "version '%s' is already registered (%s) with sha256 %s; "
+		    "this model has sha256 %s: refusing to replace it", v, r->dbwhere,
+		    have, sha);
+
+	m = json_deep_copy(manifest);
+	now_iso(t);
+	if (!json_is_string(json_object_get(m, "created")))
+		json_object_set_new(m, "created", json_string(t));
+	json_object_set_new(m, "sha256", json_string(sha));
+	json_object_set_new(m, "size", json_integer((json_int_t)len));
+	json_object_set_new(m, "pushed", json_string(t));
+
+	if (found) {
+		/* keep the manifest as first registered; but put back an
+		 * artifact that went missing or was truncated since */
+		char key[128];
+		size_t have_len;
+		int hr;
+
+		status = "exists";
+		artifact_key(v, key, sizeof key);
+		if ((hr = ch_store_head(r->store, key, &have_len, e)) < 0)
+			goto done;
+		if ((hr == 1 || have_len != len) &&
+		    upload(r, v, buf, len, sha, m, e) < 0)
+			goto done;
+	} else if (upload(r, v, buf, len, sha, m, e) < 0)
+		goto done;
+
+	/* register: the commit point */
+	if (r->pg) {
+		char size[32];
+		char *ms = json_dumps(m, JSON_PRESERVE_ORDER | JSON_COMPACT);
+		const char *p[] = {v, sha, size, jstr(m, "created"), ms};
+		PGresult *res;
+
+		snprintf(size, sizeof size, "%zu", len);
+		if (pg_begin(r, e) < 0) {
+			free(ms);
+			goto done;
+		}
+		res = pg_exec(r, "register version",
+		    "INSERT INTO churn_model_versions (version, sha256, size, created, manifest)"
+		    " VALUES ($1, $2, $3::bigint, $4::timestamptz, $5::json)"
+		    " ON CONFLICT (version) DO NOTHING", 5, p, e);
+		free(ms);
+		if (!res)
+			goto pgfail;
+		if (atoi(PQcmdTuples(res)) == 0) {
+			/* a concurrent push got there first: same bytes? */
+			PQclear(res);
+			if (pg_lookup_version(r, v, have, &found, e) < 0)
+				goto pgfail;
+			if (strcmp(have, sha) != 0) {
+				ch_errf(e, "version '%s' is already registered (%s) with "
+				    "sha256 %s; this model has sha256 %s: refusing to "
+				    "replace it", v, r->dbwhere, have, sha);
+				goto pgfail;
+			}
+			status = "exists";
+		} else
+			PQclear(res);
+		if (alias && pg_alias_set_tx(r, alias, v, e) < 0)
+			goto pgfail;
+		if (pg_commit(r, e) < 0)
+			goto done;
+		if (!(aliases = pg_aliases_of(r, v, e)))
+			goto done;
+		if (found) {
+			/* report what is registered, not what was sent */
+			const char *q[] = {v};
+			json_error_t je;
+			PGresult *mr = pg_exec(r, "read manifest", "SELECT manifest"
+			    " FROM churn_model_versions WHERE version = $1", 1, q, e);
+			if (!mr)
+				goto done;
+			json_decref(m);
+			m = json_loads(PQgetvalue(mr, 0, 0), 0, &je);
+			PQclear(mr);
+			if (!m) {
+				ch_errf(e, "database %s: bad manifest of '%s'", r->dbwhere, v);
+				goto done;
+			}
+		}
+	} else {
+		if (ch_store_lock(r->store, INDEX_KEY, e) < 0)
+			goto done;
+		if (!(idx = index_load(r, e))) {
+			ch_store_unlock(r->store);
+			goto done;
+		}
+		if ((entry = index_version(idx, v))) {
+			if (strcmp(jstr(entry, "sha256"), sha) != 0) {
+				ch_errf(e, "version '%s' is already registered (%s) with "
+				    "sha256 %s; this model has sha256 %s: refusing to "
+				    "replace it", v, r->dbwhere, jstr(entry, "sha256"), sha);
+				ch_store_unlock(r->store);
+				goto done;
+			}
+			status = "exists";
+			json_decref(m);
+			m = json_deep_copy(entry);
+		} else {
+			json_t *metrics = json_object_get(m, "metrics");
+			json_t *params = json_object_get(m, "params");
+			json_array_append_new(json_object_get(idx, "versions"),
+			    json_pack("{s:s, s:s, s:I, s:s, s:s, s:o, s:o}",
+			    "version", v, "sha256", sha, "size", (json_int_t)len,
+			    "created", jstr(m, "created"), "registered", t,
+			    "metrics", metrics ? json_incref(metrics) : json_object(),
+			    "params", params ? json_incref(params) : json_object()));
+		}
+		if (alias)
+			local_alias_set(idx, alias, v);
+		rc = save_json_object(r, INDEX_KEY, idx, e);
+		ch_store_unlock(r->store);
+		if (rc < 0)
+			goto done;
+		rc = -1;
+		aliases = index_aliases_of(idx, v);
+	}
+	if (out)
+		*out = push_result(status, m, r, aliases);
+	else
+		json_decref(aliases);
+	rc = 0;
+	goto done;
+pgfail:
+	pg_rollback(r);
+done:
+	json_decref(idx);
+	json_decref(m);
+	return rc;
+}
+
+/* ---- resolve / pull ---- */
+
+static int
+pg_resolve(struct ch_registry *r, const char *name, struct ch_version_ref *ref,
+    struct ch_err *e)
+{
+	const char *p[] = {name};
+	PGresult *res = pg_exec(r, "resolve",
+	    "SELECT v.version, v.sha256, v.size FROM churn_aliases a"
+	    " JOIN churn_model_versions v ON v.version = a.version WHERE a.alias = $1"
+	    " UNION ALL SELECT version, sha256, size FROM churn_model_versions"
+	    " WHERE version = $1 LIMIT 1", 1, p, e);
+
+	if (!res)
+		return -1;
+	if (PQntuples(res) == 0) {
+		PQclear(res);
+		return ch_errf(e, "no version or alias '%s' in the registry (%s)", name,
+		    r->dbwhere);
+	}
+	ref_from(ref, PQgetvalue(res, 0, 0), PQgetvalue(res, 0, 1),
+	    atoll(PQgetvalue(res, 0, 2)));
+	PQclear(res);
+	return 0;
+}
+
+int
+ch_registry_resolve(struct ch_registry *r, const char *name,
+    struct ch_version_ref *ref, struct ch_err *e)
+{
+	json_t *idx, *x;
+
+	if (!name || !valid_version(name))
+		return ch_errf(e, "bad version or alias name '%s'", name ? name : "");
+	if (r->pg)
+		return pg_resolve(r, name, ref, e);
+	if (!(idx = index_load(r, e)))
+		return -1;
+	if (!(x = index_resolve(idx, name))) {
+		json_decref(idx);
+		return ch_errf(e, "no version or alias '%s' in the registry (%s)", name,
+		    r->dbwhere);
+	}
+	ref_from(ref, jstr(x, "version"), jstr(x, "sha256"),
+	    json_integer_value(json_object_get(x, "size")));
+	json_decref(idx);
+	return 0;
+}
+
+int
+ch_registry_pull(struct ch_registry *r, const char *name, unsigned char **buf,
+    size_t *len, struct ch_version_ref *ref, struct ch_err *e)
+{
+	struct ch_version_ref rr;
+	char key[128], got[65];
+	unsigned char *b;
+	size_t n;
+	int rc;
+
+	*buf = NULL;
+	*len = 0;
+	if (ch_registry_resolve(r, name, &rr, e) < 0)
+		return -1;
+	artifact_key(rr.version, key, sizeof key);
+	if ((rc = ch_store_get(r->store, key, &b, &n, e)) != 0) {
+		if (rc == 1)
+			ch_errf(e, "version %s: artifact %s is missing from store %s",
+			    rr.version, key, ch_store_where(r->store));
+		return -1;
+	}
+	ch_sha256_hex(b, n, got);
+	if (n != rr.size || strcmp(got, rr.sha256) != 0) {
+		free(b);
+		return ch_errf(e, "version %s: artifact %s in store %s fails verification: "
+		    "%zu bytes with sha256 %s, registry says %zu bytes with sha256 %s",
+		    rr.version, key, ch_store_where(r->store), n, got, rr.size, rr.sha256);
+	}
+	if (ref)
+		*ref = rr;
+	*buf = b;
+	*len = n;
+	return 0;
+}
+
+/* ---- list / show / history ---- */
+
+static json_t *
+pg_aliases_of(struct ch_registry *r, const char *v, struct ch_err *e)
+{
+	const char *p[] = {v};
+	PGresult *res = pg_exec(r, "list aliases", "SELECT alias FROM churn_aliases"
+	    " WHERE version = $1 ORDER BY alias", 1, p, e);
+	json_t *a;
+	int i;
+
+	if (!res)
+		return NULL;
+	a = json_array();
+	for (i = 0; i < PQntuples(res); i++)
+		json_array_append_new(a, json_string(PQgetvalue(res, i, 0)));
+	PQclear(res);
+	return a;
+}
+
+static json_t *
+parse_json_cell(PGresult *res, int row, int col)
+{
+	json_t *j;
+
+	if (PQgetisnull(res, row, col))
+		return json_object();
+	j = json_loads(PQgetvalue(res, row, col), JSON_DECODE_ANY, NULL);
+	return j ? j : json_object();
+}
+
+json_t *
+ch_registry_list(struct ch_registry *r, struct ch_err *e)
+{
+	json_t *out, *versions, *aliases, *x;
+	size_t i;
+
+	if (r->pg) {
+		PGresult *res, *ares;
+		int k;
+
+		if (pg_begin(r, e) < 0)
+			return NULL;
+		res = pg_exec(r, "list versions", "SELECT version, sha256, size,"
+		    " manifest->>'created', manifest->'metrics', manifest->'params'"
+		    " FROM churn_model_versions ORDER BY seq", 0, NULL, e);
+		ares = res ? pg_exec(r, "list aliases", "SELECT alias, version"
+		    " FROM churn_aliases ORDER BY alias", 0, NULL, e) : NULL;
+		pg_rollback(r);	/* read-only: one snapshot, nothing to commit */
+		if (!ares) {
+			PQclear(res);
+			return NULL;
+		}
+		versions = json_array();
+		aliases = json_object();
+		for (k = 0; k < PQntuples(ares); k++)
+			json_object_set_new(aliases, PQgetvalue(ares, k, 0),
+			    json_string(PQgetvalue(ares, k, 1)));
+		for (k = 0; k < PQntuples(res); k++) {
+			json_t *va = json_array(), *y;
+			const char *an;
+			json_object_foreach(aliases, an, y)
+				if (strcmp(json_string_value(y), PQgetvalue(res, k, 0)) == 0)
+					json_array_append_new(va, json_string(an));
+			json_array_append_new(versions, json_pack("{s:s, s:s, s:I, s:s,"
+			    " s:o, s:o, s:o}", "version", PQgetvalue(res, k, 0),
+			    "sha256", PQgetvalue(res, k, 1),
+			    "size", (json_int_t)atoll(PQgetvalue(res, k, 2)),
+			    "created", PQgetvalue(res, k, 3),
+			    "metrics", parse_json_cell(res, k, 4),
+			    "params", parse_json_cell(res, k, 5), "aliases", va));
+		}
+		PQclear(res);
+		PQclear(ares);
+		return json_pack("{s:o, s:o}", "versions", versions, "aliases", aliases);
+	}
+	if (!(out = index_load(r, e)))
+		return NULL;
+	versions = json_array();
+	json_array_foreach(json_object_get(out, "versions"), i, x) {
+		json_t *metrics = json_object_get(x, "metrics");
+		json_t *params = json_object_get(x, "params");
+		json_array_append_new(versions, json_pack("{s:s, s:s, s:O, s:s, s:o,"
+		    " s:o, s:o}", "version", jstr(x, "version"),
+		    "sha256", jstr(x, "sha256"), "size", json_object_get(x, "size"),
+		    "created", jstr(x, "created"),
+		    "metrics", metrics ? json_incref(metrics) : json_object(),
+		    "params", params ? json_incref(params) : json_object(),
+		    "aliases", index_aliases_of(out, jstr(x, "version"))));
+	}
+	aliases = json_incref(json_object_get(out, "aliases"));
+	json_decref(out);
+	return json_pack("{s:o, s:o}", "versions", versions, "aliases", aliases);
+}
+
+json_t *
+ch_registry_show(struct ch_registry *r, const char *name, struct ch_err *e)
+{
+	struct ch_version_ref ref;
+	char key[128];
+	unsigned char *buf;
+	size_t len;
+	json_t *m = NULL, *aliases;
+	int rc;
+
+	if (ch_registry_resolve(r, name, &ref, e) < 0)
+		return NULL;
+	if (r->pg) {
+		const char *p[] = {ref.version};
+		PGresult *res = pg_exec(r, "show", "SELECT manifest,"
+		    " to_char(registered AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS\"Z\"')"
+		    " FROM churn_model_versions WHERE version = $1", 1, p, e);
+		if (!res)
+			return NULL;
+		if (PQntuples(res) == 1) {
+			m = parse_json_cell(res, 0, 0);
+			json_object_set_new(m, "registered", json_string(PQgetvalue(res, 0, 1)));
+		}
+		PQclear(res);
+		if (!m)
+			return ch_errf(e, "version '%s' vanished from %s", ref.version,
+			    r->dbwhere), NULL;
+		if (!(aliases = pg_aliases_of(r, ref.version, e))) {
+			json_decref(m);
+			return NULL;
+		}
+	} else {
+		json_t *idx = index_load(r, e), *x;
+		json_error_t je;
+
+		if (!idx)
+			return NULL;
+		manifest_key(ref.version, key, sizeof key);
+		if ((rc = ch_store_get(r->store, key, &buf, &len, e)) < 0) {
+			json_decref(idx);
+			return NULL;
+		}
+		if (rc == 0) {
+			m = json_loadb((const char *)buf, len, 0, &je);
+			free(buf);
+		}
+		if (!json_is_object(m)) {
+			/* manifest gone or damaged: show what the index knows */
+			json_decref(m);
+			m = json_deep_copy(index_version(idx, ref.version));
+		}
+		if ((x = index_version(idx, ref.version)))
+			json_object_set(m, "registered", json_object_get(x, "registered"));
+		aliases = index_aliases_of(idx, ref.version);
+		json_decref(idx);
+	}
+	json_object_set_new(m, "aliases", aliases);
+	return m;
+}
+
+json_t *
+ch_registry_history(struct ch_registry *r, const char *alias, struct ch_err *e)
+{
+	json_t *h, *x, *idx;
+	size_t i;
+
+	if (r->pg) {
+		const char *p[] = {alias};
+		PGresult *res = pg_exec(r, "history", "SELECT alias, version, previous,"
+		    " to_char(time AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS\"Z\"'), action"
+		    " FROM churn_alias_history WHERE $1::text IS NULL OR alias = $1"
+		    " ORDER BY id", 1, p, e);
+		int k;
+
+		if (!res)
+			return NULL;
+		h = json_array();
+		for (k = 0; k < PQntuples(res); k++)
+			json_array_append_new(h, json_pack("{s:s, s:s, s:s?, s:s, s:s}",
+			    "alias", PQgetvalue(res, k, 0), "version", PQgetvalue(res, k, 1),
+			    "previous", PQgetisnull(res, k, 2) ? NULL : PQgetvalue(res, k, 2),
+			    "time", PQgetvalue(res, k, 3), "action", PQgetvalue(res, k, 4)));
+		PQclear(res);
+		return json_pack("{s:o}", "history", h);
+	}
+	if (!(idx = index_load(r, e)))
+		return NULL;
+	h = json_array();
+	json_array_foreach(json_object_get(idx, "history"), i, x)
+		if (!alias || strcmp(jstr(x, "alias"), alias) == 0)
+			json_array_append(h, x);
+	json_decref(idx);
+	return json_pack("{s:o}", "history", h);
+}
+
+/* ---- alias set / rollback ---- */
+
+/* Inside a transaction: lock the alias, point it at version v (which must
+ * be registered), record the move. */
+static int
+pg_alias_set_tx(struct ch_registry *r, const char *alias, const char *v,
+    struct ch_err *e)
+{
+	const char *p[] = {alias, v, NULL};
+	PGresult *res;
+	char prev[64] = "";
+
+	if (pg_do(r, "lock alias", "SELECT pg_advisory_xact_lock(730211443,"
+	    " hashtext($1))", 1, p, e) < 0)
+		return -1;
+	if (!(res = pg_exec(r, "read alias", "SELECT version FROM churn_aliases"
+	    " WHERE alias = $1", 1, p, e)))
+		return -1;
+	if (PQntuples(res) > 0)
+		snprintf(prev, sizeof prev, "%s", PQgetvalue(res, 0, 0));
+	PQclear(res);
+	if (strcmp(prev, v) == 0)
+		return 0;
+	p[2] = *prev ? prev : NULL;
+	if (pg_do(r, "set alias", "INSERT INTO churn_aliases (alias, version)"
+	    " VALUES ($1, $2) ON CONFLICT (alias) DO UPDATE"
+	    " SET version = EXCLUDED.version, updated = now()", 2, p, e) < 0 ||
+	    pg_do(r, "record alias history", "INSERT INTO churn_alias_history"
+	    " (alias, version, previous, action) VALUES ($1, $2, $3, 'set')", 3, p, e) < 0)
+		return -1;
+	return 0;
+}
+
+int
+ch_registry_alias_set(struct ch_registry *r, const char *alias,
+    const char *name, struct ch_err *e)
+{
+	struct ch_version_ref ref;
+	json_t *idx, *x;
+	int rc;
+
+	if (!alias || !valid_alias(alias))
+		return ch_errf(e, "bad alias name '%s' (a letter, then letters, digits, "
+		    "'.', '_' or '-'; not 'v' and a digit)", alias ? alias : "");
+	if (r->pg) {
+		if (pg_begin(r, e) < 0)
+			return -1;
+		if (pg_resolve(r, name, &ref, e) < 0 ||
+		    pg_alias_set_tx(r, alias, ref.version, e) < 0) {
+			pg_rollback(r);
+			return -1;
+		}
+		return pg_commit(r, e);
+	}
+	if (!valid_version(name))
+		return ch_errf(e, "bad version or alias name '%s'", name);
+	if (ch_store_lock(r->store, INDEX_KEY, e) < 0)
+		return -1;
+	if (!(idx = index_load(r, e))) {
+		ch_store_unlock(r->store);
+		return -1;
+	}
+	if (!(x = index_resolve(idx, name))) {
+		rc = ch_errf(e, "no version or alias '%s' in the registry (%s)", name,
+		    r->dbwhere);
+	} else {
+		char v[64];
+		snprintf(v, sizeof v, "%s", jstr(x, "version"));
+		local_alias_set(idx, alias, v);
+		rc = save_json_object(r, INDEX_KEY, idx, e);
+	}
+	ch_store_unlock(r->store);
+	json_decref(idx);
+	return rc;
+}
+
+int
+ch_registry_rollback(struct ch_registry *r, const char *alias,
+    struct ch_version_ref *ref, struct ch_err *e)
+{
+	struct vstack s = {0};
+	char cur[64], to[64];
+	json_t *idx = NULL, *x;
+	size_t i;
+	int rc = -1;
+
+	if (!alias || !valid_alias(alias))
+		return ch_errf(e, "bad alias name '%s'", alias ? alias : "");
+	if (r->pg) {
+		const char *p[] = {alias, NULL, NULL};
+		PGresult *res;
+		int k;
+
+		if (pg_begin(r, e) < 0)
+			return -1;
+		if (pg_do(r, "lock alias", "SELECT pg_advisory_xact_lock(730211443,"
+		    " hashtext($1))", 1, p, e) < 0)
+			goto pgfail;
+		if (!(res = pg_exec(r, "read alias", "SELECT version FROM churn_aliases"
+		    " WHERE alias = $1", 1, p, e)))
+			goto pgfail;
+		if (PQntuples(res) == 0) {
+			PQclear(res);
+			ch_errf(e, "no alias '%s' in the registry (%s)", alias, r->dbwhere);
+			goto pgfail;
+		}
+		snprintf(cur, sizeof cur, "%s", PQgetvalue(res, 0, 0));
+		PQclear(res);
+		if (!(res = pg_exec(r, "read history", "SELECT action, version"
+		    " FROM churn_alias_history WHERE alias = $1 ORDER BY id", 1, p, e)))
+			goto pgfail;
+		for (k = 0; k < PQntuples(res); k++)
+			vs_event(&s, PQgetvalue(res, k, 0), PQgetvalue(res, k, 1));
+		PQclear(res);
+		if (s.n < 2) {
+			ch_errf(e, "alias '%s' has no earlier version to roll back to "
+			    "(it names %s)", alias, cur);
+			goto pgfail;
+		}
+		snprintf(to, sizeof to, "%s", s.v[s.n - 2]);
+		p[1] = to;
+		p[2] = cur;
+		if (pg_do(r, "roll back alias", "UPDATE churn_aliases SET version = $2,"
+		    " updated = now() WHERE alias = $1", 2, p, e) < 0 ||
+		    pg_do(r, "record alias history", "INSERT INTO churn_alias_history"
+		    " (alias, version, previous, action) VALUES ($1, $2, $3, 'rollback')",
+		    3, p, e) < 0 ||
+		    pg_resolve(r, to, ref ? ref : &(struct ch_version_ref){0}, e) < 0)
+			goto pgfail;
+		free(s.v);
+		return pg_commit(r, e);
+pgfail:
+		pg_rollback(r);
+		free(s.v);
+		return -1;
+	}
+	if (ch_store_lock(r->store, INDEX_KEY, e) < 0)
+		return -1;
+	if (!(idx = index_load(r, e)))
+		goto done;
+	x = json_object_get(json_object_get(idx, "aliases"), alias);
+	if (!json_is_string(x)) {
+		ch_errf(e, "no alias '%s' in the registry (%s)", alias, r->dbwhere);
+		goto done;
+	}
+	snprintf(cur, sizeof cur, "%s", json_string_value(x));
+	json_array_foreach(json_object_get(idx, "history"), i, x)
+		if (strcmp(jstr(x, "alias"), alias) == 0)
+			vs_event(&s, jstr(x, "action"), jstr(x, "version"));
+	if (s.n < 2) {
+		ch_errf(e, "alias '%s' has no earlier version to roll back to (it names %s)",
+		    alias, cur);
+		goto done;
+	}
+	snprintf(to, sizeof to, "%s", s.v[s.n - 2]);
+	if (!(x = index_version(idx, to))) {
+		ch_errf(e, "registry %s: alias '%s' history names unknown version '%s'",
+		    r->dbwhere, alias, to);
+		goto done;
+	}
+	ref_from(ref, to, jstr(x, "sha256"), json_integer_value(json_object_get(x, "size")));
+	json_object_set_new(json_object_get(idx, "aliases"), alias, json_string(to));
+	history_append(idx, alias, to, cur, "rollback");
+	rc = save_json_object(r, INDEX_KEY, idx, e);
+done:
+	ch_store_unlock(r->store);
+	json_decref(idx);
+	free(s.v);
+	return rc;
+}
+
+/* ---- drift reports ---- */
+
+int
+ch_registry_record_drift(struct ch_registry *r, json_t *report, struct ch_err *e)
+{
+	json_t *all, *list;
+	int rc;
+
+	if (!json_is_object(report))
+		return ch_errf(e, "a drift report must be a JSON object");
+	if (r->pg) {
+		char *s = json_dumps(report, JSON_PRESERVE_ORDER | JSON_COMPACT);
+		json_t *d = json_object_get(report, "drift");
+		const char *p[] = {json_string_value(json_object_get(report, "model_version")),
+		    json_is_boolean(d) ? (json_is_true(d) ? "true" : "false") : NULL, s};
+		rc = pg_do(r, "record drift report", "INSERT INTO churn_drift_reports"
+		    " (model_version, drift, report) VALUES ($1, $2::boolean, $3::json)",
+		    3, p, e);
+		free(s);
+		return rc;
+	}
+	if (ch_store_lock(r->store, DRIFT_KEY, e) < 0)
+		return -1;
+	if (!(all = load_json_object(r, DRIFT_KEY, fresh_drift, e))) {
+		ch_store_unlock(r->store);
+		return -1;
+	}
+	list = json_object_get(all, "reports");
+	if (!json_is_array(list)) {
+		list = json_array();
+		json_object_set_new(all, "reports", list);
+	}
+	json_array_append(list, report);
+	while (json_array_size(list) > DRIFT_KEEP)
+		json_array_remove(list, 0);
+	rc = save_json_object(r, DRIFT_KEY, all, e);
+	ch_store_unlock(r->store);
+	json_decref(all);
+	return rc;
+}
+
+json_t *
+ch_registry_drift_reports(struct ch_registry *r, size_t limit, struct ch_err *e)
+{
+	json_t *all, *list, *out;
+	size_t i, n;
+
+	if (limit == 0)
+		limit = 100;
+	if (r->pg) {
+		char lim[32];
+		const char *p[] = {lim};
+		PGresult *res;
+		int k;
+
+		snprintf(lim, sizeof lim, "%zu", limit);
+		if (!(res = pg_exec(r, "list drift reports", "SELECT report FROM"
+		    " (SELECT id, report FROM churn_drift_reports ORDER BY id DESC"
+		    " LIMIT $1::bigint) t ORDER BY id", 1, p, e)))
+			return NULL;
+		list = json_array();
+		for (k = 0; k < PQntuples(res); k++)
+			json_array_append_new(list, parse_json_cell(res, k, 0));
+		PQclear(res);
+		return json_pack("{s:o}", "reports", list);
+	}
+	if (!(all = load_json_object(r, DRIFT_KEY, fresh_drift, e)))
+		return NULL;
+	list = json_object_get(all, "reports");
+	out = json_array();
+	n = json_array_size(list);
+	for (i = n > limit ? n - limit : 0; i < n; i++)
+		json_array_append(out, json_array_get(list, i));
+	json_decref(all);
+	return json_pack("{s:o}", "reports", out);
+}

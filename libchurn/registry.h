@@ -1,0 +1,150 @@
+/* registry.h - model versions, aliases, alias history and drift reports */
+#ifndef CHURN_REGISTRY_H
+#define CHURN_REGISTRY_H
+
+#include <stddef.h>
+
+#include <jansson.h>
+
+#include "store.h"
+#include "util.h"
+
+/*
+ * The registry names the model artifacts kept in a store (store.h).
+ *
+ * Store layout (file:// and s3:// alike):
+ *   models/<version>/model.churn      the model file, byte for byte
+ *   models/<version>/manifest.json    version, sha256, size, created,
+ *                                     metrics, params, schema, data, ...
+ *   registry/index.json               the index (no database only)
+ *   registry/drift.json               recent drift reports (no database only)
+ *
+ * Where the index lives:
+ *   - database_url set (libpq conninfo or postgresql:// URL): PostgreSQL
+ *     tables churn_model_versions, churn_aliases, churn_alias_history,
+ *     churn_drift_reports, created and migrated on open (table
+ *     churn_schema_version); every change is one transaction, an alias
+ *     names one version (primary key), the history is append-only (a
+ *     trigger refuses UPDATE and DELETE).
+ *   - otherwise registry/index.json in the store, rewritten whole under
+ *     ch_store_lock (flock for file://).
+ *
+ * A version is registered only after its artifact and manifest are in the
+ * store and verified, so every listed version can be pulled.
+ *
+ * A handle is not safe for concurrent use: give each thread its own, or
+ * serialise calls.  Messages name the store, bucket and endpoint or the
+ * database host:port/dbname, never a password or secret key.
+ */
+struct ch_registry;
+
+struct ch_registry_opts {
+	const char *store_url;     /* required: file://..., s3://bucket/prefix, or a path */
+	const char *database_url;  /* NULL or "": index in the store */
+	struct ch_store_opts s3;   /* endpoint, region, keys for s3:// */
+};
+
+/* What a name resolves to. */
+struct ch_version_ref {
+	char version[64];
+	char sha256[65];   /* SHA-256 of the whole artifact file, hex (what
+	                      sha256sum prints, and m->sha256 of the model) */
+	size_t size;       /* bytes of the artifact file */
+};
+
+/* Opens the store and, with a database URL, connects and migrates the
+ * schema.  Returns 0 or -1 with e filled. */
+int ch_registry_open(const struct ch_registry_opts *o, struct ch_registry **out,
+    struct ch_err *e);
+void ch_registry_close(struct ch_registry *r);
+
+/* Creates the bucket or directory when missing (churn-push --init). */
+int ch_registry_init_store(struct ch_registry *r, struct ch_err *e);
+
+/* Where things are, for messages: "file:///x" or "s3://b/p at http://h:p",
+ * and "postgresql host:port/dbname" or "index in the store". */
+const char *ch_registry_store_where(const struct ch_registry *r);
+const char *ch_registry_db_where(const struct ch_registry *r);
+
+/* The store itself, for callers that need it (owned by r). */
+struct ch_store *ch_registry_store(struct ch_registry *r);
+
+/*
+ * Publishes a model artifact: uploads buf to models/<version>/model.churn,
+ * reads it back and checks its SHA-256, uploads the manifest, then
+ * registers the version (the commit point) and, when alias is not NULL,
+ * points the alias at it in the same change.
+ *
+ * manifest must hold at least "version" (a string of [A-Za-z0-9._-],
+ * 1..63 chars); "sha256", "size" and "pushed" are set here, "created"
+ * defaults to now.  The manifest is borrowed, not stolen.
+ *
+ * Pushing the same bytes again is idempotent (*status "exists", and an
+ * artifact found missing or truncated is uploaded again); a different
+ * artifact under an already registered version is refused.
+ * On success *out (when out is not NULL) is a new reference to
+ * {"version","sha256","size","created","status":"registered"|"exists",
+ *  "store":..,"aliases":[..]}.
+ */
+int ch_registry_push(struct ch_registry *r, const unsigned char *buf,
+    size_t len, json_t *manifest, const char *alias, json_t **out,
+    struct ch_err *e);
+
+/* Resolves an alias or a version (aliases win when both exist). */
+int ch_registry_resolve(struct ch_registry *r, const char *name,
+    struct ch_version_ref *ref, struct ch_err *e);
+
+/*
+ * Resolves name and fetches the artifact, checking its size and SHA-256
+ * against the registry: a tampered or truncated object fails with a
+ * message naming the version, the store and both checksums.  *buf is
+ * malloc'd; ref (may be NULL) receives what name resolved to.
+ */
+int ch_registry_pull(struct ch_registry *r, const char *name,
+    unsigned char **buf, size_t *len, struct ch_version_ref *ref,
+    struct ch_err *e);
+
+/* {"versions":[{"version","sha256","size","created","metrics":{..},
+ *   "params":{..},"aliases":[..]}] (oldest first),
+ *  "aliases":{"champion":"v.."}}, a new reference, or NULL with e. */
+json_t *ch_registry_list(struct ch_registry *r, struct ch_err *e);
+
+/* The manifest of one version (alias or version) plus "aliases":[..]. */
+json_t *ch_registry_show(struct ch_registry *r, const char *name,
+    struct ch_err *e);
+
+/* {"history":[{"alias","version","previous","time","action"}]} oldest
+ * first; alias NULL for every alias.  action is "set" or "rollback". */
+json_t *ch_registry_history(struct ch_registry *r, const char *alias,
+    struct ch_err *e);
+
+/*
+ * Points alias at the version name resolves to, recording the move in the
+ * history (action "set").  Setting the version the alias already names
+ * changes nothing.  Alias names: [A-Za-z][A-Za-z0-9._-]*, not a version.
+ */
+int ch_registry_alias_set(struct ch_registry *r, const char *alias,
+    const char *name, struct ch_err *e);
+
+/*
+ * Moves alias back to the version it named before its current one (undo
+ * of the last "set"; repeated rollbacks walk further back), recorded as
+ * action "rollback".  ref (may be NULL) receives the version now named.
+ * Fails when the alias has no earlier version.
+ */
+int ch_registry_rollback(struct ch_registry *r, const char *alias,
+    struct ch_version_ref *ref, struct ch_err *e);
+
+/*
+ * Drift reports (churn-drift --record, churn-serve).  record_drift keeps a
+ * copy of report (a drift report object as CONTRACTS.md describes);
+ * drift_reports returns {"reports":[report,...]} newest last, at most
+ * limit of the most recent (0 = 100).  Without a database they live in
+ * registry/drift.json in the store (the newest 1000 are kept).
+ */
+int ch_registry_record_drift(struct ch_registry *r, json_t *report,
+    struct ch_err *e);
+json_t *ch_registry_drift_reports(struct ch_registry *r, size_t limit,
+    struct ch_err *e);
+
+#endif

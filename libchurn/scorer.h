@@ -1,0 +1,28 @@
+/* scorer.h - a forest laid out for fast batch scoring */
+#ifndef CHURN_SCORER_H
+#define CHURN_SCORER_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "forest.h"
+
+/*
+ * A scorer is a read-only copy of a forest in which every split is a
+ * 256-bit mask over the codes (missing included) and leaves point to
+ * themselves, so that a row walks a tree without a data-dependent branch.
+ * Rows are scored tree by tree in blocks, so each tree stays in cache.
+ * Its probabilities equal ch_forest_predict's exactly.  Thread-safe to use
+ * from many threads at once.
+ */
+struct ch_scorer;
+
+struct ch_scorer *ch_scorer_new(const struct ch_forest *f);
+
+/* Probabilities of n rows of codes, row-major (x[row * nfeat + f]). */
+void ch_scorer_run(const struct ch_scorer *s, const uint8_t *x, size_t n,
+    double *p);
+
+void ch_scorer_free(struct ch_scorer *s);
+
+#endif

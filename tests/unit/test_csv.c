@@ -1,0 +1,332 @@
+/* test_csv.c - unit tests for libchurn/csv and the cell helpers of util */
+#include <check.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "csv.h"
+#include "util.h"
+
+/* Reads all records of text; returns them joined as "a|b;c|d;" with the
+ * line of each record after '@', e.g. "a|b@1;". */
+static char *
+read_all(const char *text, size_t len, int *rc)
+{
+	FILE *fp = fmemopen((void *)text, len, "r");
+	struct ch_err e;
+	struct ch_csv *r = ch_csv_open(fp, "t.csv", &e);
+	struct ch_record rec;
+	static char out[4096];
+	size_t i, n = 0;
+
+	out[0] = '\0';
+	while ((*rc = ch_csv_next(r, &rec, &e)) > 0) {
+		for (i = 0; i < rec.n; i++)
+			n += (size_t)snprintf(out + n, sizeof out - n, "%s%s",
+			    i ? "|" : "", rec.field[i]);
+		n += (size_t)snprintf(out + n, sizeof out - n, "@%ld;", rec.line);
+	}
+	if (*rc < 0)
+		snprintf(out, sizeof out, "%s", e.msg);
+	ch_csv_close(r);
+	fclose(fp);
+	return out;
+}
+
+#define CHECK_CSV(text, want) do { \
+	int rc_; \
+	ck_assert_str_eq(read_all(text, sizeof text - 1, &rc_), want); \
+	ck_assert_int_eq(rc_, 0); \
+} while (0)
+
+START_TEST(quoting)
+{
+	CHECK_CSV("a,b\n1,2\n", "a|b@1;1|2@2;");
+	CHECK_CSV("a,\"b,c\",\"d\"\"e\"\n", "a|b,c|d\"e@1;");
+	/* a newline inside quotes: the record ends on line 3 */
+	CHECK_CSV("h\n\"x\ny\",z\nw\n", "h@1;x\ny|z@3;w@4;");
+	CHECK_CSV("a,,\"\"\n", "a||@1;");
+}
+END_TEST
+
+START_TEST(line_ends)
+{
+	CHECK_CSV("a,b\r\n1,2\r\n", "a|b@1;1|2@2;");
+	CHECK_CSV("a,b\n\n\n1,2", "a|b@1;1|2@4;");     /* blank lines, no final newline */
+	CHECK_CSV("\xEF\xBB\xBFid,x\n1,2\n", "id|x@1;1|2@2;");  /* byte-order mark */
+}
+END_TEST
+
+START_TEST(malformed)
+{
+	int rc;
+	const char bad1[] = "a,b\n1,x\"y\n", bad2[] = "a\n\"open\n";
+
+	ck_assert_ptr_nonnull(strstr(read_all(bad1, sizeof bad1 - 1, &rc), "t.csv:2: malformed CSV"));
+	ck_assert_int_eq(rc, -1);
+	ck_assert_ptr_nonnull(strstr(read_all(bad2, sizeof bad2 - 1, &rc),
+	    "t.csv:2: malformed CSV: a quoted field is not closed"));
+	ck_assert_int_eq(rc, -1);
+}
+END_TEST
+
+START_TEST(long_input)
+{
+	/* records across the reader's 64 KiB chunks keep their fields and lines */
+	size_t n = 200000, i, len = 0;
+	char *buf = malloc(n * 16), *out;
+	FILE *fp;
+	struct ch_err e;
+	struct ch_csv *r;
+	struct ch_record rec;
+	char want[32];
+
+	for (i = 0; i < n; i++)
+		len += (size_t)sprintf(buf + len, "%zu,\"q,%zu\"\n", i, i % 7);
+	fp = fmemopen(buf, len, "r");
+	r = ch_csv_open(fp, "big", &e);
+	for (i = 0; i < n; i++) {
+		ck_assert_int_eq(ch_csv_next(r, &rec, &e), 1);
+		ck_assert_uint_eq(rec.n, 2);
+		sprintf(want, "%zu", i);
+		ck_assert_str_eq(rec.field[0], want);
+		sprintf(want, "q,%zu", i % 7);
+		ck_assert_str_eq(rec.field[1], want);
+		ck_assert_int_eq(rec.line, (long)i + 1);
+	}
+	ck_assert_int_eq(ch_csv_next(r, &rec, &e), 0);
+	ch_csv_close(r);
+	fclose(fp);
+	(void)out;
+	free(buf);
+}
+END_TEST
+
+START_TEST(fingerprint)
+{
+	const char text[] = "a,b\n1,2\n";
+	char hex[65], want[65];
+	FILE *fp = fmemopen((void *)text, sizeof text - 1, "r");
+	struct ch_err e;
+	struct ch_csv *r = ch_csv_open(fp, "t", &e);
+	struct ch_record rec;
+
+	while (ch_csv_next(r, &rec, &e) > 0)
+		;
+	ch_csv_sha256(r, hex);
+	ch_sha256_hex(text, sizeof text - 1, want);
+	ck_assert_str_eq(hex, want);
+	ch_csv_close(r);
+	fclose(fp);
+}
+END_TEST
+
+/* parallel parsing: the same records, in order, as the sequential reader */
+struct pctx {
+	char hdr[64];
+	size_t rows;
+	long sum, lastline;
+	int inorder;
+};
+
+static int
+p_header(void *ctx, const struct ch_record *h, struct ch_err *e)
+{
+	struct pctx *c = ctx;
+
+	(void)e;
+	snprintf(c->hdr, sizeof c->hdr, "%s|%s", h->field[0], h->field[1]);
+	return 0;
+}
+
+struct pres {
+	size_t rows;
+	long sum, first, last;
+};
+
+static int
+p_block(void *w, struct ch_csv *r, void **result, struct ch_err *e)
+{
+	struct pres *x = calloc(1, sizeof *x);
+	struct ch_record rec;
+	int rc;
+
+	(void)w;
+	*result = x;
+	x->first = -1;
+	while ((rc = ch_csv_next(r, &rec, e)) > 0) {
+		if (strcmp(rec.field[0], "bad") == 0)
+			return ch_errf(e, "bad row at line %ld", rec.line);
+		if (x->first < 0)
+			x->first = rec.line;
+		x->last = rec.line;
+		x->rows++;
+		x->sum += atol(rec.field[0]) + (long)strlen(rec.field[1]);
+	}
+	return rc;
+}
+
+static int
+p_emit(void *ctx, void *result, struct ch_err *e)
+{
+	struct pctx *c = ctx;
+	struct pres *x = result;
+
+	(void)e;
+	if (x->rows && x->first != c->lastline + 1)
+		c->inorder = 0;
+	if (x->rows)
+		c->lastline = x->last;
+	c->rows += x->rows;
+	c->sum += x->sum;
+	free(x);
+	return 0;
+}
+
+static void
+p_discard(void *ctx, void *result)
+{
+	(void)ctx;
+	free(result);
+}
+
+static const struct ch_csv_ops pops = { p_header, NULL, p_block, p_emit, p_discard, NULL };
+
+START_TEST(parallel)
+{
+	/* 12 MiB with quoted newlines, so that blocks are cut at many places */
+	size_t n = 600000, i, len = 0;
+	char *buf = malloc(n * 32 + 64);
+	long sum = 0, lines = 1;
+	struct pctx c = { .inorder = 1, .lastline = 1 };
+	struct ch_err e;
+	FILE *fp;
+
+	len += (size_t)sprintf(buf, "\xEF\xBB\xBFn,text\n");
+	for (i = 0; i < n; i++) {
+		if (i % 5 == 0) {
+			len += (size_t)sprintf(buf + len, "%zu,\"a\nb\"\"c\"\n", i);
+			sum += (long)i + 5;
+			lines += 2;
+		} else {
+			len += (size_t)sprintf(buf + len, "%zu,xy\r\n", i);
+			sum += (long)i + 2;
+			lines += 1;
+		}
+	}
+	fp = fmemopen(buf, len, "r");
+	ck_assert_int_eq(ch_csv_parallel(fp, "p.csv", 3, &pops, &c, &e), 0);
+	fclose(fp);
+	ck_assert_str_eq(c.hdr, "n|text");
+	ck_assert_uint_eq(c.rows, n);
+	ck_assert_int_eq(c.sum, sum);
+	ck_assert_int_eq(c.inorder, 0);  /* records after a quoted newline skip a line */
+	ck_assert_int_eq(c.lastline, lines);
+
+	/* the first error in input order wins */
+	len = (size_t)sprintf(buf, "n,text\n1,a\n2,b\nbad,c\n4,d\nbad,e\n");
+	memset(&c, 0, sizeof c);
+	fp = fmemopen(buf, len, "r");
+	ck_assert_int_eq(ch_csv_parallel(fp, "p.csv", 2, &pops, &c, &e), -1);
+	ck_assert_str_eq(e.msg, "bad row at line 4");
+	fclose(fp);
+
+	/* empty input */
+	fp = fmemopen(buf, 0, "r");
+	ck_assert_int_eq(ch_csv_parallel(fp, "p.csv", 2, &pops, &c, &e), -1);
+	ck_assert_str_eq(e.msg, "p.csv: empty file (no header)");
+	fclose(fp);
+	free(buf);
+}
+END_TEST
+
+START_TEST(cells)
+{
+	double v;
+
+	ck_assert(ch_is_missing("", 0));
+	ck_assert(ch_is_missing("  \t", 3));
+	ck_assert(ch_is_missing("NA", 2));
+	ck_assert(ch_is_missing(" NaN ", 5));
+	ck_assert(ch_is_missing("?", 1));
+	ck_assert(!ch_is_missing("No", 2));
+	ck_assert(!ch_is_missing("0", 1));
+	ck_assert_int_eq(ch_parse_double(" 29.85 ", 7, &v), 0);
+	ck_assert(v == 29.85);
+	ck_assert_int_eq(ch_parse_double("-1e3", 4, &v), 0);
+	ck_assert(v == -1000);
+	ck_assert_int_eq(ch_parse_double("0x10", 4, &v), -1);
+	ck_assert_int_eq(ch_parse_double("inf", 3, &v), -1);
+	ck_assert_int_eq(ch_parse_double("1,5", 3, &v), -1);
+	ck_assert_int_eq(ch_parse_double("12abc", 5, &v), -1);
+	ck_assert_int_eq(ch_parse_double("", 0, &v), -1);
+	ck_assert_int_eq(ch_parse_double("1e999", 5, &v), -1);
+}
+END_TEST
+
+START_TEST(strmap)
+{
+	struct ch_strmap *m = ch_strmap_new();
+	char k[16];
+	int added, i;
+
+	for (i = 0; i < 5000; i++) {
+		snprintf(k, sizeof k, "k%d", i);
+		ck_assert_int_eq(ch_strmap_put(m, k, strlen(k), &added), i);
+		ck_assert(added);
+	}
+	ck_assert_int_eq(ch_strmap_put(m, "k42", 3, &added), 42);
+	ck_assert(!added);
+	ck_assert_int_eq(ch_strmap_get(m, "k4999", 5), 4999);
+	ck_assert_int_eq(ch_strmap_get(m, "k5000", 5), -1);
+	ck_assert_int_eq(ch_strmap_get(m, "k4", 1), -1);  /* "k", a prefix */
+	ck_assert_uint_eq(ch_strmap_count(m), 5000);
+	ck_assert_str_eq(ch_strmap_key(m, 17, NULL), "k17");
+	ch_strmap_free(m);
+}
+END_TEST
+
+START_TEST(strv_and_rng)
+{
+	char **v = ch_strv_split("a,,bc,");
+	struct ch_rng r;
+	int seen[7] = { 0 }, i;
+
+	ck_assert_str_eq(v[0], "a");
+	ck_assert_str_eq(v[1], "bc");
+	ck_assert_ptr_null(v[2]);
+	ck_assert(ch_strv_has(v, "bc") && !ch_strv_has(v, "b"));
+	ch_strv_free(v);
+	ch_rng_seed(&r, 1);
+	for (i = 0; i < 7000; i++)
+		seen[ch_rng_below(&r, 7)]++;
+	for (i = 0; i < 7; i++)
+		ck_assert(seen[i] > 850 && seen[i] < 1150);
+}
+END_TEST
+
+int
+main(void)
+{
+	Suite *s = suite_create("csv");
+	TCase *tc = tcase_create("csv");
+	SRunner *sr;
+	int failed;
+
+	tcase_set_timeout(tc, 60);
+	tcase_add_test(tc, quoting);
+	tcase_add_test(tc, line_ends);
+	tcase_add_test(tc, malformed);
+	tcase_add_test(tc, long_input);
+	tcase_add_test(tc, fingerprint);
+	tcase_add_test(tc, parallel);
+	tcase_add_test(tc, cells);
+	tcase_add_test(tc, strmap);
+	tcase_add_test(tc, strv_and_rng);
+	suite_add_tcase(s, tc);
+	sr = srunner_create(s);
+	srunner_run_all(sr, CK_NORMAL);
+	failed = srunner_ntests_failed(sr);
+	srunner_free(sr);
+	return failed ? 1 : 0;
+}

@@ -1,0 +1,542 @@
+/* test_registry.c - the registry against its index in a file:// store, and
+ * against PostgreSQL (CHURN_TEST_DATABASE_URL) with a file:// or s3://
+ * (CHURN_TEST_S3_ENDPOINT) store */
+#include <sys/wait.h>
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <check.h>
+#include <libpq-fe.h>
+
+#include "registry.h"
+
+static char dir[256];
+static char dburl[512];
+static char dbname[64];
+static int ndb;
+
+static const char *
+env(const char *k)
+{
+	const char *v = getenv(k);
+	return v && *v ? v : NULL;
+}
+
+static void
+admin(const char *sql)
+{
+	PGconn *c = PQconnectdb(env("CHURN_TEST_DATABASE_URL"));
+	PGresult *r;
+
+	ck_assert_msg(PQstatus(c) == CONNECTION_OK, "%s", PQerrorMessage(c));
+	r = PQexec(c, sql);
+	ck_assert_msg(PQresultStatus(r) == PGRES_COMMAND_OK, "%s: %s", sql,
+	    PQresultErrorMessage(r));
+	PQclear(r);
+	PQfinish(c);
+}
+
+/* A fresh database for each PostgreSQL test; dburl names it. */
+static void
+fresh_db(void)
+{
+	const char *u = env("CHURN_TEST_DATABASE_URL");
+	const char *slash = strrchr(u, '/');
+	char sql[128];
+
+	snprintf(dbname, sizeof dbname, "unit_%ld_%d", (long)getpid(), ndb++);
+	snprintf(sql, sizeof sql, "CREATE DATABASE %s", dbname);
+	admin(sql);
+	snprintf(dburl, sizeof dburl, "%.*s/%s", (int)(slash - u), u, dbname);
+}
+
+static void
+drop_db(void)
+{
+	char sql[128];
+
+	snprintf(sql, sizeof sql, "DROP DATABASE IF EXISTS %s WITH (FORCE)", dbname);
+	admin(sql);
+}
+
+static void
+setup(void)
+{
+	snprintf(dir, sizeof dir, "/tmp/test_registry.XXXXXX");
+	ck_assert_ptr_nonnull(mkdtemp(dir));
+}
+
+static void
+teardown(void)
+{
+	char cmd[300];
+
+	snprintf(cmd, sizeof cmd, "rm -rf '%s'", dir);
+	ck_assert_int_eq(system(cmd), 0);
+}
+
+static struct ch_registry *
+open_reg(const char *store, const char *db)
+{
+	struct ch_registry_opts o = {.store_url = store, .database_url = db};
+	struct ch_registry *r;
+	struct ch_err e = {{0}};
+
+	o.s3.endpoint = env("CHURN_TEST_S3_ENDPOINT");
+	o.s3.access_key = env("AWS_ACCESS_KEY_ID");
+	o.s3.secret_key = env("AWS_SECRET_ACCESS_KEY");
+	o.s3.retries = 1;
+	ck_assert_msg(ch_registry_open(&o, &r, &e) == 0, "%s", e.msg);
+	ck_assert_msg(ch_registry_init_store(r, &e) == 0, "%s", e.msg);
+	return r;
+}
+
+static json_t *
+manifest(const char *v, double auc)
+{
+	return json_pack("{s:s, s:{s:f}, s:{s:i}, s:{s:i}}", "version", v,
+	    "metrics", "roc_auc", auc, "params", "trees", 10, "data", "rows", 99);
+}
+
+static const char *
+jstr(json_t *o, const char *k)
+{
+	return json_string_value(json_object_get(o, k));
+}
+
+/* The whole life of two versions and an alias, on any registry. */
+static void
+scenario(struct ch_registry *r)
+{
+	struct ch_err e = {{0}};
+	struct ch_version_ref ref;
+	json_t *m1 = manifest("v20260101-000001", 0.81);
+	json_t *m2 = manifest("v20260102-000002", 0.83);
+	json_t *out, *l, *h, *x;
+	unsigned char *buf;
+	size_t len;
+	char sha[65];
+	int i;
+
+	/* push v1 as champion */
+	ck_assert_msg(ch_registry_push(r, (const unsigned char *)"model-one", 9, m1,
+	    "champion", &out, &e) == 0, "%s", e.msg);
+	ck_assert_str_eq(jstr(out, "status"), "registered");
+	ck_assert_str_eq(jstr(out, "version"), "v20260101-000001");
+	ch_sha256_hex("model-one", 9, sha);
+	ck_assert_str_eq(jstr(out, "sha256"), sha);
+	ck_assert_int_eq(json_integer_value(json_object_get(out, "size")), 9);
+	ck_assert_str_eq(json_string_value(json_array_get(json_object_get(out,
+	    "aliases"), 0)), "champion");
+	json_decref(out);
+	/* the same again: idempotent */
+	ck_assert_int_eq(ch_registry_push(r, (const unsigned char *)"model-one", 9, m1,
+	    NULL, &out, &e), 0);
+	ck_assert_str_eq(jstr(out, "status"), "exists");
+	json_decref(out);
+	/* other bytes, same version: refused */
+	ck_assert_int_eq(ch_registry_push(r, (const unsigned char *)"model-ONE", 9, m1,
+	    NULL, &out, &e), -1);
+	ck_assert_ptr_nonnull(strstr(e.msg, "already registered"));
+	ck_assert_ptr_null(out);
+	/* a registered artifact that went missing is put back by a retry */
+	ck_assert_int_eq(ch_store_delete(ch_registry_store(r),
+	    "models/v20260101-000001/model.churn", &e), 0);
+	ck_assert_int_eq(ch_registry_push(r, (const unsigned char *)"model-one", 9, m1,
+	    NULL, &out, &e), 0);
+	ck_assert_str_eq(jstr(out, "status"), "exists");
+	json_decref(out);
+	/* the artifact was not replaced */
+	ck_assert_int_eq(ch_registry_pull(r, "v20260101-000001", &buf, &len, &ref, &e), 0);
+	ck_assert_mem_eq(buf, "model-one", 9);
+	free(buf);
+
+	/* push v2 as champion, v1 stays as challenger */
+	ck_assert_int_eq(ch_registry_push(r, (const unsigned char *)"model-two!", 10, m2,
+	    "champion", NULL, &e), 0);
+	ck_assert_int_eq(ch_registry_alias_set(r, "challenger", "v20260101-000001", &e), 0);
+	ck_assert_int_eq(ch_registry_resolve(r, "champion", &ref, &e), 0);
+	ck_assert_str_eq(ref.version, "v20260102-000002");
+	ck_assert_uint_eq(ref.size, 10);
+	ck_assert_int_eq(ch_registry_pull(r, "champion", &buf, &len, &ref, &e), 0);
+	ck_assert_uint_eq(len, 10);
+	ck_assert_mem_eq(buf, "model-two!", 10);
+	free(buf);
+
+	/* list */
+	l = ch_registry_list(r, &e);
+	ck_assert_ptr_nonnull(l);
+	ck_assert_uint_eq(json_array_size(json_object_get(l, "versions")), 2);
+	x = json_array_get(json_object_get(l, "versions"), 0);
+	ck_assert_str_eq(jstr(x, "version"), "v20260101-000001");
+	ck_assert_str_eq(jstr(x, "sha256"), sha);
+	ck_assert(json_real_value(json_object_get(json_object_get(x, "metrics"),
+	    "roc_auc")) == 0.81);
+	ck_assert_int_eq(json_integer_value(json_object_get(json_object_get(x,
+	    "params"), "trees")), 10);
+	ck_assert_str_eq(json_string_value(json_array_get(json_object_get(x,
+	    "aliases"), 0)), "challenger");
+	ck_assert_str_eq(jstr(json_object_get(l, "aliases"), "champion"),
+	    "v20260102-000002");
+	json_decref(l);
+
+	/* show */
+	x = ch_registry_show(r, "challenger", &e);
+	ck_assert_ptr_nonnull(x);
+	ck_assert_str_eq(jstr(x, "version"), "v20260101-000001");
+	ck_assert_int_eq(json_integer_value(json_object_get(json_object_get(x,
+	    "data"), "rows")), 99);
+	ck_assert_ptr_nonnull(jstr(x, "registered"));
+	json_decref(x);
+
+	/* setting the same version again records nothing */
+	ck_assert_int_eq(ch_registry_alias_set(r, "champion", "v20260102-000002", &e), 0);
+	/* rollback: champion back to v1; once more: nothing earlier */
+	ck_assert_int_eq(ch_registry_rollback(r, "champion", &ref, &e), 0);
+	ck_assert_str_eq(ref.version, "v20260101-000001");
+	ck_assert_int_eq(ch_registry_resolve(r, "champion", &ref, &e), 0);
+	ck_assert_str_eq(ref.version, "v20260101-000001");
+	ck_assert_int_eq(ch_registry_rollback(r, "champion", &ref, &e), -1);
+	ck_assert_ptr_nonnull(strstr(e.msg, "no earlier version"));
+	/* set v2 again, v1 again: rollback undoes the last set only */
+	ck_assert_int_eq(ch_registry_alias_set(r, "champion", "v20260102-000002", &e), 0);
+	ck_assert_int_eq(ch_registry_alias_set(r, "champion", "v20260101-000001", &e), 0);
+	ck_assert_int_eq(ch_registry_rollback(r, "champion", &ref, &e), 0);
+	ck_assert_str_eq(ref.version, "v20260102-000002");
+
+	/* history: append-only, oldest first */
+	h = ch_registry_history(r, "champion", &e);
+	ck_assert_ptr_nonnull(h);
+	x = json_object_get(h, "history");
+	ck_assert_uint_eq(json_array_size(x), 6);
+	{
+		static const char *want[][3] = {
+			{"set", "v20260101-000001", NULL},
+			{"set", "v20260102-000002", "v20260101-000001"},
+			{"rollback", "v20260101-000001", "v20260102-000002"},
+			{"set", "v20260102-000002", "v20260101-000001"},
+			{"set", "v20260101-000001", "v20260102-000002"},
+			{"rollback", "v20260102-000002", "v20260101-000001"},
+		};
+		for (i = 0; i < 6; i++) {
+			json_t *ev = json_array_get(x, (size_t)i);
+			ck_assert_str_eq(jstr(ev, "alias"), "champion");
+			ck_assert_str_eq(jstr(ev, "action"), want[i][0]);
+			ck_assert_str_eq(jstr(ev, "version"), want[i][1]);
+			if (want[i][2])
+				ck_assert_str_eq(jstr(ev, "previous"), want[i][2]);
+			else
+				ck_assert(json_is_null(json_object_get(ev, "previous")));
+			ck_assert_uint_eq(strlen(jstr(ev, "time")), 20);
+		}
+	}
+	json_decref(h);
+	h = ch_registry_history(r, NULL, &e);
+	ck_assert_uint_eq(json_array_size(json_object_get(h, "history")), 7);
+	json_decref(h);
+
+	/* names */
+	ck_assert_int_eq(ch_registry_alias_set(r, "v2", "champion", &e), -1);
+	ck_assert_ptr_nonnull(strstr(e.msg, "bad alias name 'v2'"));
+	ck_assert_int_eq(ch_registry_alias_set(r, "x", "nope", &e), -1);
+	ck_assert_ptr_nonnull(strstr(e.msg, "no version or alias 'nope'"));
+	ck_assert_int_eq(ch_registry_resolve(r, "../etc", &ref, &e), -1);
+	ck_assert_int_eq(ch_registry_rollback(r, "nobody", &ref, &e), -1);
+	ck_assert_ptr_nonnull(strstr(e.msg, "no alias 'nobody'"));
+
+	/* drift reports, newest last */
+	for (i = 0; i < 5; i++) {
+		json_t *rep = json_pack("{s:s, s:b, s:i}", "model_version",
+		    "v20260101-000001", "drift", i % 2, "n", i);
+		ck_assert_int_eq(ch_registry_record_drift(r, rep, &e), 0);
+		json_decref(rep);
+	}
+	x = ch_registry_drift_reports(r, 3, &e);
+	ck_assert_ptr_nonnull(x);
+	ck_assert_uint_eq(json_array_size(json_object_get(x, "reports")), 3);
+	for (i = 0; i < 3; i++)
+		ck_assert_int_eq(json_integer_value(json_object_get(json_array_get(
+		    json_object_get(x, "reports"), (size_t)i), "n")), i + 2);
+	json_decref(x);
+	x = ch_registry_drift_reports(r, 0, &e);
+	ck_assert_uint_eq(json_array_size(json_object_get(x, "reports")), 5);
+	json_decref(x);
+
+	/* tampering with the stored artifact is caught on pull */
+	ck_assert_int_eq(ch_store_put(ch_registry_store(r),
+	    "models/v20260101-000001/model.churn", "model-onE", 9, &e), 0);
+	ck_assert_int_eq(ch_registry_pull(r, "v20260101-000001", &buf, &len, &ref, &e), -1);
+	ck_assert_ptr_nonnull(strstr(e.msg, "fails verification"));
+	ck_assert_ptr_nonnull(strstr(e.msg, sha));
+	ck_assert_int_eq(ch_store_delete(ch_registry_store(r),
+	    "models/v20260101-000001/model.churn", &e), 0);
+	ck_assert_int_eq(ch_registry_pull(r, "v20260101-000001", &buf, &len, &ref, &e), -1);
+	ck_assert_ptr_nonnull(strstr(e.msg, "missing"));
+
+	json_decref(m1);
+	json_decref(m2);
+}
+
+START_TEST(local_index)
+{
+	struct ch_registry *r = open_reg(dir, NULL);
+
+	ck_assert_ptr_nonnull(strstr(ch_registry_db_where(r), "index in file://"));
+	scenario(r);
+	ch_registry_close(r);
+}
+END_TEST
+
+/* Writers in several processes at once lose no version. */
+START_TEST(local_concurrent)
+{
+	enum { NPROC = 6, EACH = 5 };
+	struct ch_registry *r;
+	struct ch_err e = {{0}};
+	json_t *l;
+	pid_t pids[NPROC];
+	int i, j, st;
+
+	for (i = 0; i < NPROC; i++) {
+		if ((pids[i] = fork()) == 0) {
+			struct ch_registry *cr = open_reg(dir, NULL);
+			for (j = 0; j < EACH; j++) {
+				char v[32], body[32];
+				json_t *m;
+				snprintf(v, sizeof v, "v%d-%d", i, j);
+				snprintf(body, sizeof body, "body %d %d", i, j);
+				m = manifest(v, 0.5);
+				if (ch_registry_push(cr, (unsigned char *)body, strlen(body), m,
+				    "latest", NULL, &e) < 0)
+					_exit(1);
+				json_decref(m);
+			}
+			ch_registry_close(cr);
+			_exit(0);
+		}
+	}
+	for (i = 0; i < NPROC; i++) {
+		ck_assert_int_eq(waitpid(pids[i], &st, 0), pids[i]);
+		ck_assert_int_eq(st, 0);
+	}
+	r = open_reg(dir, NULL);
+	l = ch_registry_list(r, &e);
+	ck_assert_uint_eq(json_array_size(json_object_get(l, "versions")), NPROC * EACH);
+	json_decref(l);
+	l = ch_registry_history(r, "latest", &e);
+	ck_assert_uint_eq(json_array_size(json_object_get(l, "history")), NPROC * EACH);
+	json_decref(l);
+	ch_registry_close(r);
+}
+END_TEST
+
+START_TEST(pg_file_store)
+{
+	struct ch_registry *r;
+
+	fresh_db();
+	r = open_reg(dir, dburl);
+	ck_assert_ptr_nonnull(strstr(ch_registry_db_where(r), "/unit_"));
+	scenario(r);
+	ch_registry_close(r);
+	/* reopening migrates nothing and keeps everything */
+	r = open_reg(dir, dburl);
+	{
+		struct ch_err e = {{0}};
+		json_t *l = ch_registry_list(r, &e);
+		ck_assert_uint_eq(json_array_size(json_object_get(l, "versions")), 2);
+		json_decref(l);
+	}
+	ch_registry_close(r);
+	drop_db();
+}
+END_TEST
+
+START_TEST(pg_s3_store)
+{
+	struct ch_registry *r;
+	char url[256];
+
+	fresh_db();
+	snprintf(url, sizeof url, "s3://%s/unit-reg-%ld", env("CHURN_TEST_S3_BUCKET"),
+	    (long)getpid());
+	r = open_reg(url, dburl);
+	scenario(r);
+	ch_registry_close(r);
+	drop_db();
+}
+END_TEST
+
+/* The history table refuses changes; an alias names one version. */
+START_TEST(pg_constraints)
+{
+	struct ch_registry *r;
+	struct ch_err e = {{0}};
+	json_t *m = manifest("v1", 0.5);
+	PGconn *c;
+	PGresult *res;
+
+	fresh_db();
+	r = open_reg(dir, dburl);
+	ck_assert_int_eq(ch_registry_push(r, (const unsigned char *)"a", 1, m, "champion",
+	    NULL, &e), 0);
+	c = PQconnectdb(dburl);
+	res = PQexec(c, "UPDATE churn_alias_history SET version = 'v1'");
+	ck_assert_int_eq(PQresultStatus(res), PGRES_FATAL_ERROR);
+	ck_assert_ptr_nonnull(strstr(PQresultErrorMessage(res), "append-only"));
+	PQclear(res);
+	res = PQexec(c, "DELETE FROM churn_alias_history");
+	ck_assert_int_eq(PQresultStatus(res), PGRES_FATAL_ERROR);
+	PQclear(res);
+	res = PQexec(c, "INSERT INTO churn_aliases (alias, version) VALUES ('champion', 'v1')");
+	ck_assert_int_eq(PQresultStatus(res), PGRES_FATAL_ERROR);
+	PQclear(res);
+	res = PQexec(c, "SELECT max(version) FROM churn_schema_version");
+	ck_assert_str_eq(PQgetvalue(res, 0, 0), "1");
+	PQclear(res);
+	/* a newer schema than we know is refused */
+	PQclear(PQexec(c, "INSERT INTO churn_schema_version (version) VALUES (99)"));
+	PQfinish(c);
+	ch_registry_close(r);
+	{
+		struct ch_registry_opts o = {.store_url = dir, .database_url = dburl};
+		ck_assert_int_eq(ch_registry_open(&o, &r, &e), -1);
+		ck_assert_ptr_nonnull(strstr(e.msg, "newer than this program knows"));
+	}
+	json_decref(m);
+	drop_db();
+}
+END_TEST
+
+/* A connection the server dropped while idle is re-established. */
+START_TEST(pg_reconnect)
+{
+	struct ch_registry *r;
+	struct ch_err e = {{0}};
+	struct ch_version_ref ref;
+	json_t *m = manifest("v1", 0.5), *l;
+	PGconn *c;
+
+	fresh_db();
+	r = open_reg(dir, dburl);
+	ck_assert_int_eq(ch_registry_push(r, (const unsigned char *)"a", 1, m, "champion",
+	    NULL, &e), 0);
+	c = PQconnectdb(dburl);
+	PQclear(PQexec(c, "SELECT pg_terminate_backend(pid) FROM pg_stat_activity"
+	    " WHERE datname = current_database() AND pid <> pg_backend_pid()"));
+	PQfinish(c);
+	ck_assert_msg(ch_registry_resolve(r, "champion", &ref, &e) == 0, "%s", e.msg);
+	ck_assert_str_eq(ref.version, "v1");
+	l = ch_registry_list(r, &e);
+	ck_assert_ptr_nonnull(l);
+	json_decref(l);
+	ch_registry_close(r);
+	json_decref(m);
+	drop_db();
+}
+END_TEST
+
+START_TEST(pg_down)
+{
+	struct ch_registry_opts o = {.store_url = dir,
+	    .database_url = "postgresql://churn:sekrit@127.0.0.1:1/churn"};
+	struct ch_registry *r;
+	struct ch_err e = {{0}};
+
+	ck_assert_int_eq(ch_registry_open(&o, &r, &e), -1);
+	ck_assert_ptr_nonnull(strstr(e.msg, "cannot connect to database 127.0.0.1:1/churn"));
+	ck_assert_ptr_null(strstr(e.msg, "sekrit"));
+	ck_assert_ptr_null(strchr(e.msg, '\n'));
+	/* a malformed conninfo is refused without quoting it */
+	o.database_url = "host=x password sekrit2";
+	ck_assert_int_eq(ch_registry_open(&o, &r, &e), -1);
+	ck_assert_ptr_nonnull(strstr(e.msg, "bad database URL"));
+	ck_assert_ptr_null(strstr(e.msg, "sekrit2"));
+}
+END_TEST
+
+START_TEST(pg_wrong_password)
+{
+	struct ch_registry_opts o = {.store_url = dir};
+	struct ch_registry *r;
+	struct ch_err e = {{0}};
+	char url[512];
+	const char *u = env("CHURN_TEST_DATABASE_URL");
+	const char *at = strrchr(u, '@');
+
+	snprintf(url, sizeof url, "postgresql://churn:wrong-pw@%s", at + 1);
+	o.database_url = url;
+	ck_assert_int_eq(ch_registry_open(&o, &r, &e), -1);
+	ck_assert_ptr_nonnull(strstr(e.msg, "password authentication failed"));
+	ck_assert_ptr_null(strstr(e.msg, "wrong-pw"));
+}
+END_TEST
+
+/* Two processes opening a fresh database at once both migrate safely. */
+START_TEST(pg_concurrent_open)
+{
+	pid_t p[4];
+	int i, st;
+
+	fresh_db();
+	for (i = 0; i < 4; i++)
+		if ((p[i] = fork()) == 0) {
+			struct ch_registry_opts o = {.store_url = dir, .database_url = dburl};
+			struct ch_registry *r;
+			struct ch_err e = {{0}};
+			if (ch_registry_open(&o, &r, &e) < 0) {
+				fprintf(stderr, "%s\n", e.msg);
+				_exit(1);
+			}
+			ch_registry_close(r);
+			_exit(0);
+		}
+	for (i = 0; i < 4; i++) {
+		ck_assert_int_eq(waitpid(p[i], &st, 0), p[i]);
+		ck_assert_int_eq(st, 0);
+	}
+	drop_db();
+}
+END_TEST
+
+int
+main(void)
+{
+	Suite *su = suite_create("registry");
+	TCase *tc = tcase_create("local");
+	SRunner *sr;
+	int nf;
+
+	tcase_add_checked_fixture(tc, setup, teardown);
+	tcase_set_timeout(tc, 30);
+	tcase_add_test(tc, local_index);
+	tcase_add_test(tc, local_concurrent);
+	tcase_add_test(tc, pg_down);
+	suite_add_tcase(su, tc);
+	if (env("CHURN_TEST_DATABASE_URL")) {
+		tc = tcase_create("postgresql");
+		tcase_add_checked_fixture(tc, setup, teardown);
+		tcase_set_timeout(tc, 60);
+		tcase_add_test(tc, pg_file_store);
+		tcase_add_test(tc, pg_constraints);
+		tcase_add_test(tc, pg_wrong_password);
+		tcase_add_test(tc, pg_concurrent_open);
+		tcase_add_test(tc, pg_reconnect);
+		if (env("CHURN_TEST_S3_ENDPOINT"))
+			tcase_add_test(tc, pg_s3_store);
+		else
+			printf("test_registry: PostgreSQL + s3 test skipped: "
+			    "CHURN_TEST_S3_ENDPOINT not set\n");
+		suite_add_tcase(su, tc);
+	} else
+		printf("test_registry: PostgreSQL tests skipped: "
+		    "CHURN_TEST_DATABASE_URL not set\n");
+	sr = srunner_create(su);
+	srunner_run_all(sr, CK_NORMAL);
+	nf = srunner_ntests_failed(sr);
+	srunner_free(sr);
+	return nf ? 1 : 0;
+}
