@@ -62,6 +62,10 @@ done
 curl -sf -H 'Content-Type: text/csv' --data-binary @live.csv "$url/predict" >scores.csv ||
 	fail "POST /predict with live.csv failed"
 [ "$(wc -l <scores.csv)" -ge 600 ] || fail "POST /predict scored $(wc -l <scores.csv) lines, not 600 rows"
+# a first drift check through the API, so the page has a history to chart
+curl -sf -X POST -H "Authorization: Bearer $CHURN_ADMIN_TOKEN" "$url/drift/check" >check1.json ||
+	fail "POST /drift/check failed"
+grep -q '"features"' check1.json || fail "POST /drift/check gave no report"
 
 CHURN_UI_URL=$url/ CHURN_UI_SHOTS=$PWD CHURN_UI_NAME=ui \
 	node "$top/tests/browser/ui.test.js" || { tail -n 20 serve.err >&2; fail "browser checks failed"; }
