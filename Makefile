@@ -53,9 +53,20 @@ $(PROG_ONE:%=$(B)/bin/%): $(B)/bin/%: $(B)/cmd/%.o $(LIB)
 
 .SECONDARY:
 .SECONDEXPANSION:
-$(B)/bin/%: $$(patsubst %.c,$(B)/%.o,$$(wildcard cmd/$$*/*.c)) $(LIB)
+$(B)/bin/%: $$(addprefix $(B)/,$$(addsuffix .o,$$(basename $$(wildcard cmd/$$*/*.c)))) $(LIB)
 	@mkdir -p $(@D)
 	$(CC) $(CFLAGS_ALL) -o $@ $(filter %.o,$^) $(LIB) $(LDLIBS_ALL)
+
+# churn-serve serves the web UI embedded at build time from cmd/churn-serve/ui/
+SERVE_OBJ = $(patsubst %.c,$(B)/%.o,$(wildcard cmd/churn-serve/*.c))
+UI_FILES  = $(shell find cmd/churn-serve/ui -type f ! -name '.*' 2>/dev/null)
+$(SERVE_OBJ): cmd/churn-serve/serve.h cmd/churn-serve/http.h
+$(B)/gen/churn-serve/assets.c: scripts/embed cmd/churn-serve/ui $(UI_FILES)
+	@mkdir -p $(@D)
+	scripts/embed cmd/churn-serve/ui > $@.tmp && mv $@.tmp $@
+$(B)/gen/churn-serve/assets.o: $(B)/gen/churn-serve/assets.c cmd/churn-serve/serve.h
+	$(CC) $(CFLAGS_ALL) -Icmd/churn-serve -c -o $@ $<
+$(B)/bin/churn-serve: $(B)/gen/churn-serve/assets.o
 
 $(B)/tests/%: $(B)/tests/unit/%.o $(LIB)
 	@mkdir -p $(@D)

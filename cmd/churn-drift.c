@@ -60,14 +60,6 @@ threshold(const char *opt, const char *s, struct ch_drift_rule *r)
 	}
 }
 
-static const char *
-env(const char *k)
-{
-	const char *v = getenv(k);
-
-	return v && *v ? v : NULL;
-}
-
 /* Appends the report to the registry's drift history. */
 static void
 record(json_t *rep, const char *store, const char *db)
@@ -76,14 +68,9 @@ record(json_t *rep, const char *store, const char *db)
 	struct ch_registry *r;
 	struct ch_err e;
 
-	o.store_url = store ? store : env("CHURN_STORE");
-	if (!o.store_url)
-		o.store_url = "var/store";
-	o.database_url = db ? db : env("CHURN_DATABASE_URL");
-	o.s3.endpoint = env("CHURN_S3_ENDPOINT");
-	o.s3.region = env("AWS_REGION");
-	o.s3.access_key = env("AWS_ACCESS_KEY_ID");
-	o.s3.secret_key = env("AWS_SECRET_ACCESS_KEY");
+	o.store_url = store;
+	o.database_url = db;
+	ch_registry_opts_fill(&o, getenv);
 	if (ch_registry_open(&o, &r, &e) != 0)
 		ch_die(2, "--record: %s", e.msg);
 	if (ch_registry_record_drift(r, rep, &e) != 0)

@@ -24,13 +24,6 @@ usage(int status)
 	exit(status);
 }
 
-static const char *
-env(const char *k)
-{
-	const char *v = getenv(k);
-	return v && *v ? v : NULL;
-}
-
 static void
 print_json(json_t *j)
 {
@@ -198,8 +191,6 @@ main(int argc, char **argv)
 	char *end;
 
 	ch_setprogname(argv[0]);
-	o.store_url = env("CHURN_STORE");
-	o.database_url = env("CHURN_DATABASE_URL");
 	while ((c = getopt_long(argc, argv, "+s:d:hV", globalopts, NULL)) != -1) {
 		switch (c) {
 		case 's': o.store_url = optarg; break;
@@ -235,12 +226,7 @@ main(int argc, char **argv)
 	if (output && strcmp(cmd, "pull") != 0)
 		usage(2);
 
-	if (!o.store_url)
-		o.store_url = "var/store";
-	o.s3.endpoint = env("CHURN_S3_ENDPOINT");
-	o.s3.region = env("AWS_REGION");
-	o.s3.access_key = env("AWS_ACCESS_KEY_ID");
-	o.s3.secret_key = env("AWS_SECRET_ACCESS_KEY");
+	ch_registry_opts_fill(&o, getenv);
 
 	if (strcmp(cmd, "list") == 0 && nargs == 0) {
 	} else if (strcmp(cmd, "show") == 0 && nargs == 1) {

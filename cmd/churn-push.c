@@ -101,8 +101,6 @@ main(int argc, char **argv)
 	int c, init = 0;
 
 	ch_setprogname(argv[0]);
-	o.store_url = env("CHURN_STORE");
-	o.database_url = env("CHURN_DATABASE_URL");
 	while ((c = getopt_long(argc, argv, "s:d:a:hV", longopts, NULL)) != -1) {
 		switch (c) {
 		case 's': o.store_url = optarg; break;
@@ -122,12 +120,7 @@ main(int argc, char **argv)
 	else if (isatty(STDIN_FILENO))
 		ch_die(2, "no model given: name a model file, or pipe churn-train's "
 		    "summary in");
-	if (!o.store_url)
-		o.store_url = "var/store";
-	o.s3.endpoint = env("CHURN_S3_ENDPOINT");
-	o.s3.region = env("AWS_REGION");
-	o.s3.access_key = env("AWS_ACCESS_KEY_ID");
-	o.s3.secret_key = env("AWS_SECRET_ACCESS_KEY");
+	ch_registry_opts_fill(&o, getenv);
 
 	buf = read_model(input, &len, &modelname);
 	if (ch_model_decode(buf, len, modelname, &m, &e) != 0)

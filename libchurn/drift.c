@@ -850,15 +850,6 @@ codes_hash(const uint8_t *c, int n)
 }
 
 #define BATCH 512          /* rows scored together (trees stay in cache) */
-#define FAST_CATS 16
-
-/* Categories compared byte for byte before hashing. */
-struct fastcat {
-	int n;
-	size_t len[FAST_CATS];
-	const char *s[FAST_CATS];
-};
-
 /* Counting context of one reader thread. */
 struct counter {
 	const struct ch_drift_read *r;
@@ -866,7 +857,6 @@ struct counter {
 	size_t ncols;
 	struct ch_drift_side *d;
 	uint8_t *codes;
-	struct fastcat *fast;    /* [nfeat] */
 	struct ch_feature pf;    /* bins of the churn probability */
 	struct sampler *smp;
 	uint8_t *batch;          /* [BATCH][nfeat] rows to score */
@@ -880,7 +870,6 @@ counter_init(struct counter *k, const struct ch_drift_read *r, const int *col,
     size_t ncols, struct ch_drift_side *d, int level0)
 {
 	const struct ch_schema *s = r->schema;
-	int f, c;
 
 	memset(k, 0, sizeof *k);
 	k->r = r;
@@ -888,24 +877,6 @@ counter_init(struct counter *k, const struct ch_drift_read *r, const int *col,
 	k->ncols = ncols;
 	k->d = d;
 	k->codes = ch_calloc((size_t)s->nfeat, 1);
-	k->fast = ch_calloc((size_t)s->nfeat, sizeof *k->fast);
-	for (f = 0; f < s->nfeat; f++) {
-		const struct ch_feature *ft = &s->f[f];
-
-		if (ft->type != CH_CATEGORICAL || ft->nbins > FAST_CATS)
-			continue;
-		for (c = 0; c < ft->nbins; c++) {
-			/* a category spelt like a missing value is missing
-			 * to ch_encode_cell: leave those to it */
-			if (ch_is_missing(ft->cats[c], strlen(ft->cats[c]))) {
-				k->fast[f].n = 0;
-				break;
-			}
-			k->fast[f].s[c] = ft->cats[c];
-			k->fast[f].len[c] = strlen(ft->cats[c]);
-			k->fast[f].n = c + 1;
-		}
-	}
 	if (r->model && r->model->pred_ref.nbins > 1 &&
 	    r->model->pred_ref.nbins <= CH_MISSING) {
 		k->pf.type = CH_NUMERIC;
@@ -921,87 +892,9 @@ counter_init(struct counter *k, const struct ch_drift_read *r, const int *col,
 static void
 counter_free(struct counter *k)
 {
-	free(k->fast);
 	free(k->codes);
 	free(k->smp);
 	free(k->batch);
-}
-
-/*
- * Plain decimals ("-12", "75.35") with at most 15 digits: the digits
- * make an integer below 2^53 and 10^frac (frac <= 15) is exact, so one
- * IEEE division gives the correctly rounded value, as strtod does
- * (Clinger's fast path).  Returns 0, or -1 for anything else.
- */
-static int
-plain_decimal(const char *s, size_t len, double *v)
-{
-	static const double p10[16] = { 1e0, 1e1, 1e2, 1e3, 1e4, 1e5, 1e6,
-	    1e7, 1e8, 1e9, 1e10, 1e11, 1e12, 1e13, 1e14, 1e15 };
-	uint64_t m = 0;
-	size_t i = 0, nd = 0, frac = 0;
-	int neg = 0, dot = 0;
-
-	if (len && s[0] == '-')
-		neg = 1, i = 1;
-	if (i == len || s[i] < '0' || s[i] > '9')
-		return -1;
-	for (; i < len; i++) {
-		if (s[i] >= '0' && s[i] <= '9') {
-			m = m * 10 + (uint64_t)(s[i] - '0');
-			nd++;
-			frac += dot;
-		} else if (s[i] == '.' && !dot && i + 1 < len)
-			dot = 1;
-		else
-			return -1;
-	}
-	if (nd > 15)
-		return -1;
-	*v = (double)m / p10[frac];
-	if (neg)
-		*v = -*v;
-	return 0;
-}
-
-/* ch_bin_numeric without branches to mispredict: the first edge >= v,
- * or nbins - 1 past them all */
-static uint8_t
-bin(const struct ch_feature *f, double v)
-{
-	const double *b = f->edges;
-	size_t n = f->nbins > 0 ? (size_t)f->nbins - 1 : 0, half;
-
-	if (n == 0)
-		return 0;
-	while (n > 1) {
-		half = n / 2;
-		b = b[half] < v ? b + half : b;
-		n -= half;
-	}
-	return (uint8_t)((b - f->edges) + (*b < v));
-}
-
-/* ch_encode_cell, with shortcuts that give the same codes */
-static int
-encode(struct counter *k, int f, const char *s, size_t len, uint8_t *code)
-{
-	const struct ch_feature *ft = &k->r->schema->f[f];
-	const struct fastcat *fc = &k->fast[f];
-	double v;
-	int i;
-
-	for (i = 0; i < fc->n; i++)
-		if (fc->len[i] == len && fc->s[i][0] == s[0] &&
-		    memcmp(fc->s[i], s, len) == 0) {
-			*code = (uint8_t)i;
-			return 0;
-		}
-	if (ft->type == CH_NUMERIC && plain_decimal(s, len, &v) == 0) {
-		*code = bin(ft, v);
-		return 0;
-	}
-	return ch_encode_cell(ft, s, len, code);
 }
 
 /* Scores the rows waiting in the batch. */
@@ -1092,7 +985,7 @@ count_record(struct counter *k, const struct ch_record *rec, const char *name,
 		    rec->line, rec->n, k->ncols);
 	for (f = 0; f < s->nfeat; f++) {
 		c = k->col[f];
-		rc = encode(k, f, rec->field[c], rec->len[c], &code);
+		rc = ch_encode_cell(&k->r->schema->f[f], rec->field[c], rec->len[c], &code);
 		if (rc < 0)
 			return ch_errf(e, "%s:%ld: column '%s': '%.60s' is not a "
 			    "number", name, rec->line, s->f[f].name,

@@ -303,7 +303,6 @@ build_feature(struct reading *r, const long *line, struct col *c, int fi,
 		sort_ctx(d, k, by_name, c->vals);
 		f->nbins = k ? (int)k : 1;
 		f->cats = ch_calloc((size_t)f->nbins, sizeof *f->cats);
-		f->catmap = ch_strmap_new();
 		if (k == 0)  /* an all-missing column still needs a category */
 			f->cats[0] = ch_strdup("");
 		for (i = 0; i < k; i++) {
@@ -311,8 +310,7 @@ build_feature(struct reading *r, const long *line, struct col *c, int fi,
 			f->cats[i] = ch_strndup(s, len);
 			map[d[i].id] = (uint8_t)i;
 		}
-		for (i = 0; i < (size_t)f->nbins; i++)
-			ch_strmap_put(f->catmap, f->cats[i], strlen(f->cats[i]), NULL);
+		ch_feature_index(f);    /* names are distinct: interned */
 	}
 	f->ref.nbins = f->nbins;
 	f->ref.counts = ch_calloc((size_t)f->nbins, sizeof *f->ref.counts);

@@ -322,6 +322,33 @@ pg_open(struct ch_registry *r, const char *url, struct ch_err *e)
 
 /* ---- open / close ---- */
 
+static const char *
+nonempty(char *(*get)(const char *), const char *name)
+{
+	const char *v = get(name);
+
+	return v && *v ? v : NULL;
+}
+
+void
+ch_registry_opts_fill(struct ch_registry_opts *o, char *(*get)(const char *))
+{
+	if (!o->store_url)
+		o->store_url = nonempty(get, "CHURN_STORE");
+	if (!o->store_url)
+		o->store_url = "var/store";
+	if (!o->database_url)
+		o->database_url = nonempty(get, "CHURN_DATABASE_URL");
+	if (!o->s3.endpoint)
+		o->s3.endpoint = nonempty(get, "CHURN_S3_ENDPOINT");
+	if (!o->s3.region)
+		o->s3.region = nonempty(get, "AWS_REGION");
+	if (!o->s3.access_key)
+		o->s3.access_key = nonempty(get, "AWS_ACCESS_KEY_ID");
+	if (!o->s3.secret_key)
+		o->s3.secret_key = nonempty(get, "AWS_SECRET_ACCESS_KEY");
+}
+
 int
 ch_registry_open(const struct ch_registry_opts *o, struct ch_registry **out,
     struct ch_err *e)

@@ -54,6 +54,16 @@ struct ch_version_ref {
 
 /* Opens the store and, with a database URL, connects and migrates the
  * schema.  Returns 0 or -1 with e filled. */
+/*
+ * Fills what o leaves NULL from the operator's configuration, read through
+ * get (getenv, in a program: the library itself never reads the
+ * environment): CHURN_STORE (else "var/store"), CHURN_DATABASE_URL,
+ * CHURN_S3_ENDPOINT, AWS_REGION, AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY.
+ * Empty values count as unset.  Flags set in o first win.
+ */
+void ch_registry_opts_fill(struct ch_registry_opts *o,
+    char *(*get)(const char *));
+
 int ch_registry_open(const struct ch_registry_opts *o, struct ch_registry **out,
     struct ch_err *e);
 void ch_registry_close(struct ch_registry *r);

@@ -16,20 +16,82 @@ ch_schema_find(const struct ch_schema *s, const char *name)
 	return -1;
 }
 
+#define FASTCATS 16
+
+int
+ch_feature_index(struct ch_feature *f)
+{
+	int k, added;
+
+	f->catmap = ch_strmap_new();
+	f->catlen = ch_calloc((size_t)f->nbins, sizeof *f->catlen);
+	/* few categories are found faster one by one than through the hash;
+	 * a category spelt like a missing value is left to the slow path */
+	f->fastcats = f->nbins <= FASTCATS;
+	for (k = 0; k < f->nbins; k++) {
+		f->catlen[k] = strlen(f->cats[k]);
+		ch_strmap_put(f->catmap, f->cats[k], f->catlen[k], &added);
+		if (!added)
+			return -1;
+		if (ch_is_missing(f->cats[k], f->catlen[k]))
+			f->fastcats = 0;
+	}
+	return 0;
+}
+
 uint8_t
 ch_bin_numeric(const struct ch_feature *f, double v)
 {
-	int lo = 0, hi = f->nbins - 1, mid;
+	const double *b = f->edges;
+	size_t n = f->nbins > 0 ? (size_t)f->nbins - 1 : 0, half;
 
-	/* first edge >= v; past all edges is the last bin */
-	while (lo < hi) {
-		mid = (lo + hi) / 2;
-		if (v <= f->edges[mid])
-			hi = mid;
-		else
-			lo = mid + 1;
+	/* the first edge >= v, or nbins - 1 past them all; a binary search
+	 * without branches to mispredict */
+	if (n == 0)
+		return 0;
+	while (n > 1) {
+		half = n / 2;
+		b = b[half] < v ? b + half : b;
+		n -= half;
 	}
-	return (uint8_t)lo;
+	return (uint8_t)((b - f->edges) + (*b < v));
+}
+
+/*
+ * Plain decimals ("-12", "75.35") of at most 15 digits: the digits make an
+ * integer below 2^53 and 10^frac is exact, so one IEEE division rounds as
+ * strtod does (Clinger's fast path).  Returns 0, or -1 for anything else.
+ */
+static int
+plain_decimal(const char *s, size_t len, double *v)
+{
+	static const double p10[16] = { 1e0, 1e1, 1e2, 1e3, 1e4, 1e5, 1e6,
+	    1e7, 1e8, 1e9, 1e10, 1e11, 1e12, 1e13, 1e14, 1e15 };
+	uint64_t m = 0;
+	size_t i = 0, nd = 0, frac = 0;
+	int neg = 0, dot = 0;
+
+	if (len && s[0] == '-')
+		neg = 1, i = 1;
+	if (i == len || s[i] < '0' || s[i] > '9')
+		return -1;
+	for (; i < len; i++) {
+		if (s[i] >= '0' && s[i] <= '9') {
+			m = m * 10 + (uint64_t)(s[i] - '0');
+			nd++;
+			frac += (size_t)dot;
+		} else if (s[i] == '.' && !dot && i + 1 < len) {
+			dot = 1;
+		} else {
+			return -1;
+		}
+	}
+	if (nd > 15)
+		return -1;
+	*v = (double)m / p10[frac];
+	if (neg)
+		*v = -*v;
+	return 0;
 }
 
 int
@@ -38,7 +100,19 @@ ch_encode_cell(const struct ch_feature *f, const char *s, size_t len,
 {
 	double v;
 	long k;
+	int i;
 
+	/* the common cases first: a known category, a plain number */
+	if (f->type == CH_CATEGORICAL && f->fastcats) {
+		for (i = 0; i < f->nbins; i++)
+			if (f->catlen[i] == len && memcmp(f->cats[i], s, len) == 0) {
+				*code = (uint8_t)i;
+				return 0;
+			}
+	} else if (f->type == CH_NUMERIC && plain_decimal(s, len, &v) == 0) {
+		*code = ch_bin_numeric(f, v);
+		return 0;
+	}
 	if (ch_is_missing(s, len)) {
 		*code = CH_MISSING;
 		return 0;
@@ -314,19 +388,16 @@ ch_schema_from_json(json_t *j, struct ch_schema **out, struct ch_err *e)
 				goto bad;
 			f->nbins = (int)n;
 			f->cats = ch_calloc(n, sizeof *f->cats);
-			f->catmap = ch_strmap_new();
 			for (k = 0; k < n; k++) {
 				json_t *c = json_array_get(a, k);
-				int added;
 
-				if (!json_is_string(c))
+				if (!json_is_string(c) ||
+				    strlen(json_string_value(c)) != json_string_length(c))
 					goto bad;
 				f->cats[k] = ch_strdup(json_string_value(c));
-				ch_strmap_put(f->catmap, json_string_value(c),
-				    json_string_length(c), &added);
-				if (!added)
-					goto bad;
 			}
+			if (ch_feature_index(f) != 0)
+				goto bad;
 		} else {
 			goto bad;
 		}
@@ -411,6 +482,7 @@ ch_schema_free(struct ch_schema *s)
 			free(s->f[i].cats[k]);
 		free(s->f[i].cats);
 		ch_strmap_free(s->f[i].catmap);
+		free(s->f[i].catlen);
 		ch_profile_free(&s->f[i].ref);
 	}
 	free(s->f);

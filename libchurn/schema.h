@@ -41,6 +41,8 @@ struct ch_feature {
 	double *edges;       /* numeric: nbins - 1 upper-inclusive edges */
 	char **cats;         /* categorical: nbins names, by code */
 	struct ch_strmap *catmap; /* categorical: name -> code */
+	size_t *catlen;      /* categorical: lengths of the names */
+	int fastcats;        /* categorical: names compared one by one first */
 	double min, max;     /* numeric: range seen in training */
 	struct ch_profile ref;    /* reference profile (training data) */
 };
@@ -52,6 +54,10 @@ struct ch_schema {
 	char *positive;      /* positive label as given, or NULL for the defaults */
 	char *id;            /* id column name, or NULL */
 };
+
+/* Builds the lookups of a categorical feature from its cats (catmap,
+ * catlen, fastcats); fails when a name appears twice. */
+int ch_feature_index(struct ch_feature *f);
 
 /* Returns the index of the feature called name, or -1. */
 int ch_schema_find(const struct ch_schema *s, const char *name);

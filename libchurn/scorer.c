@@ -20,8 +20,28 @@ struct snode {
 struct stree {
 	struct snode *n;
 	uint8_t (*mask)[32];    /* per node: bit c set, code c goes left */
+	int32_t *lut;           /* per node: index in luts, or -1 */
+	uint8_t (*luts)[256];   /* the top levels' masks a byte a code */
 	int depth;              /* longest root-to-leaf path */
 };
+
+/* Nodes this near the root see most rows of a block: a byte per code
+ * saves the bit arithmetic of every row that passes. */
+#define LUT_DEPTH 3
+
+static void
+add_luts(struct stree *t, int32_t k, int d, int32_t *nlut)
+{
+	int c;
+
+	if (d > LUT_DEPTH || t->n[k].child[0] == k)
+		return;
+	t->lut[k] = (*nlut)++;
+	for (c = 0; c < 256; c++)
+		t->luts[t->lut[k]][c] = t->mask[k][c >> 3] >> (c & 7) & 1;
+	add_luts(t, t->n[k].child[0], d + 1, nlut);
+	add_luts(t, t->n[k].child[1], d + 1, nlut);
+}
 
 struct ch_scorer {
 	int ntrees, nfeat;
@@ -78,54 +98,99 @@ ch_scorer_new(const struct ch_forest *f)
 		}
 		s->t[t].n = n;
 		s->t[t].mask = mask;
+		s->t[t].lut = ch_malloc(tr->nnodes * sizeof *s->t[t].lut);
+		memset(s->t[t].lut, 0xff, tr->nnodes * sizeof *s->t[t].lut);
+		s->t[t].luts = ch_malloc(((1u << (LUT_DEPTH + 1)) - 1) * 256);
+		{
+			int32_t nlut = 0;
+
+			add_luts(&s->t[t], 0, 0, &nlut);
+		}
 		s->t[t].depth = depth(tr, 0);
 	}
 	return s;
 }
 
-#define BLOCK 256
+#define BLOCK 1024
+
+/*
+ * Rows go down a tree together, a node at a time: at each node the rows
+ * that reached it are split into those going left and right (each row
+ * written to both ends of dst, one end kept: no branch), and each side goes
+ * on with its part of the two buffers.  A node's feature and mask stay put
+ * while its rows stream past.
+ */
+static void
+walk(const struct stree *t, int32_t k, const uint8_t *x, size_t nf,
+    uint16_t *src, uint16_t *dst, size_t n, double *acc)
+{
+	const struct snode *q;
+	const uint8_t *mask;
+	size_t i, lo, hi;
+	unsigned c, l;
+	uint16_t r, *tmp;
+
+	for (;;) {
+		q = &t->n[k];
+		if (q->child[0] == k) {
+			for (i = 0; i < n; i++)
+				acc[src[i]] += q->value;
+			return;
+		}
+		if (t->lut[k] >= 0) {
+			const uint8_t *lut = t->luts[t->lut[k]];
+
+			for (i = lo = 0, hi = n - 1; i < n; i++) {
+				r = src[i];
+				l = lut[x[(size_t)r * nf + q->feat]];
+				dst[lo] = r;
+				dst[hi] = r;
+				lo += l;
+				hi -= !l;
+			}
+		} else {
+			mask = t->mask[k];
+			for (i = lo = 0, hi = n - 1; i < n; i++) {
+				r = src[i];
+				c = x[(size_t)r * nf + q->feat];
+				l = mask[c >> 3] >> (c & 7) & 1;
+				dst[lo] = r;
+				dst[hi] = r;
+				lo += l;
+				hi -= !l;
+			}
+		}
+		/* left: dst[0, lo), recursively, with src as scratch; then on to
+		 * the right: dst[lo, n), with the rest of src as scratch */
+		if (lo > 0)
+			walk(t, q->child[1], x, nf, dst, src, lo, acc);
+		if (lo == n)
+			return;
+		k = q->child[0];
+		tmp = src;
+		src = dst + lo;
+		dst = tmp + lo;
+		n -= lo;
+	}
+}
 
 void
 ch_scorer_run(const struct ch_scorer *s, const uint8_t *x, size_t n,
     double *p)
 {
-	size_t nf = (size_t)s->nfeat, b, m, i, j, na;
+	size_t nf = (size_t)s->nfeat, b, m, i;
 	double acc[BLOCK];
-	int32_t k[BLOCK];
-	uint16_t act[BLOCK];
+	uint16_t a[BLOCK], d[BLOCK];
 	int t;
 
 	for (b = 0; b < n; b += BLOCK) {
-		const uint8_t *xb = x + b * nf;
-
 		m = n - b < BLOCK ? n - b : BLOCK;
 		for (i = 0; i < m; i++)
 			acc[i] = 0;
 		for (t = 0; t < s->ntrees; t++) {
-			const struct snode *nd = s->t[t].n;
-			const uint8_t (*mk)[32] = (const uint8_t (*)[32])s->t[t].mask;
-
-			for (i = 0; i < m; i++) {
-				k[i] = 0;
-				act[i] = (uint16_t)i;
-			}
-			/* the rows of a block walk side by side, a level at a time;
-			 * a row leaves the active list when it reaches a leaf (whose
-			 * children are itself), without a branch */
-			for (na = nd[0].child[0] == 0 ? 0 : m; na > 0; na = j) {
-				for (i = j = 0; i < na; i++) {
-					size_t r = act[i];
-					int32_t at = k[r], to;
-					unsigned c = xb[r * nf + nd[at].feat];
-
-					to = nd[at].child[mk[at][c >> 3] >> (c & 7) & 1];
-					k[r] = to;
-					act[j] = (uint16_t)r;
-					j += nd[to].child[0] != to;
-				}
-			}
 			for (i = 0; i < m; i++)
-				acc[i] += nd[k[i]].value;
+				a[i] = (uint16_t)i;
+			walk(&s->t[t], 0, x + b * nf, nf, a, d, m, acc);
 		}
 		for (i = 0; i < m; i++)
 			p[b + i] = s->ntrees ? acc[i] / s->ntrees : NAN;
@@ -142,6 +207,8 @@ ch_scorer_free(struct ch_scorer *s)
 	for (t = 0; t < s->ntrees; t++) {
 		free(s->t[t].n);
 		free(s->t[t].mask);
+		free(s->t[t].lut);
+		free(s->t[t].luts);
 	}
 	free(s->t);
 	free(s);

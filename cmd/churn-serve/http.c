@@ -1,0 +1,610 @@
+/* http.c - libmicrohttpd daemon, routing, answers, read-only routes */
+#include <ctype.h>
+#include <errno.h>
+#include <math.h>
+#include <netdb.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <sys/socket.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <microhttpd.h>
+
+#include "auth.h"
+#include "http.h"
+
+
+static atomic_long inflight;
+static atomic_int stopping;
+
+static double
+mono(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return ts.tv_sec + ts.tv_nsec / 1e9;
+}
+
+/* --- answers ------------------------------------------------------ */
+
+const char JSON[] = "application/json";
+
+enum MHD_Result
+send_buf(struct MHD_Connection *c, struct req *r, int status,
+    const char *type, void *buf, size_t len, enum MHD_ResponseMemoryMode mode,
+    const char *allow)
+{
+	struct MHD_Response *resp;
+	enum MHD_Result ret;
+
+	if (!(resp = MHD_create_response_from_buffer(len, buf, mode))) {
+		if (mode == MHD_RESPMEM_MUST_FREE)
+			free(buf);
+		return MHD_NO;
+	}
+	MHD_add_response_header(resp, MHD_HTTP_HEADER_CONTENT_TYPE, type);
+	if (allow)
+		MHD_add_response_header(resp, MHD_HTTP_HEADER_ALLOW, allow);
+	if (status == MHD_HTTP_UNAUTHORIZED)
+		MHD_add_response_header(resp, MHD_HTTP_HEADER_WWW_AUTHENTICATE,
+		    "Bearer");
+	if (atomic_load_explicit(&stopping, memory_order_relaxed))
+		MHD_add_response_header(resp, MHD_HTTP_HEADER_CONNECTION,
+		    "close");
+	r->status = status;
+	ret = MHD_queue_response(c, (unsigned)status, resp);
+	MHD_destroy_response(resp);
+	return ret;
+}
+
+/* Answers with j (stolen) as JSON. */
+enum MHD_Result
+send_json(struct MHD_Connection *c, struct req *r, int status, json_t *j)
+{
+	char *s = j ? json_dumps(j, JSON_COMPACT | JSON_PRESERVE_ORDER |
+	    JSON_REAL_PRECISION(10)) : NULL;
+
+	json_decref(j);
+	if (!s)
+		return send_buf(c, r, 500, JSON, "{\"error\":\"out of memory\"}",
+		    25, MHD_RESPMEM_PERSISTENT, NULL);
+	return send_buf(c, r, status, JSON, s, strlen(s), MHD_RESPMEM_MUST_FREE,
+	    NULL);
+}
+
+/* {"error": message} with status; allow for 405.  Server-side failures
+ * are logged. */
+enum MHD_Result
+fail(struct MHD_Connection *c, struct req *r, int status, const char *allow,
+    const char *fmt, ...) __attribute__((format(printf, 5, 6)));
+
+enum MHD_Result
+fail(struct MHD_Connection *c, struct req *r, int status, const char *allow,
+    const char *fmt, ...)
+{
+	char msg[2048], *s;
+	va_list ap;
+	json_t *j;
+
+	va_start(ap, fmt);
+	vsnprintf(msg, sizeof msg, fmt, ap);
+	va_end(ap);
+	if (status >= 500)
+		slog("error", "request failed", json_pack("{s:s,s:i,s:s}",
+		    "route", route_name[r->route], "status", status,
+		    "error", msg));
+	j = json_pack("{s:s}", "error", msg);
+	s = json_dumps(j, JSON_COMPACT);
+	json_decref(j);
+	return send_buf(c, r, status, JSON, s, strlen(s), MHD_RESPMEM_MUST_FREE,
+	    allow);
+}
+
+/* --- helpers -------------------------------------------------------- */
+
+const char *
+header(struct MHD_Connection *c, const char *name)
+{
+	return MHD_lookup_connection_value(c, MHD_HEADER_KIND, name);
+}
+
+const char *
+query(struct MHD_Connection *c, const char *name)
+{
+	return MHD_lookup_connection_value(c, MHD_GET_ARGUMENT_KIND, name);
+}
+
+int
+truthy(const char *v)
+{
+	return v && (!strcmp(v, "1") || !strcasecmp(v, "true") ||
+	    !strcasecmp(v, "yes") || !*v);
+}
+
+/* Media type of the request without parameters, lowercased, "" when
+ * absent. */
+void
+media_type(struct MHD_Connection *c, char *out, size_t n)
+{
+	const char *ct = header(c, MHD_HTTP_HEADER_CONTENT_TYPE);
+	size_t i = 0;
+
+	if (ct)
+		for (; ct[i] && ct[i] != ';' && ct[i] != ' ' && i + 1 < n; i++)
+			out[i] = (char)tolower((unsigned char)ct[i]);
+	out[i] = '\0';
+}
+
+enum body_kind
+body_kind(const char *mt)
+{
+	if (!*mt || !strcmp(mt, "application/json") || !strcmp(mt, "text/json"))
+		return B_JSON;
+	if (!strcmp(mt, "application/x-www-form-urlencoded"))
+		return B_FORM;      /* what `curl -d` sends */
+	if (!strcmp(mt, "text/csv") || !strcmp(mt, "application/csv"))
+		return B_CSV;
+	if (!strcmp(mt, "application/x-ndjson") ||
+	    !strcmp(mt, "application/jsonl") ||
+	    !strcmp(mt, "application/x-jsonlines") ||
+	    !strcmp(mt, "application/jsonlines"))
+		return B_JSONL;
+	return B_UNKNOWN;
+}
+
+/* A POST must say how long its body is (or send it chunked). */
+int
+has_length(struct MHD_Connection *c)
+{
+	const char *te = header(c, MHD_HTTP_HEADER_TRANSFER_ENCODING);
+
+	if (header(c, MHD_HTTP_HEADER_CONTENT_LENGTH))
+		return 1;
+	for (; te && *te; te++)
+		if (!strncasecmp(te, "chunked", 7))
+			return 1;
+	return 0;
+}
+
+int
+admin_ok(struct MHD_Connection *c)
+{
+	return ch_bearer_ok(header(c, MHD_HTTP_HEADER_AUTHORIZATION),
+	    cfg.admin_token);
+}
+
+/* --- read-only routes ---------------------------------------------- */
+
+static enum MHD_Result
+health(struct MHD_Connection *c, struct req *r)
+{
+	struct loaded *l = model_acquire();
+	char last[21];
+	json_t *j;
+
+	model_last_reload(last);
+	j = json_pack("{s:s,s:o,s:I,s:I,s:f,s:o,s:I}", "status", "ok",
+	    "model_version", l ? json_string(l->m->version) : json_null(),
+	    "uptime_s", (json_int_t)metrics_uptime(),
+	    "requests", (json_int_t)metrics_requests(),
+	    "request_rate", metrics_rate(),
+	    "last_reload", *last ? json_string(last) : json_null(),
+	    "reloads", (json_int_t)model_reload_count());
+	model_release(l);
+	return send_json(c, r, 200, j);
+}
+
+static enum MHD_Result
+ready(struct MHD_Connection *c, struct req *r)
+{
+	struct loaded *l = model_acquire();
+
+	if (!l)
+		return fail(c, r, 503, NULL, "no model loaded");
+	model_release(l);
+	return send_buf(c, r, 200, JSON, "{\"ready\":true}", 14,
+	    MHD_RESPMEM_PERSISTENT, NULL);
+}
+
+/* GET /predict/schema and GET /model: precomputed at load */
+static enum MHD_Result
+model_json(struct MHD_Connection *c, struct req *r, int schema)
+{
+	struct loaded *l = model_acquire();
+	enum MHD_Result ret;
+
+	if (!l)
+		return fail(c, r, 503, NULL, "no model loaded");
+	ret = send_buf(c, r, 200, JSON,
+	    schema ? l->schema_json : l->describe_json,
+	    schema ? l->schema_len : l->describe_len, MHD_RESPMEM_MUST_COPY,
+	    NULL);
+	model_release(l);
+	return ret;
+}
+
+static enum MHD_Result
+models(struct MHD_Connection *c, struct req *r)
+{
+	struct ch_err e;
+	json_t *j = models_list(&e);
+
+	if (!j)
+		return fail(c, r, 502, NULL, "registry: %s", e.msg);
+	return send_json(c, r, 200, j);
+}
+
+static enum MHD_Result
+reports(struct MHD_Connection *c, struct req *r)
+{
+	const char *lim = query(c, "limit");
+	struct ch_err e;
+	json_t *j;
+	long n = 100;
+
+	if (lim) {
+		char *end;
+		n = strtol(lim, &end, 10);
+		if (*end || n <= 0 || n > 10000)
+			return fail(c, r, 400, NULL, "limit '%s' is not a number "
+			    "from 1 to 10000", lim);
+	}
+	if (!(j = drift_reports((int)n, &e)))
+		return fail(c, r, 502, NULL, "drift history: %s", e.msg);
+	return send_json(c, r, 200, j);
+}
+
+static enum MHD_Result
+metrics(struct MHD_Connection *c, struct req *r)
+{
+	size_t len;
+	char *s = metrics_render(&len);
+
+	return send_buf(c, r, 200, "text/plain; version=0.0.4; charset=utf-8",
+	    s, len, MHD_RESPMEM_MUST_FREE, NULL);
+}
+
+static enum MHD_Result
+ui(struct MHD_Connection *c, struct req *r, const char *url)
+{
+	const struct asset *a = NULL;
+	struct MHD_Response *resp;
+	enum MHD_Result ret;
+
+	if (r->route == R_FAVICON && !(a = asset_find("favicon.ico")))
+		return send_buf(c, r, 204, "image/x-icon", "", 0,
+		    MHD_RESPMEM_PERSISTENT, NULL);
+	if (r->route == R_UI)
+		a = asset_find("index.html");
+	else if (r->route == R_STATIC && !(a = asset_find(url + 1)))
+		a = asset_find(url + 8);    /* ui/app.js as /static/app.js */
+	if (!a)
+		return fail(c, r, 404, NULL, "no such file: %s", url);
+	resp = MHD_create_response_from_buffer(a->len, (void *)a->data,
+	    MHD_RESPMEM_PERSISTENT);
+	if (!resp)
+		return MHD_NO;
+	MHD_add_response_header(resp, MHD_HTTP_HEADER_CONTENT_TYPE, a->type);
+	MHD_add_response_header(resp, MHD_HTTP_HEADER_CACHE_CONTROL, "no-cache");
+	MHD_add_response_header(resp, "X-Content-Type-Options", "nosniff");
+	r->status = 200;
+	ret = MHD_queue_response(c, 200, resp);
+	MHD_destroy_response(resp);
+	return ret;
+}
+
+/* --- routing ------------------------------------------------------- */
+
+static const struct {
+	const char *path;
+	enum route route;
+	int post;                   /* 1: POST only; 0: GET and HEAD */
+	int admin;                  /* needs the bearer token */
+	int body;                   /* needs a body */
+} routes[] = {
+	{ "/", R_UI, 0, 0, 0 },
+	{ "/index.html", R_UI, 0, 0, 0 },
+	{ "/favicon.ico", R_FAVICON, 0, 0, 0 },
+	{ "/health", R_HEALTH, 0, 0, 0 },
+	{ "/ready", R_READY, 0, 0, 0 },
+	{ "/predict/schema", R_SCHEMA, 0, 0, 0 },
+	{ "/predict", R_PREDICT, 1, 0, 1 },
+	{ "/model", R_MODEL, 0, 0, 0 },
+	{ "/models", R_MODELS, 0, 0, 0 },
+	{ "/drift/reports", R_DRIFT_REPORTS, 0, 0, 0 },
+	{ "/drift/check", R_DRIFT_CHECK, 1, 1, 0 },
+	{ "/reload", R_RELOAD, 1, 1, 0 },
+	{ "/retrain", R_RETRAIN, 1, 1, 0 },
+	{ "/hooks/github", R_HOOK, 1, 0, 1 },
+	{ "/metrics", R_METRICS, 0, 0, 0 },
+};
+#define NROUTES (sizeof routes / sizeof routes[0])
+
+static int
+route_of(const char *url)
+{
+	size_t i;
+
+	for (i = 0; i < NROUTES; i++)
+		if (!strcmp(url, routes[i].path))
+			return (int)i;
+	return -1;
+}
+
+static enum MHD_Result
+dispatch(struct MHD_Connection *c, struct req *r, const char *url,
+    const char *method, int i)
+{
+	int post = !strcmp(method, "POST");
+	int get = !strcmp(method, "GET") || !strcmp(method, "HEAD");
+
+	if (r->route == R_STATIC) {
+		if (!get)
+			return fail(c, r, 405, "GET, HEAD", "%s %s: method not "
+			    "allowed", method, url);
+		return ui(c, r, url);
+	}
+	if (i < 0)
+		return fail(c, r, 404, NULL, "no such route: %s", url);
+	if (routes[i].post ? !post : !get)
+		return fail(c, r, 405, routes[i].post ? "POST" : "GET, HEAD",
+		    "%s %s: method not allowed", method, url);
+	if (routes[i].admin && !admin_ok(c)) {
+		slog("warn", "unauthorised", json_pack("{s:s}", "route", url));
+		return fail(c, r, 401, NULL, "%s: a valid "
+		    "'Authorization: Bearer' token is required", url);
+	}
+	/* /reload and /drift/check may come without a body (curl -X POST) */
+	if (routes[i].post && routes[i].body && !has_length(c))
+		return fail(c, r, 411, NULL, "%s: a body length is required "
+		    "(Content-Length)", url);
+	if (r->too_big)
+		return fail(c, r, 413, NULL, "%s: body larger than %zu bytes",
+		    url, cfg.body_limit);
+	switch (r->route) {
+	case R_UI:
+	case R_FAVICON:
+		return ui(c, r, url);
+	case R_HEALTH:
+		return health(c, r);
+	case R_READY:
+		return ready(c, r);
+	case R_SCHEMA:
+		return model_json(c, r, 1);
+	case R_MODEL:
+		return model_json(c, r, 0);
+	case R_MODELS:
+		return models(c, r);
+	case R_DRIFT_REPORTS:
+		return reports(c, r);
+	case R_METRICS:
+		return metrics(c, r);
+	case R_PREDICT:
+		return predict(c, r);
+	case R_RELOAD:
+		return reload(c, r);
+	case R_DRIFT_CHECK:
+		return drift_check(c, r);
+	case R_RETRAIN:
+		return retrain(c, r);
+	case R_HOOK:
+		return github_hook(c, r);
+	default:
+		return fail(c, r, 404, NULL, "no such route: %s", url);
+	}
+}
+
+static enum MHD_Result
+handler(void *cls, struct MHD_Connection *c, const char *url,
+    const char *method, const char *version, const char *upload,
+    size_t *upsize, void **ctx)
+{
+	struct req *r = *ctx;
+	int i;
+
+	(void)cls, (void)version;
+	if (!r) {
+		const char *cl = header(c, MHD_HTTP_HEADER_CONTENT_LENGTH);
+
+		r = ch_calloc(1, sizeof *r);
+		r->t0 = mono();
+		*ctx = r;
+		atomic_fetch_add(&inflight, 1);
+		i = route_of(url);
+		r->route = i >= 0 ? routes[i].route :
+		    !strncmp(url, "/static/", 8) ? R_STATIC : R_NOTFOUND;
+		if (cfg.access_log) {
+			r->url = ch_strdup(url);
+			snprintf(r->method, sizeof r->method, "%s", method);
+		}
+		/* refuse a body announced too large before reading it */
+		if (cl && strtoull(cl, NULL, 10) > cfg.body_limit) {
+			r->too_big = 1;     /* whatever arrives is dropped */
+			return fail(c, r, 413, NULL, "%s: body larger than %zu "
+			    "bytes", url, cfg.body_limit);
+		}
+		return MHD_YES;
+	}
+	if (*upsize) {
+		if (!r->too_big && r->len + *upsize > cfg.body_limit) {
+			r->too_big = 1;
+			free(r->body);
+			r->body = NULL;
+			r->len = r->cap = 0;
+		}
+		if (!r->too_big) {
+			if (r->len + *upsize + 1 > r->cap) {
+				r->cap = (r->len + *upsize + 1) * 2;
+				if (r->cap > cfg.body_limit + 1)
+					r->cap = cfg.body_limit + 1;
+				r->body = ch_realloc(r->body, r->cap);
+			}
+			memcpy(r->body + r->len, upload, *upsize);
+			r->len += *upsize;
+			r->body[r->len] = '\0';
+		}
+		*upsize = 0;
+		return MHD_YES;
+	}
+	if (r->status)      /* answered already (413 up front) */
+		return MHD_YES;
+	return dispatch(c, r, url, method, route_of(url));
+}
+
+static void
+completed(void *cls, struct MHD_Connection *c, void **ctx,
+    enum MHD_RequestTerminationCode toe)
+{
+	struct req *r = *ctx;
+	double dt;
+
+	(void)cls, (void)c, (void)toe;
+	if (!r)
+		return;
+	dt = mono() - r->t0;
+	metrics_request(r->route, r->status, dt);
+	if (cfg.access_log)
+		slog("info", "request", json_pack("{s:s,s:s,s:i,s:f,s:I}",
+		    "method", r->method, "path", r->url ? r->url : "",
+		    "status", r->status, "ms", dt * 1e3,
+		    "bytes_in", (json_int_t)r->len));
+	free(r->body);
+	free(r->url);
+	free(r);
+	*ctx = NULL;
+	atomic_fetch_sub(&inflight, 1);
+}
+
+static void
+mhd_log(void *cls, const char *fmt, va_list ap)
+{
+	char msg[1024];
+	size_t n;
+
+	(void)cls;
+	vsnprintf(msg, sizeof msg, fmt, ap);
+	n = strlen(msg);
+	while (n && (msg[n - 1] == '\n' || msg[n - 1] == '.'))
+		msg[--n] = '\0';
+	slog("warn", "libmicrohttpd", json_pack("{s:s}", "detail", msg));
+}
+
+/* Splits ADDR:PORT (also [v6]:PORT, :PORT, PORT or ADDR) and resolves
+ * it; port 8000 when not given. */
+static int
+resolve(const char *listen, struct sockaddr_storage *ss, socklen_t *sl,
+    struct ch_err *e)
+{
+	char host[256] = "127.0.0.1", port[16] = "8000";
+	const char *colon;
+	struct addrinfo hints = { 0 }, *ai;
+	int rc;
+
+	if (listen[0] == '[') {
+		const char *end = strchr(listen, ']');
+		if (!end || (size_t)(end - listen - 1) >= sizeof host)
+			return ch_errf(e, "listen address '%s' is malformed",
+			    listen);
+		snprintf(host, sizeof host, "%.*s", (int)(end - listen - 1),
+		    listen + 1);
+		if (end[1] == ':')
+			snprintf(port, sizeof port, "%s", end + 2);
+	} else if ((colon = strrchr(listen, ':'))) {
+		if (colon > listen)
+			snprintf(host, sizeof host, "%.*s",
+			    (int)(colon - listen), listen);
+		snprintf(port, sizeof port, "%s", colon + 1);
+	} else if (strspn(listen, "0123456789") == strlen(listen) && *listen)
+		snprintf(port, sizeof port, "%s", listen);
+	else
+		snprintf(host, sizeof host, "%s", listen);
+	if (!*port || strspn(port, "0123456789") != strlen(port) ||
+	    atoi(port) > 65535)
+		return ch_errf(e, "listen address '%s': port '%s' is not a "
+		    "number from 0 to 65535", listen, port);
+	hints.ai_socktype = SOCK_STREAM;
+	hints.ai_flags = AI_NUMERICSERV | AI_PASSIVE;
+	if ((rc = getaddrinfo(host, port, &hints, &ai)) != 0)
+		return ch_errf(e, "listen address '%s': %s", listen,
+		    gai_strerror(rc));
+	memcpy(ss, ai->ai_addr, ai->ai_addrlen);
+	*sl = ai->ai_addrlen;
+	freeaddrinfo(ai);
+	return 0;
+}
+
+struct MHD_Daemon *
+http_start(const char *listen, char *bound, size_t boundlen,
+    struct ch_err *e)
+{
+	struct sockaddr_storage ss;
+	socklen_t sl = 0;
+	struct MHD_Daemon *d;
+	const union MHD_DaemonInfo *di;
+	unsigned flags = MHD_USE_EPOLL_INTERNAL_THREAD | MHD_USE_ITC | MHD_USE_TURBO |
+	    MHD_USE_ERROR_LOG;
+	char host[128] = "?";
+
+	if (resolve(listen, &ss, &sl, e) != 0)
+		return NULL;
+	if (ss.ss_family == AF_INET6)
+		flags |= MHD_USE_IPv6;
+	d = MHD_start_daemon(flags, 0, NULL, NULL, handler, NULL,
+	    MHD_OPTION_EXTERNAL_LOGGER, mhd_log, NULL,
+	    MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&ss,
+	    MHD_OPTION_THREAD_POOL_SIZE, cfg.threads,
+	    MHD_OPTION_CONNECTION_LIMIT, cfg.conn_limit,
+	    MHD_OPTION_CONNECTION_TIMEOUT, cfg.timeout,
+	    MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)16 * 1024,
+	    MHD_OPTION_LISTEN_BACKLOG_SIZE, (unsigned)1024,
+	    MHD_OPTION_NOTIFY_COMPLETED, completed, NULL,
+	    MHD_OPTION_END);
+	if (!d) {
+		ch_errf(e, "cannot listen on '%s': %s", listen,
+		    errno ? strerror(errno) : "libmicrohttpd refused to start");
+		return NULL;
+	}
+	di = MHD_get_daemon_info(d, MHD_DAEMON_INFO_BIND_PORT);
+	getnameinfo((struct sockaddr *)&ss, sl, host, sizeof host, NULL, 0,
+	    NI_NUMERICHOST);
+	snprintf(bound, boundlen, ss.ss_family == AF_INET6 ? "[%s]:%u" :
+	    "%s:%u", host, di ? di->port : 0);
+	return d;
+}
+
+void
+http_stop(struct MHD_Daemon *d, double grace)
+{
+	double until = mono() + grace;
+	MHD_socket s;
+
+	atomic_store(&stopping, 1);
+	/* stop accepting; connections already open go on */
+	if ((s = MHD_quiesce_daemon(d)) != MHD_INVALID_SOCKET)
+		close(s);
+	while (atomic_load(&inflight) > 0 && mono() < until) {
+		struct timespec ts = { 0, 10 * 1000 * 1000 };
+		nanosleep(&ts, NULL);
+	}
+	if (atomic_load(&inflight) > 0)
+		slog("warn", "requests still running at shutdown",
+		    json_pack("{s:I}", "inflight",
+		    (json_int_t)atomic_load(&inflight)));
+	MHD_stop_daemon(d);
+}
+
+const struct asset *
+asset_find(const char *path)
+{
+	size_t i;
+
+	for (i = 0; i < nassets; i++)
+		if (!strcmp(assets[i].path, path))
+			return &assets[i];
+	return NULL;
+}

@@ -1,0 +1,243 @@
+/* churn-serve - HTTP API and web UI for a churn model: in-process
+ * prediction, hot reload, drift checks over live traffic */
+#include <errno.h>
+#include <getopt.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <microhttpd.h>
+
+#include "serve.h"
+
+struct config cfg = {
+	.listen = "127.0.0.1:8000",
+	.state_dir = "./var/serve",
+	.drift_cmd = "churn-drift",
+	.body_limit = 1024 * 1024,
+	.conn_limit = 1024,
+	.timeout = 30,
+	.child_timeout = 60,
+	.retrain_timeout = 3600,
+	.child_output_limit = 8 * 1024 * 1024,
+	.window_rows = 10000,
+};
+
+static void
+usage(FILE *fp)
+{
+	fprintf(fp,
+	    "usage: churn-serve [--listen ADDR:PORT] [--model FILE|ALIAS|VERSION]\n"
+	    "                   [--state-dir DIR] [--pid-file FILE] [--threads N]\n"
+	    "                   [--body-limit BYTES] [--max-connections N] [--timeout S]\n"
+	    "                   [--drift-cmd PROG] [--drift-timeout S]\n"
+	    "                   [--drift-output-limit BYTES] [--window-rows N]\n"
+	    "                   [--retrain-cmd CMD] [--retrain-timeout S]\n"
+	    "                   [--pipeline-cmd CMD] [--log-format text|json]\n"
+	    "                   [--access-log]\n");
+}
+
+static unsigned long
+number(const char *opt, const char *s, unsigned long min, unsigned long max)
+{
+	char *end;
+	unsigned long v;
+
+	errno = 0;
+	v = strtoul(s, &end, 10);
+	if (errno || end == s || *end || *s == '-' || v < min || v > max)
+		ch_die(2, "option '%s': '%s' is not a number from %lu to %lu",
+		    opt, s, min, max);
+	return v;
+}
+
+static double
+seconds(const char *opt, const char *s)
+{
+	double v;
+
+	if (ch_parse_double(s, strlen(s), &v) != 0 || v <= 0 || v > 86400)
+		ch_die(2, "option '%s': '%s' is not a number of seconds", opt, s);
+	return v;
+}
+
+static int
+mkdirs(const char *dir)
+{
+	char *p, *d = ch_strdup(dir);
+	int rc = 0;
+
+	for (p = d + 1; ; p++) {
+		if (*p == '/' || !*p) {
+			char c = *p;
+			*p = '\0';
+			if (mkdir(d, 0755) != 0 && errno != EEXIST)
+				rc = -1;
+			*p = c;
+			if (!c)
+				break;
+		}
+	}
+	free(d);
+	return rc;
+}
+
+static const char *
+env(const char *name)
+{
+	const char *v = getenv(name);
+
+	return v && *v ? v : NULL;
+}
+
+int
+main(int argc, char **argv)
+{
+	static const struct option lo[] = {
+		{ "listen", required_argument, NULL, 'l' },
+		{ "model", required_argument, NULL, 'm' },
+		{ "state-dir", required_argument, NULL, 's' },
+		{ "pid-file", required_argument, NULL, 'p' },
+		{ "threads", required_argument, NULL, 't' },
+		{ "body-limit", required_argument, NULL, 'b' },
+		{ "max-connections", required_argument, NULL, 'c' },
+		{ "timeout", required_argument, NULL, 'T' },
+		{ "drift-cmd", required_argument, NULL, 'D' },
+		{ "drift-timeout", required_argument, NULL, 'd' },
+		{ "drift-output-limit", required_argument, NULL, 'O' },
+		{ "window-rows", required_argument, NULL, 'w' },
+		{ "retrain-cmd", required_argument, NULL, 'R' },
+		{ "retrain-timeout", required_argument, NULL, 'r' },
+		{ "pipeline-cmd", required_argument, NULL, 'P' },
+		{ "log-format", required_argument, NULL, 'L' },
+		{ "access-log", no_argument, NULL, 'a' },
+		{ "help", no_argument, NULL, 'h' },
+		{ "version", no_argument, NULL, 'V' },
+		{ NULL, 0, NULL, 0 }
+	};
+	struct MHD_Daemon *d;
+	struct ch_err e;
+	sigset_t set;
+	char version[17], bound[200];
+	int c, sig;
+
+	ch_setprogname(argv[0]);
+	if (env("CHURN_LISTEN"))
+		cfg.listen = env("CHURN_LISTEN");
+	if (env("CHURN_MODEL"))
+		cfg.model = env("CHURN_MODEL");
+	cfg.admin_token = env("CHURN_ADMIN_TOKEN");
+	cfg.webhook_secret = env("CHURN_WEBHOOK_SECRET");
+	cfg.store = env("CHURN_STORE");
+	cfg.database_url = env("CHURN_DATABASE_URL");
+	cfg.threads = (unsigned)ch_ncpus();
+	while ((c = getopt_long(argc, argv, "l:m:s:p:t:hV", lo, NULL)) != -1) {
+		switch (c) {
+		case 'l': cfg.listen = optarg; break;
+		case 'm': cfg.model = optarg; break;
+		case 's': cfg.state_dir = optarg; break;
+		case 'p': cfg.pid_file = optarg; break;
+		case 't': cfg.threads = (unsigned)number("--threads", optarg, 1, 256); break;
+		case 'b': cfg.body_limit = number("--body-limit", optarg, 1024, 1UL << 30); break;
+		case 'c': cfg.conn_limit = (unsigned)number("--max-connections", optarg, 1, 100000); break;
+		case 'T': cfg.timeout = (unsigned)number("--timeout", optarg, 1, 86400); break;
+		case 'D': cfg.drift_cmd = optarg; break;
+		case 'd': cfg.child_timeout = seconds("--drift-timeout", optarg); break;
+		case 'O': cfg.child_output_limit = number("--drift-output-limit", optarg, 1024, 1UL << 30); break;
+		case 'w': cfg.window_rows = (long)number("--window-rows", optarg, 10, 10000000); break;
+		case 'R': cfg.retrain_cmd = optarg; break;
+		case 'r': cfg.retrain_timeout = seconds("--retrain-timeout", optarg); break;
+		case 'P': cfg.pipeline_cmd = optarg; break;
+		case 'L':
+			if (!strcmp(optarg, "json"))
+				cfg.log_json = 1;
+			else if (strcmp(optarg, "text") != 0)
+				ch_die(2, "option '--log-format': '%s' is not "
+				    "text or json", optarg);
+			break;
+		case 'a': cfg.access_log = 1; break;
+		case 'h': usage(stdout); return 0;
+		case 'V': printf("churn-serve %s\n", CHURN_VERSION); return 0;
+		default: usage(stderr); return 2;
+		}
+	}
+	if (optind != argc) {
+		usage(stderr);
+		return 2;
+	}
+	if (mkdirs(cfg.state_dir) != 0)
+		ch_die(2, "%s:", cfg.state_dir);
+
+	/* signals are taken synchronously by this thread only (sigwait):
+	 * every thread started from here on inherits the mask */
+	sigemptyset(&set);
+	sigaddset(&set, SIGHUP);
+	sigaddset(&set, SIGTERM);
+	sigaddset(&set, SIGINT);
+	pthread_sigmask(SIG_BLOCK, &set, NULL);
+	signal(SIGPIPE, SIG_IGN);
+
+	metrics_init();
+	if (cfg.model || reg_enabled()) {
+		/* without --model: the newest version in the registry */
+		if (model_reload(cfg.model, version, &e) != 0)
+			ch_die(2, "%s", e.msg);
+		slog("info", "model loaded", json_pack("{s:s,s:s}",
+		    "model_version", version, "source",
+		    cfg.model ? cfg.model : "newest in the registry"));
+	} else
+		slog("warn", "no model configured: /ready answers 503 until "
+		    "a reload with ?model=", NULL);
+	if (window_open(cfg.state_dir, cfg.window_rows, &e) != 0)
+		ch_die(2, "%s", e.msg);
+	if (!(d = http_start(cfg.listen, bound, sizeof bound, &e)))
+		ch_die(2, "%s", e.msg);
+	if (cfg.pid_file) {
+		char pid[32];
+		int n = snprintf(pid, sizeof pid, "%ld\n", (long)getpid());
+		if (ch_write_atomic(cfg.pid_file, pid, (size_t)n, &e) != 0)
+			ch_die(2, "%s", e.msg);
+	}
+	/* the last word of the start: scripts wait for this line */
+	slog("info", "listening", json_pack("{s:s,s:i,s:I}", "addr", bound,
+	    "threads", (int)cfg.threads, "body_limit",
+	    (json_int_t)cfg.body_limit));
+
+	for (;;) {
+		/* the live-traffic window reaches its file five times a
+		 * second, written here so that no request waits on the disk */
+		struct timespec tick = { 0, 200 * 1000 * 1000 };
+
+		sig = sigtimedwait(&set, NULL, &tick);
+		window_flush();
+		if (sig < 0)
+			continue;
+		if (sig == SIGHUP) {
+			char v[17];
+
+			if (model_reload(NULL, v, &e) == 0)
+				slog("info", "reloaded", json_pack("{s:s,s:s,s:s}",
+				    "model_version", v, "source",
+				    cfg.model ? cfg.model : "", "by", "SIGHUP"));
+			else
+				slog("error", "reload failed", json_pack("{s:s,s:s}",
+				    "error", e.msg, "by", "SIGHUP"));
+			continue;
+		}
+		break;
+	}
+	slog("info", "shutting down", json_pack("{s:s}", "signal",
+	    sig == SIGTERM ? "TERM" : "INT"));
+	http_stop(d, 10);
+	window_close();
+	model_shutdown();
+	reg_close();
+	if (cfg.pid_file)
+		unlink(cfg.pid_file);
+	slog("info", "stopped", NULL);
+	return 0;
+}

@@ -1,0 +1,374 @@
+/* predict.c - POST /predict: JSON object, array or CSV in; explanations */
+#include <errno.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "csv.h"
+#include "http.h"
+
+/* p rounded to six decimals, as churn-predict prints it (jansson's
+ * JSON_REAL_PRECISION(6) of round(p * 1e6) / 1e6), so that the answers of
+ * both compare equal as text. */
+static int
+fmt_prob(char *buf, size_t n, double p)
+{
+	int k = snprintf(buf, n, "%.6g", round(p * 1e6) / 1e6);
+
+	if (k > 0 && (size_t)k + 2 < n && !strpbrk(buf, ".e"))
+		k += snprintf(buf + k, n - (size_t)k, ".0");
+	return k;
+}
+
+/* CSV form: six decimals, as churn-predict */
+static void
+put_prob(FILE *fp, double p)
+{
+	long u = lround(p * 1e6);
+
+	if (u >= 1000000)
+		fputs("1.000000", fp);
+	else
+		fprintf(fp, "0.%06ld", u < 0 ? 0 : u);
+}
+
+/* --- prediction --------------------------------------------------- */
+
+struct delta {
+	int feat;
+	double d;
+};
+
+static int
+by_abs_delta(const void *a, const void *b)
+{
+	const struct delta *x = a, *y = b;
+	double dx = fabs(x->d), dy = fabs(y->d);
+
+	if (dx != dy)
+		return dx < dy ? 1 : -1;
+	return x->feat - y->feat;
+}
+
+/* Per-feature explanation: p minus the probability with that feature
+ * set to its reference value, largest change first. */
+static json_t *
+explain(const struct loaded *l, json_t *obj, uint8_t *codes, double p)
+{
+	const struct ch_schema *s = l->m->schema;
+	struct delta *d = ch_calloc((size_t)s->nfeat, sizeof *d);
+	json_t *out = json_array();
+	int i;
+
+	for (i = 0; i < s->nfeat; i++) {
+		uint8_t save = codes[i];
+
+		codes[i] = l->refcode[i];
+		d[i].feat = i;
+		d[i].d = p - ch_model_predict(l->m, codes);
+		codes[i] = save;
+	}
+	qsort(d, (size_t)s->nfeat, sizeof *d, by_abs_delta);
+	for (i = 0; i < s->nfeat; i++) {
+		const char *name = s->f[d[i].feat].name;
+		json_t *v = json_object_get(obj, name);
+
+		json_array_append_new(out, json_pack("{s:s,s:O,s:O,s:f}",
+		    "feature", name, "value", v ? v : json_null(),
+		    "reference", l->refval[d[i].feat], "delta", d[i].d));
+	}
+	free(d);
+	return out;
+}
+
+/* Scores one JSON object; appends its answer to fp.  Returns 0, or 422
+ * with msg/field filled. */
+static int
+score_object(const struct loaded *l, json_t *obj, const char *raw,
+    size_t rawlen, int want_explain, uint8_t *codes, FILE *fp, char *msg,
+    size_t msglen, const char **field)
+{
+	const struct ch_schema *s = l->m->schema;
+	struct ch_err e;
+	int bad = -1;
+	double p;
+	char pb[32];
+	json_t *id;
+
+	if (ch_encode_json(s, obj, codes, NULL, &bad, &e) != 0) {
+		snprintf(msg, msglen, "%s", e.msg);
+		*field = bad >= 0 && bad < s->nfeat ? s->f[bad].name : NULL;
+		return 422;
+	}
+	p = ch_model_predict(l->m, codes);
+	fmt_prob(pb, sizeof pb, p);
+	/* the customer's id, when the schema has one and the object too */
+	id = s->id ? json_object_get(obj, s->id) : NULL;
+	if (!json_is_string(id) && !json_is_integer(id))
+		id = NULL;
+	if (!want_explain) {
+		putc('{', fp);
+		if (id) {
+			json_t *k = json_string(s->id);
+
+			json_dumpf(k, fp, JSON_ENCODE_ANY);
+			putc(':', fp);
+			json_dumpf(id, fp, JSON_ENCODE_ANY);
+			putc(',', fp);
+			json_decref(k);
+		}
+		fprintf(fp, "\"churn_probability\":%s,\"churn\":%s,"
+		    "\"model_version\":\"%s\"}", pb,
+		    p >= l->m->threshold ? "true" : "false", l->m->version);
+	} else {
+		json_t *j = json_object();
+		char *t;
+
+		if (id)
+			json_object_set(j, s->id, id);
+		json_object_set_new(j, "churn_probability",
+		    json_real(round(p * 1e6) / 1e6));
+		json_object_set_new(j, "churn",
+		    json_boolean(p >= l->m->threshold));
+		json_object_set_new(j, "model_version",
+		    json_string(l->m->version));
+		json_object_set_new(j, "explanation",
+		    explain(l, obj, codes, p));
+		t = json_dumps(j, JSON_COMPACT | JSON_PRESERVE_ORDER |
+		    JSON_REAL_PRECISION(6));
+
+		fputs(t ? t : "null", fp);
+		free(t);
+		json_decref(j);
+	}
+	if (raw)
+		window_add_raw(s, obj, raw, rawlen, p, l->m->version);
+	else
+		window_add(s, obj, p, l->m->version);
+	return 0;
+}
+
+enum MHD_Result
+fail_field(struct MHD_Connection *c, struct req *r, const char *msg,
+    const char *field)
+{
+	json_t *j = json_pack("{s:s}", "error", msg);
+
+	if (field)
+		json_object_set_new(j, "field", json_string(field));
+	return send_json(c, r, 422, j);
+}
+
+/* Writes one CSV field, quoted when it needs to be. */
+static void
+csv_field(FILE *fp, const char *s)
+{
+	if (!strpbrk(s, ",\"\r\n")) {
+		fputs(s, fp);
+		return;
+	}
+	putc('"', fp);
+	for (; *s; s++) {
+		if (*s == '"')
+			putc('"', fp);
+		putc(*s, fp);
+	}
+	putc('"', fp);
+}
+
+/* text/csv: a header naming the features (extra columns ignored), one
+ * customer a row; answers as churn-predict does: id (the schema's id
+ * column, else the row number), churn_probability, churn (1/0). */
+static enum MHD_Result
+predict_csv(struct MHD_Connection *c, struct req *r, const struct loaded *l)
+{
+	const struct ch_schema *s = l->m->schema;
+	struct ch_err e;
+	struct ch_record rec;
+	struct ch_csv *cs;
+	FILE *in, *out;
+	char *obuf = NULL, *idname = NULL;
+	size_t olen = 0;
+	int *col, idcol = -1, rc, i, status = 0;
+	uint8_t *codes;
+	long rows = 0;
+	char msg[1200];
+	const char *field = NULL;
+
+	if (r->len == 0)
+		return fail(c, r, 400, NULL, "empty request body: expected "
+		    "a CSV header and rows");
+	if (!(in = fmemopen(r->body, r->len, "r")))
+		return fail(c, r, 500, NULL, "fmemopen: %s", strerror(errno));
+	if (!(cs = ch_csv_open(in, "request body", &e))) {
+		fclose(in);
+		return fail(c, r, 500, NULL, "%s", e.msg);
+	}
+	if ((rc = ch_csv_next(cs, &rec, &e)) <= 0) {
+		ch_csv_close(cs), fclose(in);
+		return rc < 0 ? fail(c, r, 400, NULL, "%s", e.msg) :
+		    fail(c, r, 400, NULL, "request body: no CSV header");
+	}
+	col = ch_calloc((size_t)s->nfeat, sizeof *col);
+	if (ch_schema_map_header(s, rec.field, rec.n, col, &idcol,
+	    "request body", &e) != 0) {
+		free(col), ch_csv_close(cs), fclose(in);
+		return fail_field(c, r, e.msg, NULL);
+	}
+	/* the answer is churn-predict's CSV: id (or row number), p, 0/1 */
+	idname = ch_strdup(idcol >= 0 ? rec.field[idcol] : "row");
+	codes = ch_malloc((size_t)s->nfeat);
+	out = open_memstream(&obuf, &olen);
+	csv_field(out, idname);
+	fputs(",churn_probability,churn\n", out);
+	while ((rc = ch_csv_next(cs, &rec, &e)) > 0) {
+		json_t *raw = json_object();
+		double p;
+
+		for (i = 0; i < s->nfeat; i++) {
+			const char *v;
+			size_t vl;
+
+			if ((size_t)col[i] >= rec.n) {
+				snprintf(msg, sizeof msg, "request body:%ld: "
+				    "%zu fields, the header has more", rec.line,
+				    rec.n);
+				status = 422;
+				break;
+			}
+			v = rec.field[col[i]];
+			vl = rec.len[col[i]];
+			if (ch_encode_cell(&s->f[i], v, vl, &codes[i]) < 0) {
+				snprintf(msg, sizeof msg, "request body:%ld: "
+				    "column '%s': '%.100s' is not a number",
+				    rec.line, s->f[i].name, v);
+				field = s->f[i].name;
+				status = 422;
+				break;
+			}
+			json_object_set_new(raw, s->f[i].name,
+			    ch_is_missing(v, vl) ? json_null() :
+			    json_stringn(v, vl));
+		}
+		if (status) {
+			json_decref(raw);
+			break;
+		}
+		p = ch_model_predict(l->m, codes);
+		window_add(s, raw, p, l->m->version);
+		json_decref(raw);
+		rows++;
+		if (idcol >= 0)
+			csv_field(out, rec.field[idcol]);
+		else
+			fprintf(out, "%ld", rows);
+		putc(',', out);
+		put_prob(out, p);
+		fputs(p >= l->m->threshold ? ",1\n" : ",0\n", out);
+	}
+	if (rc < 0 && !status) {
+		snprintf(msg, sizeof msg, "%s", e.msg);
+		status = 400;
+	}
+	fclose(out);
+	free(codes), free(col), free(idname);
+	ch_csv_close(cs), fclose(in);
+	metrics_predictions(rows);
+	if (status == 422) {
+		free(obuf);
+		return fail_field(c, r, msg, field);
+	}
+	if (status) {
+		free(obuf);
+		return fail(c, r, status, NULL, "%s", msg);
+	}
+	return send_buf(c, r, 200, "text/csv; charset=utf-8", obuf, olen,
+	    MHD_RESPMEM_MUST_FREE, NULL);
+}
+
+enum MHD_Result
+predict(struct MHD_Connection *c, struct req *r)
+{
+	struct loaded *l;
+	char mt[64], msg[1200], *obuf = NULL;
+	const char *field = NULL;
+	size_t olen = 0, i;
+	enum body_kind k;
+	json_error_t jerr;
+	json_t *j;
+	uint8_t *codes;
+	FILE *fp;
+	int status = 0, ex;
+	enum MHD_Result ret;
+
+	media_type(c, mt, sizeof mt);
+	if ((k = body_kind(mt)) == B_UNKNOWN || k == B_JSONL)
+		return fail(c, r, 415, NULL, "content type '%s' is not "
+		    "accepted: send application/json or text/csv", mt);
+	if (!(l = model_acquire()))
+		return fail(c, r, 503, NULL, "no model loaded");
+	if (k == B_CSV) {
+		ret = predict_csv(c, r, l);
+		model_release(l);
+		return ret;
+	}
+	if (!(j = json_loadb(r->body ? r->body : "", r->len, 0, &jerr))) {
+		model_release(l);
+		return fail(c, r, 400, NULL, "request body: line %d, column %d: "
+		    "%s", jerr.line, jerr.column, jerr.text);
+	}
+	ex = truthy(query(c, "explain"));
+	codes = ch_malloc((size_t)l->m->schema->nfeat);
+	fp = open_memstream(&obuf, &olen);
+	if (json_is_object(j)) {
+		status = score_object(l, j, r->body, r->len, ex, codes, fp,
+		    msg, sizeof msg, &field);
+		if (!status)
+			metrics_predictions(1);
+	} else if (json_is_array(j)) {
+		json_t *o;
+
+		putc('[', fp);
+		json_array_foreach(j, i, o) {
+			if (!json_is_object(o)) {
+				snprintf(msg, sizeof msg, "[%zu]: expected a "
+				    "JSON object (one customer)", i);
+				status = 422;
+				break;
+			}
+			if (i)
+				putc(',', fp);
+			if ((status = score_object(l, o, NULL, 0, ex, codes,
+			    fp, msg, sizeof msg, &field))) {
+				char t[sizeof msg];
+
+				snprintf(t, sizeof t, "[%zu]: %.1100s", i, msg);
+				memcpy(msg, t, sizeof msg);
+				break;
+			}
+		}
+		putc(']', fp);
+		if (!status)
+			metrics_predictions((long)json_array_size(j));
+	} else {
+		snprintf(msg, sizeof msg, "request body: expected a JSON "
+		    "object (one customer) or an array of them");
+		status = 400;
+	}
+	fclose(fp);
+	free(codes);
+	json_decref(j);
+	model_release(l);
+	if (status == 422) {
+		free(obuf);
+		return fail_field(c, r, msg, field);
+	}
+	if (status) {
+		free(obuf);
+		return fail(c, r, status, NULL, "%s", msg);
+	}
+	return send_buf(c, r, 200, JSON, obuf, olen, MHD_RESPMEM_MUST_FREE,
+	    NULL);
+}
+

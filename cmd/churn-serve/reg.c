@@ -1,0 +1,168 @@
+/* reg.c - churn-serve's use of the model registry (registry.h): resolve
+ * and pull models, list versions and history, keep drift reports */
+#include <errno.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "serve.h"
+
+#include "registry.h"
+
+/*
+ * One registry handle, opened on first use and shared under a mutex (a
+ * handle is not safe for concurrent use; registry calls are rare: reloads,
+ * the UI's listings, drift reports).  After a failure the handle is
+ * closed so that the next call reconnects.
+ */
+static pthread_mutex_t reg_mu = PTHREAD_MUTEX_INITIALIZER;
+static struct ch_registry *reg;
+
+static struct ch_registry *
+reg_get(struct ch_err *e)
+{
+	struct ch_registry_opts o = { 0 };
+
+	if (reg)
+		return reg;
+	o.store_url = cfg.store;
+	o.database_url = cfg.database_url;
+	ch_registry_opts_fill(&o, getenv);
+	if (ch_registry_open(&o, &reg, e) != 0)
+		reg = NULL;
+	return reg;
+}
+
+static void
+reg_failed(void)
+{
+	if (reg)
+		ch_registry_close(reg);
+	reg = NULL;
+}
+
+int
+reg_enabled(void)
+{
+	return cfg.store != NULL;
+}
+
+/* Resolves name (NULL: the newest version), pulls the verified artifact
+ * and keeps it as STATE/models/<version>.churn, the file churn-drift
+ * reads.  *path is malloc'd. */
+int
+reg_pull(const char *name, char **path, struct ch_err *e)
+{
+	struct ch_version_ref ref;
+	struct ch_registry *r;
+	unsigned char *buf = NULL;
+	size_t len = 0, n;
+	char newest[64] = "", dir[4096];
+	int rc = -1;
+
+	pthread_mutex_lock(&reg_mu);
+	if (!(r = reg_get(e)))
+		goto out;
+	if (!name) {
+		json_t *l = ch_registry_list(r, e), *vs;
+
+		if (!l) {
+			reg_failed();
+			goto out;
+		}
+		vs = json_object_get(l, "versions");
+		if (json_array_size(vs) == 0) {
+			json_decref(l);
+			ch_errf(e, "registry %s: no model versions",
+			    ch_registry_store_where(r));
+			goto out;
+		}
+		snprintf(newest, sizeof newest, "%s", json_string_value(
+		    json_object_get(json_array_get(vs, json_array_size(vs) - 1),
+		    "version")));
+		json_decref(l);
+		name = newest;
+	}
+	if (ch_registry_pull(r, name, &buf, &len, &ref, e) != 0)
+		goto out;
+	snprintf(dir, sizeof dir, "%s/models", cfg.state_dir);
+	if (mkdir(dir, 0755) != 0 && errno != EEXIST) {
+		ch_errf(e, "%s: %s", dir, strerror(errno));
+		goto out;
+	}
+	n = strlen(dir) + strlen(ref.version) + 16;
+	*path = ch_malloc(n);
+	snprintf(*path, n, "%s/%s.churn", dir, ref.version);
+	if (ch_write_atomic(*path, buf, len, e) != 0) {
+		free(*path);
+		*path = NULL;
+		goto out;
+	}
+	rc = 0;
+out:
+	pthread_mutex_unlock(&reg_mu);
+	free(buf);
+	return rc;
+}
+
+json_t *
+reg_models(struct ch_err *e)
+{
+	struct ch_registry *r;
+	json_t *l = NULL, *h;
+
+	pthread_mutex_lock(&reg_mu);
+	if ((r = reg_get(e))) {
+		if (!(l = ch_registry_list(r, e)) ||
+		    !(h = ch_registry_history(r, NULL, e))) {
+			json_decref(l);
+			l = NULL;
+			reg_failed();
+		} else {
+			json_object_set(l, "history",
+			    json_object_get(h, "history"));
+			json_decref(h);
+		}
+	}
+	pthread_mutex_unlock(&reg_mu);
+	return l;
+}
+
+int
+reg_record_drift(json_t *report, struct ch_err *e)
+{
+	struct ch_registry *r;
+	int rc = -1;
+
+	pthread_mutex_lock(&reg_mu);
+	if ((r = reg_get(e)) && (rc = ch_registry_record_drift(r, report,
+	    e)) != 0)
+		reg_failed();
+	pthread_mutex_unlock(&reg_mu);
+	return rc;
+}
+
+json_t *
+reg_drift_reports(int limit, struct ch_err *e)
+{
+	struct ch_registry *r;
+	json_t *j = NULL;
+
+	pthread_mutex_lock(&reg_mu);
+	if ((r = reg_get(e)) && !(j = ch_registry_drift_reports(r,
+	    (size_t)limit, e)))
+		reg_failed();
+	pthread_mutex_unlock(&reg_mu);
+	return j;
+}
+
+void
+reg_close(void)
+{
+	pthread_mutex_lock(&reg_mu);
+	reg_failed();
+	pthread_mutex_unlock(&reg_mu);
+}

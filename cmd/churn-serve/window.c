@@ -1,0 +1,291 @@
+/* window.c - the live-traffic window: scored rows as JSON lines in a
+ * bounded pair of rotating files, for drift checks over real traffic */
+#include <errno.h>
+#include <fcntl.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "serve.h"
+
+/*
+ * Rows go to DIR/window.jsonl; when it holds `rows` lines it becomes
+ * DIR/window.1.jsonl (replacing the older one) and a new file starts, so
+ * the window holds between rows and 2 * rows of the latest rows.  Each
+ * line is one flat JSON object: the raw feature values as posted, with
+ * "churn_probability", "model_version" and "time" - the shape
+ * `churn-drift --json-in` reads (unknown keys are ignored).
+ *
+ * Request threads only append the line to a memory buffer under a short
+ * lock; window_flush, run by the main thread several times a second and by
+ * window_snapshot, takes the buffer and does the file work (writes,
+ * rotation: a rename can wait for the disk) with no request waiting on
+ * it.  Should the disk fall behind, rows past MAXBUF bytes are dropped and
+ * counted rather than held.
+ */
+#define MAXBUF (64 << 20)
+
+static struct {
+	pthread_mutex_t mu;         /* guards buf, len, cap, pending, dropped */
+	pthread_mutex_t io;         /* guards the files */
+	char *buf;
+	size_t len, cap;
+	long pending, dropped;
+	int fd;
+	char *cur, *old;
+	long rows, limit;           /* rows in cur, rows per file */
+	long oldrows;
+} W = { .mu = PTHREAD_MUTEX_INITIALIZER, .io = PTHREAD_MUTEX_INITIALIZER,
+	.fd = -1 };
+
+static long
+count_lines(const char *path)
+{
+	FILE *fp = fopen(path, "r");
+	long n = 0;
+	int c;
+
+	if (!fp)
+		return 0;
+	while ((c = getc(fp)) != EOF)
+		n += c == '\n';
+	fclose(fp);
+	return n;
+}
+
+static int
+open_cur(void)
+{
+	W.fd = open(W.cur, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
+	if (W.fd < 0)
+		slog("error", "window file cannot be opened", json_pack(
+		    "{s:s,s:s}", "file", W.cur, "error", strerror(errno)));
+	return W.fd;
+}
+
+int
+window_open(const char *dir, long rows, struct ch_err *e)
+{
+	size_t n = strlen(dir) + 32;
+
+	W.cur = ch_malloc(n);
+	W.old = ch_malloc(n);
+	snprintf(W.cur, n, "%s/window.jsonl", dir);
+	snprintf(W.old, n, "%s/window.1.jsonl", dir);
+	W.limit = rows > 0 ? rows : 10000;
+	if (open_cur() < 0)
+		return ch_errf(e, "%s: %s", W.cur, strerror(errno));
+	W.rows = count_lines(W.cur);
+	W.oldrows = count_lines(W.old);
+	return 0;
+}
+
+/* Appends one line (with its newline) to the memory buffer. */
+static void
+append(const char *a, size_t alen, const char *b, size_t blen)
+{
+	size_t need = alen + blen + 1;
+
+	pthread_mutex_lock(&W.mu);
+	if (W.len + need > MAXBUF) {
+		W.dropped++;
+	} else {
+		if (W.len + need > W.cap) {
+			W.cap = (W.len + need) * 2;
+			W.buf = ch_realloc(W.buf, W.cap);
+		}
+		memcpy(W.buf + W.len, a, alen);
+		memcpy(W.buf + W.len + alen, b, blen);
+		W.buf[W.len + alen + blen] = '\n';
+		W.len += need;
+		W.pending++;
+	}
+	pthread_mutex_unlock(&W.mu);
+}
+
+static void
+write_all(const char *p, size_t n)
+{
+	while (n > 0 && W.fd >= 0) {
+		ssize_t w = write(W.fd, p, n);
+
+		if (w < 0) {
+			if (errno == EINTR)
+				continue;
+			slog("error", "window write failed", json_pack("{s:s,s:s}",
+			    "file", W.cur, "error", strerror(errno)));
+			return;
+		}
+		p += w;
+		n -= (size_t)w;
+	}
+}
+
+static void
+rotate(void)
+{
+	if (W.fd >= 0)
+		close(W.fd);
+	if (rename(W.cur, W.old) != 0)
+		slog("error", "window rotate failed", json_pack("{s:s,s:s}",
+		    "file", W.cur, "error", strerror(errno)));
+	W.oldrows = W.rows;
+	W.rows = 0;
+	open_cur();
+}
+
+void
+window_flush(void)
+{
+	char *buf, *p, *end;
+	size_t len;
+	long dropped;
+
+	pthread_mutex_lock(&W.io);
+	pthread_mutex_lock(&W.mu);
+	buf = W.buf, len = W.len, dropped = W.dropped;
+	W.buf = NULL, W.len = W.cap = 0, W.pending = 0, W.dropped = 0;
+	pthread_mutex_unlock(&W.mu);
+	if (!W.cur)     /* closed: nowhere to go */
+		len = 0;
+	if (dropped)
+		slog("warn", "window rows dropped: the disk is behind",
+		    json_pack("{s:I}", "rows", (json_int_t)dropped));
+	/* write up to the row that fills the file, rotate, go on */
+	for (p = buf, end = buf + len; p < end; ) {
+		char *q = p;
+		long room = W.limit - W.rows, n = 0;
+
+		while (q < end && n < room) {
+			q = memchr(q, '\n', (size_t)(end - q)) + 1;
+			n++;
+		}
+		write_all(p, (size_t)(q - p));
+		W.rows += n;
+		p = q;
+		if (W.rows >= W.limit)
+			rotate();
+	}
+	pthread_mutex_unlock(&W.io);
+	free(buf);
+}
+
+/* ISO time of now, formatted once a second per thread */
+static void
+now_iso(char ts[21])
+{
+	static _Thread_local time_t last = -1;
+	static _Thread_local char cache[21];
+	time_t t = time(NULL);
+
+	if (t != last) {
+		ch_iso8601(t, cache);
+		last = t;
+	}
+	memcpy(ts, cache, 21);
+}
+
+void
+window_add(const struct ch_schema *s, json_t *obj, double p,
+    const char *version)
+{
+	json_t *row = json_object(), *v;
+	char ts[21], *line;
+	int i;
+
+	if (!W.cur)
+		return;
+	for (i = 0; i < s->nfeat; i++)
+		if ((v = json_object_get(obj, s->f[i].name)))
+			json_object_set(row, s->f[i].name, v);
+	now_iso(ts);
+	json_object_set_new(row, "churn_probability", json_real(p));
+	json_object_set_new(row, "model_version", json_string(version));
+	json_object_set_new(row, "time", json_string(ts));
+	line = json_dumps(row, JSON_COMPACT | JSON_PRESERVE_ORDER);
+	json_decref(row);
+	if (!line)
+		return;
+	append(line, strlen(line), "", 0);
+	free(line);
+}
+
+/* Fast path for one posted object: its own bytes (one line, the
+ * customer as sent, unknown keys included) with the three fields put in
+ * front, no re-encoding.  Falls back to window_add for anything else. */
+void
+window_add_raw(const struct ch_schema *s, json_t *obj, const char *body,
+    size_t len, double p, const char *version)
+{
+	char head[160], ts[21];
+	size_t i = 0;
+	int n;
+
+	while (i < len && (body[i] == ' ' || body[i] == '\t' || body[i] == '\r'))
+		i++;
+	while (len > i && strchr(" \t\r\n", body[len - 1]))
+		len--;
+	if (i >= len || body[i] != '{' || body[len - 1] != '}' ||
+	    memchr(body + i, '\n', len - i)) {
+		window_add(s, obj, p, version);
+		return;
+	}
+	now_iso(ts);
+	n = snprintf(head, sizeof head, "{\"churn_probability\":%.6f,"
+	    "\"model_version\":\"%s\",\"time\":\"%s\",", p, version, ts);
+	i++;        /* past the body's '{' */
+	if (W.cur)
+		append(head, (size_t)n, body + i, len - i);
+}
+
+static void
+append_file(const char *path, char **buf, size_t *len)
+{
+	char *b;
+	size_t n;
+
+	if (!(b = ch_read_file(path, &n, NULL)))
+		return;
+	*buf = ch_realloc(*buf, *len + n + 1);
+	memcpy(*buf + *len, b, n);
+	*len += n;
+	(*buf)[*len] = '\0';
+	free(b);
+}
+
+char *
+window_snapshot(size_t *len, long *rows)
+{
+	char *buf = ch_malloc(1);
+
+	*len = 0;
+	buf[0] = '\0';
+	window_flush();
+	pthread_mutex_lock(&W.io);
+	if (W.cur) {
+		append_file(W.old, &buf, len);
+		append_file(W.cur, &buf, len);
+	}
+	if (rows)
+		*rows = W.rows + W.oldrows;
+	pthread_mutex_unlock(&W.io);
+	return buf;
+}
+
+void
+window_close(void)
+{
+	window_flush();
+	pthread_mutex_lock(&W.io);
+	if (W.fd >= 0)
+		close(W.fd);
+	W.fd = -1;
+	pthread_mutex_unlock(&W.io);
+	free(W.cur);
+	free(W.old);
+	W.cur = W.old = NULL;
+}
