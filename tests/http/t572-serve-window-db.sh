@@ -14,7 +14,9 @@ drop_db() {
 	psql -X -q "$CHURN_TEST_DATABASE_URL" \
 		-c "DROP DATABASE IF EXISTS $test_db WITH (FORCE)" >/dev/null 2>&1
 }
-trap 'rc=$?; stop_serve; drop_db; exit $rc' EXIT
+# (stop_serve sets rc: keep the test's status apart)
+# shellcheck disable=SC2154
+trap 'status_=$?; stop_serve; drop_db; exit $status_' EXIT
 psql -X -q "$CHURN_TEST_DATABASE_URL" -c "CREATE DATABASE $test_db" >/dev/null ||
 	fail "cannot create database $test_db"
 unset CHURN_STORE CHURN_S3_ENDPOINT
@@ -75,8 +77,9 @@ awk '{ printf "%.6f\n", $1 }' probs >want
 awk '{ printf "%.6f\n", $1 }' got >got6
 same want got6
 # no window file when the database keeps the window
-[ ! -e st/window.jsonl ] && [ ! -e st/window.1.jsonl ] ||
+if [ -e st/window.jsonl ] || [ -e st/window.1.jsonl ]; then
 	fail "window file written although the database keeps the window"
+fi
 
 # /drift/check without a body: the real churn-drift over those rows
 req POST /drift/check -H "$auth"; want 200
@@ -128,4 +131,40 @@ req POST /predict --data-binary @c2.json; want 200
 req POST /drift/check -H "$auth"; want 503
 jqok '.error | test("live-traffic window cannot be read") and test("127.0.0.1:1/none")'
 [ ! -e st/window.jsonl ] || fail "window file written while the database is down"
+stop_serve
+grep -q 'window rows lost: the database cannot take them.* rows=2' serve.log ||
+	fail "no warning about the rows lost at exit: $(grep 'window rows' serve.log)"
+
+# a database that appears later: the rows held meanwhile reach it, in order
+late_db=${test_db}_late
+drop_db() {
+	for d in "$test_db" "$late_db"; do
+		psql -X -q "$CHURN_TEST_DATABASE_URL" \
+			-c "DROP DATABASE IF EXISTS $d WITH (FORCE)" >/dev/null 2>&1
+	done
+}
+CHURN_DATABASE_URL=${CHURN_TEST_DATABASE_URL%/*}/$late_db
+start_serve --model m.churn --window-rows 10
+for n in 1 2 3; do req POST /predict --data-binary @c$n.json; want 200; done
+i=0
+until grep -q 'window rows kept in memory.*does not exist' serve.log; do
+	i=$((i + 1))
+	[ $i -gt 200 ] && { cat serve.log >&2; fail "no warning about the missing database"; }
+	sleep 0.05
+done
+psql -X -q "$CHURN_TEST_DATABASE_URL" -c "CREATE DATABASE $late_db" >/dev/null ||
+	fail "cannot create database $late_db"
+req POST /predict --data-binary @c4.json; want 200
+# the retry pause doubles from 1 s: within 10 s the rows are in
+i=0
+until [ "$(sql "SELECT count(*) FROM churn_window" 2>/dev/null)" = 4 ]; do
+	i=$((i + 1))
+	[ $i -gt 200 ] && fail "rows held while the database was missing did not arrive"
+	sleep 0.05
+done
+sql "SELECT row->>'customerID' FROM churn_window ORDER BY id" >got
+for n in 1 2 3 4; do jq -r .customerID c$n.json; done >want
+same want got
+grep -q 'window rows reach the database again' serve.log ||
+	fail "no note that the database is back: $(grep 'window rows' serve.log)"
 echo ok
