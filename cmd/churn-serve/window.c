@@ -158,14 +158,14 @@ rotate(void)
 
 /*
  * Puts rows the database did not take back in front of those added since,
- * keeping the newest 2 * limit; returns how many old ones went.  Takes
- * buf.
+ * keeping the newest 2 * limit; returns how many old ones went, *held
+ * (may be NULL) how many wait now.  Takes buf.
  */
 static long
-requeue(char *buf, size_t len, long n)
+requeue(char *buf, size_t len, long n, long *held)
 {
 	long drop, gone = 0;
-	char *p = buf, *end;
+	char *p, *end;
 
 	pthread_mutex_lock(&W.mu);
 	if (W.len) {
@@ -175,6 +175,7 @@ requeue(char *buf, size_t len, long n)
 		n += W.pending;
 		free(W.buf);
 	}
+	p = buf;
 	end = buf + len;
 	for (drop = n - 2 * W.limit; gone < drop; gone++)
 		p = (char *)memchr(p, '\n', (size_t)(end - p)) + 1;
@@ -182,6 +183,8 @@ requeue(char *buf, size_t len, long n)
 	W.buf = buf;
 	W.len = W.cap = (size_t)(end - p);
 	W.pending = n - gone;
+	if (held)
+		*held = W.pending;
 	pthread_mutex_unlock(&W.mu);
 	return gone;
 }
@@ -191,14 +194,14 @@ static void
 flush_db(char *buf, size_t len, long n, int force)
 {
 	struct ch_err e;
-	long refused = 0, gone;
+	long refused = 0, gone, held;
 
 	if (len == 0) {
 		free(buf);
 		return;
 	}
 	if (!force && W.down && ch_seconds() < W.retry_at) {
-		if ((gone = requeue(buf, len, n)) > 0)
+		if ((gone = requeue(buf, len, n, NULL)) > 0)
 			slog("warn", "window rows dropped: the database is down",
 			    json_pack("{s:I}", "rows", (json_int_t)gone));
 		return;
@@ -220,10 +223,10 @@ flush_db(char *buf, size_t len, long n, int force)
 	if (W.pause > MAXPAUSE)
 		W.pause = MAXPAUSE;
 	W.retry_at = ch_seconds() + W.pause;
-	gone = requeue(buf, len, n);
+	gone = requeue(buf, len, n, &held);
 	slog("warn", "window rows kept in memory: the database cannot take them",
 	    json_pack("{s:s,s:I,s:I,s:f}", "error", e.msg, "rows",
-	    (json_int_t)(n - gone), "dropped", (json_int_t)gone, "retry_s",
+	    (json_int_t)held, "dropped", (json_int_t)gone, "retry_s",
 	    W.pause));
 }
 

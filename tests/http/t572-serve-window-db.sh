@@ -131,9 +131,18 @@ req POST /predict --data-binary @c2.json; want 200
 req POST /drift/check -H "$auth"; want 503
 jqok '.error | test("live-traffic window cannot be read") and test("127.0.0.1:1/none")'
 [ ! -e st/window.jsonl ] || fail "window file written while the database is down"
+# 30 more: memory holds the newest 2 x 10, the oldest 12 go (logged)
+jq -s -c '. + . + . + . + . + .' c1.json c2.json c3.json c4.json c5.json >thirty.json
+req POST /predict --data-binary @thirty.json; want 200
+i=0
+until grep -q 'window rows dropped: the database is down rows=12' serve.log; do
+	i=$((i + 1))
+	[ $i -gt 200 ] && fail "held rows not trimmed to 20: $(grep 'window rows' serve.log)"
+	sleep 0.05
+done
 stop_serve
-grep -q 'window rows lost: the database cannot take them.* rows=2' serve.log ||
-	fail "no warning about the rows lost at exit: $(grep 'window rows' serve.log)"
+grep -q 'window rows lost: the database cannot take them rows=20' serve.log ||
+	fail "no warning about the 20 rows lost at exit: $(grep 'window rows' serve.log)"
 
 # a database that appears later: the rows held meanwhile reach it, in order
 late_db=${test_db}_late
