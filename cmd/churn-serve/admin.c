@@ -74,7 +74,11 @@ drift_check(struct MHD_Connection *c, struct req *r)
 		data = r->body;
 		len = r->len;
 	} else {
-		data = window_snapshot(&len, &rows);
+		if (!(data = window_snapshot(&len, &rows, &e))) {
+			model_release(l);
+			return fail(c, r, 503, NULL, "the live-traffic window "
+			    "cannot be read: %s", e.msg);
+		}
 		jsonl = 1;
 		if (len == 0) {
 			free(data);

@@ -192,7 +192,8 @@ main(int argc, char **argv)
 	} else
 		slog("warn", "no model configured: /ready answers 503 until "
 		    "a reload with ?model=", NULL);
-	if (window_open(cfg.state_dir, cfg.window_rows, &e) != 0)
+	if (window_open(cfg.state_dir, cfg.window_rows,
+	    cfg.database_url != NULL, &e) != 0)
 		ch_die(2, "%s", e.msg);
 	if (!(d = http_start(cfg.listen, bound, sizeof bound, &e)))
 		ch_die(2, "%s", e.msg);
@@ -208,8 +209,9 @@ main(int argc, char **argv)
 	    (json_int_t)cfg.body_limit));
 
 	for (;;) {
-		/* the live-traffic window reaches its file five times a
-		 * second, written here so that no request waits on the disk */
+		/* the live-traffic window reaches its file or the database
+		 * five times a second, written here so that no request waits
+		 * on the disk or the network */
 		struct timespec tick = { 0, 200 * 1000 * 1000 };
 
 		sig = sigtimedwait(&set, NULL, &tick);

@@ -159,6 +159,36 @@ reg_drift_reports(int limit, struct ch_err *e)
 	return j;
 }
 
+int
+reg_window_append(const char *lines, size_t len, long keep, long *refused,
+    struct ch_err *e)
+{
+	struct ch_registry *r;
+	int rc = -1;
+
+	pthread_mutex_lock(&reg_mu);
+	if ((r = reg_get(e)) && (rc = ch_registry_window_append(r, lines, len,
+	    keep, refused, e)) != 0)
+		reg_failed();
+	pthread_mutex_unlock(&reg_mu);
+	return rc;
+}
+
+char *
+reg_window_read(long limit, size_t *len, long *rows, struct ch_err *e)
+{
+	struct ch_registry *r;
+	char *buf = NULL;
+
+	*len = 0;
+	pthread_mutex_lock(&reg_mu);
+	if ((r = reg_get(e)) && !(buf = ch_registry_window_read(r, limit, len,
+	    rows, e)))
+		reg_failed();
+	pthread_mutex_unlock(&reg_mu);
+	return buf;
+}
+
 void
 reg_close(void)
 {

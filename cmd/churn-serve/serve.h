@@ -35,7 +35,8 @@ struct config {
 	double child_timeout;       /* drift check, seconds */
 	double retrain_timeout;
 	size_t child_output_limit;
-	long window_rows;           /* rows per window file (two are kept) */
+	long window_rows;           /* rows per window file (two are kept;
+	                               in the database, 2 * window_rows) */
 };
 extern struct config cfg;
 
@@ -92,6 +93,11 @@ int reg_pull(const char *name, char **path, struct ch_err *e);
 json_t *reg_models(struct ch_err *e);
 int reg_record_drift(json_t *report, struct ch_err *e);
 json_t *reg_drift_reports(int limit, struct ch_err *e);
+/* The live-traffic window in the database (cfg.database_url): see
+ * ch_registry_window_append and ch_registry_window_read. */
+int reg_window_append(const char *lines, size_t len, long keep,
+    long *refused, struct ch_err *e);
+char *reg_window_read(long limit, size_t *len, long *rows, struct ch_err *e);
 void reg_close(void);
 
 /* --- metrics.c --------------------------------------------------- */
@@ -112,16 +118,20 @@ double metrics_uptime(void);
 /* Prometheus text exposition, malloc'd */
 char *metrics_render(size_t *len);
 
-/* --- window.c: bounded rotating JSON-lines file of scored rows ------ */
-int window_open(const char *dir, long rows, struct ch_err *e);
+/* --- window.c: the live-traffic window of scored rows --------------- */
+/* Files in dir (two rotating JSON-lines files of rows lines each), or
+ * with database set the database's churn_window table (the newest
+ * 2 * rows rows kept). */
+int window_open(const char *dir, long rows, int database, struct ch_err *e);
 /* Appends one scored row: raw feature values of obj (schema features
  * only), probability, version, time. */
 void window_add(const struct ch_schema *s, json_t *obj, double p,
     const char *version);
 void window_add_raw(const struct ch_schema *s, json_t *obj,
     const char *body, size_t len, double p, const char *version);
-/* The current window (older file first) as one malloc'd buffer. */
-char *window_snapshot(size_t *len, long *rows);
+/* The current window (oldest row first) as one malloc'd buffer of JSON
+ * lines, or NULL with e (the database cannot be read). */
+char *window_snapshot(size_t *len, long *rows, struct ch_err *e);
 void window_flush(void);
 void window_close(void);
 

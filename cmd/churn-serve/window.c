@@ -1,5 +1,6 @@
 /* window.c - the live-traffic window: scored rows as JSON lines in a
- * bounded pair of rotating files, for drift checks over real traffic */
+ * bounded pair of rotating files, or in the database, for drift checks
+ * over real traffic */
 #include <errno.h>
 #include <fcntl.h>
 #include <pthread.h>
@@ -20,14 +21,22 @@
  * "churn_probability", "model_version" and "time" - the shape
  * `churn-drift --json-in` reads (unknown keys are ignored).
  *
+ * With a database (CHURN_DATABASE_URL) the rows go to its churn_window
+ * table instead, in the same form (ch_registry_window_append: one
+ * transaction a flush, the table trimmed to the newest 2 * rows), and no
+ * file is written.
+ *
  * Request threads only append the line to a memory buffer under a short
  * lock; window_flush, run by the main thread several times a second and by
- * window_snapshot, takes the buffer and does the file work (writes,
- * rotation: a rename can wait for the disk) with no request waiting on
- * it.  Should the disk fall behind, rows past MAXBUF bytes are dropped and
- * counted rather than held.
+ * window_snapshot, takes the buffer and does the file or database work
+ * (writes, rotation: a rename can wait for the disk) with no request
+ * waiting on it.  Should the disk fall behind, rows past MAXBUF bytes are
+ * dropped and counted rather than held.  Should the database be down, the
+ * rows stay in memory (the newest 2 * rows of them) and the flush retries
+ * after a pause that doubles up to MAXPAUSE seconds, a warning each time.
  */
 #define MAXBUF (64 << 20)
+#define MAXPAUSE 30.0
 
 static struct {
 	pthread_mutex_t mu;         /* guards buf, len, cap, pending, dropped */
@@ -39,6 +48,10 @@ static struct {
 	char *cur, *old;
 	long rows, limit;           /* rows in cur, rows per file */
 	long oldrows;
+	int open;                   /* window_open done, window_close not */
+	int db;                     /* rows go to the database */
+	int down;                   /* the last database flush failed */
+	double pause, retry_at;     /* database retry backoff (ch_seconds) */
 } W = { .mu = PTHREAD_MUTEX_INITIALIZER, .io = PTHREAD_MUTEX_INITIALIZER,
 	.fd = -1 };
 
@@ -68,15 +81,20 @@ open_cur(void)
 }
 
 int
-window_open(const char *dir, long rows, struct ch_err *e)
+window_open(const char *dir, long rows, int database, struct ch_err *e)
 {
 	size_t n = strlen(dir) + 32;
 
+	W.limit = rows > 0 ? rows : 10000;
+	W.open = 1;
+	if (database) {
+		W.db = 1;
+		return 0;
+	}
 	W.cur = ch_malloc(n);
 	W.old = ch_malloc(n);
 	snprintf(W.cur, n, "%s/window.jsonl", dir);
 	snprintf(W.old, n, "%s/window.1.jsonl", dir);
-	W.limit = rows > 0 ? rows : 10000;
 	if (open_cur() < 0)
 		return ch_errf(e, "%s: %s", W.cur, strerror(errno));
 	W.rows = count_lines(W.cur);
@@ -138,23 +156,111 @@ rotate(void)
 	open_cur();
 }
 
-void
-window_flush(void)
+/*
+ * Puts rows the database did not take back in front of those added since,
+ * keeping the newest 2 * limit; returns how many old ones went, *held
+ * (may be NULL) how many wait now.  Takes buf.
+ */
+static long
+requeue(char *buf, size_t len, long n, long *held)
+{
+	long drop, gone = 0;
+	char *p, *end;
+
+	pthread_mutex_lock(&W.mu);
+	if (W.len) {
+		buf = ch_realloc(buf, len + W.len);
+		memcpy(buf + len, W.buf, W.len);
+		len += W.len;
+		n += W.pending;
+		free(W.buf);
+	}
+	p = buf;
+	end = buf + len;
+	for (drop = n - 2 * W.limit; gone < drop; gone++)
+		p = (char *)memchr(p, '\n', (size_t)(end - p)) + 1;
+	memmove(buf, p, (size_t)(end - p));
+	W.buf = buf;
+	W.len = W.cap = (size_t)(end - p);
+	W.pending = n - gone;
+	if (held)
+		*held = W.pending;
+	pthread_mutex_unlock(&W.mu);
+	return gone;
+}
+
+/* The database flush; force: now, whatever the backoff says.  Takes buf. */
+static void
+flush_db(char *buf, size_t len, long n, int force)
+{
+	struct ch_err e;
+	long refused = 0, gone, held;
+
+	if (len == 0) {
+		free(buf);
+		return;
+	}
+	if (!force && W.down && ch_seconds() < W.retry_at) {
+		if ((gone = requeue(buf, len, n, NULL)) > 0)
+			slog("warn", "window rows dropped: the database is down",
+			    json_pack("{s:I}", "rows", (json_int_t)gone));
+		return;
+	}
+	if (reg_window_append(buf, len, 2 * W.limit, &refused, &e) == 0) {
+		if (W.down)
+			slog("info", "window rows reach the database again",
+			    json_pack("{s:I}", "rows", (json_int_t)n));
+		if (refused)
+			slog("warn", "window rows refused by the database",
+			    json_pack("{s:I}", "rows", (json_int_t)refused));
+		W.down = 0;
+		W.pause = 0;
+		free(buf);
+		return;
+	}
+	W.down = 1;
+	W.pause = W.pause > 0 ? W.pause * 2 : 1;
+	if (W.pause > MAXPAUSE)
+		W.pause = MAXPAUSE;
+	W.retry_at = ch_seconds() + W.pause;
+	gone = requeue(buf, len, n, &held);
+	slog("warn", "window rows kept in memory: the database cannot take them",
+	    json_pack("{s:s,s:I,s:I,s:f}", "error", e.msg, "rows",
+	    (json_int_t)held, "dropped", (json_int_t)gone, "retry_s",
+	    W.pause));
+}
+
+static void
+flush(int force)
 {
 	char *buf, *p, *end;
 	size_t len;
-	long dropped;
+	long dropped, nrows;
 
 	pthread_mutex_lock(&W.io);
 	pthread_mutex_lock(&W.mu);
-	buf = W.buf, len = W.len, dropped = W.dropped;
+	/* the database is down and its pause not over: nothing to do unless
+	 * the rows held outgrow the window */
+	if (W.db && W.down && !force && W.pending <= 2 * W.limit &&
+	    ch_seconds() < W.retry_at) {
+		pthread_mutex_unlock(&W.mu);
+		pthread_mutex_unlock(&W.io);
+		return;
+	}
+	buf = W.buf, len = W.len, dropped = W.dropped, nrows = W.pending;
 	W.buf = NULL, W.len = W.cap = 0, W.pending = 0, W.dropped = 0;
 	pthread_mutex_unlock(&W.mu);
-	if (!W.cur)     /* closed: nowhere to go */
+	if (!W.open)    /* closed: nowhere to go */
 		len = 0;
 	if (dropped)
-		slog("warn", "window rows dropped: the disk is behind",
+		slog("warn", W.db ? "window rows dropped: the database is behind" :
+		    "window rows dropped: the disk is behind",
 		    json_pack("{s:I}", "rows", (json_int_t)dropped));
+	if (W.db) {
+		flush_db(buf, len, nrows, force);
+		pthread_mutex_unlock(&W.io);
+		return;
+	}
 	/* write up to the row that fills the file, rotate, go on */
 	for (p = buf, end = buf + len; p < end; ) {
 		char *q = p;
@@ -172,6 +278,12 @@ window_flush(void)
 	}
 	pthread_mutex_unlock(&W.io);
 	free(buf);
+}
+
+void
+window_flush(void)
+{
+	flush(0);
 }
 
 /* ISO time of now, formatted once a second per thread */
@@ -197,7 +309,7 @@ window_add(const struct ch_schema *s, json_t *obj, double p,
 	char ts[21], *line;
 	int i;
 
-	if (!W.cur)
+	if (!W.open)
 		return;
 	for (i = 0; i < s->nfeat; i++)
 		if ((v = json_object_get(obj, s->f[i].name)))
@@ -238,7 +350,7 @@ window_add_raw(const struct ch_schema *s, json_t *obj, const char *body,
 	n = snprintf(head, sizeof head, "{\"churn_probability\":%.6f,"
 	    "\"model_version\":\"%s\",\"time\":\"%s\",", p, version, ts);
 	i++;        /* past the body's '{' */
-	if (W.cur)
+	if (W.open)
 		append(head, (size_t)n, body + i, len - i);
 }
 
@@ -258,10 +370,15 @@ append_file(const char *path, char **buf, size_t *len)
 }
 
 char *
-window_snapshot(size_t *len, long *rows)
+window_snapshot(size_t *len, long *rows, struct ch_err *e)
 {
-	char *buf = ch_malloc(1);
+	char *buf;
 
+	if (W.db && W.open) {
+		flush(1);
+		return reg_window_read(2 * W.limit, len, rows, e);
+	}
+	buf = ch_malloc(1);
 	*len = 0;
 	buf[0] = '\0';
 	window_flush();
@@ -279,7 +396,15 @@ window_snapshot(size_t *len, long *rows)
 void
 window_close(void)
 {
-	window_flush();
+	flush(1);
+	W.open = 0;
+	if (W.pending > 0)      /* the database was down to the end */
+		slog("warn", "window rows lost: the database cannot take them",
+		    json_pack("{s:I}", "rows", (json_int_t)W.pending));
+	free(W.buf);
+	W.buf = NULL;
+	W.len = W.cap = 0;
+	W.pending = 0;
 	pthread_mutex_lock(&W.io);
 	if (W.fd >= 0)
 		close(W.fd);

@@ -290,6 +290,144 @@ START_TEST(local_index)
 }
 END_TEST
 
+/* Without a database there is no window table: the caller keeps files. */
+START_TEST(local_window)
+{
+	struct ch_registry *r = open_reg(dir, NULL);
+	struct ch_err e = {{0}};
+	size_t len = 1;
+	long rows = 1;
+
+	ck_assert_int_eq(ch_registry_window_append(r, "{}\n", 3, 10, NULL, &e), -1);
+	ck_assert_ptr_nonnull(strstr(e.msg, "no database is configured"));
+	e.msg[0] = '\0';
+	ck_assert_ptr_null(ch_registry_window_read(r, 10, &len, &rows, &e));
+	ck_assert_ptr_nonnull(strstr(e.msg, "no database is configured"));
+	ck_assert_uint_eq(len, 0);
+	ck_assert_int_eq(rows, 0);
+	ch_registry_close(r);
+}
+END_TEST
+
+/* Line i of a window read as JSON, or NULL. */
+static json_t *
+window_line(const char *buf, int i)
+{
+	const char *p = buf, *nl;
+
+	while (i-- > 0 && (nl = strchr(p, '\n')))
+		p = nl + 1;
+	nl = strchr(p, '\n');
+	return nl ? json_loadb(p, (size_t)(nl - p), 0, NULL) : NULL;
+}
+
+static long
+window_count(void)
+{
+	PGconn *c = PQconnectdb(dburl);
+	PGresult *res = PQexec(c, "SELECT count(*) FROM churn_window");
+	long n;
+
+	ck_assert_int_eq(PQresultStatus(res), PGRES_TUPLES_OK);
+	n = atol(PQgetvalue(res, 0, 0));
+	PQclear(res);
+	PQfinish(c);
+	return n;
+}
+
+/* Rows go in in order, come back newest limit oldest first in the form
+ * they went in, the table keeps keep rows, a bad line is skipped. */
+START_TEST(pg_window)
+{
+	struct ch_registry *r;
+	struct ch_err e = {{0}};
+	char lines[4096], *buf;
+	size_t len, n = 0;
+	long rows, refused = -1;
+	json_t *j;
+	int i;
+
+	fresh_db();
+	r = open_reg(dir, dburl);
+	buf = ch_registry_window_read(r, 10, &len, &rows, &e);
+	ck_assert_msg(buf != NULL, "%s", e.msg);
+	ck_assert_uint_eq(len, 0);
+	ck_assert_int_eq(rows, 0);
+	free(buf);
+	/* three rows, an empty line, no newline after the last */
+	n = (size_t)snprintf(lines, sizeof lines,
+	    "{\"churn_probability\":0.25,\"model_version\":\"v1\","
+	    "\"time\":\"2026-01-02T03:04:05Z\",\"tenure\":\"5\","
+	    "\"MonthlyCharges\":70.35,\"extra\":[1,2]}\n\n"
+	    "{\"churn_probability\":0.5,\"model_version\":\"v1\","
+	    "\"Contract\":\"Month-to-month\"}\n"
+	    "{\"churn_probability\":0.75,\"model_version\":\"v2\","
+	    "\"tenure\":7}");
+	ck_assert_msg(ch_registry_window_append(r, lines, n, 100, &refused, &e) == 0,
+	    "%s", e.msg);
+	ck_assert_int_eq(refused, 0);
+	ck_assert_int_eq(window_count(), 3);
+	buf = ch_registry_window_read(r, 10, &len, &rows, &e);
+	ck_assert_msg(buf != NULL, "%s", e.msg);
+	ck_assert_int_eq(rows, 3);
+	ck_assert_uint_eq(len, strlen(buf));
+	j = window_line(buf, 0);
+	ck_assert_ptr_nonnull(j);
+	ck_assert_double_eq(json_real_value(json_object_get(j, "churn_probability")), 0.25);
+	ck_assert_str_eq(jstr(j, "model_version"), "v1");
+	ck_assert_str_eq(jstr(j, "time"), "2026-01-02T03:04:05Z");
+	ck_assert_str_eq(jstr(j, "tenure"), "5");
+	ck_assert_double_eq_tol(json_real_value(json_object_get(j, "MonthlyCharges")),
+	    70.35, 1e-9);
+	ck_assert_uint_eq(json_array_size(json_object_get(j, "extra")), 2);
+	ck_assert_uint_eq(json_object_size(j), 6);
+	json_decref(j);
+	j = window_line(buf, 1);
+	ck_assert_str_eq(jstr(j, "Contract"), "Month-to-month");
+	ck_assert_uint_eq(strlen(jstr(j, "time")), 20);     /* now, ISO */
+	json_decref(j);
+	j = window_line(buf, 2);
+	ck_assert_str_eq(jstr(j, "model_version"), "v2");
+	ck_assert_int_eq(json_integer_value(json_object_get(j, "tenure")), 7);
+	json_decref(j);
+	ck_assert_ptr_null(window_line(buf, 3));
+	free(buf);
+	/* the newest two, oldest first */
+	buf = ch_registry_window_read(r, 2, &len, &rows, &e);
+	ck_assert_int_eq(rows, 2);
+	j = window_line(buf, 0);
+	ck_assert_str_eq(jstr(j, "Contract"), "Month-to-month");
+	json_decref(j);
+	free(buf);
+	/* ten more with keep 4: the table holds the newest four; a line
+	 * that is not JSON is refused alone */
+	for (i = 0, n = 0; i < 10; i++) {
+		n += (size_t)snprintf(lines + n, sizeof lines - n,
+		    "{\"churn_probability\":0.1,\"model_version\":\"v3\",\"i\":%d}\n", i);
+		if (i == 4)
+			n += (size_t)snprintf(lines + n, sizeof lines - n, "not json\n");
+	}
+	ck_assert_msg(ch_registry_window_append(r, lines, n, 4, &refused, &e) == 0,
+	    "%s", e.msg);
+	ck_assert_int_eq(refused, 1);
+	ck_assert_int_eq(window_count(), 4);
+	buf = ch_registry_window_read(r, 100, &len, &rows, &e);
+	ck_assert_int_eq(rows, 4);
+	for (i = 0; i < 4; i++) {
+		j = window_line(buf, i);
+		ck_assert_int_eq(json_integer_value(json_object_get(j, "i")), 6 + i);
+		json_decref(j);
+	}
+	free(buf);
+	/* an empty append commits nothing but still trims */
+	ck_assert_int_eq(ch_registry_window_append(r, "", 0, 2, NULL, &e), 0);
+	ck_assert_int_eq(window_count(), 2);
+	ck_assert_ptr_null(ch_registry_window_read(r, 0, &len, &rows, &e));
+	ch_registry_close(r);
+	drop_db();
+}
+END_TEST
+
 /* Writers in several processes at once lose no version. */
 START_TEST(local_concurrent)
 {
@@ -395,7 +533,7 @@ START_TEST(pg_constraints)
 	ck_assert_int_eq(PQresultStatus(res), PGRES_FATAL_ERROR);
 	PQclear(res);
 	res = PQexec(c, "SELECT max(version) FROM churn_schema_version");
-	ck_assert_str_eq(PQgetvalue(res, 0, 0), "1");
+	ck_assert_str_eq(PQgetvalue(res, 0, 0), "2");
 	PQclear(res);
 	/* a newer schema than we know is refused */
 	PQclear(PQexec(c, "INSERT INTO churn_schema_version (version) VALUES (99)"));
@@ -514,6 +652,7 @@ main(void)
 	tcase_set_timeout(tc, 30);
 	tcase_add_test(tc, local_index);
 	tcase_add_test(tc, local_concurrent);
+	tcase_add_test(tc, local_window);
 	tcase_add_test(tc, pg_down);
 	suite_add_tcase(su, tc);
 	if (env("CHURN_TEST_DATABASE_URL")) {
@@ -525,6 +664,7 @@ main(void)
 		tcase_add_test(tc, pg_wrong_password);
 		tcase_add_test(tc, pg_concurrent_open);
 		tcase_add_test(tc, pg_reconnect);
+		tcase_add_test(tc, pg_window);
 		if (env("CHURN_TEST_S3_ENDPOINT"))
 			tcase_add_test(tc, pg_s3_store);
 		else
