@@ -42,9 +42,9 @@ stop_serve() {
 	if [ -n "$SERVE_PID" ]; then
 		kill "$SERVE_PID" 2>/dev/null
 		wait "$SERVE_PID" 2>/dev/null
-		rc=$?
+		serve_rc=$?     # not rc: callers' traps read theirs
 		SERVE_PID=
-		[ "$rc" -eq 0 ] || { tail -n 30 serve.log >&2; fail "churn-serve exited $rc on SIGTERM"; }
+		[ "$serve_rc" -eq 0 ] || { tail -n 30 serve.log >&2; fail "churn-serve exited $serve_rc on SIGTERM"; }
 	fi
 	return 0
 }
