@@ -175,6 +175,16 @@ next_row(struct reading *r, struct ch_record *rec, const char *positive,
 	return 1;
 }
 
+/* A file with a header and no rows is an error. */
+static int
+no_rows(const struct reading *r, struct ch_err *e)
+{
+	if (r->n > 0)
+		return 0;
+	ch_errf(e, "%s: no data rows after the header", ch_csv_name(r->csv));
+	return 1;
+}
+
 struct distinct {
 	double v;
 	uint64_t count;
@@ -404,12 +414,8 @@ ch_frame_load(FILE *fp, const char *name, const struct ch_frame_opts *o,
 		}
 		r.n++;
 	}
-	if (rc < 0)
+	if (rc < 0 || no_rows(&r, e))
 		goto out;
-	if (r.n == 0) {
-		ch_errf(e, "%s: no data rows after the header", ch_csv_name(r.csv));
-		goto out;
-	}
 	fr = new_frame(&r, name);
 	s = fr->schema = ch_calloc(1, sizeof *s);
 	s->target = ch_strdup(r.hdr[r.target]);
@@ -481,12 +487,8 @@ ch_frame_load_with(FILE *fp, const char *name, const struct ch_schema *s,
 		}
 		r.n++;
 	}
-	if (rc < 0)
+	if (rc < 0 || no_rows(&r, e))
 		goto out;
-	if (r.n == 0) {
-		ch_errf(e, "%s: no data rows after the header", ch_csv_name(r.csv));
-		goto out;
-	}
 	fr = new_frame(&r, name);
 	fr->nfeat = s->nfeat;
 	fr->codes = codes;

@@ -160,6 +160,21 @@ fail_field(struct MHD_Connection *c, struct req *r, const char *msg,
 	return send_json(c, r, 422, j);
 }
 
+/* The answer to a scoring request: the output (status 0), or the error,
+ * 422 naming the field; obuf is freed either way. */
+static enum MHD_Result
+answer(struct MHD_Connection *c, struct req *r, int status, const char *msg,
+    const char *field, const char *ctype, char *obuf, size_t olen)
+{
+	if (status == 0)
+		return send_buf(c, r, 200, ctype, obuf, olen,
+		    MHD_RESPMEM_MUST_FREE, NULL);
+	free(obuf);
+	if (status == 422)
+		return fail_field(c, r, msg, field);
+	return fail(c, r, status, NULL, "%s", msg);
+}
+
 /* Writes one CSV field, quoted when it needs to be. */
 static void
 csv_field(FILE *fp, const char *s)
@@ -275,16 +290,8 @@ predict_csv(struct MHD_Connection *c, struct req *r, const struct loaded *l)
 	free(codes), free(col), free(idname);
 	ch_csv_close(cs), fclose(in);
 	metrics_predictions(rows);
-	if (status == 422) {
-		free(obuf);
-		return fail_field(c, r, msg, field);
-	}
-	if (status) {
-		free(obuf);
-		return fail(c, r, status, NULL, "%s", msg);
-	}
-	return send_buf(c, r, 200, "text/csv; charset=utf-8", obuf, olen,
-	    MHD_RESPMEM_MUST_FREE, NULL);
+	return answer(c, r, status, msg, field, "text/csv; charset=utf-8",
+	    obuf, olen);
 }
 
 enum MHD_Result
@@ -360,15 +367,6 @@ predict(struct MHD_Connection *c, struct req *r)
 	free(codes);
 	json_decref(j);
 	model_release(l);
-	if (status == 422) {
-		free(obuf);
-		return fail_field(c, r, msg, field);
-	}
-	if (status) {
-		free(obuf);
-		return fail(c, r, status, NULL, "%s", msg);
-	}
-	return send_buf(c, r, 200, JSON, obuf, olen, MHD_RESPMEM_MUST_FREE,
-	    NULL);
+	return answer(c, r, status, msg, field, JSON, obuf, olen);
 }
 
