@@ -9,7 +9,7 @@
 #include "frame.h"
 #include "schema.h"
 
-volatile int sink;
+volatile unsigned sink;    /* unsigned: it wraps, never overflows */
 
 static struct ch_schema *schema;
 
@@ -45,9 +45,9 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	if (!j)
 		return 0;
 	if (ch_encode_json(schema, j, codes, &unseen, &bad, &e) == 0)
-		sink += codes[0] + codes[1];
+		sink += (unsigned)codes[0] + codes[1];
 	else
-		sink += bad + (int)strlen(e.msg);
+		sink += (unsigned)bad + (unsigned)strlen(e.msg);
 	json_decref(j);
 	return 0;
 }
