@@ -132,7 +132,7 @@ serve_pid() {
 		--pid-file "$1" 2>serve.log &
 	spid=$!
 	i=0
-	until grep -q listening serve.log; do
+	until grep -qs listening serve.log; do
 		kill -0 $spid 2>/dev/null || { cat serve.log >&2; fail "churn-serve --pid-file $1 exited at start"; }
 		i=$((i + 1))
 		[ $i -gt 400 ] && { kill $spid; cat serve.log >&2; fail "churn-serve did not start"; }
