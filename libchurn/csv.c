@@ -86,6 +86,10 @@ ch_csv_open(FILE *fp, const char *name, struct ch_err *e)
 		ch_errf(e, "%s: cannot set up the CSV parser", name);
 		return NULL;
 	}
+	/* libcsv grows a field's buffer by blk_size bytes at a time; parse()
+	 * keeps the step as large as the buffer, so a long field is copied
+	 * O(log n) times, not O(n / 128) */
+	csv_set_blk_size(&r->p, CHUNK);
 	r->fp = fp;
 	r->name = ch_strdup(strcmp(name, "-") == 0 ? "<stdin>" : name);
 	r->md = EVP_MD_CTX_new();
@@ -125,6 +129,8 @@ parse(struct ch_csv *r, const char *s, size_t n, struct ch_err *e)
 	while (n > 0) {
 		nl = memchr(s, '\n', n);
 		seg = nl ? (size_t)(nl - s) + 1 : n;
+		if (csv_get_buffer_size(&r->p) > CHUNK)
+			csv_set_blk_size(&r->p, csv_get_buffer_size(&r->p));
 		if (csv_parse(&r->p, s, seg, on_field, on_record, r) != seg)
 			return ch_errf(e, "%s:%ld: malformed CSV: %s", r->name,
 			    r->line, csv_error(&r->p) == CSV_EPARSE ?

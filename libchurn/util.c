@@ -3,6 +3,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <libgen.h>
+#include <limits.h>
 #include <math.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -437,15 +438,34 @@ ch_ncpus(void)
 
 /* files */
 
-int
-ch_write_atomic(const char *path, const void *buf, size_t len,
+/* Writes all of buf to fd.  Returns 0, or -1 with errno set. */
+static int
+write_all(int fd, const char *p, size_t len)
+{
+	ssize_t w;
+
+	while (len > 0) {
+		w = write(fd, p, len);
+		if (w < 0) {
+			if (errno == EINTR)
+				continue;
+			return -1;
+		}
+		p += w;
+		len -= (size_t)w;
+	}
+	return 0;
+}
+
+/* A regular file (or nothing yet) at path: a temporary file beside it, fsync,
+ * rename over path, fsync of the directory. */
+static int
+replace_file(const char *path, const void *buf, size_t len,
     struct ch_err *e)
 {
 	char *tmp, *dcopy;
-	const char *p = buf;
 	size_t n = strlen(path) + 16;
 	int fd, dfd, rc = -1;
-	ssize_t w;
 
 	tmp = ch_malloc(n);
 	snprintf(tmp, n, "%s.tmp.%ld", path, (long)getpid());
@@ -455,16 +475,9 @@ ch_write_atomic(const char *path, const void *buf, size_t len,
 		free(tmp);
 		return -1;
 	}
-	while (len > 0) {
-		w = write(fd, p, len);
-		if (w < 0) {
-			if (errno == EINTR)
-				continue;
-			ch_errf(e, "write %s: %s", tmp, strerror(errno));
-			goto fail;
-		}
-		p += w;
-		len -= (size_t)w;
+	if (write_all(fd, buf, len) != 0) {
+		ch_errf(e, "write %s: %s", tmp, strerror(errno));
+		goto fail;
 	}
 	if (fsync(fd) != 0) {
 		ch_errf(e, "fsync %s: %s", tmp, strerror(errno));
@@ -494,6 +507,90 @@ fail:
 		close(fd);
 	unlink(tmp);
 	free(tmp);
+	return rc;
+}
+
+/* A device or a FIFO: opened and written where it is (a FIFO waits for its
+ * reader, as a shell's > does). */
+static int
+write_in_place(const char *path, const struct stat *st, const void *buf,
+    size_t len, struct ch_err *e)
+{
+	int fd = open(path, O_WRONLY | O_NOCTTY | O_CLOEXEC);
+
+	if (fd < 0)
+		return ch_errf(e, "open %s: %s", path, strerror(errno));
+	if (write_all(fd, buf, len) != 0 ||
+	    (S_ISBLK(st->st_mode) && fsync(fd) != 0)) {
+		ch_errf(e, "write %s: %s", path, strerror(errno));
+		close(fd);
+		return -1;
+	}
+	if (close(fd) != 0)
+		return ch_errf(e, "close %s: %s", path, strerror(errno));
+	return 0;
+}
+
+/*
+ * The name a write to path lands on: its symbolic links followed one by
+ * one (a relative one from the link's own directory) up to a name that is
+ * not a link, which may not exist yet.  Returns a malloc'd path, or NULL
+ * with e filled.
+ */
+static char *
+follow_links(const char *path, struct ch_err *e)
+{
+	char *cur = ch_strdup(path), *next, *slash, link[PATH_MAX];
+	struct stat st;
+	size_t d;
+	ssize_t n;
+	int hops;
+
+	for (hops = 0; lstat(cur, &st) == 0 && S_ISLNK(st.st_mode); hops++) {
+		n = hops < 40 ? readlink(cur, link, sizeof link) : -1;
+		if (n < 0 || (size_t)n == sizeof link) {
+			ch_errf(e, "%s: cannot follow the link %s: %s", path, cur,
+			    hops == 40 ? strerror(ELOOP) : n < 0 ?
+			    strerror(errno) : strerror(ENAMETOOLONG));
+			free(cur);
+			return NULL;
+		}
+		link[n] = '\0';
+		slash = strrchr(cur, '/');
+		d = link[0] == '/' || !slash ? 0 : (size_t)(slash - cur) + 1;
+		next = ch_malloc(d + (size_t)n + 1);
+		memcpy(next, cur, d);
+		memcpy(next + d, link, (size_t)n + 1);
+		free(cur);
+		cur = next;
+	}
+	return cur;
+}
+
+int
+ch_write_atomic(const char *path, const void *buf, size_t len,
+    struct ch_err *e)
+{
+	struct stat st;
+	char *to;
+	int rc;
+
+	if (stat(path, &st) == 0) {
+		if (S_ISCHR(st.st_mode) || S_ISBLK(st.st_mode) ||
+		    S_ISFIFO(st.st_mode))
+			return write_in_place(path, &st, buf, len, e);
+		if (S_ISSOCK(st.st_mode))
+			return ch_errf(e, "%s: is a socket, not a file", path);
+		if (S_ISDIR(st.st_mode))
+			return ch_errf(e, "%s: is a directory", path);
+		if (!S_ISREG(st.st_mode))
+			return ch_errf(e, "%s: is not a regular file", path);
+	} else if (errno != ENOENT)
+		return ch_errf(e, "%s: %s", path, strerror(errno));
+	if (!(to = follow_links(path, e)))
+		return -1;
+	rc = replace_file(to, buf, len, e);
+	free(to);
 	return rc;
 }
 

@@ -86,9 +86,14 @@ void ch_version_string(time_t t, char out[17]);
 void ch_iso8601(time_t t, char out[21]);
 
 /*
- * Writes len bytes to path atomically: a temporary file beside it, fsync,
- * rename, fsync of the directory.  A reader sees the old file or the new
- * one, never a part.  Returns 0 or -1 with e filled.
+ * Writes len bytes to path, by what is there: a regular file, or nothing,
+ * is replaced atomically (a temporary file beside it, fsync, rename, fsync
+ * of the directory), so a reader sees the old file or the new one, never a
+ * part; a character or block device or a FIFO is opened and written in
+ * place (a FIFO waits for a reader); a symbolic link is followed and its
+ * target, existing or not, written by the same rules; a socket or a
+ * directory is refused.  Every output file of churn goes through here.
+ * Returns 0 or -1 with e filled.
  */
 int ch_write_atomic(const char *path, const void *buf, size_t len,
     struct ch_err *e);

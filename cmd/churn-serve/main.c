@@ -238,8 +238,15 @@ main(int argc, char **argv)
 	window_close();
 	model_shutdown();
 	reg_close();
-	if (cfg.pid_file)
-		unlink(cfg.pid_file);
+	if (cfg.pid_file) {
+		/* the file written at the start, never a device or a FIFO */
+		char *f = realpath(cfg.pid_file, NULL);
+		struct stat st;
+
+		if (f && stat(f, &st) == 0 && S_ISREG(st.st_mode))
+			unlink(f);
+		free(f);
+	}
 	slog("info", "stopped", NULL);
 	return 0;
 }
