@@ -219,13 +219,15 @@ main(int argc, char **argv)
 		if (sig < 0)
 			continue;
 		if (sig == SIGHUP) {
-			char v[17];
+			char v[17], *target;
 
-			if (model_reload(NULL, v, &e) == 0)
+			if (model_reload(NULL, v, &e) == 0) {
+				target = model_target();
 				slog("info", "reloaded", json_pack("{s:s,s:s,s:s}",
 				    "model_version", v, "source",
-				    cfg.model ? cfg.model : "", "by", "SIGHUP"));
-			else
+				    target ? target : "", "by", "SIGHUP"));
+				free(target);
+			} else
 				slog("error", "reload failed", json_pack("{s:s,s:s}",
 				    "error", e.msg, "by", "SIGHUP"));
 			continue;

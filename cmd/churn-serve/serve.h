@@ -16,7 +16,8 @@
 /* Everything the operator configures (flags beat the environment). */
 struct config {
 	const char *listen;         /* ADDR:PORT as given */
-	const char *model;          /* file path, alias or version */
+	const char *model;          /* file path, alias or version as given;
+	                               reloads change model_target() */
 	const char *state_dir;      /* window, drift history, pulled models */
 	const char *pid_file;
 	const char *drift_cmd;      /* churn-drift */
@@ -74,6 +75,11 @@ void model_release(struct loaded *l);
  * the old model still serving.
  */
 int model_reload(const char *name, char version[17], struct ch_err *e);
+/* What a reload without a name loads (the last name reloaded, else
+ * cfg.model), as a malloc'd copy the caller frees; NULL when neither is
+ * set (the newest version in the registry).  cfg itself never changes
+ * after start-up. */
+char *model_target(void);
 void model_shutdown(void);
 long model_reload_count(void);
 long model_reload_failures(void);

@@ -25,6 +25,8 @@ static struct {
 	struct loaded *cur;
 	atomic_long reloads, failures;
 	char last_reload[21];
+	char *target;               /* what a reload without a name loads
+	                               (NULL: cfg.model); guarded by mu */
 	pthread_mutex_t hist_mu;
 } H = {
 	.mu = PTHREAD_MUTEX_INITIALIZER,
@@ -156,15 +158,30 @@ load(const char *name, struct ch_err *e)
 	return l;
 }
 
+/* The reload target as a malloc'd copy, or NULL: cfg.model, or the
+ * newest version in the registry.  Copied under the pointer lock, so a
+ * reload that replaces it never frees what a reader holds. */
+char *
+model_target(void)
+{
+	char *t;
+
+	pthread_mutex_lock(&H.mu);
+	t = H.target ? ch_strdup(H.target) : cfg.model ? ch_strdup(cfg.model) :
+	    NULL;
+	pthread_mutex_unlock(&H.mu);
+	return t;
+}
+
 int
 model_reload(const char *name, char version[17], struct ch_err *e)
 {
 	struct loaded *l, *old;
-	char ts[21];
+	char ts[21], *target = NULL, *prev_target = NULL;
 
 	pthread_mutex_lock(&H.reload_mu);
 	if (!name)
-		name = cfg.model;
+		name = target = model_target();
 	if (!name && !reg_enabled()) {
 		atomic_fetch_add(&H.failures, 1);
 		pthread_mutex_unlock(&H.reload_mu);
@@ -173,6 +190,7 @@ model_reload(const char *name, char version[17], struct ch_err *e)
 	if (!(l = load(name, e))) {
 		atomic_fetch_add(&H.failures, 1);
 		pthread_mutex_unlock(&H.reload_mu);
+		free(target);
 		return -1;
 	}
 	ch_iso8601(time(NULL), ts);
@@ -181,21 +199,18 @@ model_reload(const char *name, char version[17], struct ch_err *e)
 	old = H.cur;
 	H.cur = l;
 	memcpy(H.last_reload, ts, sizeof ts);
+	/* a reload by name makes that name the one SIGHUP reloads */
+	if (name && !target) {
+		prev_target = H.target;
+		H.target = ch_strdup(name);
+	}
 	pthread_mutex_unlock(&H.mu);
 	atomic_fetch_add(&H.reloads, 1);
 	if (version)
 		memcpy(version, l->m->version, 17);
-	/* a reload by name makes that name the one SIGHUP reloads */
-	if (name && name != cfg.model &&
-	    (!cfg.model || strcmp(name, cfg.model))) {
-		static char *owned;
-		char *n = ch_strdup(name);
-
-		cfg.model = n;
-		free(owned);
-		owned = n;
-	}
 	pthread_mutex_unlock(&H.reload_mu);
+	free(prev_target);
+	free(target);
 	model_release(old);
 	return 0;
 }
@@ -208,6 +223,8 @@ model_shutdown(void)
 	pthread_mutex_lock(&H.mu);
 	old = H.cur;
 	H.cur = NULL;
+	free(H.target);
+	H.target = NULL;
 	pthread_mutex_unlock(&H.mu);
 	model_release(old);
 }
