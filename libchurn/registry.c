@@ -1,6 +1,6 @@
 /* registry.c - model versions, aliases, alias history and drift reports */
-#include <errno.h>
 #include <ctype.h>
+#include <errno.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
@@ -18,6 +18,7 @@ struct ch_registry {
 	PGconn *pg;
 	int in_tx;         /* inside BEGIN ... COMMIT/ROLLBACK */
 	char dbwhere[512];
+	char setup[128];   /* session settings, again after a reconnection */
 };
 
 /* ---- names ---- */
@@ -139,7 +140,7 @@ pg_exec(struct ch_registry *r, const char *what, const char *sql, int n,
 		if (PQstatus(r->pg) != CONNECTION_OK)
 			break;
 		PQclear(res);
-		PQclear(PQexec(r->pg, "SET client_min_messages = warning"));
+		PQclear(PQexec(r->pg, r->setup));
 	}
 	pg_errf(r, what, res, e);
 	PQclear(res);
@@ -314,13 +315,17 @@ pg_open(struct ch_registry *r, const char *url, long timeout_s,
 	 * tcp_user_timeout (unacknowledged data) */
 	const char *kw[] = {"dbname", "connect_timeout", "application_name",
 	    "tcp_user_timeout", NULL};
-	char ct[24], tut[24], setup[128], line[768];
+	char ct[24], tut[24], line[768];
 	const char *val[] = {url, ct, "churn", tut, NULL};
 
 	snprintf(ct, sizeof ct, "%ld", timeout_s > 0 ? timeout_s : 10);
-	snprintf(tut, sizeof tut, "%ld", timeout_s > 0 ? timeout_s * 1000 : 0);
-	snprintf(setup, sizeof setup, "SET client_min_messages = warning; "
-	    "SET statement_timeout = %ld", timeout_s > 0 ? timeout_s * 1000 : 0);
+	snprintf(tut, sizeof tut, "%ld", timeout_s * 1000);
+	if (timeout_s <= 0)     /* the URL's, or the system's */
+		kw[3] = NULL;
+	snprintf(r->setup, sizeof r->setup, "SET client_min_messages = warning");
+	if (timeout_s > 0)      /* else whatever the URL's options say */
+		snprintf(r->setup, sizeof r->setup, "SET client_min_messages = "
+		    "warning; SET statement_timeout = %ld", timeout_s * 1000);
 	/* libpq's parse errors may quote the string, password and all */
 	if (pg_where(url, r->dbwhere, sizeof r->dbwhere) < 0)
 		return ch_errf(e, "bad database URL: not a libpq connection string "
@@ -333,7 +338,7 @@ pg_open(struct ch_registry *r, const char *url, long timeout_s,
 		return ch_errf(e, "cannot connect to database %s: %s", r->dbwhere, line);
 	}
 	PQsetNoticeProcessor(r->pg, quiet_notices, NULL);
-	if (pg_do(r, "setup", setup, 0, NULL, e) < 0)
+	if (pg_do(r, "setup", r->setup, 0, NULL, e) < 0)
 		return -1;
 	return pg_migrate(r, e);
 }
