@@ -114,22 +114,24 @@ round_run(unsigned what)
 {
 	struct ch_err e;
 	const struct step *s;
-	int rc = 0;
+	int rc = 0, was;
 
 	e.msg[0] = '\0';
 	for (s = steps; s < steps + sizeof steps / sizeof *steps; s++)
 		if ((what & s->when) && (rc = s->run(&e)) != 0)
 			break;
 	pthread_mutex_lock(&R.mu);
-	if (rc != 0 && !R.failing)
-		slog("warn", "registry view not refreshed",
-		    json_pack("{s:s,s:s}", "step", s->name, "error", e.msg));
-	else if (rc == 0 && R.failing)
-		slog("info", "registry refresh works again", NULL);
+	was = R.failing;
 	if (rc != 0)
 		snprintf(R.err, sizeof R.err, "%s", e.msg);
 	R.failing = rc != 0;
 	pthread_mutex_unlock(&R.mu);
+	/* once a change, and not under R.mu (stderr may block) */
+	if (rc != 0 && !was)
+		slog("warn", "registry view not refreshed",
+		    json_pack("{s:s,s:s}", "step", s->name, "error", e.msg));
+	else if (rc == 0 && was)
+		slog("info", "registry view refreshed again", NULL);
 }
 
 static void *
