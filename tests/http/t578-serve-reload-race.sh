@@ -13,14 +13,16 @@ cleanup() {
 }
 trap cleanup EXIT
 
-model a.model 600 1
+# a small model loads fast: reloads follow each other closely
+churn-gen --rows 300 --seed 1 -o a.csv || fail "churn-gen failed"
+churn-train -o a.model --trees 1 a.csv >/dev/null 2>&1 || fail "churn-train failed"
 for k in 1 2 3 4 5 6; do cp a.model "m$k.model"; done
 auth='Authorization: Bearer tok'
 CHURN_ADMIN_TOKEN=tok start_serve --model "$PWD/m1.model" --threads 4
 
 end=$(($(date +%s) + 8))
 # reloads by name, each naming another file: the target changes each time
-for k in 1 2 3; do
+for k in 1 2 3 4; do
 	( i=0; while [ "$(date +%s)" -lt $end ]; do
 		i=$((i % 6 + 1))
 		curl -s -o /dev/null -w '%{http_code}\n' -X POST -H "$auth" \
@@ -29,7 +31,7 @@ for k in 1 2 3; do
 	LOOPS="$LOOPS $!"
 done
 # reloads of the current target, which read it
-for k in 1 2; do
+for k in 1 2 3 4; do
 	( while [ "$(date +%s)" -lt $end ]; do
 		curl -s -o /dev/null -w '%{http_code}\n' -X POST -H "$auth" \
 		    "$URL/reload"
