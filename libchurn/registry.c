@@ -1,5 +1,6 @@
 /* registry.c - model versions, aliases, alias history and drift reports */
 #include <ctype.h>
+#include <errno.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
@@ -17,6 +18,7 @@ struct ch_registry {
 	PGconn *pg;
 	int in_tx;         /* inside BEGIN ... COMMIT/ROLLBACK */
 	char dbwhere[512];
+	char setup[128];   /* session settings, again after a reconnection */
 };
 
 /* ---- names ---- */
@@ -138,7 +140,7 @@ pg_exec(struct ch_registry *r, const char *what, const char *sql, int n,
 		if (PQstatus(r->pg) != CONNECTION_OK)
 			break;
 		PQclear(res);
-		PQclear(PQexec(r->pg, "SET client_min_messages = warning"));
+		PQclear(PQexec(r->pg, r->setup));
 	}
 	pg_errf(r, what, res, e);
 	PQclear(res);
@@ -305,12 +307,25 @@ pg_where(const char *url, char *out, size_t n)
 }
 
 static int
-pg_open(struct ch_registry *r, const char *url, struct ch_err *e)
+pg_open(struct ch_registry *r, const char *url, long timeout_s,
+    struct ch_err *e)
 {
-	const char *kw[] = {"dbname", "connect_timeout", "application_name", NULL};
-	const char *val[] = {url, "10", "churn", NULL};
-	char line[768];
+	/* a server that accepts and never answers holds a call no longer
+	 * than connect_timeout (the whole start-up), statement_timeout and
+	 * tcp_user_timeout (unacknowledged data) */
+	const char *kw[] = {"dbname", "connect_timeout", "application_name",
+	    "tcp_user_timeout", NULL};
+	char ct[24], tut[24], line[768];
+	const char *val[] = {url, ct, "churn", tut, NULL};
 
+	snprintf(ct, sizeof ct, "%ld", timeout_s > 0 ? timeout_s : 10);
+	snprintf(tut, sizeof tut, "%ld", timeout_s * 1000);
+	if (timeout_s <= 0)     /* the URL's, or the system's */
+		kw[3] = NULL;
+	snprintf(r->setup, sizeof r->setup, "SET client_min_messages = warning");
+	if (timeout_s > 0)      /* else whatever the URL's options say */
+		snprintf(r->setup, sizeof r->setup, "SET client_min_messages = "
+		    "warning; SET statement_timeout = %ld", timeout_s * 1000);
 	/* libpq's parse errors may quote the string, password and all */
 	if (pg_where(url, r->dbwhere, sizeof r->dbwhere) < 0)
 		return ch_errf(e, "bad database URL: not a libpq connection string "
@@ -323,7 +338,7 @@ pg_open(struct ch_registry *r, const char *url, struct ch_err *e)
 		return ch_errf(e, "cannot connect to database %s: %s", r->dbwhere, line);
 	}
 	PQsetNoticeProcessor(r->pg, quiet_notices, NULL);
-	if (pg_do(r, "setup", "SET client_min_messages = warning", 0, NULL, e) < 0)
+	if (pg_do(r, "setup", r->setup, 0, NULL, e) < 0)
 		return -1;
 	return pg_migrate(r, e);
 }
@@ -341,6 +356,10 @@ nonempty(char *(*get)(const char *), const char *name)
 void
 ch_registry_opts_fill(struct ch_registry_opts *o, char *(*get)(const char *))
 {
+	const char *t;
+	char *end;
+	long v;
+
 	if (!o->store_url)
 		o->store_url = nonempty(get, "CHURN_STORE");
 	if (!o->store_url)
@@ -355,6 +374,16 @@ ch_registry_opts_fill(struct ch_registry_opts *o, char *(*get)(const char *))
 		o->s3.access_key = nonempty(get, "AWS_ACCESS_KEY_ID");
 	if (!o->s3.secret_key)
 		o->s3.secret_key = nonempty(get, "AWS_SECRET_ACCESS_KEY");
+	if ((t = nonempty(get, "CHURN_REGISTRY_TIMEOUT"))) {
+		errno = 0;
+		v = strtol(t, &end, 10);
+		if (!errno && end != t && !*end && v >= 1 && v <= 86400) {
+			if (!o->s3.timeout_s)
+				o->s3.timeout_s = v;
+			if (!o->db_timeout_s)
+				o->db_timeout_s = v;
+		}
+	}
 }
 
 int
@@ -367,7 +396,7 @@ ch_registry_open(const struct ch_registry_opts *o, struct ch_registry **out,
 	if (ch_store_open(o->store_url, &o->s3, &r->store, e) < 0)
 		goto fail;
 	if (o->database_url && *o->database_url) {
-		if (pg_open(r, o->database_url, e) < 0)
+		if (pg_open(r, o->database_url, o->db_timeout_s, e) < 0)
 			goto fail;
 	} else
 		snprintf(r->dbwhere, sizeof r->dbwhere, "index in %s",

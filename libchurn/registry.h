@@ -43,6 +43,9 @@ struct ch_registry_opts {
 	const char *store_url;     /* required: file://..., s3://bucket/prefix, or a path */
 	const char *database_url;  /* NULL or "": index in the store */
 	struct ch_store_opts s3;   /* endpoint, region, keys for s3:// */
+	long db_timeout_s;         /* database: connecting, and each statement
+	                              (statement_timeout); 0 = default (10 s to
+	                              connect, statements unbounded) */
 };
 
 /* What a name resolves to. */
@@ -59,7 +62,9 @@ struct ch_version_ref {
  * Fills what o leaves NULL from the operator's configuration, read through
  * get (getenv, in a program: the library itself never reads the
  * environment): CHURN_STORE (else "var/store"), CHURN_DATABASE_URL,
- * CHURN_S3_ENDPOINT, AWS_REGION, AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY.
+ * CHURN_S3_ENDPOINT, AWS_REGION, AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY,
+ * CHURN_REGISTRY_TIMEOUT (seconds, 1 to 86400: s3.timeout_s and
+ * db_timeout_s; other values are ignored).
  * Empty values count as unset.  Flags set in o first win.
  */
 void ch_registry_opts_fill(struct ch_registry_opts *o,

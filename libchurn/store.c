@@ -118,7 +118,7 @@ ch_store_open(const char *url, const struct ch_store_opts *o,
 		s->region = ch_strdup(o->region && *o->region ? o->region : "us-east-1");
 		s->access_key = ch_strdup(o->access_key);
 		s->secret_key = ch_strdup(o->secret_key);
-		s->retries = o->retries > 0 ? o->retries : 3;
+		s->retries = o->retries < 0 ? 0 : o->retries > 0 ? o->retries : 3;
 		s->timeout_s = o->timeout_s > 0 ? o->timeout_s : 30;
 		n = strlen(url) + strlen(s->endpoint) + 8;
 		s->where = ch_malloc(n);
@@ -450,7 +450,8 @@ s3_request(struct ch_store *s, const char *method, const char *key,
 		curl_easy_setopt(c, CURLOPT_PASSWORD, s->secret_key);
 		curl_easy_setopt(c, CURLOPT_HTTPHEADER, hd);
 		curl_easy_setopt(c, CURLOPT_NOSIGNAL, 1L);
-		curl_easy_setopt(c, CURLOPT_CONNECTTIMEOUT, 10L);
+		curl_easy_setopt(c, CURLOPT_CONNECTTIMEOUT,
+		    s->timeout_s < 10 ? s->timeout_s : 10L);
 		curl_easy_setopt(c, CURLOPT_TIMEOUT, s->timeout_s);
 		curl_easy_setopt(c, CURLOPT_ERRORBUFFER, cerr);
 		curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, collect);

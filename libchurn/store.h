@@ -29,8 +29,10 @@ struct ch_store_opts {
 	const char *region;      /* default "us-east-1" */
 	const char *access_key;  /* AWS_ACCESS_KEY_ID */
 	const char *secret_key;  /* AWS_SECRET_ACCESS_KEY */
-	int retries;             /* extra attempts on 5xx/connection errors; 0 = default (3) */
-	long timeout_s;          /* per request; 0 = default (30) */
+	int retries;             /* extra attempts on 5xx/connection errors;
+	                            0 = default (3), negative = none */
+	long timeout_s;          /* per attempt, connecting included;
+	                            0 = default (30; connecting at most 10) */
 };
 
 /* Opens a store by URL (opts may be NULL for file://).  Nothing is

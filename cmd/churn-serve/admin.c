@@ -12,7 +12,7 @@ enum MHD_Result
 reload(struct MHD_Connection *c, struct req *r)
 {
 	struct ch_err e;
-	char v[17];
+	char v[17], *target;
 	const char *name = query(c, "model");
 	struct loaded *l = model_acquire();
 	json_t *prev = l ? json_string(l->m->version) : json_null();
@@ -29,8 +29,11 @@ reload(struct MHD_Connection *c, struct req *r)
 		    "model_version", prev);
 		return send_json(c, r, 500, j);
 	}
+	target = name ? NULL : model_target();
 	slog("info", "reloaded", json_pack("{s:s,s:O,s:s}", "model_version", v,
-	    "previous", prev, "source", name ? name : cfg.model));
+	    "previous", prev, "source", name ? name : target ? target :
+	    "newest in the registry"));
+	free(target);
 	return send_json(c, r, 200, json_pack("{s:b,s:s,s:o}", "reloaded", 1,
 	    "model_version", v, "previous", prev));
 }

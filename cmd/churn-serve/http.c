@@ -228,14 +228,50 @@ model_json(struct MHD_Connection *c, struct req *r, int schema)
 	return ret;
 }
 
+/* 503 {"error": e} with Retry-After: retry seconds (the registry view is
+ * not there yet), else 502 (the state dir cannot be read) */
+static enum MHD_Result
+unavailable(struct MHD_Connection *c, struct req *r, const char *what,
+    int retry, const struct ch_err *e)
+{
+	struct MHD_Response *resp;
+	enum MHD_Result ret;
+	char n[16], *s;
+	json_t *j;
+
+	if (retry <= 0)
+		return fail(c, r, 502, NULL, "%s: %s", what, e->msg);
+	j = json_pack("{s:s++}", "error", what, ": ", e->msg);
+	if (!j || !(s = json_dumps(j, JSON_COMPACT))) {
+		json_decref(j);
+		return fail(c, r, 503, NULL, "%s is not available", what);
+	}
+	json_decref(j);
+	if (!(resp = MHD_create_response_from_buffer(strlen(s), s,
+	    MHD_RESPMEM_MUST_FREE))) {
+		free(s);
+		return MHD_NO;
+	}
+	snprintf(n, sizeof n, "%d", retry);
+	MHD_add_response_header(resp, MHD_HTTP_HEADER_CONTENT_TYPE, JSON);
+	MHD_add_response_header(resp, MHD_HTTP_HEADER_RETRY_AFTER, n);
+	r->status = 503;
+	ret = MHD_queue_response(c, 503, resp);
+	MHD_destroy_response(resp);
+	return ret;
+}
+
+/* GET /models and /drift/reports: from the refresher's view of the
+ * registry (refresher.c), never from the network */
 static enum MHD_Result
 models(struct MHD_Connection *c, struct req *r)
 {
 	struct ch_err e;
-	json_t *j = models_list(&e);
+	int retry;
+	json_t *j = models_list(&retry, &e);
 
 	if (!j)
-		return fail(c, r, 502, NULL, "registry: %s", e.msg);
+		return unavailable(c, r, "registry", retry, &e);
 	return send_json(c, r, 200, j);
 }
 
@@ -246,6 +282,7 @@ reports(struct MHD_Connection *c, struct req *r)
 	struct ch_err e;
 	json_t *j;
 	long n = 100;
+	int retry;
 
 	if (lim) {
 		char *end;
@@ -254,8 +291,8 @@ reports(struct MHD_Connection *c, struct req *r)
 			return fail(c, r, 400, NULL, "limit '%s' is not a number "
 			    "from 1 to 10000", lim);
 	}
-	if (!(j = drift_reports((int)n, &e)))
-		return fail(c, r, 502, NULL, "drift history: %s", e.msg);
+	if (!(j = drift_reports((int)n, &retry, &e)))
+		return unavailable(c, r, "drift history", retry, &e);
 	return send_json(c, r, 200, j);
 }
 

@@ -25,6 +25,8 @@ struct config cfg = {
 	.retrain_timeout = 3600,
 	.child_output_limit = 8 * 1024 * 1024,
 	.window_rows = 10000,
+	.refresh_interval = 5,
+	.registry_timeout = 5,
 };
 
 static void
@@ -38,7 +40,8 @@ usage(FILE *fp)
 	    "                   [--drift-output-limit BYTES] [--window-rows N]\n"
 	    "                   [--retrain-cmd CMD] [--retrain-timeout S]\n"
 	    "                   [--pipeline-cmd CMD] [--log-format text|json]\n"
-	    "                   [--access-log]\n");
+	    "                   [--access-log] [--refresh-interval S]\n"
+	    "                   [--registry-timeout S]\n");
 }
 
 static unsigned long
@@ -115,6 +118,8 @@ main(int argc, char **argv)
 		{ "pipeline-cmd", required_argument, NULL, 'P' },
 		{ "log-format", required_argument, NULL, 'L' },
 		{ "access-log", no_argument, NULL, 'a' },
+		{ "refresh-interval", required_argument, NULL, 'I' },
+		{ "registry-timeout", required_argument, NULL, 'G' },
 		{ "help", no_argument, NULL, 'h' },
 		{ "version", no_argument, NULL, 'V' },
 		{ NULL, 0, NULL, 0 }
@@ -160,6 +165,8 @@ main(int argc, char **argv)
 				    "text or json", optarg);
 			break;
 		case 'a': cfg.access_log = 1; break;
+		case 'I': cfg.refresh_interval = seconds("--refresh-interval", optarg); break;
+		case 'G': cfg.registry_timeout = (unsigned)number("--registry-timeout", optarg, 1, 3600); break;
 		case 'h': usage(stdout); return 0;
 		case 'V': printf("churn-serve %s\n", CHURN_VERSION); return 0;
 		default: usage(stderr); return 2;
@@ -192,6 +199,13 @@ main(int argc, char **argv)
 	} else
 		slog("warn", "no model configured: /ready answers 503 until "
 		    "a reload with ?model=", NULL);
+	/* the registry view: the first round gets --registry-timeout to
+	 * finish before the first request; /models answers 503 with
+	 * Retry-After until one has */
+	if (refresher_start(&e) != 0)
+		ch_die(2, "%s", e.msg);
+	if (reg_enabled())
+		refresher_sync(cfg.registry_timeout);
 	if (window_open(cfg.state_dir, cfg.window_rows,
 	    cfg.database_url != NULL, &e) != 0)
 		ch_die(2, "%s", e.msg);
@@ -219,15 +233,9 @@ main(int argc, char **argv)
 		if (sig < 0)
 			continue;
 		if (sig == SIGHUP) {
-			char v[17];
-
-			if (model_reload(NULL, v, &e) == 0)
-				slog("info", "reloaded", json_pack("{s:s,s:s,s:s}",
-				    "model_version", v, "source",
-				    cfg.model ? cfg.model : "", "by", "SIGHUP"));
-			else
-				slog("error", "reload failed", json_pack("{s:s,s:s}",
-				    "error", e.msg, "by", "SIGHUP"));
+			/* the refresher reloads: this thread never waits on
+			 * the registry */
+			refresher_wake(REFRESH_RELOAD | REFRESH_REGISTRY);
 			continue;
 		}
 		break;
@@ -235,6 +243,7 @@ main(int argc, char **argv)
 	slog("info", "shutting down", json_pack("{s:s}", "signal",
 	    sig == SIGTERM ? "TERM" : "INT"));
 	http_stop(d, 10);
+	refresher_stop();
 	window_close();
 	model_shutdown();
 	reg_close();

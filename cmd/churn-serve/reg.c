@@ -13,35 +13,53 @@
 #include "registry.h"
 
 /*
- * One registry handle, opened on first use and shared under a mutex (a
- * handle is not safe for concurrent use; registry calls are rare: reloads,
- * the UI's listings, drift reports).  After a failure the handle is
- * closed so that the next call reconnects.
+ * One registry handle per use, each opened on first use and kept under its
+ * own mutex (a handle is not safe for concurrent use), so that a slow call
+ * of one use never waits behind another: admin work (reloads, drift
+ * reports), the refresher's listings, the live-traffic window.  Every call
+ * is bounded by cfg.registry_timeout (S3 per attempt, connecting to and
+ * each statement of the database).  After a failure the handle is closed
+ * so that the next call reconnects.
  */
-static pthread_mutex_t reg_mu = PTHREAD_MUTEX_INITIALIZER;
-static struct ch_registry *reg;
+enum reg_use { REG_ADMIN, REG_REFRESH, REG_WINDOW, REG_NUSES };
 
+static struct {
+	pthread_mutex_t mu;
+	struct ch_registry *r;
+	int retries;                /* S3: extra attempts (-1: none) */
+} chan[REG_NUSES] = {
+	[REG_ADMIN] = { PTHREAD_MUTEX_INITIALIZER, NULL, 1 },
+	/* the refresher tries again at its next tick */
+	[REG_REFRESH] = { PTHREAD_MUTEX_INITIALIZER, NULL, -1 },
+	[REG_WINDOW] = { PTHREAD_MUTEX_INITIALIZER, NULL, 1 },
+};
+
+/* With chan[u].mu held. */
 static struct ch_registry *
-reg_get(struct ch_err *e)
+reg_get(enum reg_use u, struct ch_err *e)
 {
 	struct ch_registry_opts o = { 0 };
 
-	if (reg)
-		return reg;
+	if (chan[u].r)
+		return chan[u].r;
 	o.store_url = cfg.store;
 	o.database_url = cfg.database_url;
+	o.s3.timeout_s = (long)cfg.registry_timeout;
+	o.s3.retries = chan[u].retries;
+	o.db_timeout_s = (long)cfg.registry_timeout;
 	ch_registry_opts_fill(&o, getenv);
-	if (ch_registry_open(&o, &reg, e) != 0)
-		reg = NULL;
-	return reg;
+	if (ch_registry_open(&o, &chan[u].r, e) != 0)
+		chan[u].r = NULL;
+	return chan[u].r;
 }
 
+/* With chan[u].mu held. */
 static void
-reg_failed(void)
+reg_failed(enum reg_use u)
 {
-	if (reg)
-		ch_registry_close(reg);
-	reg = NULL;
+	if (chan[u].r)
+		ch_registry_close(chan[u].r);
+	chan[u].r = NULL;
 }
 
 int
@@ -63,14 +81,14 @@ reg_pull(const char *name, char **path, struct ch_err *e)
 	char newest[64] = "", dir[4096];
 	int rc = -1;
 
-	pthread_mutex_lock(&reg_mu);
-	if (!(r = reg_get(e)))
+	pthread_mutex_lock(&chan[REG_ADMIN].mu);
+	if (!(r = reg_get(REG_ADMIN, e)))
 		goto out;
 	if (!name) {
 		json_t *l = ch_registry_list(r, e), *vs;
 
 		if (!l) {
-			reg_failed();
+			reg_failed(REG_ADMIN);
 			goto out;
 		}
 		vs = json_object_get(l, "versions");
@@ -103,7 +121,7 @@ reg_pull(const char *name, char **path, struct ch_err *e)
 	}
 	rc = 0;
 out:
-	pthread_mutex_unlock(&reg_mu);
+	pthread_mutex_unlock(&chan[REG_ADMIN].mu);
 	free(buf);
 	return rc;
 }
@@ -114,20 +132,20 @@ reg_models(struct ch_err *e)
 	struct ch_registry *r;
 	json_t *l = NULL, *h;
 
-	pthread_mutex_lock(&reg_mu);
-	if ((r = reg_get(e))) {
+	pthread_mutex_lock(&chan[REG_REFRESH].mu);
+	if ((r = reg_get(REG_REFRESH, e))) {
 		if (!(l = ch_registry_list(r, e)) ||
 		    !(h = ch_registry_history(r, NULL, e))) {
 			json_decref(l);
 			l = NULL;
-			reg_failed();
+			reg_failed(REG_REFRESH);
 		} else {
 			json_object_set(l, "history",
 			    json_object_get(h, "history"));
 			json_decref(h);
 		}
 	}
-	pthread_mutex_unlock(&reg_mu);
+	pthread_mutex_unlock(&chan[REG_REFRESH].mu);
 	return l;
 }
 
@@ -137,11 +155,11 @@ reg_record_drift(json_t *report, struct ch_err *e)
 	struct ch_registry *r;
 	int rc = -1;
 
-	pthread_mutex_lock(&reg_mu);
-	if ((r = reg_get(e)) && (rc = ch_registry_record_drift(r, report,
-	    e)) != 0)
-		reg_failed();
-	pthread_mutex_unlock(&reg_mu);
+	pthread_mutex_lock(&chan[REG_ADMIN].mu);
+	if ((r = reg_get(REG_ADMIN, e)) && (rc = ch_registry_record_drift(r,
+	    report, e)) != 0)
+		reg_failed(REG_ADMIN);
+	pthread_mutex_unlock(&chan[REG_ADMIN].mu);
 	return rc;
 }
 
@@ -151,11 +169,11 @@ reg_drift_reports(int limit, struct ch_err *e)
 	struct ch_registry *r;
 	json_t *j = NULL;
 
-	pthread_mutex_lock(&reg_mu);
-	if ((r = reg_get(e)) && !(j = ch_registry_drift_reports(r,
+	pthread_mutex_lock(&chan[REG_REFRESH].mu);
+	if ((r = reg_get(REG_REFRESH, e)) && !(j = ch_registry_drift_reports(r,
 	    (size_t)limit, e)))
-		reg_failed();
-	pthread_mutex_unlock(&reg_mu);
+		reg_failed(REG_REFRESH);
+	pthread_mutex_unlock(&chan[REG_REFRESH].mu);
 	return j;
 }
 
@@ -166,11 +184,11 @@ reg_window_append(const char *lines, size_t len, long keep, long *refused,
 	struct ch_registry *r;
 	int rc = -1;
 
-	pthread_mutex_lock(&reg_mu);
-	if ((r = reg_get(e)) && (rc = ch_registry_window_append(r, lines, len,
-	    keep, refused, e)) != 0)
-		reg_failed();
-	pthread_mutex_unlock(&reg_mu);
+	pthread_mutex_lock(&chan[REG_WINDOW].mu);
+	if ((r = reg_get(REG_WINDOW, e)) && (rc = ch_registry_window_append(r,
+	    lines, len, keep, refused, e)) != 0)
+		reg_failed(REG_WINDOW);
+	pthread_mutex_unlock(&chan[REG_WINDOW].mu);
 	return rc;
 }
 
@@ -181,18 +199,22 @@ reg_window_read(long limit, size_t *len, long *rows, struct ch_err *e)
 	char *buf = NULL;
 
 	*len = 0;
-	pthread_mutex_lock(&reg_mu);
-	if ((r = reg_get(e)) && !(buf = ch_registry_window_read(r, limit, len,
-	    rows, e)))
-		reg_failed();
-	pthread_mutex_unlock(&reg_mu);
+	pthread_mutex_lock(&chan[REG_WINDOW].mu);
+	if ((r = reg_get(REG_WINDOW, e)) && !(buf = ch_registry_window_read(r,
+	    limit, len, rows, e)))
+		reg_failed(REG_WINDOW);
+	pthread_mutex_unlock(&chan[REG_WINDOW].mu);
 	return buf;
 }
 
 void
 reg_close(void)
 {
-	pthread_mutex_lock(&reg_mu);
-	reg_failed();
-	pthread_mutex_unlock(&reg_mu);
+	int u;
+
+	for (u = 0; u < REG_NUSES; u++) {
+		pthread_mutex_lock(&chan[u].mu);
+		reg_failed((enum reg_use)u);
+		pthread_mutex_unlock(&chan[u].mu);
+	}
 }

@@ -16,7 +16,8 @@
 /* Everything the operator configures (flags beat the environment). */
 struct config {
 	const char *listen;         /* ADDR:PORT as given */
-	const char *model;          /* file path, alias or version */
+	const char *model;          /* file path, alias or version as given;
+	                               reloads change model_target() */
 	const char *state_dir;      /* window, drift history, pulled models */
 	const char *pid_file;
 	const char *drift_cmd;      /* churn-drift */
@@ -37,6 +38,8 @@ struct config {
 	size_t child_output_limit;
 	long window_rows;           /* rows per window file (two are kept;
 	                               in the database, 2 * window_rows) */
+	double refresh_interval;    /* registry view refresh, seconds */
+	unsigned registry_timeout;  /* each registry call, seconds */
 };
 extern struct config cfg;
 
@@ -74,16 +77,60 @@ void model_release(struct loaded *l);
  * the old model still serving.
  */
 int model_reload(const char *name, char version[17], struct ch_err *e);
+/* What a reload without a name loads (the last name reloaded, else
+ * cfg.model), as a malloc'd copy the caller frees; NULL when neither is
+ * set (the newest version in the registry).  cfg itself never changes
+ * after start-up. */
+char *model_target(void);
 void model_shutdown(void);
 long model_reload_count(void);
 long model_reload_failures(void);
 /* ISO time of the last successful reload, or "" */
 void model_last_reload(char out[21]);
-/* Registry listing for GET /models (new reference), or NULL with e. */
-json_t *models_list(struct ch_err *e);
-/* Records a drift report (registry or state dir); lists recent ones. */
+/*
+ * GET /models and GET /drift/reports answers, from the refresher's view
+ * with a registry (never the network), else from the loaded model and
+ * the state dir.  A new reference the caller must not change, or NULL
+ * with e; *retry > 0 then means 503 with Retry-After: *retry seconds.
+ */
+json_t *models_list(int *retry, struct ch_err *e);
+json_t *drift_reports(int limit, int *retry, struct ch_err *e);
+/* Records a drift report (registry, bounded by cfg.registry_timeout, no
+ * lock held that scoring takes; or the state dir), then lets the
+ * refresher read it back before returning. */
 int drift_record(json_t *report, struct ch_err *e);
-json_t *drift_reports(int limit, struct ch_err *e);
+
+/* --- refresher.c: the registry view, refreshed off the request path --- */
+/*
+ * One background thread owns the periodic and deferred registry work: each
+ * cfg.refresh_interval seconds, or at once when woken, it runs its steps
+ * (a table in refresher.c: reload the target on SIGHUP, fetch the
+ * registry's versions, aliases, history and drift reports) and publishes
+ * the result.  Request threads answer from it and never wait on the
+ * network.  To extend it, add a step (e.g. resolve the configured alias
+ * each round and reload when it moved) or a waker (e.g. a PostgreSQL
+ * LISTEN connection calling refresher_wake(REFRESH_REGISTRY) on NOTIFY).
+ */
+enum { REFRESH_REGISTRY = 1, REFRESH_RELOAD = 2 };
+enum view { V_MODELS, V_REPORTS, V_NVIEWS };
+int refresher_start(struct ch_err *e);
+/* Waits for the round in progress (bounded by cfg.registry_timeout per
+ * call), then joins the thread. */
+void refresher_stop(void);
+/* Asks for a round now (REFRESH_* bits); never blocks on the network. */
+void refresher_wake(unsigned what);
+/* Asks for a round and waits until one that started after this call has
+ * ended, or timeout seconds; returns at once on the refresher's own thread
+ * or when it is not running.  For writers that want to read their write. */
+void refresher_sync(double timeout);
+/* A new reference to the last view fetched (V_MODELS: GET /models's
+ * answer; V_REPORTS: {"reports":[...]} newest last, at most 1000), shared:
+ * never change it, json_decref it.  NULL with e and *retry (seconds) before
+ * the first successful round, or when the last is older than the
+ * staleness bound, 3 * cfg.refresh_interval + cfg.registry_timeout.
+ * *age (may be NULL): seconds since that round. */
+json_t *refresher_view(enum view v, double *age, int *retry,
+    struct ch_err *e);
 
 /* --- reg.c: the registry (CHURN_STORE, CHURN_DATABASE_URL) ------------ */
 int reg_enabled(void);

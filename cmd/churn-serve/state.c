@@ -25,6 +25,8 @@ static struct {
 	struct loaded *cur;
 	atomic_long reloads, failures;
 	char last_reload[21];
+	char *target;               /* what a reload without a name loads
+	                               (NULL: cfg.model); guarded by mu */
 	pthread_mutex_t hist_mu;
 } H = {
 	.mu = PTHREAD_MUTEX_INITIALIZER,
@@ -156,15 +158,30 @@ load(const char *name, struct ch_err *e)
 	return l;
 }
 
+/* The reload target as a malloc'd copy, or NULL: cfg.model, or the
+ * newest version in the registry.  Copied under the pointer lock, so a
+ * reload that replaces it never frees what a reader holds. */
+char *
+model_target(void)
+{
+	char *t;
+
+	pthread_mutex_lock(&H.mu);
+	t = H.target ? ch_strdup(H.target) : cfg.model ? ch_strdup(cfg.model) :
+	    NULL;
+	pthread_mutex_unlock(&H.mu);
+	return t;
+}
+
 int
 model_reload(const char *name, char version[17], struct ch_err *e)
 {
 	struct loaded *l, *old;
-	char ts[21];
+	char ts[21], *target = NULL, *prev_target = NULL;
 
 	pthread_mutex_lock(&H.reload_mu);
 	if (!name)
-		name = cfg.model;
+		name = target = model_target();
 	if (!name && !reg_enabled()) {
 		atomic_fetch_add(&H.failures, 1);
 		pthread_mutex_unlock(&H.reload_mu);
@@ -173,6 +190,7 @@ model_reload(const char *name, char version[17], struct ch_err *e)
 	if (!(l = load(name, e))) {
 		atomic_fetch_add(&H.failures, 1);
 		pthread_mutex_unlock(&H.reload_mu);
+		free(target);
 		return -1;
 	}
 	ch_iso8601(time(NULL), ts);
@@ -181,22 +199,23 @@ model_reload(const char *name, char version[17], struct ch_err *e)
 	old = H.cur;
 	H.cur = l;
 	memcpy(H.last_reload, ts, sizeof ts);
+	/* a reload by name makes that name the one SIGHUP reloads */
+	if (name && !target) {
+		prev_target = H.target;
+		H.target = ch_strdup(name);
+	}
 	pthread_mutex_unlock(&H.mu);
 	atomic_fetch_add(&H.reloads, 1);
 	if (version)
 		memcpy(version, l->m->version, 17);
-	/* a reload by name makes that name the one SIGHUP reloads */
-	if (name && name != cfg.model &&
-	    (!cfg.model || strcmp(name, cfg.model))) {
-		static char *owned;
-		char *n = ch_strdup(name);
-
-		cfg.model = n;
-		free(owned);
-		owned = n;
-	}
 	pthread_mutex_unlock(&H.reload_mu);
+	free(prev_target);
+	free(target);
 	model_release(old);
+	/* the registry view shows what this reload followed (an alias that
+	 * moved) in the next answer */
+	if (reg_enabled())
+		refresher_sync(cfg.registry_timeout);
 	return 0;
 }
 
@@ -208,6 +227,8 @@ model_shutdown(void)
 	pthread_mutex_lock(&H.mu);
 	old = H.cur;
 	H.cur = NULL;
+	free(H.target);
+	H.target = NULL;
 	pthread_mutex_unlock(&H.mu);
 	model_release(old);
 }
@@ -234,16 +255,16 @@ model_last_reload(char out[21])
 
 /* Without a registry the list holds the loaded model only. */
 json_t *
-models_list(struct ch_err *e)
+models_list(int *retry, struct ch_err *e)
 {
-	struct loaded *l = model_acquire();
-	json_t *versions = json_array(), *out;
+	struct loaded *l;
+	json_t *versions, *out;
 
-	if (reg_enabled()) {
-		model_release(l);
-		json_decref(versions);
-		return reg_models(e);
-	}
+	*retry = 0;
+	if (reg_enabled())
+		return refresher_view(V_MODELS, NULL, retry, e);
+	l = model_acquire();
+	versions = json_array();
 	if (l) {
 		json_t *meta = l->m->meta;
 		char created[21];
@@ -270,8 +291,13 @@ drift_record(json_t *report, struct ch_err *e)
 	FILE *fp;
 	int rc = 0;
 
-	if (reg_enabled())
-		return reg_record_drift(report, e);
+	if (reg_enabled()) {
+		/* on the admin channel: no lock that scoring takes */
+		if (reg_record_drift(report, e) != 0)
+			return -1;
+		refresher_sync(cfg.registry_timeout);
+		return 0;
+	}
 	snprintf(path, sizeof path, "%s/drift-reports.jsonl", cfg.state_dir);
 	if (!(line = json_dumps(report, JSON_COMPACT | JSON_PRESERVE_ORDER)))
 		return ch_errf(e, "cannot encode the drift report");
@@ -290,15 +316,36 @@ drift_record(json_t *report, struct ch_err *e)
 	return rc;
 }
 
+/* The newest limit of view's reports, as a new object sharing them. */
+static json_t *
+newest(json_t *view, int limit)
+{
+	json_t *all = json_object_get(view, "reports"), *some = json_array();
+	size_t n = json_array_size(all), i;
+
+	for (i = limit > 0 && n > (size_t)limit ? n - (size_t)limit : 0; i < n;
+	    i++)
+		json_array_append(some, json_array_get(all, i));
+	return json_pack("{s:o}", "reports", some);
+}
+
 json_t *
-drift_reports(int limit, struct ch_err *e)
+drift_reports(int limit, int *retry, struct ch_err *e)
 {
 	char path[4096], *buf, *p, *nl;
 	size_t len;
 	json_t *all, *out;
 
-	if (reg_enabled())
-		return reg_drift_reports(limit, e);
+	*retry = 0;
+	if (reg_enabled()) {
+		if (!(all = refresher_view(V_REPORTS, NULL, retry, e)))
+			return NULL;
+		out = newest(all, limit);
+		json_decref(all);
+		if (!out)
+			ch_errf(e, "out of memory");
+		return out;
+	}
 	all = json_array();
 	snprintf(path, sizeof path, "%s/drift-reports.jsonl", cfg.state_dir);
 	pthread_mutex_lock(&H.hist_mu);

@@ -1,0 +1,283 @@
+/* refresher.c - the registry view kept fresh by one background thread, so
+ * that no request thread waits on S3 or PostgreSQL */
+#include <errno.h>
+#include <math.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "serve.h"
+
+/*
+ * One thread runs the steps below each --refresh-interval seconds, or at
+ * once when refresher_wake asks, and publishes what they fetch as JSON
+ * objects that are never changed once published (jansson's reference
+ * counts are atomic, and encoding reads only, so request threads share
+ * them).  A request takes a new reference under R.mu, which is only ever
+ * held for pointer copies, and answers from it.  The registry calls
+ * themselves are bounded by --registry-timeout (reg.c).
+ */
+#define REPORTS_KEPT 1000       /* drift reports in the view */
+
+static struct {
+	pthread_mutex_t mu;         /* guards everything below */
+	pthread_cond_t wake_cv;     /* the thread waits for work */
+	pthread_cond_t done_cv;     /* refresher_sync waits for a refresh */
+	pthread_t th;
+	int running, stop;
+	unsigned wake;              /* REFRESH_* bits asked for */
+	long started, finished;     /* refreshes begun and ended */
+	json_t *view[V_NVIEWS];     /* the last successful fetch */
+	double ok_at;               /* ch_seconds() of that fetch, 0: none */
+	int failing;                /* the last refresh failed */
+	char err[512];              /* and why */
+} R = {
+	.mu = PTHREAD_MUTEX_INITIALIZER,
+};
+
+/* --- the steps: each runs when one of its bits was asked for --------- */
+
+/* SIGHUP: reload the target (model_target) */
+static int
+step_reload(struct ch_err *e)
+{
+	char v[17], *target;
+
+	if (model_reload(NULL, v, e) != 0) {
+		slog("error", "reload failed", json_pack("{s:s,s:s}", "error",
+		    e->msg, "by", "SIGHUP"));
+		return 0;       /* logged: not a registry failure */
+	}
+	target = model_target();
+	slog("info", "reloaded", json_pack("{s:s,s:s,s:s}", "model_version", v,
+	    "source", target ? target : "newest in the registry", "by",
+	    "SIGHUP"));
+	free(target);
+	return 0;
+}
+
+/* the registry's versions, aliases, history and drift reports */
+static int
+step_registry(struct ch_err *e)
+{
+	json_t *models, *reports, *old[V_NVIEWS];
+	int i;
+
+	if (!reg_enabled())
+		return 0;
+	if (!(models = reg_models(e)))
+		return -1;
+	if (!(reports = reg_drift_reports(REPORTS_KEPT, e))) {
+		json_decref(models);
+		return -1;
+	}
+	pthread_mutex_lock(&R.mu);
+	old[V_MODELS] = R.view[V_MODELS];
+	old[V_REPORTS] = R.view[V_REPORTS];
+	R.view[V_MODELS] = models;
+	R.view[V_REPORTS] = reports;
+	R.ok_at = ch_seconds();
+	pthread_mutex_unlock(&R.mu);
+	for (i = 0; i < V_NVIEWS; i++)
+		json_decref(old[i]);
+	return 0;
+}
+
+/* In order; a failed step ends the round (the next tick tries again). */
+static const struct step {
+	unsigned when;              /* REFRESH_* bits */
+	const char *name;
+	int (*run)(struct ch_err *e);
+} steps[] = {
+	{ REFRESH_RELOAD, "reload", step_reload },
+	{ REFRESH_REGISTRY, "registry", step_registry },
+};
+
+/* --- the thread ------------------------------------------------------ */
+
+static void
+deadline(struct timespec *ts, double seconds)
+{
+	clock_gettime(CLOCK_MONOTONIC, ts);
+	ts->tv_sec += (time_t)seconds;
+	ts->tv_nsec += (long)((seconds - floor(seconds)) * 1e9);
+	if (ts->tv_nsec >= 1000000000L) {
+		ts->tv_sec++;
+		ts->tv_nsec -= 1000000000L;
+	}
+}
+
+static void
+round_run(unsigned what)
+{
+	struct ch_err e;
+	const struct step *s;
+	int rc = 0, was;
+
+	e.msg[0] = '\0';
+	for (s = steps; s < steps + sizeof steps / sizeof *steps; s++)
+		if ((what & s->when) && (rc = s->run(&e)) != 0)
+			break;
+	pthread_mutex_lock(&R.mu);
+	was = R.failing;
+	if (rc != 0)
+		snprintf(R.err, sizeof R.err, "%s", e.msg);
+	R.failing = rc != 0;
+	pthread_mutex_unlock(&R.mu);
+	/* once a change, and not under R.mu (stderr may block) */
+	if (rc != 0 && !was)
+		slog("warn", "registry view not refreshed",
+		    json_pack("{s:s,s:s}", "step", s->name, "error", e.msg));
+	else if (rc == 0 && was)
+		slog("info", "registry view refreshed again", NULL);
+}
+
+static void *
+loop(void *arg)
+{
+	struct timespec due;
+	unsigned what;
+
+	(void)arg;
+	pthread_mutex_lock(&R.mu);
+	deadline(&due, 0);
+	for (;;) {
+		while (!R.stop && !R.wake)
+			if (pthread_cond_timedwait(&R.wake_cv, &R.mu, &due) ==
+			    ETIMEDOUT)
+				R.wake |= REFRESH_REGISTRY;
+		if (R.stop)
+			break;
+		what = R.wake;
+		R.wake = 0;
+		R.started++;
+		pthread_mutex_unlock(&R.mu);
+		round_run(what);
+		pthread_mutex_lock(&R.mu);
+		R.finished = R.started;
+		pthread_cond_broadcast(&R.done_cv);
+		deadline(&due, cfg.refresh_interval);
+	}
+	pthread_mutex_unlock(&R.mu);
+	return NULL;
+}
+
+int
+refresher_start(struct ch_err *e)
+{
+	pthread_condattr_t ca;
+	int rc;
+
+	pthread_condattr_init(&ca);
+	pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
+	pthread_cond_init(&R.wake_cv, &ca);
+	pthread_cond_init(&R.done_cv, &ca);
+	pthread_condattr_destroy(&ca);
+	if ((rc = pthread_create(&R.th, NULL, loop, NULL)) != 0)
+		return ch_errf(e, "cannot start the registry refresher: %s",
+		    strerror(rc));
+	pthread_mutex_lock(&R.mu);
+	R.running = 1;
+	pthread_mutex_unlock(&R.mu);
+	return 0;
+}
+
+void
+refresher_stop(void)
+{
+	int i;
+
+	pthread_mutex_lock(&R.mu);
+	if (!R.running) {
+		pthread_mutex_unlock(&R.mu);
+		return;
+	}
+	R.stop = 1;
+	pthread_cond_broadcast(&R.wake_cv);
+	pthread_cond_broadcast(&R.done_cv);
+	pthread_mutex_unlock(&R.mu);
+	pthread_join(R.th, NULL);
+	pthread_mutex_lock(&R.mu);
+	R.running = 0;
+	for (i = 0; i < V_NVIEWS; i++) {
+		json_decref(R.view[i]);
+		R.view[i] = NULL;
+	}
+	pthread_mutex_unlock(&R.mu);
+	pthread_cond_destroy(&R.wake_cv);
+	pthread_cond_destroy(&R.done_cv);
+}
+
+void
+refresher_wake(unsigned what)
+{
+	pthread_mutex_lock(&R.mu);
+	R.wake |= what;
+	pthread_cond_signal(&R.wake_cv);
+	pthread_mutex_unlock(&R.mu);
+}
+
+void
+refresher_sync(double timeout)
+{
+	struct timespec until;
+	long want;
+
+	pthread_mutex_lock(&R.mu);
+	if (!R.running || R.stop || pthread_equal(pthread_self(), R.th)) {
+		pthread_mutex_unlock(&R.mu);
+		return;
+	}
+	/* a round that starts after this call: the one in progress may
+	 * have read the registry before the change the caller made */
+	want = R.started + 1;
+	R.wake |= REFRESH_REGISTRY;
+	pthread_cond_signal(&R.wake_cv);
+	deadline(&until, timeout);
+	while (R.finished < want && !R.stop)
+		if (pthread_cond_timedwait(&R.done_cv, &R.mu, &until) ==
+		    ETIMEDOUT)
+			break;
+	pthread_mutex_unlock(&R.mu);
+}
+
+/* Retry-After: the next round, in whole seconds */
+static int
+retry_seconds(void)
+{
+	return (int)ceil(cfg.refresh_interval) > 0 ?
+	    (int)ceil(cfg.refresh_interval) : 1;
+}
+
+json_t *
+refresher_view(enum view v, double *age, int *retry, struct ch_err *e)
+{
+	json_t *j = NULL;
+	double a = 0;
+
+	/* the staleness bound: a view older than this is not served */
+	double bound = 3 * cfg.refresh_interval + cfg.registry_timeout;
+
+	*retry = 0;
+	pthread_mutex_lock(&R.mu);
+	if (R.ok_at > 0)
+		a = ch_seconds() - R.ok_at;
+	if (R.ok_at <= 0) {
+		*retry = retry_seconds();
+		ch_errf(e, "the registry has not been read yet%s%s",
+		    R.failing ? ": " : " (it is being read)",
+		    R.failing ? R.err : "");
+	} else if (a > bound) {
+		*retry = retry_seconds();
+		ch_errf(e, "the registry view is %.0f s old, older than the "
+		    "%.0f s bound: %s", a, bound, R.failing ? R.err :
+		    "the refresher is late");
+	} else
+		j = json_incref(R.view[v]);
+	pthread_mutex_unlock(&R.mu);
+	if (age)
+		*age = a;
+	return j;
+}
