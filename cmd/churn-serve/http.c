@@ -62,23 +62,35 @@ send_buf(struct MHD_Connection *c, struct req *r, int status,
 	return ret;
 }
 
-/* Answers with j (stolen) as JSON. */
-enum MHD_Result
-send_json(struct MHD_Connection *c, struct req *r, int status, json_t *j)
+/* Answers with j (stolen) as JSON; allow for 405.  j may be NULL (a
+ * json_pack that failed): the answer is then a 500. */
+static enum MHD_Result
+send_json_allow(struct MHD_Connection *c, struct req *r, int status,
+    json_t *j, const char *allow)
 {
 	char *s = j ? json_dumps(j, JSON_COMPACT | JSON_PRESERVE_ORDER |
 	    JSON_REAL_PRECISION(10)) : NULL;
 
 	json_decref(j);
-	if (!s)
+	if (!s) {
+		slog("error", "answer not encoded", json_pack("{s:s,s:i}",
+		    "route", route_name[r->route], "status", status));
 		return send_buf(c, r, 500, JSON, "{\"error\":\"out of memory\"}",
 		    25, MHD_RESPMEM_PERSISTENT, NULL);
+	}
 	return send_buf(c, r, status, JSON, s, strlen(s), MHD_RESPMEM_MUST_FREE,
-	    NULL);
+	    allow);
+}
+
+enum MHD_Result
+send_json(struct MHD_Connection *c, struct req *r, int status, json_t *j)
+{
+	return send_json_allow(c, r, status, j, NULL);
 }
 
 /* {"error": message} with status; allow for 405.  Server-side failures
- * are logged. */
+ * are logged.  The message may quote anything a request carried: it
+ * reaches JSON through jtext. */
 enum MHD_Result
 fail(struct MHD_Connection *c, struct req *r, int status, const char *allow,
     const char *fmt, ...) __attribute__((format(printf, 5, 6)));
@@ -87,22 +99,18 @@ enum MHD_Result
 fail(struct MHD_Connection *c, struct req *r, int status, const char *allow,
     const char *fmt, ...)
 {
-	char msg[2048], *s;
+	char msg[2048];
 	va_list ap;
-	json_t *j;
 
 	va_start(ap, fmt);
 	vsnprintf(msg, sizeof msg, fmt, ap);
 	va_end(ap);
 	if (status >= 500)
-		slog("error", "request failed", json_pack("{s:s,s:i,s:s}",
+		slog("error", "request failed", json_pack("{s:s,s:i,s:o}",
 		    "route", route_name[r->route], "status", status,
-		    "error", msg));
-	j = json_pack("{s:s}", "error", msg);
-	s = json_dumps(j, JSON_COMPACT);
-	json_decref(j);
-	return send_buf(c, r, status, JSON, s, strlen(s), MHD_RESPMEM_MUST_FREE,
-	    allow);
+		    "error", jtext(msg)));
+	return send_json_allow(c, r, status, json_pack("{s:o}", "error",
+	    jtext(msg)), allow);
 }
 
 /* --- helpers -------------------------------------------------------- */
@@ -355,7 +363,8 @@ dispatch(struct MHD_Connection *c, struct req *r, const char *url,
 		return fail(c, r, 405, routes[i].post ? "POST" : "GET, HEAD",
 		    "%s %s: method not allowed", method, url);
 	if (routes[i].admin && !admin_ok(c)) {
-		slog("warn", "unauthorised", json_pack("{s:s}", "route", url));
+		slog("warn", "unauthorised", json_pack("{s:o}", "route",
+		    jtext(url)));
 		return fail(c, r, 401, NULL, "%s: a valid "
 		    "'Authorization: Bearer' token is required", url);
 	}
@@ -469,8 +478,9 @@ completed(void *cls, struct MHD_Connection *c, void **ctx,
 	dt = mono() - r->t0;
 	metrics_request(r->route, r->status, dt);
 	if (cfg.access_log)
-		slog("info", "request", json_pack("{s:s,s:s,s:i,s:f,s:I}",
-		    "method", r->method, "path", r->url ? r->url : "",
+		slog("info", "request", json_pack("{s:o,s:o,s:i,s:f,s:I}",
+		    "method", jtext(r->method), "path", jtext(r->url ? r->url :
+		    ""),
 		    "status", r->status, "ms", dt * 1e3,
 		    "bytes_in", (json_int_t)r->len));
 	free(r->body);
@@ -491,7 +501,7 @@ mhd_log(void *cls, const char *fmt, va_list ap)
 	n = strlen(msg);
 	while (n && (msg[n - 1] == '\n' || msg[n - 1] == '.'))
 		msg[--n] = '\0';
-	slog("warn", "libmicrohttpd", json_pack("{s:s}", "detail", msg));
+	slog("warn", "libmicrohttpd", json_pack("{s:o}", "detail", jtext(msg)));
 }
 
 /* Splits ADDR:PORT (also [v6]:PORT, :PORT, PORT or ADDR) and resolves

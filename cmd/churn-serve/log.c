@@ -7,6 +7,23 @@
 
 #include "serve.h"
 
+json_t *
+jtextn(const char *s, size_t len)
+{
+	size_t n;
+	char *t = ch_utf8_clean(s, len, &n);
+	json_t *j = json_stringn(t, n);
+
+	free(t);
+	return j;
+}
+
+json_t *
+jtext(const char *s)
+{
+	return s ? jtextn(s, strlen(s)) : json_null();
+}
+
 /* One event: time, level, message and fields, written with one write(2)
  * so that lines from different threads never interleave. */
 void

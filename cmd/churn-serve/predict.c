@@ -153,10 +153,10 @@ enum MHD_Result
 fail_field(struct MHD_Connection *c, struct req *r, const char *msg,
     const char *field)
 {
-	json_t *j = json_pack("{s:s}", "error", msg);
+	json_t *j = json_pack("{s:o}", "error", jtext(msg));
 
-	if (field)
-		json_object_set_new(j, "field", json_string(field));
+	if (j && field)
+		json_object_set_new(j, "field", jtext(field));
 	return send_json(c, r, 422, j);
 }
 
@@ -264,7 +264,7 @@ predict_csv(struct MHD_Connection *c, struct req *r, const struct loaded *l)
 			}
 			json_object_set_new(raw, s->f[i].name,
 			    ch_is_missing(v, vl) ? json_null() :
-			    json_stringn(v, vl));
+			    jtextn(v, vl));
 		}
 		if (status) {
 			json_decref(raw);
