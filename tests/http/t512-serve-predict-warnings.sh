@@ -40,4 +40,15 @@ req POST /predict --data-binary @arr.json; want 200
 jqok 'length == 3'
 jqok '(.[0] | has("warnings") | not) and (.[2] | has("warnings") | not)'
 jqok '.[1].warnings | length == 1 and (.[0] | test("Contract"))'
+# CSV in, churn-predict's CSV out: the warning is churn-predict's stderr
+# line, in a Warning header
+head -4 m.model.csv | sed '3s/,Month-to-month,/,Biennial,/; 3s/,One year,/,Biennial,/; 3s/,Two year,/,Biennial,/' >unseen.csv
+grep -q Biennial unseen.csv || fail "unseen.csv was not made"
+req POST /predict -H 'Content-Type: text/csv' --data-binary @unseen.csv; want 200
+[ "$(wc -l <body)" -eq 4 ] || fail "CSV answer: $(cat body)"
+grep -qi '^warning: 299 churn-serve "1 values of categories unseen in training treated as missing (Contract: 1)"' hdr ||
+    fail "no Warning header for the CSV: $(cat hdr)"
+head -2 m.model.csv >known.csv
+req POST /predict -H 'Content-Type: text/csv' --data-binary @known.csv; want 200
+grep -qi '^warning:' hdr && fail "a Warning header without cause: $(cat hdr)"
 echo ok
