@@ -50,6 +50,8 @@ send_buf(struct MHD_Connection *c, struct req *r, int status,
 	MHD_add_response_header(resp, MHD_HTTP_HEADER_CONTENT_TYPE, type);
 	if (allow)
 		MHD_add_response_header(resp, MHD_HTTP_HEADER_ALLOW, allow);
+	if (r->warning)
+		MHD_add_response_header(resp, "Warning", r->warning);
 	if (status == MHD_HTTP_UNAUTHORIZED)
 		MHD_add_response_header(resp, MHD_HTTP_HEADER_WWW_AUTHENTICATE,
 		    "Bearer");
@@ -485,6 +487,7 @@ completed(void *cls, struct MHD_Connection *c, void **ctx,
 		    "bytes_in", (json_int_t)r->len));
 	free(r->body);
 	free(r->url);
+	free(r->warning);
 	free(r);
 	*ctx = NULL;
 	atomic_fetch_sub(&inflight, 1);

@@ -17,6 +17,7 @@ struct req {
 	char *body;
 	size_t len, cap;
 	char *url;                  /* kept for the access log only */
+	char *warning;              /* a Warning header for the answer */
 	char method[8];
 };
 
