@@ -55,7 +55,7 @@ send_buf(struct MHD_Connection *c, struct req *r, int status,
 	if (status == MHD_HTTP_UNAUTHORIZED)
 		MHD_add_response_header(resp, MHD_HTTP_HEADER_WWW_AUTHENTICATE,
 		    "Bearer");
-	if (atomic_load_explicit(&stopping, memory_order_relaxed))
+	if (r->close || atomic_load_explicit(&stopping, memory_order_relaxed))
 		MHD_add_response_header(resp, MHD_HTTP_HEADER_CONNECTION,
 		    "close");
 	r->status = status;
@@ -179,6 +179,63 @@ has_length(struct MHD_Connection *c)
 		if (!strncasecmp(te, "chunked", 7))
 			return 1;
 	return 0;
+}
+
+/* What the framing headers say: every Content-Length value (one, or
+ * repeated equal) and whether Transfer-Encoding came too. */
+struct framing {
+	const char *cl;
+	const char *other;          /* a second, different Content-Length */
+	const char *bad;            /* a Content-Length that is not digits */
+	int te;
+};
+
+static enum MHD_Result
+framing_header(void *cls, enum MHD_ValueKind kind, const char *key,
+    const char *value)
+{
+	struct framing *f = cls;
+
+	(void)kind;
+	if (!strcasecmp(key, MHD_HTTP_HEADER_TRANSFER_ENCODING))
+		f->te = 1;
+	else if (!strcasecmp(key, MHD_HTTP_HEADER_CONTENT_LENGTH)) {
+		if (!value || !*value ||
+		    strspn(value, "0123456789") != strlen(value))
+			f->bad = value ? value : "";
+		else if (f->cl && strcmp(f->cl, value) != 0)
+			f->other = value;
+		else
+			f->cl = value;
+	}
+	return MHD_YES;
+}
+
+/*
+ * The body's length must be unambiguous (RFC 9112, 6.3): at most one
+ * Content-Length value, all digits, and never with Transfer-Encoding.
+ * libmicrohttpd 0.9.75 reads the first length (or the chunks) and goes
+ * on, while a proxy in front may read another: the rest of the body
+ * would then be taken for a request of its own (request smuggling).
+ * Such a request gets 400 and its connection is closed.
+ */
+static enum MHD_Result
+check_framing(struct MHD_Connection *c, struct req *r)
+{
+	struct framing f = { 0 };
+
+	MHD_get_connection_values(c, MHD_HEADER_KIND, framing_header, &f);
+	if (!f.bad && !f.other && !(f.te && f.cl))
+		return MHD_YES;
+	r->close = 1;
+	if (f.bad)
+		return fail(c, r, 400, NULL, "Content-Length '%s' is not a "
+		    "number", f.bad);
+	if (f.other)
+		return fail(c, r, 400, NULL, "Content-Length '%s' and '%s' "
+		    "disagree: the body's length is ambiguous", f.cl, f.other);
+	return fail(c, r, 400, NULL, "Content-Length with Transfer-Encoding: "
+	    "the body's length is ambiguous");
 }
 
 int
@@ -433,6 +490,8 @@ handler(void *cls, struct MHD_Connection *c, const char *url,
 			r->url = ch_strdup(url);
 			snprintf(r->method, sizeof r->method, "%s", method);
 		}
+		if (check_framing(c, r) != MHD_YES || r->status)
+			return r->status ? MHD_YES : MHD_NO;
 		/* refuse a body announced too large before reading it */
 		if (cl && strtoull(cl, NULL, 10) > cfg.body_limit) {
 			r->too_big = 1;     /* whatever arrives is dropped */

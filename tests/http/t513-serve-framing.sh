@@ -66,11 +66,12 @@ raw "POST /predict HTTP/1.1" "Host: x" "Content-Type: application/json" \
 # also on a route that takes no body
 raw "GET /health HTTP/1.1" "Host: x" "Content-Length: 0" "Content-Length: 44"
 [ "$(statuses)" = 400 ] || fail "GET with two Content-Length: $(statuses | tr '\n' ' ')"
-# a list of lengths in one header
+# a list of lengths in one header (libmicrohttpd refuses it itself, and
+# writes its status line twice)
 cp one.json rawbody
 raw "POST /predict HTTP/1.1" "Host: x" "Content-Type: application/json" \
     "Content-Length: $len, 5"
-[ "$(statuses)" = 400 ] || fail "Content-Length list: $(statuses | tr '\n' ' ')"
+[ "$(statuses | sort -u)" = 400 ] || fail "Content-Length list: $(statuses | tr '\n' ' ')"
 # nothing was smuggled through, and the server still answers
 grep -q smuggled serve.log && fail "a smuggled request reached the server"
 req GET /health; want 200
