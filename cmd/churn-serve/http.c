@@ -217,7 +217,8 @@ framing_header(void *cls, enum MHD_ValueKind kind, const char *key,
  * libmicrohttpd 0.9.75 reads the first length (or the chunks) and goes
  * on, while a proxy in front may read another: the rest of the body
  * would then be taken for a request of its own (request smuggling).
- * Such a request gets 400 and its connection is closed.
+ * Such a request gets 400 and its connection is closed; MHD_YES with
+ * nothing answered when the framing is clear.
  */
 static enum MHD_Result
 check_framing(struct MHD_Connection *c, struct req *r)
@@ -473,6 +474,7 @@ handler(void *cls, struct MHD_Connection *c, const char *url,
     size_t *upsize, void **ctx)
 {
 	struct req *r = *ctx;
+	enum MHD_Result ret;
 	int i;
 
 	(void)cls, (void)version;
@@ -490,8 +492,8 @@ handler(void *cls, struct MHD_Connection *c, const char *url,
 			r->url = ch_strdup(url);
 			snprintf(r->method, sizeof r->method, "%s", method);
 		}
-		if (check_framing(c, r) != MHD_YES || r->status)
-			return r->status ? MHD_YES : MHD_NO;
+		if ((ret = check_framing(c, r)) != MHD_YES || r->status)
+			return ret;
 		/* refuse a body announced too large before reading it */
 		if (cl && strtoull(cl, NULL, 10) > cfg.body_limit) {
 			r->too_big = 1;     /* whatever arrives is dropped */
@@ -540,8 +542,8 @@ completed(void *cls, struct MHD_Connection *c, void **ctx,
 	metrics_request(r->route, r->status, dt);
 	if (cfg.access_log)
 		slog("info", "request", json_pack("{s:o,s:o,s:i,s:f,s:I}",
-		    "method", jtext(r->method), "path", jtext(r->url ? r->url :
-		    ""),
+		    "method", jtext(r->method),
+		    "path", jtext(r->url ? r->url : ""),
 		    "status", r->status, "ms", dt * 1e3,
 		    "bytes_in", (json_int_t)r->len));
 	free(r->body);

@@ -107,7 +107,8 @@ unseen_warnings(const struct ch_schema *s, json_t *obj, const uint8_t *codes)
 				continue;
 			/* at most 64 bytes, not cut inside a character */
 			if (n > 64)
-				for (n = 64; n > 0 && (t[n] & 0xc0) == 0x80; n--)
+				for (n = 64; n > 0 &&
+				    ((unsigned char)t[n] & 0xc0) == 0x80; n--)
 					;
 			snprintf(msg, sizeof msg, "field '%s': '%.*s'%s is a "
 			    "category unseen in training, scored as missing",
