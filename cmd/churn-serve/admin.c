@@ -23,16 +23,16 @@ reload(struct MHD_Connection *c, struct req *r)
 	if (model_reload(name, v, &e) != 0) {
 		json_t *j;
 
-		slog("error", "reload failed", json_pack("{s:s,s:O}", "error",
-		    e.msg, "model_version", prev));
-		j = json_pack("{s:s,s:b,s:o}", "error", e.msg, "reloaded", 0,
-		    "model_version", prev);
+		slog("error", "reload failed", json_pack("{s:o,s:O}", "error",
+		    jtext(e.msg), "model_version", prev));
+		j = json_pack("{s:o,s:b,s:o}", "error", jtext(e.msg),
+		    "reloaded", 0, "model_version", prev);
 		return send_json(c, r, 500, j);
 	}
 	target = name ? NULL : model_target();
-	slog("info", "reloaded", json_pack("{s:s,s:O,s:s}", "model_version", v,
-	    "previous", prev, "source", name ? name : target ? target :
-	    "newest in the registry"));
+	slog("info", "reloaded", json_pack("{s:s,s:O,s:o}", "model_version", v,
+	    "previous", prev, "source", jtext(name ? name : target ? target :
+	    "newest in the registry")));
 	free(target);
 	return send_json(c, r, 200, json_pack("{s:b,s:s,s:o}", "reloaded", 1,
 	    "model_version", v, "previous", prev));
@@ -147,8 +147,8 @@ drift_check(struct MHD_Connection *c, struct req *r)
 	if (!json_object_get(rep, "drift"))
 		json_object_set_new(rep, "drift", json_boolean(res.code == 1));
 	if (drift_record(rep, &e) != 0)
-		slog("error", "drift report not recorded", json_pack("{s:s}",
-		    "error", e.msg));
+		slog("error", "drift report not recorded", json_pack("{s:o}",
+		    "error", jtext(e.msg)));
 	metrics_drift(json_is_true(json_object_get(rep, "drift")),
 	    json_number_value(json_object_get(rep, "drift_share")),
 	    json_string_value(json_object_get(rep, "model_version")));
@@ -186,7 +186,7 @@ retrain(struct MHD_Connection *c, struct req *r)
 		return ret;
 	}
 	if (!(j = json_loadb(res.out, res.outlen, 0, NULL)))
-		j = json_pack("{s:s%}", "output", res.out, res.outlen);
+		j = json_pack("{s:o}", "output", jtextn(res.out, res.outlen));
 	bridge_result_free(&res);
 	slog("info", "retrain finished", NULL);
 	return send_json(c, r, 200, j);
@@ -255,8 +255,9 @@ github_hook(struct MHD_Connection *c, struct req *r)
 	snprintf(logpath, sizeof logpath, "%s/pipeline.log", cfg.state_dir);
 	if ((pid = bridge_background(cfg.pipeline_cmd, logpath, env, &e)) < 0)
 		return fail(c, r, 500, NULL, "pipeline: %s", e.msg);
-	slog("info", "pipeline started", json_pack("{s:i,s:s,s:s}", "pid",
-	    (int)pid, "ref", eref + 15, "delivery", delivery ? delivery : ""));
+	slog("info", "pipeline started", json_pack("{s:i,s:o,s:o}", "pid",
+	    (int)pid, "ref", jtext(eref + 15), "delivery",
+	    jtext(delivery ? delivery : "")));
 	return send_json(c, r, 202, json_pack("{s:b,s:s,s:i}", "accepted", 1,
 	    "event", "push", "pid", (int)pid));
 }

@@ -14,9 +14,11 @@ struct req {
 	enum route route;
 	int status;
 	int too_big;
+	int close;                  /* answer with Connection: close */
 	char *body;
 	size_t len, cap;
 	char *url;                  /* kept for the access log only */
+	char *warning;              /* a Warning header for the answer */
 	char method[8];
 };
 

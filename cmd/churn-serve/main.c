@@ -193,9 +193,9 @@ main(int argc, char **argv)
 		/* without --model: the newest version in the registry */
 		if (model_reload(cfg.model, version, &e) != 0)
 			ch_die(2, "%s", e.msg);
-		slog("info", "model loaded", json_pack("{s:s,s:s}",
+		slog("info", "model loaded", json_pack("{s:s,s:o}",
 		    "model_version", version, "source",
-		    cfg.model ? cfg.model : "newest in the registry"));
+		    jtext(cfg.model ? cfg.model : "newest in the registry")));
 	} else
 		slog("warn", "no model configured: /ready answers 503 until "
 		    "a reload with ?model=", NULL);

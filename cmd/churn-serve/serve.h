@@ -47,6 +47,15 @@ extern struct config cfg;
 /* slog("info", "reloaded", json_pack("{s:s}", "version", v)): fields is
  * stolen (may be NULL).  Thread-safe: one write(2) per line. */
 void slog(const char *level, const char *msg, json_t *fields);
+/* Text from outside (a request's path, method, query or headers, a CSV
+ * cell, a child's output, a message quoting any of these) as a JSON
+ * string, the bytes that are not UTF-8 shown as \xNN: the one way such
+ * text enters JSON, in answers and in logs alike; jtext(NULL) is JSON
+ * null.  NULL only when out of memory (json_pack then fails too, and
+ * callers handle that).
+ * slog("warn", "x", json_pack("{s:o}", "path", jtext(url))). */
+json_t *jtext(const char *s);
+json_t *jtextn(const char *s, size_t len);
 
 /* --- state.c: the loaded model, refcounted ------------------------- */
 struct loaded {

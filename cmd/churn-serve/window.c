@@ -225,7 +225,7 @@ flush_db(char *buf, size_t len, long n, int force)
 	W.retry_at = ch_seconds() + W.pause;
 	gone = requeue(buf, len, n, &held);
 	slog("warn", "window rows kept in memory: the database cannot take them",
-	    json_pack("{s:s,s:I,s:I,s:f}", "error", e.msg, "rows",
+	    json_pack("{s:o,s:I,s:I,s:f}", "error", jtext(e.msg), "rows",
 	    (json_int_t)held, "dropped", (json_int_t)gone, "retry_s",
 	    W.pause));
 }
