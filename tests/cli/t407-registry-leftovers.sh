@@ -1,7 +1,9 @@
 #!/bin/sh
 # What pushes killed with -9 leave behind in a file:// store (temporary
 # files, version directories never registered) is removed by the next push
-# and by churn-models gc; registered versions are kept and still pull
+# and by churn-models gc; registered versions are kept and still pull.
+# With PostgreSQL + S3, churn-models gc removes objects of versions nobody
+# registered.
 . "$CHURN_TOP/tests/lib.sh"
 . "$CHURN_TOP/tests/cli/registry-lib.sh"
 
@@ -80,4 +82,31 @@ done
 [ "$(listed_versions | wc -l)" -eq 30 ] || fail "$(listed_versions | wc -l) versions, not 30"
 check_listed
 [ -z "$(leftovers)" ] || fail "leftovers after a clean round: $(leftovers | tr '\n' ' ')"
+
+use_services
+expect 0 churn-push --init m30.churn
+i=1
+while [ "$i" -le 10 ]; do
+	churn-push "m$i.churn" >/dev/null 2>&1 &
+	pid=$!
+	sleep "0.0$(rand 10)$(rand 10)"
+	kill -9 "$pid" 2>/dev/null
+	wait "$pid" 2>/dev/null
+	i=$((i + 1))
+done
+check_listed
+# an object under a version nobody registered, as a push killed between
+# its upload and its commit leaves it
+s3 PUT "$(s3_url models/v20990101-000000/model.churn)" m1.churn >/dev/null || fail "cannot PUT to the bucket"
+s3 GET "$(s3_url models/v20990101-000000/model.churn)" >/dev/null || fail "the object is not there"
+expect 0 churn-models gc
+grep -q 'models/v20990101-000000' out || { cat out >&2; fail "gc does not name the object it removed"; }
+s3 GET "$(s3_url models/v20990101-000000/model.churn)" >/dev/null 2>&1 && fail "gc left the object"
+check_listed
+while read -r v; do
+	stored_object "$v" obj.churn
+	[ "$(sha_of obj.churn)" = "$(registered_sha "$v")" ] || fail "$v: stored object differs from the registry after gc"
+done <listed
+expect 0 churn-models gc --json
+grep -q '"removed": \[\]' out || { cat out >&2; fail "a second gc found more"; }
 exit 0
