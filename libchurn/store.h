@@ -69,6 +69,29 @@ int ch_store_head(struct ch_store *s, const char *key, size_t *len,
 int ch_store_delete(struct ch_store *s, const char *key, struct ch_err *e);
 
 /*
+ * The names one level below the "directory" dir ("models" gives "v1",
+ * ".push-12", ...), each once, as a NULL-terminated vector to free with
+ * ch_strv_free; empty when there is nothing below dir.  file:// reads the
+ * directory; s3:// lists the keys under "dir/" with delimiter '/'.
+ * NULL with e filled on error.
+ */
+char **ch_store_list(struct ch_store *s, const char *dir, struct ch_err *e);
+
+/* Removes the object at key and every object below "key/" (missing is
+ * fine); *bytes (may be NULL) receives the bytes they held. */
+int ch_store_remove_all(struct ch_store *s, const char *key,
+    unsigned long long *bytes, struct ch_err *e);
+
+/*
+ * file:// only: moves the object or directory from to to in one rename(2),
+ * so that readers see either nothing or all of it; a directory already at
+ * to is moved aside first and removed after.  s3:// has no rename and
+ * fails.
+ */
+int ch_store_rename(struct ch_store *s, const char *from, const char *to,
+    struct ch_err *e);
+
+/*
  * Exclusive lock for read-modify-write of a small object (the registry
  * index).  file:// takes flock(2) on "<dir>/<key>.lock", waiting for it;
  * s3:// has no lock primitive and takes only a process-local lock

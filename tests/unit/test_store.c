@@ -33,6 +33,77 @@ rm_tmp(void)
 	ck_assert_int_eq(system(cmd), 0);
 }
 
+static int
+count(char **v)
+{
+	int n = 0;
+
+	while (v[n])
+		n++;
+	return n;
+}
+
+/* list and remove_all: names one level down, each once; everything
+ * below a key removed, its bytes counted */
+static void
+listing(struct ch_store *s, const char *tag)
+{
+	struct ch_err e = {{0}};
+	unsigned long long bytes = 0;
+	char key[128], **v;
+
+	snprintf(key, sizeof key, "%s/l/v1/model.churn", tag);
+	ck_assert_int_eq(ch_store_put(s, key, "abcd", 4, &e), 0);
+	snprintf(key, sizeof key, "%s/l/v1/manifest.json", tag);
+	ck_assert_int_eq(ch_store_put(s, key, "{}", 2, &e), 0);
+	snprintf(key, sizeof key, "%s/l/v2/model.churn", tag);
+	ck_assert_int_eq(ch_store_put(s, key, "xyz", 3, &e), 0);
+	snprintf(key, sizeof key, "%s/l", tag);
+	ck_assert_ptr_nonnull(v = ch_store_list(s, key, &e));
+	ck_assert_int_eq(count(v), 2);
+	ck_assert(ch_strv_has(v, "v1") && ch_strv_has(v, "v2"));
+	ch_strv_free(v);
+	snprintf(key, sizeof key, "%s/l/v1", tag);
+	ck_assert_ptr_nonnull(v = ch_store_list(s, key, &e));
+	ck_assert_int_eq(count(v), 2);
+	ch_strv_free(v);
+	ck_assert_int_eq(ch_store_remove_all(s, key, &bytes, &e), 0);
+	ck_assert_uint_eq(bytes, 6);
+	snprintf(key, sizeof key, "%s/l", tag);
+	ck_assert_ptr_nonnull(v = ch_store_list(s, key, &e));
+	ck_assert_int_eq(count(v), 1);
+	ck_assert_str_eq(v[0], "v2");
+	ch_strv_free(v);
+	snprintf(key, sizeof key, "%s/nothing", tag);
+	ck_assert_ptr_nonnull(v = ch_store_list(s, key, &e));
+	ck_assert_int_eq(count(v), 0);
+	ch_strv_free(v);
+	ck_assert_int_eq(ch_store_remove_all(s, key, &bytes, &e), 0);
+	ck_assert_uint_eq(bytes, 0);
+	/* rename: file:// only, replacing a directory in the way */
+	snprintf(key, sizeof key, "%s/l/v2", tag);
+	if (ch_store_is_local(s)) {
+		char to[128];
+		unsigned char *got;
+		size_t len;
+
+		snprintf(to, sizeof to, "%s/l/v3/model.churn", tag);
+		ck_assert_int_eq(ch_store_put(s, to, "old!", 4, &e), 0);
+		snprintf(to, sizeof to, "%s/l/v3", tag);
+		ck_assert_msg(ch_store_rename(s, key, to, &e) == 0, "%s", e.msg);
+		snprintf(to, sizeof to, "%s/l/v3/model.churn", tag);
+		ck_assert_int_eq(ch_store_get(s, to, &got, &len, &e), 0);
+		ck_assert_str_eq((char *)got, "xyz");
+		free(got);
+		snprintf(key, sizeof key, "%s/l", tag);
+		ck_assert_ptr_nonnull(v = ch_store_list(s, key, &e));
+		ck_assert_int_eq(count(v), 1);
+		ck_assert_str_eq(v[0], "v3");
+		ch_strv_free(v);
+	} else
+		ck_assert_int_eq(ch_store_rename(s, key, "x", &e), -1);
+}
+
 /* The common contract, run against any store. */
 static void
 roundtrip(struct ch_store *s, const char *tag)
@@ -93,6 +164,7 @@ roundtrip(struct ch_store *s, const char *tag)
 	ck_assert_ptr_nonnull(strstr(e.msg, "bad store key"));
 	ck_assert_int_eq(ch_store_put(s, "/etc/x", "a", 1, &e), -1);
 	ck_assert_int_eq(ch_store_put(s, "a b", "a", 1, &e), -1);
+	listing(s, tag);
 }
 
 START_TEST(file_roundtrip)
