@@ -175,15 +175,16 @@ reg_window_append(const char *lines, size_t len, long keep, long *refused,
 }
 
 char *
-reg_window_read(long limit, size_t *len, long *rows, struct ch_err *e)
+reg_window_page(long keep, long after, long max, long *last, size_t *len,
+    long *rows, struct ch_err *e)
 {
 	struct ch_registry *r;
 	char *buf = NULL;
 
 	*len = 0;
 	pthread_mutex_lock(&reg_mu);
-	if ((r = reg_get(e)) && !(buf = ch_registry_window_read(r, limit, len,
-	    rows, e)))
+	if ((r = reg_get(e)) && !(buf = ch_registry_window_page(r, keep, after,
+	    max, last, len, rows, e)))
 		reg_failed();
 	pthread_mutex_unlock(&reg_mu);
 	return buf;
