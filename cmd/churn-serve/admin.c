@@ -176,6 +176,17 @@ admin_stop(void)
 	pipeline_stop();
 }
 
+static int
+shutting_down(void)
+{
+	int s;
+
+	pthread_mutex_lock(&J.mu);
+	s = J.stopping;
+	pthread_mutex_unlock(&J.mu);
+	return s;
+}
+
 /* The answer for a child that did not run or did not finish, or 0. */
 static enum MHD_Result
 job_failed(struct MHD_Connection *c, struct req *r, struct job *j,
@@ -183,7 +194,8 @@ job_failed(struct MHD_Connection *c, struct req *r, struct job *j,
 {
 	*answered = 1;
 	if (j->end == J_NOSTART)
-		return fail(c, r, 500, NULL, "%s: %s", what, j->e.msg);
+		return fail(c, r, j->res.cancelled || shutting_down() ? 503 :
+		    500, NULL, "%s: %s", what, j->e.msg);
 	if (j->res.cancelled)
 		return fail(c, r, 503, NULL, "%s: stopped: the server is "
 		    "shutting down", what);
