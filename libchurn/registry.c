@@ -1874,3 +1874,49 @@ ch_registry_window_read(struct ch_registry *r, long limit, size_t *len,
 	PQclear(res);
 	return buf;
 }
+
+char *
+ch_registry_window_page(struct ch_registry *r, long keep, long after,
+    long max, long *last, size_t *len, long *rows, struct ch_err *e)
+{
+	char k[32], a[32], m[32], *buf;
+	const char *p[3] = {k, a, m};
+	PGresult *res;
+	size_t n = 0, cap = 1;
+	int i;
+
+	*len = 0;
+	*rows = 0;
+	*last = after;
+	if (!r->pg)
+		return no_database(r, e), NULL;
+	if (keep <= 0 || max <= 0)
+		return ch_errf(e, "live-traffic window: limit %ld is not positive",
+		    keep <= 0 ? keep : max), NULL;
+	snprintf(k, sizeof k, "%ld", keep);
+	snprintf(a, sizeof a, "%ld", after);
+	snprintf(m, sizeof m, "%ld", max);
+	if (!(res = pg_exec(r, "read the window", "SELECT id, (row ||"
+	    " jsonb_build_object('churn_probability', probability,"
+	    " 'model_version', model_version, 'time', to_char(created AT TIME"
+	    " ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS\"Z\"')))::text FROM"
+	    " (SELECT * FROM churn_window ORDER BY id DESC LIMIT $1::bigint) t"
+	    " WHERE id > $2::bigint ORDER BY id LIMIT $3::bigint", 3, p, e)))
+		return NULL;
+	for (i = 0; i < PQntuples(res); i++)
+		cap += (size_t)PQgetlength(res, i, 1) + 1;
+	buf = ch_malloc(cap);
+	for (i = 0; i < PQntuples(res); i++) {
+		size_t l = (size_t)PQgetlength(res, i, 1);
+
+		memcpy(buf + n, PQgetvalue(res, i, 1), l);
+		n += l;
+		buf[n++] = '\n';
+		*last = strtol(PQgetvalue(res, i, 0), NULL, 10);
+	}
+	buf[n] = '\0';
+	*len = n;
+	*rows = PQntuples(res);
+	PQclear(res);
+	return buf;
+}

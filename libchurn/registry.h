@@ -223,5 +223,13 @@ int ch_registry_window_append(struct ch_registry *r, const char *lines,
     size_t len, long keep, long *refused, struct ch_err *e);
 char *ch_registry_window_read(struct ch_registry *r, long limit, size_t *len,
     long *rows, struct ch_err *e);
+/*
+ * window_page reads the same newest keep rows a page at a time: those with
+ * an id above after (0 at first), oldest first, at most max of them, in
+ * the form window_read gives; *last receives the id to pass as after for
+ * the next page (*rows < max: there is none).
+ */
+char *ch_registry_window_page(struct ch_registry *r, long keep, long after,
+    long max, long *last, size_t *len, long *rows, struct ch_err *e);
 
 #endif

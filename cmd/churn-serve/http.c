@@ -583,6 +583,7 @@ completed(void *cls, struct MHD_Connection *c, void **ctx,
 		    "path", jtext(r->url ? r->url : ""),
 		    "status", r->status, "ms", dt * 1e3,
 		    "bytes_in", (json_int_t)r->len));
+	admin_forget(r);
 	free(r->body);
 	free(r->url);
 	free(r->warning);
@@ -658,7 +659,7 @@ http_start(const char *listen, char *bound, size_t boundlen,
 	struct MHD_Daemon *d;
 	const union MHD_DaemonInfo *di;
 	unsigned flags = MHD_USE_EPOLL_INTERNAL_THREAD | MHD_USE_ITC | MHD_USE_TURBO |
-	    MHD_USE_ERROR_LOG;
+	    MHD_USE_ERROR_LOG | MHD_ALLOW_SUSPEND_RESUME;
 	char host[128] = "?";
 
 	if (resolve(listen, &ss, &sl, e) != 0)
@@ -702,6 +703,9 @@ http_stop(struct MHD_Daemon *d, double grace)
 		struct timespec ts = { 0, 10 * 1000 * 1000 };
 		nanosleep(&ts, NULL);
 	}
+	admin_stop();       /* no request stays suspended, answers go out */
+	while (atomic_load(&inflight) > 0 && mono() < until + 2)
+		nanosleep(&(struct timespec){ 0, 10 * 1000 * 1000 }, NULL);
 	if (atomic_load(&inflight) > 0)
 		slog("warn", "requests still running at shutdown",
 		    json_pack("{s:I}", "inflight",

@@ -27,6 +27,8 @@ struct config cfg = {
 	.window_rows = 10000,
 	.refresh_interval = 5,
 	.registry_timeout = 5,
+	.window_row_bytes = 8 * 1024,
+	.window_bytes = 64 * 1024 * 1024,
 };
 
 static void
@@ -38,6 +40,7 @@ usage(FILE *fp)
 	    "                   [--body-limit BYTES] [--max-connections N] [--timeout S]\n"
 	    "                   [--drift-cmd PROG] [--drift-timeout S]\n"
 	    "                   [--drift-output-limit BYTES] [--window-rows N]\n"
+	    "                   [--window-row-bytes BYTES] [--window-bytes BYTES]\n"
 	    "                   [--retrain-cmd CMD] [--retrain-timeout S]\n"
 	    "                   [--pipeline-cmd CMD] [--log-format text|json]\n"
 	    "                   [--access-log] [--refresh-interval S]\n"
@@ -113,6 +116,8 @@ main(int argc, char **argv)
 		{ "drift-timeout", required_argument, NULL, 'd' },
 		{ "drift-output-limit", required_argument, NULL, 'O' },
 		{ "window-rows", required_argument, NULL, 'w' },
+		{ "window-row-bytes", required_argument, NULL, 'W' },
+		{ "window-bytes", required_argument, NULL, 'B' },
 		{ "retrain-cmd", required_argument, NULL, 'R' },
 		{ "retrain-timeout", required_argument, NULL, 'r' },
 		{ "pipeline-cmd", required_argument, NULL, 'P' },
@@ -154,6 +159,8 @@ main(int argc, char **argv)
 		case 'd': cfg.child_timeout = seconds("--drift-timeout", optarg); break;
 		case 'O': cfg.child_output_limit = number("--drift-output-limit", optarg, 1024, 1UL << 30); break;
 		case 'w': cfg.window_rows = (long)number("--window-rows", optarg, 10, 10000000); break;
+		case 'W': cfg.window_row_bytes = number("--window-row-bytes", optarg, 256, 1UL << 24); break;
+		case 'B': cfg.window_bytes = number("--window-bytes", optarg, 4096, 1UL << 40); break;
 		case 'R': cfg.retrain_cmd = optarg; break;
 		case 'r': cfg.retrain_timeout = seconds("--retrain-timeout", optarg); break;
 		case 'P': cfg.pipeline_cmd = optarg; break;
@@ -206,8 +213,8 @@ main(int argc, char **argv)
 		ch_die(2, "%s", e.msg);
 	if (reg_enabled())
 		refresher_sync(cfg.registry_timeout);
-	if (window_open(cfg.state_dir, cfg.window_rows,
-	    cfg.database_url != NULL, &e) != 0)
+	if (window_open(cfg.state_dir, cfg.window_rows, cfg.window_row_bytes,
+	    cfg.window_bytes, cfg.database_url != NULL, &e) != 0)
 		ch_die(2, "%s", e.msg);
 	if (!(d = http_start(cfg.listen, bound, sizeof bound, &e)))
 		ch_die(2, "%s", e.msg);
