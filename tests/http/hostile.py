@@ -126,28 +126,28 @@ async def slow_one(host, port, src, head, body, seconds, interval, st):
     if pos:
         w.write(head)
     reader = asyncio.ensure_future(r.read(65536))
-    closed = None
+    closed = []
+    reader.add_done_callback(lambda f: closed.append(loop.time() - t0))
     # spread the bytes over the interval so that the server sees a steady
     # trickle rather than bursts
-    await asyncio.sleep(interval * (st["connected"] % 97) / 97)
+    await asyncio.wait([reader], timeout=interval * (st["connected"] % 97) / 97)
     while loop.time() - t0 < seconds and pos < len(data) - 1:
         if reader.done():
-            closed = loop.time() - t0
             break
         try:
             w.write(data[pos:pos + 1])
             await w.drain()
         except OSError:
-            closed = loop.time() - t0
+            closed.append(loop.time() - t0)
             break
         pos += 1
         await asyncio.wait([reader], timeout=interval)
-    if closed is None and reader.done():
-        closed = loop.time() - t0
-    if closed is None:
-        st["still open"] += 1
+    if reader.done() and not closed:    # its callback has not run yet
+        closed.append(loop.time() - t0)
+    if closed:
+        st["closed"].append(closed[0])
     else:
-        st["closed"].append(closed)
+        st["still open"] += 1
     reader.cancel()
     w.close()
 
