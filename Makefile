@@ -80,7 +80,7 @@ check: all units fuzzers
 	$(MAKE) SAN=1 check-san
 
 check-san: all units
-	CHURN_BIN=$(CURDIR)/$(B)/bin CHURN_UNITS=$(CURDIR)/$(B)/tests CHURN_SAN=1 tests/run unit cli
+	CHURN_BIN=$(CURDIR)/$(B)/bin CHURN_UNITS=$(CURDIR)/$(B)/tests CHURN_SAN=1 tests/run unit cli http
 
 # fuzz targets (libFuzzer, clang): each parser, FUZZ_SECONDS each
 FUZZ_SECONDS = 10
