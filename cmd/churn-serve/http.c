@@ -557,7 +557,8 @@ guarded_completed(void *cls, struct MHD_Connection *c, void **ctx,
     enum MHD_RequestTerminationCode toe)
 {
 	completed(cls, c, ctx, toe);
-	guard_idle(c);
+	if (toe == MHD_REQUEST_TERMINATED_COMPLETED_OK)
+		guard_idle(c);  /* otherwise it is closing */
 }
 
 struct MHD_Daemon *

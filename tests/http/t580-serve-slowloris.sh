@@ -48,4 +48,32 @@ echo "evicted $n, refused at the limit $l"
 [ $((n + l)) -ge 30 ] || fail "$n closed to make room and $l refused, not 30 or more in all"
 curl -s "$URL/metrics" | grep -q '^churn_connections_open [0-9]' ||
     fail "no churn_connections_open gauge"
+stop_serve
+
+# a request that arrived whole is not cut however long its answer takes;
+# on a kept-alive connection the deadline starts again after each answer
+CHURN_ADMIN_TOKEN=tok start_serve --model m.model --request-timeout 1 \
+    --retrain-cmd 'sleep 2; echo "{\"done\":true}"'
+req POST /retrain -H 'Authorization: Bearer tok'; want 200; jqok '.done == true'
+$py - "$PORT" <<'PY' || fail "the deadline on a kept-alive connection"
+import http.client, sys, time
+c = http.client.HTTPConnection("127.0.0.1", int(sys.argv[1]), timeout=5)
+sock = None
+for pause in (0, 0.5, 0.5):
+    time.sleep(pause)
+    c.request("GET", "/health")
+    r = c.getresponse()
+    r.read()
+    if r.status != 200 or (sock and c.sock is not sock):
+        sys.exit("GET /health after %.1f s idle: %d, same connection: %s"
+                 % (pause, r.status, c.sock is sock))
+    sock = c.sock
+time.sleep(2)
+try:
+    c.request("GET", "/health")
+    c.getresponse().read()
+    sys.exit("a kept-alive connection idle for 2 s was still open")
+except ConnectionError:
+    pass
+PY
 echo ok
