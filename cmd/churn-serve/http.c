@@ -15,6 +15,7 @@
 #include <microhttpd.h>
 
 #include "auth.h"
+#include "guard.h"
 #include "http.h"
 
 
@@ -650,6 +651,28 @@ resolve(const char *listen, struct sockaddr_storage *ss, socklen_t *sl,
 	return 0;
 }
 
+/* The handler and the completion callback as the daemon calls them: the
+ * guard learns when a request has arrived whole (the handler's last call,
+ * with no upload data) and when it has ended. */
+static enum MHD_Result
+guarded(void *cls, struct MHD_Connection *c, const char *url,
+    const char *method, const char *version, const char *upload,
+    size_t *upsize, void **ctx)
+{
+	if (*ctx && !*upsize)
+		guard_busy(c);
+	return handler(cls, c, url, method, version, upload, upsize, ctx);
+}
+
+static void
+guarded_completed(void *cls, struct MHD_Connection *c, void **ctx,
+    enum MHD_RequestTerminationCode toe)
+{
+	completed(cls, c, ctx, toe);
+	if (toe == MHD_REQUEST_TERMINATED_COMPLETED_OK)
+		guard_idle(c);  /* otherwise it is closing */
+}
+
 struct MHD_Daemon *
 http_start(const char *listen, char *bound, size_t boundlen,
     struct ch_err *e)
@@ -658,6 +681,7 @@ http_start(const char *listen, char *bound, size_t boundlen,
 	socklen_t sl = 0;
 	struct MHD_Daemon *d;
 	const union MHD_DaemonInfo *di;
+	unsigned mhd_limit;
 	unsigned flags = MHD_USE_EPOLL_INTERNAL_THREAD | MHD_USE_ITC | MHD_USE_TURBO |
 	    MHD_USE_ERROR_LOG | MHD_ALLOW_SUSPEND_RESUME;
 	char host[128] = "?";
@@ -666,19 +690,25 @@ http_start(const char *listen, char *bound, size_t boundlen,
 		return NULL;
 	if (ss.ss_family == AF_INET6)
 		flags |= MHD_USE_IPv6;
-	d = MHD_start_daemon(flags, 0, NULL, NULL, handler, NULL,
+	/* the guard (guard.c) decides which connections to take and keep */
+	mhd_limit = guard_init();
+	if (guard_start(e) != 0)
+		return NULL;
+	d = MHD_start_daemon(flags, 0, guard_accept, NULL, guarded, NULL,
 	    MHD_OPTION_EXTERNAL_LOGGER, mhd_log, NULL,
 	    MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&ss,
 	    MHD_OPTION_THREAD_POOL_SIZE, cfg.threads,
-	    MHD_OPTION_CONNECTION_LIMIT, cfg.conn_limit,
+	    MHD_OPTION_CONNECTION_LIMIT, mhd_limit,
 	    MHD_OPTION_CONNECTION_TIMEOUT, cfg.timeout,
 	    MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)16 * 1024,
 	    MHD_OPTION_LISTEN_BACKLOG_SIZE, (unsigned)1024,
-	    MHD_OPTION_NOTIFY_COMPLETED, completed, NULL,
+	    MHD_OPTION_NOTIFY_COMPLETED, guarded_completed, NULL,
+	    MHD_OPTION_NOTIFY_CONNECTION, guard_notify, NULL,
 	    MHD_OPTION_END);
 	if (!d) {
 		ch_errf(e, "cannot listen on '%s': %s", listen,
 		    errno ? strerror(errno) : "libmicrohttpd refused to start");
+		guard_stop();
 		return NULL;
 	}
 	di = MHD_get_daemon_info(d, MHD_DAEMON_INFO_BIND_PORT);
@@ -711,6 +741,7 @@ http_stop(struct MHD_Daemon *d, double grace)
 		    json_pack("{s:I}", "inflight",
 		    (json_int_t)atomic_load(&inflight)));
 	MHD_stop_daemon(d);
+	guard_stop();
 }
 
 const struct asset *

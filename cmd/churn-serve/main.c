@@ -20,7 +20,9 @@ struct config cfg = {
 	.drift_cmd = "churn-drift",
 	.body_limit = 1024 * 1024,
 	.conn_limit = 1024,
+	.per_ip_limit = 64,
 	.timeout = 30,
+	.request_timeout = 15,
 	.child_timeout = 60,
 	.retrain_timeout = 3600,
 	.child_output_limit = 8 * 1024 * 1024,
@@ -37,7 +39,9 @@ usage(FILE *fp)
 	fprintf(fp,
 	    "usage: churn-serve [--listen ADDR:PORT] [--model FILE|ALIAS|VERSION]\n"
 	    "                   [--state-dir DIR] [--pid-file FILE] [--threads N]\n"
-	    "                   [--body-limit BYTES] [--max-connections N] [--timeout S]\n"
+	    "                   [--body-limit BYTES] [--max-connections N]\n"
+	    "                   [--max-connections-per-ip N] [--timeout S]\n"
+	    "                   [--request-timeout S]\n"
 	    "                   [--drift-cmd PROG] [--drift-timeout S]\n"
 	    "                   [--drift-output-limit BYTES] [--window-rows N]\n"
 	    "                   [--window-row-bytes BYTES] [--window-bytes BYTES]\n"
@@ -111,7 +115,9 @@ main(int argc, char **argv)
 		{ "threads", required_argument, NULL, 't' },
 		{ "body-limit", required_argument, NULL, 'b' },
 		{ "max-connections", required_argument, NULL, 'c' },
+		{ "max-connections-per-ip", required_argument, NULL, 'I' },
 		{ "timeout", required_argument, NULL, 'T' },
+		{ "request-timeout", required_argument, NULL, 'Q' },
 		{ "drift-cmd", required_argument, NULL, 'D' },
 		{ "drift-timeout", required_argument, NULL, 'd' },
 		{ "drift-output-limit", required_argument, NULL, 'O' },
@@ -154,7 +160,9 @@ main(int argc, char **argv)
 		case 't': cfg.threads = (unsigned)number("--threads", optarg, 1, 256); break;
 		case 'b': cfg.body_limit = number("--body-limit", optarg, 1024, 1UL << 30); break;
 		case 'c': cfg.conn_limit = (unsigned)number("--max-connections", optarg, 1, 100000); break;
+		case 'I': cfg.per_ip_limit = (unsigned)number("--max-connections-per-ip", optarg, 0, 100000); break;
 		case 'T': cfg.timeout = (unsigned)number("--timeout", optarg, 1, 86400); break;
+		case 'Q': cfg.request_timeout = seconds("--request-timeout", optarg); break;
 		case 'D': cfg.drift_cmd = optarg; break;
 		case 'd': cfg.child_timeout = seconds("--drift-timeout", optarg); break;
 		case 'O': cfg.child_output_limit = number("--drift-output-limit", optarg, 1024, 1UL << 30); break;

@@ -34,6 +34,8 @@ struct config {
 	unsigned threads;
 	unsigned conn_limit;
 	unsigned timeout;           /* idle connection timeout, seconds */
+	unsigned per_ip_limit;      /* connections per client address, 0: any */
+	double request_timeout;     /* to send a whole request, seconds */
 	double child_timeout;       /* drift check, seconds */
 	double retrain_timeout;
 	size_t child_output_limit;
@@ -173,6 +175,12 @@ void metrics_init(void);
 void metrics_request(enum route r, int status, double seconds);
 void metrics_predictions(long rows);
 void metrics_drift(int drift, double share, const char *version);
+/* connections refused when they open (over their address's limit, over
+ * the total) or closed before their request was whole (past the request
+ * deadline, to make room for a new client) */
+enum refusal { REF_PER_IP, REF_LIMIT, REF_DEADLINE, REF_EVICTED, REF_N };
+void metrics_refused(enum refusal why);
+long metrics_refused_count(enum refusal why);
 long metrics_requests(void);
 double metrics_rate(void);     /* requests per second, last minute */
 double metrics_uptime(void);
@@ -287,5 +295,7 @@ struct MHD_Daemon *http_start(const char *listen, char *bound,
     size_t boundlen, struct ch_err *e);
 /* Stops accepting, waits up to grace seconds for requests in flight. */
 void http_stop(struct MHD_Daemon *d, double grace);
+/* guard.c: open client connections */
+unsigned guard_open(void);
 
 #endif
