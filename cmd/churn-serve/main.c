@@ -129,7 +129,7 @@ main(int argc, char **argv)
 		{ "pipeline-cmd", required_argument, NULL, 'P' },
 		{ "log-format", required_argument, NULL, 'L' },
 		{ "access-log", no_argument, NULL, 'a' },
-		{ "refresh-interval", required_argument, NULL, 'I' },
+		{ "refresh-interval", required_argument, NULL, 'F' },
 		{ "registry-timeout", required_argument, NULL, 'G' },
 		{ "help", no_argument, NULL, 'h' },
 		{ "version", no_argument, NULL, 'V' },
@@ -180,7 +180,7 @@ main(int argc, char **argv)
 				    "text or json", optarg);
 			break;
 		case 'a': cfg.access_log = 1; break;
-		case 'I': cfg.refresh_interval = seconds("--refresh-interval", optarg); break;
+		case 'F': cfg.refresh_interval = seconds("--refresh-interval", optarg); break;
 		case 'G': cfg.registry_timeout = (unsigned)number("--registry-timeout", optarg, 1, 3600); break;
 		case 'h': usage(stdout); return 0;
 		case 'V': printf("churn-serve %s\n", CHURN_VERSION); return 0;
