@@ -304,7 +304,7 @@ emit(void *ctx, void *result, struct ch_err *e)
 	for (w = r->warn.s; c->o->warn && w && w < r->warn.s + r->warn.len;
 	    w += strlen(w) + 1)
 		c->o->warn(c->o->arg, w);
-	rc = c->o->out(c->o->arg, r->out.s, r->out.len, e);
+	rc = r->out.len ? c->o->out(c->o->arg, r->out.s, r->out.len, e) : 0;
 	c->st->rows += r->rows;
 	c->st->skipped += r->skipped;
 	for (f = 0; c->st->unseen && f < c->o->m->schema->nfeat; f++)
@@ -387,7 +387,8 @@ score_json(struct conf *c, FILE *fp, struct ch_err *e)
 	}
 	if (rc == 0) {
 		batch_flush(b, c->o->jobs, &out);
-		rc = c->o->out(c->o->arg, out.s, out.len, e);
+		if (out.len)
+			rc = c->o->out(c->o->arg, out.s, out.len, e);
 	}
 	free(out.s);
 	free(line);
