@@ -242,6 +242,7 @@ block(void *w, struct ch_csv *rd, void **result, struct ch_err *e)
 	*result = r;
 	r->unseen = ch_calloc((size_t)s->nfeat, sizeof *r->unseen);
 	b->unseen = r->unseen;
+	b->n = b->ids.len = 0;  /* nothing left by a block that failed */
 	while ((rc = ch_csv_next(rd, &rec, e)) > 0) {
 		x = b->codes + b->n * (size_t)s->nfeat;
 		if (ch_encode_record(s, &c->cols, &rec, c->name, x,
