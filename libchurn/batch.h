@@ -1,7 +1,7 @@
 /* batch.h - batch scoring: a CSV or JSON-lines stream in, answers out
- * Owns streaming, parallel, order-keeping scoring of a data stream (for
- * churn-predict and churn-serve's CSV route).  Calls csv, schema, model and
- * util; never prints or exits.  Not scorer.h: that is the forest's layout. */
+ * Owns streaming, parallel, order-keeping scoring for churn-predict and
+ * churn-serve's CSV route (scorer.h is the forest's layout); calls csv,
+ * schema, model, util; never prints or exits. */
 #ifndef CHURN_BATCH_H
 #define CHURN_BATCH_H
 
