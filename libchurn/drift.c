@@ -853,10 +853,10 @@ codes_hash(const uint8_t *c, int n)
 /* Counting context of one reader thread. */
 struct counter {
 	const struct ch_drift_read *r;
-	const int *col;
-	size_t ncols;
+	const struct ch_cols *cols;
 	struct ch_drift_side *d;
 	uint8_t *codes;
+	uint8_t *unseen;         /* [nfeat] the row's value is an unseen category */
 	struct ch_feature pf;    /* bins of the churn probability */
 	struct sampler *smp;
 	uint8_t *batch;          /* [BATCH][nfeat] rows to score */
@@ -866,17 +866,17 @@ struct counter {
 };
 
 static void
-counter_init(struct counter *k, const struct ch_drift_read *r, const int *col,
-    size_t ncols, struct ch_drift_side *d, int level0)
+counter_init(struct counter *k, const struct ch_drift_read *r,
+    const struct ch_cols *cols, struct ch_drift_side *d, int level0)
 {
 	const struct ch_schema *s = r->schema;
 
 	memset(k, 0, sizeof *k);
 	k->r = r;
-	k->col = col;
-	k->ncols = ncols;
+	k->cols = cols;
 	k->d = d;
 	k->codes = ch_calloc((size_t)s->nfeat, 1);
+	k->unseen = ch_calloc((size_t)s->nfeat, 1);
 	if (r->model && r->model->pred_ref.nbins > 1 &&
 	    r->model->pred_ref.nbins <= CH_MISSING) {
 		k->pf.type = CH_NUMERIC;
@@ -893,6 +893,7 @@ static void
 counter_free(struct counter *k)
 {
 	free(k->codes);
+	free(k->unseen);
 	free(k->smp);
 	free(k->batch);
 }
@@ -971,35 +972,41 @@ merge_samplers(struct sampler *const *s, int n, struct ch_drift_side *d)
 			d->pred[c] += s[i]->hist[L][c];
 }
 
+/* An unseen category: kept by name, not counted among the codes. */
+static void
+add_unseen(void *arg, int f, const char *s, size_t len)
+{
+	struct counter *k = arg;
+
+	ch_drift_side_add_unseen(k->d, f, s, len, 1);
+	k->unseen[f] = 1;
+}
+
+/* Counts the row encoded in k->codes. */
+static void
+tally(struct counter *k)
+{
+	int f;
+
+	for (f = 0; f < k->r->schema->nfeat; f++) {
+		if (k->unseen[f])
+			k->unseen[f] = 0;
+		else
+			k->d->counts[f][k->codes[f]]++;
+	}
+	if (k->smp)
+		score(k);
+	k->d->rows++;
+}
+
 static int
 count_record(struct counter *k, const struct ch_record *rec, const char *name,
     struct ch_err *e)
 {
-	const struct ch_schema *s = k->r->schema;
-	struct ch_drift_side *d = k->d;
-	uint8_t code;
-	int f, c, rc;
-
-	if (rec->n != k->ncols)
-		return ch_errf(e, "%s:%ld: %zu fields, the header has %zu", name,
-		    rec->line, rec->n, k->ncols);
-	for (f = 0; f < s->nfeat; f++) {
-		c = k->col[f];
-		rc = ch_encode_cell(&k->r->schema->f[f], rec->field[c], rec->len[c], &code);
-		if (rc < 0)
-			return ch_errf(e, "%s:%ld: column '%s': '%.60s' is not a "
-			    "number", name, rec->line, s->f[f].name,
-			    rec->field[c]);
-		if (rc > 0)
-			ch_drift_side_add_unseen(d, f, rec->field[c],
-			    rec->len[c], 1);
-		else
-			d->counts[f][code]++;
-		k->codes[f] = code;
-	}
-	if (k->smp)
-		score(k);
-	d->rows++;
+	if (ch_encode_record(k->r->schema, k->cols, rec, name, k->codes,
+	    add_unseen, k, NULL, e) != 0)
+		return -1;
+	tally(k);
 	return 0;
 }
 
@@ -1032,8 +1039,7 @@ struct csvctx {
 	const struct ch_drift_read *r;
 	const char *name;
 	int level0;
-	int *col;
-	size_t ncols;
+	struct ch_cols cols;
 	pthread_mutex_t mu;
 	struct worker **w;
 	int nw;
@@ -1044,9 +1050,8 @@ csv_header(void *ctx, const struct ch_record *hdr, struct ch_err *e)
 {
 	struct csvctx *c = ctx;
 
-	c->ncols = hdr->n;
-	return ch_schema_map_header(c->r->schema, hdr->field, hdr->n, c->col,
-	    NULL, c->name, e);
+	return ch_schema_map_header(c->r->schema, hdr->field, hdr->n, &c->cols,
+	    c->name, e);
 }
 
 static void *
@@ -1056,7 +1061,7 @@ csv_worker_new(void *ctx)
 	struct worker *w = ch_calloc(1, sizeof *w);
 
 	ch_drift_side_init(&w->side, c->r->schema);
-	counter_init(&w->k, c->r, c->col, c->ncols, &w->side, c->level0);
+	counter_init(&w->k, c->r, &c->cols, &w->side, c->level0);
 	pthread_mutex_lock(&c->mu);
 	c->w = ch_reallocarray(c->w, (size_t)c->nw + 1, sizeof *c->w);
 	c->w[c->nw++] = w;
@@ -1094,7 +1099,6 @@ read_csv(const struct ch_drift_read *r, FILE *fp, const char *name,
 	struct sampler **smp;
 	int i, rc;
 
-	c.col = ch_calloc((size_t)r->schema->nfeat, sizeof *c.col);
 	pthread_mutex_init(&c.mu, NULL);
 	rc = ch_csv_parallel(fp, name, r->jobs, &ops, &c, e);
 	smp = ch_calloc((size_t)c.nw + 1, sizeof *smp);
@@ -1113,7 +1117,7 @@ read_csv(const struct ch_drift_read *r, FILE *fp, const char *name,
 	pthread_mutex_destroy(&c.mu);
 	free(smp);
 	free(c.w);
-	free(c.col);
+	ch_cols_free(&c.cols);
 	return rc;
 }
 
@@ -1122,65 +1126,12 @@ static int
 count_json(struct counter *k, json_t *o, const char *name, long line,
     struct ch_err *e)
 {
-	const struct ch_schema *s = k->r->schema;
-	struct ch_drift_side *d = k->d;
-	const struct ch_feature *ft;
-	const char *str;
-	char buf[64];
-	size_t len;
-	uint8_t code;
-	json_t *v;
-	int f, rc;
+	struct ch_err why;
 
-	if (!json_is_object(o))
-		return ch_errf(e, "%s:%ld: not a JSON object", name, line);
-	for (f = 0; f < s->nfeat; f++) {
-		ft = &s->f[f];
-		v = json_object_get(o, ft->name);
-		if (!v)
-			return ch_errf(e, "%s:%ld: no field '%s' (a feature of "
-			    "the model)", name, line, ft->name);
-		if (json_is_null(v)) {
-			code = CH_MISSING;
-			rc = 0;
-		} else if (json_is_number(v) && ft->type == CH_NUMERIC) {
-			if (!isfinite(json_number_value(v)))
-				return ch_errf(e, "%s:%ld: field '%s': not a "
-				    "finite number", name, line, ft->name);
-			code = ch_bin_numeric(ft, json_number_value(v));
-			rc = 0;
-		} else {
-			if (json_is_integer(v)) {
-				snprintf(buf, sizeof buf, "%lld",
-				    (long long)json_integer_value(v));
-				str = buf;
-				len = strlen(buf);
-			} else if (json_is_real(v)) {
-				snprintf(buf, sizeof buf, "%.17g",
-				    json_real_value(v));
-				str = buf;
-				len = strlen(buf);
-			} else if (json_is_string(v)) {
-				str = json_string_value(v);
-				len = json_string_length(v);
-			} else
-				return ch_errf(e, "%s:%ld: field '%s': expected "
-				    "a number, a string or null", name, line,
-				    ft->name);
-			rc = ch_encode_cell(ft, str, len, &code);
-			if (rc < 0)
-				return ch_errf(e, "%s:%ld: field '%s': '%.60s' is "
-				    "not a number", name, line, ft->name, str);
-			if (rc > 0)
-				ch_drift_side_add_unseen(d, f, str, len, 1);
-		}
-		if (rc == 0)
-			d->counts[f][code]++;
-		k->codes[f] = code;
-	}
-	if (k->smp)
-		score(k);
-	d->rows++;
+	if (ch_encode_json(k->r->schema, o, k->codes, add_unseen, k, NULL,
+	    &why) != 0)
+		return ch_errf(e, "%s:%ld: %s", name, line, why.msg);
+	tally(k);
 	return 0;
 }
 
@@ -1197,7 +1148,7 @@ read_json_lines(const struct ch_drift_read *r, FILE *fp, const char *name,
 	json_t *o;
 	int rc = 0;
 
-	counter_init(&k, r, NULL, 0, d, level0);
+	counter_init(&k, r, NULL, d, level0);
 	while ((n = getline(&line, &cap, fp)) > 0) {
 		ln++;
 		for (i = 0; i < (size_t)n && strchr(" \t\r\n", line[i]); i++)
