@@ -7,19 +7,28 @@
 
 #include "csv.h"
 #include "model.h"
+#include "modelref.h"
 #include "util.h"
 
 #define BATCH 1024
 
-static _Noreturn void
-usage(int status)
-{
-	fprintf(status ? stderr : stdout,
-	    "usage: churn-predict -m model [--json-in] [--json] [--skip-bad]\n"
-	    "                     [--threshold t] [--jobs n] [file | -]\n"
-	    "       churn-predict -m model --schema | --describe\n");
-	exit(status);
-}
+static const struct ch_usage use = {
+	"churn-predict [-qv] -m model [--json-in] [--json] [--skip-bad]\n"
+	"                     [--threshold t] [--jobs n] [file | s3://bucket/key | -]\n"
+	"       churn-predict -m model --schema | --describe\n",
+	"  -m, --model MODEL     a model file, -, or an alias or version in the registry\n"
+	"  --json-in             read JSON lines (one object a line), not CSV\n"
+	"  --json                write JSON lines, not CSV\n"
+	"  --skip-bad            warn about a bad row and go on (exit 1 at the end)\n"
+	"  --threshold T         the decision threshold (the model's)\n"
+	"  --jobs N              threads (all cores)\n"
+	"  --schema              print the input schema the model expects\n"
+	"  --describe            print what the model is: version, metrics, features\n",
+	"  CHURN_STORE           the store that resolves a -m name (var/store)\n"
+	"  CHURN_DATABASE_URL    the PostgreSQL registry, when there is one\n"
+	"  CHURN_S3_ENDPOINT     the S3 endpoint for s3:// stores and inputs\n"
+	"  AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY, AWS_REGION   its credentials\n",
+};
 
 /* growing text buffer */
 struct text {
@@ -91,6 +100,7 @@ struct conf {
 	size_t nhdr;
 	/* totals, kept by emit on the main thread */
 	size_t rows, skipped, *unseen;
+	struct ch_progress *prog;
 };
 
 /* What one block of rows gives: output text, warnings, counts. */
@@ -307,6 +317,7 @@ emit(void *ctx, void *result, struct ch_err *e)
 		fprintf(stderr, "%.*s", (int)r->warn.len, r->warn.s);
 	fwrite(r->out.s, 1, r->out.len, stdout);
 	c->rows += r->rows;
+	ch_progress_set(c->prog, c->rows);
 	c->skipped += r->skipped;
 	for (f = 0; f < c->m->schema->nfeat; f++)
 		c->unseen[f] += r->unseen[f];
@@ -360,7 +371,7 @@ json_lines(struct conf *c, FILE *fp, int jobs)
 			batch_id(b, idbuf, strlen(idbuf));
 		}
 		json_decref(j);
-		c->rows++;
+		ch_progress_set(c->prog, ++c->rows);
 		if (++b->n == BATCH) {
 			batch_flush(b, jobs, &out);
 			fwrite(out.s, 1, out.len, stdout);
@@ -384,7 +395,7 @@ int
 main(int argc, char *argv[])
 {
 	enum { O_JSONIN = 256, O_JSON, O_SKIP, O_SCHEMA, O_DESCRIBE, O_THRESHOLD,
-	    O_JOBS, O_VERSION };
+	    O_JOBS };
 	static const struct option longopts[] = {
 		{ "model", required_argument, NULL, 'm' },
 		{ "json-in", no_argument, NULL, O_JSONIN },
@@ -394,8 +405,7 @@ main(int argc, char *argv[])
 		{ "describe", no_argument, NULL, O_DESCRIBE },
 		{ "threshold", required_argument, NULL, O_THRESHOLD },
 		{ "jobs", required_argument, NULL, O_JOBS },
-		{ "help", no_argument, NULL, 'h' },
-		{ "version", no_argument, NULL, O_VERSION },
+		CH_COMMON_LONGOPTS,
 		{ NULL, 0, NULL, 0 }
 	};
 	static const struct ch_csv_ops ops = { header, worker_new, block, emit,
@@ -405,13 +415,17 @@ main(int argc, char *argv[])
 	size_t unseen_total = 0;
 	struct ch_model *m;
 	struct ch_err err;
+	struct ch_registry_opts ro = { 0 };
 	struct conf cf = { 0 };
-	double t;
+	double t0 = ch_seconds();
 	FILE *fp;
 
 	ch_setprogname(argv[0]);
 	cf.threshold = NAN;
-	while ((c = getopt_long(argc, argv, "m:h", longopts, NULL)) != -1) {
+	while ((c = getopt_long(argc, argv, "m:" CH_COMMON_SHORTOPTS, longopts,
+	    NULL)) != -1) {
+		if (ch_common_opt(c, &use))
+			continue;
 		switch (c) {
 		case 'm': model = optarg; break;
 		case O_JSONIN: jsonin = 1; break;
@@ -419,26 +433,17 @@ main(int argc, char *argv[])
 		case O_SKIP: cf.skipbad = 1; break;
 		case O_SCHEMA: show = 1; break;
 		case O_DESCRIBE: show = 2; break;
-		case O_THRESHOLD:
-			if (ch_parse_double(optarg, strlen(optarg), &t) != 0 || t < 0 || t > 1)
-				ch_die(2, "--threshold: '%s' is not a number from 0 to 1", optarg);
-			cf.threshold = t;
-			break;
-		case O_JOBS:
-			jobs = atoi(optarg);
-			if (jobs < 1 || jobs > 1024)
-				ch_die(2, "--jobs: '%s' is not a number from 1 to 1024", optarg);
-			break;
-		case O_VERSION: printf("churn-predict %s\n", CHURN_VERSION); return 0;
-		case 'h': usage(0);
-		default: usage(2);
+		case O_THRESHOLD: cf.threshold = ch_opt_double("--threshold", optarg, 0, 1); break;
+		case O_JOBS: jobs = (int)ch_opt_int("--jobs", optarg, 1, 1024); break;
+		default: ch_usage(&use, 2);
 		}
 	}
 	if (!model || argc - optind > 1)
-		usage(2);
+		ch_usage(&use, 2);
 	if (optind < argc)
 		input = argv[optind];
-	if (ch_model_load(model, &m, &err) != 0)
+	ch_registry_opts_fill(&ro, getenv);
+	if (ch_modelref_load(model, &ro, &m, NULL, &err) != 0)
 		ch_die(2, "%s", err.msg);
 	if (show) {
 		json_t *j = show == 1 ? ch_model_schema_json(m) : ch_model_describe(m);
@@ -462,14 +467,18 @@ main(int argc, char *argv[])
 		ch_die(2, "open %s:", input);
 	setvbuf(stdout, NULL, _IOFBF, 1 << 20);
 
+	cf.prog = ch_progress_new("rows", fileno(fp));
 	if (jsonin)
 		json_lines(&cf, fp, jobs);
-	else if (ch_csv_parallel(fp, input, jobs, &ops, &cf, &err) != 0)
+	else if (ch_csv_parallel(fp, input, jobs, &ops, &cf, &err) != 0) {
+		ch_progress_end(cf.prog);
 		ch_die(2, "%s", err.msg);
+	}
+	ch_progress_end(cf.prog);
 
 	for (f = 0; f < m->schema->nfeat; f++)
 		unseen_total += cf.unseen[f];
-	if (unseen_total > 0) {
+	if (unseen_total > 0 && ch_verbosity() >= 0) {
 		char list[512] = "";
 		size_t used = 0;
 
@@ -480,8 +489,10 @@ main(int argc, char *argv[])
 		ch_warn("%zu values of categories unseen in training treated as missing%s%s%s",
 		    unseen_total, used ? " (" : "", list, used ? ")" : "");
 	}
-	if (cf.skipped)
+	if (cf.skipped && ch_verbosity() >= 0)
 		ch_warn("%zu bad rows skipped", cf.skipped);
+	if (ch_verbosity() > 0)
+		ch_warn("%zu rows scored in %.2f s", cf.rows, ch_seconds() - t0);
 	if (fp != stdin)
 		fclose(fp);
 	free(cf.unseen);

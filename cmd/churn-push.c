@@ -11,14 +11,20 @@
 #include "registry.h"
 #include "util.h"
 
-static void
-usage(int status)
-{
-	fprintf(status ? stderr : stdout,
-	    "usage: churn-push [--store URL] [--database URL] [--alias NAME] [--init]\n"
-	    "                  [--git-commit SHA] [model | -]\n");
-	exit(status);
-}
+static const struct ch_usage use = {
+	"churn-push [-qv] [--store URL] [--database URL] [--alias NAME] [--init]\n"
+	"                  [--git-commit SHA] [model | -]\n",
+	"  --store URL           the artifact store: a directory, file:// or s3:// URL\n"
+	"  --database URL        the PostgreSQL registry (else an index in the store)\n"
+	"  --alias NAME          point the alias NAME at the pushed version\n"
+	"  --init                create the bucket or directory when missing\n"
+	"  --git-commit SHA      the commit the model was trained from (GIT_COMMIT)\n",
+	"  CHURN_STORE           the store when --store is not given (var/store)\n"
+	"  CHURN_DATABASE_URL    the registry when --database is not given\n"
+	"  CHURN_S3_ENDPOINT     the S3 endpoint of an s3:// store\n"
+	"  AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY, AWS_REGION   its credentials\n"
+	"  GIT_COMMIT            the commit when --git-commit is not given\n",
+};
 
 static const char *
 env(const char *k)
@@ -85,8 +91,7 @@ main(int argc, char **argv)
 		{"alias", required_argument, NULL, 'a'},
 		{"init", no_argument, NULL, 'I'},
 		{"git-commit", required_argument, NULL, 'g'},
-		{"help", no_argument, NULL, 'h'},
-		{"version", no_argument, NULL, 'V'},
+		CH_COMMON_LONGOPTS,
 		{NULL, 0, NULL, 0},
 	};
 	struct ch_registry_opts o = {0};
@@ -101,20 +106,21 @@ main(int argc, char **argv)
 	int c, init = 0;
 
 	ch_setprogname(argv[0]);
-	while ((c = getopt_long(argc, argv, "s:d:a:hV", longopts, NULL)) != -1) {
+	while ((c = getopt_long(argc, argv, "s:d:a:" CH_COMMON_SHORTOPTS,
+	    longopts, NULL)) != -1) {
+		if (ch_common_opt(c, &use))
+			continue;
 		switch (c) {
 		case 's': o.store_url = optarg; break;
 		case 'd': o.database_url = optarg; break;
 		case 'a': alias = optarg; break;
 		case 'I': init = 1; break;
 		case 'g': commit = optarg; break;
-		case 'h': usage(0); break;
-		case 'V': printf("churn-push %s\n", CHURN_VERSION); return 0;
-		default: usage(2);
+		default: ch_usage(&use, 2);
 		}
 	}
 	if (argc - optind > 1)
-		usage(2);
+		ch_usage(&use, 2);
 	if (optind < argc)
 		input = argv[optind];
 	else if (isatty(STDIN_FILENO))
@@ -133,6 +139,9 @@ main(int argc, char **argv)
 		ch_die(2, "%s", e.msg);
 	if (ch_registry_push(r, buf, len, man, alias, &out, &e) != 0)
 		ch_die(2, "%s", e.msg);
+	if (ch_verbosity() > 0)
+		ch_warn("%s pushed to %s, registered in %s", m->version,
+		    ch_registry_store_where(r), ch_registry_db_where(r));
 	json_object_set(out, "metrics", json_object_get(m->meta, "metrics"));
 	json_object_set_new(out, "registry", json_string(ch_registry_db_where(r)));
 	json_dumpf(out, stdout, JSON_INDENT(2) | JSON_PRESERVE_ORDER | JSON_REAL_PRECISION(10));

@@ -60,13 +60,6 @@ now_iso(char out[21])
 	ch_iso8601(time(NULL), out);
 }
 
-static const char *
-jstr(json_t *o, const char *k)
-{
-	const char *s = json_string_value(json_object_get(o, k));
-	return s ? s : "";
-}
-
 /* ---- PostgreSQL ---- */
 
 static void
@@ -496,7 +489,7 @@ index_version(json_t *idx, const char *v)
 	json_t *x;
 
 	json_array_foreach(json_object_get(idx, "versions"), i, x)
-		if (strcmp(jstr(x, "version"), v) == 0)
+		if (strcmp(ch_jstr(x, "version", ""), v) == 0)
 			return x;
 	return NULL;
 }
@@ -581,8 +574,8 @@ static json_t *
 push_result(const char *status, json_t *m, struct ch_registry *r, json_t *aliases)
 {
 	return json_pack("{s:s, s:s, s:O, s:s, s:s, s:s, s:o}",
-	    "version", jstr(m, "version"), "sha256", jstr(m, "sha256"),
-	    "size", json_object_get(m, "size"), "created", jstr(m, "created"),
+	    "version", ch_jstr(m, "version", ""), "sha256", ch_jstr(m, "sha256", ""),
+	    "size", json_object_get(m, "size"), "created", ch_jstr(m, "created", ""),
 	    "status", status, "store", ch_store_where(r->store),
 	    "aliases", aliases ? aliases : json_array());
 }
@@ -663,7 +656,7 @@ ch_registry_push(struct ch_registry *r, const unsigned char *buf, size_t len,
     json_t *manifest, const char *alias, json_t **out, struct ch_err *e)
 {
 	char sha[65], have[65], t[21];
-	const char *v = jstr(manifest, "version");
+	const char *v = ch_jstr(manifest, "version", "");
 	const char *status = "registered";
 	json_t *m = NULL, *idx = NULL, *entry, *aliases = NULL;
 	int found = 0, rc = -1;
@@ -686,7 +679,7 @@ ch_registry_push(struct ch_registry *r, const unsigned char *buf, size_t len,
 			return -1;
 		if ((entry = index_version(idx, v))) {
 			found = 1;
-			snprintf(have, sizeof have, "%s", jstr(entry, "sha256"));
+			snprintf(have, sizeof have, "%s", ch_jstr(entry, "sha256", ""));
 		}
 		json_decref(idx);
 		idx = NULL;
@@ -725,7 +718,7 @@ ch_registry_push(struct ch_registry *r, const unsigned char *buf, size_t len,
 	if (r->pg) {
 		char size[32];
 		char *ms = json_dumps(m, JSON_PRESERVE_ORDER | JSON_COMPACT);
-		const char *p[] = {v, sha, size, jstr(m, "created"), ms};
+		const char *p[] = {v, sha, size, ch_jstr(m, "created", ""), ms};
 		PGresult *res;
 
 		snprintf(size, sizeof size, "%zu", len);
@@ -784,10 +777,10 @@ ch_registry_push(struct ch_registry *r, const unsigned char *buf, size_t len,
 			goto done;
 		}
 		if ((entry = index_version(idx, v))) {
-			if (strcmp(jstr(entry, "sha256"), sha) != 0) {
+			if (strcmp(ch_jstr(entry, "sha256", ""), sha) != 0) {
 				ch_errf(e, "version '%s' is already registered (%s) with "
 				    "sha256 %s; this model has sha256 %s: refusing to "
-				    "replace it", v, r->dbwhere, jstr(entry, "sha256"), sha);
+				    "replace it", v, r->dbwhere, ch_jstr(entry, "sha256", ""), sha);
 				ch_store_unlock(r->store);
 				goto done;
 			}
@@ -800,7 +793,7 @@ ch_registry_push(struct ch_registry *r, const unsigned char *buf, size_t len,
 			json_array_append_new(json_object_get(idx, "versions"),
 			    json_pack("{s:s, s:s, s:I, s:s, s:s, s:o, s:o}",
 			    "version", v, "sha256", sha, "size", (json_int_t)len,
-			    "created", jstr(m, "created"), "registered", t,
+			    "created", ch_jstr(m, "created", ""), "registered", t,
 			    "metrics", metrics ? json_incref(metrics) : json_object(),
 			    "params", params ? json_incref(params) : json_object()));
 		}
@@ -870,7 +863,7 @@ ch_registry_resolve(struct ch_registry *r, const char *name,
 		return ch_errf(e, "no version or alias '%s' in the registry (%s)", name,
 		    r->dbwhere);
 	}
-	ref_from(ref, jstr(x, "version"), jstr(x, "sha256"),
+	ref_from(ref, ch_jstr(x, "version", ""), ch_jstr(x, "sha256", ""),
 	    json_integer_value(json_object_get(x, "size")));
 	json_decref(idx);
 	return 0;
@@ -994,12 +987,12 @@ ch_registry_list(struct ch_registry *r, struct ch_err *e)
 		json_t *metrics = json_object_get(x, "metrics");
 		json_t *params = json_object_get(x, "params");
 		json_array_append_new(versions, json_pack("{s:s, s:s, s:O, s:s, s:o,"
-		    " s:o, s:o}", "version", jstr(x, "version"),
-		    "sha256", jstr(x, "sha256"), "size", json_object_get(x, "size"),
-		    "created", jstr(x, "created"),
+		    " s:o, s:o}", "version", ch_jstr(x, "version", ""),
+		    "sha256", ch_jstr(x, "sha256", ""), "size", json_object_get(x, "size"),
+		    "created", ch_jstr(x, "created", ""),
 		    "metrics", metrics ? json_incref(metrics) : json_object(),
 		    "params", params ? json_incref(params) : json_object(),
-		    "aliases", index_aliases_of(out, jstr(x, "version"))));
+		    "aliases", index_aliases_of(out, ch_jstr(x, "version", ""))));
 	}
 	aliases = json_incref(json_object_get(out, "aliases"));
 	json_decref(out);
@@ -1095,7 +1088,7 @@ ch_registry_history(struct ch_registry *r, const char *alias, struct ch_err *e)
 		return NULL;
 	h = json_array();
 	json_array_foreach(json_object_get(idx, "history"), i, x)
-		if (!alias || strcmp(jstr(x, "alias"), alias) == 0)
+		if (!alias || strcmp(ch_jstr(x, "alias", ""), alias) == 0)
 			json_array_append(h, x);
 	json_decref(idx);
 	return json_pack("{s:o}", "history", h);
@@ -1168,7 +1161,7 @@ ch_registry_alias_set(struct ch_registry *r, const char *alias,
 		    r->dbwhere);
 	} else {
 		char v[64];
-		snprintf(v, sizeof v, "%s", jstr(x, "version"));
+		snprintf(v, sizeof v, "%s", ch_jstr(x, "version", ""));
 		local_alias_set(idx, alias, v);
 		rc = save_json_object(r, INDEX_KEY, idx, e);
 	}
@@ -1248,8 +1241,8 @@ pgfail:
 	}
 	snprintf(cur, sizeof cur, "%s", json_string_value(x));
 	json_array_foreach(json_object_get(idx, "history"), i, x)
-		if (strcmp(jstr(x, "alias"), alias) == 0)
-			vs_event(&s, jstr(x, "action"), jstr(x, "version"));
+		if (strcmp(ch_jstr(x, "alias", ""), alias) == 0)
+			vs_event(&s, ch_jstr(x, "action", ""), ch_jstr(x, "version", ""));
 	if (s.n < 2) {
 		ch_errf(e, "alias '%s' has no earlier version to roll back to (it names %s)",
 		    alias, cur);
@@ -1261,7 +1254,7 @@ pgfail:
 		    r->dbwhere, alias, to);
 		goto done;
 	}
-	ref_from(ref, to, jstr(x, "sha256"), json_integer_value(json_object_get(x, "size")));
+	ref_from(ref, to, ch_jstr(x, "sha256", ""), json_integer_value(json_object_get(x, "size")));
 	json_object_set_new(json_object_get(idx, "aliases"), alias, json_string(to));
 	history_append(idx, alias, to, cur, "rollback");
 	rc = save_json_object(r, INDEX_KEY, idx, e);

@@ -209,21 +209,15 @@ local_path(const struct ch_store *s, const char *key)
 static int
 mkdirs_for(const char *path, struct ch_err *e)
 {
-	char *d = ch_strdup(path), *p;
+	char *d = ch_strdup(path), *slash = strrchr(d, '/');
+	int rc = 0;
 
-	for (p = d + 1; *p; p++) {
-		if (*p != '/')
-			continue;
-		*p = '\0';
-		if (mkdir(d, 0777) < 0 && errno != EEXIST) {
-			ch_errf(e, "cannot create directory '%s': %s", d, strerror(errno));
-			free(d);
-			return -1;
-		}
-		*p = '/';
+	if (slash && slash != d) {
+		*slash = '\0';
+		rc = ch_mkdirs(d, e);
 	}
 	free(d);
-	return 0;
+	return rc;
 }
 
 static int

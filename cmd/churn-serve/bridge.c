@@ -17,15 +17,6 @@
 
 extern char **environ;
 
-static double
-mono(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return ts.tv_sec + ts.tv_nsec / 1e9;
-}
-
 /* In the child between fork and exec only async-signal-safe calls. */
 static _Noreturn void
 child(char *const argv[], int in, int out, int err)
@@ -73,7 +64,7 @@ bridge_run(char *const argv[], const char *in, size_t inlen, double timeout,
 {
 	int pin[2], pout[2], perr[2], status;
 	size_t off = 0, elen = 0, cap = 4096;
-	double deadline = mono() + timeout;
+	double deadline = ch_seconds() + timeout;
 	pid_t pid;
 	char buf[65536];
 
@@ -107,7 +98,7 @@ bridge_run(char *const argv[], const char *in, size_t inlen, double timeout,
 	while (pout[0] >= 0 || perr[0] >= 0) {
 		struct pollfd p[3];
 		int np = 0, left;
-		double now = mono();
+		double now = ch_seconds();
 
 		if (now >= deadline) {
 			r->timed_out = 1;
