@@ -7,6 +7,7 @@
 #include <time.h>
 
 #include "drift.h"
+#include "input.h"
 #include "model.h"
 #include "modelref.h"
 #include "registry.h"
@@ -140,7 +141,7 @@ main(int argc, char **argv)
 	const char *model_path = NULL, *ref_path = NULL, *cfg_path = NULL;
 	const char *psi_arg = NULL, *l1_arg = NULL, *share_arg = NULL;
 	const char *bins_arg = NULL, *store = NULL, *db = NULL, *in;
-	FILE *fp;
+	struct ch_input input;
 	int json_in = 0, summary = 0, rec = 0, nopred = 0, jobs, ch, found;
 	uint64_t sample = CH_DRIFT_PRED_SAMPLE;
 	struct ch_drift_side ref, cur;
@@ -237,17 +238,17 @@ main(int argc, char **argv)
 
 	rd.json_lines = json_in;
 	ch_drift_side_init(&cur, m->schema);
-	fp = strcmp(in, "-") == 0 ? stdin : fopen(in, "r");
-	if (!fp)
-		ch_die(2, "open %s:", in);
-	prog = ch_progress_new(NULL, fileno(fp));
-	if (ch_drift_read(&rd, fp, in, &cur, &e) != 0) {
+	if (ch_input_open(&input, in, &ro.s3, &e) != 0)
+		ch_die(2, "%s", e.msg);
+	prog = ch_progress_new(NULL, input.fd);
+	if (ch_drift_read(&rd, input.fp, in, &cur, &e) != 0) {
 		ch_progress_end(prog);
+		ch_input_close(&input, &e);	/* a broken stream says why */
 		ch_die(2, "%s", e.msg);
 	}
 	ch_progress_end(prog);
-	if (fp != stdin)
-		fclose(fp);
+	if (ch_input_close(&input, &e) != 0)
+		ch_die(2, "%s", e.msg);
 	if (ch_verbosity() > 0)
 		ch_warn("%llu rows of %s read in %.2f s", (unsigned long long)
 		    cur.rows, in, ch_seconds() - t0);

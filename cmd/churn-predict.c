@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "csv.h"
+#include "input.h"
 #include "model.h"
 #include "modelref.h"
 #include "util.h"
@@ -416,6 +417,7 @@ main(int argc, char *argv[])
 	struct ch_model *m;
 	struct ch_err err;
 	struct ch_registry_opts ro = { 0 };
+	struct ch_input in;
 	struct conf cf = { 0 };
 	double t0 = ch_seconds();
 	FILE *fp;
@@ -462,19 +464,22 @@ main(int argc, char *argv[])
 	cf.idname = m->schema->id ? m->schema->id : "row";
 	cf.unseen = ch_calloc((size_t)m->schema->nfeat, sizeof *cf.unseen);
 	cf.col = ch_calloc((size_t)m->schema->nfeat, sizeof *cf.col);
-	fp = strcmp(input, "-") == 0 ? stdin : fopen(input, "rb");
-	if (!fp)
-		ch_die(2, "open %s:", input);
+	if (ch_input_open(&in, input, &ro.s3, &err) != 0)
+		ch_die(2, "%s", err.msg);
+	fp = in.fp;
 	setvbuf(stdout, NULL, _IOFBF, 1 << 20);
 
-	cf.prog = ch_progress_new("rows", fileno(fp));
+	cf.prog = ch_progress_new("rows", in.fd);
 	if (jsonin)
 		json_lines(&cf, fp, jobs);
 	else if (ch_csv_parallel(fp, input, jobs, &ops, &cf, &err) != 0) {
 		ch_progress_end(cf.prog);
+		ch_input_close(&in, &err);	/* a broken stream says why */
 		ch_die(2, "%s", err.msg);
 	}
 	ch_progress_end(cf.prog);
+	if (ch_input_close(&in, &err) != 0)
+		ch_die(2, "%s", err.msg);
 
 	for (f = 0; f < m->schema->nfeat; f++)
 		unseen_total += cf.unseen[f];
@@ -493,8 +498,6 @@ main(int argc, char *argv[])
 		ch_warn("%zu bad rows skipped", cf.skipped);
 	if (ch_verbosity() > 0)
 		ch_warn("%zu rows scored in %.2f s", cf.rows, ch_seconds() - t0);
-	if (fp != stdin)
-		fclose(fp);
 	free(cf.unseen);
 	free(cf.col);
 	ch_model_free(m);

@@ -367,9 +367,11 @@ progress_draw(struct ch_progress *p)
 	if (p->unit)
 		snprintf(count, sizeof count, "%llu %s, %.0f %s/s",
 		    (unsigned long long)done, p->unit, (double)done / dt, p->unit);
-	else	/* nothing counted: the bytes read so far */
+	else if (at >= 0)	/* nothing counted: the bytes read so far */
 		snprintf(count, sizeof count, "%.1f MB read, %.1f MB/s",
-		    at > 0 ? (double)at / 1e6 : 0, at > 0 ? (double)at / 1e6 / dt : 0);
+		    (double)at / 1e6, (double)at / 1e6 / dt);
+	else			/* nor can they be (a pipe) */
+		snprintf(count, sizeof count, "reading for %.0f s", dt);
 	n = snprintf(line, sizeof line, "\r%s: %s%s\033[K", progname, count,
 	    left);
 	if (write(STDERR_FILENO, line, (size_t)n) > 0) {
