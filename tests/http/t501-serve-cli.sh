@@ -15,7 +15,7 @@ grep_err "'xml' is not text or json"
 expect 2 churn-serve --listen 127.0.0.1:99999 --state-dir st
 grep_err "port '99999'"
 expect 2 churn-serve --model no-such.model --state-dir st
-grep_err "churn-serve: model 'no-such.model': no such file"
+grep_err "churn-serve: open no-such.model: No such file or directory, and no version or alias 'no-such.model'"
 printf 'CHURNMDL not really' >bad.model
 expect 2 churn-serve --model bad.model --state-dir st
 grep_err "bad.model"
