@@ -337,7 +337,7 @@ ch_registry_opts_fill(struct ch_registry_opts *o, char *(*get)(const char *))
 	if (!o->store_url)
 		o->store_url = nonempty(get, "CHURN_STORE");
 	if (!o->store_url)
-		o->store_url = "var/store";
+		o->store_url = CH_STORE_DEFAULT;
 	if (!o->database_url)
 		o->database_url = nonempty(get, "CHURN_DATABASE_URL");
 	if (!o->s3.endpoint)
