@@ -177,6 +177,7 @@ main(int argc, char **argv)
 		{"json", no_argument, NULL, 'j'},
 		{"output", required_argument, NULL, 'o'},
 		{"count", required_argument, NULL, 'n'},
+		CH_COMMON_LONGOPTS,
 		{NULL, 0, NULL, 0},
 	};
 	struct ch_registry_opts o = {0};
@@ -206,7 +207,10 @@ main(int argc, char **argv)
 	argc -= optind;
 	argv += optind;
 	optind = 0;	/* 0: glibc re-initialises getopt (argument order mode) */
-	while ((c = getopt_long(argc, argv, "jo:n:", subopts, NULL)) != -1) {
+	while ((c = getopt_long(argc, argv, "jo:n:" CH_COMMON_SHORTOPTS,
+	    subopts, NULL)) != -1) {
+		if (ch_common_opt(c, &use))
+			continue;
 		switch (c) {
 		case 'j': asjson = 1; break;
 		case 'o': output = optarg; break;
