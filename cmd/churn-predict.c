@@ -6,18 +6,28 @@
 #include <string.h>
 
 #include "batch.h"
+#include "input.h"
 #include "model.h"
+#include "modelref.h"
 #include "util.h"
 
-static _Noreturn void
-usage(int status)
-{
-	fprintf(status ? stderr : stdout,
-	    "usage: churn-predict -m model [--json-in] [--json] [--skip-bad]\n"
-	    "                     [--threshold t] [--jobs n] [file | -]\n"
-	    "       churn-predict -m model --schema | --describe\n");
-	exit(status);
-}
+static const struct ch_usage use = {
+	"churn-predict [-qv] -m model [--json-in] [--json] [--skip-bad]\n"
+	"                     [--threshold t] [--jobs n] [file | s3://bucket/key | -]\n"
+	"       churn-predict -m model --schema | --describe\n",
+	"  -m, --model MODEL     a model file, -, or an alias or version in the registry\n"
+	"  --json-in             read JSON lines (one object a line), not CSV\n"
+	"  --json                write JSON lines, not CSV\n"
+	"  --skip-bad            warn about a bad row and go on (exit 1 at the end)\n"
+	"  --threshold T         the decision threshold (the model's)\n"
+	"  --jobs N              threads (all cores)\n"
+	"  --schema              print the input schema the model expects\n"
+	"  --describe            print what the model is: version, metrics, features\n",
+	"  CHURN_STORE           the store that resolves a -m name (var/store)\n"
+	"  CHURN_DATABASE_URL    the PostgreSQL registry, when there is one\n"
+	"  CHURN_S3_ENDPOINT     the S3 endpoint for s3:// stores and inputs\n"
+	"  AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY, AWS_REGION   its credentials\n",
+};
 
 static int
 out(void *arg, const char *s, size_t n, struct ch_err *e)
@@ -31,14 +41,15 @@ static void
 warn(void *arg, const char *msg)
 {
 	(void)arg;
-	ch_warn("%s (skipped)", msg);
+	if (ch_verbosity() >= 0)
+		ch_warn("%s (skipped)", msg);
 }
 
 int
 main(int argc, char *argv[])
 {
 	enum { O_JSONIN = 256, O_JSON, O_SKIP, O_SCHEMA, O_DESCRIBE, O_THRESHOLD,
-	    O_JOBS, O_VERSION };
+	    O_JOBS };
 	static const struct option longopts[] = {
 		{ "model", required_argument, NULL, 'm' },
 		{ "json-in", no_argument, NULL, O_JSONIN },
@@ -48,8 +59,7 @@ main(int argc, char *argv[])
 		{ "describe", no_argument, NULL, O_DESCRIBE },
 		{ "threshold", required_argument, NULL, O_THRESHOLD },
 		{ "jobs", required_argument, NULL, O_JOBS },
-		{ "help", no_argument, NULL, 'h' },
-		{ "version", no_argument, NULL, O_VERSION },
+		CH_COMMON_LONGOPTS,
 		{ NULL, 0, NULL, 0 }
 	};
 	const char *model = NULL, *input = "-";
@@ -59,13 +69,17 @@ main(int argc, char *argv[])
 	struct ch_err err;
 	struct ch_batch_opts o = { .out = out, .warn = warn };
 	struct ch_batch_stats st = { 0 };
-	double t;
-	FILE *fp;
+	struct ch_registry_opts ro = { 0 };
+	struct ch_input in;
+	double t0 = ch_seconds();
 
 	ch_setprogname(argv[0]);
 	o.threshold = NAN;
 	o.jobs = ch_ncpus();
-	while ((c = getopt_long(argc, argv, "m:h", longopts, NULL)) != -1) {
+	while ((c = getopt_long(argc, argv, "m:" CH_COMMON_SHORTOPTS, longopts,
+	    NULL)) != -1) {
+		if (ch_common_opt(c, &use))
+			continue;
 		switch (c) {
 		case 'm': model = optarg; break;
 		case O_JSONIN: o.json_in = 1; break;
@@ -73,26 +87,17 @@ main(int argc, char *argv[])
 		case O_SKIP: o.skip_bad = 1; break;
 		case O_SCHEMA: show = 1; break;
 		case O_DESCRIBE: show = 2; break;
-		case O_THRESHOLD:
-			if (ch_parse_double(optarg, strlen(optarg), &t) != 0 || t < 0 || t > 1)
-				ch_die(2, "--threshold: '%s' is not a number from 0 to 1", optarg);
-			o.threshold = t;
-			break;
-		case O_JOBS:
-			o.jobs = atoi(optarg);
-			if (o.jobs < 1 || o.jobs > 1024)
-				ch_die(2, "--jobs: '%s' is not a number from 1 to 1024", optarg);
-			break;
-		case O_VERSION: printf("churn-predict %s\n", CHURN_VERSION); return 0;
-		case 'h': usage(0);
-		default: usage(2);
+		case O_THRESHOLD: o.threshold = ch_opt_double("--threshold", optarg, 0, 1); break;
+		case O_JOBS: o.jobs = (int)ch_opt_int("--jobs", optarg, 1, 1024); break;
+		default: ch_usage(&use, 2);
 		}
 	}
 	if (!model || argc - optind > 1)
-		usage(2);
+		ch_usage(&use, 2);
 	if (optind < argc)
 		input = argv[optind];
-	if (ch_model_load(model, &m, &err) != 0)
+	ch_registry_opts_fill(&ro, getenv);
+	if (ch_modelref_load(model, &ro, &m, NULL, &err) != 0)
 		ch_die(2, "%s", err.msg);
 	if (show) {
 		json_t *j = show == 1 ? ch_model_schema_json(m) : ch_model_describe(m);
@@ -109,16 +114,22 @@ main(int argc, char *argv[])
 		o.threshold = m->threshold;
 	o.name = input;
 	st.unseen = ch_calloc((size_t)m->schema->nfeat, sizeof *st.unseen);
-	fp = strcmp(input, "-") == 0 ? stdin : fopen(input, "rb");
-	if (!fp)
-		ch_die(2, "open %s:", input);
+	if (ch_input_open(&in, input, &ro.s3, &err) != 0)
+		ch_die(2, "%s", err.msg);
 	setvbuf(stdout, NULL, _IOFBF, 1 << 20);
-	if (ch_batch_score(fp, &o, &st, &err) != 0)
+	o.progress = ch_progress_new("rows", in.fd);
+	if (ch_batch_score(in.fp, &o, &st, &err) != 0) {
+		ch_progress_end(o.progress);
+		ch_input_close(&in, &err);	/* a broken stream says why */
+		ch_die(2, "%s", err.msg);
+	}
+	ch_progress_end(o.progress);
+	if (ch_input_close(&in, &err) != 0)
 		ch_die(2, "%s", err.msg);
 
 	for (f = 0; f < m->schema->nfeat; f++)
 		unseen_total += st.unseen[f];
-	if (unseen_total > 0) {
+	if (unseen_total > 0 && ch_verbosity() >= 0) {
 		char list[512] = "";
 		size_t used = 0;
 
@@ -129,10 +140,10 @@ main(int argc, char *argv[])
 		ch_warn("%zu values of categories unseen in training treated as missing%s%s%s",
 		    unseen_total, used ? " (" : "", list, used ? ")" : "");
 	}
-	if (st.skipped)
+	if (st.skipped && ch_verbosity() >= 0)
 		ch_warn("%zu bad rows skipped", st.skipped);
-	if (fp != stdin)
-		fclose(fp);
+	if (ch_verbosity() > 0)
+		ch_warn("%zu rows scored in %.2f s", st.rows, ch_seconds() - t0);
 	free(st.unseen);
 	ch_model_free(m);
 	ch_fshut(stdout, "<stdout>");

@@ -307,6 +307,7 @@ emit(void *ctx, void *result, struct ch_err *e)
 		c->o->warn(c->o->arg, w);
 	rc = r->out.len ? c->o->out(c->o->arg, r->out.s, r->out.len, e) : 0;
 	c->st->rows += r->rows;
+	ch_progress_set(c->o->progress, c->st->rows);
 	c->st->skipped += r->skipped;
 	for (f = 0; c->st->unseen && f < c->o->m->schema->nfeat; f++)
 		c->st->unseen[f] += r->unseen[f];
@@ -374,7 +375,7 @@ score_json(struct conf *c, FILE *fp, struct ch_err *e)
 			batch_id(b, idbuf, strlen(idbuf));
 		}
 		json_decref(j);
-		c->st->rows++;
+		ch_progress_set(c->o->progress, ++c->st->rows);
 		if (++b->n == BATCH) {
 			batch_flush(b, c->o->jobs, &out);
 			rc = c->o->out(c->o->arg, out.s, out.len, e);

@@ -39,6 +39,7 @@ struct ch_batch_opts {
 	void (*row)(void *arg, const struct ch_record *rec,
 	    const struct ch_cols *c, double p);
 	void *arg;
+	struct ch_progress *progress;   /* rows done, or NULL */
 };
 
 /* What a run found.  unseen is the caller's (NULL or [nfeat] zeroed):

@@ -744,39 +744,12 @@ ch_drift_found(json_t *report)
 
 /* summary */
 
-struct buf {
-	char *s;
-	size_t n, cap;
-};
-
 static void
-bprintf(struct buf *b, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-
-static void
-bprintf(struct buf *b, const char *fmt, ...)
-{
-	va_list ap;
-	int n;
-
-	va_start(ap, fmt);
-	n = vsnprintf(NULL, 0, fmt, ap);
-	va_end(ap);
-	while (b->n + (size_t)n + 1 > b->cap) {
-		b->cap = b->cap ? 2 * b->cap : 1024;
-		b->s = ch_realloc(b->s, b->cap);
-	}
-	va_start(ap, fmt);
-	vsnprintf(b->s + b->n, (size_t)n + 1, fmt, ap);
-	va_end(ap);
-	b->n += (size_t)n;
-}
-
-static void
-summary_line(struct buf *b, json_t *v)
+summary_line(struct ch_buf *b, json_t *v)
 {
 	json_t *nc = json_object_get(v, "new_categories");
 
-	bprintf(b, "%-24s %-11s %-4s %8.4f %8.4f  %s",
+	ch_buf_printf(b, "%-24s %-11s %-4s %8.4f %8.4f  %s",
 	    json_string_value(json_object_get(v, "name")),
 	    json_string_value(json_object_get(v, "type")),
 	    json_string_value(json_object_get(v, "metric")),
@@ -784,31 +757,31 @@ summary_line(struct buf *b, json_t *v)
 	    json_number_value(json_object_get(v, "threshold")),
 	    json_string_value(json_object_get(v, "status")));
 	if (json_array_size(nc))
-		bprintf(b, "  (%zu new)", json_array_size(nc));
-	bprintf(b, "\n");
+		ch_buf_printf(b, "  (%zu new)", json_array_size(nc));
+	ch_buf_printf(b, "\n");
 }
 
 char *
 ch_drift_summary(json_t *r)
 {
-	struct buf b = { 0 };
+	struct ch_buf b = { 0 };
 	json_t *v, *rows = json_object_get(r, "rows");
 	size_t i;
 
-	bprintf(&b, "model %s, %lld reference rows, %lld current rows\n",
+	ch_buf_printf(&b, "model %s, %lld reference rows, %lld current rows\n",
 	    json_is_string(json_object_get(r, "model_version")) ?
 	    json_string_value(json_object_get(r, "model_version")) : "(none)",
 	    (long long)json_integer_value(json_object_get(rows, "reference")),
 	    (long long)json_integer_value(json_object_get(rows, "current")));
-	bprintf(&b, "%-24s %-11s %-4s %8s %8s  %s\n", "feature", "type",
+	ch_buf_printf(&b, "%-24s %-11s %-4s %8s %8s  %s\n", "feature", "type",
 	    "", "value", "drift at", "status");
 	json_array_foreach(json_object_get(r, "features"), i, v)
 		summary_line(&b, v);
 	if ((v = json_object_get(r, "prediction")))
 		summary_line(&b, v);
 	json_array_foreach(json_object_get(r, "warnings"), i, v)
-		bprintf(&b, "warning: %s\n", json_string_value(v));
-	bprintf(&b, "%s\n", json_string_value(json_object_get(r, "rule")));
+		ch_buf_printf(&b, "warning: %s\n", json_string_value(v));
+	ch_buf_printf(&b, "%s\n", json_string_value(json_object_get(r, "rule")));
 	if (!b.s)
 		return ch_strdup("");
 	return b.s;
@@ -840,13 +813,7 @@ codes_hash(const uint8_t *c, int n)
 
 	for (i = 0; i < n; i++)
 		h = (h ^ c[i]) * 1099511628211ull;
-	/* splitmix64 finaliser: FNV's low bits are weak */
-	h ^= h >> 30;
-	h *= 0xbf58476d1ce4e5b9ull;
-	h ^= h >> 27;
-	h *= 0x94d049bb133111ebull;
-	h ^= h >> 31;
-	return h;
+	return ch_mix64(h);	/* FNV's low bits are weak */
 }
 
 #define BATCH 512          /* rows scored together (trees stay in cache) */

@@ -391,12 +391,6 @@ ch_schema_to_json(const struct ch_schema *s)
 	return o;
 }
 
-static const char *
-jstr(json_t *o, const char *k)
-{
-	return json_string_value(json_object_get(o, k));
-}
-
 int
 ch_schema_from_json(json_t *j, struct ch_schema **out, struct ch_err *e)
 {
@@ -406,24 +400,24 @@ ch_schema_from_json(json_t *j, struct ch_schema **out, struct ch_err *e)
 	const char *t;
 	size_t i, k, n;
 
-	if (!jstr(j, "target") || !json_is_array(fs) || json_array_size(fs) == 0 ||
+	if (!ch_jstr(j, "target", NULL) || !json_is_array(fs) || json_array_size(fs) == 0 ||
 	    json_array_size(fs) > 100000)
 		return ch_errf(e, "bad schema");
 	s = ch_calloc(1, sizeof *s);
-	s->target = ch_strdup(jstr(j, "target"));
-	if (jstr(j, "positive"))
-		s->positive = ch_strdup(jstr(j, "positive"));
-	if (jstr(j, "id"))
-		s->id = ch_strdup(jstr(j, "id"));
+	s->target = ch_strdup(ch_jstr(j, "target", NULL));
+	if (ch_jstr(j, "positive", NULL))
+		s->positive = ch_strdup(ch_jstr(j, "positive", NULL));
+	if (ch_jstr(j, "id", NULL))
+		s->id = ch_strdup(ch_jstr(j, "id", NULL));
 	s->nfeat = (int)json_array_size(fs);
 	s->f = ch_calloc((size_t)s->nfeat, sizeof *s->f);
 	for (i = 0; i < (size_t)s->nfeat; i++) {
 		f = &s->f[i];
 		x = json_array_get(fs, i);
-		t = jstr(x, "type");
-		if (!jstr(x, "name") || !t)
+		t = ch_jstr(x, "type", NULL);
+		if (!ch_jstr(x, "name", NULL) || !t)
 			goto bad;
-		f->name = ch_strdup(jstr(x, "name"));
+		f->name = ch_strdup(ch_jstr(x, "name", NULL));
 		if (strcmp(t, "numeric") == 0) {
 			f->type = CH_NUMERIC;
 			a = json_object_get(x, "edges");

@@ -1,5 +1,7 @@
 /* test_csv.c - unit tests for libchurn/csv and the cell helpers of util */
 #include <check.h>
+
+#include "unit.h"
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -392,8 +394,6 @@ main(void)
 {
 	Suite *s = suite_create("csv");
 	TCase *tc = tcase_create("csv");
-	SRunner *sr;
-	int failed;
 
 	tcase_set_timeout(tc, 60);
 	tcase_add_test(tc, quoting);
@@ -407,9 +407,5 @@ main(void)
 	tcase_add_test(tc, strmap);
 	tcase_add_test(tc, strv_and_rng);
 	suite_add_tcase(s, tc);
-	sr = srunner_create(s);
-	srunner_run_all(sr, CK_NORMAL);
-	failed = srunner_ntests_failed(sr);
-	srunner_free(sr);
-	return failed ? 1 : 0;
+	return unit_run(s);
 }

@@ -1,6 +1,8 @@
 /* test_frame.c - unit tests for libchurn/frame and schema: inference,
  * binning, categories, profiles, labels, encoding */
 #include <check.h>
+
+#include "unit.h"
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -204,8 +206,6 @@ main(void)
 {
 	Suite *s = suite_create("frame");
 	TCase *tc = tcase_create("frame");
-	SRunner *sr;
-	int failed;
 
 	tcase_add_test(tc, inference);
 	tcase_add_test(tc, binning);
@@ -213,9 +213,5 @@ main(void)
 	tcase_add_test(tc, labels);
 	tcase_add_test(tc, encoding_and_json);
 	suite_add_tcase(s, tc);
-	sr = srunner_create(s);
-	srunner_run_all(sr, CK_NORMAL);
-	failed = srunner_ntests_failed(sr);
-	srunner_free(sr);
-	return failed ? 1 : 0;
+	return unit_run(s);
 }
