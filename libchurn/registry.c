@@ -6,8 +6,7 @@
 #include <time.h>
 #include <unistd.h>
 
-#include <libpq-fe.h>
-
+#include "pg.h"
 #include "registry.h"
 
 #define INDEX_KEY "registry/index.json"
@@ -16,10 +15,8 @@
 
 struct ch_registry {
 	struct ch_store *store;
-	PGconn *pg;
-	int in_tx;         /* inside BEGIN ... COMMIT/ROLLBACK */
+	struct ch_pg *pg;  /* NULL: the index in the store */
 	char dbwhere[512];
-	char setup[128];   /* session settings, again after a reconnection */
 };
 
 /* ---- names ---- */
@@ -68,280 +65,6 @@ jstr(json_t *o, const char *k)
 {
 	const char *s = json_string_value(json_object_get(o, k));
 	return s ? s : "";
-}
-
-/* ---- PostgreSQL ---- */
-
-static void
-quiet_notices(void *arg, const char *msg)
-{
-	(void)arg;
-	(void)msg;
-}
-
-/* One line out of a libpq message: newlines and tabs become spaces, runs
- * of blanks collapse, trailing blanks go. */
-static void
-one_line(const char *in, char *out, size_t n)
-{
-	size_t j = 0;
-	int blank = 0;
-
-	for (; in && *in && j + 1 < n; in++) {
-		if (isspace((unsigned char)*in)) {
-			blank = 1;
-			continue;
-		}
-		if (blank && j > 0 && j + 2 < n)
-			out[j++] = ' ';
-		blank = 0;
-		out[j++] = *in;
-	}
-	out[j] = '\0';
-}
-
-static int
-pg_errf(struct ch_registry *r, const char *what, PGresult *res, struct ch_err *e)
-{
-	char line[768];
-
-	one_line(res ? PQresultErrorMessage(res) : PQerrorMessage(r->pg), line,
-	    sizeof line);
-	if (!*line)
-		one_line(PQerrorMessage(r->pg), line, sizeof line);
-	return ch_errf(e, "database %s: %s: %s", r->dbwhere, what, line);
-}
-
-/* Runs sql with text parameters; returns the result (caller clears) or
- * NULL with e filled. */
-/*
- * Runs sql with text parameters; returns the result (caller clears) or
- * NULL with e filled.  A connection lost while idle (the server restarted,
- * an idle timeout) is re-established once, outside transactions only, so
- * a long-running churn-serve survives a database restart.
- */
-static PGresult *
-pg_exec(struct ch_registry *r, const char *what, const char *sql, int n,
-    const char *const *params, struct ch_err *e)
-{
-	int retry = !r->in_tx;
-	PGresult *res;
-	ExecStatusType st;
-
-	for (;;) {
-		res = n ? PQexecParams(r->pg, sql, n, NULL, params, NULL, NULL, 0) :
-		    PQexec(r->pg, sql);
-		st = PQresultStatus(res);
-		if (st == PGRES_COMMAND_OK || st == PGRES_TUPLES_OK)
-			return res;
-		if (!retry || PQstatus(r->pg) != CONNECTION_BAD)
-			break;
-		retry = 0;
-		PQreset(r->pg);
-		if (PQstatus(r->pg) != CONNECTION_OK)
-			break;
-		PQclear(res);
-		PQclear(PQexec(r->pg, r->setup));
-	}
-	pg_errf(r, what, res, e);
-	PQclear(res);
-	return NULL;
-}
-
-static int
-pg_do(struct ch_registry *r, const char *what, const char *sql, int n,
-    const char *const *params, struct ch_err *e)
-{
-	PGresult *res = pg_exec(r, what, sql, n, params, e);
-
-	PQclear(res);
-	return res ? 0 : -1;
-}
-
-static int
-pg_begin(struct ch_registry *r, struct ch_err *e)
-{
-	if (pg_do(r, "begin", "BEGIN", 0, NULL, e) < 0)
-		return -1;
-	r->in_tx = 1;
-	return 0;
-}
-
-static int
-pg_commit(struct ch_registry *r, struct ch_err *e)
-{
-	int rc = pg_do(r, "commit", "COMMIT", 0, NULL, e);
-
-	r->in_tx = 0;
-	return rc;
-}
-
-static void
-pg_rollback(struct ch_registry *r)
-{
-	PQclear(PQexec(r->pg, "ROLLBACK"));
-	r->in_tx = 0;
-}
-
-/* Schema migrations, applied in order; churn_schema_version records the
- * highest one applied.  Append only: never edit a released migration. */
-static const char *const migrations[] = {
-	/* 1: versions, aliases, append-only alias history, drift reports */
-	"CREATE TABLE churn_model_versions ("
-	"  seq bigserial UNIQUE,"
-	"  version text PRIMARY KEY CHECK (version ~ '^[A-Za-z0-9][A-Za-z0-9._-]{0,62}$'),"
-	"  sha256 text NOT NULL CHECK (sha256 ~ '^[0-9a-f]{64}$'),"
-	"  size bigint NOT NULL CHECK (size >= 0),"
-	"  created timestamptz NOT NULL,"
-	"  registered timestamptz NOT NULL DEFAULT now(),"
-	"  manifest json NOT NULL);"
-	"CREATE TABLE churn_aliases ("
-	"  alias text PRIMARY KEY,"
-	"  version text NOT NULL REFERENCES churn_model_versions(version),"
-	"  updated timestamptz NOT NULL DEFAULT now());"
-	"CREATE TABLE churn_alias_history ("
-	"  id bigserial PRIMARY KEY,"
-	"  alias text NOT NULL,"
-	"  version text NOT NULL REFERENCES churn_model_versions(version),"
-	"  previous text REFERENCES churn_model_versions(version),"
-	"  action text NOT NULL CHECK (action IN ('set', 'rollback')),"
-	"  time timestamptz NOT NULL DEFAULT now());"
-	"CREATE INDEX churn_alias_history_alias ON churn_alias_history (alias, id);"
-	"CREATE FUNCTION churn_alias_history_append_only() RETURNS trigger"
-	"  LANGUAGE plpgsql AS $$ BEGIN"
-	"  RAISE EXCEPTION 'churn_alias_history is append-only'; END $$;"
-	"CREATE TRIGGER churn_alias_history_no_update BEFORE UPDATE OR DELETE"
-	"  ON churn_alias_history FOR EACH ROW"
-	"  EXECUTE FUNCTION churn_alias_history_append_only();"
-	"CREATE TRIGGER churn_alias_history_no_truncate BEFORE TRUNCATE"
-	"  ON churn_alias_history FOR EACH STATEMENT"
-	"  EXECUTE FUNCTION churn_alias_history_append_only();"
-	"CREATE TABLE churn_drift_reports ("
-	"  id bigserial PRIMARY KEY,"
-	"  model_version text,"
-	"  time timestamptz NOT NULL DEFAULT now(),"
-	"  drift boolean,"
-	"  report json NOT NULL);",
-	/* 2: churn-serve's live-traffic window (IF NOT EXISTS: a table made
-	 * by hand before the step is kept) */
-	"CREATE TABLE IF NOT EXISTS churn_window ("
-	"  id bigserial PRIMARY KEY,"
-	"  created timestamptz NOT NULL DEFAULT now(),"
-	"  model_version text,"
-	"  probability double precision,"
-	"  row jsonb NOT NULL);",
-};
-#define NMIGRATIONS ((int)(sizeof migrations / sizeof migrations[0]))
-
-static int
-pg_migrate(struct ch_registry *r, struct ch_err *e)
-{
-	PGresult *res;
-	char num[16];
-	const char *p[1];
-	int cur, i;
-
-	if (pg_begin(r, e) < 0)
-		return -1;
-	/* serialise concurrent first runs; the key is arbitrary but fixed */
-	if (pg_do(r, "migrate", "SELECT pg_advisory_xact_lock(7302114431)", 0, NULL, e) < 0 ||
-	    pg_do(r, "migrate", "CREATE TABLE IF NOT EXISTS churn_schema_version ("
-	    " version integer PRIMARY KEY, applied timestamptz NOT NULL DEFAULT now())",
-	    0, NULL, e) < 0)
-		goto fail;
-	if (!(res = pg_exec(r, "migrate", "SELECT coalesce(max(version), 0)"
-	    " FROM churn_schema_version", 0, NULL, e)))
-		goto fail;
-	cur = atoi(PQgetvalue(res, 0, 0));
-	PQclear(res);
-	if (cur > NMIGRATIONS) {
-		ch_errf(e, "database %s: schema version %d is newer than this "
-		    "program knows (%d); upgrade churn", r->dbwhere, cur, NMIGRATIONS);
-		goto fail;
-	}
-	for (i = cur; i < NMIGRATIONS; i++) {
-		snprintf(num, sizeof num, "%d", i + 1);
-		p[0] = num;
-		if (pg_do(r, "migrate", migrations[i], 0, NULL, e) < 0 ||
-		    pg_do(r, "migrate", "INSERT INTO churn_schema_version (version)"
-		    " VALUES ($1::integer)", 1, p, e) < 0)
-			goto fail;
-	}
-	return pg_commit(r, e);
-fail:
-	pg_rollback(r);
-	return -1;
-}
-
-/* "host:port/dbname" from a conninfo string or URL, without the password;
- * -1 when it does not parse. */
-static int
-pg_where(const char *url, char *out, size_t n)
-{
-	PQconninfoOption *opts, *o;
-	const char *host = NULL, *port = NULL, *db = NULL, *user = NULL;
-	char *err = NULL;
-
-	if (!(opts = PQconninfoParse(url, &err))) {
-		PQfreemem(err);
-		snprintf(out, n, "(bad database URL)");
-		return -1;
-	}
-	for (o = opts; o->keyword; o++) {
-		if (!o->val || !*o->val)
-			continue;
-		if (strcmp(o->keyword, "host") == 0)
-			host = o->val;
-		else if (strcmp(o->keyword, "hostaddr") == 0 && !host)
-			host = o->val;
-		else if (strcmp(o->keyword, "port") == 0)
-			port = o->val;
-		else if (strcmp(o->keyword, "dbname") == 0)
-			db = o->val;
-		else if (strcmp(o->keyword, "user") == 0)
-			user = o->val;
-	}
-	snprintf(out, n, "%s:%s/%s", host ? host : "localhost", port ? port : "5432",
-	    db ? db : user ? user : "postgres");
-	PQconninfoFree(opts);
-	return 0;
-}
-
-static int
-pg_open(struct ch_registry *r, const char *url, long timeout_s,
-    struct ch_err *e)
-{
-	/* a server that accepts and never answers holds a call no longer
-	 * than connect_timeout (the whole start-up), statement_timeout and
-	 * tcp_user_timeout (unacknowledged data) */
-	const char *kw[] = {"dbname", "connect_timeout", "application_name",
-	    "tcp_user_timeout", NULL};
-	char ct[24], tut[24], line[768];
-	const char *val[] = {url, ct, "churn", tut, NULL};
-
-	snprintf(ct, sizeof ct, "%ld", timeout_s > 0 ? timeout_s : 10);
-	snprintf(tut, sizeof tut, "%ld", timeout_s * 1000);
-	if (timeout_s <= 0)     /* the URL's, or the system's */
-		kw[3] = NULL;
-	snprintf(r->setup, sizeof r->setup, "SET client_min_messages = warning");
-	if (timeout_s > 0)      /* else whatever the URL's options say */
-		snprintf(r->setup, sizeof r->setup, "SET client_min_messages = "
-		    "warning; SET statement_timeout = %ld", timeout_s * 1000);
-	/* libpq's parse errors may quote the string, password and all */
-	if (pg_where(url, r->dbwhere, sizeof r->dbwhere) < 0)
-		return ch_errf(e, "bad database URL: not a libpq connection string "
-		    "or postgresql:// URL");
-	r->pg = PQconnectdbParams(kw, val, 1);
-	if (!r->pg)
-		return ch_errf(e, "database %s: out of memory", r->dbwhere);
-	if (PQstatus(r->pg) != CONNECTION_OK) {
-		one_line(PQerrorMessage(r->pg), line, sizeof line);
-		return ch_errf(e, "cannot connect to database %s: %s", r->dbwhere, line);
-	}
-	PQsetNoticeProcessor(r->pg, quiet_notices, NULL);
-	if (pg_do(r, "setup", r->setup, 0, NULL, e) < 0)
-		return -1;
-	return pg_migrate(r, e);
 }
 
 /* ---- open / close ---- */
@@ -397,8 +120,9 @@ ch_registry_open(const struct ch_registry_opts *o, struct ch_registry **out,
 	if (ch_store_open(o->store_url, &o->s3, &r->store, e) < 0)
 		goto fail;
 	if (o->database_url && *o->database_url) {
-		if (pg_open(r, o->database_url, o->db_timeout_s, e) < 0)
+		if (ch_pg_open(o->database_url, o->db_timeout_s, &r->pg, e) < 0)
 			goto fail;
+		snprintf(r->dbwhere, sizeof r->dbwhere, "%s", ch_pg_where(r->pg));
 	} else
 		snprintf(r->dbwhere, sizeof r->dbwhere, "index in %s",
 		    ch_store_where(r->store));
@@ -414,8 +138,7 @@ ch_registry_close(struct ch_registry *r)
 {
 	if (!r)
 		return;
-	if (r->pg)
-		PQfinish(r->pg);
+	ch_pg_close(r->pg);
 	ch_store_close(r->store);
 	free(r);
 }
@@ -778,7 +501,7 @@ pg_lookup_version(struct ch_registry *r, const char *v, char sha[65], int *found
     struct ch_err *e)
 {
 	const char *p[] = {v};
-	PGresult *res = pg_exec(r, "look up version",
+	PGresult *res = ch_pg_exec(r->pg, "look up version",
 	    "SELECT sha256 FROM churn_model_versions WHERE version = $1", 1, p, e);
 
 	if (!res)
@@ -830,13 +553,13 @@ pg_push_one(struct ch_registry *r, struct cand *c, const char *alias,
 	snprintf(dir, sizeof dir, "models/%s", c->v);
 	if (!ms)
 		return ch_errf(e, "cannot encode the manifest of %s", c->v);
-	if (pg_begin(r, e) < 0) {
+	if (ch_pg_begin(r->pg, e) < 0) {
 		free(ms);
 		return -1;
 	}
-	if (pg_do(r, "lock version", "SELECT pg_advisory_xact_lock(" VERSION_LOCK
+	if (ch_pg_do(r->pg, "lock version", "SELECT pg_advisory_xact_lock(" VERSION_LOCK
 	    ", hashtext($1))", 1, p, e) < 0 ||
-	    !(res = pg_exec(r, "register version", "INSERT INTO churn_model_versions"
+	    !(res = ch_pg_exec(r->pg, "register version", "INSERT INTO churn_model_versions"
 	    " (version, sha256, size, created, manifest)"
 	    " VALUES ($1, $2, $3::bigint, $4::timestamptz, $5::json)"
 	    " ON CONFLICT (version) DO NOTHING", 5, p, e)))
@@ -857,7 +580,7 @@ pg_push_one(struct ch_registry *r, struct cand *c, const char *alias,
 			goto fail;
 		}
 		if (strcmp(have, c->sha) != 0) {
-			pg_rollback(r);
+			ch_pg_rollback(r->pg);
 			free(ms);
 			return 1;
 		}
@@ -870,13 +593,13 @@ pg_push_one(struct ch_registry *r, struct cand *c, const char *alias,
 	if (alias && pg_alias_set_tx(r, alias, c->v, e) < 0)
 		goto fail;
 	free(ms);
-	if (pg_commit(r, e) < 0)
+	if (ch_pg_commit(r->pg, e) < 0)
 		return -1;
 	if (!claimed) {
 		/* report what is registered, not what was sent */
 		json_error_t je;
 
-		if (!(res = pg_exec(r, "read manifest", "SELECT manifest"
+		if (!(res = ch_pg_exec(r->pg, "read manifest", "SELECT manifest"
 		    " FROM churn_model_versions WHERE version = $1", 1, p, e)))
 			return -1;
 		json_decref(c->m);
@@ -887,7 +610,7 @@ pg_push_one(struct ch_registry *r, struct cand *c, const char *alias,
 	}
 	return 0;
 fail:
-	pg_rollback(r);
+	ch_pg_rollback(r->pg);
 	free(ms);
 	return -1;
 }
@@ -1126,12 +849,12 @@ gc_pg(struct ch_registry *r, json_t *removed, struct ch_err *e)
 
 		if (!valid_version(names[i]))
 			continue;
-		if (pg_begin(r, e) < 0) {
+		if (ch_pg_begin(r->pg, e) < 0) {
 			rc = -1;
 			break;
 		}
 		/* the lock first: the snapshot of the next query comes after it */
-		if (!(res = pg_exec(r, "lock version", "SELECT pg_try_advisory_xact_lock("
+		if (!(res = ch_pg_exec(r->pg, "lock version", "SELECT pg_try_advisory_xact_lock("
 		    VERSION_LOCK ", hashtext($1))", 1, p, e))) {
 			rc = -1;
 			goto next;
@@ -1140,7 +863,7 @@ gc_pg(struct ch_registry *r, json_t *removed, struct ch_err *e)
 		PQclear(res);
 		if (!locked)
 			goto next;
-		if (!(res = pg_exec(r, "look up version", "SELECT 1 FROM"
+		if (!(res = ch_pg_exec(r->pg, "look up version", "SELECT 1 FROM"
 		    " churn_model_versions WHERE version = $1", 1, p, e))) {
 			rc = -1;
 			goto next;
@@ -1151,7 +874,7 @@ gc_pg(struct ch_registry *r, json_t *removed, struct ch_err *e)
 		rc = registered ? gc_tmp_files(r, key, "", removed, e) :
 		    gc_remove(r, key, removed, e);
 next:
-		pg_rollback(r);	/* nothing to commit; releases the lock */
+		ch_pg_rollback(r->pg);	/* nothing to commit; releases the lock */
 	}
 	ch_strv_free(names);
 	return rc;
@@ -1193,7 +916,7 @@ pg_resolve(struct ch_registry *r, const char *name, struct ch_version_ref *ref,
     struct ch_err *e)
 {
 	const char *p[] = {name};
-	PGresult *res = pg_exec(r, "resolve",
+	PGresult *res = ch_pg_exec(r->pg, "resolve",
 	    "SELECT v.version, v.sha256, v.size FROM churn_aliases a"
 	    " JOIN churn_model_versions v ON v.version = a.version WHERE a.alias = $1"
 	    " UNION ALL SELECT version, sha256, size FROM churn_model_versions"
@@ -1276,7 +999,7 @@ static json_t *
 pg_aliases_of(struct ch_registry *r, const char *v, struct ch_err *e)
 {
 	const char *p[] = {v};
-	PGresult *res = pg_exec(r, "list aliases", "SELECT alias FROM churn_aliases"
+	PGresult *res = ch_pg_exec(r->pg, "list aliases", "SELECT alias FROM churn_aliases"
 	    " WHERE version = $1 ORDER BY alias", 1, p, e);
 	json_t *a;
 	int i;
@@ -1311,14 +1034,14 @@ ch_registry_list(struct ch_registry *r, struct ch_err *e)
 		PGresult *res, *ares;
 		int k;
 
-		if (pg_begin(r, e) < 0)
+		if (ch_pg_begin(r->pg, e) < 0)
 			return NULL;
-		res = pg_exec(r, "list versions", "SELECT version, sha256, size,"
+		res = ch_pg_exec(r->pg, "list versions", "SELECT version, sha256, size,"
 		    " manifest->>'created', manifest->'metrics', manifest->'params'"
 		    " FROM churn_model_versions ORDER BY seq", 0, NULL, e);
-		ares = res ? pg_exec(r, "list aliases", "SELECT alias, version"
+		ares = res ? ch_pg_exec(r->pg, "list aliases", "SELECT alias, version"
 		    " FROM churn_aliases ORDER BY alias", 0, NULL, e) : NULL;
-		pg_rollback(r);	/* read-only: one snapshot, nothing to commit */
+		ch_pg_rollback(r->pg);	/* read-only: one snapshot, nothing to commit */
 		if (!ares) {
 			PQclear(res);
 			return NULL;
@@ -1379,7 +1102,7 @@ ch_registry_show(struct ch_registry *r, const char *name, struct ch_err *e)
 		return NULL;
 	if (r->pg) {
 		const char *p[] = {ref.version};
-		PGresult *res = pg_exec(r, "show", "SELECT manifest,"
+		PGresult *res = ch_pg_exec(r->pg, "show", "SELECT manifest,"
 		    " to_char(registered AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS\"Z\"')"
 		    " FROM churn_model_versions WHERE version = $1", 1, p, e);
 		if (!res)
@@ -1433,7 +1156,7 @@ ch_registry_history(struct ch_registry *r, const char *alias, struct ch_err *e)
 
 	if (r->pg) {
 		const char *p[] = {alias};
-		PGresult *res = pg_exec(r, "history", "SELECT alias, version, previous,"
+		PGresult *res = ch_pg_exec(r->pg, "history", "SELECT alias, version, previous,"
 		    " to_char(time AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS\"Z\"'), action"
 		    " FROM churn_alias_history WHERE $1::text IS NULL OR alias = $1"
 		    " ORDER BY id", 1, p, e);
@@ -1472,10 +1195,10 @@ pg_alias_set_tx(struct ch_registry *r, const char *alias, const char *v,
 	PGresult *res;
 	char prev[64] = "";
 
-	if (pg_do(r, "lock alias", "SELECT pg_advisory_xact_lock(730211443,"
+	if (ch_pg_do(r->pg, "lock alias", "SELECT pg_advisory_xact_lock(730211443,"
 	    " hashtext($1))", 1, p, e) < 0)
 		return -1;
-	if (!(res = pg_exec(r, "read alias", "SELECT version FROM churn_aliases"
+	if (!(res = ch_pg_exec(r->pg, "read alias", "SELECT version FROM churn_aliases"
 	    " WHERE alias = $1", 1, p, e)))
 		return -1;
 	if (PQntuples(res) > 0)
@@ -1484,10 +1207,10 @@ pg_alias_set_tx(struct ch_registry *r, const char *alias, const char *v,
 	if (strcmp(prev, v) == 0)
 		return 0;
 	p[2] = *prev ? prev : NULL;
-	if (pg_do(r, "set alias", "INSERT INTO churn_aliases (alias, version)"
+	if (ch_pg_do(r->pg, "set alias", "INSERT INTO churn_aliases (alias, version)"
 	    " VALUES ($1, $2) ON CONFLICT (alias) DO UPDATE"
 	    " SET version = EXCLUDED.version, updated = now()", 2, p, e) < 0 ||
-	    pg_do(r, "record alias history", "INSERT INTO churn_alias_history"
+	    ch_pg_do(r->pg, "record alias history", "INSERT INTO churn_alias_history"
 	    " (alias, version, previous, action) VALUES ($1, $2, $3, 'set')", 3, p, e) < 0)
 		return -1;
 	return 0;
@@ -1505,14 +1228,14 @@ ch_registry_alias_set(struct ch_registry *r, const char *alias,
 		return ch_errf(e, "bad alias name '%s' (a letter, then letters, digits, "
 		    "'.', '_' or '-'; not 'v' and a digit)", alias ? alias : "");
 	if (r->pg) {
-		if (pg_begin(r, e) < 0)
+		if (ch_pg_begin(r->pg, e) < 0)
 			return -1;
 		if (pg_resolve(r, name, &ref, e) < 0 ||
 		    pg_alias_set_tx(r, alias, ref.version, e) < 0) {
-			pg_rollback(r);
+			ch_pg_rollback(r->pg);
 			return -1;
 		}
-		return pg_commit(r, e);
+		return ch_pg_commit(r->pg, e);
 	}
 	if (!valid_version(name))
 		return ch_errf(e, "bad version or alias name '%s'", name);
@@ -1553,12 +1276,12 @@ ch_registry_rollback(struct ch_registry *r, const char *alias,
 		PGresult *res;
 		int k;
 
-		if (pg_begin(r, e) < 0)
+		if (ch_pg_begin(r->pg, e) < 0)
 			return -1;
-		if (pg_do(r, "lock alias", "SELECT pg_advisory_xact_lock(730211443,"
+		if (ch_pg_do(r->pg, "lock alias", "SELECT pg_advisory_xact_lock(730211443,"
 		    " hashtext($1))", 1, p, e) < 0)
 			goto pgfail;
-		if (!(res = pg_exec(r, "read alias", "SELECT version FROM churn_aliases"
+		if (!(res = ch_pg_exec(r->pg, "read alias", "SELECT version FROM churn_aliases"
 		    " WHERE alias = $1", 1, p, e)))
 			goto pgfail;
 		if (PQntuples(res) == 0) {
@@ -1568,7 +1291,7 @@ ch_registry_rollback(struct ch_registry *r, const char *alias,
 		}
 		snprintf(cur, sizeof cur, "%s", PQgetvalue(res, 0, 0));
 		PQclear(res);
-		if (!(res = pg_exec(r, "read history", "SELECT action, version"
+		if (!(res = ch_pg_exec(r->pg, "read history", "SELECT action, version"
 		    " FROM churn_alias_history WHERE alias = $1 ORDER BY id", 1, p, e)))
 			goto pgfail;
 		for (k = 0; k < PQntuples(res); k++)
@@ -1582,17 +1305,17 @@ ch_registry_rollback(struct ch_registry *r, const char *alias,
 		snprintf(to, sizeof to, "%s", s.v[s.n - 2]);
 		p[1] = to;
 		p[2] = cur;
-		if (pg_do(r, "roll back alias", "UPDATE churn_aliases SET version = $2,"
+		if (ch_pg_do(r->pg, "roll back alias", "UPDATE churn_aliases SET version = $2,"
 		    " updated = now() WHERE alias = $1", 2, p, e) < 0 ||
-		    pg_do(r, "record alias history", "INSERT INTO churn_alias_history"
+		    ch_pg_do(r->pg, "record alias history", "INSERT INTO churn_alias_history"
 		    " (alias, version, previous, action) VALUES ($1, $2, $3, 'rollback')",
 		    3, p, e) < 0 ||
 		    pg_resolve(r, to, ref ? ref : &(struct ch_version_ref){0}, e) < 0)
 			goto pgfail;
 		free(s.v);
-		return pg_commit(r, e);
+		return ch_pg_commit(r->pg, e);
 pgfail:
-		pg_rollback(r);
+		ch_pg_rollback(r->pg);
 		free(s.v);
 		return -1;
 	}
@@ -1646,7 +1369,7 @@ ch_registry_record_drift(struct ch_registry *r, json_t *report, struct ch_err *e
 		json_t *d = json_object_get(report, "drift");
 		const char *p[] = {json_string_value(json_object_get(report, "model_version")),
 		    json_is_boolean(d) ? (json_is_true(d) ? "true" : "false") : NULL, s};
-		rc = pg_do(r, "record drift report", "INSERT INTO churn_drift_reports"
+		rc = ch_pg_do(r->pg, "record drift report", "INSERT INTO churn_drift_reports"
 		    " (model_version, drift, report) VALUES ($1, $2::boolean, $3::json)",
 		    3, p, e);
 		free(s);
@@ -1687,7 +1410,7 @@ ch_registry_drift_reports(struct ch_registry *r, size_t limit, struct ch_err *e)
 		int k;
 
 		snprintf(lim, sizeof lim, "%zu", limit);
-		if (!(res = pg_exec(r, "list drift reports", "SELECT report FROM"
+		if (!(res = ch_pg_exec(r->pg, "list drift reports", "SELECT report FROM"
 		    " (SELECT id, report FROM churn_drift_reports ORDER BY id DESC"
 		    " LIMIT $1::bigint) t ORDER BY id", 1, p, e)))
 			return NULL;
@@ -1744,17 +1467,17 @@ window_rows_one_by_one(struct ch_registry *r, const char *lines, size_t len,
 		nl = memchr(p, '\n', (size_t)(end - p));
 		n[0] = (int)((nl ? nl : end) - p);
 		if (n[0] > 0) {
-			if (pg_do(r, "window savepoint", "SAVEPOINT w", 0, NULL, e) < 0)
+			if (ch_pg_do(r->pg, "window savepoint", "SAVEPOINT w", 0, NULL, e) < 0)
 				return -1;
-			res = PQexecParams(r->pg, "INSERT INTO churn_window (created,"
+			res = PQexecParams(ch_pg_conn(r->pg), "INSERT INTO churn_window (created,"
 			    " model_version, probability, row) SELECT " WINDOW_COLUMNS
 			    " FROM (SELECT $1::text::jsonb AS j) s", 1, types, v, n,
 			    fmts, 0);
 			if (PQresultStatus(res) != PGRES_COMMAND_OK) {
 				PQclear(res);
-				if (PQstatus(r->pg) != CONNECTION_OK)
-					return pg_errf(r, "append to the window", NULL, e);
-				if (pg_do(r, "window savepoint", "ROLLBACK TO SAVEPOINT w",
+				if (PQstatus(ch_pg_conn(r->pg)) != CONNECTION_OK)
+					return ch_pg_errf(r->pg, "append to the window", NULL, e);
+				if (ch_pg_do(r->pg, "window savepoint", "ROLLBACK TO SAVEPOINT w",
 				    0, NULL, e) < 0)
 					return -1;
 				(*refused)++;
@@ -1784,27 +1507,27 @@ ch_registry_window_append(struct ch_registry *r, const char *lines,
 	if (len > 1u << 30)
 		return ch_errf(e, "live-traffic window: %zu bytes are too many for "
 		    "one append", len);
-	if (pg_begin(r, e) < 0)
+	if (ch_pg_begin(r->pg, e) < 0)
 		return -1;
 	if (len > 0) {
 		/* the lines go as one parameter (binary text: no copy, no
 		 * NUL needed) and are split by the server, in order */
-		if (pg_do(r, "window savepoint", "SAVEPOINT batch", 0, NULL, e) < 0)
+		if (ch_pg_do(r->pg, "window savepoint", "SAVEPOINT batch", 0, NULL, e) < 0)
 			goto fail;
-		res = PQexecParams(r->pg, "INSERT INTO churn_window (created,"
+		res = PQexecParams(ch_pg_conn(r->pg), "INSERT INTO churn_window (created,"
 		    " model_version, probability, row) SELECT " WINDOW_COLUMNS
 		    " FROM (SELECT l::jsonb AS j, k FROM unnest(string_to_array($1,"
 		    " E'\\n')) WITH ORDINALITY AS u(l, k) WHERE l <> '') s ORDER BY k",
 		    1, types, v, n, fmts, 0);
 		if (PQresultStatus(res) != PGRES_COMMAND_OK) {
 			PQclear(res);
-			if (PQstatus(r->pg) != CONNECTION_OK) {
-				pg_errf(r, "append to the window", NULL, e);
+			if (PQstatus(ch_pg_conn(r->pg)) != CONNECTION_OK) {
+				ch_pg_errf(r->pg, "append to the window", NULL, e);
 				goto fail;
 			}
 			/* a line the database refuses must not hold back
 			 * the others */
-			if (pg_do(r, "window savepoint", "ROLLBACK TO SAVEPOINT batch",
+			if (ch_pg_do(r->pg, "window savepoint", "ROLLBACK TO SAVEPOINT batch",
 			    0, NULL, e) < 0 ||
 			    window_rows_one_by_one(r, lines, len, &bad, e) < 0)
 				goto fail;
@@ -1816,18 +1539,18 @@ ch_registry_window_append(struct ch_registry *r, const char *lines,
 		const char *p[1] = {k};
 
 		snprintf(k, sizeof k, "%ld", keep);
-		if (pg_do(r, "trim the window", "DELETE FROM churn_window WHERE id <="
+		if (ch_pg_do(r->pg, "trim the window", "DELETE FROM churn_window WHERE id <="
 		    " (SELECT id FROM churn_window ORDER BY id DESC OFFSET $1::bigint"
 		    " LIMIT 1)", 1, p, e) < 0)
 			goto fail;
 	}
-	if (pg_commit(r, e) < 0)
+	if (ch_pg_commit(r->pg, e) < 0)
 		return -1;
 	if (refused)
 		*refused = bad;
 	return 0;
 fail:
-	pg_rollback(r);
+	ch_pg_rollback(r->pg);
 	return -1;
 }
 
@@ -1850,7 +1573,7 @@ ch_registry_window_read(struct ch_registry *r, long limit, size_t *len,
 		return ch_errf(e, "live-traffic window: limit %ld is not positive",
 		    limit), NULL;
 	snprintf(lim, sizeof lim, "%ld", limit);
-	if (!(res = pg_exec(r, "read the window", "SELECT (row ||"
+	if (!(res = ch_pg_exec(r->pg, "read the window", "SELECT (row ||"
 	    " jsonb_build_object('churn_probability', probability,"
 	    " 'model_version', model_version, 'time', to_char(created AT TIME"
 	    " ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS\"Z\"')))::text FROM"
