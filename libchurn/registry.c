@@ -6,7 +6,7 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "pg.h"
+#include "livewin.h"
 #include "registry.h"
 
 #define INDEX_KEY "registry/index.json"
@@ -1431,169 +1431,40 @@ ch_registry_drift_reports(struct ch_registry *r, size_t limit, struct ch_err *e)
 	return json_pack("{s:o}", "reports", out);
 }
 
-/* ---- live-traffic window ---- */
+/* ---- the live-traffic window, under its old names (livewin.h) ---- */
 
-static int
-no_database(struct ch_registry *r, struct ch_err *e)
+static struct ch_pg *
+window_db(struct ch_registry *r, struct ch_err *e)
 {
-	return ch_errf(e, "live-traffic window: no database is configured "
-	    "(registry %s)", r->dbwhere);
-}
-
-/* One line of the window into its columns: time, version and probability
- * come out of the object, the rest is the row. */
-#define WINDOW_COLUMNS \
-	"coalesce((j->>'time')::timestamptz, now()), j->>'model_version'," \
-	" (j->>'churn_probability')::float8," \
-	" j - '{churn_probability,model_version,time}'::text[]"
-
-/*
- * Inserts the lines one by one under a savepoint each, skipping those the
- * database refuses; used only after the batch insert failed on its data.
- */
-static int
-window_rows_one_by_one(struct ch_registry *r, const char *lines, size_t len,
-    long *refused, struct ch_err *e)
-{
-	const Oid types[] = {25};
-	const int fmts[] = {1};
-	const char *p = lines, *end = lines + len, *nl;
-
-	while (p < end) {
-		const char *v[1] = {p};
-		int n[1];
-		PGresult *res;
-
-		nl = memchr(p, '\n', (size_t)(end - p));
-		n[0] = (int)((nl ? nl : end) - p);
-		if (n[0] > 0) {
-			if (ch_pg_do(r->pg, "window savepoint", "SAVEPOINT w", 0, NULL, e) < 0)
-				return -1;
-			res = PQexecParams(ch_pg_conn(r->pg), "INSERT INTO churn_window (created,"
-			    " model_version, probability, row) SELECT " WINDOW_COLUMNS
-			    " FROM (SELECT $1::text::jsonb AS j) s", 1, types, v, n,
-			    fmts, 0);
-			if (PQresultStatus(res) != PGRES_COMMAND_OK) {
-				PQclear(res);
-				if (PQstatus(ch_pg_conn(r->pg)) != CONNECTION_OK)
-					return ch_pg_errf(r->pg, "append to the window", NULL, e);
-				if (ch_pg_do(r->pg, "window savepoint", "ROLLBACK TO SAVEPOINT w",
-				    0, NULL, e) < 0)
-					return -1;
-				(*refused)++;
-			} else
-				PQclear(res);
-		}
-		p = nl ? nl + 1 : end;
-	}
-	return 0;
+	if (!r->pg)
+		ch_errf(e, "live-traffic window: no database is configured "
+		    "(registry %s)", r->dbwhere);
+	return r->pg;
 }
 
 int
 ch_registry_window_append(struct ch_registry *r, const char *lines,
     size_t len, long keep, long *refused, struct ch_err *e)
 {
-	const Oid types[] = {25};
-	const int fmts[] = {1};
-	const char *v[1] = {lines};
-	int n[1] = {(int)len};
-	long bad = 0;
-	PGresult *res;
+	struct ch_pg *db;
 
 	if (refused)
 		*refused = 0;
-	if (!r->pg)
-		return no_database(r, e);
-	if (len > 1u << 30)
-		return ch_errf(e, "live-traffic window: %zu bytes are too many for "
-		    "one append", len);
-	if (ch_pg_begin(r->pg, e) < 0)
+	if (!(db = window_db(r, e)))
 		return -1;
-	if (len > 0) {
-		/* the lines go as one parameter (binary text: no copy, no
-		 * NUL needed) and are split by the server, in order */
-		if (ch_pg_do(r->pg, "window savepoint", "SAVEPOINT batch", 0, NULL, e) < 0)
-			goto fail;
-		res = PQexecParams(ch_pg_conn(r->pg), "INSERT INTO churn_window (created,"
-		    " model_version, probability, row) SELECT " WINDOW_COLUMNS
-		    " FROM (SELECT l::jsonb AS j, k FROM unnest(string_to_array($1,"
-		    " E'\\n')) WITH ORDINALITY AS u(l, k) WHERE l <> '') s ORDER BY k",
-		    1, types, v, n, fmts, 0);
-		if (PQresultStatus(res) != PGRES_COMMAND_OK) {
-			PQclear(res);
-			if (PQstatus(ch_pg_conn(r->pg)) != CONNECTION_OK) {
-				ch_pg_errf(r->pg, "append to the window", NULL, e);
-				goto fail;
-			}
-			/* a line the database refuses must not hold back
-			 * the others */
-			if (ch_pg_do(r->pg, "window savepoint", "ROLLBACK TO SAVEPOINT batch",
-			    0, NULL, e) < 0 ||
-			    window_rows_one_by_one(r, lines, len, &bad, e) < 0)
-				goto fail;
-		} else
-			PQclear(res);
-	}
-	if (keep > 0) {
-		char k[32];
-		const char *p[1] = {k};
-
-		snprintf(k, sizeof k, "%ld", keep);
-		if (ch_pg_do(r->pg, "trim the window", "DELETE FROM churn_window WHERE id <="
-		    " (SELECT id FROM churn_window ORDER BY id DESC OFFSET $1::bigint"
-		    " LIMIT 1)", 1, p, e) < 0)
-			goto fail;
-	}
-	if (ch_pg_commit(r->pg, e) < 0)
-		return -1;
-	if (refused)
-		*refused = bad;
-	return 0;
-fail:
-	ch_pg_rollback(r->pg);
-	return -1;
+	return ch_livewin_append(db, lines, len, keep, refused, e);
 }
 
 char *
 ch_registry_window_read(struct ch_registry *r, long limit, size_t *len,
     long *rows, struct ch_err *e)
 {
-	char lim[32], *buf;
-	const char *p[1] = {lim};
-	PGresult *res;
-	size_t n = 0, cap = 1;
-	int k;
+	struct ch_pg *db;
 
 	*len = 0;
 	if (rows)
 		*rows = 0;
-	if (!r->pg)
-		return no_database(r, e), NULL;
-	if (limit <= 0)
-		return ch_errf(e, "live-traffic window: limit %ld is not positive",
-		    limit), NULL;
-	snprintf(lim, sizeof lim, "%ld", limit);
-	if (!(res = ch_pg_exec(r->pg, "read the window", "SELECT (row ||"
-	    " jsonb_build_object('churn_probability', probability,"
-	    " 'model_version', model_version, 'time', to_char(created AT TIME"
-	    " ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS\"Z\"')))::text FROM"
-	    " (SELECT * FROM churn_window ORDER BY id DESC LIMIT $1::bigint) t"
-	    " ORDER BY id", 1, p, e)))
+	if (!(db = window_db(r, e)))
 		return NULL;
-	for (k = 0; k < PQntuples(res); k++)
-		cap += (size_t)PQgetlength(res, k, 0) + 1;
-	buf = ch_malloc(cap);
-	for (k = 0; k < PQntuples(res); k++) {
-		size_t l = (size_t)PQgetlength(res, k, 0);
-
-		memcpy(buf + n, PQgetvalue(res, k, 0), l);
-		n += l;
-		buf[n++] = '\n';
-	}
-	buf[n] = '\0';
-	*len = n;
-	if (rows)
-		*rows = PQntuples(res);
-	PQclear(res);
-	return buf;
+	return ch_livewin_read(db, limit, len, rows, e);
 }

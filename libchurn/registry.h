@@ -196,28 +196,10 @@ json_t *ch_registry_drift_reports(struct ch_registry *r, size_t limit,
     struct ch_err *e);
 
 /*
- * churn-serve's live-traffic window in the database (table churn_window:
- * id, created, model_version, probability, row jsonb - the customer's
- * fields as received).  Both fail with "no database is configured" for a
- * registry whose index is in the store (the caller keeps files then).
- *
- * window_append takes lines[0..len) as JSON lines, one scored row a line,
- * in the form churn-serve's window files hold and `churn-drift --json-in`
- * reads: the customer's fields plus "churn_probability", "model_version"
- * and "time" (ISO-8601, the row's created; now when absent).  Empty lines
- * are skipped; lines need no terminating NUL.  In one transaction it
- * inserts them in order and, when keep > 0, deletes all but the newest
- * keep rows, so that the table stays bounded.  A line the database refuses
- * (not a JSON object) is skipped and counted in *refused (may be NULL),
- * the others are kept.  Returns 0, or -1 with e filled and nothing
- * stored (the database is down: the caller may retry with the same lines).
- *
- * window_read returns the newest limit rows, oldest first, as malloc'd
- * JSON lines of that same form (NUL-terminated, *len bytes without it;
- * *rows, when rows is not NULL, receives their number), or NULL with e.
- *
- *   ch_registry_window_append(r, "{\"tenure\":5,\"churn_probability\":0.3,"
- *       "\"model_version\":\"v1\"}\n", n, 20000, NULL, &e);
+ * churn-serve's live-traffic window (livewin.h says what these do), over
+ * the registry's database: both fail with "no database is configured" for
+ * a registry whose index is in the store (the caller keeps files then).
+ * The old names, kept while callers move to ch_livewin_append/read.
  */
 int ch_registry_window_append(struct ch_registry *r, const char *lines,
     size_t len, long keep, long *refused, struct ch_err *e);
