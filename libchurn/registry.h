@@ -1,4 +1,9 @@
-/* registry.h - model versions, aliases, alias history and drift reports */
+/*
+ * registry.h - the model registry: versions, aliases, alias history and
+ * drift reports, over a store (store.h) and an index kept either in that
+ * store or in PostgreSQL (pg.h); registry.c calls one of two backends
+ * (registry_impl.h) and never branches on which.
+ */
 #ifndef CHURN_REGISTRY_H
 #define CHURN_REGISTRY_H
 
@@ -23,7 +28,7 @@
  *   - database_url set (libpq conninfo or postgresql:// URL): PostgreSQL
  *     tables churn_model_versions, churn_aliases, churn_alias_history,
  *     churn_drift_reports, churn_window (churn-serve's live-traffic
- *     window), created and migrated on open (table
+ *     window, livewin.h), created and migrated on open (pg.h; table
  *     churn_schema_version); every change is one transaction, an alias
  *     names one version (primary key), the history is append-only (a
  *     trigger refuses UPDATE and DELETE).
@@ -56,8 +61,6 @@ struct ch_version_ref {
 	size_t size;       /* bytes of the artifact file */
 };
 
-/* Opens the store and, with a database URL, connects and migrates the
- * schema.  Returns 0 or -1 with e filled. */
 /*
  * Fills what o leaves NULL from the operator's configuration, read through
  * get (getenv, in a program: the library itself never reads the
@@ -70,6 +73,8 @@ struct ch_version_ref {
 void ch_registry_opts_fill(struct ch_registry_opts *o,
     char *(*get)(const char *));
 
+/* Opens the store and, with a database URL, connects and migrates the
+ * schema.  Returns 0 or -1 with e filled (*out NULL). */
 int ch_registry_open(const struct ch_registry_opts *o, struct ch_registry **out,
     struct ch_err *e);
 void ch_registry_close(struct ch_registry *r);
@@ -185,7 +190,8 @@ int ch_registry_rollback(struct ch_registry *r, const char *alias,
 
 /*
  * Drift reports (churn-drift --record, churn-serve).  record_drift keeps a
- * copy of report (a drift report object as CONTRACTS.md describes);
+ * copy of report (a drift report object: ch_drift_report in drift.h, and
+ * churn-drift(1), section Report);
  * drift_reports returns {"reports":[report,...]} newest last, at most
  * limit of the most recent (0 = 100).  Without a database they live in
  * registry/drift.json in the store (the newest 1000 are kept).
