@@ -122,7 +122,8 @@ ch_pg_rollback(struct ch_pg *db)
 }
 
 /* Schema migrations, applied in order; churn_schema_version records the
- * highest one applied.  Append only: never edit a released migration. */
+ * highest one applied.  Append only: never edit a released migration.
+ * Every libchurn file's tables are here, so that one numbering serves. */
 static const char *const migrations[] = {
 	/* 1: versions, aliases, append-only alias history, drift reports */
 	"CREATE TABLE churn_model_versions ("
@@ -160,8 +161,8 @@ static const char *const migrations[] = {
 	"  time timestamptz NOT NULL DEFAULT now(),"
 	"  drift boolean,"
 	"  report json NOT NULL);",
-	/* 2: churn-serve's live-traffic window (IF NOT EXISTS: a table made
-	 * by hand before the step is kept) */
+	/* 2: churn-serve's live-traffic window, livewin.c (IF NOT EXISTS: a
+	 * table made by hand before the step is kept) */
 	"CREATE TABLE IF NOT EXISTS churn_window ("
 	"  id bigserial PRIMARY KEY,"
 	"  created timestamptz NOT NULL DEFAULT now(),"
