@@ -219,7 +219,7 @@ ch_registry_store(struct ch_registry *r)
  * free second, or the same bytes (this model, pushed before), is found.
  */
 
-#define PUSH_SECONDS 3600          /* how far past its own second a push looks */
+#define PUSH_SECONDS 3600   /* how far past its own second a push looks */
 
 /* The name k seconds after a vYYYYMMDD-HHMMSS name into out; -1 when v
  * has another form. */
@@ -283,7 +283,8 @@ cand_free(struct ch_reg_cand *c)
 }
 
 static json_t *
-push_result(const char *status, json_t *m, struct ch_registry *r, json_t *aliases)
+push_result(const char *status, json_t *m, struct ch_registry *r,
+    json_t *aliases)
 {
 	return json_pack("{s:s, s:s, s:O, s:s, s:s, s:s, s:o}",
 	    "version", ch_reg_jstr(m, "version"), "sha256", ch_reg_jstr(m, "sha256"),
@@ -327,7 +328,8 @@ ch_reg_upload(struct ch_registry *r, const char *dir,
 	return rc;
 }
 
-/* Is the artifact of c->v missing or of another size?  1 yes, 0 no, -1 error. */
+/* Is the artifact of c->v missing or of another size?  1 yes, 0 no,
+ * -1 error. */
 static int
 artifact_damaged(struct ch_registry *r, const struct ch_reg_cand *c,
     struct ch_err *e)
@@ -622,7 +624,8 @@ ch_registry_rollback(struct ch_registry *r, const char *alias,
 /* ---- drift reports ---- */
 
 int
-ch_registry_record_drift(struct ch_registry *r, json_t *report, struct ch_err *e)
+ch_registry_record_drift(struct ch_registry *r, json_t *report,
+    struct ch_err *e)
 {
 	if (!json_is_object(report))
 		return ch_errf(e, "a drift report must be a JSON object");

@@ -446,8 +446,8 @@ ix_alias_set(struct ch_registry *r, const char *alias, const char *name,
 }
 
 static int
-ix_rollback(struct ch_registry *r, const char *alias, struct ch_version_ref *ref,
-    struct ch_err *e)
+ix_rollback(struct ch_registry *r, const char *alias,
+    struct ch_version_ref *ref, struct ch_err *e)
 {
 	struct ch_reg_vstack s = {0};
 	char cur[64], to[64];

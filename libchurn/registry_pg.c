@@ -25,22 +25,64 @@ parse_json_cell(PGresult *res, int row, int col)
 	return j ? j : json_object();
 }
 
+/* Runs sql (n parameters p) and gives each row of the result through one,
+ * in order, as a new array; NULL with e filled. */
 static json_t *
-aliases_of(struct ch_registry *r, const char *v, struct ch_err *e)
+rows(struct ch_registry *r, const char *what, const char *sql, int n,
+    const char *const *p, json_t *(*one)(PGresult *, int), struct ch_err *e)
 {
-	const char *p[] = {v};
-	PGresult *res = ch_pg_exec(DB(r), "list aliases", "SELECT alias FROM"
-	    " churn_aliases WHERE version = $1 ORDER BY alias", 1, p, e);
+	PGresult *res = ch_pg_exec(DB(r), what, sql, n, p, e);
 	json_t *a;
-	int i;
+	int k;
 
 	if (!res)
 		return NULL;
 	a = json_array();
-	for (i = 0; i < PQntuples(res); i++)
-		json_array_append_new(a, json_string(PQgetvalue(res, i, 0)));
+	for (k = 0; k < PQntuples(res); k++)
+		json_array_append_new(a, one(res, k));
 	PQclear(res);
 	return a;
+}
+
+static json_t *
+first_string(PGresult *res, int row)
+{
+	return json_string(PQgetvalue(res, row, 0));
+}
+
+static json_t *
+first_json(PGresult *res, int row)
+{
+	return parse_json_cell(res, row, 0);
+}
+
+static json_t *
+aliases_of(struct ch_registry *r, const char *v, struct ch_err *e)
+{
+	const char *p[] = {v};
+
+	return rows(r, "list aliases", "SELECT alias FROM churn_aliases"
+	    " WHERE version = $1 ORDER BY alias", 1, p, first_string, e);
+}
+
+/* Inside a transaction: locks alias (until the end of it) and reads the
+ * version it names into cur ("" when none). */
+static int
+lock_alias(struct ch_registry *r, const char *alias, char cur[64],
+    struct ch_err *e)
+{
+	const char *p[] = {alias};
+	PGresult *res;
+
+	if (ch_pg_do(DB(r), "lock alias", "SELECT pg_advisory_xact_lock("
+	    ALIAS_LOCK ", hashtext($1))", 1, p, e) < 0)
+		return -1;
+	if (!(res = ch_pg_exec(DB(r), "read alias", "SELECT version FROM"
+	    " churn_aliases WHERE alias = $1", 1, p, e)))
+		return -1;
+	snprintf(cur, 64, "%s", PQntuples(res) > 0 ? PQgetvalue(res, 0, 0) : "");
+	PQclear(res);
+	return 0;
 }
 
 /* Inside a transaction: lock the alias, point it at version v (which must
@@ -49,27 +91,21 @@ static int
 alias_set_tx(struct ch_registry *r, const char *alias, const char *v,
     struct ch_err *e)
 {
-	const char *p[] = {alias, v, NULL};
-	PGresult *res;
-	char prev[64] = "";
+	char prev[64];
+	const char *p[] = {alias, v, prev};
 
-	if (ch_pg_do(DB(r), "lock alias", "SELECT pg_advisory_xact_lock("
-	    ALIAS_LOCK ", hashtext($1))", 1, p, e) < 0)
+	if (lock_alias(r, alias, prev, e) < 0)
 		return -1;
-	if (!(res = ch_pg_exec(DB(r), "read alias", "SELECT version FROM"
-	    " churn_aliases WHERE alias = $1", 1, p, e)))
-		return -1;
-	if (PQntuples(res) > 0)
-		snprintf(prev, sizeof prev, "%s", PQgetvalue(res, 0, 0));
-	PQclear(res);
 	if (strcmp(prev, v) == 0)
 		return 0;
-	p[2] = *prev ? prev : NULL;
+	if (!*prev)
+		p[2] = NULL;
 	if (ch_pg_do(DB(r), "set alias", "INSERT INTO churn_aliases (alias, version)"
 	    " VALUES ($1, $2) ON CONFLICT (alias) DO UPDATE"
 	    " SET version = EXCLUDED.version, updated = now()", 2, p, e) < 0 ||
 	    ch_pg_do(DB(r), "record alias history", "INSERT INTO churn_alias_history"
-	    " (alias, version, previous, action) VALUES ($1, $2, $3, 'set')", 3, p, e) < 0)
+	    " (alias, version, previous, action) VALUES ($1, $2, $3, 'set')",
+	    3, p, e) < 0)
 		return -1;
 	return 0;
 }
@@ -351,26 +387,24 @@ pg_show(struct ch_registry *r, const struct ch_version_ref *ref,
 }
 
 static json_t *
+history_event(PGresult *res, int k)
+{
+	return json_pack("{s:s, s:s, s:s?, s:s, s:s}",
+	    "alias", PQgetvalue(res, k, 0), "version", PQgetvalue(res, k, 1),
+	    "previous", PQgetisnull(res, k, 2) ? NULL : PQgetvalue(res, k, 2),
+	    "time", PQgetvalue(res, k, 3), "action", PQgetvalue(res, k, 4));
+}
+
+static json_t *
 pg_history(struct ch_registry *r, const char *alias, struct ch_err *e)
 {
 	const char *p[] = {alias};
-	PGresult *res = ch_pg_exec(DB(r), "history", "SELECT alias, version, previous,"
-	    " to_char(time AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS\"Z\"'), action"
-	    " FROM churn_alias_history WHERE $1::text IS NULL OR alias = $1"
-	    " ORDER BY id", 1, p, e);
-	json_t *h;
-	int k;
+	json_t *h = rows(r, "history", "SELECT alias, version, previous,"
+	    " to_char(time AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS\"Z\"'),"
+	    " action FROM churn_alias_history WHERE $1::text IS NULL OR alias = $1"
+	    " ORDER BY id", 1, p, history_event, e);
 
-	if (!res)
-		return NULL;
-	h = json_array();
-	for (k = 0; k < PQntuples(res); k++)
-		json_array_append_new(h, json_pack("{s:s, s:s, s:s?, s:s, s:s}",
-		    "alias", PQgetvalue(res, k, 0), "version", PQgetvalue(res, k, 1),
-		    "previous", PQgetisnull(res, k, 2) ? NULL : PQgetvalue(res, k, 2),
-		    "time", PQgetvalue(res, k, 3), "action", PQgetvalue(res, k, 4)));
-	PQclear(res);
-	return json_pack("{s:o}", "history", h);
+	return h ? json_pack("{s:o}", "history", h) : NULL;
 }
 
 /* ---- aliases ---- */
@@ -401,19 +435,11 @@ read_alias(struct ch_registry *r, const char *alias, char cur[64],
 	PGresult *res;
 	int k;
 
-	if (ch_pg_do(DB(r), "lock alias", "SELECT pg_advisory_xact_lock("
-	    ALIAS_LOCK ", hashtext($1))", 1, p, e) < 0)
+	if (lock_alias(r, alias, cur, e) < 0)
 		return -1;
-	if (!(res = ch_pg_exec(DB(r), "read alias", "SELECT version FROM"
-	    " churn_aliases WHERE alias = $1", 1, p, e)))
-		return -1;
-	if (PQntuples(res) == 0) {
-		PQclear(res);
+	if (!*cur)
 		return ch_errf(e, "no alias '%s' in the registry (%s)", alias,
 		    r->dbwhere);
-	}
-	snprintf(cur, 64, "%s", PQgetvalue(res, 0, 0));
-	PQclear(res);
 	if (!(res = ch_pg_exec(DB(r), "read history", "SELECT action, version"
 	    " FROM churn_alias_history WHERE alias = $1 ORDER BY id", 1, p, e)))
 		return -1;
@@ -424,8 +450,8 @@ read_alias(struct ch_registry *r, const char *alias, char cur[64],
 }
 
 static int
-pg_rollback(struct ch_registry *r, const char *alias, struct ch_version_ref *ref,
-    struct ch_err *e)
+pg_rollback(struct ch_registry *r, const char *alias,
+    struct ch_version_ref *ref, struct ch_err *e)
 {
 	struct ch_reg_vstack s = {0};
 	char cur[64], to[64];
@@ -472,20 +498,13 @@ pg_drift_reports(struct ch_registry *r, size_t limit, struct ch_err *e)
 {
 	char lim[32];
 	const char *p[] = {lim};
-	PGresult *res;
 	json_t *list;
-	int k;
 
 	snprintf(lim, sizeof lim, "%zu", limit);
-	if (!(res = ch_pg_exec(DB(r), "list drift reports", "SELECT report FROM"
+	list = rows(r, "list drift reports", "SELECT report FROM"
 	    " (SELECT id, report FROM churn_drift_reports ORDER BY id DESC"
-	    " LIMIT $1::bigint) t ORDER BY id", 1, p, e)))
-		return NULL;
-	list = json_array();
-	for (k = 0; k < PQntuples(res); k++)
-		json_array_append_new(list, parse_json_cell(res, k, 0));
-	PQclear(res);
-	return json_pack("{s:o}", "reports", list);
+	    " LIMIT $1::bigint) t ORDER BY id", 1, p, first_json, e);
+	return list ? json_pack("{s:o}", "reports", list) : NULL;
 }
 
 const struct ch_registry_backend ch_registry_pg_backend = {
