@@ -77,7 +77,7 @@ send_json_allow(struct MHD_Connection *c, struct req *r, int status,
 	json_decref(j);
 	if (!s) {
 		slog("error", "answer not encoded", json_pack("{s:s,s:i}",
-		    "route", route_name[r->route], "status", status));
+		    "route", route_name(r->route), "status", status));
 		return send_buf(c, r, 500, JSON, "{\"error\":\"out of memory\"}",
 		    25, MHD_RESPMEM_PERSISTENT, NULL);
 	}
@@ -110,7 +110,7 @@ fail(struct MHD_Connection *c, struct req *r, int status, const char *allow,
 	va_end(ap);
 	if (status >= 500)
 		slog("error", "request failed", json_pack("{s:s,s:i,s:o}",
-		    "route", route_name[r->route], "status", status,
+		    "route", route_name(r->route), "status", status,
 		    "error", jtext(msg)));
 	return send_json_allow(c, r, status, json_pack("{s:o}", "error",
 	    jtext(msg)), allow);
@@ -249,7 +249,7 @@ admin_ok(struct MHD_Connection *c)
 
 /* --- read-only routes ---------------------------------------------- */
 
-static enum MHD_Result
+enum MHD_Result
 health(struct MHD_Connection *c, struct req *r)
 {
 	struct loaded *l = model_acquire();
@@ -268,7 +268,7 @@ health(struct MHD_Connection *c, struct req *r)
 	return send_json(c, r, 200, j);
 }
 
-static enum MHD_Result
+enum MHD_Result
 ready(struct MHD_Connection *c, struct req *r)
 {
 	struct loaded *l = model_acquire();
@@ -295,6 +295,18 @@ model_json(struct MHD_Connection *c, struct req *r, int schema)
 	    NULL);
 	model_release(l);
 	return ret;
+}
+
+enum MHD_Result
+model_schema(struct MHD_Connection *c, struct req *r)
+{
+	return model_json(c, r, 1);
+}
+
+enum MHD_Result
+model_info(struct MHD_Connection *c, struct req *r)
+{
+	return model_json(c, r, 0);
 }
 
 /* 503 {"error": e} with Retry-After: retry seconds (the registry view is
@@ -332,7 +344,7 @@ unavailable(struct MHD_Connection *c, struct req *r, const char *what,
 
 /* GET /models and /drift/reports: from the refresher's view of the
  * registry (refresher.c), never from the network */
-static enum MHD_Result
+enum MHD_Result
 models(struct MHD_Connection *c, struct req *r)
 {
 	struct ch_err e;
@@ -344,7 +356,7 @@ models(struct MHD_Connection *c, struct req *r)
 	return send_json(c, r, 200, j);
 }
 
-static enum MHD_Result
+enum MHD_Result
 reports(struct MHD_Connection *c, struct req *r)
 {
 	const char *lim = query(c, "limit");
@@ -365,8 +377,8 @@ reports(struct MHD_Connection *c, struct req *r)
 	return send_json(c, r, 200, j);
 }
 
-static enum MHD_Result
-metrics(struct MHD_Connection *c, struct req *r)
+enum MHD_Result
+metrics_page(struct MHD_Connection *c, struct req *r)
 {
 	size_t len;
 	char *s = metrics_render(&len);
@@ -375,19 +387,22 @@ metrics(struct MHD_Connection *c, struct req *r)
 	    s, len, MHD_RESPMEM_MUST_FREE, NULL);
 }
 
-static enum MHD_Result
-ui(struct MHD_Connection *c, struct req *r, const char *url)
+/* GET /, /index.html, /favicon.ico and /static/<file>: the files of
+ * ui/ built in */
+enum MHD_Result
+ui(struct MHD_Connection *c, struct req *r)
 {
+	const char *url = r->url;
 	const struct asset *a = NULL;
 	struct MHD_Response *resp;
 	enum MHD_Result ret;
 
-	if (r->route == R_FAVICON && !(a = asset_find("favicon.ico")))
+	if (!strcmp(url, "/favicon.ico") && !(a = asset_find("favicon.ico")))
 		return send_buf(c, r, 204, "image/x-icon", "", 0,
 		    MHD_RESPMEM_PERSISTENT, NULL);
-	if (r->route == R_UI)
+	if (!strcmp(url, "/") || !strcmp(url, "/index.html"))
 		a = asset_find("index.html");
-	else if (r->route == R_STATIC && !(a = asset_find(url + 1)))
+	else if (!strncmp(url, "/static/", 8) && !(a = asset_find(url + 1)))
 		a = asset_find(url + 8);    /* ui/app.js as /static/app.js */
 	if (!a)
 		return fail(c, r, 404, NULL, "no such file: %s", url);
@@ -406,104 +421,36 @@ ui(struct MHD_Connection *c, struct req *r, const char *url)
 
 /* --- routing ------------------------------------------------------- */
 
-static const struct {
-	const char *path;
-	enum route route;
-	int post;                   /* 1: POST only; 0: GET and HEAD */
-	int admin;                  /* needs the bearer token */
-	int body;                   /* needs a body */
-} routes[] = {
-	{ "/", R_UI, 0, 0, 0 },
-	{ "/index.html", R_UI, 0, 0, 0 },
-	{ "/favicon.ico", R_FAVICON, 0, 0, 0 },
-	{ "/health", R_HEALTH, 0, 0, 0 },
-	{ "/ready", R_READY, 0, 0, 0 },
-	{ "/predict/schema", R_SCHEMA, 0, 0, 0 },
-	{ "/predict", R_PREDICT, 1, 0, 1 },
-	{ "/model", R_MODEL, 0, 0, 0 },
-	{ "/models", R_MODELS, 0, 0, 0 },
-	{ "/drift/reports", R_DRIFT_REPORTS, 0, 0, 0 },
-	{ "/drift/check", R_DRIFT_CHECK, 1, 1, 0 },
-	{ "/reload", R_RELOAD, 1, 1, 0 },
-	{ "/retrain", R_RETRAIN, 1, 1, 0 },
-	{ "/hooks/github", R_HOOK, 1, 0, 1 },
-	{ "/metrics", R_METRICS, 0, 0, 0 },
-};
-#define NROUTES (sizeof routes / sizeof routes[0])
-
-static int
-route_of(const char *url)
-{
-	size_t i;
-
-	for (i = 0; i < NROUTES; i++)
-		if (!strcmp(url, routes[i].path))
-			return (int)i;
-	return -1;
-}
-
+/* Everything a row of the route table says, checked in the order a
+ * client can fix them; then its handler. */
 static enum MHD_Result
-dispatch(struct MHD_Connection *c, struct req *r, const char *url,
-    const char *method, int i)
+dispatch(struct MHD_Connection *c, struct req *r, const char *method)
 {
-	int post = !strcmp(method, "POST");
-	int get = !strcmp(method, "GET") || !strcmp(method, "HEAD");
+	const char *url = r->url;
+	const struct route *rt;
+	unsigned m = !strcmp(method, "GET") || !strcmp(method, "HEAD") ?
+	    RM_GET : !strcmp(method, "POST") ? RM_POST : 0;
 
-	if (r->route == R_STATIC) {
-		if (!get)
-			return fail(c, r, 405, "GET, HEAD", "%s %s: method not "
-			    "allowed", method, url);
-		return ui(c, r, url);
-	}
-	if (i < 0)
+	if (r->route < 0)
 		return fail(c, r, 404, NULL, "no such route: %s", url);
-	if (routes[i].post ? !post : !get)
-		return fail(c, r, 405, routes[i].post ? "POST" : "GET, HEAD",
+	rt = &routes[r->route];
+	if (!(rt->methods & m))
+		return fail(c, r, 405, route_allow(r->route),
 		    "%s %s: method not allowed", method, url);
-	if (routes[i].admin && !admin_ok(c)) {
+	if (rt->flags & RF_ADMIN && !admin_ok(c)) {
 		slog("warn", "unauthorised", json_pack("{s:o}", "route",
 		    jtext(url)));
 		return fail(c, r, 401, NULL, "%s: a valid "
 		    "'Authorization: Bearer' token is required", url);
 	}
 	/* /reload and /drift/check may come without a body (curl -X POST) */
-	if (routes[i].post && routes[i].body && !has_length(c))
+	if (m == RM_POST && rt->flags & RF_BODY && !has_length(c))
 		return fail(c, r, 411, NULL, "%s: a body length is required "
 		    "(Content-Length)", url);
 	if (r->too_big)
 		return fail(c, r, 413, NULL, "%s: body larger than %zu bytes",
 		    url, cfg.body_limit);
-	switch (r->route) {
-	case R_UI:
-	case R_FAVICON:
-		return ui(c, r, url);
-	case R_HEALTH:
-		return health(c, r);
-	case R_READY:
-		return ready(c, r);
-	case R_SCHEMA:
-		return model_json(c, r, 1);
-	case R_MODEL:
-		return model_json(c, r, 0);
-	case R_MODELS:
-		return models(c, r);
-	case R_DRIFT_REPORTS:
-		return reports(c, r);
-	case R_METRICS:
-		return metrics(c, r);
-	case R_PREDICT:
-		return predict(c, r);
-	case R_RELOAD:
-		return reload(c, r);
-	case R_DRIFT_CHECK:
-		return drift_check(c, r);
-	case R_RETRAIN:
-		return retrain(c, r);
-	case R_HOOK:
-		return github_hook(c, r);
-	default:
-		return fail(c, r, 404, NULL, "no such route: %s", url);
-	}
+	return rt->handler(c, r);
 }
 
 static enum MHD_Result
@@ -513,7 +460,6 @@ handler(void *cls, struct MHD_Connection *c, const char *url,
 {
 	struct req *r = *ctx;
 	enum MHD_Result ret;
-	int i;
 
 	(void)cls, (void)version;
 	if (!r) {
@@ -523,13 +469,9 @@ handler(void *cls, struct MHD_Connection *c, const char *url,
 		r->t0 = mono();
 		*ctx = r;
 		atomic_fetch_add(&inflight, 1);
-		i = route_of(url);
-		r->route = i >= 0 ? routes[i].route :
-		    !strncmp(url, "/static/", 8) ? R_STATIC : R_NOTFOUND;
-		if (cfg.access_log) {
-			r->url = ch_strdup(url);
-			snprintf(r->method, sizeof r->method, "%s", method);
-		}
+		r->route = route_find(url);
+		r->url = ch_strdup(url);
+		snprintf(r->method, sizeof r->method, "%s", method);
 		if ((ret = check_framing(c, r)) != MHD_YES || r->status)
 			return ret;
 		/* refuse a body announced too large before reading it */
@@ -563,7 +505,7 @@ handler(void *cls, struct MHD_Connection *c, const char *url,
 	}
 	if (r->status)      /* answered already (413 up front) */
 		return MHD_YES;
-	return dispatch(c, r, url, method, route_of(url));
+	return dispatch(c, r, method);
 }
 
 static void
