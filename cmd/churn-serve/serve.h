@@ -169,7 +169,7 @@ extern const size_t nroutes;    /* rows of the route table (http.h) */
 /* Route i's metric label (routes[i].name); "other" for -1 (no route) */
 const char *route_name(int i);
 
-/* --- metrics.c --------------------------------------------------- */
+/* --- prom.c: request metrics, Prometheus text ---------------------- */
 void metrics_init(void);
 /* A request answered: route is an index in the route table, -1 none */
 void metrics_request(int route, int status, double seconds);

@@ -1,4 +1,4 @@
-/* metrics.c - request counters, latency histograms, Prometheus text */
+/* prom.c - request counters, latency histograms, Prometheus text */
 #include <math.h>
 #include <pthread.h>
 #include <stdio.h>
@@ -73,7 +73,7 @@ metrics_init(void)
 	size_t i, j;
 
 	if (nroutes + 1 > SLOTS)
-		ch_die(2, "%zu routes: metrics.c counts at most %d", nroutes,
+		ch_die(2, "%zu routes: prom.c counts at most %d", nroutes,
 		    SLOTS - 1);
 	for (i = 0; i < nroutes; i++) {
 		for (j = 0; j < nslots && strcmp(slot_name[j],
