@@ -78,6 +78,7 @@ struct route {
 	route_fn *handler;
 	const char *answers;        /* media types of the answer, ' '-separated */
 	int ok;                     /* the status of a success */
+	const char *query;          /* query parameters, ' '-separated */
 	const char *summary;        /* one line for the API description */
 };
 extern const struct route routes[];
@@ -89,6 +90,8 @@ const char *route_allow(int i);
 /* http.c: the read-only routes */
 route_fn health, ready, model_schema, model_info, models, reports,
     metrics_page, ui;
+/* openapi.c */
+route_fn openapi;
 
 /* predict.c */
 enum MHD_Result predict(struct MHD_Connection *c, struct req *r);
