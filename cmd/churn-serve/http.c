@@ -35,22 +35,16 @@ mono(void)
 
 const char JSON[] = "application/json";
 
-enum MHD_Result
-send_buf(struct MHD_Connection *c, struct req *r, int status,
-    const char *type, void *buf, size_t len, enum MHD_ResponseMemoryMode mode,
-    const char *allow)
+/* Every answer goes out here: the headers each one carries (request id,
+ * Connection: close when closing), then the queue; resp is
+ * destroyed, len is its body's size for the access log. */
+static enum MHD_Result
+queue(struct MHD_Connection *c, struct req *r, int status,
+    struct MHD_Response *resp, size_t len)
 {
-	struct MHD_Response *resp;
 	enum MHD_Result ret;
 
-	if (!(resp = MHD_create_response_from_buffer(len, buf, mode))) {
-		if (mode == MHD_RESPMEM_MUST_FREE)
-			free(buf);
-		return MHD_NO;
-	}
-	MHD_add_response_header(resp, MHD_HTTP_HEADER_CONTENT_TYPE, type);
-	if (allow)
-		MHD_add_response_header(resp, MHD_HTTP_HEADER_ALLOW, allow);
+	MHD_add_response_header(resp, "X-Request-Id", r->id);
 	if (r->warning)
 		MHD_add_response_header(resp, "Warning", r->warning);
 	if (status == MHD_HTTP_UNAUTHORIZED)
@@ -60,9 +54,28 @@ send_buf(struct MHD_Connection *c, struct req *r, int status,
 		MHD_add_response_header(resp, MHD_HTTP_HEADER_CONNECTION,
 		    "close");
 	r->status = status;
+	r->sent = strcmp(r->method, "HEAD") ? len : 0;
 	ret = MHD_queue_response(c, (unsigned)status, resp);
 	MHD_destroy_response(resp);
 	return ret;
+}
+
+enum MHD_Result
+send_buf(struct MHD_Connection *c, struct req *r, int status,
+    const char *type, void *buf, size_t len, enum MHD_ResponseMemoryMode mode,
+    const char *allow)
+{
+	struct MHD_Response *resp;
+
+	if (!(resp = MHD_create_response_from_buffer(len, buf, mode))) {
+		if (mode == MHD_RESPMEM_MUST_FREE)
+			free(buf);
+		return MHD_NO;
+	}
+	MHD_add_response_header(resp, MHD_HTTP_HEADER_CONTENT_TYPE, type);
+	if (allow)
+		MHD_add_response_header(resp, MHD_HTTP_HEADER_ALLOW, allow);
+	return queue(c, r, status, resp, len);
 }
 
 /* Answers with j (stolen) as JSON; allow for 405.  j may be NULL (a
@@ -109,9 +122,9 @@ fail(struct MHD_Connection *c, struct req *r, int status, const char *allow,
 	vsnprintf(msg, sizeof msg, fmt, ap);
 	va_end(ap);
 	if (status >= 500)
-		slog("error", "request failed", json_pack("{s:s,s:i,s:o}",
+		slog("error", "request failed", json_pack("{s:s,s:i,s:o,s:s}",
 		    "route", route_name(r->route), "status", status,
-		    "error", jtext(msg)));
+		    "error", jtext(msg), "request_id", r->id));
 	return send_json_allow(c, r, status, json_pack("{s:o}", "error",
 	    jtext(msg)), allow);
 }
@@ -316,8 +329,8 @@ unavailable(struct MHD_Connection *c, struct req *r, const char *what,
     int retry, const struct ch_err *e)
 {
 	struct MHD_Response *resp;
-	enum MHD_Result ret;
 	char n[16], *s;
+	size_t len;
 	json_t *j;
 
 	if (retry <= 0)
@@ -328,7 +341,8 @@ unavailable(struct MHD_Connection *c, struct req *r, const char *what,
 		return fail(c, r, 503, NULL, "%s is not available", what);
 	}
 	json_decref(j);
-	if (!(resp = MHD_create_response_from_buffer(strlen(s), s,
+	len = strlen(s);
+	if (!(resp = MHD_create_response_from_buffer(len, s,
 	    MHD_RESPMEM_MUST_FREE))) {
 		free(s);
 		return MHD_NO;
@@ -336,10 +350,7 @@ unavailable(struct MHD_Connection *c, struct req *r, const char *what,
 	snprintf(n, sizeof n, "%d", retry);
 	MHD_add_response_header(resp, MHD_HTTP_HEADER_CONTENT_TYPE, JSON);
 	MHD_add_response_header(resp, MHD_HTTP_HEADER_RETRY_AFTER, n);
-	r->status = 503;
-	ret = MHD_queue_response(c, 503, resp);
-	MHD_destroy_response(resp);
-	return ret;
+	return queue(c, r, 503, resp, len);
 }
 
 /* GET /models and /drift/reports: from the refresher's view of the
@@ -395,7 +406,6 @@ ui(struct MHD_Connection *c, struct req *r)
 	const char *url = r->url;
 	const struct asset *a = NULL;
 	struct MHD_Response *resp;
-	enum MHD_Result ret;
 
 	if (!strcmp(url, "/favicon.ico") && !(a = asset_find("favicon.ico")))
 		return send_buf(c, r, 204, "image/x-icon", "", 0,
@@ -413,10 +423,7 @@ ui(struct MHD_Connection *c, struct req *r)
 	MHD_add_response_header(resp, MHD_HTTP_HEADER_CONTENT_TYPE, a->type);
 	MHD_add_response_header(resp, MHD_HTTP_HEADER_CACHE_CONTROL, "no-cache");
 	MHD_add_response_header(resp, "X-Content-Type-Options", "nosniff");
-	r->status = 200;
-	ret = MHD_queue_response(c, 200, resp);
-	MHD_destroy_response(resp);
-	return ret;
+	return queue(c, r, 200, resp, a->len);
 }
 
 /* --- routing ------------------------------------------------------- */
@@ -438,8 +445,8 @@ dispatch(struct MHD_Connection *c, struct req *r, const char *method)
 		return fail(c, r, 405, route_allow(r->route),
 		    "%s %s: method not allowed", method, url);
 	if (rt->flags & RF_ADMIN && !admin_ok(c)) {
-		slog("warn", "unauthorised", json_pack("{s:o}", "route",
-		    jtext(url)));
+		slog("warn", "unauthorised", json_pack("{s:o,s:s}", "route",
+		    jtext(url), "request_id", r->id));
 		return fail(c, r, 401, NULL, "%s: a valid "
 		    "'Authorization: Bearer' token is required", url);
 	}
@@ -451,6 +458,49 @@ dispatch(struct MHD_Connection *c, struct req *r, const char *method)
 		return fail(c, r, 413, NULL, "%s: body larger than %zu bytes",
 		    url, cfg.body_limit);
 	return rt->handler(c, r);
+}
+
+/* The client's X-Request-Id when it is 1 to REQUEST_ID_MAX safe
+ * characters (it reaches logs and headers as it is), else 32 random hex
+ * digits */
+static void
+request_id(struct MHD_Connection *c, char id[REQUEST_ID_MAX + 1])
+{
+	static const char safe[] = "abcdefghijklmnopqrstuvwxyz"
+	    "ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-_.:+/=@";
+	static atomic_ulong seq;
+	const char *v = header(c, "X-Request-Id");
+	unsigned char b[16];
+	size_t n, i;
+
+	if (v && (n = strlen(v)) > 0 && n <= REQUEST_ID_MAX &&
+	    strspn(v, safe) == n) {
+		memcpy(id, v, n + 1);
+		return;
+	}
+	if (getentropy(b, sizeof b) != 0) {
+		/* never seen on Linux; unique within the process still */
+		unsigned long k = atomic_fetch_add(&seq, 1);
+		memset(b, 0, sizeof b);
+		memcpy(b, &k, sizeof k);
+	}
+	for (i = 0; i < sizeof b; i++)
+		snprintf(id + 2 * i, 3, "%02x", b[i]);
+}
+
+/* The client's address as text, for the access log */
+static void
+remote(struct MHD_Connection *c, char *out, size_t n)
+{
+	const union MHD_ConnectionInfo *ci =
+	    MHD_get_connection_info(c, MHD_CONNECTION_INFO_CLIENT_ADDRESS);
+	const struct sockaddr *sa = ci ? ci->client_addr : NULL;
+
+	snprintf(out, n, "?");
+	if (sa)
+		getnameinfo(sa, sa->sa_family == AF_INET6 ?
+		    sizeof(struct sockaddr_in6) : sizeof(struct sockaddr_in),
+		    out, (socklen_t)n, NULL, 0, NI_NUMERICHOST);
 }
 
 static enum MHD_Result
@@ -472,6 +522,9 @@ handler(void *cls, struct MHD_Connection *c, const char *url,
 		r->route = route_find(url);
 		r->url = ch_strdup(url);
 		snprintf(r->method, sizeof r->method, "%s", method);
+		request_id(c, r->id);
+		if (cfg.access_log)
+			remote(c, r->remote, sizeof r->remote);
 		if ((ret = check_framing(c, r)) != MHD_YES || r->status)
 			return ret;
 		/* refuse a body announced too large before reading it */
@@ -521,11 +574,13 @@ completed(void *cls, struct MHD_Connection *c, void **ctx,
 	dt = mono() - r->t0;
 	metrics_request(r->route, r->status, dt);
 	if (cfg.access_log)
-		slog("info", "request", json_pack("{s:o,s:o,s:i,s:f,s:I}",
-		    "method", jtext(r->method),
+		slog("info", "request", json_pack("{s:o,s:o,s:i,s:f,s:I,s:I,"
+		    "s:s,s:s}", "method", jtext(r->method),
 		    "path", jtext(r->url ? r->url : ""),
 		    "status", r->status, "ms", dt * 1e3,
-		    "bytes_in", (json_int_t)r->len));
+		    "bytes_in", (json_int_t)r->len,
+		    "bytes_out", (json_int_t)r->sent,
+		    "remote", r->remote, "request_id", r->id));
 	admin_forget(r);
 	free(r->body);
 	free(r->url);

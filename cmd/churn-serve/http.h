@@ -8,6 +8,10 @@
 
 #include "serve.h"
 
+/* An X-Request-Id a client sends is kept when it is 1 to this many
+ * letters, digits and -_.:+/=@; otherwise one is made */
+#define REQUEST_ID_MAX 128
+
 /* One request: its route, start time and body. */
 struct req {
 	double t0;
@@ -20,7 +24,10 @@ struct req {
 	char *url;                  /* the path asked for */
 	char *warning;              /* a Warning header for the answer */
 	struct job *job;            /* admin work running or done (admin.c) */
+	size_t sent;                /* bytes of the answer's body */
 	char method[8];
+	char id[REQUEST_ID_MAX + 1];        /* X-Request-Id */
+	char remote[64];            /* the client's address, for the log */
 };
 
 extern const char JSON[];               /* "application/json" */
