@@ -36,7 +36,7 @@ mono(void)
 const char JSON[] = "application/json";
 
 /* Every answer goes out here: the headers each one carries (request id,
- * Connection: close when closing), then the queue; resp is
+ * CORS, Connection: close when closing), then the queue; resp is
  * destroyed, len is its body's size for the access log. */
 static enum MHD_Result
 queue(struct MHD_Connection *c, struct req *r, int status,
@@ -45,6 +45,14 @@ queue(struct MHD_Connection *c, struct req *r, int status,
 	enum MHD_Result ret;
 
 	MHD_add_response_header(resp, "X-Request-Id", r->id);
+	if (r->cors) {
+		MHD_add_response_header(resp, "Access-Control-Allow-Origin",
+		    r->cors);
+		MHD_add_response_header(resp, "Access-Control-Expose-Headers",
+		    "X-Request-Id, Retry-After, Warning");
+	}
+	if (cfg.cors_origins)
+		MHD_add_response_header(resp, "Vary", "Origin");
 	if (r->warning)
 		MHD_add_response_header(resp, "Warning", r->warning);
 	if (status == MHD_HTTP_UNAUTHORIZED)
@@ -428,6 +436,24 @@ ui(struct MHD_Connection *c, struct req *r)
 
 /* --- routing ------------------------------------------------------- */
 
+/* OPTIONS from a listed origin (--cors-origin) asking whether it may
+ * send a request: the route's methods and the headers a client sends */
+static enum MHD_Result
+preflight(struct MHD_Connection *c, struct req *r)
+{
+	struct MHD_Response *resp;
+
+	if (!(resp = MHD_create_response_from_buffer(0, "",
+	    MHD_RESPMEM_PERSISTENT)))
+		return MHD_NO;
+	MHD_add_response_header(resp, "Access-Control-Allow-Methods",
+	    route_allow(r->route));
+	MHD_add_response_header(resp, "Access-Control-Allow-Headers",
+	    "Authorization, Content-Type, X-Request-Id");
+	MHD_add_response_header(resp, "Access-Control-Max-Age", "600");
+	return queue(c, r, 204, resp, 0);
+}
+
 /* Everything a row of the route table says, checked in the order a
  * client can fix them; then its handler. */
 static enum MHD_Result
@@ -441,6 +467,9 @@ dispatch(struct MHD_Connection *c, struct req *r, const char *method)
 	if (r->route < 0)
 		return fail(c, r, 404, NULL, "no such route: %s", url);
 	rt = &routes[r->route];
+	if (r->cors && !strcmp(method, "OPTIONS") &&
+	    header(c, "Access-Control-Request-Method"))
+		return preflight(c, r);
 	if (!(rt->methods & m))
 		return fail(c, r, 405, route_allow(r->route),
 		    "%s %s: method not allowed", method, url);
@@ -488,6 +517,21 @@ request_id(struct MHD_Connection *c, char id[REQUEST_ID_MAX + 1])
 		snprintf(id + 2 * i, 3, "%02x", b[i]);
 }
 
+/* The listed origin (--cors-origin) that origin is, "*" when the list
+ * holds it, or NULL */
+static const char *
+cors_origin(const char *origin)
+{
+	const char *const *o;
+
+	if (!origin || !cfg.cors_origins)
+		return NULL;
+	for (o = cfg.cors_origins; *o; o++)
+		if (!strcmp(*o, "*") || !strcmp(*o, origin))
+			return *o;
+	return NULL;
+}
+
 /* The client's address as text, for the access log */
 static void
 remote(struct MHD_Connection *c, char *out, size_t n)
@@ -523,6 +567,7 @@ handler(void *cls, struct MHD_Connection *c, const char *url,
 		r->url = ch_strdup(url);
 		snprintf(r->method, sizeof r->method, "%s", method);
 		request_id(c, r->id);
+		r->cors = cors_origin(header(c, "Origin"));
 		if (cfg.access_log)
 			remote(c, r->remote, sizeof r->remote);
 		if ((ret = check_framing(c, r)) != MHD_YES || r->status)

@@ -24,6 +24,7 @@ struct req {
 	char *url;                  /* the path asked for */
 	char *warning;              /* a Warning header for the answer */
 	struct job *job;            /* admin work running or done (admin.c) */
+	const char *cors;           /* Access-Control-Allow-Origin, or NULL */
 	size_t sent;                /* bytes of the answer's body */
 	char method[8];
 	char id[REQUEST_ID_MAX + 1];        /* X-Request-Id */

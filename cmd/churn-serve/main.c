@@ -48,7 +48,7 @@ usage(FILE *fp)
 	    "                   [--retrain-cmd CMD] [--retrain-timeout S]\n"
 	    "                   [--pipeline-cmd CMD] [--log-format text|json]\n"
 	    "                   [--access-log] [--refresh-interval S]\n"
-	    "                   [--registry-timeout S]\n");
+	    "                   [--registry-timeout S] [--cors-origin ORIGIN]\n");
 }
 
 static unsigned long
@@ -96,6 +96,49 @@ mkdirs(const char *dir)
 	return rc;
 }
 
+/* scheme://host[:port] as a browser sends it in Origin, or "*" */
+static int
+is_origin(const char *o)
+{
+	const char *h;
+
+	if (!strcmp(o, "*"))
+		return 1;
+	if (!strncmp(o, "http://", 7))
+		h = o + 7;
+	else if (!strncmp(o, "https://", 8))
+		h = o + 8;
+	else
+		return 0;
+	return *h && strspn(h, "abcdefghijklmnopqrstuvwxyz"
+	    "ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-.:[]") == strlen(h);
+}
+
+/* --cors-origin ORIGIN[,ORIGIN...]: adds each to list (n so far), kept
+ * for the life of the process */
+static const char **
+cors_add(const char **list, size_t *n, const char *arg)
+{
+	const char *p = arg;
+	size_t len;
+	char *o;
+
+	for (;;) {
+		len = strcspn(p, ",");
+		o = ch_strdup(p);
+		o[len] = '\0';
+		if (!is_origin(o))
+			ch_die(2, "option '--cors-origin': '%s' is not an origin "
+			    "(scheme://host[:port], or *)", o);
+		list = ch_realloc(list, (*n + 2) * sizeof *list);
+		list[(*n)++] = o;
+		list[*n] = NULL;
+		if (!p[len])
+			return list;
+		p += len + 1;
+	}
+}
+
 static const char *
 env(const char *name)
 {
@@ -131,6 +174,7 @@ main(int argc, char **argv)
 		{ "access-log", no_argument, NULL, 'a' },
 		{ "refresh-interval", required_argument, NULL, 'F' },
 		{ "registry-timeout", required_argument, NULL, 'G' },
+		{ "cors-origin", required_argument, NULL, 'C' },
 		{ "help", no_argument, NULL, 'h' },
 		{ "version", no_argument, NULL, 'V' },
 		{ NULL, 0, NULL, 0 }
@@ -139,6 +183,8 @@ main(int argc, char **argv)
 	struct ch_err e;
 	sigset_t set;
 	char version[17], bound[200];
+	const char **cors = NULL;
+	size_t ncors = 0;
 	int c, sig;
 
 	ch_setprogname(argv[0]);
@@ -182,6 +228,7 @@ main(int argc, char **argv)
 		case 'a': cfg.access_log = 1; break;
 		case 'F': cfg.refresh_interval = seconds("--refresh-interval", optarg); break;
 		case 'G': cfg.registry_timeout = (unsigned)number("--registry-timeout", optarg, 1, 3600); break;
+		case 'C': cfg.cors_origins = cors = cors_add(cors, &ncors, optarg); break;
 		case 'h': usage(stdout); return 0;
 		case 'V': printf("churn-serve %s\n", CHURN_VERSION); return 0;
 		default: usage(stderr); return 2;

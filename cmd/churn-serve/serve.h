@@ -46,6 +46,7 @@ struct config {
 	unsigned registry_timeout;  /* each registry call, seconds */
 	size_t window_row_bytes;    /* a longer row is not kept */
 	size_t window_bytes;        /* both window files together */
+	const char *const *cors_origins;    /* NULL-terminated; NULL: no CORS */
 };
 extern struct config cfg;
 
