@@ -45,7 +45,7 @@ static const struct ch_usage use = {
 	"                   [--retrain-cmd CMD] [--retrain-timeout S]\n"
 	"                   [--pipeline-cmd CMD] [--log-format text|json]\n"
 	"                   [--access-log] [--refresh-interval S]\n"
-	"                   [--registry-timeout S]\n",
+	"                   [--registry-timeout S] [--cors-origin ORIGIN]\n",
 	"  --listen ADDR:PORT    where to listen (127.0.0.1:8000)\n"
 	"  -m, --model MODEL     a model file, or an alias or version in the registry\n"
 	"  --state-dir DIR       pulled models, drift reports, the window (./var/serve)\n"
@@ -68,7 +68,8 @@ static const struct ch_usage use = {
 	"  --log-format F        text or json (text)\n"
 	"  --access-log          a line per request (as -v does)\n"
 	"  --refresh-interval S  how often the registry view is refreshed (5)\n"
-	"  --registry-timeout S  each registry call at most, seconds (5)\n",
+	"  --registry-timeout S  each registry call at most, seconds (5)\n"
+	"  --cors-origin ORIGIN  web origins allowed to call the API (none)\n",
 	"  CHURN_LISTEN, CHURN_MODEL   defaults of --listen and --model\n"
 	"  CHURN_ADMIN_TOKEN     the bearer token of /reload, /drift/check, /retrain\n"
 	"  CHURN_WEBHOOK_SECRET  the GitHub webhook secret\n"
@@ -77,6 +78,49 @@ static const struct ch_usage use = {
 	"  CHURN_S3_ENDPOINT     the S3 endpoint of an s3:// store\n"
 	"  AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY, AWS_REGION   its credentials\n",
 };
+
+/* scheme://host[:port] as a browser sends it in Origin, or "*" */
+static int
+is_origin(const char *o)
+{
+	const char *h;
+
+	if (!strcmp(o, "*"))
+		return 1;
+	if (!strncmp(o, "http://", 7))
+		h = o + 7;
+	else if (!strncmp(o, "https://", 8))
+		h = o + 8;
+	else
+		return 0;
+	return *h && strspn(h, "abcdefghijklmnopqrstuvwxyz"
+	    "ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-.:[]") == strlen(h);
+}
+
+/* --cors-origin ORIGIN[,ORIGIN...]: adds each to list (n so far), kept
+ * for the life of the process */
+static const char **
+cors_add(const char **list, size_t *n, const char *arg)
+{
+	const char *p = arg;
+	size_t len;
+	char *o;
+
+	for (;;) {
+		len = strcspn(p, ",");
+		o = ch_strdup(p);
+		o[len] = '\0';
+		if (!is_origin(o))
+			ch_die(2, "--cors-origin: '%s' is not an origin "
+			    "(scheme://host[:port], or *)", o);
+		list = ch_realloc(list, (*n + 2) * sizeof *list);
+		list[(*n)++] = o;
+		list[*n] = NULL;
+		if (!p[len])
+			return list;
+		p += len + 1;
+	}
+}
 
 static const char *
 env(const char *name)
@@ -113,6 +157,7 @@ main(int argc, char **argv)
 		{ "access-log", no_argument, NULL, 'a' },
 		{ "refresh-interval", required_argument, NULL, 'F' },
 		{ "registry-timeout", required_argument, NULL, 'G' },
+		{ "cors-origin", required_argument, NULL, 'C' },
 		CH_COMMON_LONGOPTS,
 		{ NULL, 0, NULL, 0 }
 	};
@@ -120,6 +165,8 @@ main(int argc, char **argv)
 	struct ch_err e;
 	sigset_t set;
 	char version[17], bound[200];
+	const char **cors = NULL;
+	size_t ncors = 0;
 	int c, sig;
 
 	ch_setprogname(argv[0]);
@@ -166,6 +213,7 @@ main(int argc, char **argv)
 		case 'a': cfg.access_log = 1; break;
 		case 'F': cfg.refresh_interval = ch_opt_seconds("--refresh-interval", optarg, 0.001, 86400); break;
 		case 'G': cfg.registry_timeout = (unsigned)ch_opt_int("--registry-timeout", optarg, 1, 3600); break;
+		case 'C': cfg.cors_origins = cors = cors_add(cors, &ncors, optarg); break;
 		default: ch_usage(&use, 2);
 		}
 	}

@@ -14,7 +14,8 @@
 #include "model.h"
 #include "util.h"
 
-/* Everything the operator configures (flags beat the environment). */
+/* Everything the operator configures (flags beat the environment).
+ * main.c fills it before the server starts; nothing writes it after. */
 struct config {
 	const char *listen;         /* ADDR:PORT as given */
 	const char *model;          /* file path, alias or version as given;
@@ -46,6 +47,7 @@ struct config {
 	unsigned registry_timeout;  /* each registry call, seconds */
 	size_t window_row_bytes;    /* a longer row is not kept */
 	size_t window_bytes;        /* both window files together */
+	const char *const *cors_origins;    /* NULL-terminated; NULL: no CORS */
 };
 extern struct config cfg;
 
@@ -164,16 +166,15 @@ char *reg_window_page(long keep, long after, long max, long *last,
     size_t *len, long *rows, struct ch_err *e);
 void reg_close(void);
 
-/* --- metrics.c --------------------------------------------------- */
-enum route {
-	R_UI, R_STATIC, R_FAVICON, R_HEALTH, R_READY, R_SCHEMA, R_PREDICT,
-	R_MODEL, R_MODELS, R_DRIFT_REPORTS, R_DRIFT_CHECK, R_RELOAD,
-	R_RETRAIN, R_HOOK, R_METRICS, R_NOTFOUND, R_NROUTES
-};
-extern const char *const route_name[R_NROUTES];
+/* --- routes.c ------------------------------------------------------- */
+extern const size_t nroutes;    /* rows of the route table (http.h) */
+/* Route i's metric label (routes[i].name); "other" for -1 (no route) */
+const char *route_name(int i);
 
+/* --- prom.c: request metrics, Prometheus text ---------------------- */
 void metrics_init(void);
-void metrics_request(enum route r, int status, double seconds);
+/* A request answered: route is an index in the route table, -1 none */
+void metrics_request(int route, int status, double seconds);
 void metrics_predictions(long rows);
 void metrics_drift(int drift, double share, const char *version);
 /* connections refused when they open (over their address's limit, over
