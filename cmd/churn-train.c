@@ -23,7 +23,10 @@ usage(int status)
 	    "                   [--max-features sqrt|log2|all|n|fraction]\n"
 	    "                   [--class-weight balanced|none] [--seed n] [--jobs n]\n"
 	    "                   [--holdout fraction | --valid file] [--threshold t]\n"
-	    "                   [--bins n] [file.csv | -]\n");
+	    "                   [--bins n] [--learner auto|forest|gbdt]\n"
+	    "                   [--calibrate auto|none|isotonic|platt] [--no-refit]\n"
+	    "                   [--keep cols]\n"
+	    "                   [file.csv | -]\n");
 	exit(status);
 }
 
@@ -66,7 +69,7 @@ main(int argc, char *argv[])
 {
 	enum { O_TARGET = 256, O_POSITIVE, O_ID, O_DROP, O_NUMERIC, O_CATEGORICAL,
 	    O_TREES, O_DEPTH, O_LEAF, O_MAXF, O_CW, O_SEED, O_JOBS, O_HOLDOUT,
-	    O_VALID, O_THRESHOLD, O_BINS, O_VERSION };
+	    O_VALID, O_THRESHOLD, O_BINS, O_VERSION, O_LEARNER, O_CALIBRATE, O_NOREFIT, O_KEEP };
 	static const struct option longopts[] = {
 		{ "output", required_argument, NULL, 'o' },
 		{ "target", required_argument, NULL, O_TARGET },
@@ -86,6 +89,10 @@ main(int argc, char *argv[])
 		{ "valid", required_argument, NULL, O_VALID },
 		{ "threshold", required_argument, NULL, O_THRESHOLD },
 		{ "bins", required_argument, NULL, O_BINS },
+		{ "learner", required_argument, NULL, O_LEARNER },
+		{ "calibrate", required_argument, NULL, O_CALIBRATE },
+		{ "no-refit", no_argument, NULL, O_NOREFIT },
+		{ "keep", required_argument, NULL, O_KEEP },
 		{ "quiet", no_argument, NULL, 'q' },
 		{ "help", no_argument, NULL, 'h' },
 		{ "version", no_argument, NULL, O_VERSION },
@@ -114,13 +121,44 @@ main(int argc, char *argv[])
 		case O_NUMERIC: fo.numeric = ch_strv_split(optarg); break;
 		case O_CATEGORICAL: fo.categorical = ch_strv_split(optarg); break;
 		case O_TREES: o.forest.trees = (int)number("--trees", optarg, 1, 100000); break;
-		case O_DEPTH: o.forest.max_depth = (int)number("--max-depth", optarg, 0, 1000); break;
-		case O_LEAF: o.forest.min_leaf = (int)number("--min-leaf", optarg, 1, 1000000000); break;
+		case O_DEPTH:
+			o.forest.max_depth = o.gbdt.max_depth =
+			    (int)number("--max-depth", optarg, 0, 1000);
+			break;
+		case O_LEAF:
+			o.forest.min_leaf = o.gbdt.min_leaf =
+			    (int)number("--min-leaf", optarg, 1, 1000000000);
+			break;
 		case O_MAXF:
 			if (ch_parse_max_features(optarg, &o.forest) != 0)
 				ch_die(2, "--max-features: '%s' is not sqrt, log2, all, "
 				    "a count or a fraction", optarg);
+			o.mf_set = 1;
 			break;
+		case O_NOREFIT: o.refit = 0; break;
+		case O_KEEP: o.keep = ch_strv_split(optarg); break;
+		case O_LEARNER:
+			if (strcmp(optarg, "auto") == 0)
+				o.learner = CH_CHOOSE_AUTO;
+			else if (strcmp(optarg, "forest") == 0)
+				o.learner = CH_CHOOSE_FOREST;
+			else if (strcmp(optarg, "gbdt") == 0)
+				o.learner = CH_CHOOSE_GBDT;
+			else
+				ch_die(2, "--learner: '%s' is not auto, forest or gbdt", optarg);
+			break;
+		case O_CALIBRATE: {
+			enum ch_calib_method cm;
+
+			if (strcmp(optarg, "auto") == 0)
+				o.calibrate = -1;
+			else if (ch_calib_parse(optarg, &cm) == 0)
+				o.calibrate = (int)cm;
+			else
+				ch_die(2, "--calibrate: '%s' is not auto, none, isotonic "
+				    "or platt", optarg);
+			break;
+		}
 		case O_CW:
 			if (strcmp(optarg, "balanced") == 0)
 				o.forest.balanced = 1;
@@ -157,6 +195,9 @@ main(int argc, char *argv[])
 		ch_die(2, "open %s:", input);
 	if (ch_train(fp, input, &fo, &o, &res, &err) != 0)
 		ch_die(2, "%s", err.msg);
+	for (size_t i = 0; i < json_array_size(res.warnings); i++)
+		ch_warn("warning: %s", json_string_value(json_object_get(
+		    json_array_get(res.warnings, i), "message")));
 	if (fp != stdin)
 		fclose(fp);
 	summary = ch_train_summary(&res);
@@ -167,6 +208,7 @@ main(int argc, char *argv[])
 	ch_strv_free(fo.drop);
 	ch_strv_free(fo.numeric);
 	ch_strv_free(fo.categorical);
+	ch_strv_free(o.keep);
 	ch_fshut(stdout, "<stdout>");
 	return 0;
 }

@@ -8,13 +8,16 @@
 
 #include <jansson.h>
 
+#include "calib.h"
 #include "forest.h"
 #include "schema.h"
 #include "scorer.h"
 #include "util.h"
 
 #define CH_MODEL_MAGIC "CHURNMDL"
-#define CH_MODEL_FORMAT 1
+/* 1: a random forest; 2: adds "learner" (forest or gbdt), "base_score"
+ * and "calibration" to the metadata (format 1 files still load) */
+#define CH_MODEL_FORMAT 2
 
 /*
  * A trained model, as written by churn-train and read by every other tool.
@@ -27,6 +30,7 @@ struct ch_model {
 	struct ch_schema *schema;
 	struct ch_forest *forest;
 	struct ch_scorer *scorer; /* the forest, laid out for scoring */
+	struct ch_calib calib;   /* applied to the trees' probability */
 	struct ch_profile pred_ref; /* churn probability on held-out rows */
 	json_t *meta;            /* "params", "metrics", "oob", "importances",
 	                            "data" ... as churn-model(5) lists */
@@ -52,7 +56,7 @@ int ch_model_decode(const unsigned char *buf, size_t len, const char *name,
     struct ch_model **out, struct ch_err *e);
 int ch_model_load(const char *path, struct ch_model **out, struct ch_err *e);
 
-/* Churn probability for one row of codes. */
+/* Churn probability for one row of codes (calibrated when the model is). */
 double ch_model_predict(const struct ch_model *m, const uint8_t *codes);
 
 /* Probabilities of n rows of codes (row-major, n x nfeat) into p,
