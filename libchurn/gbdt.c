@@ -28,6 +28,7 @@
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "gbdt.h"
 #include "schema.h"
@@ -78,8 +79,10 @@ struct gb {
 	                           missing in the feature's last slot */
 	uint32_t *off, nslots;
 	double *grad, *hess;    /* [ntrain] */
-	uint32_t *idx, *tmp;    /* [ntrain] */
-	size_t ntrain;
+	uint32_t *idx, *tmp;    /* [ntrain]: this round's rows first */
+	uint32_t *rows;         /* [ntrain] the training rows */
+	uint8_t *in;            /* [n] 1: in this round's sample */
+	size_t ntrain, m;       /* training rows, rows of this round */
 	double *imp;
 	struct cbin list[256];
 };
@@ -232,6 +235,28 @@ leaf_value(const struct gb *s, double g, double h)
 	return (float)(-s->p->learning_rate * g / (h + s->p->l2 + 1e-12));
 }
 
+/* Raw score of one row (codes x, row-major) for tree t. */
+static double
+tree_value(const struct ch_tree *t, const uint8_t *x)
+{
+	int32_t i = 0;
+
+	while (t->nodes[i].feat >= 0) {
+		const struct ch_node *n = &t->nodes[i];
+		unsigned c = x[n->feat];
+		int l;
+
+		if (c == CH_MISSING)
+			l = n->missing_left;
+		else if (n->categorical)
+			l = t->bitsets[n->arg][c >> 3] >> (c & 7) & 1;
+		else
+			l = c <= n->arg;
+		i = l ? n->left : n->right;
+	}
+	return (double)t->nodes[i].value;
+}
+
 /* Grows one tree on the current gradients; adds its leaves to raw[] of
  * the training rows and returns the tree. */
 static void
@@ -243,14 +268,14 @@ grow(struct gb *s, struct ch_tree *out, double *raw)
 	size_t r;
 
 	L[0].lo = 0;
-	L[0].hi = s->ntrain;
-	for (r = 0; r < s->ntrain; r++) {
+	L[0].hi = s->m;
+	for (r = 0; r < s->m; r++) {
 		L[0].g += s->grad[s->idx[r]];
 		L[0].h += s->hess[s->idx[r]];
 	}
 	L[0].node = tb_node(&t);
 	L[0].hist = ch_malloc(s->nslots * sizeof *L[0].hist);
-	hist_build(s, L[0].hist, 0, s->ntrain);
+	hist_build(s, L[0].hist, 0, s->m);
 	find_split(s, &L[0]);
 	while (nl < maxl) {
 		struct leaf *p, a, b, *small, *large;
@@ -333,6 +358,14 @@ grow(struct gb *s, struct ch_tree *out, double *raw)
 	out->nodes = t.nodes;
 	out->nbitsets = t.nbits;
 	out->bitsets = t.bits;
+	/* the training rows left out of this round's sample */
+	if (s->m < s->ntrain)
+		for (r = 0; r < s->ntrain; r++) {
+			uint32_t row = s->rows[r];
+
+			if (!s->in[row])
+				raw[row] += tree_value(out, s->X + (size_t)row * s->nfeat);
+		}
 }
 
 void
@@ -345,6 +378,9 @@ ch_gbdt_defaults(struct ch_gbdt_params *p)
 	p->min_leaf = 10;
 	p->l2 = 1;
 	p->patience = 50;
+	p->subsample = 1;
+	p->seed = 1;
+	p->until = NULL;
 }
 
 static double
@@ -353,27 +389,6 @@ sigmoid(double x)
 	return 1 / (1 + exp(-x));
 }
 
-/* Raw score of one row (codes x, row-major) for tree t. */
-static double
-tree_value(const struct ch_tree *t, const uint8_t *x)
-{
-	int32_t i = 0;
-
-	while (t->nodes[i].feat >= 0) {
-		const struct ch_node *n = &t->nodes[i];
-		unsigned c = x[n->feat];
-		int l;
-
-		if (c == CH_MISSING)
-			l = n->missing_left;
-		else if (n->categorical)
-			l = t->bitsets[n->arg][c >> 3] >> (c & 7) & 1;
-		else
-			l = c <= n->arg;
-		i = l ? n->left : n->right;
-	}
-	return (double)t->nodes[i].value;
-}
 
 static double
 logloss(const double *raw, const uint8_t *y, const uint32_t *rows, size_t n)
@@ -400,7 +415,9 @@ ch_gbdt_train(const struct ch_train_data *d, const struct ch_gbdt_params *p,
 	size_t n = d ? d->n : 0, i, nv = 0, pos = 0;
 	uint32_t *vrows = NULL;
 	double *raw, *best_raw = NULL, best = INFINITY, base, sum;
-	int f, it, best_it = 0;
+	int f, it, best_it = 0, u;
+	struct ch_rng rng;
+	double *imp_rounds = NULL;
 
 	*out = NULL;
 	if (st)
@@ -410,7 +427,8 @@ ch_gbdt_train(const struct ch_train_data *d, const struct ch_gbdt_params *p,
 	if (n >= UINT32_MAX / 2)
 		return ch_errf(e, "too many training rows (%zu)", n);
 	if (p->max_iter < 1 || p->max_leaves < 2 || p->min_leaf < 1 ||
-	    !(p->learning_rate > 0) || !(p->l2 >= 0) || p->max_depth < 0)
+	    !(p->learning_rate > 0) || !(p->l2 >= 0) || p->max_depth < 0 ||
+	    !(p->subsample > 0 && p->subsample <= 1))
 		return ch_errf(e, "bad boosting parameters");
 	for (f = 0; f < d->nfeat; f++) {
 		if (d->nbins[f] < 1 || d->nbins[f] > CH_MAXBINS)
@@ -455,6 +473,9 @@ ch_gbdt_train(const struct ch_train_data *d, const struct ch_gbdt_params *p,
 	s.hess = ch_reallocarray(NULL, n, sizeof *s.hess);
 	s.idx = ch_reallocarray(NULL, n, sizeof *s.idx);
 	s.tmp = ch_reallocarray(NULL, n, sizeof *s.tmp);
+	s.rows = ch_reallocarray(NULL, n, sizeof *s.rows);
+	s.in = ch_calloc(n, 1);
+	ch_rng_seed(&rng, p->seed ^ 0x9b05ab7ee5ull);
 	vrows = ch_reallocarray(NULL, n, sizeof *vrows);
 	s.imp = ch_calloc((size_t)d->nfeat, sizeof *s.imp);
 	raw = ch_reallocarray(NULL, n, sizeof *raw);
@@ -462,7 +483,7 @@ ch_gbdt_train(const struct ch_train_data *d, const struct ch_gbdt_params *p,
 		if (valid && valid[i]) {
 			vrows[nv++] = (uint32_t)i;
 		} else {
-			s.idx[s.ntrain++] = (uint32_t)i;
+			s.rows[s.ntrain++] = (uint32_t)i;
 			pos += d->y[i] != 0;
 		}
 	}
@@ -484,10 +505,25 @@ ch_gbdt_train(const struct ch_train_data *d, const struct ch_gbdt_params *p,
 		best = logloss(raw, d->y, vrows, nv);
 		memcpy(best_raw, raw, n * sizeof *raw);
 	}
+	if (p->until)
+		imp_rounds = ch_calloc((size_t)p->max_iter * (size_t)d->nfeat,
+		    sizeof *imp_rounds);
 	for (it = 0; it < p->max_iter; it++) {
 		double ll;
 
+		if (p->until && (u = atomic_load(p->until)) > 0 && it >= u)
+			break;
+		/* this round's rows: all, or a seeded sample of them (the same
+		 * sample whatever else runs: the RNG is this training's own) */
+		s.m = 0;
 		for (i = 0; i < s.ntrain; i++) {
+			uint32_t r = s.rows[i];
+
+			s.in[r] = p->subsample >= 1 || ch_rng_unit(&rng) < p->subsample;
+			if (s.in[r])
+				s.idx[s.m++] = r;
+		}
+		for (i = 0; i < s.m; i++) {
 			uint32_t r = s.idx[i];
 			double q = sigmoid(raw[r]);
 
@@ -496,6 +532,9 @@ ch_gbdt_train(const struct ch_train_data *d, const struct ch_gbdt_params *p,
 		}
 		grow(&s, &fo->trees[it], raw);
 		fo->ntrees = it + 1;
+		if (imp_rounds)
+			memcpy(imp_rounds + (size_t)it * d->nfeat, s.imp,
+			    (size_t)d->nfeat * sizeof *s.imp);
 		if (!nv)
 			continue;
 		for (i = 0; i < nv; i++) {
@@ -524,6 +563,24 @@ ch_gbdt_train(const struct ch_train_data *d, const struct ch_gbdt_params *p,
 		}
 		fo->ntrees = best_it;
 	}
+	if (p->until) {
+		/* out of rounds before the count was known: wait for it */
+		while ((u = atomic_load(p->until)) == 0) {
+			struct timespec ts = { 0, 1000000 };
+
+			nanosleep(&ts, NULL);
+		}
+		if (u > fo->ntrees)
+			u = fo->ntrees;
+		for (it = u; it < fo->ntrees; it++) {
+			free(fo->trees[it].nodes);
+			free(fo->trees[it].bitsets);
+		}
+		fo->ntrees = u;
+		memcpy(s.imp, imp_rounds + (size_t)(u - 1) * d->nfeat,
+		    (size_t)d->nfeat * sizeof *s.imp);
+	}
+	free(imp_rounds);
 	if (st) {
 		st->iterations = fo->ntrees;
 		st->importance = ch_calloc((size_t)d->nfeat, sizeof *st->importance);
@@ -549,6 +606,8 @@ ch_gbdt_train(const struct ch_train_data *d, const struct ch_gbdt_params *p,
 	free(s.hess);
 	free(s.idx);
 	free(s.tmp);
+	free(s.rows);
+	free(s.in);
 	free(s.imp);
 	return 0;
 fail:
@@ -561,6 +620,8 @@ fail:
 	free(s.hess);
 	free(s.idx);
 	free(s.tmp);
+	free(s.rows);
+	free(s.in);
 	free(s.imp);
 	return -1;
 }

@@ -7,6 +7,7 @@
 #ifndef CHURN_GBDT_H
 #define CHURN_GBDT_H
 
+#include <stdatomic.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -21,6 +22,11 @@ struct ch_gbdt_params {
 	double l2;               /* L2 penalty on leaf values (1) */
 	int patience;            /* rounds without a better validation loss
 	                            before stopping (50) */
+	double subsample;        /* share of the training rows each round
+	                            grows on, drawn anew (1: all) */
+	uint64_t seed;           /* of the draws */
+	atomic_int *until;       /* NULL; or the rounds to keep, 0 while
+	                            another thread has yet to find them */
 };
 
 struct ch_gbdt_stats {
@@ -38,7 +44,11 @@ void ch_gbdt_defaults(struct ch_gbdt_params *p);
  * (valid NULL: all rows).  With valid, the loss of the rows valid[i] == 1
  * is followed after every round: boosting stops after patience rounds
  * without a lower one and the trees up to the lowest are kept; without,
- * exactly max_iter rounds are run.  Deterministic (one thread).  The
+ * exactly max_iter rounds are run, or with p->until, rounds go on until
+ * *until is known (non-zero) and reached, and exactly *until are kept
+ * (boosting is sequential, so they are the trees a run of *until rounds
+ * grows: the result is the same whenever *until is set).  Deterministic
+ * (one thread).  The
  * result is a forest with learner CH_LEARN_GBDT: the probability is the
  * logistic of base plus the sum of the leaves.  stats may be NULL (free it
  * with ch_gbdt_stats_free).  Returns 0, or -1 with e filled.

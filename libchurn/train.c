@@ -3,6 +3,7 @@
 #include <stdarg.h>
 #include <strings.h>
 #include <math.h>
+#include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -469,6 +470,26 @@ rounds_for(int rounds, size_t n, size_t fit)
 	return r < 1 ? 1 : r > 100000 ? 100000 : (int)(r + 0.5);
 }
 
+/* The shipped boosted trees, grown on their own thread. */
+struct final {
+	struct ch_train_data d;
+	struct ch_gbdt_params p;
+	atomic_int until;
+	struct ch_forest *f;
+	struct ch_gbdt_stats st;
+	struct ch_err e;
+	int rc;
+};
+
+static void *
+fit_final(void *arg)
+{
+	struct final *w = arg;
+
+	w->rc = ch_gbdt_train(&w->d, &w->p, NULL, &w->f, &w->st, &w->e);
+	return NULL;
+}
+
 /* Stratified internal validation split of the training rows (the
  * holdout is apart): 20 % of each class, seeded. */
 static void
@@ -556,7 +577,11 @@ ch_train(FILE *fp, const char *name, const struct ch_frame_opts *fo,
 {
 	struct ch_frame *fr = NULL, *va = NULL;
 	struct ch_forest_stats st = { 0 };
-	struct ch_gbdt_stats gst = { 0 }, gst_all = { 0 };
+	struct ch_gbdt_stats gst = { 0 };
+	struct final fin = { 0 };
+	pthread_t fin_tid;
+	int fin_started = 0, final_rounds = 0;
+	uint8_t **fcodes = NULL, *fy = NULL;
 	struct ch_forest *forest = NULL, *boosted = NULL;
 	double forest_auc = NAN, gbdt_auc = NAN, *honest;
 	uint8_t *valid = NULL;
@@ -638,21 +663,51 @@ ch_train(FILE *fp, const char *name, const struct ch_frame_opts *fo,
 		    "too many features";
 	if (o->learner != CH_CHOOSE_FOREST && !skip_gbdt) {
 		struct ch_gbdt_params gp = o->gbdt;
+		size_t nfit = ntrain - nvalid;
 
-		if (ch_gbdt_train(&d, &gp, valid, &boosted, &gst, e) != 0)
+		gp.seed = o->forest.seed;
+		/* The shipped trees: on every row when the model is refitted
+		 * after the holdout (which then measures the early-stopped
+		 * trees, a little pessimistic), else on all the training rows;
+		 * rounds in proportion to the rows of the early-stopped run, as
+		 * more rows bear more rounds before they overfit.  They grow on
+		 * a second thread while the early-stopped run finds the count. */
+		fin.d = d;
+		if (o->refit && hold && neval > 0) {
+			fcodes = ch_calloc((size_t)fr->nfeat, sizeof *fcodes);
+			fy = ch_malloc(fr->n);
+			subset(fr, NULL, 0, fcodes, fy, &fin.d.n);
+			fin.d.codes = fcodes;
+			fin.d.y = fy;
+			r->refit_rows = fin.d.n;
+		}
+		fin.p = gp;
+		fin.p.max_iter = rounds_for(gp.max_iter, fin.d.n, nfit);
+		fin.p.until = &fin.until;
+		atomic_init(&fin.until, 0);
+		fin_started = o->forest.jobs > 1 &&
+		    pthread_create(&fin_tid, NULL, fit_final, &fin) == 0;
+		if (ch_gbdt_train(&d, &gp, valid, &boosted, &gst, e) != 0) {
+			atomic_store(&fin.until, 1);
 			goto out;
+		}
 		gbdt_auc = auc_of(gst.valid_prob, y, ntrain, valid);
-		/* the rounds found on the validation rows, refitted on all of
-		 * the training rows: in proportion to the rows, as more rows
-		 * bear more rounds before they overfit.  When the shipped model
-		 * is refitted on every row anyway, the holdout measures the
-		 * early-stopped trees instead (a little pessimistic). */
-		if (!(o->refit && hold && neval > 0)) {
-			gp.max_iter = rounds_for(gst.iterations, ntrain, ntrain - nvalid);
+		final_rounds = rounds_for(gst.iterations, fin.d.n, nfit);
+		atomic_store(&fin.until, final_rounds);
+		if (!fin_started)
+			fit_final(&fin);
+		else
+			pthread_join(fin_tid, NULL);
+		fin_started = 0;
+		if (fin.rc != 0) {
+			*e = fin.e;
+			goto out;
+		}
+		if (!r->refit_rows) {
+			/* the shipped trees are the measured ones */
 			ch_forest_free(boosted);
-			boosted = NULL;
-			if (ch_gbdt_train(&d, &gp, NULL, &boosted, &gst_all, e) != 0)
-				goto out;
+			boosted = fin.f;
+			fin.f = NULL;
 		}
 	}
 	/* Under auto, a quick forest first: when it is far below the boosted
@@ -709,8 +764,9 @@ ch_train(FILE *fp, const char *name, const struct ch_frame_opts *fo,
 			json_object_set_new(chosen, "forest", tuned);
 		tuned = NULL;
 		if (boosted)
-			json_object_set_new(chosen, "gbdt", json_pack("{s:i, s:s, s:f}",
+			json_object_set_new(chosen, "gbdt", json_pack("{s:i, s:i, s:s, s:f}",
 			    "iterations", gst.iterations,
+			    "iterations_shipped", final_rounds,
 			    "by", "early stopping on the validation log-loss",
 			    "validation_log_loss", gst.valid_logloss));
 	}
@@ -771,10 +827,9 @@ ch_train(FILE *fp, const char *name, const struct ch_frame_opts *fo,
 		subset(fr, NULL, 0, codes, y, &nall);
 		da = (struct ch_train_data){ nall, fr->nfeat, codes, y, nbins, cat };
 		if (use_gbdt) {
-			struct ch_gbdt_params gp = o->gbdt;
-
-			gp.max_iter = rounds_for(gst.iterations, nall, ntrain - nvalid);
-			ret = ch_gbdt_train(&da, &gp, NULL, &nf, NULL, e);
+			nf = fin.f;     /* grown beside the early-stopped run */
+			fin.f = NULL;
+			ret = 0;
 		} else {
 			ret = ch_forest_train(&da, &fp_, &nf, NULL, NULL, NULL, e);
 		}
@@ -834,7 +889,7 @@ ch_train(FILE *fp, const char *name, const struct ch_frame_opts *fo,
 	imp = json_array();
 	for (f = 0; f < fr->nfeat; f++)
 		json_array_append_new(imp, json_real(use_gbdt ?
-		    (gst_all.importance ? gst_all.importance : gst.importance)[f] :
+		    (fin.st.importance ? fin.st.importance : gst.importance)[f] :
 		    st.importance[f]));
 	json_object_set_new(meta, "importances", imp);
 	json_object_set_new(meta, "data", json_pack("{s:s, s:s, s:I, s:I, s:I, s:I}",
@@ -871,7 +926,16 @@ out:
 	ch_forest_free(forest);
 	ch_forest_free(boosted);
 	ch_gbdt_stats_free(&gst);
-	ch_gbdt_stats_free(&gst_all);
+	if (fin_started) {
+		atomic_store(&fin.until, 1);
+		pthread_join(fin_tid, NULL);
+	}
+	ch_forest_free(fin.f);
+	ch_gbdt_stats_free(&fin.st);
+	for (f = 0; fcodes && f < fr->nfeat; f++)
+		free(fcodes[f]);
+	free(fcodes);
+	free(fy);
 	json_decref(chosen);
 	json_decref(tuned);
 	ch_forest_stats_free(&st);
