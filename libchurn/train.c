@@ -305,7 +305,8 @@ tune_forest(const struct ch_train_data *d, const struct ch_train_opts *o,
 }
 
 /*
- * Data hygiene, said out loud: each finding is a warning (the caller
+ * Data hygiene, said out loud (with the reader's: a few cells of a
+ * numeric column that are not numbers): each finding is a warning (the caller
  * prints them; the summary and the model keep them), never a silent
  * change, and --keep COL keeps a column as it is.
  *
@@ -606,6 +607,7 @@ ch_train(FILE *fp, const char *name, const struct ch_frame_opts *fo,
 	if (ch_frame_load(fp, name, fo, &fr, e) != 0)
 		return -1;
 	r->warnings = json_array();
+	json_array_extend(r->warnings, fr->warnings);
 	if (!o->valid && o->holdout > 0) {
 		hold = ch_malloc(fr->n);
 		split(fr->y, fr->n, o->holdout, o->forest.seed, hold);

@@ -40,6 +40,28 @@ grep -q "after_exit_flag" err && fail "a kept column still warned about: $(cat e
 awk -F, -v OFS=, 'NR == 1 { print $0, "email"; next } { print $0, "user" NR "@example.com" }' raw.csv >mail.csv
 expect 0 churn-train --id customerID -o e.churn mail.csv
 grep_err "column 'email' looks like an id (a text value unique to each row): not a feature"
+# a numeric column with a few cells that are not numbers stays numeric:
+# the cells are missing, the lines named; churn-predict refuses the same
+# cells (the one rule: the column is numeric), or skips them with --skip-bad
+awk -F, -v OFS=, 'NR == 50 || NR == 77 { $6 = "abc" } NR == 90 { $6 = "n/a" } { print }' raw.csv >bad.csv
+expect 0 churn-train -o b.churn bad.csv
+grep_err "churn-train: warning: bad.csv: column 'tenure': 3 cells not a number ('abc', 'n/a') at lines 50, 77, 90: left missing, the column numeric"
+/usr/bin/python3 - out <<'PY' || fail "summary of bad.csv"
+import json, sys
+s = json.load(open(sys.argv[1]))
+assert {f["name"]: f["type"] for f in s["features"]}["tenure"] == "numeric"
+w = [x for x in s["warnings"] if x["column"] == "tenure"]
+assert len(w) == 1 and w[0]["what"] == "not a number" and w[0]["lines"] == [50, 77, 90], w
+PY
+expect 2 churn-predict -m b.churn bad.csv
+grep_err "bad.csv:50: column 'tenure': 'abc' is not a number"
+expect 1 churn-predict -m b.churn --skip-bad bad.csv
+[ "$(wc -l <out)" -eq 1998 ] || fail "--skip-bad kept $(wc -l <out) lines"
+# many such cells: the column is text, as before
+awk -F, -v OFS=, 'NR > 1 && NR % 20 == 0 { $6 = "abc" } { print }' raw.csv >text.csv
+expect 0 churn-train -o t.churn text.csv
+grep -A1 '"name": "tenure"' out | grep -q categorical || fail "tenure with 5% text is not categorical"
+
 # clean data: no warnings at all
 expect 0 churn-train -o c.churn raw.csv
 [ ! -s err ] || fail "warnings on clean data: $(cat err)"
