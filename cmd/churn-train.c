@@ -105,7 +105,7 @@ main(int argc, char *argv[])
 	const char *input = "-", *sde;
 	FILE *fp;
 	json_t *summary;
-	int c, quiet = 0;
+	int c, quiet = 0, learner_set = 0, forest_set = 0;
 
 	ch_setprogname(argv[0]);
 	ch_train_defaults(&o);
@@ -120,7 +120,10 @@ main(int argc, char *argv[])
 		case O_DROP: fo.drop = ch_strv_split(optarg); break;
 		case O_NUMERIC: fo.numeric = ch_strv_split(optarg); break;
 		case O_CATEGORICAL: fo.categorical = ch_strv_split(optarg); break;
-		case O_TREES: o.forest.trees = (int)number("--trees", optarg, 1, 100000); break;
+		case O_TREES:
+			o.forest.trees = (int)number("--trees", optarg, 1, 100000);
+			forest_set = 1;
+			break;
 		case O_DEPTH:
 			o.forest.max_depth = o.gbdt.max_depth =
 			    (int)number("--max-depth", optarg, 0, 1000);
@@ -133,11 +136,12 @@ main(int argc, char *argv[])
 			if (ch_parse_max_features(optarg, &o.forest) != 0)
 				ch_die(2, "--max-features: '%s' is not sqrt, log2, all, "
 				    "a count or a fraction", optarg);
-			o.mf_set = 1;
+			o.mf_set = forest_set = 1;
 			break;
 		case O_NOREFIT: o.refit = 0; break;
 		case O_KEEP: o.keep = ch_strv_split(optarg); break;
 		case O_LEARNER:
+			learner_set = 1;
 			if (strcmp(optarg, "auto") == 0)
 				o.learner = CH_CHOOSE_AUTO;
 			else if (strcmp(optarg, "forest") == 0)
@@ -166,6 +170,7 @@ main(int argc, char *argv[])
 				o.forest.balanced = 0;
 			else
 				ch_die(2, "--class-weight: '%s' is not balanced or none", optarg);
+			forest_set = 1;
 			break;
 		case O_SEED: o.forest.seed = (uint64_t)number("--seed", optarg, 0, 0x7fffffffL); break;
 		case O_JOBS: o.forest.jobs = (int)number("--jobs", optarg, 1, 1024); break;
@@ -180,6 +185,9 @@ main(int argc, char *argv[])
 	}
 	if (argc - optind > 1)
 		usage(2);
+	/* a forest's own option asks for a forest */
+	if (forest_set && !learner_set)
+		o.learner = CH_CHOOSE_FOREST;
 	if (optind < argc)
 		input = argv[optind];
 

@@ -375,7 +375,7 @@ ch_gbdt_defaults(struct ch_gbdt_params *p)
 	p->learning_rate = 0.05;
 	p->max_leaves = 15;
 	p->max_depth = 0;
-	p->min_leaf = 10;
+	p->min_leaf = 40;
 	p->l2 = 1;
 	p->patience = 50;
 	p->subsample = 1;

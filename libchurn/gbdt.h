@@ -18,7 +18,7 @@ struct ch_gbdt_params {
 	double learning_rate;    /* shrinkage (0.05) */
 	int max_leaves;          /* leaves a tree, grown best first (15) */
 	int max_depth;           /* 0: unlimited */
-	int min_leaf;            /* minimum rows in a leaf (10) */
+	int min_leaf;            /* minimum rows in a leaf (40) */
 	double l2;               /* L2 penalty on leaf values (1) */
 	int patience;            /* rounds without a better validation loss
 	                            before stopping (50) */

@@ -581,7 +581,7 @@ ch_train(FILE *fp, const char *name, const struct ch_frame_opts *fo,
 	struct ch_gbdt_stats gst = { 0 };
 	struct final fin = { 0 };
 	pthread_t fin_tid;
-	int fin_started = 0, final_rounds = 0;
+	int fin_started = 0, final_rounds = 0, refit_all;
 	uint8_t **fcodes = NULL, *fy = NULL;
 	struct ch_forest *forest = NULL, *boosted = NULL;
 	double forest_auc = NAN, gbdt_auc = NAN, *honest;
@@ -658,6 +658,9 @@ ch_train(FILE *fp, const char *name, const struct ch_frame_opts *fo,
 	for (i = 0; i < ntrain; i++)
 		nvalid += valid[i];
 	m = r->model = ch_calloc(1, sizeof *m);
+	/* big data sets lose little to the holdout and would pay a second
+	 * training for it */
+	refit_all = o->refit && hold && neval > 0 && ntrain <= TUNE_MAX;
 	t = ch_seconds();
 	if (o->learner == CH_CHOOSE_AUTO && (ntrain > TUNE_MAX ||
 	    gbdt_slots(nbins, fr->nfeat) > UINT16_MAX))
@@ -675,7 +678,7 @@ ch_train(FILE *fp, const char *name, const struct ch_frame_opts *fo,
 		 * more rows bear more rounds before they overfit.  They grow on
 		 * a second thread while the early-stopped run finds the count. */
 		fin.d = d;
-		if (o->refit && hold && neval > 0) {
+		if (refit_all) {
 			fcodes = ch_calloc((size_t)fr->nfeat, sizeof *fcodes);
 			fy = ch_malloc(fr->n);
 			subset(fr, NULL, 0, fcodes, fy, &fin.d.n);
@@ -815,8 +818,9 @@ ch_train(FILE *fp, const char *name, const struct ch_frame_opts *fo,
 	/* The choices made and the model measured, the model shipped is fitted
 	 * again with the same choices on every row, the holdout's too: the
 	 * holdout measured the procedure, and a quarter more rows is worth more
-	 * than keeping the very model it measured. */
-	if (o->refit && hold && neval > 0) {
+	 * than keeping the very model it measured (up to TUNE_MAX training
+	 * rows; see refit_all). */
+	if (refit_all) {
 		struct ch_forest *nf = NULL;
 		struct ch_train_data da;
 		size_t nall;
