@@ -503,7 +503,7 @@ inner_split(const uint8_t *y, size_t n, uint64_t seed, uint8_t *valid)
  * with labels y: the method asked for, or under auto the one of lowest
  * cross-fitted log-loss (none included).  Fitted on all of p. */
 static json_t *
-choose_calib(const double *p, const uint8_t *y, size_t n, int want,
+choose_calib_rows(const double *p, const uint8_t *y, size_t n, int want,
     uint64_t seed, struct ch_calib *c)
 {
 	double ll[3], *q, brier0, brier1;
@@ -537,6 +537,31 @@ choose_calib(const double *p, const uint8_t *y, size_t n, int want,
 	    "before", "log_loss", ll[CH_CALIB_NONE], "brier", brier0,
 	    "after", "log_loss", isnan(ll[best]) ? ll[CH_CALIB_NONE] : ll[best],
 	    "brier", brier1);
+	return o;
+}
+
+/* Calibration looks at CALIB_MAX rows at most: every k-th row beyond,
+ * which keeps a big data set's training from paying seconds for it. */
+#define CALIB_MAX 100000
+static json_t *
+choose_calib(const double *p, const uint8_t *y, size_t n, int want,
+    uint64_t seed, struct ch_calib *c)
+{
+	size_t k = (n + CALIB_MAX - 1) / CALIB_MAX, i, m = 0;
+	double *sp;
+	uint8_t *sy;
+	json_t *o;
+
+	if (k <= 1)
+		return choose_calib_rows(p, y, n, want, seed, c);
+	sp = ch_malloc((n / k + 1) * sizeof *sp);
+	sy = ch_malloc(n / k + 1);
+	for (i = 0; i < n; i += k)
+		sp[m] = p[i], sy[m++] = y[i];
+	o = choose_calib_rows(sp, sy, m, want, seed, c);
+	json_object_set_new(o, "rows", json_integer((json_int_t)m));
+	free(sp);
+	free(sy);
 	return o;
 }
 
