@@ -292,6 +292,7 @@ ch_model_decode(const unsigned char *buf, size_t len, const char *name,
 	}
 	m = ch_calloc(1, sizeof *m);
 	m->meta = meta;
+	m->format = (int)format;
 	ch_sha256_hex(buf - HDR, len, m->sha256);
 	m->file_size = len;
 	v = json_string_value(json_object_get(meta, "version"));
@@ -437,7 +438,8 @@ ch_model_describe(const struct ch_model *m)
 	json_object_set_new(o, "created", json_string(created));
 	json_object_set_new(o, "sha256", json_string(m->sha256));
 	json_object_set_new(o, "size", json_integer((json_int_t)m->file_size));
-	json_object_set_new(o, "format", json_integer(CH_MODEL_FORMAT));
+	json_object_set_new(o, "format", json_integer(m->format ? m->format :
+	    CH_MODEL_FORMAT));
 	json_object_set_new(o, "target", json_string(m->schema->target));
 	json_object_set_new(o, "id", m->schema->id ? json_string(m->schema->id) : json_null());
 	json_object_set_new(o, "threshold", json_real(m->threshold));

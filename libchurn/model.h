@@ -37,6 +37,8 @@ struct ch_model {
 	char sha256[65];         /* SHA-256 of the whole file, as sha256sum(1)
 	                            prints it (set by encode/decode) */
 	size_t file_size;        /* set by load/save */
+	int format;              /* the file's format (decode), or 0: this
+	                            program's (CH_MODEL_FORMAT) */
 };
 
 /* Serialises m to a buffer (malloc'd) and sets m->sha256 / file_size. */

@@ -14,6 +14,8 @@ for m in gen telco; do
 	done
 	expect 0 churn-predict -m "$fx/$m.churn" --describe
 	grep -q '"trees"' out || fail "$m: --describe lacks trees"
+	grep -q '"format": 1,' out || fail "$m: --describe does not say format 1"
+	grep -q '"learner": "forest"' out || fail "$m: a format-1 file is not a forest"
 done
 expect 0 churn-predict -m "$fx/gen.churn" --json "$fx/score-u.csv"
 same "$fx/gen-scores.jsonl" out
