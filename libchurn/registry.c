@@ -845,7 +845,9 @@ pg_push_one(struct ch_registry *r, struct cand *c, const char *alias,
 	PQclear(res);
 	if (claimed) {
 		/* ours: the object goes up before the row becomes visible */
-		if (upload(r, dir, c, e) < 0)
+		if (upload(r, dir, c, e) < 0 ||
+		    pg_do(r, "announce version", "SELECT pg_notify("
+		    "'churn_registry', 'version ' || $1)", 1, p, e) < 0)
 			goto fail;
 		*status = "registered";
 	} else {
@@ -1488,7 +1490,10 @@ pg_alias_set_tx(struct ch_registry *r, const char *alias, const char *v,
 	    " VALUES ($1, $2) ON CONFLICT (alias) DO UPDATE"
 	    " SET version = EXCLUDED.version, updated = now()", 2, p, e) < 0 ||
 	    pg_do(r, "record alias history", "INSERT INTO churn_alias_history"
-	    " (alias, version, previous, action) VALUES ($1, $2, $3, 'set')", 3, p, e) < 0)
+	    " (alias, version, previous, action) VALUES ($1, $2, $3, 'set')", 3, p, e) < 0 ||
+	    /* fleet.h: every churn-serve hears of it at the commit */
+	    pg_do(r, "announce alias", "SELECT pg_notify('churn_registry',"
+	    " 'alias ' || $1 || ' ' || $2)", 2, p, e) < 0)
 		return -1;
 	return 0;
 }
@@ -1587,6 +1592,8 @@ ch_registry_rollback(struct ch_registry *r, const char *alias,
 		    pg_do(r, "record alias history", "INSERT INTO churn_alias_history"
 		    " (alias, version, previous, action) VALUES ($1, $2, $3, 'rollback')",
 		    3, p, e) < 0 ||
+		    pg_do(r, "announce rollback", "SELECT pg_notify('churn_registry',"
+		    " 'rollback ' || $1 || ' ' || $2)", 2, p, e) < 0 ||
 		    pg_resolve(r, to, ref ? ref : &(struct ch_version_ref){0}, e) < 0)
 			goto pgfail;
 		free(s.v);
