@@ -2,7 +2,9 @@
  * prediction, hot reload, drift checks over live traffic */
 #include <errno.h>
 #include <getopt.h>
+#include <pthread.h>
 #include <signal.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -44,7 +46,7 @@ usage(FILE *fp)
 	    "                   [--retrain-cmd CMD] [--retrain-timeout S]\n"
 	    "                   [--pipeline-cmd CMD] [--log-format text|json]\n"
 	    "                   [--access-log] [--refresh-interval S]\n"
-	    "                   [--registry-timeout S]\n");
+	    "                   [--registry-timeout S] [--drain S]\n");
 }
 
 static unsigned long
@@ -100,6 +102,23 @@ env(const char *name)
 	return v && *v ? v : NULL;
 }
 
+/* The live-traffic window reaches its file or the database five times a
+ * second, written here so that no request waits on the disk or the
+ * network, and no signal waits on the window. */
+static atomic_int flusher_stop;
+static pthread_t flusher_th;
+
+static void *
+flusher(void *arg)
+{
+	(void)arg;
+	while (!atomic_load(&flusher_stop)) {
+		nanosleep(&(struct timespec){ 0, 200 * 1000 * 1000 }, NULL);
+		window_flush();
+	}
+	return NULL;
+}
+
 int
 main(int argc, char **argv)
 {
@@ -125,6 +144,7 @@ main(int argc, char **argv)
 		{ "access-log", no_argument, NULL, 'a' },
 		{ "refresh-interval", required_argument, NULL, 'I' },
 		{ "registry-timeout", required_argument, NULL, 'G' },
+		{ "drain", required_argument, NULL, 'N' },
 		{ "help", no_argument, NULL, 'h' },
 		{ "version", no_argument, NULL, 'V' },
 		{ NULL, 0, NULL, 0 }
@@ -174,6 +194,7 @@ main(int argc, char **argv)
 		case 'a': cfg.access_log = 1; break;
 		case 'I': cfg.refresh_interval = seconds("--refresh-interval", optarg); break;
 		case 'G': cfg.registry_timeout = (unsigned)number("--registry-timeout", optarg, 1, 3600); break;
+		case 'N': cfg.drain = strcmp(optarg, "0") ? seconds("--drain", optarg) : 0; break;
 		case 'h': usage(stdout); return 0;
 		case 'V': printf("churn-serve %s\n", CHURN_VERSION); return 0;
 		default: usage(stderr); return 2;
@@ -229,15 +250,12 @@ main(int argc, char **argv)
 	    "threads", (int)cfg.threads, "body_limit",
 	    (json_int_t)cfg.body_limit));
 
+	if ((c = pthread_create(&flusher_th, NULL, flusher, NULL)) != 0)
+		ch_die(2, "cannot start the window writer: %s", strerror(c));
 	for (;;) {
-		/* the live-traffic window reaches its file or the database
-		 * five times a second, written here so that no request waits
-		 * on the disk or the network */
-		struct timespec tick = { 0, 200 * 1000 * 1000 };
-
-		sig = sigtimedwait(&set, NULL, &tick);
-		window_flush();
-		if (sig < 0)
+		/* this thread only waits for signals: a slow window write
+		 * never delays SIGTERM's drain */
+		if ((sig = sigwaitinfo(&set, NULL)) < 0)
 			continue;
 		if (sig == SIGHUP) {
 			/* the refresher reloads: this thread never waits on
@@ -247,9 +265,20 @@ main(int argc, char **argv)
 		}
 		break;
 	}
-	slog("info", "shutting down", json_pack("{s:s}", "signal",
-	    sig == SIGTERM ? "TERM" : "INT"));
+	slog("info", "shutting down", json_pack("{s:s,s:f}", "signal",
+	    sig == SIGTERM ? "TERM" : "INT", "drain_s", cfg.drain));
+	/* --drain: /ready says 503 while requests are still served, so that a
+	 * load balancer's checks take this replica out before it closes */
+	http_drain();
+	for (double until = ch_seconds() + cfg.drain; ch_seconds() < until; ) {
+		struct timespec tick = { 0, 100 * 1000 * 1000 };
+
+		if (sigtimedwait(&set, NULL, &tick) == SIGINT)
+			break;      /* a second, impatient stop */
+	}
 	http_stop(d, 10);
+	atomic_store(&flusher_stop, 1);
+	pthread_join(flusher_th, NULL);
 	refresher_stop();
 	window_close();
 	model_shutdown();

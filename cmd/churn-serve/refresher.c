@@ -3,12 +3,16 @@
 #include <errno.h>
 #include <math.h>
 #include <pthread.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <sys/stat.h>
 
 #include "serve.h"
+
+#include "fleet.h"
 
 /*
  * One thread runs the steps below each --refresh-interval seconds, or at
@@ -85,6 +89,71 @@ step_registry(struct ch_err *e)
 	return 0;
 }
 
+static const char *
+field(json_t *o, const char *k)
+{
+	const char *v = json_string_value(json_object_get(o, k));
+
+	return v ? v : "";
+}
+
+/*
+ * Follow the target: when the alias (or, without --model, the newest
+ * version) the loaded model came from names other bytes in the view just
+ * fetched, reload.  Runs each round, so with the index in the store
+ * (no NOTIFY) a move shows within --refresh-interval; with PostgreSQL the
+ * listener below wakes a round at once.  A file path is never followed.
+ */
+static int
+step_follow(struct ch_err *e)
+{
+	json_t *view, *vs, *x, *want = NULL;
+	struct loaded *l;
+	const char *v = NULL;
+	char got[17], *target;
+	struct stat st;
+	size_t i;
+	int moved;
+
+	if (!reg_enabled())
+		return 0;
+	target = model_target();
+	if (target && stat(target, &st) == 0 && S_ISREG(st.st_mode)) {
+		free(target);
+		return 0;
+	}
+	pthread_mutex_lock(&R.mu);
+	view = json_incref(R.view[V_MODELS]);
+	pthread_mutex_unlock(&R.mu);
+	vs = json_object_get(view, "versions");
+	if (!target)
+		v = json_string_value(json_object_get(json_array_get(vs,
+		    json_array_size(vs) - 1), "version"));
+	else if (!(v = json_string_value(json_object_get(json_object_get(view,
+	    "aliases"), target))))
+		v = target;     /* a version names itself */
+	json_array_foreach(vs, i, x)
+		if (v && !strcmp(v, field(x, "version")))
+			want = x;
+	l = model_acquire();
+	moved = want && l && strcmp(l->m->sha256, field(want, "sha256")) != 0;
+	model_release(l);
+	json_decref(view);
+	if (!moved) {
+		free(target);
+		return 0;
+	}
+	if (model_reload(NULL, got, e) != 0)
+		slog("error", "reload failed", json_pack("{s:o,s:s}", "error",
+		    jtext(e->msg), "by", "registry change"));
+	else
+		slog("info", "reloaded", json_pack("{s:s,s:o,s:s}",
+		    "model_version", got, "source", jtext(target ? target :
+		    "newest in the registry"), "by", "registry change"));
+	free(target);
+	return 0;       /* logged: not a registry failure */
+}
+
 /* In order; a failed step ends the round (the next tick tries again). */
 static const struct step {
 	unsigned when;              /* REFRESH_* bits */
@@ -93,7 +162,84 @@ static const struct step {
 } steps[] = {
 	{ REFRESH_RELOAD, "reload", step_reload },
 	{ REFRESH_REGISTRY, "registry", step_registry },
+	{ REFRESH_REGISTRY, "follow", step_follow },
 };
+
+/* --- the listener: a NOTIFY on churn_registry wakes a round at once --- */
+
+/*
+ * With a database, one more thread holds a connection of its own that
+ * LISTENs on churn_registry (fleet.h): registry.c announces alias moves,
+ * rollbacks and new versions in the transaction of the change, so every
+ * replica runs a round (and step_follow reloads) as soon as it commits.
+ * A lost connection (a database restart) is made again every half
+ * second, and each new one wakes a round, so that a change made while
+ * nobody listened is not missed.
+ */
+static struct {
+	pthread_t th;
+	int running;
+	atomic_int stop;
+} L;
+
+static void *
+listener(void *arg)
+{
+	struct ch_fleetdb *d = NULL;
+	struct ch_err e;
+	char payload[256];
+	double last = 0;
+	int down = 0, n;
+
+	(void)arg;
+	while (!atomic_load(&L.stop)) {
+		if (!d) {
+			if (ch_fleetdb_open(cfg.database_url,
+			    (long)cfg.registry_timeout, &d, &e) != 0 ||
+			    ch_fleetdb_listen(d, &e) != 0) {
+				ch_fleetdb_close(d);
+				d = NULL;
+				if (!down)
+					slog("warn", "registry change notices "
+					    "lost: connecting again", json_pack(
+					    "{s:o}", "error", jtext(e.msg)));
+				down = 1;
+				nanosleep(&(struct timespec){ 0, 500000000L },
+				    NULL);
+				continue;
+			}
+			slog("info", down ? "listening for registry changes "
+			    "again" : "listening for registry changes",
+			    json_pack("{s:s}", "channel", CH_FLEET_CHANNEL));
+			/* what changed while nobody listened */
+			if (down)
+				refresher_wake(REFRESH_REGISTRY);
+			down = 0;
+			last = ch_seconds();
+		}
+		*payload = '\0';
+		n = ch_fleetdb_wait(d, 0.25, payload, sizeof payload, &e);
+		/* a connection that only listens never sees a dead server */
+		if (n == 0 && ch_seconds() - last > 10)
+			n = ch_fleetdb_ping(d, &e);
+		if (n < 0) {
+			slog("warn", "registry change notices lost: connecting "
+			    "again", json_pack("{s:o}", "error", jtext(e.msg)));
+			ch_fleetdb_close(d);
+			d = NULL;
+			down = 1;
+			continue;
+		}
+		last = ch_seconds();
+		if (n > 0) {
+			slog("info", "registry changed", json_pack("{s:o}",
+			    "notice", jtext(payload)));
+			refresher_wake(REFRESH_REGISTRY);
+		}
+	}
+	ch_fleetdb_close(d);
+	return NULL;
+}
 
 /* --- the thread ------------------------------------------------------ */
 
@@ -181,6 +327,12 @@ refresher_start(struct ch_err *e)
 	pthread_mutex_lock(&R.mu);
 	R.running = 1;
 	pthread_mutex_unlock(&R.mu);
+	if (reg_enabled() && cfg.database_url) {
+		if ((rc = pthread_create(&L.th, NULL, listener, NULL)) != 0)
+			return ch_errf(e, "cannot start the registry listener: "
+			    "%s", strerror(rc));
+		L.running = 1;
+	}
 	return 0;
 }
 
@@ -189,6 +341,11 @@ refresher_stop(void)
 {
 	int i;
 
+	if (L.running) {
+		atomic_store(&L.stop, 1);
+		pthread_join(L.th, NULL);
+		L.running = 0;
+	}
 	pthread_mutex_lock(&R.mu);
 	if (!R.running) {
 		pthread_mutex_unlock(&R.mu);
