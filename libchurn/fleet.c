@@ -54,7 +54,9 @@ static PGresult *
 run(struct ch_fleetdb *d, const char *what, const char *sql, int n,
     const char *const *p, struct ch_err *e)
 {
-	PGresult *res = PQexecParams(d->pg, sql, n, NULL, p, NULL, NULL, 0);
+	/* without parameters, several statements may go in one string */
+	PGresult *res = n ? PQexecParams(d->pg, sql, n, NULL, p, NULL, NULL, 0) :
+	    PQexec(d->pg, sql);
 	ExecStatusType st = PQresultStatus(res);
 
 	if (st == PGRES_COMMAND_OK || st == PGRES_TUPLES_OK)
