@@ -8,6 +8,8 @@
 # as a 10 s hang bound.
 . "$CHURN_TOP/tests/lib.sh"
 . "$CHURN_TOP/tests/http/serve.sh"
+# since T0: seconds from T0 (date +%s.%N) to now
+since() { awk -v a="$(date +%s.%N)" -v b="$1" 'BEGIN { printf "%.3f", a - b }'; }
 . "$CHURN_TOP/tests/cli/registry-lib.sh"
 command -v haproxy >/dev/null || skip "haproxy is not installed (scripts/install-deps)"
 command -v wrk >/dev/null || skip "wrk is not installed (scripts/install-deps)"
@@ -116,12 +118,12 @@ moved() {
 		eval "p=\$r${r}_port"
 		[ -n "$p" ] || continue
 		k=0
-		until [ "$(curl -s "http://127.0.0.1:$p/health" | jq -r .model_version)" = "$1" ]; do
+		until [ "$(curl -s -m 2 "http://127.0.0.1:$p/health" | jq -r .model_version)" = "$1" ]; do
 			k=$((k + 1)); [ $k -gt 1000 ] && fail "replica $r does not serve $1 10 s after the move"
 			sleep 0.01
 		done
 	done
-	echo "$2: every replica serves $1 after $(echo "$(date +%s.%N) - $t0" | bc) s"
+	echo "$2: every replica serves $1 after $(since "$t0") s"
 }
 
 sleep 2
@@ -152,11 +154,11 @@ sleep 3
 t0=$(date +%s.%N)
 kill -TERM "$r3_pid"
 k=0
-until [ "$(curl -s -o /dev/null -w '%{http_code}' "http://127.0.0.1:$r3_port/ready")" != 200 ]; do
+until [ "$(curl -s -m 2 -o /dev/null -w '%{http_code}' "http://127.0.0.1:$r3_port/ready")" != 200 ]; do
 	k=$((k + 1)); [ $k -gt 1000 ] && fail "/ready still 200 10 s after SIGTERM"
 	sleep 0.01
 done
-echo "SIGTERM: /ready 503 after $(echo "$(date +%s.%N) - $t0" | bc) s"
+echo "SIGTERM: /ready 503 after $(since "$t0") s"
 wait "$r3_pid"; rc=$?
 [ "$rc" -eq 0 ] || { tail r3.log >&2; fail "replica 3 exited $rc on SIGTERM"; }
 r3_port=

@@ -6,6 +6,8 @@
 . "$CHURN_TOP/tests/lib.sh"
 command -v churn-push >/dev/null || skip "churn-push is not built"
 . "$CHURN_TOP/tests/http/serve.sh"
+# since T0: seconds from T0 (date +%s.%N) to now
+since() { awk -v a="$(date +%s.%N)" -v b="$1" 'BEGIN { printf "%.3f", a - b }'; }
 
 CHURN_STORE=$PWD/store
 export CHURN_STORE
@@ -28,7 +30,7 @@ until req GET /health && jq -e '.model_version == "'"$v2"'"' body >/dev/null; do
 	k=$((k + 1)); [ $k -gt 1000 ] && fail "the alias move did not show in 10 s"
 	sleep 0.01
 done
-echo "index in the store: the move showed after $(echo "$(date +%s.%N) - $t0" | bc) s (--refresh-interval 0.5)"
+echo "index in the store: the move showed after $(since "$t0") s (--refresh-interval 0.5)"
 grep -q 'reloaded.*by="registry change"' serve.log || fail "the reload was not logged as a registry change"
 req GET /models; want 200; jqok '.aliases.champion == "'"$v2"'"'
 stop_serve
