@@ -7,8 +7,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 #include <sys/stat.h>
+#include <time.h>
 
 #include "serve.h"
 
@@ -89,69 +89,78 @@ step_registry(struct ch_err *e)
 	return 0;
 }
 
+/* The version the reload target names in the view just fetched: an alias,
+ * a version, or (no target) the newest; "" when it names none yet, NULL
+ * when the target is a file (nothing to follow). */
 static const char *
-field(json_t *o, const char *k)
+target_version(json_t *models, const char *target)
 {
-	const char *v = json_string_value(json_object_get(o, k));
+	json_t *vs = json_object_get(models, "versions"), *x;
+	const char *v;
+	struct stat st;
+	size_t i;
 
-	return v ? v : "";
+	if (!target)
+		return (v = json_string_value(json_object_get(json_array_get(vs,
+		    json_array_size(vs) - 1), "version"))) ? v : "";
+	if (stat(target, &st) == 0 && S_ISREG(st.st_mode))
+		return NULL;
+	if ((v = json_string_value(json_object_get(json_object_get(models,
+	    "aliases"), target))))
+		return v;
+	json_array_foreach(vs, i, x)
+		if ((v = json_string_value(json_object_get(x, "version"))) &&
+		    !strcmp(v, target))
+			return v;
+	return "";
 }
 
-/*
- * Follow the target: when the alias (or, without --model, the newest
- * version) the loaded model came from names other bytes in the view just
- * fetched, reload.  Runs each round, so with the index in the store
- * (no NOTIFY) a move shows within --refresh-interval; with PostgreSQL the
- * listener below wakes a round at once.  A file path is never followed.
- */
+/* The reload target followed: when the alias it names moved or appeared,
+ * or the version it names appeared, reload.  Without a target, the newest
+ * version is loaded when none is (an empty registry at start), never
+ * swapped for a newer one: a push is not a deployment.  A failed reload is
+ * logged once per version and tried again each round. */
 static int
 step_follow(struct ch_err *e)
 {
-	json_t *view, *vs, *x, *want = NULL;
+	static char failed[64];     /* the version whose reload failed last */
+	char v[17], want[64], *target;
 	struct loaded *l;
-	const char *v = NULL;
-	char got[17], *target;
-	struct stat st;
-	size_t i;
-	int moved;
+	const char *w;
+	json_t *models;
+	int same;
 
 	if (!reg_enabled())
 		return 0;
-	target = model_target();
-	if (target && stat(target, &st) == 0 && S_ISREG(st.st_mode)) {
-		free(target);
-		return 0;
-	}
 	pthread_mutex_lock(&R.mu);
-	view = json_incref(R.view[V_MODELS]);
+	models = json_incref(R.view[V_MODELS]);
 	pthread_mutex_unlock(&R.mu);
-	vs = json_object_get(view, "versions");
-	if (!target)
-		v = json_string_value(json_object_get(json_array_get(vs,
-		    json_array_size(vs) - 1), "version"));
-	else if (!(v = json_string_value(json_object_get(json_object_get(view,
-	    "aliases"), target))))
-		v = target;     /* a version names itself */
-	json_array_foreach(vs, i, x)
-		if (v && !strcmp(v, field(x, "version")))
-			want = x;
+	target = model_target();
+	w = target_version(models, target);
+	snprintf(want, sizeof want, "%s", w ? w : "");
+	json_decref(models);
 	l = model_acquire();
-	moved = want && l && strcmp(l->m->sha256, field(want, "sha256")) != 0;
+	same = l && (!target || !strcmp(l->m->version, want));
 	model_release(l);
-	json_decref(view);
-	if (!moved) {
+	if (!w || !*want || same) {
 		free(target);
 		return 0;
 	}
-	if (model_reload(NULL, got, e) != 0)
-		slog("error", "reload failed", json_pack("{s:o,s:s}", "error",
-		    jtext(e->msg), "by", "registry change"));
-	else
-		slog("info", "reloaded", json_pack("{s:s,s:o,s:s}",
-		    "model_version", got, "source", jtext(target ? target :
-		    "newest in the registry"), "by", "registry change"));
+	if (model_reload(NULL, v, e) != 0) {
+		if (strcmp(failed, want) != 0)
+			slog("error", "reload failed", json_pack("{s:o,s:s,s:o}",
+			    "error", jtext(e->msg), "by", "refresher", "source",
+			    jtext(target ? target : "newest in the registry")));
+		snprintf(failed, sizeof failed, "%s", want);
+		free(target);
+		return 0;       /* logged: not a registry failure */
+	}
+	failed[0] = '\0';
+	slog("info", "reloaded", json_pack("{s:s,s:o,s:s}", "model_version", v,
+	    "source", jtext(target ? target : "newest in the registry"), "by",
+	    "refresher"));
 	free(target);
-	return 0;       /* logged: not a registry failure */
+	return 0;
 }
 
 /* In order; a failed step ends the round (the next tick tries again). */
@@ -164,6 +173,75 @@ static const struct step {
 	{ REFRESH_REGISTRY, "registry", step_registry },
 	{ REFRESH_REGISTRY, "follow", step_follow },
 };
+
+/* --- the thread ------------------------------------------------------ */
+
+static void
+deadline(struct timespec *ts, double seconds)
+{
+	clock_gettime(CLOCK_MONOTONIC, ts);
+	ts->tv_sec += (time_t)seconds;
+	ts->tv_nsec += (long)((seconds - floor(seconds)) * 1e9);
+	if (ts->tv_nsec >= 1000000000L) {
+		ts->tv_sec++;
+		ts->tv_nsec -= 1000000000L;
+	}
+}
+
+static void
+round_run(unsigned what)
+{
+	struct ch_err e;
+	const struct step *s;
+	int rc = 0, was;
+
+	e.msg[0] = '\0';
+	for (s = steps; s < steps + sizeof steps / sizeof *steps; s++)
+		if ((what & s->when) && (rc = s->run(&e)) != 0)
+			break;
+	pthread_mutex_lock(&R.mu);
+	was = R.failing;
+	if (rc != 0)
+		snprintf(R.err, sizeof R.err, "%s", e.msg);
+	R.failing = rc != 0;
+	pthread_mutex_unlock(&R.mu);
+	/* once a change, and not under R.mu (stderr may block) */
+	if (rc != 0 && !was)
+		slog("warn", "registry view not refreshed",
+		    json_pack("{s:s,s:o}", "step", s->name, "error", jtext(e.msg)));
+	else if (rc == 0 && was)
+		slog("info", "registry view refreshed again", NULL);
+}
+
+static void *
+loop(void *arg)
+{
+	struct timespec due;
+	unsigned what;
+
+	(void)arg;
+	pthread_mutex_lock(&R.mu);
+	deadline(&due, 0);
+	for (;;) {
+		while (!R.stop && !R.wake)
+			if (pthread_cond_timedwait(&R.wake_cv, &R.mu, &due) ==
+			    ETIMEDOUT)
+				R.wake |= REFRESH_REGISTRY;
+		if (R.stop)
+			break;
+		what = R.wake;
+		R.wake = 0;
+		R.started++;
+		pthread_mutex_unlock(&R.mu);
+		round_run(what);
+		pthread_mutex_lock(&R.mu);
+		R.finished = R.started;
+		pthread_cond_broadcast(&R.done_cv);
+		deadline(&due, cfg.refresh_interval);
+	}
+	pthread_mutex_unlock(&R.mu);
+	return NULL;
+}
 
 /* --- the listener: a NOTIFY on churn_registry wakes a round at once --- */
 
@@ -238,75 +316,6 @@ listener(void *arg)
 		}
 	}
 	ch_fleetdb_close(d);
-	return NULL;
-}
-
-/* --- the thread ------------------------------------------------------ */
-
-static void
-deadline(struct timespec *ts, double seconds)
-{
-	clock_gettime(CLOCK_MONOTONIC, ts);
-	ts->tv_sec += (time_t)seconds;
-	ts->tv_nsec += (long)((seconds - floor(seconds)) * 1e9);
-	if (ts->tv_nsec >= 1000000000L) {
-		ts->tv_sec++;
-		ts->tv_nsec -= 1000000000L;
-	}
-}
-
-static void
-round_run(unsigned what)
-{
-	struct ch_err e;
-	const struct step *s;
-	int rc = 0, was;
-
-	e.msg[0] = '\0';
-	for (s = steps; s < steps + sizeof steps / sizeof *steps; s++)
-		if ((what & s->when) && (rc = s->run(&e)) != 0)
-			break;
-	pthread_mutex_lock(&R.mu);
-	was = R.failing;
-	if (rc != 0)
-		snprintf(R.err, sizeof R.err, "%s", e.msg);
-	R.failing = rc != 0;
-	pthread_mutex_unlock(&R.mu);
-	/* once a change, and not under R.mu (stderr may block) */
-	if (rc != 0 && !was)
-		slog("warn", "registry view not refreshed",
-		    json_pack("{s:s,s:o}", "step", s->name, "error", jtext(e.msg)));
-	else if (rc == 0 && was)
-		slog("info", "registry view refreshed again", NULL);
-}
-
-static void *
-loop(void *arg)
-{
-	struct timespec due;
-	unsigned what;
-
-	(void)arg;
-	pthread_mutex_lock(&R.mu);
-	deadline(&due, 0);
-	for (;;) {
-		while (!R.stop && !R.wake)
-			if (pthread_cond_timedwait(&R.wake_cv, &R.mu, &due) ==
-			    ETIMEDOUT)
-				R.wake |= REFRESH_REGISTRY;
-		if (R.stop)
-			break;
-		what = R.wake;
-		R.wake = 0;
-		R.started++;
-		pthread_mutex_unlock(&R.mu);
-		round_run(what);
-		pthread_mutex_lock(&R.mu);
-		R.finished = R.started;
-		pthread_cond_broadcast(&R.done_cv);
-		deadline(&due, cfg.refresh_interval);
-	}
-	pthread_mutex_unlock(&R.mu);
 	return NULL;
 }
 
