@@ -105,7 +105,10 @@ alias_set_tx(struct ch_registry *r, const char *alias, const char *v,
 	    " SET version = EXCLUDED.version, updated = now()", 2, p, e) < 0 ||
 	    ch_pg_do(DB(r), "record alias history", "INSERT INTO churn_alias_history"
 	    " (alias, version, previous, action) VALUES ($1, $2, $3, 'set')",
-	    3, p, e) < 0)
+	    3, p, e) < 0 ||
+	    /* fleet.h: every churn-serve hears of it at the commit */
+	    ch_pg_do(DB(r), "announce alias", "SELECT pg_notify('churn_registry',"
+	    " 'alias ' || $1 || ' ' || $2)", 2, p, e) < 0)
 		return -1;
 	return 0;
 }
@@ -198,9 +201,13 @@ pg_publish(struct ch_registry *r, const struct ch_reg_cand *c,
     struct ch_err *e)
 {
 	char dir[128];
+	const char *p[] = {c->v};
 
 	snprintf(dir, sizeof dir, "models/%s", c->v);
-	return ch_reg_upload(r, dir, c, e);
+	/* the notice goes out at the commit, with the row */
+	return ch_reg_upload(r, dir, c, e) < 0 ||
+	    ch_pg_do(DB(r), "announce version", "SELECT pg_notify("
+	    "'churn_registry', 'version ' || $1)", 1, p, e) < 0 ? -1 : 0;
 }
 
 static int
@@ -467,6 +474,8 @@ pg_rollback(struct ch_registry *r, const char *alias,
 	    ch_pg_do(DB(r), "record alias history", "INSERT INTO churn_alias_history"
 	    " (alias, version, previous, action) VALUES ($1, $2, $3, 'rollback')",
 	    3, p, e) < 0 ||
+	    ch_pg_do(DB(r), "announce rollback", "SELECT pg_notify('churn_registry',"
+	    " 'rollback ' || $1 || ' ' || $2)", 2, p, e) < 0 ||
 	    pg_resolve(r, to, ref ? ref : &(struct ch_version_ref){0}, e) < 0 ? -1 : 0;
 	free(s.v);
 	if (rc < 0) {

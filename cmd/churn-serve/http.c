@@ -21,6 +21,7 @@
 
 static atomic_long inflight;
 static atomic_int stopping;
+static atomic_int draining;     /* SIGTERM: /ready says 503 */
 
 /* --- answers ------------------------------------------------------ */
 
@@ -49,7 +50,8 @@ queue(struct MHD_Connection *c, struct req *r, int status,
 	if (status == MHD_HTTP_UNAUTHORIZED)
 		MHD_add_response_header(resp, MHD_HTTP_HEADER_WWW_AUTHENTICATE,
 		    "Bearer");
-	if (r->close || atomic_load_explicit(&stopping, memory_order_relaxed))
+	if (r->close || atomic_load_explicit(&stopping, memory_order_relaxed) ||
+	    atomic_load_explicit(&draining, memory_order_relaxed))
 		MHD_add_response_header(resp, MHD_HTTP_HEADER_CONNECTION,
 		    "close");
 	r->status = status;
@@ -283,9 +285,12 @@ health(struct MHD_Connection *c, struct req *r)
 enum MHD_Result
 ready(struct MHD_Connection *c, struct req *r)
 {
-	struct loaded *l = model_acquire();
+	struct loaded *l;
 
-	if (!l)
+	/* a load balancer stops sending before the listener closes */
+	if (atomic_load_explicit(&draining, memory_order_relaxed))
+		return fail(c, r, 503, NULL, "shutting down");
+	if (!(l = model_acquire()))
 		return fail(c, r, 503, NULL, "no model loaded");
 	model_release(l);
 	return send_buf(c, r, 200, JSON, "{\"ready\":true}", 14,
@@ -750,6 +755,12 @@ http_start(const char *listen, char *bound, size_t boundlen,
 	snprintf(bound, boundlen, ss.ss_family == AF_INET6 ? "[%s]:%u" :
 	    "%s:%u", host, di ? di->port : 0);
 	return d;
+}
+
+void
+http_drain(void)
+{
+	atomic_store(&draining, 1);
 }
 
 void
