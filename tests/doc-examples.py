@@ -1,0 +1,298 @@
+#!/usr/bin/python3
+"""doc-examples.py - run every example of README.md and the man pages.
+
+    doc-examples.py [--list] OUTDIR DOC...
+
+What is an example:
+  README.md   every line of an indented (4 spaces) or ```sh code block,
+              except a block right after a line `<!-- not commands -->`.
+  man pages   in the EXAMPLES section (in the whole page when it has no
+              EXAMPLES section, as churn(7)): a `.Dl $ cmd` line, and a line
+              `$ cmd` (or `# cmd`, a root prompt) inside `.Bd -literal`.
+              A command ending in `\\` goes on with the next line, and a
+              here-document (`<<EOF`) takes the lines up to its end.  The
+              other lines of a literal block are output, files or crontab
+              lines: not run.  Each command is taken as mandoc renders it
+              (-T utf8), so \\(dq, \\e, \\- and quoting come out as a reader
+              sees them.
+
+The expected exit status is 0 unless the source says otherwise:
+  README.md   a trailing shell comment that starts `# exit N` (`# exit 1: drift`)
+  man pages   a roff comment line `.\\" exit N` right before the command (the
+              `.Dl` line, or the `$` line in a literal block)
+A man page may also prepare files it does not show with `.\\" run: CMD`
+lines (run where they stand, expected to exit 0).
+
+How they run: one shell (sh) per document, in OUTDIR/<doc>/, the examples
+in order, so that what one creates the next can use; PATH starts with
+$CHURN_BIN, no CHURN_STORE or CHURN_DATABASE_URL (the store is ./var/store
+of that directory).  churn-serve's port 8000 is a free port instead
+(CHURN_LISTEN, and `:8000` in the commands becomes `:PORT`; 0.0.0.0 becomes
+127.0.0.1).  A command ending in `&` runs in the background until the
+document is done; the command after it is retried for up to 10 s while
+the server starts.  A document stops at its first command that does not
+exit as noted; the script exits 1 when any did.  SKIP below lists what
+cannot run here, with the reason.
+"""
+import os
+import re
+import shutil
+import socket
+import subprocess
+import sys
+
+# (regular expression searched in the command, why it is not run here)
+SKIP = [
+    (r'scripts/install-deps', 'installs Debian packages as root'),
+    (r'^make (demo|check|bench)\b',
+     'works in the source tree; make check runs this test itself'),
+    (r'scripts/pipeline', 'writes .env and var/ in the source tree and starts '
+     'its own services (t6000-pipeline runs it)'),
+    (r'\bdocker\b', 'the Docker stack (the compose test runs it)'),
+    (r'\bvi\b', 'an interactive editor'),
+    (r'export CHURN_STORE=s3://|export CHURN_DATABASE_URL=|export AWS_',
+     'a real MinIO and PostgreSQL at these addresses'),
+    (r'churn-push --init', 'pushes to the MinIO and PostgreSQL exported above'),
+    (r's3://data/', 'a bucket that is not here'),
+]
+
+MANDOC = 'mandoc'
+
+
+def skip_reason(cmd):
+    for pat, why in SKIP:
+        if re.search(pat, cmd):
+            return why
+    return None
+
+
+def render(lines, literal):
+    """The text mandoc makes of source lines (a .Dl line or literal lines)."""
+    src = '.Dd January 1, 2026\n.Dt X 1\n.Os x\n.Sh X\n'
+    if literal:
+        src += '.Bd -literal\n' + '\n'.join(lines) + '\n.Ed\n'
+    else:
+        src += '\n'.join(lines) + '\n'
+    out = subprocess.run([MANDOC, '-T', 'utf8', '-O', 'width=1000'],
+                         input=src.encode(), stdout=subprocess.PIPE,
+                         check=True).stdout.decode()
+    out = re.sub('.\b', '', out).split('\n')
+    i = next(n for n, s in enumerate(out) if s.strip() == 'X') + 1
+    body = [s for s in out[i:] if s.strip()][:-1]   # the last is the footer
+    indent = min(len(s) - len(s.lstrip()) for s in body)
+    return [s[indent:].rstrip() for s in body]
+
+
+def is_prompt(s):
+    return s.startswith('$ ') or s.startswith('# ')
+
+
+def from_man(path):
+    """[(line number, command, expected status, hidden)] of a man page."""
+    src = open(path, encoding='utf-8').read().split('\n')
+    has_ex = any(re.match(r'\.Sh\s+EXAMPLES\b', s) for s in src)
+    inex = not has_ex
+    out = []
+    want = None
+    i = 0
+    while i < len(src):
+        s = src[i]
+        if s.startswith('.Sh'):
+            inex = not has_ex or bool(re.match(r'\.Sh\s+EXAMPLES\b', s))
+        m = re.match(r'\.\\"\s*exit:?\s+(\d+)\s*$', s)
+        if inex and m:
+            want = int(m.group(1))
+        m = re.match(r'\.\\"\s*run:\s*(.*)$', s)
+        if inex and m:
+            out.append((i + 1, m.group(1), 0, True))
+        if inex and s.startswith('.Dl'):
+            text = render([s], False)[0]
+            if is_prompt(text):
+                out.append((i + 1, text[2:], want or 0, False))
+            want = None
+        if inex and re.match(r'\.Bd\s+-literal', s):
+            j = i + 1
+            block = []           # (source line number, source line)
+            while j < len(src) and not src[j].startswith('.Ed'):
+                block.append((j + 1, src[j]))
+                j += 1
+            texts = render([b for _, b in block
+                            if not b.startswith('.\\"')], True)
+            # pair the rendered lines with the source ones (comments dropped)
+            lines = [b for b in block if not b[1].startswith('.\\"')]
+            comments = {}
+            for n, b in block:
+                m = re.match(r'\.\\"\s*exit:?\s+(\d+)\s*$', b)
+                if m:
+                    comments[n + 1] = int(m.group(1))
+            k = 0
+            while k < len(texts) and k < len(lines):
+                t, (n, _) = texts[k], lines[k]
+                k += 1
+                if not is_prompt(t):
+                    continue
+                cmd = t[2:]
+                while cmd.endswith('\\') and k < len(texts):
+                    cmd = cmd + '\n' + texts[k]
+                    k += 1
+                h = re.search(r"<<-?\s*'?\"?(\w+)", cmd)
+                if h:
+                    while k < len(texts):
+                        cmd += '\n' + texts[k]
+                        k += 1
+                        if texts[k - 1].strip() == h.group(1):
+                            break
+                out.append((n, cmd, comments.get(n, 0), False))
+            i = j
+        i += 1
+    return out
+
+
+def from_readme(path):
+    src = open(path, encoding='utf-8').read().split('\n')
+    out = []
+    i, prev, fence = 0, '', None
+    ignore = False
+    while i < len(src):
+        s = src[i]
+        if fence is not None:
+            if s.startswith('```'):
+                fence = None
+            elif fence:
+                out.append((i + 1, s))
+        elif s.startswith('```'):
+            fence = s[3:].strip() in ('sh', 'shell') and not ignore
+            ignore = False
+        elif s.startswith('    ') and prev.strip() == '':
+            # an indented block: until a non-blank line that is not indented
+            while i < len(src) and (src[i].startswith('    ') or
+                                    src[i].strip() == ''):
+                if src[i].strip() and not ignore:
+                    out.append((i + 1, src[i][4:]))
+                i += 1
+            prev = ''
+            ignore = False
+            continue
+        elif s.strip() == '<!-- not commands -->':
+            ignore = True
+        prev = s
+        i += 1
+    res = []
+    for n, cmd in out:
+        m = re.search(r'\s#\s*exit\s+(\d+)\b', cmd)
+        res.append((n, cmd, int(m.group(1)) if m else 0, False))
+    return res
+
+
+def free_port():
+    s = socket.socket()
+    s.bind(('127.0.0.1', 0))
+    p = s.getsockname()[1]
+    s.close()
+    return p
+
+
+def q(s):
+    return "'" + s.replace("'", "'\\''") + "'"
+
+
+def script(doc, examples, port):
+    """The sh script that runs one document's examples."""
+    sh = ['__bg=',
+          '__end() { for __p in $__bg; do kill $__p 2>/dev/null; done; }',
+          'trap __end EXIT',
+          '__check() {',
+          '  if [ "$1" -ne "$2" ]; then',
+          '    echo "doc-examples: $3: exited $1, not $2: $4" >&2; exit 1',
+          '  fi',
+          '  return "$1"',
+          '}']
+    retry = False
+    for n, cmd, want, hidden in examples:
+        where = '%s:%d' % (doc, n)
+        why = skip_reason(cmd)
+        if why:
+            sh.append('echo %s' % q('--- %s: skipped (%s): %s' % (where, why, cmd)))
+            continue
+        run = cmd.replace('0.0.0.0:8000', '127.0.0.1:8000')
+        run = run.replace(':8000', ':%d' % port)
+        sh.append('echo %s' % q('--- %s%s: %s' % (where, ' (setup)' if hidden else '', cmd)))
+        bg = re.search(r'&\s*$', run) and not re.search(r'&&\s*$', run)
+        if bg:
+            sh.append(run)
+            sh.append('__bg="$__bg $!"')
+            retry = True
+            continue
+        if retry:
+            sh.append('__i=0')
+            sh.append('while :; do')
+            sh.append(run)
+            sh.append('__s=$?; [ $__s -eq %d ] || [ $__i -ge 50 ] && break; '
+                      '__i=$((__i + 1)); sleep 0.2; done' % want)
+            sh.append('__check $__s %d %s %s' % (want, q(where), q(cmd)))
+            retry = False
+            continue
+        sh.append(run)
+        sh.append('__check $? %d %s %s' % (want, q(where), q(cmd)))
+    sh.append('exit 0')
+    return '\n'.join(sh) + '\n'
+
+
+def main():
+    args = sys.argv[1:]
+    listing = args and args[0] == '--list'
+    if listing:
+        args = args[1:]
+    if len(args) < 2:
+        sys.exit('usage: doc-examples.py [--list] OUTDIR DOC...')
+    outdir, docs = args[0], args[1:]
+    env = dict(os.environ)
+    for v in ('CHURN_STORE', 'CHURN_DATABASE_URL', 'CHURN_S3_ENDPOINT',
+              'CHURN_MODEL', 'CHURN_ADMIN_TOKEN', 'CHURN_WEBHOOK_SECRET'):
+        env.pop(v, None)
+    env['PATH'] = os.environ['CHURN_BIN'] + ':' + os.environ['PATH']
+    env['LC_ALL'] = 'C.UTF-8'
+    failed = []
+    for doc in docs:
+        name = os.path.basename(doc)
+        ex = from_readme(doc) if name.endswith('.md') else from_man(doc)
+        if listing:
+            for n, cmd, want, hidden in ex:
+                why = skip_reason(cmd)
+                print('%s:%d: [exit %d]%s%s %s' % (
+                    name, n, want, ' (setup)' if hidden else '',
+                    ' (skip: %s)' % why if why else '', cmd))
+            continue
+        d = os.path.join(outdir, name)
+        os.makedirs(d, exist_ok=True)
+        port = free_port()
+        env['CHURN_LISTEN'] = '127.0.0.1:%d' % port
+        with open(os.path.join(d, 'examples.sh'), 'w') as f:
+            f.write(script(name, ex, port))
+        with open(os.path.join(d, 'examples.log'), 'w') as log:
+            try:
+                rc = subprocess.run(['sh', 'examples.sh'], cwd=d, env=env,
+                                    stdout=log, stderr=subprocess.STDOUT,
+                                    timeout=120).returncode
+            except subprocess.TimeoutExpired:
+                rc = 'timeout'
+        text = open(os.path.join(d, 'examples.log')).read()
+        nrun = text.count('\n--- ') + text.startswith('--- ')
+        nskip = text.count(': skipped (')
+        print('%s: %d examples, %d skipped: %s' % (
+            name, nrun - nskip, nskip, 'ok' if rc == 0 else 'FAIL (%s)' % rc))
+        if rc != 0:
+            failed.append(name)
+            print('\n'.join('    ' + s[:300] for s in text.split('\n')[-25:]))
+        else:   # keep the log, not the data (churn-gen(1) makes 140 MB)
+            for f in os.listdir(d):
+                if f not in ('examples.sh', 'examples.log'):
+                    p = os.path.join(d, f)
+                    shutil.rmtree(p) if os.path.isdir(p) and not \
+                        os.path.islink(p) else os.unlink(p)
+    if failed:
+        print('doc-examples: failed: ' + ' '.join(failed))
+        sys.exit(1)
+
+
+main()
