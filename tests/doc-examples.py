@@ -198,14 +198,13 @@ def q(s):
 
 def script(doc, examples, port):
     """The sh script that runs one document's examples."""
-    sh = ['__bg=',
-          '__end() { for __p in $__bg; do kill $__p 2>/dev/null; done; }',
+    sh = ['__bg= __last=0',
+          '__end() { for __p in $__bg $(jobs -p); do kill $__p 2>/dev/null; done; wait; }',
           'trap __end EXIT',
+          '__st() { return "$1"; }     # $? as the last example left it',
           '__check() {',
-          '  if [ "$1" -ne "$2" ]; then',
-          '    echo "doc-examples: $3: exited $1, not $2: $4" >&2; exit 1',
-          '  fi',
-          '  return "$1"',
+          '  [ "$1" -eq "$2" ] && return',
+          '  echo "doc-examples: $3: exited $1, not $2: $4" >&2; exit 1',
           '}']
     retry = False
     for n, cmd, want, hidden in examples:
@@ -217,23 +216,18 @@ def script(doc, examples, port):
         run = cmd.replace('0.0.0.0:8000', '127.0.0.1:8000')
         run = run.replace(':8000', ':%d' % port)
         sh.append('echo %s' % q('--- %s%s: %s' % (where, ' (setup)' if hidden else '', cmd)))
-        bg = re.search(r'&\s*$', run) and not re.search(r'&&\s*$', run)
-        if bg:
-            sh.append(run)
-            sh.append('__bg="$__bg $!"')
+        if re.search(r'(?<!&)&\s*(#[^\'"]*)?$', run):
+            sh += ['__st $__last', run, '__bg="$__bg $!" __last=0']
             retry = True
             continue
-        if retry:
-            sh.append('__i=0')
-            sh.append('while :; do')
-            sh.append(run)
-            sh.append('__s=$?; [ $__s -eq %d ] || [ $__i -ge 50 ] && break; '
-                      '__i=$((__i + 1)); sleep 0.2; done' % want)
-            sh.append('__check $__s %d %s %s' % (want, q(where), q(cmd)))
+        if retry:       # a server started just before: give it 10 s
+            sh += ['__i=0', 'while :; do', '__st $__last', run,
+                   '__s=$?; [ $__s -eq %d ] || [ $__i -ge 50 ] && break' % want,
+                   '__i=$((__i + 1)); sleep 0.2', 'done', '__last=$__s']
             retry = False
-            continue
-        sh.append(run)
-        sh.append('__check $? %d %s %s' % (want, q(where), q(cmd)))
+        else:
+            sh += ['__st $__last', run, '__last=$?']
+        sh.append('__check $__last %d %s %s' % (want, q(where), q(cmd)))
     sh.append('exit 0')
     return '\n'.join(sh) + '\n'
 
@@ -288,8 +282,10 @@ def main():
             for f in os.listdir(d):
                 if f not in ('examples.sh', 'examples.log'):
                     p = os.path.join(d, f)
-                    shutil.rmtree(p) if os.path.isdir(p) and not \
-                        os.path.islink(p) else os.unlink(p)
+                    if os.path.isdir(p) and not os.path.islink(p):
+                        shutil.rmtree(p, ignore_errors=True)
+                    elif os.path.lexists(p):
+                        os.unlink(p)
     if failed:
         print('doc-examples: failed: ' + ' '.join(failed))
         sys.exit(1)
