@@ -30,9 +30,12 @@ of that directory).  churn-serve's port 8000 is a free port instead
 (CHURN_LISTEN, and `:8000` in the commands becomes `:PORT`; 0.0.0.0 becomes
 127.0.0.1).  A command ending in `&` runs in the background until the
 document is done; the command after it is retried for up to 10 s while
-the server starts.  A document stops at its first command that does not
-exit as noted; the script exits 1 when any did.  SKIP below lists what
-cannot run here, with the reason.
+the server starts.  The MinIO and PostgreSQL addresses the docs use
+(SERVICES below) become tests/run's throwaway services, with a fresh
+database and bucket prefix for each document.  A document stops at its
+first command that does not exit as noted; the script exits 1 when any
+did.  SKIP below lists what cannot run here, with the reason; --list
+prints every example with its expected status, or why it is skipped.
 """
 import os
 import re
@@ -43,17 +46,25 @@ import sys
 
 # (regular expression searched in the command, why it is not run here)
 SKIP = [
-    (r'scripts/install-deps', 'installs Debian packages as root'),
-    (r'^make (demo|check|bench)\b',
-     'works in the source tree; make check runs this test itself'),
-    (r'scripts/pipeline', 'writes .env and var/ in the source tree and starts '
-     'its own services (t6000-pipeline runs it)'),
+    (r'scripts/install-deps', 'installs Debian packages, as root'),
+    (r'^make (demo|check|bench)\b', 'builds and writes in the source tree '
+     '(and make check runs this test)'),
+    (r'scripts/pipeline', 'writes .env at the top of the checkout and starts '
+     'services and a server on the fixed port 8000 (t6000-pipeline runs it)'),
     (r'\bdocker\b', 'the Docker stack (the compose test runs it)'),
     (r'\bvi\b', 'an interactive editor'),
-    (r'export CHURN_STORE=s3://|export CHURN_DATABASE_URL=|export AWS_',
-     'a real MinIO and PostgreSQL at these addresses'),
-    (r'churn-push --init', 'pushes to the MinIO and PostgreSQL exported above'),
-    (r's3://data/', 'a bucket that is not here'),
+    (r'=\.\.\.', 'placeholders for secrets (the test services\' keys are '
+     'in the environment)'),
+    (r's3://data/', 'a bucket of data that is not here'),
+]
+
+# The MinIO and PostgreSQL of the docs become tests/run's throwaway services
+# (a fresh database and bucket prefix for each document); without them a
+# command that names them is skipped.
+SERVICES = [
+    (r'http://(127\.0\.0\.1|minio):9000', 's3'),
+    (r's3://models/churn', 'store'),
+    (r'postgresql://churn@db(\.example)?:5432/churn', 'db'),
 ]
 
 MANDOC = 'mandoc'
@@ -66,21 +77,22 @@ def skip_reason(cmd):
     return None
 
 
-def render(lines, literal):
-    """The text mandoc makes of source lines (a .Dl line or literal lines)."""
+def render(line, literal):
+    """The text mandoc makes of one source line (.Dl, or in a literal block)."""
+    if not line.strip():
+        return ''
     src = '.Dd January 1, 2026\n.Dt X 1\n.Os x\n.Sh X\n'
     if literal:
-        src += '.Bd -literal\n' + '\n'.join(lines) + '\n.Ed\n'
+        src += '.Bd -literal\n' + line + '\n.Ed\n'
     else:
-        src += '\n'.join(lines) + '\n'
+        src += line + '\n'
     out = subprocess.run([MANDOC, '-T', 'utf8', '-O', 'width=1000'],
                          input=src.encode(), stdout=subprocess.PIPE,
                          check=True).stdout.decode()
     out = re.sub('.\b', '', out).split('\n')
     i = next(n for n, s in enumerate(out) if s.strip() == 'X') + 1
     body = [s for s in out[i:] if s.strip()][:-1]   # the last is the footer
-    indent = min(len(s) - len(s.lstrip()) for s in body)
-    return [s[indent:].rstrip() for s in body]
+    return '\n'.join(s.strip() for s in body)
 
 
 def is_prompt(s):
@@ -106,20 +118,20 @@ def from_man(path):
         if inex and m:
             out.append((i + 1, m.group(1), 0, True))
         if inex and s.startswith('.Dl'):
-            text = render([s], False)[0]
+            text = render(s, False)
             if is_prompt(text):
                 out.append((i + 1, text[2:], want or 0, False))
             want = None
+        if s.startswith('.Bd'):
+            want = None         # .\" exit N goes right before its command
         if inex and re.match(r'\.Bd\s+-literal', s):
             j = i + 1
             block = []           # (source line number, source line)
             while j < len(src) and not src[j].startswith('.Ed'):
                 block.append((j + 1, src[j]))
                 j += 1
-            texts = render([b for _, b in block
-                            if not b.startswith('.\\"')], True)
-            # pair the rendered lines with the source ones (comments dropped)
             lines = [b for b in block if not b[1].startswith('.\\"')]
+            texts = [render(b, True) for _, b in lines]
             comments = {}
             for n, b in block:
                 m = re.match(r'\.\\"\s*exit:?\s+(\d+)\s*$', b)
@@ -196,7 +208,32 @@ def q(s):
     return "'" + s.replace("'", "'\\''") + "'"
 
 
-def script(doc, examples, port):
+def services(doc, examples):
+    """The replacements of SERVICES for one document, None without them."""
+    if not any(re.search(pat, cmd) for _, cmd, _, _ in examples
+               for pat, _ in SERVICES):
+        return {}
+    url = os.environ.get('CHURN_TEST_DATABASE_URL')
+    s3 = os.environ.get('CHURN_TEST_S3_ENDPOINT')
+    bucket = os.environ.get('CHURN_TEST_S3_BUCKET')
+    if not (url and s3 and bucket):
+        return None
+    db = 'doc_%s_%d' % (re.sub(r'\W', '_', doc), os.getpid())
+    subprocess.run(['psql', '-X', '-q', url, '-c', 'CREATE DATABASE ' + db],
+                   check=True, stdout=subprocess.DEVNULL)
+    return {'s3': s3, 'store': 's3://%s/%s' % (bucket, db),
+            'db': url.rsplit('/', 1)[0] + '/' + db, 'dbname': db}
+
+
+def drop(svc):
+    if svc:
+        subprocess.run(['psql', '-X', '-q', os.environ['CHURN_TEST_DATABASE_URL'],
+                        '-c', 'DROP DATABASE IF EXISTS %s WITH (FORCE)' %
+                        svc['dbname']], stdout=subprocess.DEVNULL,
+                       stderr=subprocess.DEVNULL)
+
+
+def script(doc, examples, port, svc):
     """The sh script that runs one document's examples."""
     sh = ['__bg= __last=0',
           '__end() { for __p in $__bg $(jobs -p); do kill $__p 2>/dev/null; done; wait; }',
@@ -210,10 +247,18 @@ def script(doc, examples, port):
     for n, cmd, want, hidden in examples:
         where = '%s:%d' % (doc, n)
         why = skip_reason(cmd)
+        run = cmd
+        for pat, key in SERVICES:
+            if re.search(pat, run):
+                if svc is None:
+                    why = why or ('a MinIO and PostgreSQL: no test services '
+                                  '(tests/run starts them)')
+                else:
+                    run = re.sub(pat, svc[key], run)
         if why:
             sh.append('echo %s' % q('--- %s: skipped (%s): %s' % (where, why, cmd)))
             continue
-        run = cmd.replace('0.0.0.0:8000', '127.0.0.1:8000')
+        run = run.replace('0.0.0.0:8000', '127.0.0.1:8000')
         run = run.replace(':8000', ':%d' % port)
         sh.append('echo %s' % q('--- %s%s: %s' % (where, ' (setup)' if hidden else '', cmd)))
         if re.search(r'(?<!&)&\s*(#[^\'"]*)?$', run):
@@ -261,8 +306,9 @@ def main():
         os.makedirs(d, exist_ok=True)
         port = free_port()
         env['CHURN_LISTEN'] = '127.0.0.1:%d' % port
+        svc = services(name, ex)
         with open(os.path.join(d, 'examples.sh'), 'w') as f:
-            f.write(script(name, ex, port))
+            f.write(script(name, ex, port, svc))
         with open(os.path.join(d, 'examples.log'), 'w') as log:
             try:
                 rc = subprocess.run(['sh', 'examples.sh'], cwd=d, env=env,
@@ -270,6 +316,7 @@ def main():
                                     timeout=120).returncode
             except subprocess.TimeoutExpired:
                 rc = 'timeout'
+        drop(svc)
         text = open(os.path.join(d, 'examples.log')).read()
         nrun = text.count('\n--- ') + text.startswith('--- ')
         nskip = text.count(': skipped (')

@@ -4,6 +4,8 @@
 # an exit status other than 0 (README: a trailing `# exit N` comment; man
 # pages: a `.\" exit N` line before the command), the hidden fixture steps
 # (`.\" run: CMD`) and the short list of what cannot run here, with why.
+# It uses tests/run's PostgreSQL and S3 for the docs' MinIO and PostgreSQL
+# (without them those examples are skipped, and say so).
 . "$CHURN_TOP/tests/lib.sh"
 
 command -v mandoc >/dev/null || fail "mandoc is not installed (scripts/install-deps)"
