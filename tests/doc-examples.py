@@ -29,7 +29,7 @@ $CHURN_BIN, no CHURN_STORE or CHURN_DATABASE_URL (the store is ./var/store
 of that directory).  churn-serve's port 8000 is a free port instead
 (CHURN_LISTEN, and `:8000` in the commands becomes `:PORT`; 0.0.0.0 becomes
 127.0.0.1).  A command ending in `&` runs in the background until the
-document is done; the command after it is retried for up to 10 s while
+document is done; the command after it is retried for up to 20 s while
 the server starts.  The MinIO and PostgreSQL addresses the docs use
 (SERVICES below) become tests/run's throwaway services, with a fresh
 database and bucket prefix for each document.  A document stops at its
@@ -51,7 +51,14 @@ SKIP = [
      '(and make check runs this test)'),
     (r'scripts/pipeline', 'writes .env at the top of the checkout and starts '
      'services and a server on the fixed port 8000 (t6000-pipeline runs it)'),
+    (r'^make (install|uninstall)\b', 'installs into the system'),
+    (r'\b(systemctl|journalctl)\b', 'systemd does not run here (the unit is '
+     'checked by systemd-analyze verify)'),
     (r'\bdocker\b', 'the Docker stack (the compose test runs it)'),
+    (r'\bjenkins\b', 'Jenkins is not here (the Jenkinsfile\'s stage scripts '
+     'are tested)'),
+    (r'\bcrontab\b', 'edits the user\'s crontab'),
+    (r'\b(nginx|caddy)\b', 'a reverse proxy that is not here'),
     (r'\bvi\b', 'an interactive editor'),
     (r'=\.\.\.', 'placeholders for secrets (the test services\' keys are '
      'in the environment)'),
@@ -265,9 +272,9 @@ def script(doc, examples, port, svc):
             sh += ['__st $__last', run, '__bg="$__bg $!" __last=0']
             retry = True
             continue
-        if retry:       # a server started just before: give it 10 s
+        if retry:       # a server started just before: give it 20 s
             sh += ['__i=0', 'while :; do', '__st $__last', run,
-                   '__s=$?; [ $__s -eq %d ] || [ $__i -ge 50 ] && break' % want,
+                   '__s=$?; [ $__s -eq %d ] || [ $__i -ge 100 ] && break' % want,
                    '__i=$((__i + 1)); sleep 0.2', 'done', '__last=$__s']
             retry = False
         else:

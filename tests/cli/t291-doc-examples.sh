@@ -11,6 +11,7 @@
 command -v mandoc >/dev/null || fail "mandoc is not installed (scripts/install-deps)"
 command -v jq >/dev/null || fail "jq is not installed (scripts/install-deps)"
 command -v curl >/dev/null || fail "curl is not installed (scripts/install-deps)"
+command -v openssl >/dev/null || fail "openssl is not installed (scripts/install-deps: ca-certificates)"
 [ -x /usr/bin/python3 ] || fail "/usr/bin/python3 is not installed (scripts/install-deps)"
 
 /usr/bin/python3 "$CHURN_TOP/tests/doc-examples.py" "$PWD" \
