@@ -6,6 +6,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <time.h>
 
 #include "serve.h"
@@ -85,6 +86,80 @@ step_registry(struct ch_err *e)
 	return 0;
 }
 
+/* The version the reload target names in the view just fetched: an alias,
+ * a version, or (no target) the newest; "" when it names none yet, NULL
+ * when the target is a file (nothing to follow). */
+static const char *
+target_version(json_t *models, const char *target)
+{
+	json_t *vs = json_object_get(models, "versions"), *x;
+	const char *v;
+	struct stat st;
+	size_t i;
+
+	if (!target)
+		return (v = json_string_value(json_object_get(json_array_get(vs,
+		    json_array_size(vs) - 1), "version"))) ? v : "";
+	if (stat(target, &st) == 0 && S_ISREG(st.st_mode))
+		return NULL;
+	if ((v = json_string_value(json_object_get(json_object_get(models,
+	    "aliases"), target))))
+		return v;
+	json_array_foreach(vs, i, x)
+		if ((v = json_string_value(json_object_get(x, "version"))) &&
+		    !strcmp(v, target))
+			return v;
+	return "";
+}
+
+/* The reload target followed: when the alias it names moved or appeared,
+ * or the version it names appeared, reload.  Without a target, the newest
+ * version is loaded when none is (an empty registry at start), never
+ * swapped for a newer one: a push is not a deployment.  A failed reload is
+ * logged once per version and tried again each round. */
+static int
+step_follow(struct ch_err *e)
+{
+	static char failed[64];     /* the version whose reload failed last */
+	char v[17], want[64], *target;
+	struct loaded *l;
+	const char *w;
+	json_t *models;
+	int same;
+
+	if (!reg_enabled())
+		return 0;
+	pthread_mutex_lock(&R.mu);
+	models = json_incref(R.view[V_MODELS]);
+	pthread_mutex_unlock(&R.mu);
+	target = model_target();
+	w = target_version(models, target);
+	snprintf(want, sizeof want, "%s", w ? w : "");
+	json_decref(models);
+	l = model_acquire();
+	same = l && (!target || !strcmp(l->m->version, want));
+	model_release(l);
+	if (!w || !*want || same) {
+		free(target);
+		return 0;
+	}
+	if (model_reload(NULL, v, e) != 0) {
+		if (strcmp(failed, want) != 0)
+			slog("error", "reload failed", json_pack("{s:o,s:s,s:o}",
+			    "error", jtext(e->msg), "by", "refresher", "source",
+			    jtext(target ? target : "newest in the registry")));
+		snprintf(failed, sizeof failed, "%s", want);
+		free(target);
+		return 0;       /* logged: not a registry failure */
+	}
+	failed[0] = '\0';
+	slog("info", "reloaded", json_pack("{s:s,s:o,s:s}", "model_version", v,
+	    "source", jtext(target ? target : "newest in the registry"), "by",
+	    "refresher"));
+	free(target);
+	return 0;
+}
+
 /* In order; a failed step ends the round (the next tick tries again). */
 static const struct step {
 	unsigned when;              /* REFRESH_* bits */
@@ -93,6 +168,7 @@ static const struct step {
 } steps[] = {
 	{ REFRESH_RELOAD, "reload", step_reload },
 	{ REFRESH_REGISTRY, "registry", step_registry },
+	{ REFRESH_REGISTRY, "follow", step_follow },
 };
 
 /* --- the thread ------------------------------------------------------ */
