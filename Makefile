@@ -74,8 +74,15 @@ $(B)/tests/%: $(B)/tests/unit/%.o $(LIB)
 
 units: $(UNITS)
 
+# the Debian packages and npm modules (idempotent, about a second when all
+# are there), before anything is built: `make demo` and `make check` are
+# the whole set-up on a fresh Debian 12
+deps:
+	scripts/install-deps
+
 # every test; the services the tests need are started and stopped by tests/run
-check: all units fuzzers
+check: deps
+	$(MAKE) all units fuzzers
 	CHURN_BIN=$(CURDIR)/$(B)/bin CHURN_UNITS=$(CURDIR)/$(B)/tests CHURN_FUZZ=$(CURDIR)/build-fuzz tests/run
 	$(MAKE) SAN=1 check-san
 
@@ -98,7 +105,8 @@ fuzzers: $(FUZZ_BINS)
 fuzz: fuzzers
 	CHURN_FUZZ=$(CURDIR)/build-fuzz FUZZ_SECONDS=$(FUZZ_SECONDS) tests/run fuzz
 
-demo: all
+demo: deps
+	$(MAKE) all
 	scripts/demo
 
 bench: all
@@ -115,4 +123,4 @@ install: all
 clean:
 	rm -rf build build-san build-fuzz bin
 
-.PHONY: all bin units fuzzers fuzz check check-san demo bench lint-man install clean
+.PHONY: all bin deps units fuzzers fuzz check check-san demo bench lint-man install clean
