@@ -20,8 +20,21 @@ node=$(command -v node) && [ -d "$CHURN_TOP/tests/node_modules/@20minutes/s3rver
 	skip "no node or tests/node_modules for the S3 stand-in (scripts/install-deps)"
 
 # The engine's own files: a short path (unix sockets), apart from the
-# build context.
+# build context.  Its data-root (images, build cache) is thrown away too,
+# unless CHURN_DOCKER_DATA names one to keep between runs (the apt layers
+# then cost nothing the second time; one run at a time uses it).
 D=$(mktemp -d /tmp/churn-docker.XXXXXX)
+data=$D/data
+if [ -n "${CHURN_DOCKER_DATA:-}" ]; then
+	mkdir -p "$CHURN_DOCKER_DATA" || fail "cannot make $CHURN_DOCKER_DATA"
+	exec 8>"$CHURN_DOCKER_DATA.lock"
+	if flock -n 8; then
+		data=$CHURN_DOCKER_DATA
+		echo "data-root kept in $data"
+	else
+		echo "$CHURN_DOCKER_DATA is in use by another run: a throwaway data-root"
+	fi
+fi
 export DOCKER_HOST=unix://$D/docker.sock
 # compose 1.29 builds through the docker CLI with BuildKit (only the stages
 # a target needs; the jenkins stage's base cannot be had); Debian's 20.10
@@ -57,7 +70,7 @@ stop_engine() {
 trap stop_engine EXIT
 trap 'exit 130' INT TERM
 
-dockerd --data-root "$D/data" --exec-root "$D/exec" -H "unix://$D/docker.sock" \
+dockerd --data-root "$data" --exec-root "$D/exec" -H "unix://$D/docker.sock" \
 	--pidfile "$D/dockerd.pid" --iptables=false --ip6tables=false --bridge=none \
 	>"$D/dockerd.log" 2>&1 &
 dockerd_pid=$!
@@ -81,6 +94,10 @@ if ! [ -s "$base" ]; then
 	tar -C "$D/root" -c . >"$base.tmp" && mv "$base.tmp" "$base" || fail "cannot write $base"
 	rm -rf "$D/root"
 fi
+# a kept data-root may hold what a killed run left
+# shellcheck disable=SC2046
+[ -n "$(docker ps -aq)" ] && docker rm -f $(docker ps -aq) >/dev/null
+docker volume prune -f >/dev/null
 docker import - debian:bookworm <"$base" >/dev/null || fail "docker import failed"
 docker tag debian:bookworm debian:12 && docker tag debian:bookworm debian:12-slim || fail "docker tag failed"
 t_base=$(date +%s)
@@ -167,6 +184,26 @@ echo "the API followed the push after about $((i * 100)) ms"
 s=$(curl -s -o reload.json -w '%{http_code}' -X POST -H 'Authorization: Bearer tok' "$api/reload")
 [ "$s" = 200 ] && jq -e --arg v "$v2" '.model_version == $v' reload.json >/dev/null ||
 	fail "POST /reload: status $s: $(cat reload.json)"
+
+# the Jenkinsfile's deploy stage in its Docker mode: the api rolled onto a
+# rebuilt image; then onto a broken one (no churn-serve in it), which never
+# becomes ready, so the previous image is put back
+t_deploy=$(date +%s)
+export COMPOSE_FILE="$tree/docker/stack.yaml" CHURN_DEPLOY=docker CHURN_API_URL=$api \
+	CHURN_PIPELINE_DIR=$PWD/pipeline CHURN_ENV_FILE=$tree/.env CHURN_READY_WAIT=15
+"$tree/scripts/stage-deploy" >deploy.log 2>&1 || { cat deploy.log; fail "stage-deploy (docker) failed"; }
+grep -q 'the new image answers /ready' deploy.log || { cat deploy.log; fail "stage-deploy did not see /ready"; }
+good=$(docker image inspect -f '{{.Id}}' churn:latest)
+printf 'USER root\nRUN rm /usr/local/bin/churn-serve\nUSER churn\n' >>"$tree/docker/Dockerfile"
+rc=0
+"$tree/scripts/stage-deploy" >deploy.log 2>&1 || rc=$?
+[ $rc -eq 2 ] || { cat deploy.log; fail "stage-deploy of a broken image exited $rc, not 2"; }
+grep -q 'rolling back to the previous image' deploy.log && grep -q 'rolled back: the previous version answers /ready again' deploy.log ||
+	{ cat deploy.log; fail "no roll-back"; }
+[ "$(docker image inspect -f '{{.Id}}' churn:latest)" = "$good" ] || fail "churn:latest is not the previous image again"
+[ "$(curl -s -o /dev/null -w '%{http_code}' "$api/ready")" = 200 ] || fail "/ready not 200 after the roll-back"
+unset COMPOSE_FILE
+echo "deploy and roll-back: $(( $(date +%s) - t_deploy )) s"
 
 # a clean down
 compose down >down.log 2>&1 || { cat down.log; fail "docker-compose down failed"; }
