@@ -4,6 +4,8 @@
 # make uninstall removes all of it again.
 . "$CHURN_TOP/tests/lib.sh"
 command -v make >/dev/null 2>&1 || skip "make is not installed"
+# the plain build's install, even inside `make SAN=1 check-san`
+unset MAKEFLAGS MFLAGS MAKELEVEL
 p=$PWD/inst/usr
 make -s -C "$CHURN_TOP" install PREFIX="$p" >make.log 2>&1 || { cat make.log; fail "make install failed"; }
 for prog in churn-gen churn-train churn-predict churn-drift churn-push churn-models churn-serve; do

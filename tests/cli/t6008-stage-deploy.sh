@@ -7,6 +7,8 @@
 . "$CHURN_TOP/tests/lib.sh"
 for c in curl make; do command -v $c >/dev/null 2>&1 || skip "$c is not installed"; done
 [ -x "$CHURN_TOP/build/bin/churn-serve" ] || skip "no plain build in $CHURN_TOP/build (make)"
+# the stages' make runs the plain build, even inside `make SAN=1 check-san`
+unset MAKEFLAGS MFLAGS MAKELEVEL
 export CHURN_PIPELINE_DIR="$PWD/state" CHURN_ENV_FILE="$PWD/no.env"
 unset CHURN_BUILD_CMD CHURN_TEST_CMD CHURN_RESTART_CMD CHURN_PREFIX CHURN_DEPLOY
 
