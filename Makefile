@@ -4,6 +4,8 @@
 PREFIX  = /usr/local
 BINDIR  = $(PREFIX)/bin
 MANDIR  = $(PREFIX)/share/man
+# the systemd unit (systemd reads /usr/local/lib/systemd/system too)
+UNITDIR = $(PREFIX)/lib/systemd/system
 CC      = cc
 OPT     = -O2 -g
 PKGS    = jansson libpq libcurl openssl libmicrohttpd
@@ -78,8 +80,15 @@ $(B)/tests/unit/test_registry_pg.o: tests/unit/test_registry.c
 
 units: $(UNITS)
 
+# the Debian packages and npm modules (idempotent, about a second when all
+# are there), before anything is built: `make demo` and `make check` are
+# the whole set-up on a fresh Debian 12
+deps:
+	scripts/install-deps
+
 # every test; the services the tests need are started and stopped by tests/run
-check: all units fuzzers
+check: deps
+	$(MAKE) all units fuzzers
 	CHURN_BIN=$(CURDIR)/$(B)/bin CHURN_UNITS=$(CURDIR)/$(B)/tests CHURN_FUZZ=$(CURDIR)/build-fuzz tests/run
 	$(MAKE) SAN=1 check-san
 
@@ -102,7 +111,8 @@ fuzzers: $(FUZZ_BINS)
 fuzz: fuzzers
 	CHURN_FUZZ=$(CURDIR)/build-fuzz FUZZ_SECONDS=$(FUZZ_SECONDS) tests/run fuzz
 
-demo: all
+demo: deps
+	$(MAKE) all
 	scripts/demo
 
 bench: all
@@ -111,12 +121,23 @@ bench: all
 lint-man:
 	@for m in $(MAN); do mandoc -T lint -W warning $$m || exit 1; done
 
+# programs, man pages and the systemd unit (ExecStart in $(BINDIR)); after
+# installing a new churn-serve: systemctl daemon-reload; systemctl restart churn-serve
 install: all
-	mkdir -p $(DESTDIR)$(BINDIR) $(DESTDIR)$(MANDIR)/man1 $(DESTDIR)$(MANDIR)/man5 $(DESTDIR)$(MANDIR)/man7
+	mkdir -p $(DESTDIR)$(BINDIR) $(DESTDIR)$(MANDIR)/man1 $(DESTDIR)$(MANDIR)/man5 $(DESTDIR)$(MANDIR)/man7 $(DESTDIR)$(UNITDIR)
 	for p in $(PROGS); do install -m 755 $(B)/bin/$$p $(DESTDIR)$(BINDIR)/$$p; done
 	for m in $(MAN); do s=$${m##*.}; install -m 644 $$m $(DESTDIR)$(MANDIR)/man$$s/; done
+	sed 's|@BINDIR@|$(BINDIR)|g' systemd/churn-serve.service.in > $(DESTDIR)$(UNITDIR)/churn-serve.service.tmp
+	chmod 644 $(DESTDIR)$(UNITDIR)/churn-serve.service.tmp
+	mv $(DESTDIR)$(UNITDIR)/churn-serve.service.tmp $(DESTDIR)$(UNITDIR)/churn-serve.service
+
+# removes what install put there (the state in /var/lib/churn stays)
+uninstall:
+	for p in $(PROGS); do rm -f $(DESTDIR)$(BINDIR)/$$p; done
+	for m in $(MAN); do s=$${m##*.}; rm -f $(DESTDIR)$(MANDIR)/man$$s/$${m##*/}; done
+	rm -f $(DESTDIR)$(UNITDIR)/churn-serve.service
 
 clean:
 	rm -rf build build-san build-fuzz bin
 
-.PHONY: all bin units fuzzers fuzz check check-san demo bench lint-man install clean
+.PHONY: all bin deps units fuzzers fuzz check check-san demo bench lint-man install uninstall clean

@@ -104,12 +104,16 @@ ch_registry_opts_fill(struct ch_registry_opts *o, char *(*get)(const char *))
 		o->database_url = nonempty(get, "CHURN_DATABASE_URL");
 	if (!o->s3.endpoint)
 		o->s3.endpoint = nonempty(get, "CHURN_S3_ENDPOINT");
+	if (!o->s3.endpoint)    /* the AWS tools' own name for it */
+		o->s3.endpoint = nonempty(get, "AWS_ENDPOINT_URL");
 	if (!o->s3.region)
 		o->s3.region = nonempty(get, "AWS_REGION");
 	if (!o->s3.access_key)
 		o->s3.access_key = nonempty(get, "AWS_ACCESS_KEY_ID");
 	if (!o->s3.secret_key)
 		o->s3.secret_key = nonempty(get, "AWS_SECRET_ACCESS_KEY");
+	if (!o->s3.session_token)
+		o->s3.session_token = nonempty(get, "AWS_SESSION_TOKEN");
 	if ((t = nonempty(get, "CHURN_REGISTRY_TIMEOUT"))) {
 		errno = 0;
 		v = strtol(t, &end, 10);

@@ -30,6 +30,7 @@ struct ch_store {
 	char *region;
 	char *access_key;
 	char *secret_key;
+	char *token_header; /* "x-amz-security-token: ..." or NULL */
 	int retries;
 	long timeout_s;
 	CURL *curl;
@@ -100,7 +101,7 @@ ch_store_open(const char *url, const struct ch_store_opts *o,
 			goto bad;
 		}
 		if (!o || !o->endpoint || !*o->endpoint) {
-			ch_errf(e, "store '%s': no s3 endpoint given (set CHURN_S3_ENDPOINT)", url);
+			ch_errf(e, "store '%s': no s3 endpoint given (set CHURN_S3_ENDPOINT or AWS_ENDPOINT_URL)", url);
 			goto bad;
 		}
 		if (strncmp(o->endpoint, "http://", 7) != 0 &&
@@ -119,6 +120,11 @@ ch_store_open(const char *url, const struct ch_store_opts *o,
 		s->region = ch_strdup(o->region && *o->region ? o->region : "us-east-1");
 		s->access_key = ch_strdup(o->access_key);
 		s->secret_key = ch_strdup(o->secret_key);
+		if (o->session_token && *o->session_token) {
+			n = strlen(o->session_token) + 24;
+			s->token_header = ch_malloc(n);
+			snprintf(s->token_header, n, "x-amz-security-token: %s", o->session_token);
+		}
 		s->retries = o->retries < 0 ? 0 : o->retries > 0 ? o->retries : 3;
 		s->timeout_s = o->timeout_s > 0 ? o->timeout_s : 30;
 		n = strlen(url) + strlen(s->endpoint) + 8;
@@ -171,6 +177,12 @@ ch_store_close(struct ch_store *s)
 		while (*v)
 			*v++ = '\0';
 	}
+	if (s->token_header) {
+		volatile char *v = s->token_header;
+		while (*v)
+			*v++ = '\0';
+	}
+	free(s->token_header);
 	free(s->where);
 	free(s->root);
 	free(s->endpoint);
@@ -587,6 +599,9 @@ s3_request_q(struct ch_store *s, const char *method, const char *key,
 	ch_sha256_hex(body ? body : "", body ? blen : 0, sha);
 	snprintf(h, sizeof h, "x-amz-content-sha256: %s", sha);
 	hd = curl_slist_append(hd, h);
+	/* a header curl sends is a header it signs */
+	if (s->token_header)
+		hd = curl_slist_append(hd, s->token_header);
 	if (body)
 		hd = curl_slist_append(hd, "Content-Type: application/octet-stream");
 

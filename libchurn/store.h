@@ -29,6 +29,8 @@ struct ch_store_opts {
 	const char *region;      /* default "us-east-1" */
 	const char *access_key;  /* AWS_ACCESS_KEY_ID */
 	const char *secret_key;  /* AWS_SECRET_ACCESS_KEY */
+	const char *session_token; /* AWS_SESSION_TOKEN (temporary credentials:
+	                            sent signed as x-amz-security-token), or NULL */
 	int retries;             /* extra attempts on 5xx/connection errors;
 	                            0 = default (3), negative = none */
 	long timeout_s;          /* per attempt, connecting included;

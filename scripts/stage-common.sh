@@ -19,7 +19,9 @@ die() { say "$*"; exit 2; }
 
 # load_env FILE [override]: read KEY=VALUE lines (comments and blank lines
 # allowed, one level of matching quotes stripped) and export them.  Without
-# "override", a variable already set in the environment keeps its value.
+# "override", a variable already set to a value in the environment keeps it
+# (empty counts as not set: scripts/pipeline exports .env as it was before
+# stage-env filled in a fresh admin token).
 # Never prints a value: the file holds secrets.
 load_env() {
 	[ -f "$1" ] || return 0
@@ -37,7 +39,7 @@ load_env() {
 		\"*\") _val=${_val#\"}; _val=${_val%\"} ;;
 		\'*\') _val=${_val#\'}; _val=${_val%\'} ;;
 		esac
-		if [ "${2:-}" = override ] || eval "[ -z \"\${$_key+set}\" ]"; then
+		if [ "${2:-}" = override ] || eval "[ -z \"\${$_key:-}\" ]"; then
 			export "$_key=$_val"
 		fi
 	done <"$1"

@@ -150,6 +150,20 @@ flusher(void *arg)
 	return NULL;
 }
 
+/* A name the registry could resolve (NULL: its newest version), not a
+ * file path: no '/', and the registry's name characters only. */
+static int
+registry_name(const char *name)
+{
+	size_t n = name ? strlen(name) : 0;
+
+	if (!name)
+		return 1;
+	return n > 0 && n < 64 && name[0] != '.' && name[0] != '-' &&
+	    strspn(name, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ"
+	    "0123456789._-") == n;
+}
+
 int
 main(int argc, char **argv)
 {
@@ -260,11 +274,22 @@ main(int argc, char **argv)
 	metrics_init();
 	if (cfg.model || reg_enabled()) {
 		/* without --model: the newest version in the registry */
-		if (model_reload(cfg.model, version, &e) != 0)
+		if (model_reload(cfg.model, version, &e) == 0)
+			slog("info", "model loaded", json_pack("{s:s,s:o}",
+			    "model_version", version, "source", jtext(cfg.model ?
+			    cfg.model : "newest in the registry")));
+		else if (!reg_enabled() || !registry_name(cfg.model))
 			ch_die(2, "%s", e.msg);
-		slog("info", "model loaded", json_pack("{s:s,s:o}",
-		    "model_version", version, "source",
-		    jtext(cfg.model ? cfg.model : "newest in the registry")));
+		else
+			/* not there yet (an empty registry, an alias not set
+			 * yet) or the registry not up: the refresher loads it
+			 * when it can */
+			slog("warn", "no model yet: /ready answers 503 until it "
+			    "can be loaded; the registry is read again every "
+			    "--refresh-interval", json_pack("{s:o,s:o,s:f}",
+			    "source", jtext(cfg.model ? cfg.model :
+			    "newest in the registry"), "error", jtext(e.msg),
+			    "refresh_interval", cfg.refresh_interval));
 	} else
 		slog("warn", "no model configured: /ready answers 503 until "
 		    "a reload with ?model=", NULL);

@@ -23,7 +23,7 @@ CHURN_STORE=s3://churn-test/x CHURN_S3_ENDPOINT=http://127.0.0.1:1 \
 grep_err "cannot reach s3 endpoint http://127.0.0.1:1 (bucket 'churn-test')"
 # no endpoint, no credentials
 CHURN_STORE=s3://churn-test/x expect 2 env -u CHURN_S3_ENDPOINT churn-push m1.churn
-grep_err "no s3 endpoint given (set CHURN_S3_ENDPOINT)"
+grep_err "no s3 endpoint given (set CHURN_S3_ENDPOINT or AWS_ENDPOINT_URL)"
 
 use_services
 # wrong secret key: refused, named, nothing registered

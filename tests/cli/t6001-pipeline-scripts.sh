@@ -6,7 +6,8 @@
 . "$CHURN_TOP/tests/lib.sh"
 command -v shellcheck >/dev/null 2>&1 || skip "shellcheck is not installed"
 scripts="pipeline pipeline-cron stage-common.sh stage-env stage-services stage-smoke
-stage-drift stage-retrain stage-reload stage-verify"
+stage-drift stage-retrain stage-reload stage-verify stage-build stage-test stage-deploy
+first-model"
 for s in $scripts; do
 	f=$CHURN_TOP/scripts/$s
 	[ -f "$f" ] || fail "scripts/$s is missing"

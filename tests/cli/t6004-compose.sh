@@ -40,6 +40,7 @@ want = {  # service: (published ports, named volume, has health check)
     "postgres": (["5432"], "pgdata", True),
     "minio": (["9000", "9001"], "minio-data", True),
     "minio-init": ([], None, False),
+    "init": ([], "train-data", False),
     "api": (["8000"], "api-state", True),
     "jenkins": (["8080"], "jenkins-home", True),
 }
@@ -62,19 +63,24 @@ check(svc.get("minio", {}).get("image", "").startswith("minio/minio"), "minio: n
 check(svc.get("minio-init", {}).get("image", "").startswith("minio/mc"), "minio-init: not a minio/mc image")
 check("mc mb" in " ".join(svc.get("minio-init", {}).get("entrypoint", [])), "minio-init does not make the bucket")
 check("churn-serve" in " ".join(svc.get("api", {}).get("entrypoint", [])), "api does not run churn-serve")
+check("churn-first-model" in " ".join(svc.get("init", {}).get("entrypoint", [])), "init does not publish a first model")
+check(svc.get("init", {}).get("restart") == "no", "init is not a one-shot service")
 check("/health" in " ".join(svc.get("api", {}).get("healthcheck", {}).get("test", [])), "api health check is not /health")
-for name in ("api", "jenkins"):
+for name in ("init", "api", "jenkins"):
     b = svc.get(name, {}).get("build", {})
     check(b.get("dockerfile") == "docker/Dockerfile" and b.get("context") == "..",
           "%s: not built from docker/Dockerfile" % name)
-check(svc.get("api", {}).get("build", {}).get("target") == "runtime", "api: not the runtime stage")
+for name in ("init", "api"):
+    check(svc.get(name, {}).get("build", {}).get("target") == "runtime", "%s: not the runtime stage" % name)
 check(svc.get("jenkins", {}).get("build", {}).get("target") == "jenkins", "jenkins: not the jenkins stage")
-for name in ("postgres", "minio", "minio-init", "api"):
+for name in ("postgres", "minio", "minio-init", "init", "api"):
     check(svc.get(name, {}).get("env_file") in ("../.env", ["../.env"]), "%s: configuration not from ../.env" % name)
 deps = {
     "minio-init": {"minio": "service_healthy"},
+    "init": {"postgres": "service_healthy", "minio": "service_healthy",
+             "minio-init": "service_completed_successfully"},
     "api": {"postgres": "service_healthy", "minio": "service_healthy",
-            "minio-init": "service_completed_successfully"},
+            "init": "service_completed_successfully"},
     "jenkins": {"api": "service_healthy"},
 }
 for name, d in deps.items():
