@@ -30,7 +30,9 @@ static const struct ch_usage use = {
 	"  CHURN_DATABASE_URL    the registry when --database is not given\n"
 	"  CHURN_REGISTRY_TIMEOUT  each registry call at most, seconds (30 S3, 10 connect)\n"
 	"  CHURN_S3_ENDPOINT     the S3 endpoint of an s3:// store\n"
-	"  AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY, AWS_REGION   its credentials\n",
+	"  AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY, AWS_SESSION_TOKEN, AWS_REGION\n"
+	"                        its credentials (AWS_SESSION_TOKEN: temporary ones)\n"
+	"  AWS_ENDPOINT_URL      the S3 endpoint when CHURN_S3_ENDPOINT is not set\n",
 };
 
 static void

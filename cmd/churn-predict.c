@@ -26,7 +26,9 @@ static const struct ch_usage use = {
 	"  CHURN_STORE           the store that resolves a -m name (var/store)\n"
 	"  CHURN_DATABASE_URL    the PostgreSQL registry, when there is one\n"
 	"  CHURN_S3_ENDPOINT     the S3 endpoint for s3:// stores and inputs\n"
-	"  AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY, AWS_REGION   its credentials\n",
+	"  AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY, AWS_SESSION_TOKEN, AWS_REGION\n"
+	"                        its credentials (AWS_SESSION_TOKEN: temporary ones)\n"
+	"  AWS_ENDPOINT_URL      the S3 endpoint when CHURN_S3_ENDPOINT is not set\n",
 };
 
 static int

@@ -79,7 +79,9 @@ static const struct ch_usage use = {
 	"  CHURN_STORE           the store that resolves --model names (var/store)\n"
 	"  CHURN_DATABASE_URL    the PostgreSQL registry and live window\n"
 	"  CHURN_S3_ENDPOINT     the S3 endpoint of an s3:// store\n"
-	"  AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY, AWS_REGION   its credentials\n",
+	"  AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY, AWS_SESSION_TOKEN, AWS_REGION\n"
+	"                        its credentials (AWS_SESSION_TOKEN: temporary ones)\n"
+	"  AWS_ENDPOINT_URL      the S3 endpoint when CHURN_S3_ENDPOINT is not set\n",
 };
 
 /* scheme://host[:port] as a browser sends it in Origin, or "*" */
