@@ -6,6 +6,7 @@
 
 #include <jansson.h>
 
+#include "perf.h"
 #include "registry.h"
 #include "util.h"
 
@@ -20,7 +21,9 @@ usage(int status)
 	    "       churn-models rollback alias\n"
 	    "       churn-models pull name [-o file | -o -]\n"
 	    "       churn-models history [alias] [--json]\n"
-	    "       churn-models drift [-n count] [--json]\n");
+	    "       churn-models drift [-n count] [--json]\n"
+	    "       churn-models perf [--by day|week|month|all] [--horizon days] "
+	    "[--json]\n");
 	exit(status);
 }
 
@@ -164,6 +167,51 @@ cmd_drift(struct ch_registry *r, long n, int asjson)
 	return 0;
 }
 
+static int
+cmd_perf(struct ch_registry *r, const struct ch_perf_opts *po, int asjson)
+{
+	struct ch_err e = {{0}};
+	json_t *p = ch_perf_registry(r, po, &e), *v, *x;
+	size_t i, k;
+
+	if (!p)
+		ch_die(2, "%s", e.msg);
+	if (asjson) {
+		print_json(p);
+		json_decref(p);
+		return 0;
+	}
+	printf("%-20s %-10s %8s %8s %-8s %-8s %-8s %-8s %s\n", "VERSION",
+	    "PERIOD", "ROWS", "CHURNED", "ROC_AUC", "PR_AUC", "LOG_LOSS",
+	    "BRIER", "HOLDOUT_AUC");
+	json_array_foreach(json_object_get(p, "versions"), i, v) {
+		char hold[32];
+
+		metric(v, "holdout_roc_auc", hold, sizeof hold);
+		json_array_foreach(json_object_get(v, "periods"), k, x) {
+			char auc[32], pr[32], ll[32], br[32];
+
+			metric(x, "roc_auc", auc, sizeof auc);
+			metric(x, "pr_auc", pr, sizeof pr);
+			metric(x, "log_loss", ll, sizeof ll);
+			metric(x, "brier", br, sizeof br);
+			printf("%-20s %-10s %8lld %8lld %-8s %-8s %-8s %-8s %s\n",
+			    jstr(v, "model_version"), jstr(x, "period"),
+			    (long long)json_integer_value(json_object_get(x, "rows")),
+			    (long long)json_integer_value(json_object_get(x,
+			    "positives")), auc, pr, ll, br, hold);
+		}
+	}
+	ch_warn("%lld outcomes, %lld joined to a prediction within %lld days, "
+	    "%lld not", (long long)json_integer_value(json_object_get(p,
+	    "outcomes")), (long long)json_integer_value(json_object_get(p,
+	    "joined")), (long long)json_integer_value(json_object_get(p,
+	    "horizon_days")), (long long)json_integer_value(json_object_get(p,
+	    "unjoined")));
+	json_decref(p);
+	return 0;
+}
+
 int
 main(int argc, char **argv)
 {
@@ -178,6 +226,8 @@ main(int argc, char **argv)
 		{"json", no_argument, NULL, 'j'},
 		{"output", required_argument, NULL, 'o'},
 		{"count", required_argument, NULL, 'n'},
+		{"by", required_argument, NULL, 'b'},
+		{"horizon", required_argument, NULL, 'H'},
 		{NULL, 0, NULL, 0},
 	};
 	struct ch_registry_opts o = {0};
@@ -189,6 +239,8 @@ main(int argc, char **argv)
 	int c, nargs, asjson = 0, rc = 0;
 	long count = 0;
 	char *end;
+	struct ch_perf_opts po = { CH_PERF_HORIZON_DAYS, CH_PERF_MONTH };
+	int by;
 
 	ch_setprogname(argv[0]);
 	while ((c = getopt_long(argc, argv, "+s:d:hV", globalopts, NULL)) != -1) {
@@ -207,7 +259,9 @@ main(int argc, char **argv)
 	argc -= optind;
 	argv += optind;
 	optind = 0;	/* 0: glibc re-initialises getopt (argument order mode) */
-	while ((c = getopt_long(argc, argv, "jo:n:", subopts, NULL)) != -1) {
+	while ((c = getopt_long(argc, argv, "jo:n:b:H:", subopts, NULL)) != -1) {
+		if ((c == 'b' || c == 'H') && strcmp(cmd, "perf") != 0)
+			usage(2);
 		switch (c) {
 		case 'j': asjson = 1; break;
 		case 'o': output = optarg; break;
@@ -217,6 +271,19 @@ main(int argc, char **argv)
 				usage(2);
 			if (*end || count <= 0)
 				ch_die(2, "bad count '%s'", optarg);
+			break;
+		case 'b':
+			if ((by = ch_perf_by_parse(optarg)) < 0)
+				ch_die(2, "--by: '%s' is not day, week, month or all",
+				    optarg);
+			po.by = (enum ch_perf_by)by;
+			break;
+		case 'H':
+			po.horizon_days = strtol(optarg, &end, 10);
+			if (*end || end == optarg || po.horizon_days < 1 ||
+			    po.horizon_days > 36500)
+				ch_die(2, "--horizon: '%s' is not a number of days "
+				    "from 1 to 36500", optarg);
 			break;
 		default: usage(2);
 		}
@@ -235,8 +302,9 @@ main(int argc, char **argv)
 	} else if (strcmp(cmd, "pull") == 0 && nargs == 1) {
 	} else if (strcmp(cmd, "history") == 0 && nargs <= 1) {
 	} else if (strcmp(cmd, "drift") == 0 && nargs == 0) {
+	} else if (strcmp(cmd, "perf") == 0 && nargs == 0) {
 	} else {
-		if (!strstr(" list show alias rollback pull history drift ", cmd))
+		if (!strstr(" list show alias rollback pull history drift perf ", cmd))
 			ch_warn("unknown command '%s'", cmd);
 		usage(2);
 	}
@@ -251,6 +319,8 @@ main(int argc, char **argv)
 		rc = cmd_pull(r, args[0], output);
 	else if (strcmp(cmd, "drift") == 0)
 		rc = cmd_drift(r, count, asjson);
+	else if (strcmp(cmd, "perf") == 0)
+		rc = cmd_perf(r, &po, asjson);
 	else if (strcmp(cmd, "show") == 0) {
 		json_t *j = ch_registry_show(r, args[0], &e);
 		if (!j)

@@ -4,9 +4,12 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "csv.h"
 #include "model.h"
+#include "predlog.h"
+#include "registry.h"
 #include "util.h"
 
 #define BATCH 1024
@@ -17,6 +20,8 @@ usage(int status)
 	fprintf(status ? stderr : stdout,
 	    "usage: churn-predict -m model [--json-in] [--json] [--skip-bad]\n"
 	    "                     [--threshold t] [--jobs n] [file | -]\n"
+	    "       churn-predict -m model --record [--at time] [--retain days]\n"
+	    "                     [--store URL] [--database URL] [...] file\n"
 	    "       churn-predict -m model --schema | --describe\n");
 	exit(status);
 }
@@ -314,6 +319,32 @@ emit(void *ctx, void *result, struct ch_err *e)
 	return 0;
 }
 
+/*
+ * --record: the rows of input scored again by the library and appended to
+ * the registry's prediction log at time at, then rows older than retain
+ * days pruned.
+ */
+static void
+record(const struct ch_model *m, const char *input, int jsonin, time_t at,
+    long retain, const char *store, const char *db)
+{
+	struct ch_registry_opts o = { 0 };
+	struct ch_registry *r;
+	struct ch_err e;
+	size_t n, gone;
+
+	o.store_url = store;
+	o.database_url = db;
+	ch_registry_opts_fill(&o, getenv);
+	if (ch_registry_open(&o, &r, &e) != 0 ||
+	    ch_predlog_record_file(r, m, input, jsonin, at, &n, &e) != 0 ||
+	    ch_predlog_prune(r, retain, time(NULL), &gone, &e) != 0)
+		ch_die(2, "--record: %s", e.msg);
+	ch_warn("%zu predictions recorded in the prediction log (%s)", n,
+	    ch_registry_db_where(r));
+	ch_registry_close(r);
+}
+
 /* JSON lines in: one object a line, scored in batches. */
 static void
 json_lines(struct conf *c, FILE *fp, int jobs)
@@ -384,7 +415,7 @@ int
 main(int argc, char *argv[])
 {
 	enum { O_JSONIN = 256, O_JSON, O_SKIP, O_SCHEMA, O_DESCRIBE, O_THRESHOLD,
-	    O_JOBS, O_VERSION };
+	    O_JOBS, O_VERSION, O_RECORD, O_AT, O_RETAIN, O_STORE, O_DATABASE };
 	static const struct option longopts[] = {
 		{ "model", required_argument, NULL, 'm' },
 		{ "json-in", no_argument, NULL, O_JSONIN },
@@ -396,11 +427,19 @@ main(int argc, char *argv[])
 		{ "jobs", required_argument, NULL, O_JOBS },
 		{ "help", no_argument, NULL, 'h' },
 		{ "version", no_argument, NULL, O_VERSION },
+		{ "record", no_argument, NULL, O_RECORD },
+		{ "at", required_argument, NULL, O_AT },
+		{ "retain", required_argument, NULL, O_RETAIN },
+		{ "store", required_argument, NULL, O_STORE },
+		{ "database", required_argument, NULL, O_DATABASE },
 		{ NULL, 0, NULL, 0 }
 	};
 	static const struct ch_csv_ops ops = { header, worker_new, block, emit,
 	    discard, worker_free };
-	const char *model = NULL, *input = "-";
+	const char *model = NULL, *input = "-", *store = NULL, *db = NULL;
+	int rec = 0;
+	long retain = CH_PREDLOG_RETAIN_DAYS;
+	time_t at = time(NULL);
 	int c, jsonin = 0, show = 0, jobs = ch_ncpus(), f;
 	size_t unseen_total = 0;
 	struct ch_model *m;
@@ -430,6 +469,21 @@ main(int argc, char *argv[])
 				ch_die(2, "--jobs: '%s' is not a number from 1 to 1024", optarg);
 			break;
 		case O_VERSION: printf("churn-predict %s\n", CHURN_VERSION); return 0;
+		case O_RECORD: rec = 1; break;
+		case O_STORE: store = optarg; break;
+		case O_DATABASE: db = optarg; break;
+		case O_AT:
+			if (ch_time_parse(optarg, strlen(optarg), &at) != 0)
+				ch_die(2, "--at: '%s' is not a time (YYYY-MM-DD or "
+				    "YYYY-MM-DDTHH:MM:SSZ)", optarg);
+			break;
+		case O_RETAIN:
+			if (ch_parse_double(optarg, strlen(optarg), &t) != 0 ||
+			    t < 0 || t > 36500 || t != (long)t)
+				ch_die(2, "--retain: '%s' is not a number of days "
+				    "from 0 to 36500", optarg);
+			retain = (long)t;
+			break;
 		case 'h': usage(0);
 		default: usage(2);
 		}
@@ -438,6 +492,9 @@ main(int argc, char *argv[])
 		usage(2);
 	if (optind < argc)
 		input = argv[optind];
+	if (rec && strcmp(input, "-") == 0)
+		ch_die(2, "--record: give a file (it is read again to record "
+		    "the rows), not stdin");
 	if (ch_model_load(model, &m, &err) != 0)
 		ch_die(2, "%s", err.msg);
 	if (show) {
@@ -484,6 +541,14 @@ main(int argc, char *argv[])
 		ch_warn("%zu bad rows skipped", cf.skipped);
 	if (fp != stdin)
 		fclose(fp);
+	if (rec) {
+		ch_fshut(stdout, "<stdout>");
+		record(m, input, jsonin, at, retain, store, db);
+		free(cf.unseen);
+		free(cf.col);
+		ch_model_free(m);
+		return cf.skipped ? 1 : 0;
+	}
 	free(cf.unseen);
 	free(cf.col);
 	ch_model_free(m);

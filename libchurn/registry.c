@@ -229,6 +229,23 @@ static const char *const migrations[] = {
 	"  model_version text,"
 	"  probability double precision,"
 	"  row jsonb NOT NULL);",
+	/* 3: customer outcomes (churn-outcomes), one per customer and time */
+	"CREATE TABLE churn_outcomes ("
+	"  customer_id text NOT NULL CHECK (length(customer_id) BETWEEN 1 AND 256),"
+	"  time timestamptz NOT NULL,"
+	"  outcome boolean NOT NULL,"
+	"  recorded timestamptz NOT NULL DEFAULT now(),"
+	"  PRIMARY KEY (customer_id, time));",
+	/* 4: the prediction log (predlog.h), append-only, pruned by age */
+	"CREATE TABLE churn_predictions ("
+	"  id bigserial PRIMARY KEY,"
+	"  customer_id text NOT NULL,"
+	"  time timestamptz NOT NULL,"
+	"  model_version text NOT NULL,"
+	"  probability double precision NOT NULL,"
+	"  features jsonb NOT NULL);"
+	"CREATE INDEX churn_predictions_customer ON churn_predictions (customer_id, time);"
+	"CREATE INDEX churn_predictions_time ON churn_predictions (time);",
 };
 #define NMIGRATIONS ((int)(sizeof migrations / sizeof migrations[0]))
 
@@ -1543,4 +1560,19 @@ ch_registry_window_read(struct ch_registry *r, long limit, size_t *len,
 		*rows = PQntuples(res);
 	PQclear(res);
 	return buf;
+}
+
+/* ---- the database, for the other files that keep tables in it ---- */
+
+PGconn *
+ch_registry_pg(struct ch_registry *r)
+{
+	return r->pg;
+}
+
+PGresult *
+ch_registry_pg_exec(struct ch_registry *r, const char *what, const char *sql,
+    int n, const char *const *params, struct ch_err *e)
+{
+	return pg_exec(r, what, sql, n, params, e);
 }

@@ -2,6 +2,8 @@
 #include <sys/file.h>
 #include <sys/stat.h>
 
+#include <dirent.h>
+
 #include <errno.h>
 #include <fcntl.h>
 #include <pthread.h>
@@ -33,6 +35,7 @@ struct ch_store {
 	long timeout_s;
 	CURL *curl;
 	int locked;
+	const char *list_query;  /* ch_store_list: the bucket GET's query */
 };
 
 static pthread_once_t curl_once = PTHREAD_ONCE_INIT;
@@ -423,8 +426,11 @@ s3_request(struct ch_store *s, const char *method, const char *key,
 	collect(s->bucket, 1, strlen(s->bucket), &url);
 	/* GET on the bucket: a one-key listing, to learn whether it exists
 	 * and whether we may read it (the query is signed as given: sorted) */
-	if (!key && strcmp(method, "GET") == 0)
-		collect("?list-type=2&max-keys=1", 1, 23, &url);
+	if (!key && strcmp(method, "GET") == 0) {
+		const char *q = s->list_query ? s->list_query :
+		    "?list-type=2&max-keys=1";
+		collect((char *)q, 1, strlen(q), &url);
+	}
 	if (key) {
 		collect("/", 1, 1, &url);
 		append_encoded(&url, s->prefix);
@@ -731,4 +737,237 @@ ch_store_unlock(struct ch_store *s)
 		s->lockfd = -1;
 	}
 	s->locked = 0;
+}
+
+/* ---- listing ---- */
+
+struct keylist {
+	char **k;
+	size_t n, cap;
+};
+
+static void
+keylist_add(struct keylist *l, const char *k, size_t len)
+{
+	if (l->n == l->cap) {
+		l->cap = l->cap ? 2 * l->cap : 64;
+		l->k = ch_reallocarray(l->k, l->cap, sizeof *l->k);
+	}
+	l->k[l->n++] = ch_strndup(k, len);
+}
+
+static int
+cmp_key(const void *a, const void *b)
+{
+	return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
+/* Walks dir (the key prefix rel, "" or "a/b/") into l. */
+static int
+local_walk(const char *dir, const char *rel, struct keylist *l,
+    struct ch_err *e)
+{
+	DIR *d = opendir(dir);
+	struct dirent *de;
+	struct stat st;
+	int rc = 0;
+
+	if (!d)
+		return errno == ENOENT || errno == ENOTDIR ? 0 :
+		    ch_errf(e, "%s: %s", dir, strerror(errno));
+	while (rc == 0 && (de = readdir(d))) {
+		size_t nd = strlen(dir) + strlen(de->d_name) + 2;
+		size_t nr = strlen(rel) + strlen(de->d_name) + 2;
+		char *p, *r;
+
+		/* dot files, temporary files of ch_write_atomic, lock files */
+		if (de->d_name[0] == '.' || strstr(de->d_name, ".tmp.") ||
+		    (strlen(de->d_name) > 5 && strcmp(de->d_name +
+		    strlen(de->d_name) - 5, ".lock") == 0))
+			continue;
+		p = ch_malloc(nd);
+		r = ch_malloc(nr);
+		snprintf(p, nd, "%s/%s", dir, de->d_name);
+		snprintf(r, nr, "%s%s", rel, de->d_name);
+		if (lstat(p, &st) == 0 && S_ISDIR(st.st_mode)) {
+			snprintf(r, nr, "%s%s/", rel, de->d_name);
+			rc = local_walk(p, r, l, e);
+		} else if (S_ISREG(st.st_mode))
+			keylist_add(l, r, strlen(r));
+		free(p);
+		free(r);
+	}
+	closedir(d);
+	return rc;
+}
+
+static int
+local_list(struct ch_store *s, const char *prefix, struct keylist *l,
+    struct ch_err *e)
+{
+	/* the directory part of the prefix, then a filter on the rest */
+	const char *slash = strrchr(prefix, '/');
+	char *dirrel = ch_strndup(prefix, slash ? (size_t)(slash - prefix) + 1 : 0);
+	char *dir = *dirrel ? local_path(s, dirrel) : ch_strdup(s->root);
+	size_t i, j = 0;
+	int rc;
+
+	if (*dirrel && dir[strlen(dir) - 1] == '/')
+		dir[strlen(dir) - 1] = '\0';
+	rc = local_walk(dir, dirrel, l, e);
+	for (i = 0; i < l->n; i++) {
+		if (strncmp(l->k[i], prefix, strlen(prefix)) == 0)
+			l->k[j++] = l->k[i];
+		else
+			free(l->k[i]);
+	}
+	l->n = j;
+	free(dir);
+	free(dirrel);
+	return rc;
+}
+
+/* Percent-encodes a query value: RFC 3986 unreserved characters only. */
+static void
+append_query_value(struct membuf *u, const char *s)
+{
+	static const char hex[] = "0123456789ABCDEF";
+	char t[3];
+
+	for (; *s; s++) {
+		unsigned char c = (unsigned char)*s;
+		if (('a' <= c && c <= 'z') || ('A' <= c && c <= 'Z') ||
+		    ('0' <= c && c <= '9') || strchr("-._~", c)) {
+			collect((char *)&c, 1, 1, u);
+		} else {
+			t[0] = '%';
+			t[1] = hex[c >> 4];
+			t[2] = hex[c & 15];
+			collect(t, 1, 3, u);
+		}
+	}
+}
+
+/* Unescapes the five XML entities in place. */
+static size_t
+xml_unescape(char *s, size_t n)
+{
+	static const struct { const char *ent; char c; } ents[] = {
+		{ "&amp;", '&' }, { "&lt;", '<' }, { "&gt;", '>' },
+		{ "&quot;", '"' }, { "&apos;", '\'' },
+	};
+	size_t i, j = 0, k;
+
+	for (i = 0; i < n; ) {
+		for (k = 0; k < sizeof ents / sizeof ents[0]; k++) {
+			size_t el = strlen(ents[k].ent);
+			if (i + el <= n && memcmp(s + i, ents[k].ent, el) == 0)
+				break;
+		}
+		if (k < sizeof ents / sizeof ents[0]) {
+			s[j++] = ents[k].c;
+			i += strlen(ents[k].ent);
+		} else
+			s[j++] = s[i++];
+	}
+	return j;
+}
+
+/* ListObjectsV2, page by page (the query sorted by name: curl 7.88 signs
+ * it as given). */
+static int
+s3_list(struct ch_store *s, const char *prefix, struct keylist *l,
+    struct ch_err *e)
+{
+	char token[1024] = "";
+	size_t plen = strlen(s->prefix);
+	int rc = 0;
+
+	do {
+		struct membuf q = {0}, r = {0};
+		const char *a, *b;
+		long st;
+
+		collect("?", 1, 1, &q);
+		if (*token) {
+			collect("continuation-token=", 1, 19, &q);
+			append_query_value(&q, token);
+			collect("&", 1, 1, &q);
+		}
+		collect("list-type=2&prefix=", 1, 19, &q);
+		{
+			size_t n = plen + strlen(prefix) + 1;
+			char *full = ch_malloc(n);
+
+			snprintf(full, n, "%s%s", s->prefix, prefix);
+			append_query_value(&q, full);
+			free(full);
+		}
+		s->list_query = (const char *)q.b;
+		rc = s3_request(s, "GET", NULL, NULL, 0, &st, &r, e);
+		s->list_query = NULL;
+		free(q.b);
+		if (rc == 0 && st != 200)
+			rc = s3_fail(s, "GET", NULL, st, &r, e);
+		token[0] = '\0';
+		for (a = (const char *)r.b; rc == 0 && a &&
+		    (a = strstr(a, "<Key>")); a = b) {
+			char *k;
+			size_t n;
+
+			a += 5;
+			if (!(b = strstr(a, "</Key>")))
+				break;
+			k = ch_strndup(a, (size_t)(b - a));
+			n = xml_unescape(k, (size_t)(b - a));
+			if (n >= plen && strncmp(k, s->prefix, plen) == 0)
+				keylist_add(l, k + plen, n - plen);
+			free(k);
+		}
+		if (rc == 0 && r.b && strstr((const char *)r.b,
+		    "<IsTruncated>true</IsTruncated>")) {
+			xml_field(r.b, "NextContinuationToken", token, sizeof token);
+			if (!*token)
+				rc = ch_errf(e, "s3 endpoint %s: a truncated listing of "
+				    "bucket '%s' without a continuation token",
+				    s->endpoint, s->bucket);
+		}
+		free(r.b);
+	} while (rc == 0 && *token);
+	return rc;
+}
+
+int
+ch_store_list(struct ch_store *s, const char *prefix, char ***keys,
+    size_t *n, struct ch_err *e)
+{
+	struct keylist l = {0};
+	size_t i;
+	int rc;
+
+	*keys = NULL;
+	*n = 0;
+	rc = s->kind == LOCAL ? local_list(s, prefix, &l, e) :
+	    s3_list(s, prefix, &l, e);
+	if (rc < 0) {
+		for (i = 0; i < l.n; i++)
+			free(l.k[i]);
+		free(l.k);
+		return -1;
+	}
+	if (l.n)
+		qsort(l.k, l.n, sizeof *l.k, cmp_key);
+	*keys = l.k;
+	*n = l.n;
+	return 0;
+}
+
+void
+ch_store_keys_free(char **keys, size_t n)
+{
+	size_t i;
+
+	for (i = 0; i < n; i++)
+		free(keys[i]);
+	free(keys);
 }

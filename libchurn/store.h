@@ -69,6 +69,16 @@ int ch_store_head(struct ch_store *s, const char *key, size_t *len,
 int ch_store_delete(struct ch_store *s, const char *key, struct ch_err *e);
 
 /*
+ * The keys that start with prefix ("" for all), sorted, as a malloc'd
+ * array of *n malloc'd strings (free with ch_store_keys_free).  file://
+ * walks the directory (skipping dot, lock and temporary files); s3:// pages
+ * through ListObjectsV2.  Returns 0 (no keys is not an error) or -1.
+ */
+int ch_store_list(struct ch_store *s, const char *prefix, char ***keys,
+    size_t *n, struct ch_err *e);
+void ch_store_keys_free(char **keys, size_t n);
+
+/*
  * Exclusive lock for read-modify-write of a small object (the registry
  * index).  file:// takes flock(2) on "<dir>/<key>.lock", waiting for it;
  * s3:// has no lock primitive and takes only a process-local lock
