@@ -177,7 +177,10 @@ cmd_perf(struct ch_registry *r, const struct ch_perf_opts *po, int asjson)
 	if (!p)
 		ch_die(2, "%s", e.msg);
 	if (asjson) {
-		print_json(p);
+		/* full precision: the figures are compared with other tools' */
+		json_dumpf(p, stdout, JSON_INDENT(2) | JSON_PRESERVE_ORDER |
+		    JSON_REAL_PRECISION(17));
+		putchar('\n');
 		json_decref(p);
 		return 0;
 	}
