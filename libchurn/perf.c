@@ -126,8 +126,14 @@ metrics(const struct grow *g, size_t n, double threshold)
 		y[i] = (uint8_t)(g[i].r->y != 0);
 		npos += y[i];
 		brier += (p[i] - y[i]) * (p[i] - y[i]);
+		/* the bin [b/10, (b+1)/10) by comparison, not by the
+		 * rounding of p * 10 */
 		b = (int)(p[i] * 10);
 		b = b < 0 ? 0 : b > 9 ? 9 : b;
+		if (b < 9 && p[i] >= (b + 1) / 10.0)
+			b++;
+		else if (b > 0 && p[i] < b / 10.0)
+			b--;
 		cnt[b]++;
 		pos[b] += y[i];
 		psum[b] += p[i];
