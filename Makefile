@@ -60,7 +60,7 @@ $(B)/bin/%: $$(addprefix $(B)/,$$(addsuffix .o,$$(basename $$(wildcard cmd/$$*/*
 # churn-serve serves the web UI embedded at build time from cmd/churn-serve/ui/
 SERVE_OBJ = $(patsubst %.c,$(B)/%.o,$(wildcard cmd/churn-serve/*.c))
 UI_FILES  = $(shell find cmd/churn-serve/ui -type f ! -name '.*' 2>/dev/null)
-$(SERVE_OBJ): cmd/churn-serve/serve.h cmd/churn-serve/http.h
+$(SERVE_OBJ): cmd/churn-serve/serve.h cmd/churn-serve/http.h cmd/churn-serve/guard.h
 $(B)/gen/churn-serve/assets.c: scripts/embed cmd/churn-serve/ui $(UI_FILES)
 	@mkdir -p $(@D)
 	scripts/embed cmd/churn-serve/ui > $@.tmp && mv $@.tmp $@
@@ -80,7 +80,7 @@ check: all units fuzzers
 	$(MAKE) SAN=1 check-san
 
 check-san: all units
-	CHURN_BIN=$(CURDIR)/$(B)/bin CHURN_UNITS=$(CURDIR)/$(B)/tests CHURN_SAN=1 tests/run unit cli
+	CHURN_BIN=$(CURDIR)/$(B)/bin CHURN_UNITS=$(CURDIR)/$(B)/tests CHURN_SAN=1 tests/run unit cli http
 
 # fuzz targets (libFuzzer, clang): each parser, FUZZ_SECONDS each
 FUZZ_SECONDS = 10

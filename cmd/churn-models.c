@@ -1,4 +1,4 @@
-/* churn-models - list, show, alias, roll back, pull and audit model versions */
+/* churn-models - list, show, alias, roll back, pull, audit and clean up model versions */
 #include <getopt.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -22,6 +22,7 @@ usage(int status)
 	    "       churn-models pull name [-o file | -o -]\n"
 	    "       churn-models history [alias] [--json]\n"
 	    "       churn-models drift [-n count] [--json]\n"
+	    "       churn-models gc [--json]\n"
 	    "       churn-models perf [--by day|week|month|all] [--horizon days] "
 	    "[--json]\n");
 	exit(status);
@@ -135,6 +136,31 @@ cmd_pull(struct ch_registry *r, const char *name, const char *output)
 	    ref.sha256, "size", (json_int_t)ref.size, "file", output);
 	print_json(j);
 	json_decref(j);
+	return 0;
+}
+
+/* What pushes that died left in the store, removed: one line each, then
+ * the totals. */
+static int
+cmd_gc(struct ch_registry *r, int asjson)
+{
+	struct ch_err e = {{0}};
+	json_t *g = ch_registry_gc(r, &e), *x;
+	size_t i;
+
+	if (!g)
+		ch_die(2, "%s", e.msg);
+	if (asjson)
+		print_json(g);
+	else {
+		json_array_foreach(json_object_get(g, "removed"), i, x)
+			printf("removed %s (%lld bytes)\n", jstr(x, "key"),
+			    (long long)json_integer_value(json_object_get(x, "bytes")));
+		printf("%zu leftovers removed (%lld bytes)\n",
+		    json_array_size(json_object_get(g, "removed")),
+		    (long long)json_integer_value(json_object_get(g, "bytes")));
+	}
+	json_decref(g);
 	return 0;
 }
 
@@ -305,9 +331,10 @@ main(int argc, char **argv)
 	} else if (strcmp(cmd, "pull") == 0 && nargs == 1) {
 	} else if (strcmp(cmd, "history") == 0 && nargs <= 1) {
 	} else if (strcmp(cmd, "drift") == 0 && nargs == 0) {
+	} else if (strcmp(cmd, "gc") == 0 && nargs == 0) {
 	} else if (strcmp(cmd, "perf") == 0 && nargs == 0) {
 	} else {
-		if (!strstr(" list show alias rollback pull history drift perf ", cmd))
+		if (!strstr(" list show alias rollback pull history drift gc perf ", cmd))
 			ch_warn("unknown command '%s'", cmd);
 		usage(2);
 	}
@@ -322,6 +349,8 @@ main(int argc, char **argv)
 		rc = cmd_pull(r, args[0], output);
 	else if (strcmp(cmd, "drift") == 0)
 		rc = cmd_drift(r, count, asjson);
+	else if (strcmp(cmd, "gc") == 0)
+		rc = cmd_gc(r, asjson);
 	else if (strcmp(cmd, "perf") == 0)
 		rc = cmd_perf(r, &po, asjson);
 	else if (strcmp(cmd, "show") == 0) {

@@ -16,7 +16,7 @@ usage(int status)
 {
 	fprintf(status ? stderr : stdout,
 	    "usage: churn-push [--store URL] [--database URL] [--alias NAME] [--init]\n"
-	    "                  [--git-commit SHA] [model | -]\n");
+	    "                  [--git-commit SHA] [--keep-version] [model | -]\n");
 	exit(status);
 }
 
@@ -76,6 +76,30 @@ manifest(const struct ch_model *m, const char *source, const char *commit)
 	return j;
 }
 
+/*
+ * churn-push owns the name under which a model is published: when another
+ * model holds the version churn-train stamped, the registry asks for a
+ * copy stamped with the next second, and this gives it, so that the name
+ * in the stored file, its manifest and the registry stay the same.
+ */
+struct stamp {
+	struct ch_model *m;
+	const char *source, *commit;
+};
+
+static int
+restamp(void *arg, const char *version, unsigned char **buf, size_t *len,
+    json_t **man, struct ch_err *e)
+{
+	struct stamp *st = arg;
+
+	snprintf(st->m->version, sizeof st->m->version, "%s", version);
+	if (ch_model_encode(st->m, buf, len, e) != 0)
+		return -1;
+	*man = manifest(st->m, st->source, st->commit);
+	return 0;
+}
+
 int
 main(int argc, char **argv)
 {
@@ -85,6 +109,7 @@ main(int argc, char **argv)
 		{"alias", required_argument, NULL, 'a'},
 		{"init", no_argument, NULL, 'I'},
 		{"git-commit", required_argument, NULL, 'g'},
+		{"keep-version", no_argument, NULL, 'K'},
 		{"help", no_argument, NULL, 'h'},
 		{"version", no_argument, NULL, 'V'},
 		{NULL, 0, NULL, 0},
@@ -98,7 +123,9 @@ main(int argc, char **argv)
 	unsigned char *buf;
 	size_t len;
 	json_t *man, *out;
-	int c, init = 0;
+	struct stamp st;
+	char trained[sizeof m->version];
+	int c, init = 0, keep = 0;
 
 	ch_setprogname(argv[0]);
 	while ((c = getopt_long(argc, argv, "s:d:a:hV", longopts, NULL)) != -1) {
@@ -108,6 +135,7 @@ main(int argc, char **argv)
 		case 'a': alias = optarg; break;
 		case 'I': init = 1; break;
 		case 'g': commit = optarg; break;
+		case 'K': keep = 1; break;
 		case 'h': usage(0); break;
 		case 'V': printf("churn-push %s\n", CHURN_VERSION); return 0;
 		default: usage(2);
@@ -131,8 +159,14 @@ main(int argc, char **argv)
 		ch_die(2, "%s", e.msg);
 	if (init && ch_registry_init_store(r, &e) != 0)
 		ch_die(2, "%s", e.msg);
-	if (ch_registry_push(r, buf, len, man, alias, &out, &e) != 0)
+	st = (struct stamp){m, modelname, commit};
+	snprintf(trained, sizeof trained, "%s", m->version);
+	if (ch_registry_push_as(r, buf, len, man, alias, keep ? NULL : restamp, &st,
+	    &out, &e) != 0)
 		ch_die(2, "%s", e.msg);
+	if (strcmp(json_string_value(json_object_get(out, "version")), trained) != 0)
+		ch_warn("%s: version %s is another model's; published as %s",
+		    modelname, trained, json_string_value(json_object_get(out, "version")));
 	json_object_set(out, "metrics", json_object_get(m->meta, "metrics"));
 	json_object_set_new(out, "registry", json_string(ch_registry_db_where(r)));
 	json_dumpf(out, stdout, JSON_INDENT(2) | JSON_PRESERVE_ORDER | JSON_REAL_PRECISION(10));

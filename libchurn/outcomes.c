@@ -44,39 +44,6 @@ outvec_add(struct outvec *o, const char *id, size_t len, time_t t, int y)
 	o->n++;
 }
 
-/* Well-formed UTF-8 (no overlongs, no surrogates, at most U+10FFFF). */
-static int
-utf8_ok(const unsigned char *s, size_t n)
-{
-	size_t i = 0, k, need;
-	unsigned long c;
-
-	while (i < n) {
-		if (s[i] < 0x80) {
-			i++;
-			continue;
-		}
-		if (s[i] >= 0xc2 && s[i] <= 0xdf)
-			need = 1, c = s[i] & 0x1f;
-		else if (s[i] >= 0xe0 && s[i] <= 0xef)
-			need = 2, c = s[i] & 0x0f;
-		else if (s[i] >= 0xf0 && s[i] <= 0xf4)
-			need = 3, c = s[i] & 0x07;
-		else
-			return 0;
-		for (k = 1; k <= need; k++) {
-			if (i + k >= n || (s[i + k] & 0xc0) != 0x80)
-				return 0;
-			c = c << 6 | (s[i + k] & 0x3f);
-		}
-		if ((need == 2 && (c < 0x800 || (c >= 0xd800 && c <= 0xdfff))) ||
-		    (need == 3 && (c < 0x10000 || c > 0x10ffff)))
-			return 0;
-		i += need + 1;
-	}
-	return 1;
-}
-
 /* Checks one row's id, label and time; adds it to out.  col names the
  * columns for messages. */
 static int
@@ -91,14 +58,14 @@ take_row(const char *name, long line, const char *idcol, const char *id,
 	if (idlen == 0)
 		return ch_errf(e, "%s:%ld: column '%s': empty id", name, line,
 		    idcol);
-	if (!utf8_ok((const unsigned char *)id, idlen))
-		return ch_errf(e, "%s:%ld: column '%s': the id is not UTF-8",
-		    name, line, idcol);
 	if (idlen > CH_OUTCOME_ID_MAX)
 		return ch_errf(e, "%s:%ld: column '%s': the id has %zu bytes, at "
 		    "most %d", name, line, idcol, idlen, CH_OUTCOME_ID_MAX);
 	if (memchr(id, '\0', idlen))
 		return ch_errf(e, "%s:%ld: column '%s': the id holds a NUL byte",
+		    name, line, idcol);
+	if (!ch_utf8_valid(id, idlen))
+		return ch_errf(e, "%s:%ld: column '%s': the id is not UTF-8",
 		    name, line, idcol);
 	if ((lab = ch_label(y, ylen, o->positive)) < 0)
 		return ch_errf(e, "%s:%ld: column '%s': '%.*s' is not a label "
@@ -331,24 +298,36 @@ dedupe(struct ch_outcome *v, size_t n)
 }
 
 static int
+cmp_name(const void *a, const void *b)
+{
+	return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
+static int
 store_read(struct ch_registry *r, struct outvec *out, struct ch_err *e)
 {
 	struct ch_store *st = ch_registry_store(r);
-	char **keys;
+	char **names, key[128];
 	size_t nk, i;
 	int rc = 0;
 
-	if (ch_store_list(st, OUT_PREFIX, &keys, &nk, e) < 0)
+	if (!(names = ch_store_list(st, "outcomes", e)))
 		return -1;
+	/* oldest first (the names start with the time): the first row of
+	 * a key wins */
+	for (nk = 0; names[nk]; nk++)
+		;
+	qsort(names, nk, sizeof *names, cmp_name);
 	for (i = 0; rc == 0 && i < nk; i++) {
 		unsigned char *buf;
-		size_t len, ln = 0;
+		size_t len, ln = 0, n = strlen(names[i]);
 		const char *p, *end, *nl;
 
-		if (strlen(keys[i]) < 6 ||
-		    strcmp(keys[i] + strlen(keys[i]) - 6, ".jsonl") != 0)
+		if (n < 7 || n > 100 || names[i][0] == '.' ||
+		    strcmp(names[i] + n - 6, ".jsonl") != 0)
 			continue;
-		if ((rc = ch_store_get(st, keys[i], &buf, &len, e)) != 0) {
+		snprintf(key, sizeof key, OUT_PREFIX "%s", names[i]);
+		if ((rc = ch_store_get(st, key, &buf, &len, e)) != 0) {
 			rc = rc == 1 ? 0 : -1;
 			continue;
 		}
@@ -370,7 +349,7 @@ store_read(struct ch_registry *r, struct outvec *out, struct ch_err *e)
 			    !json_is_integer(y) || ch_time_parse(json_string_value(t),
 			    json_string_length(t), &when) < 0)
 				rc = ch_errf(e, "outcomes in %s: %s:%zu: not an "
-				    "outcome row", ch_store_where(st), keys[i], ln);
+				    "outcome row", ch_store_where(st), key, ln);
 			else
 				outvec_add(out, json_string_value(id),
 				    json_string_length(id), when,
@@ -381,7 +360,7 @@ store_read(struct ch_registry *r, struct outvec *out, struct ch_err *e)
 		}
 		free(buf);
 	}
-	ch_store_keys_free(keys, nk);
+	ch_strv_free(names);
 	return rc;
 }
 

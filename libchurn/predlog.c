@@ -285,59 +285,91 @@ parse_row(const char *line, size_t len, int with_features, struct ch_pred *p)
 }
 
 static int
+read_segment(struct ch_store *st, const char *key, time_t from, time_t to,
+    int with_features, struct predvec *pv, struct ch_err *e)
+{
+	unsigned char *buf;
+	size_t len, ln = 0;
+	char *p, *end, *nl;
+	int rc = ch_store_get(st, key, &buf, &len, e);
+
+	if (rc != 0)
+		return rc == 1 ? 0 : -1;   /* 1: pruned meanwhile */
+	for (p = (char *)buf, end = p + len; p < end; p = nl + 1) {
+		struct ch_pred x = {0};
+
+		if (!(nl = memchr(p, '\n', (size_t)(end - p))))
+			nl = end;
+		ln++;
+		if (nl == p)
+			continue;
+		if (parse_row(p, (size_t)(nl - p), with_features, &x) < 0) {
+			rc = ch_errf(e, "prediction log %s: %s:%zu: not a "
+			    "prediction row", ch_store_where(st), key, ln);
+			break;
+		}
+		if (x.time < from || (to && x.time >= to)) {
+			free(x.id);
+			free(x.version);
+			json_decref(x.features);
+			continue;
+		}
+		*predvec_add(pv) = x;
+	}
+	free(buf);
+	return rc;
+}
+
+/* A day folder's name: YYYY-MM-DD. */
+static int
+is_day(const char *s)
+{
+	time_t t;
+
+	return strlen(s) == 10 && ch_time_parse(s, 10, &t) == 0;
+}
+
+static int
+is_segment(const char *s)
+{
+	size_t n = strlen(s);
+
+	return n > 6 && s[0] != '.' && strcmp(s + n - 6, ".jsonl") == 0;
+}
+
+static int
 store_read(struct ch_registry *r, time_t from, time_t to, int with_features,
     struct predvec *pv, struct ch_err *e)
 {
 	struct ch_store *st = ch_registry_store(r);
-	char **keys, dfrom[11], dto[11];
-	size_t nk, i;
+	char **days, **segs, dfrom[11], dto[11], key[128];
+	size_t i, j;
 	int rc = 0;
 
-	if (ch_store_list(st, SEG_PREFIX, &keys, &nk, e) < 0)
+	if (!(days = ch_store_list(st, "predictions", e)))
 		return -1;
 	day_of(from, dfrom);
 	if (to)
 		day_of(to, dto);
-	for (i = 0; rc == 0 && i < nk; i++) {
-		const char *k = keys[i] + strlen(SEG_PREFIX);
-		unsigned char *buf;
-		size_t len, ln = 0;
-		char *p, *end, *nl;
-
-		if (strlen(k) < 11 || k[10] != '/' ||
-		    strcmp(k + strlen(k) - 6, ".jsonl") != 0)
+	for (i = 0; rc == 0 && days[i]; i++) {
+		if (!is_day(days[i]) || strcmp(days[i], dfrom) < 0 ||
+		    (to && strcmp(days[i], dto) > 0))
 			continue;
-		if (memcmp(k, dfrom, 10) < 0 || (to && memcmp(k, dto, 10) > 0))
-			continue;
-		if ((rc = ch_store_get(st, keys[i], &buf, &len, e)) != 0) {
-			if (rc == 1)   /* pruned meanwhile */
-				rc = 0;
-			continue;
+		snprintf(key, sizeof key, SEG_PREFIX "%s", days[i]);
+		if (!(segs = ch_store_list(st, key, e))) {
+			rc = -1;
+			break;
 		}
-		for (p = (char *)buf, end = p + len; p < end; p = nl + 1) {
-			struct ch_pred x = {0};
-
-			if (!(nl = memchr(p, '\n', (size_t)(end - p))))
-				nl = end;
-			ln++;
-			if (nl == p)
+		for (j = 0; rc == 0 && segs[j]; j++) {
+			if (!is_segment(segs[j]) || strlen(segs[j]) > 80)
 				continue;
-			if (parse_row(p, (size_t)(nl - p), with_features, &x) < 0) {
-				rc = ch_errf(e, "prediction log %s: %s:%zu: not a "
-				    "prediction row", ch_store_where(st), keys[i], ln);
-				break;
-			}
-			if (x.time < from || (to && x.time >= to)) {
-				free(x.id);
-				free(x.version);
-				json_decref(x.features);
-				continue;
-			}
-			*predvec_add(pv) = x;
+			snprintf(key, sizeof key, SEG_PREFIX "%s/%s", days[i],
+			    segs[j]);
+			rc = read_segment(st, key, from, to, with_features, pv, e);
 		}
-		free(buf);
+		ch_strv_free(segs);
 	}
-	ch_store_keys_free(keys, nk);
+	ch_strv_free(days);
 	return rc;
 }
 
@@ -461,8 +493,8 @@ ch_predlog_prune(struct ch_registry *r, long days, time_t now,
     size_t *removed, struct ch_err *e)
 {
 	time_t cut = now - (time_t)days * 86400;
-	size_t gone = 0, nk, i;
-	char **keys, dcut[11];
+	size_t gone = 0, i;
+	char dcut[11];
 	int rc = 0;
 
 	if (removed)
@@ -483,20 +515,22 @@ ch_predlog_prune(struct ch_registry *r, long days, time_t now,
 		gone = (size_t)strtoul(PQcmdTuples(res), NULL, 10);
 		PQclear(res);
 	} else {
-		if (ch_store_list(ch_registry_store(r), SEG_PREFIX, &keys, &nk,
-		    e) < 0)
+		struct ch_store *st = ch_registry_store(r);
+		char **days, key[128];
+		unsigned long long bytes;
+
+		if (!(days = ch_store_list(st, "predictions", e)))
 			return -1;
 		day_of(cut, dcut);
-		/* a day's segment goes once the whole day is past the cut */
-		for (i = 0; rc == 0 && i < nk; i++) {
-			const char *k = keys[i] + strlen(SEG_PREFIX);
-
-			if (strlen(k) > 10 && k[10] == '/' && memcmp(k, dcut, 10) < 0) {
-				rc = ch_store_delete(ch_registry_store(r), keys[i], e);
-				gone += rc == 0;
-			}
+		/* a day's segments go once the whole day is past the cut */
+		for (i = 0; rc == 0 && days[i]; i++) {
+			if (!is_day(days[i]) || strcmp(days[i], dcut) >= 0)
+				continue;
+			snprintf(key, sizeof key, SEG_PREFIX "%s", days[i]);
+			rc = ch_store_remove_all(st, key, &bytes, e);
+			gone += rc == 0;
 		}
-		ch_store_keys_free(keys, nk);
+		ch_strv_free(days);
 	}
 	if (removed)
 		*removed = gone;

@@ -63,7 +63,7 @@ int ch_predlog_scored(struct ch_registry *r, char *const *ids, size_t n,
     unsigned char *found, struct ch_err *e);
 
 /* Deletes rows older than days days before now (whole UTC days for the
- * store); *removed (may be NULL) gets the rows (database) or segments
+ * store); *removed (may be NULL) gets the rows (database) or days
  * (store) removed.  days <= 0 keeps everything. */
 int ch_predlog_prune(struct ch_registry *r, long days, time_t now,
     size_t *removed, struct ch_err *e);

@@ -4,6 +4,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
 
 #include <libpq-fe.h>
 
@@ -623,6 +624,113 @@ vs_event(struct vstack *s, const char *action, const char *v)
 
 /* ---- push ---- */
 
+/*
+ * How a push stays safe against concurrent pushes and against being
+ * killed at any point:
+ *
+ * - Index in a file:// store: all of it happens under the index lock
+ *   (flock).  The artifact and manifest are written to a temporary
+ *   directory models/.push-<pid>, read back and checked, moved to
+ *   models/<version> by one rename(2), and only then is the index saved.
+ *   Only the lock holder writes below models/, so whatever lies there that
+ *   the index does not own while we hold the lock was left by a push that
+ *   died; each push removes it (gc_index_locked).
+ * - PostgreSQL: the version is claimed first, in one transaction: an
+ *   advisory lock on the version name, then INSERT ... ON CONFLICT DO
+ *   NOTHING.  Only the push that inserted the row writes the object, to
+ *   its final key, while the row is uncommitted and so invisible; it
+ *   commits after the object reads back with the right SHA-256.  A push
+ *   that loses, fails or dies rolls back and leaves no row; an object it
+ *   left under a version nobody registered is overwritten by the next push
+ *   that claims that version, or removed by churn-models gc, which takes
+ *   the same advisory lock first.  Object stores have no rename, and an
+ *   upload under a unique key would need a copy on S3 afterwards: writing
+ *   the final key while holding the claim costs nothing more.
+ * - Index in an s3:// store: one writer at a time (the lock is only
+ *   process-local, as store.h says); the object goes to its final key
+ *   under that lock.
+ *
+ * A version name taken by another model: when the caller passes a restamp
+ * function, the push tries the next second (vYYYYMMDD-HHMMSS plus one
+ * second) with the bytes restamp gives for that name, and so on, until a
+ * free second, or the same bytes (this model, pushed before), is found.
+ */
+
+#define PUSH_TMP ".push-"
+#define PUSH_SECONDS 3600          /* how far past its own second a push looks */
+#define VERSION_LOCK "730211444"   /* advisory lock class of version names */
+
+/* The name k seconds after a vYYYYMMDD-HHMMSS name into out; -1 when v
+ * has another form. */
+static int
+version_plus(const char *v, long k, char out[17])
+{
+	struct tm tm = {0};
+	char back[17];
+	time_t t;
+	int i;
+
+	if (strlen(v) != 16 || v[0] != 'v' || v[9] != '-')
+		return -1;
+	for (i = 1; i < 16; i++)
+		if (i != 9 && !isdigit((unsigned char)v[i]))
+			return -1;
+	if (sscanf(v, "v%4d%2d%2d-%2d%2d%2d", &tm.tm_year, &tm.tm_mon, &tm.tm_mday,
+	    &tm.tm_hour, &tm.tm_min, &tm.tm_sec) != 6)
+		return -1;
+	tm.tm_year -= 1900;
+	tm.tm_mon -= 1;
+	if ((t = timegm(&tm)) == (time_t)-1)
+		return -1;
+	ch_version_string(t, back);
+	if (strcmp(back, v) != 0)	/* no such time, e.g. a 13th month */
+		return -1;
+	ch_version_string(t + k, out);
+	return 0;
+}
+
+/* One name a push tries, with the bytes and the manifest that go with it. */
+struct cand {
+	char v[64];
+	const unsigned char *buf;
+	size_t len;
+	unsigned char *own;	/* restamped bytes (buf), or NULL */
+	char sha[65];
+	json_t *m;		/* the manifest as stored */
+};
+
+/* Fills c for buf and a copy of manifest (borrowed) completed with
+ * sha256, size, created and pushed; from names the version the model was
+ * trained as when this is a restamped copy. */
+static void
+cand_set(struct cand *c, const unsigned char *buf, size_t len, json_t *manifest,
+    const char *from)
+{
+	char t[21];
+
+	snprintf(c->v, sizeof c->v, "%s", jstr(manifest, "version"));
+	c->buf = buf;
+	c->len = len;
+	ch_sha256_hex(buf, len, c->sha);
+	c->m = json_deep_copy(manifest);
+	now_iso(t);
+	if (!json_is_string(json_object_get(c->m, "created")))
+		json_object_set_new(c->m, "created", json_string(t));
+	json_object_set_new(c->m, "sha256", json_string(c->sha));
+	json_object_set_new(c->m, "size", json_integer((json_int_t)len));
+	json_object_set_new(c->m, "pushed", json_string(t));
+	if (from)
+		json_object_set_new(c->m, "renamed_from", json_string(from));
+}
+
+static void
+cand_free(struct cand *c)
+{
+	free(c->own);
+	json_decref(c->m);
+	memset(c, 0, sizeof *c);
+}
+
 static json_t *
 push_result(const char *status, json_t *m, struct ch_registry *r, json_t *aliases)
 {
@@ -633,19 +741,20 @@ push_result(const char *status, json_t *m, struct ch_registry *r, json_t *aliase
 	    "aliases", aliases ? aliases : json_array());
 }
 
-/* Uploads artifact and manifest and checks the artifact read back. */
+/* Uploads c's artifact and manifest below dir ("models/<version>" or a
+ * temporary directory) and checks the artifact read back. */
 static int
-upload(struct ch_registry *r, const char *v, const unsigned char *buf,
-    size_t len, const char *sha, json_t *m, struct ch_err *e)
+upload(struct ch_registry *r, const char *dir, const struct cand *c,
+    struct ch_err *e)
 {
-	char key[128], got[65];
+	char key[160], got[65];
 	unsigned char *back;
 	size_t blen;
 	char *ms;
 	int rc;
 
-	artifact_key(v, key, sizeof key);
-	if (ch_store_put(r->store, key, buf, len, e) < 0)
+	snprintf(key, sizeof key, "%s/model.churn", dir);
+	if (ch_store_put(r->store, key, c->buf, c->len, e) < 0)
 		return -1;
 	if ((rc = ch_store_get(r->store, key, &back, &blen, e)) != 0) {
 		if (rc == 1)
@@ -655,16 +764,30 @@ upload(struct ch_registry *r, const char *v, const unsigned char *buf,
 	}
 	ch_sha256_hex(back, blen, got);
 	free(back);
-	if (blen != len || strcmp(got, sha) != 0)
+	if (blen != c->len || strcmp(got, c->sha) != 0)
 		return ch_errf(e, "store %s: %s reads back as %zu bytes with sha256 %s, "
 		    "not %zu bytes with sha256 %s", ch_store_where(r->store), key,
-		    blen, got, len, sha);
-	manifest_key(v, key, sizeof key);
-	if (!(ms = json_dumps(m, JSON_INDENT(2) | JSON_PRESERVE_ORDER)))
-		return ch_errf(e, "cannot encode the manifest of %s", v);
+		    blen, got, c->len, c->sha);
+	snprintf(key, sizeof key, "%s/manifest.json", dir);
+	if (!(ms = json_dumps(c->m, JSON_INDENT(2) | JSON_PRESERVE_ORDER)))
+		return ch_errf(e, "cannot encode the manifest of %s", c->v);
 	rc = ch_store_put(r->store, key, ms, strlen(ms), e);
 	free(ms);
 	return rc;
+}
+
+/* Is the artifact of c->v missing or of another size?  1 yes, 0 no, -1 error. */
+static int
+artifact_damaged(struct ch_registry *r, const struct cand *c, struct ch_err *e)
+{
+	char key[128];
+	size_t have;
+	int rc;
+
+	artifact_key(c->v, key, sizeof key);
+	if ((rc = ch_store_head(r->store, key, &have, e)) < 0)
+		return -1;
+	return rc == 1 || have != c->len;
 }
 
 static int
@@ -704,173 +827,380 @@ local_alias_set(json_t *idx, const char *alias, const char *v)
 
 static json_t *pg_aliases_of(struct ch_registry *, const char *, struct ch_err *);
 
+/*
+ * PostgreSQL: claim c->v and publish c under it (see above).  0 done
+ * (*status set, c->m the registered manifest), 1 the version holds other
+ * bytes (their sha256 in have; nothing changed), -1 error (nothing
+ * registered).
+ */
+static int
+pg_push_one(struct ch_registry *r, struct cand *c, const char *alias,
+    const char **status, char have[65], struct ch_err *e)
+{
+	char size[32], dir[128];
+	char *ms = json_dumps(c->m, JSON_PRESERVE_ORDER | JSON_COMPACT);
+	const char *p[] = {c->v, c->sha, size, jstr(c->m, "created"), ms};
+	PGresult *res;
+	int claimed, found = 0, bad;
+
+	snprintf(size, sizeof size, "%zu", c->len);
+	snprintf(dir, sizeof dir, "models/%s", c->v);
+	if (!ms)
+		return ch_errf(e, "cannot encode the manifest of %s", c->v);
+	if (pg_begin(r, e) < 0) {
+		free(ms);
+		return -1;
+	}
+	if (pg_do(r, "lock version", "SELECT pg_advisory_xact_lock(" VERSION_LOCK
+	    ", hashtext($1))", 1, p, e) < 0 ||
+	    !(res = pg_exec(r, "register version", "INSERT INTO churn_model_versions"
+	    " (version, sha256, size, created, manifest)"
+	    " VALUES ($1, $2, $3::bigint, $4::timestamptz, $5::json)"
+	    " ON CONFLICT (version) DO NOTHING", 5, p, e)))
+		goto fail;
+	claimed = atoi(PQcmdTuples(res)) == 1;
+	PQclear(res);
+	if (claimed) {
+		/* ours: the object goes up before the row becomes visible */
+		if (upload(r, dir, c, e) < 0)
+			goto fail;
+		*status = "registered";
+	} else {
+		if (pg_lookup_version(r, c->v, have, &found, e) < 0)
+			goto fail;
+		if (!found) {
+			ch_errf(e, "database %s: version '%s' neither inserted nor found",
+			    r->dbwhere, c->v);
+			goto fail;
+		}
+		if (strcmp(have, c->sha) != 0) {
+			pg_rollback(r);
+			free(ms);
+			return 1;
+		}
+		/* the same bytes: put back an artifact gone missing since */
+		*status = "exists";
+		if ((bad = artifact_damaged(r, c, e)) < 0 ||
+		    (bad && upload(r, dir, c, e) < 0))
+			goto fail;
+	}
+	if (alias && pg_alias_set_tx(r, alias, c->v, e) < 0)
+		goto fail;
+	free(ms);
+	if (pg_commit(r, e) < 0)
+		return -1;
+	if (!claimed) {
+		/* report what is registered, not what was sent */
+		json_error_t je;
+
+		if (!(res = pg_exec(r, "read manifest", "SELECT manifest"
+		    " FROM churn_model_versions WHERE version = $1", 1, p, e)))
+			return -1;
+		json_decref(c->m);
+		c->m = PQntuples(res) == 1 ? json_loads(PQgetvalue(res, 0, 0), 0, &je) : NULL;
+		PQclear(res);
+		if (!c->m)
+			return ch_errf(e, "database %s: bad manifest of '%s'", r->dbwhere, c->v);
+	}
+	return 0;
+fail:
+	pg_rollback(r);
+	free(ms);
+	return -1;
+}
+
+/* Index mode: puts c's files at models/<version>, on file:// all at once
+ * (a temporary directory renamed), on s3:// straight there. */
+static int
+index_publish(struct ch_registry *r, const struct cand *c, struct ch_err *e)
+{
+	struct ch_err ignore = {{0}};
+	char dir[128], tmp[64];
+
+	snprintf(dir, sizeof dir, "models/%s", c->v);
+	if (!ch_store_is_local(r->store))
+		return upload(r, dir, c, e);
+	snprintf(tmp, sizeof tmp, "models/" PUSH_TMP "%ld", (long)getpid());
+	if (upload(r, tmp, c, e) == 0 && ch_store_rename(r->store, tmp, dir, e) == 0)
+		return 0;
+	ch_store_remove_all(r->store, tmp, NULL, &ignore);
+	return -1;
+}
+
+static int gc_index_locked(struct ch_registry *, json_t *, json_t *,
+    struct ch_err *);
+
+/* Index mode: the same as pg_push_one, under the index lock. */
+static int
+index_push_one(struct ch_registry *r, struct cand *c, const char *alias,
+    const char **status, json_t **aliases, char have[65], struct ch_err *e)
+{
+	struct ch_err ignore = {{0}};
+	json_t *idx, *entry;
+	char t[21];
+	int rc = -1, bad;
+
+	if (ch_store_lock(r->store, INDEX_KEY, e) < 0)
+		return -1;
+	if (!(idx = index_load(r, e)))
+		goto out;
+	/* a push does not fail for what it could not clean up */
+	if (ch_store_is_local(r->store))
+		gc_index_locked(r, idx, NULL, &ignore);
+	if ((entry = index_version(idx, c->v))) {
+		if (strcmp(jstr(entry, "sha256"), c->sha) != 0) {
+			snprintf(have, 65, "%s", jstr(entry, "sha256"));
+			rc = 1;
+			goto out;
+		}
+		*status = "exists";
+		if ((bad = artifact_damaged(r, c, e)) < 0 ||
+		    (bad && index_publish(r, c, e) < 0))
+			goto out;
+		json_decref(c->m);
+		c->m = json_deep_copy(entry);
+	} else {
+		json_t *metrics = json_object_get(c->m, "metrics");
+		json_t *params = json_object_get(c->m, "params");
+
+		if (index_publish(r, c, e) < 0)
+			goto out;
+		now_iso(t);
+		json_array_append_new(json_object_get(idx, "versions"),
+		    json_pack("{s:s, s:s, s:I, s:s, s:s, s:o, s:o}",
+		    "version", c->v, "sha256", c->sha, "size", (json_int_t)c->len,
+		    "created", jstr(c->m, "created"), "registered", t,
+		    "metrics", metrics ? json_incref(metrics) : json_object(),
+		    "params", params ? json_incref(params) : json_object()));
+		*status = "registered";
+	}
+	if (alias)
+		local_alias_set(idx, alias, c->v);
+	if (save_json_object(r, INDEX_KEY, idx, e) < 0)
+		goto out;
+	*aliases = index_aliases_of(idx, c->v);
+	rc = 0;
+out:
+	ch_store_unlock(r->store);
+	json_decref(idx);
+	return rc;
+}
+
+int
+ch_registry_push_as(struct ch_registry *r, const unsigned char *buf, size_t len,
+    json_t *manifest, const char *alias, ch_restamp_fn restamp, void *arg,
+    json_t **out, struct ch_err *e)
+{
+	const char *v0 = jstr(manifest, "version"), *status = "registered";
+	char sha0[65], have0[65] = "", have[65], next[17];
+	struct cand c = {0};
+	json_t *aliases = NULL, *man;
+	unsigned char *nbuf;
+	size_t nlen;
+	long k;
+	int rc;
+
+	if (out)
+		*out = NULL;
+	if (!json_is_object(manifest) || !valid_version(v0))
+		return ch_errf(e, "bad model version '%s'", v0);
+	if (alias && !valid_alias(alias))
+		return ch_errf(e, "bad alias name '%s' (a letter, then letters, "
+		    "digits, '.', '_' or '-'; not 'v' and a digit)", alias);
+	ch_sha256_hex(buf, len, sha0);
+	cand_set(&c, buf, len, manifest, NULL);
+	for (k = 1; ; k++) {
+		rc = r->pg ? pg_push_one(r, &c, alias, &status, have, e) :
+		    index_push_one(r, &c, alias, &status, &aliases, have, e);
+		if (rc != 1)
+			break;
+		if (k == 1)
+			snprintf(have0, sizeof have0, "%s", have);
+		if (!restamp || version_plus(v0, k, next) < 0) {
+			rc = ch_errf(e, "version '%s' is already registered (%s) with "
+			    "sha256 %s; this model has sha256 %s: refusing to replace it",
+			    v0, r->dbwhere, have0, sha0);
+			break;
+		}
+		if (k > PUSH_SECONDS) {
+			rc = ch_errf(e, "version '%s' and the %d seconds after it are "
+			    "all registered (%s) to other models", v0, PUSH_SECONDS,
+			    r->dbwhere);
+			break;
+		}
+		cand_free(&c);
+		if ((rc = restamp(arg, next, &nbuf, &nlen, &man, e)) < 0)
+			break;
+		if (strcmp(jstr(man, "version"), next) != 0) {
+			rc = ch_errf(e, "restamped manifest names '%s', not '%s'",
+			    jstr(man, "version"), next);
+			free(nbuf);
+			json_decref(man);
+			break;
+		}
+		cand_set(&c, nbuf, nlen, man, v0);
+		c.own = nbuf;
+		json_decref(man);
+	}
+	if (rc == 0 && r->pg && !(aliases = pg_aliases_of(r, c.v, e)))
+		rc = -1;
+	if (rc == 0 && out)
+		*out = push_result(status, c.m, r, aliases);
+	else
+		json_decref(aliases);
+	cand_free(&c);
+	return rc < 0 ? -1 : 0;
+}
+
 int
 ch_registry_push(struct ch_registry *r, const unsigned char *buf, size_t len,
     json_t *manifest, const char *alias, json_t **out, struct ch_err *e)
 {
-	char sha[65], have[65], t[21];
-	const char *v = jstr(manifest, "version");
-	const char *status = "registered";
-	json_t *m = NULL, *idx = NULL, *entry, *aliases = NULL;
-	int found = 0, rc = -1;
+	return ch_registry_push_as(r, buf, len, manifest, alias, NULL, NULL, out, e);
+}
 
-	if (out)
-		*out = NULL;
-	if (!json_is_object(manifest) || !valid_version(v))
-		return ch_errf(e, "bad model version '%s'", v);
-	if (alias && !valid_alias(alias))
-		return ch_errf(e, "bad alias name '%s' (a letter, then letters, "
-		    "digits, '.', '_' or '-'; not 'v' and a digit)", alias);
-	ch_sha256_hex(buf, len, sha);
+/* ---- leftovers of pushes that died ---- */
 
-	/* already registered? (idempotent retry, or a clash) */
-	if (r->pg) {
-		if (pg_lookup_version(r, v, have, &found, e) < 0)
-			return -1;
-	} else {
-		if (!(idx = index_load(r, e)))
-			return -1;
-		if ((entry = index_version(idx, v))) {
-			found = 1;
-			snprintf(have, sizeof have, "%s", jstr(entry, "sha256"));
+/* Removes key (and all below it), recording it in removed (may be NULL). */
+static int
+gc_remove(struct ch_registry *r, const char *key, json_t *removed,
+    struct ch_err *e)
+{
+	unsigned long long bytes = 0;
+
+	if (ch_store_remove_all(r->store, key, &bytes, e) < 0)
+		return -1;
+	if (removed)
+		json_array_append_new(removed, json_pack("{s:s, s:I}", "key", key,
+		    "bytes", (json_int_t)bytes));
+	return 0;
+}
+
+/* Removes the temporary files ch_write_atomic leaves when killed
+ * ("<name>.tmp.<pid>") directly below dir whose names start with first. */
+static int
+gc_tmp_files(struct ch_registry *r, const char *dir, const char *first,
+    json_t *removed, struct ch_err *e)
+{
+	char **names = ch_store_list(r->store, dir, e), key[256];
+	size_t i;
+	int rc = 0;
+
+	if (!names)
+		return -1;
+	for (i = 0; names[i] && rc == 0; i++)
+		if (strncmp(names[i], first, strlen(first)) == 0 &&
+		    strstr(names[i], ".tmp.")) {
+			snprintf(key, sizeof key, "%s/%s", dir, names[i]);
+			rc = gc_remove(r, key, removed, e);
 		}
-		json_decref(idx);
-		idx = NULL;
-	}
-	if (found && strcmp(have, sha) != 0)
-		return ch_errf(e, "version '%s' is already registered (%s) with sha256 %s; "
-		    "this model has sha256 %s: refusing to replace it", v, r->dbwhere,
-		    have, sha);
-
-	m = json_deep_copy(manifest);
-	now_iso(t);
-	if (!json_is_string(json_object_get(m, "created")))
-		json_object_set_new(m, "created", json_string(t));
-	json_object_set_new(m, "sha256", json_string(sha));
-	json_object_set_new(m, "size", json_integer((json_int_t)len));
-	json_object_set_new(m, "pushed", json_string(t));
-
-	if (found) {
-		/* keep the manifest as first registered; but put back an
-		 * artifact that went missing or was truncated since */
-		char key[128];
-		size_t have_len;
-		int hr;
-
-		status = "exists";
-		artifact_key(v, key, sizeof key);
-		if ((hr = ch_store_head(r->store, key, &have_len, e)) < 0)
-			goto done;
-		if ((hr == 1 || have_len != len) &&
-		    upload(r, v, buf, len, sha, m, e) < 0)
-			goto done;
-	} else if (upload(r, v, buf, len, sha, m, e) < 0)
-		goto done;
-
-	/* register: the commit point */
-	if (r->pg) {
-		char size[32];
-		char *ms = json_dumps(m, JSON_PRESERVE_ORDER | JSON_COMPACT);
-		const char *p[] = {v, sha, size, jstr(m, "created"), ms};
-		PGresult *res;
-
-		snprintf(size, sizeof size, "%zu", len);
-		if (pg_begin(r, e) < 0) {
-			free(ms);
-			goto done;
-		}
-		res = pg_exec(r, "register version",
-		    "INSERT INTO churn_model_versions (version, sha256, size, created, manifest)"
-		    " VALUES ($1, $2, $3::bigint, $4::timestamptz, $5::json)"
-		    " ON CONFLICT (version) DO NOTHING", 5, p, e);
-		free(ms);
-		if (!res)
-			goto pgfail;
-		if (atoi(PQcmdTuples(res)) == 0) {
-			/* a concurrent push got there first: same bytes? */
-			PQclear(res);
-			if (pg_lookup_version(r, v, have, &found, e) < 0)
-				goto pgfail;
-			if (strcmp(have, sha) != 0) {
-				ch_errf(e, "version '%s' is already registered (%s) with "
-				    "sha256 %s; this model has sha256 %s: refusing to "
-				    "replace it", v, r->dbwhere, have, sha);
-				goto pgfail;
-			}
-			status = "exists";
-		} else
-			PQclear(res);
-		if (alias && pg_alias_set_tx(r, alias, v, e) < 0)
-			goto pgfail;
-		if (pg_commit(r, e) < 0)
-			goto done;
-		if (!(aliases = pg_aliases_of(r, v, e)))
-			goto done;
-		if (found) {
-			/* report what is registered, not what was sent */
-			const char *q[] = {v};
-			json_error_t je;
-			PGresult *mr = pg_exec(r, "read manifest", "SELECT manifest"
-			    " FROM churn_model_versions WHERE version = $1", 1, q, e);
-			if (!mr)
-				goto done;
-			json_decref(m);
-			m = json_loads(PQgetvalue(mr, 0, 0), 0, &je);
-			PQclear(mr);
-			if (!m) {
-				ch_errf(e, "database %s: bad manifest of '%s'", r->dbwhere, v);
-				goto done;
-			}
-		}
-	} else {
-		if (ch_store_lock(r->store, INDEX_KEY, e) < 0)
-			goto done;
-		if (!(idx = index_load(r, e))) {
-			ch_store_unlock(r->store);
-			goto done;
-		}
-		if ((entry = index_version(idx, v))) {
-			if (strcmp(jstr(entry, "sha256"), sha) != 0) {
-				ch_errf(e, "version '%s' is already registered (%s) with "
-				    "sha256 %s; this model has sha256 %s: refusing to "
-				    "replace it", v, r->dbwhere, jstr(entry, "sha256"), sha);
-				ch_store_unlock(r->store);
-				goto done;
-			}
-			status = "exists";
-			json_decref(m);
-			m = json_deep_copy(entry);
-		} else {
-			json_t *metrics = json_object_get(m, "metrics");
-			json_t *params = json_object_get(m, "params");
-			json_array_append_new(json_object_get(idx, "versions"),
-			    json_pack("{s:s, s:s, s:I, s:s, s:s, s:o, s:o}",
-			    "version", v, "sha256", sha, "size", (json_int_t)len,
-			    "created", jstr(m, "created"), "registered", t,
-			    "metrics", metrics ? json_incref(metrics) : json_object(),
-			    "params", params ? json_incref(params) : json_object()));
-		}
-		if (alias)
-			local_alias_set(idx, alias, v);
-		rc = save_json_object(r, INDEX_KEY, idx, e);
-		ch_store_unlock(r->store);
-		if (rc < 0)
-			goto done;
-		rc = -1;
-		aliases = index_aliases_of(idx, v);
-	}
-	if (out)
-		*out = push_result(status, m, r, aliases);
-	else
-		json_decref(aliases);
-	rc = 0;
-	goto done;
-pgfail:
-	pg_rollback(r);
-done:
-	json_decref(idx);
-	json_decref(m);
+	ch_strv_free(names);
 	return rc;
+}
+
+/*
+ * Index mode, under the index lock: removes below models/ all that no
+ * registered version owns (temporary directories, version directories the
+ * index does not list, temporary files beside registered artifacts) and
+ * the index's own temporary files.
+ */
+static int
+gc_index_locked(struct ch_registry *r, json_t *idx, json_t *removed,
+    struct ch_err *e)
+{
+	char **names = ch_store_list(r->store, "models", e), key[256];
+	size_t i;
+	int rc = 0;
+
+	if (!names)
+		return -1;
+	for (i = 0; names[i] && rc == 0; i++) {
+		snprintf(key, sizeof key, "models/%s", names[i]);
+		rc = index_version(idx, names[i]) ?
+		    gc_tmp_files(r, key, "", removed, e) : gc_remove(r, key, removed, e);
+	}
+	ch_strv_free(names);
+	if (rc == 0)
+		rc = gc_tmp_files(r, "registry", "index.json.", removed, e);
+	return rc;
+}
+
+/* PostgreSQL: the same for each version directory whose name's advisory
+ * lock is free (no push is at work on it). */
+static int
+gc_pg(struct ch_registry *r, json_t *removed, struct ch_err *e)
+{
+	char **names = ch_store_list(r->store, "models", e), key[256];
+	size_t i;
+	int rc = 0;
+
+	if (!names)
+		return -1;
+	for (i = 0; names[i] && rc == 0; i++) {
+		const char *p[] = {names[i]};
+		PGresult *res;
+		int locked, registered;
+
+		if (!valid_version(names[i]))
+			continue;
+		if (pg_begin(r, e) < 0) {
+			rc = -1;
+			break;
+		}
+		/* the lock first: the snapshot of the next query comes after it */
+		if (!(res = pg_exec(r, "lock version", "SELECT pg_try_advisory_xact_lock("
+		    VERSION_LOCK ", hashtext($1))", 1, p, e))) {
+			rc = -1;
+			goto next;
+		}
+		locked = strcmp(PQgetvalue(res, 0, 0), "t") == 0;
+		PQclear(res);
+		if (!locked)
+			goto next;
+		if (!(res = pg_exec(r, "look up version", "SELECT 1 FROM"
+		    " churn_model_versions WHERE version = $1", 1, p, e))) {
+			rc = -1;
+			goto next;
+		}
+		registered = PQntuples(res) > 0;
+		PQclear(res);
+		snprintf(key, sizeof key, "models/%s", names[i]);
+		rc = registered ? gc_tmp_files(r, key, "", removed, e) :
+		    gc_remove(r, key, removed, e);
+next:
+		pg_rollback(r);	/* nothing to commit; releases the lock */
+	}
+	ch_strv_free(names);
+	return rc;
+}
+
+json_t *
+ch_registry_gc(struct ch_registry *r, struct ch_err *e)
+{
+	json_t *removed = json_array(), *idx, *x;
+	json_int_t bytes = 0;
+	size_t i;
+	int rc;
+
+	if (r->pg)
+		rc = gc_pg(r, removed, e);
+	else {
+		if (ch_store_lock(r->store, INDEX_KEY, e) < 0) {
+			json_decref(removed);
+			return NULL;
+		}
+		idx = index_load(r, e);
+		rc = idx ? gc_index_locked(r, idx, removed, e) : -1;
+		ch_store_unlock(r->store);
+		json_decref(idx);
+	}
+	if (rc < 0) {
+		json_decref(removed);
+		return NULL;
+	}
+	json_array_foreach(removed, i, x)
+		bytes += json_integer_value(json_object_get(x, "bytes"));
+	return json_pack("{s:o, s:I}", "removed", removed, "bytes", bytes);
 }
 
 /* ---- resolve / pull ---- */
@@ -1558,6 +1888,52 @@ ch_registry_window_read(struct ch_registry *r, long limit, size_t *len,
 	*len = n;
 	if (rows)
 		*rows = PQntuples(res);
+	PQclear(res);
+	return buf;
+}
+
+char *
+ch_registry_window_page(struct ch_registry *r, long keep, long after,
+    long max, long *last, size_t *len, long *rows, struct ch_err *e)
+{
+	char k[32], a[32], m[32], *buf;
+	const char *p[3] = {k, a, m};
+	PGresult *res;
+	size_t n = 0, cap = 1;
+	int i;
+
+	*len = 0;
+	*rows = 0;
+	*last = after;
+	if (!r->pg)
+		return no_database(r, e), NULL;
+	if (keep <= 0 || max <= 0)
+		return ch_errf(e, "live-traffic window: limit %ld is not positive",
+		    keep <= 0 ? keep : max), NULL;
+	snprintf(k, sizeof k, "%ld", keep);
+	snprintf(a, sizeof a, "%ld", after);
+	snprintf(m, sizeof m, "%ld", max);
+	if (!(res = pg_exec(r, "read the window", "SELECT id, (row ||"
+	    " jsonb_build_object('churn_probability', probability,"
+	    " 'model_version', model_version, 'time', to_char(created AT TIME"
+	    " ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS\"Z\"')))::text FROM"
+	    " (SELECT * FROM churn_window ORDER BY id DESC LIMIT $1::bigint) t"
+	    " WHERE id > $2::bigint ORDER BY id LIMIT $3::bigint", 3, p, e)))
+		return NULL;
+	for (i = 0; i < PQntuples(res); i++)
+		cap += (size_t)PQgetlength(res, i, 1) + 1;
+	buf = ch_malloc(cap);
+	for (i = 0; i < PQntuples(res); i++) {
+		size_t l = (size_t)PQgetlength(res, i, 1);
+
+		memcpy(buf + n, PQgetvalue(res, i, 1), l);
+		n += l;
+		buf[n++] = '\n';
+		*last = strtol(PQgetvalue(res, i, 0), NULL, 10);
+	}
+	buf[n] = '\0';
+	*len = n;
+	*rows = PQntuples(res);
 	PQclear(res);
 	return buf;
 }

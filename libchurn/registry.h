@@ -89,7 +89,9 @@ struct ch_store *ch_registry_store(struct ch_registry *r);
  * Publishes a model artifact: uploads buf to models/<version>/model.churn,
  * reads it back and checks its SHA-256, uploads the manifest, then
  * registers the version (the commit point) and, when alias is not NULL,
- * points the alias at it in the same change.
+ * points the alias at it in the same change.  Concurrent pushes and
+ * pushes killed at any point never leave a registered version whose
+ * artifact does not match its sha256 (registry.c says how, per backend).
  *
  * manifest must hold at least "version" (a string of [A-Za-z0-9._-],
  * 1..63 chars); "sha256", "size" and "pushed" are set here, "created"
@@ -105,6 +107,36 @@ struct ch_store *ch_registry_store(struct ch_registry *r);
 int ch_registry_push(struct ch_registry *r, const unsigned char *buf,
     size_t len, json_t *manifest, const char *alias, json_t **out,
     struct ch_err *e);
+
+/*
+ * Gives the model under another version name: *buf (malloc'd) with the
+ * name inside, and *manifest (a new reference) with "version" set to it.
+ * Returns 0, or -1 with e filled.
+ */
+typedef int (*ch_restamp_fn)(void *arg, const char *version,
+    unsigned char **buf, size_t *len, json_t **manifest, struct ch_err *e);
+
+/*
+ * ch_registry_push, but a version of the form vYYYYMMDD-HHMMSS already
+ * registered to other bytes is not refused: the model is published under
+ * the next free second, as restamp(arg, ...) stamps it; the manifest then
+ * also holds "renamed_from" (the version it was trained as).  Pushed
+ * again, the same model finds its copy ("exists") instead of another
+ * second.  Gives up after an hour of seconds.  restamp NULL is
+ * ch_registry_push.
+ */
+int ch_registry_push_as(struct ch_registry *r, const unsigned char *buf,
+    size_t len, json_t *manifest, const char *alias, ch_restamp_fn restamp,
+    void *arg, json_t **out, struct ch_err *e);
+
+/*
+ * Removes what pushes that died left in the store: temporary directories
+ * and files, and version directories no registered version owns (with a
+ * database: only those no push is at work on).  A push to the index in a
+ * file:// store does the same first.  Returns a new reference to
+ * {"removed":[{"key","bytes"}],"bytes":total}, or NULL with e filled.
+ */
+json_t *ch_registry_gc(struct ch_registry *r, struct ch_err *e);
 
 /* Resolves an alias or a version (aliases win when both exist). */
 int ch_registry_resolve(struct ch_registry *r, const char *name,
@@ -191,5 +223,13 @@ int ch_registry_window_append(struct ch_registry *r, const char *lines,
     size_t len, long keep, long *refused, struct ch_err *e);
 char *ch_registry_window_read(struct ch_registry *r, long limit, size_t *len,
     long *rows, struct ch_err *e);
+/*
+ * window_page reads the same newest keep rows a page at a time: those with
+ * an id above after (0 at first), oldest first, at most max of them, in
+ * the form window_read gives; *last receives the id to pass as after for
+ * the next page (*rows < max: there is none).
+ */
+char *ch_registry_window_page(struct ch_registry *r, long keep, long after,
+    long max, long *last, size_t *len, long *rows, struct ch_err *e);
 
 #endif

@@ -3,7 +3,6 @@
 #include <sys/stat.h>
 
 #include <dirent.h>
-
 #include <errno.h>
 #include <fcntl.h>
 #include <pthread.h>
@@ -35,7 +34,6 @@ struct ch_store {
 	long timeout_s;
 	CURL *curl;
 	int locked;
-	const char *list_query;  /* ch_store_list: the bucket GET's query */
 };
 
 static pthread_once_t curl_once = PTHREAD_ONCE_INIT;
@@ -321,6 +319,150 @@ local_delete(struct ch_store *s, const char *key, struct ch_err *e)
 	return rc;
 }
 
+/* Adds name to the NULL-terminated vector *v of *n names, once. */
+static void
+strv_add(char ***v, size_t *n, const char *name, size_t len)
+{
+	size_t i;
+
+	for (i = 0; i < *n; i++)
+		if (strlen((*v)[i]) == len && memcmp((*v)[i], name, len) == 0)
+			return;
+	*v = ch_reallocarray(*v, *n + 2, sizeof **v);
+	(*v)[(*n)++] = ch_strndup(name, len);
+	(*v)[*n] = NULL;
+}
+
+static char **
+local_list(struct ch_store *s, const char *dir, struct ch_err *e)
+{
+	char *p = local_path(s, dir), **v = ch_calloc(1, sizeof *v);
+	struct dirent *de;
+	size_t n = 0;
+	DIR *d;
+
+	if (!(d = opendir(p))) {
+		if (errno != ENOENT && errno != ENOTDIR) {
+			ch_errf(e, "%s: %s", p, strerror(errno));
+			ch_strv_free(v);
+			v = NULL;
+		}
+		free(p);
+		return v;
+	}
+	while ((de = readdir(d)))
+		if (strcmp(de->d_name, ".") != 0 && strcmp(de->d_name, "..") != 0)
+			strv_add(&v, &n, de->d_name, strlen(de->d_name));
+	closedir(d);
+	free(p);
+	return v;
+}
+
+/* rm -r path, adding the bytes of the files removed to *bytes. */
+static int
+rm_tree(const char *path, unsigned long long *bytes, struct ch_err *e)
+{
+	struct dirent *de;
+	struct stat st;
+	DIR *d;
+
+	if (lstat(path, &st) < 0)
+		return errno == ENOENT ? 0 : ch_errf(e, "%s: %s", path, strerror(errno));
+	if (!S_ISDIR(st.st_mode)) {
+		if (unlink(path) < 0 && errno != ENOENT)
+			return ch_errf(e, "cannot remove '%s': %s", path, strerror(errno));
+		*bytes += (unsigned long long)st.st_size;
+		return 0;
+	}
+	if (!(d = opendir(path)))
+		return ch_errf(e, "%s: %s", path, strerror(errno));
+	while ((de = readdir(d))) {
+		size_t n = strlen(path) + strlen(de->d_name) + 2;
+		char *c;
+		int rc;
+
+		if (strcmp(de->d_name, ".") == 0 || strcmp(de->d_name, "..") == 0)
+			continue;
+		c = ch_malloc(n);
+		snprintf(c, n, "%s/%s", path, de->d_name);
+		rc = rm_tree(c, bytes, e);
+		free(c);
+		if (rc < 0) {
+			closedir(d);
+			return -1;
+		}
+	}
+	closedir(d);
+	if (rmdir(path) < 0 && errno != ENOENT)
+		return ch_errf(e, "cannot remove '%s': %s", path, strerror(errno));
+	return 0;
+}
+
+static int
+local_remove_all(struct ch_store *s, const char *key, unsigned long long *bytes,
+    struct ch_err *e)
+{
+	char *p = local_path(s, key);
+	int rc = rm_tree(p, bytes, e);
+
+	free(p);
+	return rc;
+}
+
+static void
+fsync_dir_of(const char *path)
+{
+	char *d = ch_strdup(path), *slash = strrchr(d, '/');
+	int fd;
+
+	if (slash)
+		*slash = '\0';
+	if ((fd = open(slash ? d : ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC)) >= 0) {
+		fsync(fd);
+		close(fd);
+	}
+	free(d);
+}
+
+static int
+local_rename(struct ch_store *s, const char *from, const char *to,
+    struct ch_err *e)
+{
+	char *f = local_path(s, from), *t = local_path(s, to), *aside = NULL;
+	unsigned long long gone = 0;
+	size_t n;
+	int rc = -1;
+
+	if (mkdirs_for(t, e) < 0)
+		goto out;
+	if (rename(f, t) < 0) {
+		if (errno != ENOTEMPTY && errno != EEXIST) {
+			ch_errf(e, "cannot rename '%s' to '%s': %s", f, t, strerror(errno));
+			goto out;
+		}
+		/* a directory in the way: aside under a name that starts like
+		 * from's, so that a crash here leaves it to the same cleanup */
+		n = strlen(f) + 5;
+		aside = ch_malloc(n);
+		snprintf(aside, n, "%s.old", f);
+		if (rm_tree(aside, &gone, e) < 0)
+			goto out;
+		if (rename(t, aside) < 0 || rename(f, t) < 0) {
+			ch_errf(e, "cannot replace '%s' by '%s': %s", t, f, strerror(errno));
+			goto out;
+		}
+		if (rm_tree(aside, &gone, e) < 0)
+			goto out;
+	}
+	fsync_dir_of(t);
+	rc = 0;
+out:
+	free(f);
+	free(t);
+	free(aside);
+	return rc;
+}
+
 /* ---- s3:// ---- */
 
 struct membuf {
@@ -407,13 +549,15 @@ status_code_name(long status)
 }
 
 /*
- * One S3 request with retries.  key NULL addresses the bucket.  Returns 0
- * with *status set (any HTTP status), or -1 when no answer came.
+ * One S3 request with retries.  key NULL addresses the bucket; query (may
+ * be NULL) is appended as given, so it must be sorted and encoded (curl
+ * 7.88 signs it as it is).  Returns 0 with *status set (any HTTP status),
+ * or -1 when no answer came.
  */
 static int
-s3_request(struct ch_store *s, const char *method, const char *key,
-    const void *body, size_t blen, long *status, struct membuf *resp,
-    struct ch_err *e)
+s3_request_q(struct ch_store *s, const char *method, const char *key,
+    const char *query, const void *body, size_t blen, long *status,
+    struct membuf *resp, struct ch_err *e)
 {
 	struct membuf url = {0};
 	struct curl_slist *hd = NULL;
@@ -424,17 +568,14 @@ s3_request(struct ch_store *s, const char *method, const char *key,
 	collect(s->endpoint, 1, strlen(s->endpoint), &url);
 	collect("/", 1, 1, &url);
 	collect(s->bucket, 1, strlen(s->bucket), &url);
-	/* GET on the bucket: a one-key listing, to learn whether it exists
-	 * and whether we may read it (the query is signed as given: sorted) */
-	if (!key && strcmp(method, "GET") == 0) {
-		const char *q = s->list_query ? s->list_query :
-		    "?list-type=2&max-keys=1";
-		collect((char *)q, 1, strlen(q), &url);
-	}
 	if (key) {
 		collect("/", 1, 1, &url);
 		append_encoded(&url, s->prefix);
 		append_encoded(&url, key);
+	}
+	if (query) {
+		collect("?", 1, 1, &url);
+		collect((char *)query, 1, strlen(query), &url);
 	}
 	snprintf(sigv4, sizeof sigv4, "aws:amz:%s:s3", s->region);
 	ch_sha256_hex(body ? body : "", body ? blen : 0, sha);
@@ -497,6 +638,17 @@ s3_request(struct ch_store *s, const char *method, const char *key,
 		return ch_errf(e, "cannot reach s3 endpoint %s (bucket '%s'): %s",
 		    s->endpoint, s->bucket, cerr[0] ? cerr : curl_easy_strerror(cc));
 	return 0;
+}
+
+static int
+s3_request(struct ch_store *s, const char *method, const char *key,
+    const void *body, size_t blen, long *status, struct membuf *resp,
+    struct ch_err *e)
+{
+	/* GET on the bucket: a one-key listing, to learn whether it exists
+	 * and whether we may read it */
+	return s3_request_q(s, method, key, !key && strcmp(method, "GET") == 0 ?
+	    "list-type=2&max-keys=1" : NULL, body, blen, status, resp, e);
 }
 
 /* Error message for an unexpected status. */
@@ -633,6 +785,168 @@ s3_delete(struct ch_store *s, const char *key, struct ch_err *e)
 	return rc;
 }
 
+/* Percent-encodes a query value: all but RFC 3986's unreserved set. */
+static void
+append_query_value(struct membuf *u, const char *v)
+{
+	static const char hex[] = "0123456789ABCDEF";
+	char t[3];
+
+	for (; *v; v++) {
+		unsigned char c = (unsigned char)*v;
+		if (('a' <= c && c <= 'z') || ('A' <= c && c <= 'Z') ||
+		    ('0' <= c && c <= '9') || strchr("-._~", c)) {
+			collect((char *)&c, 1, 1, u);
+		} else {
+			t[0] = '%';
+			t[1] = hex[c >> 4];
+			t[2] = hex[c & 15];
+			collect(t, 1, 3, u);
+		}
+	}
+}
+
+/*
+ * ListObjectsV2 of the keys under "<prefix>dir/", page by page: fn gets
+ * each key (or, with delim, each name one level down) relative to
+ * "dir/", and its size.
+ */
+static int
+s3_list(struct ch_store *s, const char *dir, int delim,
+    void (*fn)(void *, const char *, size_t, unsigned long long), void *arg,
+    struct ch_err *e)
+{
+	struct membuf q = {0}, r = {0};
+	char token[1024] = "", *full;
+	size_t n = strlen(s->prefix) + strlen(dir) + 2, base;
+	long st;
+	int rc = 0;
+
+	full = ch_malloc(n);
+	snprintf(full, n, "%s%s/", s->prefix, dir);
+	base = strlen(full);
+	do {
+		const char *p, *end;
+		char trunc[16];
+
+		q.n = 0;
+		if (*token) {
+			collect("continuation-token=", 1, 19, &q);
+			append_query_value(&q, token);
+			collect("&", 1, 1, &q);
+		}
+		if (delim)
+			collect("delimiter=%2F&", 1, 14, &q);
+		collect("list-type=2&prefix=", 1, 19, &q);
+		append_query_value(&q, full);
+		if ((rc = s3_request_q(s, "GET", NULL, (char *)q.b, NULL, 0, &st, &r,
+		    e)) < 0)
+			break;
+		if (st != 200) {
+			rc = s3_fail(s, "GET", NULL, st, &r, e);
+			break;
+		}
+		for (p = (char *)r.b; (p = strstr(p, "<Contents>")); p = end) {
+			char key[1024], size[32];
+
+			if (!(end = strstr(p, "</Contents>")))
+				break;
+			xml_field((unsigned char *)p, "Key", key, sizeof key);
+			xml_field((unsigned char *)p, "Size", size, sizeof size);
+			if (strncmp(key, full, base) == 0 && key[base])
+				fn(arg, key + base, strlen(key + base), strtoull(size, NULL, 10));
+		}
+		for (p = (char *)r.b; (p = strstr(p, "<CommonPrefixes>")); p = end) {
+			char pre[1024];
+			size_t l;
+
+			if (!(end = strstr(p, "</CommonPrefixes>")))
+				break;
+			xml_field((unsigned char *)p, "Prefix", pre, sizeof pre);
+			l = strlen(pre);
+			if (strncmp(pre, full, base) == 0 && l > base + 1)
+				fn(arg, pre + base, l - base - 1, 0);
+		}
+		xml_field(r.b, "IsTruncated", trunc, sizeof trunc);
+		xml_field(r.b, "NextContinuationToken", token, sizeof token);
+		if (strcmp(trunc, "true") != 0)
+			*token = '\0';
+	} while (*token);
+	free(q.b);
+	free(r.b);
+	free(full);
+	return rc;
+}
+
+struct names {
+	char **v;
+	size_t n;
+};
+
+static void
+add_name(void *arg, const char *name, size_t len, unsigned long long size)
+{
+	struct names *x = arg;
+	const char *slash = memchr(name, '/', len);
+
+	(void)size;
+	strv_add(&x->v, &x->n, name, slash ? (size_t)(slash - name) : len);
+}
+
+static char **
+s3_list_names(struct ch_store *s, const char *dir, struct ch_err *e)
+{
+	struct names x = {ch_calloc(1, sizeof(char *)), 0};
+
+	if (s3_list(s, dir, 1, add_name, &x, e) < 0) {
+		ch_strv_free(x.v);
+		return NULL;
+	}
+	return x.v;
+}
+
+struct keys {
+	char **v;
+	size_t n;
+	unsigned long long bytes;
+};
+
+static void
+add_key(void *arg, const char *key, size_t len, unsigned long long size)
+{
+	struct keys *k = arg;
+
+	k->v = ch_reallocarray(k->v, k->n + 2, sizeof *k->v);
+	k->v[k->n++] = ch_strndup(key, len);
+	k->v[k->n] = NULL;
+	k->bytes += size;
+}
+
+static int
+s3_remove_all(struct ch_store *s, const char *key, unsigned long long *bytes,
+    struct ch_err *e)
+{
+	struct keys k = {ch_calloc(1, sizeof(char *)), 0, 0};
+	size_t i;
+	int rc;
+
+	rc = s3_list(s, key, 0, add_key, &k, e);
+	for (i = 0; rc == 0 && i < k.n; i++) {
+		size_t m = strlen(key) + strlen(k.v[i]) + 2;
+		char *full = ch_malloc(m);
+
+		snprintf(full, m, "%s/%s", key, k.v[i]);
+		rc = s3_delete(s, full, e);
+		free(full);
+	}
+	if (rc == 0)
+		rc = s3_delete(s, key, e);
+	if (rc == 0)
+		*bytes += k.bytes;
+	ch_strv_free(k.v);
+	return rc;
+}
+
 /* ---- dispatch ---- */
 
 int
@@ -739,235 +1053,37 @@ ch_store_unlock(struct ch_store *s)
 	s->locked = 0;
 }
 
-/* ---- listing ---- */
-
-struct keylist {
-	char **k;
-	size_t n, cap;
-};
-
-static void
-keylist_add(struct keylist *l, const char *k, size_t len)
+char **
+ch_store_list(struct ch_store *s, const char *dir, struct ch_err *e)
 {
-	if (l->n == l->cap) {
-		l->cap = l->cap ? 2 * l->cap : 64;
-		l->k = ch_reallocarray(l->k, l->cap, sizeof *l->k);
-	}
-	l->k[l->n++] = ch_strndup(k, len);
+	if (check_key(dir, e) < 0)
+		return NULL;
+	return s->kind == LOCAL ? local_list(s, dir, e) : s3_list_names(s, dir, e);
 }
 
-static int
-cmp_key(const void *a, const void *b)
+int
+ch_store_remove_all(struct ch_store *s, const char *key,
+    unsigned long long *bytes, struct ch_err *e)
 {
-	return strcmp(*(char *const *)a, *(char *const *)b);
-}
-
-/* Walks dir (the key prefix rel, "" or "a/b/") into l. */
-static int
-local_walk(const char *dir, const char *rel, struct keylist *l,
-    struct ch_err *e)
-{
-	DIR *d = opendir(dir);
-	struct dirent *de;
-	struct stat st;
-	int rc = 0;
-
-	if (!d)
-		return errno == ENOENT || errno == ENOTDIR ? 0 :
-		    ch_errf(e, "%s: %s", dir, strerror(errno));
-	while (rc == 0 && (de = readdir(d))) {
-		size_t nd = strlen(dir) + strlen(de->d_name) + 2;
-		size_t nr = strlen(rel) + strlen(de->d_name) + 2;
-		char *p, *r;
-
-		/* dot files, temporary files of ch_write_atomic, lock files */
-		if (de->d_name[0] == '.' || strstr(de->d_name, ".tmp.") ||
-		    (strlen(de->d_name) > 5 && strcmp(de->d_name +
-		    strlen(de->d_name) - 5, ".lock") == 0))
-			continue;
-		p = ch_malloc(nd);
-		r = ch_malloc(nr);
-		snprintf(p, nd, "%s/%s", dir, de->d_name);
-		snprintf(r, nr, "%s%s", rel, de->d_name);
-		if (lstat(p, &st) == 0 && S_ISDIR(st.st_mode)) {
-			snprintf(r, nr, "%s%s/", rel, de->d_name);
-			rc = local_walk(p, r, l, e);
-		} else if (S_ISREG(st.st_mode))
-			keylist_add(l, r, strlen(r));
-		free(p);
-		free(r);
-	}
-	closedir(d);
-	return rc;
-}
-
-static int
-local_list(struct ch_store *s, const char *prefix, struct keylist *l,
-    struct ch_err *e)
-{
-	/* the directory part of the prefix, then a filter on the rest */
-	const char *slash = strrchr(prefix, '/');
-	char *dirrel = ch_strndup(prefix, slash ? (size_t)(slash - prefix) + 1 : 0);
-	char *dir = *dirrel ? local_path(s, dirrel) : ch_strdup(s->root);
-	size_t i, j = 0;
+	unsigned long long b = 0;
 	int rc;
 
-	if (*dirrel && dir[strlen(dir) - 1] == '/')
-		dir[strlen(dir) - 1] = '\0';
-	rc = local_walk(dir, dirrel, l, e);
-	for (i = 0; i < l->n; i++) {
-		if (strncmp(l->k[i], prefix, strlen(prefix)) == 0)
-			l->k[j++] = l->k[i];
-		else
-			free(l->k[i]);
-	}
-	l->n = j;
-	free(dir);
-	free(dirrel);
-	return rc;
-}
-
-/* Percent-encodes a query value: RFC 3986 unreserved characters only. */
-static void
-append_query_value(struct membuf *u, const char *s)
-{
-	static const char hex[] = "0123456789ABCDEF";
-	char t[3];
-
-	for (; *s; s++) {
-		unsigned char c = (unsigned char)*s;
-		if (('a' <= c && c <= 'z') || ('A' <= c && c <= 'Z') ||
-		    ('0' <= c && c <= '9') || strchr("-._~", c)) {
-			collect((char *)&c, 1, 1, u);
-		} else {
-			t[0] = '%';
-			t[1] = hex[c >> 4];
-			t[2] = hex[c & 15];
-			collect(t, 1, 3, u);
-		}
-	}
-}
-
-/* Unescapes the five XML entities in place. */
-static size_t
-xml_unescape(char *s, size_t n)
-{
-	static const struct { const char *ent; char c; } ents[] = {
-		{ "&amp;", '&' }, { "&lt;", '<' }, { "&gt;", '>' },
-		{ "&quot;", '"' }, { "&apos;", '\'' },
-	};
-	size_t i, j = 0, k;
-
-	for (i = 0; i < n; ) {
-		for (k = 0; k < sizeof ents / sizeof ents[0]; k++) {
-			size_t el = strlen(ents[k].ent);
-			if (i + el <= n && memcmp(s + i, ents[k].ent, el) == 0)
-				break;
-		}
-		if (k < sizeof ents / sizeof ents[0]) {
-			s[j++] = ents[k].c;
-			i += strlen(ents[k].ent);
-		} else
-			s[j++] = s[i++];
-	}
-	return j;
-}
-
-/* ListObjectsV2, page by page (the query sorted by name: curl 7.88 signs
- * it as given). */
-static int
-s3_list(struct ch_store *s, const char *prefix, struct keylist *l,
-    struct ch_err *e)
-{
-	char token[1024] = "";
-	size_t plen = strlen(s->prefix);
-	int rc = 0;
-
-	do {
-		struct membuf q = {0}, r = {0};
-		const char *a, *b;
-		long st;
-
-		collect("?", 1, 1, &q);
-		if (*token) {
-			collect("continuation-token=", 1, 19, &q);
-			append_query_value(&q, token);
-			collect("&", 1, 1, &q);
-		}
-		collect("list-type=2&prefix=", 1, 19, &q);
-		{
-			size_t n = plen + strlen(prefix) + 1;
-			char *full = ch_malloc(n);
-
-			snprintf(full, n, "%s%s", s->prefix, prefix);
-			append_query_value(&q, full);
-			free(full);
-		}
-		s->list_query = (const char *)q.b;
-		rc = s3_request(s, "GET", NULL, NULL, 0, &st, &r, e);
-		s->list_query = NULL;
-		free(q.b);
-		if (rc == 0 && st != 200)
-			rc = s3_fail(s, "GET", NULL, st, &r, e);
-		token[0] = '\0';
-		for (a = (const char *)r.b; rc == 0 && a &&
-		    (a = strstr(a, "<Key>")); a = b) {
-			char *k;
-			size_t n;
-
-			a += 5;
-			if (!(b = strstr(a, "</Key>")))
-				break;
-			k = ch_strndup(a, (size_t)(b - a));
-			n = xml_unescape(k, (size_t)(b - a));
-			if (n >= plen && strncmp(k, s->prefix, plen) == 0)
-				keylist_add(l, k + plen, n - plen);
-			free(k);
-		}
-		if (rc == 0 && r.b && strstr((const char *)r.b,
-		    "<IsTruncated>true</IsTruncated>")) {
-			xml_field(r.b, "NextContinuationToken", token, sizeof token);
-			if (!*token)
-				rc = ch_errf(e, "s3 endpoint %s: a truncated listing of "
-				    "bucket '%s' without a continuation token",
-				    s->endpoint, s->bucket);
-		}
-		free(r.b);
-	} while (rc == 0 && *token);
+	if (check_key(key, e) < 0)
+		return -1;
+	rc = s->kind == LOCAL ? local_remove_all(s, key, &b, e) :
+	    s3_remove_all(s, key, &b, e);
+	if (bytes)
+		*bytes = b;
 	return rc;
 }
 
 int
-ch_store_list(struct ch_store *s, const char *prefix, char ***keys,
-    size_t *n, struct ch_err *e)
+ch_store_rename(struct ch_store *s, const char *from, const char *to,
+    struct ch_err *e)
 {
-	struct keylist l = {0};
-	size_t i;
-	int rc;
-
-	*keys = NULL;
-	*n = 0;
-	rc = s->kind == LOCAL ? local_list(s, prefix, &l, e) :
-	    s3_list(s, prefix, &l, e);
-	if (rc < 0) {
-		for (i = 0; i < l.n; i++)
-			free(l.k[i]);
-		free(l.k);
+	if (check_key(from, e) < 0 || check_key(to, e) < 0)
 		return -1;
-	}
-	if (l.n)
-		qsort(l.k, l.n, sizeof *l.k, cmp_key);
-	*keys = l.k;
-	*n = l.n;
-	return 0;
-}
-
-void
-ch_store_keys_free(char **keys, size_t n)
-{
-	size_t i;
-
-	for (i = 0; i < n; i++)
-		free(keys[i]);
-	free(keys);
+	if (s->kind != LOCAL)
+		return ch_errf(e, "store %s: s3 has no rename", s->where);
+	return local_rename(s, from, to, e);
 }

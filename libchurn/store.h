@@ -69,14 +69,27 @@ int ch_store_head(struct ch_store *s, const char *key, size_t *len,
 int ch_store_delete(struct ch_store *s, const char *key, struct ch_err *e);
 
 /*
- * The keys that start with prefix ("" for all), sorted, as a malloc'd
- * array of *n malloc'd strings (free with ch_store_keys_free).  file://
- * walks the directory (skipping dot, lock and temporary files); s3:// pages
- * through ListObjectsV2.  Returns 0 (no keys is not an error) or -1.
+ * The names one level below the "directory" dir ("models" gives "v1",
+ * ".push-12", ...), each once, as a NULL-terminated vector to free with
+ * ch_strv_free; empty when there is nothing below dir.  file:// reads the
+ * directory; s3:// lists the keys under "dir/" with delimiter '/'.
+ * NULL with e filled on error.
  */
-int ch_store_list(struct ch_store *s, const char *prefix, char ***keys,
-    size_t *n, struct ch_err *e);
-void ch_store_keys_free(char **keys, size_t n);
+char **ch_store_list(struct ch_store *s, const char *dir, struct ch_err *e);
+
+/* Removes the object at key and every object below "key/" (missing is
+ * fine); *bytes (may be NULL) receives the bytes they held. */
+int ch_store_remove_all(struct ch_store *s, const char *key,
+    unsigned long long *bytes, struct ch_err *e);
+
+/*
+ * file:// only: moves the object or directory from to to in one rename(2),
+ * so that readers see either nothing or all of it; a directory already at
+ * to is moved aside first and removed after.  s3:// has no rename and
+ * fails.
+ */
+int ch_store_rename(struct ch_store *s, const char *from, const char *to,
+    struct ch_err *e);
 
 /*
  * Exclusive lock for read-modify-write of a small object (the registry

@@ -391,6 +391,78 @@ ch_hex(const unsigned char *b, size_t n, char *out)
 	out[2 * n] = '\0';
 }
 
+/* Length of the UTF-8 character at s (at most len bytes), or 0 when the
+ * bytes there are not one: the rules jansson checks (no overlong forms,
+ * no surrogates, nothing above U+10FFFF); NUL counts as invalid too, for
+ * the C strings that carry the result. */
+static size_t
+utf8_char(const unsigned char *s, size_t len)
+{
+	unsigned long cp;
+	size_t n, i;
+
+	if (s[0] > 0 && s[0] < 0x80)
+		return 1;
+	if (s[0] >= 0xc2 && s[0] <= 0xdf)
+		n = 2, cp = s[0] & 0x1fu;
+	else if (s[0] >= 0xe0 && s[0] <= 0xef)
+		n = 3, cp = s[0] & 0x0fu;
+	else if (s[0] >= 0xf0 && s[0] <= 0xf4)
+		n = 4, cp = s[0] & 0x07u;
+	else
+		return 0;
+	if (len < n)
+		return 0;
+	for (i = 1; i < n; i++) {
+		if ((s[i] & 0xc0) != 0x80)
+			return 0;
+		cp = cp << 6 | (s[i] & 0x3fu);
+	}
+	if ((n == 3 && cp < 0x800) || (n == 4 && cp < 0x10000) ||
+	    (cp >= 0xd800 && cp <= 0xdfff) || cp > 0x10ffff)
+		return 0;
+	return n;
+}
+
+int
+ch_utf8_valid(const char *s, size_t len)
+{
+	const unsigned char *u = (const unsigned char *)s;
+	size_t i = 0, k;
+
+	while (i < len) {
+		if ((k = utf8_char(u + i, len - i)) == 0)
+			return 0;
+		i += k;
+	}
+	return 1;
+}
+
+char *
+ch_utf8_clean(const char *s, size_t len, size_t *outlen)
+{
+	static const char digits[] = "0123456789abcdef";
+	const unsigned char *u = (const unsigned char *)s;
+	size_t i = 0, o = 0, k;
+	char *out = ch_malloc(len * 4 + 1);
+
+	while (i < len) {
+		if ((k = utf8_char(u + i, len - i)) > 0) {
+			memcpy(out + o, u + i, k);
+			i += k, o += k;
+		} else {
+			out[o++] = '\\', out[o++] = 'x';
+			out[o++] = digits[u[i] >> 4];
+			out[o++] = digits[u[i] & 15];
+			i++;
+		}
+	}
+	out[o] = '\0';
+	if (outlen)
+		*outlen = o;
+	return out;
+}
+
 void
 ch_sha256_hex(const void *buf, size_t len, char hex[65])
 {

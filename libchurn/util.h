@@ -81,6 +81,19 @@ int ch_strv_has(char *const *v, const char *s);
 void ch_sha256_hex(const void *buf, size_t len, char hex[65]);
 void ch_hex(const unsigned char *b, size_t n, char *out);
 
+/*
+ * Text from outside (a request, a file, a child's output) made fit for
+ * JSON, which must be UTF-8: valid UTF-8 is kept as it is, and every other
+ * byte, NUL included, becomes the four characters \xNN.  Returns a
+ * malloc'd NUL-terminated string, its length in *outlen when not NULL.
+ * ch_utf8_clean("caf\xe9", 4, NULL) gives "caf\\xe9".
+ */
+char *ch_utf8_clean(const char *s, size_t len, size_t *outlen);
+
+/* Nonzero when s[0..len) is valid UTF-8 without NUL bytes (what
+ * ch_utf8_clean keeps as it is). */
+int ch_utf8_valid(const char *s, size_t len);
+
 /* Version string vYYYYMMDD-HHMMSS (UTC) and ISO-8601 UTC time. */
 void ch_version_string(time_t t, char out[17]);
 void ch_iso8601(time_t t, char out[21]);

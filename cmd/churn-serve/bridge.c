@@ -5,6 +5,7 @@
 #include <fcntl.h>
 #include <poll.h>
 #include <signal.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -67,17 +68,40 @@ keep_tail(struct child_result *r, size_t *elen, const char *b, size_t n)
 	r->err[*elen] = '\0';
 }
 
+/* Set by bridge_cancel_all: every child running or started is killed. */
+static atomic_int cancelled;
+
+void
+bridge_cancel_all(void)
+{
+	atomic_store(&cancelled, 1);
+}
+
+ssize_t
+bridge_feed_buf(void *arg, char *buf, size_t n)
+{
+	struct bridge_buf *b = arg;
+
+	if (n > b->len - b->off)
+		n = b->len - b->off;
+	memcpy(buf, b->p + b->off, n);
+	b->off += n;
+	return (ssize_t)n;
+}
+
 int
-bridge_run(char *const argv[], const char *in, size_t inlen, double timeout,
+bridge_run(char *const argv[], bridge_feed feed, void *arg, double timeout,
     size_t limit, struct child_result *r, struct ch_err *e)
 {
 	int pin[2], pout[2], perr[2], status;
-	size_t off = 0, elen = 0, cap = 4096;
+	size_t elen = 0, cap = 4096, ioff = 0, ilen = 0;
 	double deadline = mono() + timeout;
 	pid_t pid;
-	char buf[65536];
+	char buf[65536], *ibuf;
 
 	memset(r, 0, sizeof *r);
+	if (atomic_load(&cancelled))
+		return ch_errf(e, "shutting down");
 	if (pipe2(pin, O_CLOEXEC) < 0)
 		return ch_errf(e, "pipe: %s", strerror(errno));
 	if (pipe2(pout, O_CLOEXEC) < 0) {
@@ -98,10 +122,13 @@ bridge_run(char *const argv[], const char *in, size_t inlen, double timeout,
 	setpgid(pid, pid);      /* both sides, so kill(-pid) always works */
 	close(pin[0]), close(pout[1]), close(perr[1]);
 	fcntl(pin[1], F_SETFL, O_NONBLOCK);
-	if (inlen == 0) {
+	if (!feed) {
 		close(pin[1]);
 		pin[1] = -1;
 	}
+	/* stdin goes through one small buffer, refilled from feed as the
+	 * child reads: the input is never held whole */
+	ibuf = ch_malloc(sizeof buf);
 	r->out = ch_malloc(cap);
 	r->outlen = 0;
 	while (pout[0] >= 0 || perr[0] >= 0) {
@@ -109,11 +136,18 @@ bridge_run(char *const argv[], const char *in, size_t inlen, double timeout,
 		int np = 0, left;
 		double now = mono();
 
+		if (atomic_load(&cancelled)) {
+			r->cancelled = 1;
+			break;
+		}
 		if (now >= deadline) {
 			r->timed_out = 1;
 			break;
 		}
+		/* wake up now and then to see a cancel */
 		left = (int)((deadline - now) * 1000) + 1;
+		if (left > 100)
+			left = 100;
 		if (pin[1] >= 0)
 			p[np++] = (struct pollfd){ pin[1], POLLOUT, 0 };
 		if (pout[0] >= 0)
@@ -131,10 +165,15 @@ bridge_run(char *const argv[], const char *in, size_t inlen, double timeout,
 			if (!p[i].revents)
 				continue;
 			if (p[i].fd == pin[1]) {
-				n = write(pin[1], in + off, inlen - off);
+				if (ioff == ilen) {
+					n = feed(arg, ibuf, sizeof buf);
+					ioff = 0;
+					ilen = n > 0 ? (size_t)n : 0;
+				}
+				n = ilen ? write(pin[1], ibuf + ioff, ilen - ioff) : 0;
 				if (n > 0)
-					off += (size_t)n;
-				if ((n < 0 && errno != EAGAIN) || off == inlen) {
+					ioff += (size_t)n;
+				if ((n < 0 && errno != EAGAIN) || ilen == 0) {
 					close(pin[1]);  /* EPIPE: it stopped reading */
 					pin[1] = -1;
 				}
@@ -167,7 +206,8 @@ bridge_run(char *const argv[], const char *in, size_t inlen, double timeout,
 		}
 	}
 out:
-	if (r->timed_out || r->too_big)
+	free(ibuf);
+	if (r->timed_out || r->too_big || r->cancelled)
 		kill(-pid, SIGKILL);
 	if (pin[1] >= 0)
 		close(pin[1]);
@@ -194,11 +234,11 @@ bridge_result_free(struct child_result *r)
 }
 
 pid_t
-bridge_background(const char *cmd, const char *logpath, char *const env[],
+bridge_spawn(const char *cmd, const char *logpath, char *const env[],
     struct ch_err *e)
 {
-	int fd, devnull, status, pfd[2];
-	pid_t pid, grandchild = -1;
+	int fd, devnull;
+	pid_t pid;
 	size_t n = 0, k = 0;
 	char **envp;
 
@@ -221,45 +261,24 @@ bridge_background(const char *cmd, const char *logpath, char *const env[],
 		close(fd), free(envp);
 		return ch_errf(e, "/dev/null: %s", strerror(errno));
 	}
-	if (pipe2(pfd, O_CLOEXEC) < 0) {
-		close(fd), close(devnull), free(envp);
-		return ch_errf(e, "pipe: %s", strerror(errno));
-	}
-	/* double fork: the grandchild is adopted by init, nobody waits */
 	if ((pid = fork()) < 0) {
-		close(fd), close(devnull), close(pfd[0]), close(pfd[1]);
-		free(envp);
+		close(fd), close(devnull), free(envp);
 		return ch_errf(e, "fork: %s", strerror(errno));
 	}
 	if (pid == 0) {
 		sigset_t none;
-		pid_t g;
+		char *argv[] = { "sh", "-c", (char *)cmd, NULL };
 
 		sigemptyset(&none);
 		sigprocmask(SIG_SETMASK, &none, NULL);
 		signal(SIGPIPE, SIG_DFL);
-		setsid();
-		if ((g = fork()) != 0) {
-			ssize_t w = write(pfd[1], &g, sizeof g);
-			(void)w;
-			_exit(g < 0);
-		}
+		setsid();       /* a signal to churn-serve's group spares it */
 		if (dup2(devnull, 0) < 0 || dup2(fd, 1) < 0 || dup2(fd, 2) < 0)
 			_exit(127);
-		{
-			char *argv[] = { "sh", "-c", (char *)cmd, NULL };
-			execve("/bin/sh", argv, envp);
-		}
+		execve("/bin/sh", argv, envp);
 		_exit(127);
 	}
-	close(pfd[1]);
-	if (read(pfd[0], &grandchild, sizeof grandchild) != sizeof grandchild)
-		grandchild = -1;
-	close(pfd[0]), close(fd), close(devnull);
+	close(fd), close(devnull);
 	free(envp);
-	while (waitpid(pid, &status, 0) < 0 && errno == EINTR)
-		;
-	if (grandchild < 0)
-		return ch_errf(e, "fork: could not start '%s'", cmd);
-	return grandchild;
+	return pid;
 }

@@ -15,6 +15,7 @@
 #include <microhttpd.h>
 
 #include "auth.h"
+#include "guard.h"
 #include "http.h"
 
 
@@ -50,10 +51,12 @@ send_buf(struct MHD_Connection *c, struct req *r, int status,
 	MHD_add_response_header(resp, MHD_HTTP_HEADER_CONTENT_TYPE, type);
 	if (allow)
 		MHD_add_response_header(resp, MHD_HTTP_HEADER_ALLOW, allow);
+	if (r->warning)
+		MHD_add_response_header(resp, "Warning", r->warning);
 	if (status == MHD_HTTP_UNAUTHORIZED)
 		MHD_add_response_header(resp, MHD_HTTP_HEADER_WWW_AUTHENTICATE,
 		    "Bearer");
-	if (atomic_load_explicit(&stopping, memory_order_relaxed))
+	if (r->close || atomic_load_explicit(&stopping, memory_order_relaxed))
 		MHD_add_response_header(resp, MHD_HTTP_HEADER_CONNECTION,
 		    "close");
 	r->status = status;
@@ -62,23 +65,35 @@ send_buf(struct MHD_Connection *c, struct req *r, int status,
 	return ret;
 }
 
-/* Answers with j (stolen) as JSON. */
-enum MHD_Result
-send_json(struct MHD_Connection *c, struct req *r, int status, json_t *j)
+/* Answers with j (stolen) as JSON; allow for 405.  j may be NULL (a
+ * json_pack that failed): the answer is then a 500. */
+static enum MHD_Result
+send_json_allow(struct MHD_Connection *c, struct req *r, int status,
+    json_t *j, const char *allow)
 {
 	char *s = j ? json_dumps(j, JSON_COMPACT | JSON_PRESERVE_ORDER |
 	    JSON_REAL_PRECISION(10)) : NULL;
 
 	json_decref(j);
-	if (!s)
+	if (!s) {
+		slog("error", "answer not encoded", json_pack("{s:s,s:i}",
+		    "route", route_name[r->route], "status", status));
 		return send_buf(c, r, 500, JSON, "{\"error\":\"out of memory\"}",
 		    25, MHD_RESPMEM_PERSISTENT, NULL);
+	}
 	return send_buf(c, r, status, JSON, s, strlen(s), MHD_RESPMEM_MUST_FREE,
-	    NULL);
+	    allow);
+}
+
+enum MHD_Result
+send_json(struct MHD_Connection *c, struct req *r, int status, json_t *j)
+{
+	return send_json_allow(c, r, status, j, NULL);
 }
 
 /* {"error": message} with status; allow for 405.  Server-side failures
- * are logged. */
+ * are logged.  The message may quote anything a request carried: it
+ * reaches JSON through jtext. */
 enum MHD_Result
 fail(struct MHD_Connection *c, struct req *r, int status, const char *allow,
     const char *fmt, ...) __attribute__((format(printf, 5, 6)));
@@ -87,22 +102,18 @@ enum MHD_Result
 fail(struct MHD_Connection *c, struct req *r, int status, const char *allow,
     const char *fmt, ...)
 {
-	char msg[2048], *s;
+	char msg[2048];
 	va_list ap;
-	json_t *j;
 
 	va_start(ap, fmt);
 	vsnprintf(msg, sizeof msg, fmt, ap);
 	va_end(ap);
 	if (status >= 500)
-		slog("error", "request failed", json_pack("{s:s,s:i,s:s}",
+		slog("error", "request failed", json_pack("{s:s,s:i,s:o}",
 		    "route", route_name[r->route], "status", status,
-		    "error", msg));
-	j = json_pack("{s:s}", "error", msg);
-	s = json_dumps(j, JSON_COMPACT);
-	json_decref(j);
-	return send_buf(c, r, status, JSON, s, strlen(s), MHD_RESPMEM_MUST_FREE,
-	    allow);
+		    "error", jtext(msg)));
+	return send_json_allow(c, r, status, json_pack("{s:o}", "error",
+	    jtext(msg)), allow);
 }
 
 /* --- helpers -------------------------------------------------------- */
@@ -169,6 +180,64 @@ has_length(struct MHD_Connection *c)
 		if (!strncasecmp(te, "chunked", 7))
 			return 1;
 	return 0;
+}
+
+/* What the framing headers say: every Content-Length value (one, or
+ * repeated equal) and whether Transfer-Encoding came too. */
+struct framing {
+	const char *cl;
+	const char *other;          /* a second, different Content-Length */
+	const char *bad;            /* a Content-Length that is not digits */
+	int te;
+};
+
+static enum MHD_Result
+framing_header(void *cls, enum MHD_ValueKind kind, const char *key,
+    const char *value)
+{
+	struct framing *f = cls;
+
+	(void)kind;
+	if (!strcasecmp(key, MHD_HTTP_HEADER_TRANSFER_ENCODING))
+		f->te = 1;
+	else if (!strcasecmp(key, MHD_HTTP_HEADER_CONTENT_LENGTH)) {
+		if (!value || !*value ||
+		    strspn(value, "0123456789") != strlen(value))
+			f->bad = value ? value : "";
+		else if (f->cl && strcmp(f->cl, value) != 0)
+			f->other = value;
+		else
+			f->cl = value;
+	}
+	return MHD_YES;
+}
+
+/*
+ * The body's length must be unambiguous (RFC 9112, 6.3): at most one
+ * Content-Length value, all digits, and never with Transfer-Encoding.
+ * libmicrohttpd 0.9.75 reads the first length (or the chunks) and goes
+ * on, while a proxy in front may read another: the rest of the body
+ * would then be taken for a request of its own (request smuggling).
+ * Such a request gets 400 and its connection is closed; MHD_YES with
+ * nothing answered when the framing is clear.
+ */
+static enum MHD_Result
+check_framing(struct MHD_Connection *c, struct req *r)
+{
+	struct framing f = { 0 };
+
+	MHD_get_connection_values(c, MHD_HEADER_KIND, framing_header, &f);
+	if (!f.bad && !f.other && !(f.te && f.cl))
+		return MHD_YES;
+	r->close = 1;
+	if (f.bad)
+		return fail(c, r, 400, NULL, "Content-Length '%s' is not a "
+		    "number", f.bad);
+	if (f.other)
+		return fail(c, r, 400, NULL, "Content-Length '%s' and '%s' "
+		    "disagree: the body's length is ambiguous", f.cl, f.other);
+	return fail(c, r, 400, NULL, "Content-Length with Transfer-Encoding: "
+	    "the body's length is ambiguous");
 }
 
 int
@@ -392,7 +461,8 @@ dispatch(struct MHD_Connection *c, struct req *r, const char *url,
 		return fail(c, r, 405, routes[i].post ? "POST" : "GET, HEAD",
 		    "%s %s: method not allowed", method, url);
 	if (routes[i].admin && !admin_ok(c)) {
-		slog("warn", "unauthorised", json_pack("{s:s}", "route", url));
+		slog("warn", "unauthorised", json_pack("{s:o}", "route",
+		    jtext(url)));
 		return fail(c, r, 401, NULL, "%s: a valid "
 		    "'Authorization: Bearer' token is required", url);
 	}
@@ -442,6 +512,7 @@ handler(void *cls, struct MHD_Connection *c, const char *url,
     size_t *upsize, void **ctx)
 {
 	struct req *r = *ctx;
+	enum MHD_Result ret;
 	int i;
 
 	(void)cls, (void)version;
@@ -459,6 +530,8 @@ handler(void *cls, struct MHD_Connection *c, const char *url,
 			r->url = ch_strdup(url);
 			snprintf(r->method, sizeof r->method, "%s", method);
 		}
+		if ((ret = check_framing(c, r)) != MHD_YES || r->status)
+			return ret;
 		/* refuse a body announced too large before reading it */
 		if (cl && strtoull(cl, NULL, 10) > cfg.body_limit) {
 			r->too_big = 1;     /* whatever arrives is dropped */
@@ -506,12 +579,15 @@ completed(void *cls, struct MHD_Connection *c, void **ctx,
 	dt = mono() - r->t0;
 	metrics_request(r->route, r->status, dt);
 	if (cfg.access_log)
-		slog("info", "request", json_pack("{s:s,s:s,s:i,s:f,s:I}",
-		    "method", r->method, "path", r->url ? r->url : "",
+		slog("info", "request", json_pack("{s:o,s:o,s:i,s:f,s:I}",
+		    "method", jtext(r->method),
+		    "path", jtext(r->url ? r->url : ""),
 		    "status", r->status, "ms", dt * 1e3,
 		    "bytes_in", (json_int_t)r->len));
+	admin_forget(r);
 	free(r->body);
 	free(r->url);
+	free(r->warning);
 	free(r);
 	*ctx = NULL;
 	atomic_fetch_sub(&inflight, 1);
@@ -528,7 +604,7 @@ mhd_log(void *cls, const char *fmt, va_list ap)
 	n = strlen(msg);
 	while (n && (msg[n - 1] == '\n' || msg[n - 1] == '.'))
 		msg[--n] = '\0';
-	slog("warn", "libmicrohttpd", json_pack("{s:s}", "detail", msg));
+	slog("warn", "libmicrohttpd", json_pack("{s:o}", "detail", jtext(msg)));
 }
 
 /* Splits ADDR:PORT (also [v6]:PORT, :PORT, PORT or ADDR) and resolves
@@ -575,6 +651,28 @@ resolve(const char *listen, struct sockaddr_storage *ss, socklen_t *sl,
 	return 0;
 }
 
+/* The handler and the completion callback as the daemon calls them: the
+ * guard learns when a request has arrived whole (the handler's last call,
+ * with no upload data) and when it has ended. */
+static enum MHD_Result
+guarded(void *cls, struct MHD_Connection *c, const char *url,
+    const char *method, const char *version, const char *upload,
+    size_t *upsize, void **ctx)
+{
+	if (*ctx && !*upsize)
+		guard_busy(c);
+	return handler(cls, c, url, method, version, upload, upsize, ctx);
+}
+
+static void
+guarded_completed(void *cls, struct MHD_Connection *c, void **ctx,
+    enum MHD_RequestTerminationCode toe)
+{
+	completed(cls, c, ctx, toe);
+	if (toe == MHD_REQUEST_TERMINATED_COMPLETED_OK)
+		guard_idle(c);  /* otherwise it is closing */
+}
+
 struct MHD_Daemon *
 http_start(const char *listen, char *bound, size_t boundlen,
     struct ch_err *e)
@@ -583,27 +681,34 @@ http_start(const char *listen, char *bound, size_t boundlen,
 	socklen_t sl = 0;
 	struct MHD_Daemon *d;
 	const union MHD_DaemonInfo *di;
+	unsigned mhd_limit;
 	unsigned flags = MHD_USE_EPOLL_INTERNAL_THREAD | MHD_USE_ITC | MHD_USE_TURBO |
-	    MHD_USE_ERROR_LOG;
+	    MHD_USE_ERROR_LOG | MHD_ALLOW_SUSPEND_RESUME;
 	char host[128] = "?";
 
 	if (resolve(listen, &ss, &sl, e) != 0)
 		return NULL;
 	if (ss.ss_family == AF_INET6)
 		flags |= MHD_USE_IPv6;
-	d = MHD_start_daemon(flags, 0, NULL, NULL, handler, NULL,
+	/* the guard (guard.c) decides which connections to take and keep */
+	mhd_limit = guard_init();
+	if (guard_start(e) != 0)
+		return NULL;
+	d = MHD_start_daemon(flags, 0, guard_accept, NULL, guarded, NULL,
 	    MHD_OPTION_EXTERNAL_LOGGER, mhd_log, NULL,
 	    MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&ss,
 	    MHD_OPTION_THREAD_POOL_SIZE, cfg.threads,
-	    MHD_OPTION_CONNECTION_LIMIT, cfg.conn_limit,
+	    MHD_OPTION_CONNECTION_LIMIT, mhd_limit,
 	    MHD_OPTION_CONNECTION_TIMEOUT, cfg.timeout,
 	    MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)16 * 1024,
 	    MHD_OPTION_LISTEN_BACKLOG_SIZE, (unsigned)1024,
-	    MHD_OPTION_NOTIFY_COMPLETED, completed, NULL,
+	    MHD_OPTION_NOTIFY_COMPLETED, guarded_completed, NULL,
+	    MHD_OPTION_NOTIFY_CONNECTION, guard_notify, NULL,
 	    MHD_OPTION_END);
 	if (!d) {
 		ch_errf(e, "cannot listen on '%s': %s", listen,
 		    errno ? strerror(errno) : "libmicrohttpd refused to start");
+		guard_stop();
 		return NULL;
 	}
 	di = MHD_get_daemon_info(d, MHD_DAEMON_INFO_BIND_PORT);
@@ -628,11 +733,15 @@ http_stop(struct MHD_Daemon *d, double grace)
 		struct timespec ts = { 0, 10 * 1000 * 1000 };
 		nanosleep(&ts, NULL);
 	}
+	admin_stop();       /* no request stays suspended, answers go out */
+	while (atomic_load(&inflight) > 0 && mono() < until + 2)
+		nanosleep(&(struct timespec){ 0, 10 * 1000 * 1000 }, NULL);
 	if (atomic_load(&inflight) > 0)
 		slog("warn", "requests still running at shutdown",
 		    json_pack("{s:I}", "inflight",
 		    (json_int_t)atomic_load(&inflight)));
 	MHD_stop_daemon(d);
+	guard_stop();
 }
 
 const struct asset *

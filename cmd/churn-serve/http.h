@@ -14,9 +14,12 @@ struct req {
 	enum route route;
 	int status;
 	int too_big;
+	int close;                  /* answer with Connection: close */
 	char *body;
 	size_t len, cap;
 	char *url;                  /* kept for the access log only */
+	char *warning;              /* a Warning header for the answer */
+	struct job *job;            /* admin work running or done (admin.c) */
 	char method[8];
 };
 
@@ -55,5 +58,10 @@ enum MHD_Result reload(struct MHD_Connection *c, struct req *r);
 enum MHD_Result drift_check(struct MHD_Connection *c, struct req *r);
 enum MHD_Result retrain(struct MHD_Connection *c, struct req *r);
 enum MHD_Result github_hook(struct MHD_Connection *c, struct req *r);
+/* frees r's job, if any (the connection ended before its answer) */
+void admin_forget(struct req *r);
+/* shutdown: kills admin children, waits until every suspended request
+ * is resumed */
+void admin_stop(void);
 
 #endif

@@ -7,8 +7,42 @@
 
 #include "serve.h"
 
+json_t *
+jtextn(const char *s, size_t len)
+{
+	size_t n;
+	char *t = ch_utf8_clean(s, len, &n);
+	json_t *j = json_stringn(t, n);
+
+	free(t);
+	return j;
+}
+
+json_t *
+jtext(const char *s)
+{
+	return s ? jtextn(s, strlen(s)) : json_null();
+}
+
+/* Nonzero when a text-log value must be written quoted (as JSON): empty,
+ * or holding a blank, quote, '=' or a control character (CR included),
+ * which would split the line or its key=value pairs. */
+static int
+needs_quotes(const char *t)
+{
+	if (!*t)
+		return 1;
+	for (; *t; t++)
+		if ((unsigned char)*t <= ' ' || *t == '"' || *t == '=' ||
+		    *t == 0x7f)
+			return 1;
+	return 0;
+}
+
 /* One event: time, level, message and fields, written with one write(2)
- * so that lines from different threads never interleave. */
+ * so that lines from different threads never interleave.  Fields should
+ * hold outside text only through jtext: a json_pack given bytes that are
+ * not UTF-8 returns NULL, and the line has no fields then. */
 void
 slog(const char *level, const char *msg, json_t *fields)
 {
@@ -28,8 +62,9 @@ slog(const char *level, const char *msg, json_t *fields)
 	if (!fields)
 		fields = json_object();
 	if (cfg.log_json) {
-		json_t *o = json_pack("{s:s,s:s,s:s}", "time", ts, "level",
-		    level, "msg", msg);
+		json_t *o = json_pack("{s:s,s:s,s:o}", "time", ts, "level",
+		    level, "msg", jtext(msg));
+
 		json_object_update(o, fields);
 		s = json_dumps(o, JSON_COMPACT | JSON_ENSURE_ASCII);
 		json_decref(o);
@@ -48,7 +83,7 @@ slog(const char *level, const char *msg, json_t *fields)
 	json_object_foreach(fields, k, v) {
 		if (json_is_string(v)) {
 			const char *t = json_string_value(v);
-			if (*t && !strpbrk(t, " \"=\n\t"))
+			if (!needs_quotes(t))
 				fprintf(fp, " %s=%s", k, t);
 			else if ((s = json_dumps(v, JSON_ENCODE_ANY))) {
 				fprintf(fp, " %s=%s", k, s);

@@ -20,13 +20,17 @@ struct config cfg = {
 	.drift_cmd = "churn-drift",
 	.body_limit = 1024 * 1024,
 	.conn_limit = 1024,
+	.per_ip_limit = 64,
 	.timeout = 30,
+	.request_timeout = 15,
 	.child_timeout = 60,
 	.retrain_timeout = 3600,
 	.child_output_limit = 8 * 1024 * 1024,
 	.window_rows = 10000,
 	.refresh_interval = 5,
 	.registry_timeout = 5,
+	.window_row_bytes = 8 * 1024,
+	.window_bytes = 64 * 1024 * 1024,
 };
 
 static void
@@ -35,9 +39,12 @@ usage(FILE *fp)
 	fprintf(fp,
 	    "usage: churn-serve [--listen ADDR:PORT] [--model FILE|ALIAS|VERSION]\n"
 	    "                   [--state-dir DIR] [--pid-file FILE] [--threads N]\n"
-	    "                   [--body-limit BYTES] [--max-connections N] [--timeout S]\n"
+	    "                   [--body-limit BYTES] [--max-connections N]\n"
+	    "                   [--max-connections-per-ip N] [--timeout S]\n"
+	    "                   [--request-timeout S]\n"
 	    "                   [--drift-cmd PROG] [--drift-timeout S]\n"
 	    "                   [--drift-output-limit BYTES] [--window-rows N]\n"
+	    "                   [--window-row-bytes BYTES] [--window-bytes BYTES]\n"
 	    "                   [--retrain-cmd CMD] [--retrain-timeout S]\n"
 	    "                   [--pipeline-cmd CMD] [--log-format text|json]\n"
 	    "                   [--access-log] [--refresh-interval S]\n"
@@ -108,17 +115,21 @@ main(int argc, char **argv)
 		{ "threads", required_argument, NULL, 't' },
 		{ "body-limit", required_argument, NULL, 'b' },
 		{ "max-connections", required_argument, NULL, 'c' },
+		{ "max-connections-per-ip", required_argument, NULL, 'I' },
 		{ "timeout", required_argument, NULL, 'T' },
+		{ "request-timeout", required_argument, NULL, 'Q' },
 		{ "drift-cmd", required_argument, NULL, 'D' },
 		{ "drift-timeout", required_argument, NULL, 'd' },
 		{ "drift-output-limit", required_argument, NULL, 'O' },
 		{ "window-rows", required_argument, NULL, 'w' },
+		{ "window-row-bytes", required_argument, NULL, 'W' },
+		{ "window-bytes", required_argument, NULL, 'B' },
 		{ "retrain-cmd", required_argument, NULL, 'R' },
 		{ "retrain-timeout", required_argument, NULL, 'r' },
 		{ "pipeline-cmd", required_argument, NULL, 'P' },
 		{ "log-format", required_argument, NULL, 'L' },
 		{ "access-log", no_argument, NULL, 'a' },
-		{ "refresh-interval", required_argument, NULL, 'I' },
+		{ "refresh-interval", required_argument, NULL, 'F' },
 		{ "registry-timeout", required_argument, NULL, 'G' },
 		{ "help", no_argument, NULL, 'h' },
 		{ "version", no_argument, NULL, 'V' },
@@ -149,11 +160,15 @@ main(int argc, char **argv)
 		case 't': cfg.threads = (unsigned)number("--threads", optarg, 1, 256); break;
 		case 'b': cfg.body_limit = number("--body-limit", optarg, 1024, 1UL << 30); break;
 		case 'c': cfg.conn_limit = (unsigned)number("--max-connections", optarg, 1, 100000); break;
+		case 'I': cfg.per_ip_limit = (unsigned)number("--max-connections-per-ip", optarg, 0, 100000); break;
 		case 'T': cfg.timeout = (unsigned)number("--timeout", optarg, 1, 86400); break;
+		case 'Q': cfg.request_timeout = seconds("--request-timeout", optarg); break;
 		case 'D': cfg.drift_cmd = optarg; break;
 		case 'd': cfg.child_timeout = seconds("--drift-timeout", optarg); break;
 		case 'O': cfg.child_output_limit = number("--drift-output-limit", optarg, 1024, 1UL << 30); break;
 		case 'w': cfg.window_rows = (long)number("--window-rows", optarg, 10, 10000000); break;
+		case 'W': cfg.window_row_bytes = number("--window-row-bytes", optarg, 256, 1UL << 24); break;
+		case 'B': cfg.window_bytes = number("--window-bytes", optarg, 4096, 1UL << 40); break;
 		case 'R': cfg.retrain_cmd = optarg; break;
 		case 'r': cfg.retrain_timeout = seconds("--retrain-timeout", optarg); break;
 		case 'P': cfg.pipeline_cmd = optarg; break;
@@ -165,7 +180,7 @@ main(int argc, char **argv)
 				    "text or json", optarg);
 			break;
 		case 'a': cfg.access_log = 1; break;
-		case 'I': cfg.refresh_interval = seconds("--refresh-interval", optarg); break;
+		case 'F': cfg.refresh_interval = seconds("--refresh-interval", optarg); break;
 		case 'G': cfg.registry_timeout = (unsigned)number("--registry-timeout", optarg, 1, 3600); break;
 		case 'h': usage(stdout); return 0;
 		case 'V': printf("churn-serve %s\n", CHURN_VERSION); return 0;
@@ -193,9 +208,9 @@ main(int argc, char **argv)
 		/* without --model: the newest version in the registry */
 		if (model_reload(cfg.model, version, &e) != 0)
 			ch_die(2, "%s", e.msg);
-		slog("info", "model loaded", json_pack("{s:s,s:s}",
+		slog("info", "model loaded", json_pack("{s:s,s:o}",
 		    "model_version", version, "source",
-		    cfg.model ? cfg.model : "newest in the registry"));
+		    jtext(cfg.model ? cfg.model : "newest in the registry")));
 	} else
 		slog("warn", "no model configured: /ready answers 503 until "
 		    "a reload with ?model=", NULL);
@@ -206,8 +221,8 @@ main(int argc, char **argv)
 		ch_die(2, "%s", e.msg);
 	if (reg_enabled())
 		refresher_sync(cfg.registry_timeout);
-	if (window_open(cfg.state_dir, cfg.window_rows,
-	    cfg.database_url != NULL, &e) != 0)
+	if (window_open(cfg.state_dir, cfg.window_rows, cfg.window_row_bytes,
+	    cfg.window_bytes, cfg.database_url != NULL, &e) != 0)
 		ch_die(2, "%s", e.msg);
 	if (!(d = http_start(cfg.listen, bound, sizeof bound, &e)))
 		ch_die(2, "%s", e.msg);

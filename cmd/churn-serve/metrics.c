@@ -33,6 +33,11 @@ static const double bounds[] = {
 };
 #define NBUCKET (sizeof bounds / sizeof bounds[0])
 
+static const char *const refusal_name[REF_N] = {
+	[REF_PER_IP] = "per_ip", [REF_LIMIT] = "limit",
+	[REF_DEADLINE] = "deadline", [REF_EVICTED] = "evicted",
+};
+
 /* Per-second request counts over the last minute: slot s % 60 holds the
  * count of second s.  Races at a second boundary lose a few counts; the
  * rate is an estimate. */
@@ -47,6 +52,7 @@ static struct {
 	atomic_long sum_us[R_NROUTES];
 	atomic_long total;
 	atomic_long predictions;
+	atomic_long refused[REF_N];
 	struct slot slot[60];
 	double start;
 	pthread_mutex_t drift_mu;
@@ -103,6 +109,18 @@ void
 metrics_predictions(long rows)
 {
 	atomic_fetch_add_explicit(&M.predictions, rows, memory_order_relaxed);
+}
+
+void
+metrics_refused(enum refusal why)
+{
+	atomic_fetch_add_explicit(&M.refused[why], 1, memory_order_relaxed);
+}
+
+long
+metrics_refused_count(enum refusal why)
+{
+	return atomic_load(&M.refused[why]);
 }
 
 void
@@ -219,6 +237,17 @@ metrics_render(size_t *len)
 		    "churn_drift_last_check_timestamp_seconds %.0f\n", M.drift_time);
 	}
 	pthread_mutex_unlock(&M.drift_mu);
+	fputs("# HELP churn_connections_refused_total Connections refused when "
+	    "they opened (per_ip: over their address's limit; limit: over the "
+	    "total) or closed before their request was whole (deadline: past "
+	    "the request timeout; evicted: to make room for a new client).\n"
+	    "# TYPE churn_connections_refused_total counter\n", fp);
+	for (i = 0; i < REF_N; i++)
+		fprintf(fp, "churn_connections_refused_total{reason=\"%s\"} %ld\n",
+		    refusal_name[i], metrics_refused_count(i));
+	fprintf(fp, "# HELP churn_connections_open Open client connections.\n"
+	    "# TYPE churn_connections_open gauge\nchurn_connections_open %u\n",
+	    guard_open());
 	fprintf(fp, "# HELP churn_uptime_seconds Seconds since start.\n"
 	    "# TYPE churn_uptime_seconds gauge\nchurn_uptime_seconds %.3f\n",
 	    metrics_uptime());

@@ -82,6 +82,53 @@ explain(const struct loaded *l, json_t *obj, uint8_t *codes, double p)
 	return out;
 }
 
+/*
+ * What churn-predict says on stderr, said in the answer: each value of a
+ * categorical feature that training never saw (a number there included)
+ * is scored as missing, with a warning naming the field and the value.
+ * Returns the list of warnings, or NULL when there are none.
+ */
+static json_t *
+unseen_warnings(const struct ch_schema *s, json_t *obj, const uint8_t *codes)
+{
+	json_t *w = NULL, *v;
+	char msg[512], *num;
+	const char *t;
+	size_t n;
+	int i;
+
+	for (i = 0; i < s->nfeat; i++) {
+		if (s->f[i].type != CH_CATEGORICAL || codes[i] != CH_MISSING)
+			continue;
+		v = json_object_get(obj, s->f[i].name);
+		if (json_is_string(v)) {
+			t = json_string_value(v);
+			if (ch_is_missing(t, n = json_string_length(v)))
+				continue;
+			/* at most 64 bytes, not cut inside a character */
+			if (n > 64)
+				for (n = 64; n > 0 &&
+				    ((unsigned char)t[n] & 0xc0) == 0x80; n--)
+					;
+			snprintf(msg, sizeof msg, "field '%s': '%.*s'%s is a "
+			    "category unseen in training, scored as missing",
+			    s->f[i].name, (int)n, t,
+			    n < json_string_length(v) ? "..." : "");
+		} else if (json_is_number(v) &&
+		    (num = json_dumps(v, JSON_ENCODE_ANY))) {
+			snprintf(msg, sizeof msg, "field '%s': %s is a number, "
+			    "not a category seen in training, scored as missing",
+			    s->f[i].name, num);
+			free(num);
+		} else
+			continue;
+		if (!w)
+			w = json_array();
+		json_array_append_new(w, jtext(msg));
+	}
+	return w;
+}
+
 /* Scores one JSON object; appends its answer to fp.  Returns 0, or 422
  * with msg/field filled. */
 static int
@@ -94,7 +141,7 @@ score_object(const struct loaded *l, json_t *obj, const char *raw,
 	int bad = -1;
 	double p;
 	char pb[32];
-	json_t *id;
+	json_t *id, *warn;
 
 	if (ch_encode_json(s, obj, codes, NULL, &bad, &e) != 0) {
 		snprintf(msg, msglen, "%s", e.msg);
@@ -103,6 +150,7 @@ score_object(const struct loaded *l, json_t *obj, const char *raw,
 	}
 	p = ch_model_predict(l->m, codes);
 	fmt_prob(pb, sizeof pb, p);
+	warn = unseen_warnings(s, obj, codes);
 	/* the customer's id, when the schema has one and the object too */
 	id = s->id ? json_object_get(obj, s->id) : NULL;
 	if (!json_is_string(id) && !json_is_integer(id))
@@ -119,8 +167,14 @@ score_object(const struct loaded *l, json_t *obj, const char *raw,
 			json_decref(k);
 		}
 		fprintf(fp, "\"churn_probability\":%s,\"churn\":%s,"
-		    "\"model_version\":\"%s\"}", pb,
+		    "\"model_version\":\"%s\"", pb,
 		    p >= l->m->threshold ? "true" : "false", l->m->version);
+		if (warn) {
+			fputs(",\"warnings\":", fp);
+			json_dumpf(warn, fp, JSON_COMPACT);
+			json_decref(warn);
+		}
+		putc('}', fp);
 	} else {
 		json_t *j = json_object();
 		char *t;
@@ -135,6 +189,8 @@ score_object(const struct loaded *l, json_t *obj, const char *raw,
 		    json_string(l->m->version));
 		json_object_set_new(j, "explanation",
 		    explain(l, obj, codes, p));
+		if (warn)
+			json_object_set_new(j, "warnings", warn);
 		t = json_dumps(j, JSON_COMPACT | JSON_PRESERVE_ORDER |
 		    JSON_REAL_PRECISION(6));
 
@@ -153,10 +209,10 @@ enum MHD_Result
 fail_field(struct MHD_Connection *c, struct req *r, const char *msg,
     const char *field)
 {
-	json_t *j = json_pack("{s:s}", "error", msg);
+	json_t *j = json_pack("{s:o}", "error", jtext(msg));
 
-	if (field)
-		json_object_set_new(j, "field", json_string(field));
+	if (j && field)
+		json_object_set_new(j, "field", jtext(field));
 	return send_json(c, r, 422, j);
 }
 
@@ -192,6 +248,40 @@ csv_field(FILE *fp, const char *s)
 	putc('"', fp);
 }
 
+/* churn-predict's warning of unseen categories (unseen[nfeat] counts per
+ * feature) as a Warning header value, or NULL when there were none. */
+static char *
+unseen_header(const struct ch_schema *s, const size_t *unseen)
+{
+	char *h = NULL, *p;
+	size_t len = 0, total = 0, used = 0;
+	FILE *fp;
+	int i;
+
+	for (i = 0; i < s->nfeat; i++)
+		total += unseen[i];
+	if (!total || !(fp = open_memstream(&h, &len)))
+		return NULL;
+	fprintf(fp, "299 churn-serve \"%zu values of categories unseen in "
+	    "training treated as missing (", total);
+	for (i = 0; i < s->nfeat; i++)
+		if (unseen[i])
+			fprintf(fp, "%s%s: %zu", used++ ? ", " : "",
+			    s->f[i].name, unseen[i]);
+	fputs(")\"", fp);
+	if (fclose(fp) != 0 || !h) {
+		free(h);
+		return NULL;
+	}
+	/* a quoted-string of one line: no quote, backslash or control
+	 * character from a feature's name */
+	for (p = h + 17; p[1]; p++)
+		if ((unsigned char)*p < 0x20 || *p == '"' || *p == '\\' ||
+		    *p == 0x7f)
+			*p = '?';
+	return h;
+}
+
 /* text/csv: a header naming the features (extra columns ignored), one
  * customer a row; answers as churn-predict does: id (the schema's id
  * column, else the row number), churn_probability, churn (1/0). */
@@ -210,6 +300,7 @@ predict_csv(struct MHD_Connection *c, struct req *r, const struct loaded *l)
 	long rows = 0;
 	char msg[1200];
 	const char *field = NULL;
+	size_t *unseen;
 
 	if (r->len == 0)
 		return fail(c, r, 400, NULL, "empty request body: expected "
@@ -234,12 +325,14 @@ predict_csv(struct MHD_Connection *c, struct req *r, const struct loaded *l)
 	/* the answer is churn-predict's CSV: id (or row number), p, 0/1 */
 	idname = ch_strdup(idcol >= 0 ? rec.field[idcol] : "row");
 	codes = ch_malloc((size_t)s->nfeat);
+	unseen = ch_calloc((size_t)s->nfeat, sizeof *unseen);
 	out = open_memstream(&obuf, &olen);
 	csv_field(out, idname);
 	fputs(",churn_probability,churn\n", out);
 	while ((rc = ch_csv_next(cs, &rec, &e)) > 0) {
 		json_t *raw = json_object();
 		double p;
+		int k;
 
 		for (i = 0; i < s->nfeat; i++) {
 			const char *v;
@@ -254,7 +347,10 @@ predict_csv(struct MHD_Connection *c, struct req *r, const struct loaded *l)
 			}
 			v = rec.field[col[i]];
 			vl = rec.len[col[i]];
-			if (ch_encode_cell(&s->f[i], v, vl, &codes[i]) < 0) {
+			if ((k = ch_encode_cell(&s->f[i], v, vl,
+			    &codes[i])) > 0)
+				unseen[i]++;
+			else if (k < 0) {
 				snprintf(msg, sizeof msg, "request body:%ld: "
 				    "column '%s': '%.100s' is not a number",
 				    rec.line, s->f[i].name, v);
@@ -264,7 +360,7 @@ predict_csv(struct MHD_Connection *c, struct req *r, const struct loaded *l)
 			}
 			json_object_set_new(raw, s->f[i].name,
 			    ch_is_missing(v, vl) ? json_null() :
-			    json_stringn(v, vl));
+			    jtextn(v, vl));
 		}
 		if (status) {
 			json_decref(raw);
@@ -287,7 +383,9 @@ predict_csv(struct MHD_Connection *c, struct req *r, const struct loaded *l)
 		status = 400;
 	}
 	fclose(out);
-	free(codes), free(col), free(idname);
+	if (!status)
+		r->warning = unseen_header(s, unseen);
+	free(codes), free(col), free(idname), free(unseen);
 	ch_csv_close(cs), fclose(in);
 	metrics_predictions(rows);
 	return answer(c, r, status, msg, field, "text/csv; charset=utf-8",

@@ -46,13 +46,13 @@ step_reload(struct ch_err *e)
 	char v[17], *target;
 
 	if (model_reload(NULL, v, e) != 0) {
-		slog("error", "reload failed", json_pack("{s:s,s:s}", "error",
-		    e->msg, "by", "SIGHUP"));
+		slog("error", "reload failed", json_pack("{s:o,s:s}", "error",
+		    jtext(e->msg), "by", "SIGHUP"));
 		return 0;       /* logged: not a registry failure */
 	}
 	target = model_target();
-	slog("info", "reloaded", json_pack("{s:s,s:s,s:s}", "model_version", v,
-	    "source", target ? target : "newest in the registry", "by",
+	slog("info", "reloaded", json_pack("{s:s,s:o,s:s}", "model_version", v,
+	    "source", jtext(target ? target : "newest in the registry"), "by",
 	    "SIGHUP"));
 	free(target);
 	return 0;
@@ -129,7 +129,7 @@ round_run(unsigned what)
 	/* once a change, and not under R.mu (stderr may block) */
 	if (rc != 0 && !was)
 		slog("warn", "registry view not refreshed",
-		    json_pack("{s:s,s:s}", "step", s->name, "error", e.msg));
+		    json_pack("{s:s,s:o}", "step", s->name, "error", jtext(e.msg)));
 	else if (rc == 0 && was)
 		slog("info", "registry view refreshed again", NULL);
 }

@@ -193,15 +193,16 @@ reg_window_append(const char *lines, size_t len, long keep, long *refused,
 }
 
 char *
-reg_window_read(long limit, size_t *len, long *rows, struct ch_err *e)
+reg_window_page(long keep, long after, long max, long *last, size_t *len,
+    long *rows, struct ch_err *e)
 {
 	struct ch_registry *r;
 	char *buf = NULL;
 
 	*len = 0;
 	pthread_mutex_lock(&chan[REG_WINDOW].mu);
-	if ((r = reg_get(REG_WINDOW, e)) && !(buf = ch_registry_window_read(r,
-	    limit, len, rows, e)))
+	if ((r = reg_get(REG_WINDOW, e)) && !(buf = ch_registry_window_page(r,
+	    keep, after, max, last, len, rows, e)))
 		reg_failed(REG_WINDOW);
 	pthread_mutex_unlock(&chan[REG_WINDOW].mu);
 	return buf;

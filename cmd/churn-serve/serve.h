@@ -7,6 +7,7 @@
 #include <stddef.h>
 #include <stdint.h>
 #include <sys/types.h>
+#include <time.h>
 
 #include <jansson.h>
 
@@ -33,6 +34,8 @@ struct config {
 	unsigned threads;
 	unsigned conn_limit;
 	unsigned timeout;           /* idle connection timeout, seconds */
+	unsigned per_ip_limit;      /* connections per client address, 0: any */
+	double request_timeout;     /* to send a whole request, seconds */
 	double child_timeout;       /* drift check, seconds */
 	double retrain_timeout;
 	size_t child_output_limit;
@@ -40,6 +43,8 @@ struct config {
 	                               in the database, 2 * window_rows) */
 	double refresh_interval;    /* registry view refresh, seconds */
 	unsigned registry_timeout;  /* each registry call, seconds */
+	size_t window_row_bytes;    /* a longer row is not kept */
+	size_t window_bytes;        /* both window files together */
 };
 extern struct config cfg;
 
@@ -47,6 +52,15 @@ extern struct config cfg;
 /* slog("info", "reloaded", json_pack("{s:s}", "version", v)): fields is
  * stolen (may be NULL).  Thread-safe: one write(2) per line. */
 void slog(const char *level, const char *msg, json_t *fields);
+/* Text from outside (a request's path, method, query or headers, a CSV
+ * cell, a child's output, a message quoting any of these) as a JSON
+ * string, the bytes that are not UTF-8 shown as \xNN: the one way such
+ * text enters JSON, in answers and in logs alike; jtext(NULL) is JSON
+ * null.  NULL only when out of memory (json_pack then fails too, and
+ * callers handle that).
+ * slog("warn", "x", json_pack("{s:o}", "path", jtext(url))). */
+json_t *jtext(const char *s);
+json_t *jtextn(const char *s, size_t len);
 
 /* --- state.c: the loaded model, refcounted ------------------------- */
 struct loaded {
@@ -144,7 +158,9 @@ json_t *reg_drift_reports(int limit, struct ch_err *e);
  * ch_registry_window_append and ch_registry_window_read. */
 int reg_window_append(const char *lines, size_t len, long keep,
     long *refused, struct ch_err *e);
-char *reg_window_read(long limit, size_t *len, long *rows, struct ch_err *e);
+/* The window a page at a time: see ch_registry_window_page */
+char *reg_window_page(long keep, long after, long max, long *last,
+    size_t *len, long *rows, struct ch_err *e);
 void reg_close(void);
 
 /* --- metrics.c --------------------------------------------------- */
@@ -159,6 +175,12 @@ void metrics_init(void);
 void metrics_request(enum route r, int status, double seconds);
 void metrics_predictions(long rows);
 void metrics_drift(int drift, double share, const char *version);
+/* connections refused when they open (over their address's limit, over
+ * the total) or closed before their request was whole (past the request
+ * deadline, to make room for a new client) */
+enum refusal { REF_PER_IP, REF_LIMIT, REF_DEADLINE, REF_EVICTED, REF_N };
+void metrics_refused(enum refusal why);
+long metrics_refused_count(enum refusal why);
 long metrics_requests(void);
 double metrics_rate(void);     /* requests per second, last minute */
 double metrics_uptime(void);
@@ -166,19 +188,30 @@ double metrics_uptime(void);
 char *metrics_render(size_t *len);
 
 /* --- window.c: the live-traffic window of scored rows --------------- */
-/* Files in dir (two rotating JSON-lines files of rows lines each), or
- * with database set the database's churn_window table (the newest
- * 2 * rows rows kept). */
-int window_open(const char *dir, long rows, int database, struct ch_err *e);
-/* Appends one scored row: raw feature values of obj (schema features
- * only), probability, version, time. */
+/* Files in dir (two rotating JSON-lines files of rows lines each, together
+ * at most max_bytes), or with database set the database's churn_window
+ * table (the newest 2 * rows rows kept).  A row over row_bytes is not
+ * kept.  0 for a bound: its default (8 KiB a row, 64 MiB a window). */
+int window_open(const char *dir, long rows, size_t row_bytes,
+    size_t max_bytes, int database, struct ch_err *e);
+/* Appends one scored row: the values of obj's schema features and id
+ * column only, probability, version, time. */
 void window_add(const struct ch_schema *s, json_t *obj, double p,
     const char *version);
+/* The same (body and len are not used: the posted bytes are not kept) */
 void window_add_raw(const struct ch_schema *s, json_t *obj,
     const char *body, size_t len, double p, const char *version);
-/* The current window (oldest row first) as one malloc'd buffer of JSON
- * lines, or NULL with e (the database cannot be read). */
-char *window_snapshot(size_t *len, long *rows, struct ch_err *e);
+/* The current window, oldest row first, read a piece at a time as JSON
+ * lines by window_feed (a bridge_feed): opened with *rows rows and *bytes
+ * bytes (in the database: those of its first page, 0 when empty), or
+ * NULL with e (the database cannot be read).  Closed by the caller. */
+struct window_reader;
+struct window_reader *window_reader_open(long *rows, size_t *bytes,
+    struct ch_err *e);
+ssize_t window_feed(void *arg, char *buf, size_t n);
+/* Returns the rows read from the database (0 for files), or -1 with e
+ * when a page could not be read (what the child got is cut short). */
+long window_reader_close(struct window_reader *wr, struct ch_err *e);
 void window_flush(void);
 void window_close(void);
 
@@ -188,22 +221,61 @@ struct child_result {
 	int code;                   /* exit status, or signal number */
 	int timed_out;
 	int too_big;                /* stdout exceeded the limit */
+	int cancelled;              /* killed by bridge_cancel_all */
 	char *out;                  /* stdout, NUL-terminated */
 	size_t outlen;
 	char err[2048];             /* last bytes of stderr */
 };
-/* Runs argv with in[0..inlen) on stdin, collecting stdout up to limit
- * bytes, killing the child (and its process group) after timeout
- * seconds.  Returns 0 when it ran (see r), -1 with e when it could not
- * start. */
-int bridge_run(char *const argv[], const char *in, size_t inlen,
+/* Fills buf with up to n bytes of a child's stdin; returns how many, 0 at
+ * the end (or -1: stop, stdin is closed). */
+typedef ssize_t (*bridge_feed)(void *arg, char *buf, size_t n);
+/* A feed over p[0..len) */
+struct bridge_buf {
+	const char *p;
+	size_t len, off;
+};
+ssize_t bridge_feed_buf(void *arg, char *buf, size_t n);
+/*
+ * Runs argv with what feed(arg, ...) gives on stdin (feed NULL: empty
+ * stdin), read as the child takes it, collecting stdout up to limit
+ * bytes, killing the child (and its process group) after timeout seconds
+ * or at bridge_cancel_all.  Returns 0 when it ran (see r), -1 with e when
+ * it could not start.  Blocks: run it on a thread of its own.
+ */
+int bridge_run(char *const argv[], bridge_feed feed, void *arg,
     double timeout, size_t limit, struct child_result *r, struct ch_err *e);
 void bridge_result_free(struct child_result *r);
-/* Starts sh -c cmd in the background, detached, output appended to
- * logpath; env is a NULL-terminated list of NAME=value.  Returns the
- * pid or -1. */
-pid_t bridge_background(const char *cmd, const char *logpath,
+/* Shutdown: kills every bridge_run child within 0.1 s, and refuses new
+ * ones. */
+void bridge_cancel_all(void);
+/* Starts sh -c cmd in a session of its own, stdin /dev/null, output
+ * appended to logpath; env is a NULL-terminated list of NAME=value.
+ * Returns the pid (the caller waits for it) or -1 with e. */
+pid_t bridge_spawn(const char *cmd, const char *logpath,
     char *const env[], struct ch_err *e);
+
+/* --- hooks.c: webhook deliveries seen, and the one pipeline ---------- */
+/* Where accepted deliveries are remembered for HOOK_KEEP seconds: a file
+ * in the state directory today (hook_ledger_file); one table shared by a
+ * fleet later, behind the same two calls. */
+#define HOOK_KEEP (24 * 3600)
+struct hook_ledger {
+	/* keys (NULL-terminated: the delivery id, the body's digest):
+	 * 1 when none was seen (all are recorded now), 0 when one was,
+	 * -1 with e when the ledger cannot be written.  Not thread-safe:
+	 * the caller serialises. */
+	int (*claim)(struct hook_ledger *l, const char *const keys[],
+	    time_t now, struct ch_err *e);
+	void (*close)(struct hook_ledger *l);
+};
+struct hook_ledger *hook_ledger_file(const char *dir);
+/* Runs cfg.pipeline_cmd with env (NAME=value list, copied) unless one
+ * runs: then it is queued, replacing a queued one (coalesced).  Returns
+ * PIPE_STARTED with *pid, PIPE_QUEUED, PIPE_COALESCED, or -1 with e. */
+enum { PIPE_STARTED, PIPE_QUEUED, PIPE_COALESCED };
+int pipeline_submit(char *const env[], pid_t *pid, struct ch_err *e);
+/* Shutdown: drops the queued run; a running one is left to finish. */
+void pipeline_stop(void);
 
 /* --- assets (generated by scripts/embed) ---------------------------- */
 struct asset {
@@ -223,5 +295,7 @@ struct MHD_Daemon *http_start(const char *listen, char *bound,
     size_t boundlen, struct ch_err *e);
 /* Stops accepting, waits up to grace seconds for requests in flight. */
 void http_stop(struct MHD_Daemon *d, double grace);
+/* guard.c: open client connections */
+unsigned guard_open(void);
 
 #endif

@@ -17,9 +17,14 @@
  * Rows go to DIR/window.jsonl; when it holds `rows` lines it becomes
  * DIR/window.1.jsonl (replacing the older one) and a new file starts, so
  * the window holds between rows and 2 * rows of the latest rows.  Each
- * line is one flat JSON object: the raw feature values as posted, with
- * "churn_probability", "model_version" and "time" - the shape
- * `churn-drift --json-in` reads (unknown keys are ignored).
+ * line is one flat JSON object: the model's features and its id column as
+ * posted (nothing else the client sent), with "churn_probability",
+ * "model_version" and "time" - the shape `churn-drift --json-in` reads.
+ *
+ * Bytes are bounded too: a row longer than row_bytes is not kept (counted
+ * and logged), and a file is rotated before it would pass half of
+ * max_bytes, so the two files hold at most max_bytes.  In the database
+ * the bound is 2 * rows rows of at most row_bytes each.
  *
  * With a database (CHURN_DATABASE_URL) the rows go to its churn_window
  * table instead, in the same form (ch_registry_window_append: one
@@ -28,7 +33,7 @@
  *
  * Request threads only append the line to a memory buffer under a short
  * lock; window_flush, run by the main thread several times a second and by
- * window_snapshot, takes the buffer and does the file or database work
+ * window_reader_open, takes the buffer and does the file or database work
  * (writes, rotation: a rename can wait for the disk) with no request
  * waiting on it.  Should the disk fall behind, rows past MAXBUF bytes are
  * dropped and counted rather than held.  Should the database be down, the
@@ -48,6 +53,9 @@ static struct {
 	char *cur, *old;
 	long rows, limit;           /* rows in cur, rows per file */
 	long oldrows;
+	size_t bytes;               /* bytes in cur */
+	size_t row_bytes, max_bytes;
+	long toolong;               /* rows over row_bytes, not kept */
 	int open;                   /* window_open done, window_close not */
 	int db;                     /* rows go to the database */
 	int down;                   /* the last database flush failed */
@@ -81,11 +89,17 @@ open_cur(void)
 }
 
 int
-window_open(const char *dir, long rows, int database, struct ch_err *e)
+window_open(const char *dir, long rows, size_t row_bytes, size_t max_bytes,
+    int database, struct ch_err *e)
 {
 	size_t n = strlen(dir) + 32;
+	struct stat st;
 
 	W.limit = rows > 0 ? rows : 10000;
+	W.max_bytes = max_bytes ? max_bytes : (size_t)64 << 20;
+	W.row_bytes = row_bytes ? row_bytes : 8192;
+	if (W.row_bytes > W.max_bytes / 2)
+		W.row_bytes = W.max_bytes / 2;
 	W.open = 1;
 	if (database) {
 		W.db = 1;
@@ -99,6 +113,7 @@ window_open(const char *dir, long rows, int database, struct ch_err *e)
 		return ch_errf(e, "%s: %s", W.cur, strerror(errno));
 	W.rows = count_lines(W.cur);
 	W.oldrows = count_lines(W.old);
+	W.bytes = fstat(W.fd, &st) == 0 ? (size_t)st.st_size : 0;
 	return 0;
 }
 
@@ -109,7 +124,9 @@ append(const char *a, size_t alen, const char *b, size_t blen)
 	size_t need = alen + blen + 1;
 
 	pthread_mutex_lock(&W.mu);
-	if (W.len + need > MAXBUF) {
+	if (need > W.row_bytes + 1) {
+		W.toolong++;
+	} else if (W.len + need > MAXBUF) {
 		W.dropped++;
 	} else {
 		if (W.len + need > W.cap) {
@@ -153,6 +170,7 @@ rotate(void)
 		    "file", W.cur, "error", strerror(errno)));
 	W.oldrows = W.rows;
 	W.rows = 0;
+	W.bytes = 0;
 	open_cur();
 }
 
@@ -225,7 +243,7 @@ flush_db(char *buf, size_t len, long n, int force)
 	W.retry_at = ch_seconds() + W.pause;
 	gone = requeue(buf, len, n, &held);
 	slog("warn", "window rows kept in memory: the database cannot take them",
-	    json_pack("{s:s,s:I,s:I,s:f}", "error", e.msg, "rows",
+	    json_pack("{s:o,s:I,s:I,s:f}", "error", jtext(e.msg), "rows",
 	    (json_int_t)held, "dropped", (json_int_t)gone, "retry_s",
 	    W.pause));
 }
@@ -235,7 +253,7 @@ flush(int force)
 {
 	char *buf, *p, *end;
 	size_t len;
-	long dropped, nrows;
+	long dropped, nrows, toolong;
 
 	pthread_mutex_lock(&W.io);
 	pthread_mutex_lock(&W.mu);
@@ -248,8 +266,14 @@ flush(int force)
 		return;
 	}
 	buf = W.buf, len = W.len, dropped = W.dropped, nrows = W.pending;
+	toolong = W.toolong;
 	W.buf = NULL, W.len = W.cap = 0, W.pending = 0, W.dropped = 0;
+	W.toolong = 0;
 	pthread_mutex_unlock(&W.mu);
+	if (toolong)
+		slog("warn", "window rows longer than the row bound not kept",
+		    json_pack("{s:I,s:I}", "rows", (json_int_t)toolong,
+		    "window_row_bytes", (json_int_t)W.row_bytes));
 	if (!W.open)    /* closed: nowhere to go */
 		len = 0;
 	if (dropped)
@@ -261,19 +285,26 @@ flush(int force)
 		pthread_mutex_unlock(&W.io);
 		return;
 	}
-	/* write up to the row that fills the file, rotate, go on */
+	/* write up to the row that fills the file (in rows or in bytes),
+	 * rotate, go on */
 	for (p = buf, end = buf + len; p < end; ) {
 		char *q = p;
-		long room = W.limit - W.rows, n = 0;
+		long n = 0;
 
-		while (q < end && n < room) {
-			q = memchr(q, '\n', (size_t)(end - q)) + 1;
+		while (q < end && W.rows + n < W.limit) {
+			char *nl = (char *)memchr(q, '\n', (size_t)(end - q)) + 1;
+
+			if (W.rows + n > 0 &&
+			    W.bytes + (size_t)(nl - p) > W.max_bytes / 2)
+				break;
+			q = nl;
 			n++;
 		}
 		write_all(p, (size_t)(q - p));
 		W.rows += n;
+		W.bytes += (size_t)(q - p);
 		p = q;
-		if (W.rows >= W.limit)
+		if (p < end || W.rows >= W.limit)
 			rotate();
 	}
 	pthread_mutex_unlock(&W.io);
@@ -311,6 +342,8 @@ window_add(const struct ch_schema *s, json_t *obj, double p,
 
 	if (!W.open)
 		return;
+	if (s->id && (v = json_object_get(obj, s->id)))
+		json_object_set(row, s->id, v);
 	for (i = 0; i < s->nfeat; i++)
 		if ((v = json_object_get(obj, s->f[i].name)))
 			json_object_set(row, s->f[i].name, v);
@@ -326,71 +359,147 @@ window_add(const struct ch_schema *s, json_t *obj, double p,
 	free(line);
 }
 
-/* Fast path for one posted object: its own bytes (one line, the
- * customer as sent, unknown keys included) with the three fields put in
- * front, no re-encoding.  Falls back to window_add for anything else. */
+/* Kept for predict.c's callers: the body's own bytes are no longer
+ * stored (they carry keys the model does not know), so this is
+ * window_add. */
 void
 window_add_raw(const struct ch_schema *s, json_t *obj, const char *body,
     size_t len, double p, const char *version)
 {
-	char head[160], ts[21];
-	size_t i = 0;
-	int n;
-
-	while (i < len && (body[i] == ' ' || body[i] == '\t' || body[i] == '\r'))
-		i++;
-	while (len > i && strchr(" \t\r\n", body[len - 1]))
-		len--;
-	if (i >= len || body[i] != '{' || body[len - 1] != '}' ||
-	    memchr(body + i, '\n', len - i)) {
-		window_add(s, obj, p, version);
-		return;
-	}
-	now_iso(ts);
-	n = snprintf(head, sizeof head, "{\"churn_probability\":%.6f,"
-	    "\"model_version\":\"%s\",\"time\":\"%s\",", p, version, ts);
-	i++;        /* past the body's '{' */
-	if (W.open)
-		append(head, (size_t)n, body + i, len - i);
+	(void)body, (void)len;
+	window_add(s, obj, p, version);
 }
 
-static void
-append_file(const char *path, char **buf, size_t *len)
-{
-	char *b;
-	size_t n;
+/* A drift check's view of the window: the two files as they were when it
+ * was opened (their sizes then; rows appended since are not read), or the
+ * database read a page of rows at a time. */
+#define PAGE_ROWS 1000
+struct window_reader {
+	int fd[2];
+	off_t left[2];
+	int db;
+	long keep, after, rows;
+	char *page;                 /* database: the current page */
+	size_t plen, poff;
+	int end;                    /* database: no more pages */
+	int failed;                 /* database: a page could not be read */
+	struct ch_err e;
+};
 
-	if (!(b = ch_read_file(path, &n, NULL)))
-		return;
-	*buf = ch_realloc(*buf, *len + n + 1);
-	memcpy(*buf + *len, b, n);
-	*len += n;
-	(*buf)[*len] = '\0';
-	free(b);
+static int
+next_page(struct window_reader *wr, struct ch_err *e)
+{
+	long n = 0;
+
+	free(wr->page);
+	wr->page = reg_window_page(wr->keep, wr->after, PAGE_ROWS, &wr->after,
+	    &wr->plen, &n, e);
+	wr->poff = 0;
+	if (!wr->page)
+		return -1;
+	wr->rows += n;
+	wr->end = n < PAGE_ROWS;
+	return 0;
 }
 
-char *
-window_snapshot(size_t *len, long *rows, struct ch_err *e)
+struct window_reader *
+window_reader_open(long *rows, size_t *bytes, struct ch_err *e)
 {
-	char *buf;
+	struct window_reader *wr = ch_calloc(1, sizeof *wr);
+	const char *path[2];
+	int i;
 
+	wr->fd[0] = wr->fd[1] = -1;
+	*rows = 0;
+	*bytes = 0;
 	if (W.db && W.open) {
 		flush(1);
-		return reg_window_read(2 * W.limit, len, rows, e);
+		wr->db = 1;
+		wr->keep = 2 * W.limit;
+		wr->after = 0;
+		if (next_page(wr, e) != 0) {
+			free(wr);
+			return NULL;
+		}
+		*rows = wr->rows;       /* the first page's: "some" or none */
+		*bytes = wr->plen;
+		return wr;
 	}
-	buf = ch_malloc(1);
-	*len = 0;
-	buf[0] = '\0';
 	window_flush();
 	pthread_mutex_lock(&W.io);
-	if (W.cur) {
-		append_file(W.old, &buf, len);
-		append_file(W.cur, &buf, len);
+	path[0] = W.old, path[1] = W.cur;
+	for (i = 0; i < 2 && W.cur; i++) {
+		struct stat st;
+
+		if ((wr->fd[i] = open(path[i], O_RDONLY | O_CLOEXEC)) < 0)
+			continue;       /* no older file yet */
+		wr->left[i] = fstat(wr->fd[i], &st) == 0 ? st.st_size : 0;
+		*bytes += (size_t)wr->left[i];
 	}
-	if (rows)
-		*rows = W.rows + W.oldrows;
+	*rows = W.rows + W.oldrows;
 	pthread_mutex_unlock(&W.io);
-	return buf;
+	return wr;
+}
+
+ssize_t
+window_feed(void *arg, char *buf, size_t n)
+{
+	struct window_reader *wr = arg;
+	int i;
+
+	if (wr->db) {
+		while (wr->poff == wr->plen) {
+			if (wr->end)
+				return 0;
+			if (next_page(wr, &wr->e) != 0) {
+				wr->failed = 1;
+				return -1;
+			}
+		}
+		if (n > wr->plen - wr->poff)
+			n = wr->plen - wr->poff;
+		memcpy(buf, wr->page + wr->poff, n);
+		wr->poff += n;
+		return (ssize_t)n;
+	}
+	for (i = 0; i < 2; i++) {
+		ssize_t got;
+
+		if (wr->fd[i] < 0 || wr->left[i] == 0)
+			continue;
+		if ((off_t)n > wr->left[i])
+			n = (size_t)wr->left[i];
+		while ((got = read(wr->fd[i], buf, n)) < 0 && errno == EINTR)
+			;
+		if (got <= 0) {
+			wr->left[i] = 0;    /* cut short: go on with the next */
+			continue;
+		}
+		wr->left[i] -= got;
+		return got;
+	}
+	return 0;
+}
+
+long
+window_reader_close(struct window_reader *wr, struct ch_err *e)
+{
+	long rows;
+
+	if (!wr)
+		return 0;
+	rows = wr->rows;
+	if (wr->failed) {
+		*e = wr->e;
+		rows = -1;
+	}
+	if (wr->fd[0] >= 0)
+		close(wr->fd[0]);
+	if (wr->fd[1] >= 0)
+		close(wr->fd[1]);
+	free(wr->page);
+	free(wr);
+	return rows;
 }
 
 void

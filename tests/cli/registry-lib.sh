@@ -173,11 +173,26 @@ scenario() {
 	cp m3.churn other.churn
 	SOURCE_DATE_EPOCH=$((1700000000 + 60)) churn-train --trees 4 --seed 99 \
 		-o other.churn d.csv >/dev/null 2>&1 || fail "churn-train failed"
-	expect 2 churn-push --alias champion other.churn
+	expect 2 churn-push --keep-version --alias champion other.churn
 	grep_err "version '$v1' is already registered"
 	grep_err "refusing to replace it"
 	expect 0 churn-models pull "$v1" -o again.churn
 	cmp -s again.churn m1.churn || fail "$v1 changed after a refused push"
+	# without --keep-version it is published under the next free second,
+	# its name inside
+	expect 0 churn-push other.churn
+	vo=$(field version out)
+	[ "$v1" = v20231114-221420 ] || fail "first version '$v1'"
+	[ "$vo" = v20231114-221421 ] || fail "other model published as '$vo'"
+	grep_err "version $v1 is another model's; published as $vo"
+	expect 0 churn-models pull "$vo" -o other-got.churn
+	churn-predict -m other-got.churn --describe >desc.json || fail "--describe failed"
+	[ "$(field version desc.json)" = "$vo" ] || fail "$vo: the file says '$(field version desc.json)'"
+	expect 0 churn-models show "$vo"
+	[ "$(field renamed_from out)" = "$v1" ] || fail "$vo: manifest lacks renamed_from $v1"
+	expect 0 churn-push other.churn
+	[ "$(field status out)" = exists ] || fail "other model pushed again: status '$(field status out)'"
+	[ "$(field version out)" = "$vo" ] || fail "other model pushed again as '$(field version out)'"
 
 	# bad input
 	expect 2 churn-push d.csv

@@ -7,7 +7,7 @@
 use_services
 scenario
 n=$(psql -X -At "$CHURN_DATABASE_URL" -c "SELECT count(*) FROM churn_model_versions")
-[ "$n" -eq 3 ] || fail "$n rows in churn_model_versions, not 3"
+[ "$n" -eq 4 ] || fail "$n rows in churn_model_versions, not 4 (3 and the restamped one)"
 n=$(psql -X -At "$CHURN_DATABASE_URL" -c "SELECT count(*) FROM churn_alias_history")
 [ "$n" -eq 4 ] || fail "$n rows in churn_alias_history, not 4"
 s3 GET "$(s3_url "models/$v1/manifest.json")" >manifest.json || fail "no manifest in the bucket"

@@ -107,6 +107,22 @@ jstr(json_t *o, const char *k)
 	return json_string_value(json_object_get(o, k));
 }
 
+/* A stand-in for churn-push's restamp: the bytes name the version. */
+static int
+restamp_fake(void *arg, const char *version, unsigned char **buf, size_t *len,
+    json_t **m, struct ch_err *e)
+{
+	char *b = malloc(64);
+
+	(void)arg;
+	(void)e;
+	snprintf(b, 64, "%s@%s", "model-ONE", version);
+	*buf = (unsigned char *)b;
+	*len = strlen(b);
+	*m = manifest(version, 0.5);
+	return 0;
+}
+
 /* The whole life of two versions and an alias, on any registry. */
 static void
 scenario(struct ch_registry *r)
@@ -275,6 +291,39 @@ scenario(struct ch_registry *r)
 	    "models/v20260101-000001/model.churn", &e), 0);
 	ck_assert_int_eq(ch_registry_pull(r, "v20260101-000001", &buf, &len, &ref, &e), -1);
 	ck_assert_ptr_nonnull(strstr(e.msg, "missing"));
+
+	/* other bytes under a taken name, given a restamp: the next free
+	 * second, stamped; pushed again, the same copy */
+	for (i = 0; i < 2; i++) {
+		ck_assert_msg(ch_registry_push_as(r, (const unsigned char *)"model-ONE",
+		    9, m1, NULL, restamp_fake, NULL, &out, &e) == 0, "%s", e.msg);
+		ck_assert_str_eq(jstr(out, "version"), "v20260101-000002");
+		ck_assert_str_eq(jstr(out, "status"), i ? "exists" : "registered");
+		json_decref(out);
+	}
+	ck_assert_int_eq(ch_registry_pull(r, "v20260101-000002", &buf, &len, &ref, &e), 0);
+	ck_assert_uint_eq(len, 26);
+	ck_assert_mem_eq(buf, "model-ONE@v20260101-000002", 26);
+	free(buf);
+	x = ch_registry_show(r, "v20260101-000002", &e);
+	ck_assert_ptr_nonnull(x);
+	ck_assert_str_eq(jstr(x, "renamed_from"), "v20260101-000001");
+	json_decref(x);
+
+	/* gc: what no registered version owns goes, the rest stays */
+	ck_assert_int_eq(ch_store_put(ch_registry_store(r),
+	    "models/v20990101-000000/model.churn", "junk", 4, &e), 0);
+	x = ch_registry_gc(r, &e);
+	ck_assert_msg(x != NULL, "%s", e.msg);
+	ck_assert_uint_eq(json_array_size(json_object_get(x, "removed")), 1);
+	ck_assert_str_eq(jstr(json_array_get(json_object_get(x, "removed"), 0), "key"),
+	    "models/v20990101-000000");
+	ck_assert_int_eq(json_integer_value(json_object_get(x, "bytes")), 4);
+	json_decref(x);
+	ck_assert_int_eq(ch_registry_pull(r, "v20260101-000002", &buf, &len, &ref, &e), 0);
+	free(buf);
+	ck_assert_int_eq(ch_registry_pull(r, "champion", &buf, &len, &ref, &e), 0);
+	free(buf);
 
 	json_decref(m1);
 	json_decref(m2);
@@ -485,7 +534,7 @@ START_TEST(pg_file_store)
 	{
 		struct ch_err e = {{0}};
 		json_t *l = ch_registry_list(r, &e);
-		ck_assert_uint_eq(json_array_size(json_object_get(l, "versions")), 2);
+		ck_assert_uint_eq(json_array_size(json_object_get(l, "versions")), 3);
 		json_decref(l);
 	}
 	ch_registry_close(r);
