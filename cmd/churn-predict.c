@@ -325,8 +325,8 @@ emit(void *ctx, void *result, struct ch_err *e)
  * days pruned.
  */
 static void
-record(const struct ch_model *m, const char *input, int jsonin, time_t at,
-    long retain, const char *store, const char *db)
+record(const struct ch_model *m, const char *input, int jsonin, int skipbad,
+    time_t at, long retain, const char *store, const char *db)
 {
 	struct ch_registry_opts o = { 0 };
 	struct ch_registry *r;
@@ -337,7 +337,8 @@ record(const struct ch_model *m, const char *input, int jsonin, time_t at,
 	o.database_url = db;
 	ch_registry_opts_fill(&o, getenv);
 	if (ch_registry_open(&o, &r, &e) != 0 ||
-	    ch_predlog_record_file(r, m, input, jsonin, at, &n, &e) != 0 ||
+	    ch_predlog_record_file(r, m, input, jsonin, skipbad, at, &n,
+	    &e) != 0 ||
 	    ch_predlog_prune(r, retain, time(NULL), &gone, &e) != 0)
 		ch_die(2, "--record: %s", e.msg);
 	ch_warn("%zu predictions recorded in the prediction log (%s)", n,
@@ -543,7 +544,7 @@ main(int argc, char *argv[])
 		fclose(fp);
 	if (rec) {
 		ch_fshut(stdout, "<stdout>");
-		record(m, input, jsonin, at, retain, store, db);
+		record(m, input, jsonin, cf.skipbad, at, retain, store, db);
 		free(cf.unseen);
 		free(cf.col);
 		ch_model_free(m);

@@ -543,6 +543,7 @@ struct recorder {
 	struct ch_registry *r;
 	const struct ch_model *m;
 	time_t now;
+	int skip_bad;
 	uint8_t *codes;
 	struct ch_pred *rows;
 	double *p;
@@ -616,21 +617,26 @@ record_csv(struct recorder *rc, FILE *fp, const char *name, struct ch_err *e)
 		uint8_t *c = rc->codes + rc->n * (size_t)s->nfeat;
 
 		if (rec.n != nhdr) {
+			if (rc->skip_bad)
+				continue;
 			ch_errf(e, "%s:%ld: ragged row: %zu fields, the header has "
 			    "%zu", name, rec.line, rec.n, nhdr);
 			goto out;
 		}
 		for (f = 0; f < s->nfeat; f++)
 			if (ch_encode_cell(&s->f[f], rec.field[col[f]],
-			    rec.len[col[f]], &c[f]) < 0) {
+			    rec.len[col[f]], &c[f]) < 0)
+				break;
+		if (f < s->nfeat || rec.len[idc] == 0) {
+			if (rc->skip_bad)
+				continue;
+			if (f < s->nfeat)
 				ch_errf(e, "%s:%ld: column '%s': '%.40s' is not a "
 				    "number", name, rec.line, s->f[f].name,
 				    rec.field[col[f]]);
-				goto out;
-			}
-		if (rec.len[idc] == 0) {
-			ch_errf(e, "%s:%ld: column '%s': empty id", name,
-			    rec.line, hdr[idc]);
+			else
+				ch_errf(e, "%s:%ld: column '%s': empty id", name,
+				    rec.line, hdr[idc]);
 			goto out;
 		}
 		x = rec_slot(rc);
@@ -677,6 +683,8 @@ record_json(struct recorder *rc, FILE *fp, const char *name, struct ch_err *e)
 		if (strspn(line, " \t\r\n") == (size_t)len)
 			continue;
 		if (!(o = json_loadb(line, (size_t)len, 0, &je))) {
+			if (rc->skip_bad)
+				continue;
 			rv = ch_errf(e, "%s:%ld: %s", name, ln, je.text);
 			break;
 		}
@@ -687,6 +695,11 @@ record_json(struct recorder *rc, FILE *fp, const char *name, struct ch_err *e)
 		else if (!json_is_string(id) || json_string_length(id) == 0)
 			rv = ch_errf(e, "%s:%ld: no id '%s' (a non-empty string)",
 			    name, ln, idname);
+		if (rv < 0 && rc->skip_bad) {
+			rv = 0;
+			json_decref(o);
+			continue;
+		}
 		if (rv == 0) {
 			x = rec_slot(rc);
 			x->id = ch_strdup(json_string_value(id));
@@ -711,7 +724,7 @@ record_json(struct recorder *rc, FILE *fp, const char *name, struct ch_err *e)
 
 int
 ch_predlog_record_file(struct ch_registry *r, const struct ch_model *m,
-    const char *path, int json_lines, time_t now, size_t *rows,
+    const char *path, int json_lines, int skip_bad, time_t now, size_t *rows,
     struct ch_err *e)
 {
 	struct recorder rc = {0};
@@ -726,6 +739,7 @@ ch_predlog_record_file(struct ch_registry *r, const struct ch_model *m,
 	rc.r = r;
 	rc.m = m;
 	rc.now = now;
+	rc.skip_bad = skip_bad;
 	rc.codes = ch_malloc((size_t)RECORD_BATCH * (size_t)m->schema->nfeat);
 	rc.rows = ch_calloc(RECORD_BATCH, sizeof *rc.rows);
 	rc.p = ch_malloc(RECORD_BATCH * sizeof *rc.p);

@@ -73,12 +73,13 @@ int ch_predlog_prune(struct ch_registry *r, long days, time_t now,
  * every row to the log at time now, in batches of 10,000 rows: what
  * `churn-predict --record` does beside its output.  Rows without an id
  * column/key are refused (an outcome can only be joined by id); a row
- * that does not encode is an error (file:line).  *rows (may be NULL)
- * gets the number recorded.  Returns 0 or -1.
+ * that does not encode, or has an empty id, is an error (file:line), or
+ * with skip_bad left out.  *rows (may be NULL) gets the number recorded.
+ * Returns 0 or -1.
  */
 struct ch_model;
 int ch_predlog_record_file(struct ch_registry *r, const struct ch_model *m,
-    const char *path, int json_lines, time_t now, size_t *rows,
+    const char *path, int json_lines, int skip_bad, time_t now, size_t *rows,
     struct ch_err *e);
 
 /* Times: "YYYY-MM-DD", "YYYY-MM-DDTHH:MM:SS" with an optional fraction

@@ -20,6 +20,17 @@ churn-predict -m m.churn scored.csv >plain.out 2>/dev/null
 same plain.out out
 ls store/predictions/2026-10-01/*.jsonl >/dev/null 2>&1 || fail "no prediction segment for 2026-10-01"
 cp store/registry/index.json index.before
+# stdin cannot be read twice; a bad row fails the record, or is left out
+# with --skip-bad
+expect 2 churn-predict -m m.churn --record - <scored.csv
+grep_err "--record: give a file"
+awk -F, -v OFS=, 'NR == 5 { $6 = "abc" } { print }' scored.csv >bad.csv
+expect 2 churn-predict -m m.churn --record --at 2026-10-02 bad.csv
+grep_err "bad.csv:5: column 'tenure': 'abc' is not a number"
+[ -d store/predictions/2026-10-02 ] && fail "a failed --record left predictions"
+expect 1 churn-predict -m m.churn --record --skip-bad --at 2026-10-02 bad.csv
+grep_err "199 predictions recorded"
+rm -r store/predictions/2026-10-02
 
 expect 0 churn-outcomes --json o.csv
 grep_err "o.csv: 300 rows"
