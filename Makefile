@@ -72,6 +72,10 @@ $(B)/tests/%: $(B)/tests/unit/%.o $(LIB)
 	@mkdir -p $(@D)
 	$(CC) $(CFLAGS_ALL) -o $@ $< $(LIB) $(LDLIBS_ALL) $(shell pkg-config --libs check)
 
+# every unit shares tests/unit/unit.h; test_registry_pg.c includes test_registry.c
+$(UNIT_SRC:%.c=$(B)/%.o): tests/unit/unit.h
+$(B)/tests/unit/test_registry_pg.o: tests/unit/test_registry.c
+
 units: $(UNITS)
 
 # every test; the services the tests need are started and stopped by tests/run

@@ -7,36 +7,41 @@
 #include <time.h>
 
 #include "drift.h"
+#include "input.h"
 #include "model.h"
+#include "modelref.h"
 #include "registry.h"
 #include "util.h"
 
-
-static void
-usage(FILE *fp)
-{
-	fputs("usage: churn-drift -m MODEL [--reference FILE] [--json-in] "
-	    "[--bins K]\n"
-	    "                   [--psi-threshold [WARN,]DRIFT] "
-	    "[--l1-threshold [WARN,]DRIFT]\n"
-	    "                   [--drift-share X] [--min-rows N] [--config FILE] "
-	    "[--summary]\n"
-	    "                   [--record [--store URL] [--database URL]]\n"
-	    "                   [--jobs N] [--predict-sample N | --no-prediction]\n"
-	    "                   [FILE | -]\n",
-	    fp);
-}
-
-static double
-number(const char *opt, const char *s, double lo, double hi)
-{
-	double v;
-
-	if (ch_parse_double(s, strlen(s), &v) != 0 || v < lo || v > hi)
-		ch_die(2, "%s: '%s' is not a number from %g to %g", opt, s,
-		    lo, hi);
-	return v;
-}
+static const struct ch_usage use = {
+	"churn-drift [-qv] -m MODEL [--reference FILE] [--json-in] [--bins K]\n"
+	"                   [--psi-threshold [WARN,]DRIFT] [--l1-threshold [WARN,]DRIFT]\n"
+	"                   [--drift-share X] [--min-rows N] [--config FILE] [--summary]\n"
+	"                   [--record] [--store URL] [--database URL]\n"
+	"                   [--jobs N] [--predict-sample N | --no-prediction]\n"
+	"                   [FILE | s3://bucket/key | -]\n",
+	"  -m, --model MODEL     a model file, -, or an alias or version in the registry\n"
+	"  --reference FILE      compare with this data, not the model's profile\n"
+	"  --json-in             read JSON lines (one object a line), not CSV\n"
+	"  --bins K              quantile bins of a numeric feature (10)\n"
+	"  --psi-threshold [WARN,]DRIFT   PSI of a numeric feature (0.1,0.2)\n"
+	"  --l1-threshold [WARN,]DRIFT    L1 distance of a categorical one (0.1,0.2)\n"
+	"  --drift-share X       the share of drifted features that is drift (0.5)\n"
+	"  --min-rows N          fewer current rows: no decision, \"insufficient\" (100)\n"
+	"  --config FILE         thresholds per feature, as JSON\n"
+	"  --summary             print a table of the features on stderr\n"
+	"  --record              keep the report in the registry's drift history\n"
+	"  --store URL           the store, for -m names and --record (CHURN_STORE)\n"
+	"  --database URL        the PostgreSQL registry (CHURN_DATABASE_URL)\n"
+	"  --jobs N              threads (all cores, at most 8)\n"
+	"  --predict-sample N    rows scored for prediction drift (0: all)\n"
+	"  --no-prediction       no prediction drift\n",
+	"  CHURN_STORE           the store (var/store)\n"
+	"  CHURN_DATABASE_URL    the PostgreSQL registry, when there is one\n"
+	"  CHURN_REGISTRY_TIMEOUT  each registry call at most, seconds (30 S3, 10 connect)\n"
+	"  CHURN_S3_ENDPOINT     the S3 endpoint for s3:// stores and inputs\n"
+	"  AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY, AWS_REGION   its credentials\n",
+};
 
 /* "DRIFT" or "WARN,DRIFT"; a lone drift threshold keeps the warn one
  * unless it is above */
@@ -48,14 +53,14 @@ threshold(const char *opt, const char *s, struct ch_drift_rule *r)
 
 	if (comma) {
 		w = ch_strndup(s, (size_t)(comma - s));
-		r->warn = number(opt, w, 0, 1e9);
+		r->warn = ch_opt_double(opt, w, 0, 1e9);
 		free(w);
-		r->drift = number(opt, comma + 1, 0, 1e9);
+		r->drift = ch_opt_double(opt, comma + 1, 0, 1e9);
 		if (r->warn > r->drift)
 			ch_die(2, "%s: warn %g is above drift %g", opt, r->warn,
 			    r->drift);
 	} else {
-		r->drift = number(opt, s, 0, 1e9);
+		r->drift = ch_opt_double(opt, s, 0, 1e9);
 		if (r->warn > r->drift)
 			r->warn = r->drift;
 	}
@@ -168,27 +173,33 @@ main(int argc, char **argv)
 		{ "jobs", required_argument, NULL, 'j' },
 		{ "predict-sample", required_argument, NULL, 'p' },
 		{ "no-prediction", no_argument, NULL, 'N' },
-		{ "help", no_argument, NULL, 'h' },
-		{ "version", no_argument, NULL, 'V' },
+		CH_COMMON_LONGOPTS,
 		{ NULL, 0, NULL, 0 }
 	};
 	const char *model_path = NULL, *ref_path = NULL, *cfg_path = NULL;
 	const char *psi_arg = NULL, *l1_arg = NULL, *share_arg = NULL;
 	const char *bins_arg = NULL, *store = NULL, *db = NULL, *in;
 	const char *minrows_arg = NULL;
+	struct ch_input input;
 	int json_in = 0, summary = 0, rec = 0, nopred = 0, jobs, ch, found;
 	uint64_t sample = CH_DRIFT_PRED_SAMPLE;
 	struct ch_drift_side ref, cur;
 	struct ch_drift_read rd;
 	struct ch_drift_cfg cfg;
+	struct ch_registry_opts ro = { 0 };
+	struct ch_progress *prog;
 	struct ch_model *m;
 	struct ch_err e;
 	json_t *rep;
+	double t0 = ch_seconds();
 	char *s;
 
 	ch_setprogname(argv[0]);
 	jobs = ch_ncpus() > 8 ? 8 : ch_ncpus();
-	while ((ch = getopt_long(argc, argv, "m:hV", lo, NULL)) != -1) {
+	while ((ch = getopt_long(argc, argv, "m:" CH_COMMON_SHORTOPTS, lo,
+	    NULL)) != -1) {
+		if (ch_common_opt(ch, &use))
+			continue;
 		switch (ch) {
 		case 'm': model_path = optarg; break;
 		case 'r': ref_path = optarg; break;
@@ -204,32 +215,18 @@ main(int argc, char **argv)
 		case 'T': store = optarg; break;
 		case 'D': db = optarg; break;
 		case 'N': nopred = 1; break;
-		case 'j':
-			jobs = (int)number("--jobs", optarg, 1, 256);
-			break;
+		case 'j': jobs = (int)ch_opt_int("--jobs", optarg, 1, 256); break;
 		case 'p':
-			sample = (uint64_t)number("--predict-sample", optarg, 0,
-			    1e15);
+			sample = (uint64_t)ch_opt_int("--predict-sample", optarg,
+			    0, 1000000000000000LL);
 			break;
-		case 'h':
-			usage(stdout);
-			ch_fshut(stdout, "<stdout>");
-			return 0;
-		case 'V':
-			printf("churn-drift %s\n", CHURN_VERSION);
-			ch_fshut(stdout, "<stdout>");
-			return 0;
-		default:
-			usage(stderr);
-			return 2;
+		default: ch_usage(&use, 2);
 		}
 	}
 	argc -= optind;
 	argv += optind;
-	if (argc > 1) {
-		usage(stderr);
-		return 2;
-	}
+	if (argc > 1)
+		ch_usage(&use, 2);
 	in = argc ? argv[0] : "-";
 	if (!model_path)
 		ch_die(2, "no model: give one with -m MODEL");
@@ -239,7 +236,10 @@ main(int argc, char **argv)
 		ch_die(2, "the reference and the data cannot both be stdin");
 
 	ch_drift_cfg_init(&cfg);
-	if (ch_model_load(model_path, &m, &e) != 0)
+	ro.store_url = store;
+	ro.database_url = db;
+	ch_registry_opts_fill(&ro, getenv);
+	if (ch_modelref_load(model_path, &ro, &m, NULL, &e) != 0)
 		ch_die(2, "%s", e.msg);
 	if (cfg_path) {
 		json_error_t je;
@@ -252,27 +252,17 @@ main(int argc, char **argv)
 		json_decref(j);
 		check_overrides(&cfg, m->schema, cfg_path);
 	}
-	if (bins_arg) {
-		double v = number("--bins", bins_arg, 2, CH_MAXBINS);
-
-		if (v != (int)v)
-			ch_die(2, "--bins: '%s' is not a whole number", bins_arg);
-		cfg.bins = (int)v;
-	}
+	if (bins_arg)
+		cfg.bins = (int)ch_opt_int("--bins", bins_arg, 2, CH_MAXBINS);
 	if (psi_arg)
 		threshold("--psi-threshold", psi_arg, &cfg.psi);
 	if (l1_arg)
 		threshold("--l1-threshold", l1_arg, &cfg.l1);
 	if (share_arg)
-		cfg.share = number("--drift-share", share_arg, 1e-9, 1);
-	if (minrows_arg) {
-		double v = number("--min-rows", minrows_arg, 0, 1e15);
-
-		if (v != (double)(size_t)v)
-			ch_die(2, "--min-rows: '%s' is not a whole number",
-			    minrows_arg);
-		cfg.min_rows = (size_t)v;
-	}
+		cfg.share = ch_opt_double("--drift-share", share_arg, 1e-9, 1);
+	if (minrows_arg)
+		cfg.min_rows = (size_t)ch_opt_int("--min-rows", minrows_arg, 0,
+		    (long long)1e15);
 	drop_overrides(&cfg, m->schema, psi_arg != NULL, l1_arg != NULL);
 
 	memset(&rd, 0, sizeof rd);
@@ -292,9 +282,20 @@ main(int argc, char **argv)
 	rd.json_lines = json_in;
 	rd.allow_empty = 1;
 	ch_drift_side_init(&cur, m->schema);
-	if (ch_drift_read(&rd, strcmp(in, "-") == 0 ? stdin : NULL, in, &cur,
-	    &e) != 0)
+	if (ch_input_open(&input, in, &ro.s3, &e) != 0)
 		ch_die(2, "%s", e.msg);
+	prog = ch_progress_new(NULL, input.fd);
+	if (ch_drift_read(&rd, input.fp, in, &cur, &e) != 0) {
+		ch_progress_end(prog);
+		ch_input_close(&input, &e);	/* a broken stream says why */
+		ch_die(2, "%s", e.msg);
+	}
+	ch_progress_end(prog);
+	if (ch_input_close(&input, &e) != 0)
+		ch_die(2, "%s", e.msg);
+	if (ch_verbosity() > 0)
+		ch_warn("%llu rows of %s read in %.2f s", (unsigned long long)
+		    cur.rows, in, ch_seconds() - t0);
 
 	rep = NULL;
 	if (cur.rows > 0 && !(rep = ch_drift_report(m->schema,

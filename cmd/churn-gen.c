@@ -1,6 +1,7 @@
 /* churn-gen - generate Telco-shaped customer churn data (demo and tests) */
 #include <errno.h>
 #include <getopt.h>
+#include <limits.h>
 #include <math.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -107,21 +108,23 @@ static const struct {
 #define ID_LETTERS 11881376ULL
 
 struct out {
-	char *buf;
-	size_t len, cap;
+	struct ch_buf b;
 	FILE *fp;	/* stream when not NULL, else buffer everything */
 	const char *name;
 };
 
-static _Noreturn void
-usage(void)
-{
-	fprintf(stderr, "usage: %s [--rows N] [--seed S] [--shift] "
-	    "[--concept-shift X]\n"
-	    "       [--outcomes FILE [--outcome-time T]] [-o FILE]\n",
-	    ch_progname());
-	exit(2);
-}
+static const struct ch_usage use = {
+	"churn-gen [-qv] [--rows N] [--seed S] [--shift] [--concept-shift X]\n"
+	"[--outcomes FILE [--outcome-time T]] [-o FILE]\n",
+	"  --rows N              customers to write after the header (7043)\n"
+	"  --seed S              the random seed (1)\n"
+	"  --shift               a drifted population (for drift checks)\n"
+	"  --concept-shift X     move the churn relation, 0 to 1 (0: none)\n"
+	"  --outcomes FILE       also write id,outcome,time of every customer\n"
+	"  --outcome-time T      the outcomes' time (default today, UTC)\n"
+	"  -o, --output FILE     write FILE atomically instead of stdout\n",
+	NULL,
+};
 
 static int
 coin(struct ch_rng *r, double p)
@@ -154,49 +157,35 @@ gauss(struct ch_rng *r)
 	return sqrt(-2.0 * log(u)) * cos(2.0 * M_PI * v);
 }
 
-/* a 64-bit finalizer (splitmix64's) */
+/* splitmix64's step: one 64-bit value from another */
 static uint64_t
 mix(uint64_t x)
 {
-	x += 0x9e3779b97f4a7c15ULL;
-	x = (x ^ (x >> 30)) * 0xbf58476d1ce4e5b9ULL;
-	x = (x ^ (x >> 27)) * 0x94d049bb133111ebULL;
-	return x ^ (x >> 31);
+	return ch_mix64(x + 0x9e3779b97f4a7c15ULL);
 }
 
 static void
 flush_out(struct out *o)
 {
-	if (o->fp && o->len) {
-		if (fwrite(o->buf, 1, o->len, o->fp) != o->len)
+	if (o->fp && o->b.len) {
+		if (fwrite(o->b.s, 1, o->b.len, o->fp) != o->b.len)
 			ch_die(2, "write %s:", o->name);
-		o->len = 0;
+		o->b.len = 0;
 	}
 }
 
+/* room for a row: a stream is written out when its buffer is full */
 static void
 reserve(struct out *o, size_t n)
 {
-	if (o->len + n <= o->cap)
-		return;
-	if (o->fp) {
+	if (o->fp && o->b.len + n + 1 > o->b.cap)
 		flush_out(o);
-		return;
-	}
-	while (o->len + n > o->cap)
-		o->cap *= 2;
-	o->buf = ch_realloc(o->buf, o->cap);
+	ch_buf_room(&o->b, n);
 }
 
-static void
-put(struct out *o, const char *s, size_t n)
-{
-	memcpy(o->buf + o->len, s, n);
-	o->len += n;
-}
-
+#define put(o, s, n) ch_buf_add(&(o)->b, s, n)
 #define PUTS(o, s) put(o, s, strlen(s))
-#define PUTC(o, c) (o)->buf[(o)->len++] = (c)
+#define PUTC(o, c) (o)->b.s[(o)->b.len++] = (c)
 
 static void
 put_uint(struct out *o, uint64_t v)
@@ -367,24 +356,6 @@ row(struct out *o, struct ch_rng *r, uint64_t id, uint64_t key,
 	}
 }
 
-static uint64_t
-parse_u64(const char *s, const char *opt)
-{
-	char *end;
-	unsigned long long v;
-
-	errno = 0;
-	if (*s == '-' || *s == '\0')
-		goto bad;
-	v = strtoull(s, &end, 10);
-	if (errno || *end)
-		goto bad;
-	return v;
-bad:
-	ch_warn("option '%s': '%s' is not a non-negative integer", opt, s);
-	usage();
-}
-
 int
 main(int argc, char *argv[])
 {
@@ -396,8 +367,7 @@ main(int argc, char *argv[])
 		{ "outcomes", required_argument, NULL, 'O' },
 		{ "outcome-time", required_argument, NULL, 'T' },
 		{ "output", required_argument, NULL, 'o' },
-		{ "help", no_argument, NULL, 'h' },
-		{ "version", no_argument, NULL, 'V' },
+		CH_COMMON_LONGOPTS,
 		{ NULL, 0, NULL, 0 },
 	};
 	static const char header[] = "customerID,gender,SeniorCitizen,"
@@ -418,22 +388,23 @@ main(int argc, char *argv[])
 	struct tm tm;
 
 	ch_setprogname(argv[0]);
-	while ((c = getopt_long(argc, argv, "ho:", longopts, NULL)) != -1) {
+	while ((c = getopt_long(argc, argv, "o:" CH_COMMON_SHORTOPTS, longopts,
+	    NULL)) != -1) {
+		if (ch_common_opt(c, &use))
+			continue;
 		switch (c) {
 		case 'n':
-			rows = parse_u64(optarg, "--rows");
+			rows = (uint64_t)ch_opt_int("--rows", optarg, 0,
+			    (long long)ID_SPACE);
 			break;
 		case 's':
-			seed = parse_u64(optarg, "--seed");
+			seed = (uint64_t)ch_opt_int("--seed", optarg, 0, LLONG_MAX);
 			break;
 		case 'S':
 			shift = 1;
 			break;
 		case 'C':
-			if (ch_parse_double(optarg, strlen(optarg), &g.concept) != 0 ||
-			    g.concept < 0 || g.concept > 1)
-				ch_die(2, "option '--concept-shift': '%s' is not a "
-				    "number from 0 to 1", optarg);
+			g.concept = ch_opt_double("--concept-shift", optarg, 0, 1);
 			break;
 		case 'O':
 			opath = optarg;
@@ -444,45 +415,22 @@ main(int argc, char *argv[])
 		case 'o':
 			path = optarg;
 			break;
-		case 'h':
-			printf("usage: %s [--rows N] [--seed S] [--shift] "
-			    "[--concept-shift X]\n"
-			    "       [--outcomes FILE [--outcome-time T]] [-o FILE]\n"
-			    "  --rows N            customers (7043)\n"
-			    "  --seed S            random seed (1)\n"
-			    "  --shift             a shifted population (younger, more "
-			    "fiber, dearer)\n"
-			    "  --concept-shift X   move the churn relation, 0 to 1 (0)\n"
-			    "  --outcomes FILE     also write id,outcome,time of every "
-			    "customer\n"
-			    "  --outcome-time T    their time (default today, UTC)\n"
-			    "  -o FILE             the data (stdout)\n",
-			    ch_progname());
-			ch_fshut(stdout, "stdout");
-			return 0;
-		case 'V':
-			printf("churn-gen %s\n", CHURN_VERSION);
-			ch_fshut(stdout, "stdout");
-			return 0;
 		default:
-			usage();
+			ch_usage(&use, 2);
 		}
 	}
 	if (optind != argc) {
 		ch_warn("unexpected argument '%s'", argv[optind]);
-		usage();
+		ch_usage(&use, 2);
 	}
-	if (rows > ID_SPACE)
-		ch_die(2, "option '--rows': at most %llu rows have distinct "
-		    "customer IDs", (unsigned long long)ID_SPACE);
 
 	if (g.when && !opath)
-		ch_die(2, "option '--outcome-time' needs --outcomes");
+		ch_die(2, "--outcome-time: needs --outcomes");
 	if (g.when) {
 		time_t t;
 		if (strlen(g.when) > 40 || strchr(g.when, ',') ||
 		    ch_time_parse(g.when, strlen(g.when), &t) != 0)
-			ch_die(2, "option '--outcome-time': '%s' is not a time "
+			ch_die(2, "--outcome-time: '%s' is not a time "
 			    "(YYYY-MM-DD or YYYY-MM-DDTHH:MM:SSZ)", g.when);
 	} else {
 		gmtime_r(&now, &tm);
@@ -492,20 +440,20 @@ main(int argc, char *argv[])
 	if (opath && (strcmp(opath, "-") == 0 ||
 	    (path && strcmp(opath, path) == 0) ||
 	    (!path && strcmp(opath, "/dev/stdout") == 0)))
-		ch_die(2, "option '--outcomes': give a file other than the data's");
+		ch_die(2, "--outcomes: give a file other than the data's");
 	if (path && strcmp(path, "-") == 0)
 		path = NULL;
 	o.name = path ? path : "stdout";
 	o.fp = path ? NULL : stdout;
 	/* with -o the whole file is built in memory (about 140 bytes a row) */
-	o.cap = path && rows < 1000000 ? 160 * rows + 4096 : 1 << 24;
-	o.buf = ch_malloc(o.cap);
+	o.b.cap = path && rows < 1000000 ? 160 * rows + 4096 : 1 << 24;
+	o.b.s = ch_malloc(o.b.cap);
 
 	g.shift = shift;
 	if (opath) {
 		oo.name = opath;
-		oo.cap = rows < 1000000 ? 48 * rows + 4096 : 1 << 24;
-		oo.buf = ch_malloc(oo.cap);
+		oo.b.cap = rows < 1000000 ? 48 * rows + 4096 : 1 << 24;
+		oo.b.s = ch_malloc(oo.b.cap);
 		PUTS(&oo, "customerID,outcome,time\n");
 		g.outcomes = &oo;
 	}
@@ -514,17 +462,20 @@ main(int argc, char *argv[])
 	put(&o, header, sizeof header - 1);
 	for (i = 0; i < rows; i++)
 		row(&o, &r, i, key, &g);
-	if (opath && ch_write_atomic(opath, oo.buf, oo.len, &e) == -1)
+	if (opath && ch_write_atomic(opath, oo.b.s, oo.b.len, &e) == -1)
 		ch_die(2, "%s", e.msg);
-	free(oo.buf);
+	free(oo.b.s);
 
 	if (path) {
-		if (ch_write_atomic(path, o.buf, o.len, &e) == -1)
+		if (ch_write_atomic(path, o.b.s, o.b.len, &e) == -1)
 			ch_die(2, "%s", e.msg);
 	} else {
 		flush_out(&o);
 		ch_fshut(stdout, "stdout");
 	}
-	free(o.buf);
+	if (ch_verbosity() > 0)
+		ch_warn("%llu rows written to %s", (unsigned long long)rows,
+		    o.name);
+	free(o.b.s);
 	return 0;
 }

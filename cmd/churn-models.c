@@ -6,40 +6,42 @@
 
 #include <jansson.h>
 
+#include "model.h"
+#include "modelref.h"
 #include "perf.h"
 #include "registry.h"
 #include "util.h"
 
-static void
-usage(int status)
-{
-	fprintf(status ? stderr : stdout,
-	    "usage: churn-models [--store URL] [--database URL] command [args]\n"
-	    "       churn-models list [--json]\n"
-	    "       churn-models show name\n"
-	    "       churn-models alias set alias name\n"
-	    "       churn-models rollback alias\n"
-	    "       churn-models pull name [-o file | -o -]\n"
-	    "       churn-models history [alias] [--json]\n"
-	    "       churn-models drift [-n count] [--json]\n"
-	    "       churn-models gc [--json]\n"
-	    "       churn-models perf [--by day|week|month|all] [--horizon days] "
-	    "[--json]\n");
-	exit(status);
-}
+static const struct ch_usage use = {
+	"churn-models [-qv] [--store URL] [--database URL] command [args]\n"
+	"       churn-models list [--json]\n"
+	"       churn-models show name | file\n"
+	"       churn-models alias set alias name\n"
+	"       churn-models rollback alias\n"
+	"       churn-models pull name [-o file | -o -]\n"
+	"       churn-models history [alias] [--json]\n"
+	"       churn-models drift [-n count] [--json]\n"
+	"       churn-models gc [--json]\n"
+	"       churn-models perf [--by day|week|month|all] [--horizon days] [--json]\n",
+	"  --store URL           the artifact store: a directory, file:// or s3:// URL\n"
+	"  --database URL        the PostgreSQL registry (else an index in the store)\n"
+	"  --json                list, history, drift, gc, perf: JSON instead of a table\n"
+	"  -o, --output FILE     pull: where to write the model (VERSION.churn; - stdout)\n"
+	"  -n, --count N         drift: the newest N reports (20)\n"
+	"  --by PERIOD           perf: day, week, month (the default) or all\n"
+	"  --horizon DAYS        perf: how long before an outcome a prediction counts (90)\n",
+	"  CHURN_STORE           the store when --store is not given (var/store)\n"
+	"  CHURN_DATABASE_URL    the registry when --database is not given\n"
+	"  CHURN_REGISTRY_TIMEOUT  each registry call at most, seconds (30 S3, 10 connect)\n"
+	"  CHURN_S3_ENDPOINT     the S3 endpoint of an s3:// store\n"
+	"  AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY, AWS_REGION   its credentials\n",
+};
 
 static void
 print_json(json_t *j)
 {
 	json_dumpf(j, stdout, JSON_INDENT(2) | JSON_PRESERVE_ORDER | JSON_REAL_PRECISION(10));
 	putchar('\n');
-}
-
-static const char *
-jstr(json_t *o, const char *k)
-{
-	const char *s = json_string_value(json_object_get(o, k));
-	return s ? s : "-";
 }
 
 static void
@@ -72,8 +74,8 @@ cmd_list(struct ch_registry *r, int asjson)
 			json_t *mt = json_object_get(v, "metrics");
 			metric(mt, "roc_auc", auc, sizeof auc);
 			metric(mt, "f1", f1, sizeof f1);
-			printf("%-20s %-20s %-8s %-8s %-10lld ", jstr(v, "version"),
-			    jstr(v, "created"), auc, f1,
+			printf("%-20s %-20s %-8s %-8s %-10lld ", ch_jstr(v, "version", "-"),
+			    ch_jstr(v, "created", "-"), auc, f1,
 			    (long long)json_integer_value(json_object_get(v, "size")));
 			json_array_foreach(json_object_get(v, "aliases"), k, a)
 				printf("%s%s", k ? "," : "", json_string_value(a));
@@ -99,9 +101,9 @@ cmd_history(struct ch_registry *r, const char *alias, int asjson)
 		printf("%-20s %-12s %-8s %-20s %s\n", "TIME", "ALIAS", "ACTION",
 		    "VERSION", "PREVIOUS");
 		json_array_foreach(json_object_get(h, "history"), i, x)
-			printf("%-20s %-12s %-8s %-20s %s\n", jstr(x, "time"),
-			    jstr(x, "alias"), jstr(x, "action"), jstr(x, "version"),
-			    jstr(x, "previous"));
+			printf("%-20s %-12s %-8s %-20s %s\n", ch_jstr(x, "time", "-"),
+			    ch_jstr(x, "alias", "-"), ch_jstr(x, "action", "-"), ch_jstr(x, "version", "-"),
+			    ch_jstr(x, "previous", "-"));
 	}
 	json_decref(h);
 	return 0;
@@ -154,7 +156,7 @@ cmd_gc(struct ch_registry *r, int asjson)
 		print_json(g);
 	else {
 		json_array_foreach(json_object_get(g, "removed"), i, x)
-			printf("removed %s (%lld bytes)\n", jstr(x, "key"),
+			printf("removed %s (%lld bytes)\n", ch_jstr(x, "key", "-"),
 			    (long long)json_integer_value(json_object_get(x, "bytes")));
 		printf("%zu leftovers removed (%lld bytes)\n",
 		    json_array_size(json_object_get(g, "removed")),
@@ -183,10 +185,10 @@ cmd_drift(struct ch_registry *r, long n, int asjson)
 			snprintf(k, sizeof k, "%lld/%lld",
 			    (long long)json_integer_value(json_object_get(x, "drifted")),
 			    (long long)json_integer_value(json_object_get(x, "checked")));
-			printf("%-20s %-20s %-5s %-8s %s\n", jstr(x, "time"),
-			    jstr(x, "model_version"),
+			printf("%-20s %-20s %-5s %-8s %s\n", ch_jstr(x, "time", "-"),
+			    ch_jstr(x, "model_version", "-"),
 			    json_is_true(json_object_get(x, "drift")) ? "yes" : "no", k,
-			    jstr(x, "rule"));
+			    ch_jstr(x, "rule", "-"));
 		}
 	}
 	json_decref(d);
@@ -225,7 +227,7 @@ cmd_perf(struct ch_registry *r, const struct ch_perf_opts *po, int asjson)
 			metric(x, "log_loss", ll, sizeof ll);
 			metric(x, "brier", br, sizeof br);
 			printf("%-20s %-10s %8lld %8lld %-8s %-8s %-8s %-8s %s\n",
-			    jstr(v, "model_version"), jstr(x, "period"),
+			    ch_jstr(v, "model_version", "-"), ch_jstr(x, "period", "-"),
 			    (long long)json_integer_value(json_object_get(x, "rows")),
 			    (long long)json_integer_value(json_object_get(x,
 			    "positives")), auc, pr, ll, br, hold);
@@ -247,8 +249,7 @@ main(int argc, char **argv)
 	static const struct option globalopts[] = {
 		{"store", required_argument, NULL, 's'},
 		{"database", required_argument, NULL, 'd'},
-		{"help", no_argument, NULL, 'h'},
-		{"version", no_argument, NULL, 'V'},
+		CH_COMMON_LONGOPTS,
 		{NULL, 0, NULL, 0},
 	};
 	static const struct option subopts[] = {
@@ -257,6 +258,7 @@ main(int argc, char **argv)
 		{"count", required_argument, NULL, 'n'},
 		{"by", required_argument, NULL, 'b'},
 		{"horizon", required_argument, NULL, 'H'},
+		CH_COMMON_LONGOPTS,
 		{NULL, 0, NULL, 0},
 	};
 	struct ch_registry_opts o = {0};
@@ -267,60 +269,60 @@ main(int argc, char **argv)
 	char **args;
 	int c, nargs, asjson = 0, rc = 0;
 	long count = 0;
-	char *end;
 	struct ch_perf_opts po = { CH_PERF_HORIZON_DAYS, CH_PERF_MONTH };
-	int by;
 
 	ch_setprogname(argv[0]);
-	while ((c = getopt_long(argc, argv, "+s:d:hV", globalopts, NULL)) != -1) {
+	while ((c = getopt_long(argc, argv, "+s:d:" CH_COMMON_SHORTOPTS,
+	    globalopts, NULL)) != -1) {
+		if (ch_common_opt(c, &use))
+			continue;
 		switch (c) {
 		case 's': o.store_url = optarg; break;
 		case 'd': o.database_url = optarg; break;
-		case 'h': usage(0); break;
-		case 'V': printf("churn-models %s\n", CHURN_VERSION); return 0;
-		default: usage(2);
+		default: ch_usage(&use, 2);
 		}
 	}
 	if (optind >= argc)
-		usage(2);
+		ch_usage(&use, 2);
 	cmd = argv[optind];
 	/* the command's own options, anywhere among its arguments */
 	argc -= optind;
 	argv += optind;
 	optind = 0;	/* 0: glibc re-initialises getopt (argument order mode) */
-	while ((c = getopt_long(argc, argv, "jo:n:b:H:", subopts, NULL)) != -1) {
+	while ((c = getopt_long(argc, argv, "jo:n:b:H:" CH_COMMON_SHORTOPTS,
+	    subopts, NULL)) != -1) {
+		if (ch_common_opt(c, &use))
+			continue;
 		if ((c == 'b' || c == 'H') && strcmp(cmd, "perf") != 0)
-			usage(2);
+			ch_usage(&use, 2);
 		switch (c) {
 		case 'j': asjson = 1; break;
 		case 'o': output = optarg; break;
 		case 'n':
-			count = strtol(optarg, &end, 10);
 			if (strcmp(cmd, "drift") != 0)
-				usage(2);
-			if (*end || count <= 0)
-				ch_die(2, "bad count '%s'", optarg);
+				ch_usage(&use, 2);
+			count = (long)ch_opt_int("--count", optarg, 1, 1000000);
 			break;
-		case 'b':
-			if ((by = ch_perf_by_parse(optarg)) < 0)
+		case 'b': {
+			int by = ch_perf_by_parse(optarg);
+
+			if (by < 0)
 				ch_die(2, "--by: '%s' is not day, week, month or all",
 				    optarg);
 			po.by = (enum ch_perf_by)by;
 			break;
+		}
 		case 'H':
-			po.horizon_days = strtol(optarg, &end, 10);
-			if (*end || end == optarg || po.horizon_days < 1 ||
-			    po.horizon_days > 36500)
-				ch_die(2, "--horizon: '%s' is not a number of days "
-				    "from 1 to 36500", optarg);
+			po.horizon_days = (long)ch_opt_int("--horizon", optarg, 1,
+			    36500);
 			break;
-		default: usage(2);
+		default: ch_usage(&use, 2);
 		}
 	}
 	args = argv + optind;
 	nargs = argc - optind;
 	if (output && strcmp(cmd, "pull") != 0)
-		usage(2);
+		ch_usage(&use, 2);
 
 	ch_registry_opts_fill(&o, getenv);
 
@@ -336,10 +338,27 @@ main(int argc, char **argv)
 	} else {
 		if (!strstr(" list show alias rollback pull history drift gc perf ", cmd))
 			ch_warn("unknown command '%s'", cmd);
-		usage(2);
+		ch_usage(&use, 2);
+	}
+	if (strcmp(cmd, "show") == 0 && ch_modelref_is_file(args[0])) {
+		/* a file (or -): what it says of itself, no registry needed */
+		struct ch_model *m;
+		json_t *j;
+
+		if (ch_model_load(args[0], &m, &e) != 0)
+			ch_die(2, "%s", e.msg);
+		j = ch_model_describe(m);
+		print_json(j);
+		json_decref(j);
+		ch_model_free(m);
+		ch_fshut(stdout, "<stdout>");
+		return 0;
 	}
 	if (ch_registry_open(&o, &r, &e) != 0)
 		ch_die(2, "%s", e.msg);
+	if (ch_verbosity() > 0)
+		ch_warn("store %s, registry %s", ch_registry_store_where(r),
+		    ch_registry_db_where(r));
 
 	if (strcmp(cmd, "list") == 0)
 		rc = cmd_list(r, asjson);

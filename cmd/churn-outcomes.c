@@ -12,30 +12,21 @@
 #include "registry.h"
 #include "util.h"
 
-static void
-usage(FILE *fp)
-{
-	fputs("usage: churn-outcomes [--store URL] [--database URL] "
-	    "[--positive label]\n"
-	    "                      [--time T] [--json] [-q] [file ...]\n"
-	    "  --store URL       the registry's store (CHURN_STORE, else var/store)\n"
-	    "  --database URL    PostgreSQL (CHURN_DATABASE_URL); else objects in "
-	    "the store\n"
-	    "  --positive label  the outcome label that means churned (default "
-	    "Yes/1/true/Y)\n"
-	    "  --time T          the time of rows without one (YYYY-MM-DD or "
-	    "ISO-8601;\n"
-	    "                    default today, UTC)\n"
-	    "  --json            the counts as one JSON line a file on stdout\n"
-	    "  -q, --quiet       no counts on stderr\n"
-	    "  -h, --help        this help;  -V, --version  the version\n"
-	    "Files are CSV with a header (id, outcome[, time]) or JSON lines; "
-	    "none or - is stdin.\n"
-	    "Environment: CHURN_STORE, CHURN_DATABASE_URL, CHURN_S3_ENDPOINT, "
-	    "AWS_REGION,\n"
-	    "AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY, CHURN_REGISTRY_TIMEOUT.\n",
-	    fp);
-}
+static const struct ch_usage use = {
+	"churn-outcomes [-qv] [--store URL] [--database URL] [--positive label]\n"
+	"                      [--time T] [--json] [file ...]\n",
+	"  --store URL           the registry's store (var/store)\n"
+	"  --database URL        the PostgreSQL registry; else objects in the store\n"
+	"  --positive LABEL      the outcome label that means churned (Yes/1/true/Y)\n"
+	"  --time T              the time of rows without one (today, UTC)\n"
+	"  --json                the counts as one JSON line a file on stdout\n"
+	"files: CSV with a header (id, outcome[, time]) or JSON lines; none or - is stdin\n",
+	"  CHURN_STORE           the store when --store is not given (var/store)\n"
+	"  CHURN_DATABASE_URL    the registry when --database is not given\n"
+	"  CHURN_REGISTRY_TIMEOUT  each registry call at most, seconds (30 S3, 10 connect)\n"
+	"  CHURN_S3_ENDPOINT     the S3 endpoint of an s3:// store\n"
+	"  AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY, AWS_REGION   its credentials\n",
+};
 
 int
 main(int argc, char **argv)
@@ -46,9 +37,7 @@ main(int argc, char **argv)
 		{ "positive", required_argument, NULL, 'p' },
 		{ "time", required_argument, NULL, 't' },
 		{ "json", no_argument, NULL, 'j' },
-		{ "quiet", no_argument, NULL, 'q' },
-		{ "help", no_argument, NULL, 'h' },
-		{ "version", no_argument, NULL, 'V' },
+		CH_COMMON_LONGOPTS,
 		{ NULL, 0, NULL, 0 }
 	};
 	struct ch_registry_opts ro = { 0 };
@@ -57,28 +46,19 @@ main(int argc, char **argv)
 	struct ch_err e;
 	const char *deftime = NULL;
 	char *stdin_only[] = { "-", NULL }, **files;
-	int c, asjson = 0, quiet = 0;
+	int c, asjson = 0;
 
 	ch_setprogname(argv[0]);
-	while ((c = getopt_long(argc, argv, "qhV", lo, NULL)) != -1) {
+	while ((c = getopt_long(argc, argv, CH_COMMON_SHORTOPTS, lo, NULL)) != -1) {
+		if (ch_common_opt(c, &use))
+			continue;
 		switch (c) {
 		case 's': ro.store_url = optarg; break;
 		case 'd': ro.database_url = optarg; break;
 		case 'p': oo.positive = optarg; break;
 		case 't': deftime = optarg; break;
 		case 'j': asjson = 1; break;
-		case 'q': quiet = 1; break;
-		case 'h':
-			usage(stdout);
-			ch_fshut(stdout, "<stdout>");
-			return 0;
-		case 'V':
-			printf("churn-outcomes %s\n", CHURN_VERSION);
-			ch_fshut(stdout, "<stdout>");
-			return 0;
-		default:
-			usage(stderr);
-			return 2;
+		default: ch_usage(&use, 2);
 		}
 	}
 	if (oo.positive && !*oo.positive)
@@ -109,7 +89,7 @@ main(int argc, char **argv)
 		if (ch_outcomes_load(r, buf, len, name, &oo, &st, &e) != 0)
 			ch_die(2, "%s (nothing recorded from it)", e.msg);
 		free(buf);
-		if (!quiet)
+		if (ch_verbosity() >= 0)
 			ch_warn("%s: %zu rows (%zu churned): %zu recorded, %zu "
 			    "already recorded, %zu unmatched (never scored)", name,
 			    st.rows, st.positives, st.recorded, st.duplicates,

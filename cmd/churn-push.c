@@ -11,14 +11,23 @@
 #include "registry.h"
 #include "util.h"
 
-static void
-usage(int status)
-{
-	fprintf(status ? stderr : stdout,
-	    "usage: churn-push [--store URL] [--database URL] [--alias NAME] [--init]\n"
-	    "                  [--git-commit SHA] [--keep-version] [model | -]\n");
-	exit(status);
-}
+static const struct ch_usage use = {
+	"churn-push [-qv] [--store URL] [--database URL] [--alias NAME] [--init]\n"
+	"                  [--git-commit SHA] [--keep-version] [model | -]\n",
+	"  --store URL           the artifact store: a directory, file:// or s3:// URL\n"
+	"  --database URL        the PostgreSQL registry (else an index in the store)\n"
+	"  --alias NAME          point the alias NAME at the pushed version\n"
+	"  --init                create the bucket or directory when missing\n"
+	"  --git-commit SHA      the commit the model was trained from (GIT_COMMIT)\n"
+	"  --keep-version        refuse a version another model holds, rather than\n"
+	"                        publishing under the next free second\n",
+	"  CHURN_STORE           the store when --store is not given (var/store)\n"
+	"  CHURN_DATABASE_URL    the registry when --database is not given\n"
+	"  CHURN_REGISTRY_TIMEOUT  each registry call at most, seconds (30 S3, 10 connect)\n"
+	"  CHURN_S3_ENDPOINT     the S3 endpoint of an s3:// store\n"
+	"  AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY, AWS_REGION   its credentials\n"
+	"  GIT_COMMIT            the commit when --git-commit is not given\n",
+};
 
 static const char *
 env(const char *k)
@@ -110,8 +119,7 @@ main(int argc, char **argv)
 		{"init", no_argument, NULL, 'I'},
 		{"git-commit", required_argument, NULL, 'g'},
 		{"keep-version", no_argument, NULL, 'K'},
-		{"help", no_argument, NULL, 'h'},
-		{"version", no_argument, NULL, 'V'},
+		CH_COMMON_LONGOPTS,
 		{NULL, 0, NULL, 0},
 	};
 	struct ch_registry_opts o = {0};
@@ -128,7 +136,10 @@ main(int argc, char **argv)
 	int c, init = 0, keep = 0;
 
 	ch_setprogname(argv[0]);
-	while ((c = getopt_long(argc, argv, "s:d:a:hV", longopts, NULL)) != -1) {
+	while ((c = getopt_long(argc, argv, "s:d:a:" CH_COMMON_SHORTOPTS,
+	    longopts, NULL)) != -1) {
+		if (ch_common_opt(c, &use))
+			continue;
 		switch (c) {
 		case 's': o.store_url = optarg; break;
 		case 'd': o.database_url = optarg; break;
@@ -136,13 +147,11 @@ main(int argc, char **argv)
 		case 'I': init = 1; break;
 		case 'g': commit = optarg; break;
 		case 'K': keep = 1; break;
-		case 'h': usage(0); break;
-		case 'V': printf("churn-push %s\n", CHURN_VERSION); return 0;
-		default: usage(2);
+		default: ch_usage(&use, 2);
 		}
 	}
 	if (argc - optind > 1)
-		usage(2);
+		ch_usage(&use, 2);
 	if (optind < argc)
 		input = argv[optind];
 	else if (isatty(STDIN_FILENO))
@@ -167,6 +176,9 @@ main(int argc, char **argv)
 	if (strcmp(json_string_value(json_object_get(out, "version")), trained) != 0)
 		ch_warn("%s: version %s is another model's; published as %s",
 		    modelname, trained, json_string_value(json_object_get(out, "version")));
+	if (ch_verbosity() > 0)
+		ch_warn("%s pushed to %s, registered in %s", m->version,
+		    ch_registry_store_where(r), ch_registry_db_where(r));
 	json_object_set(out, "metrics", json_object_get(m->meta, "metrics"));
 	json_object_set_new(out, "registry", json_string(ch_registry_db_where(r)));
 	json_dumpf(out, stdout, JSON_INDENT(2) | JSON_PRESERVE_ORDER | JSON_REAL_PRECISION(10));

@@ -13,51 +13,51 @@
 #include "train.h"
 #include "util.h"
 
-static _Noreturn void
-usage(int status)
-{
-	fprintf(status ? stderr : stdout,
-	    "usage: churn-train [-o model] [--target col] [--positive label] [--id col]\n"
-	    "                   [--drop cols] [--numeric cols] [--categorical cols]\n"
-	    "                   [--trees n] [--max-depth n] [--min-leaf n]\n"
-	    "                   [--max-features sqrt|log2|all|n|fraction]\n"
-	    "                   [--class-weight balanced|none] [--seed n] [--jobs n]\n"
-	    "                   [--holdout fraction | --valid file] [--threshold t]\n"
-	    "                   [--bins n] [file.csv | -]\n");
-	exit(status);
-}
-
-static long
-number(const char *opt, const char *s, long lo, long hi)
-{
-	char *end;
-	long v = strtol(s, &end, 10);
-
-	if (*s == '\0' || *end != '\0' || v < lo || v > hi)
-		ch_die(2, "%s: '%s' is not a number from %ld to %ld", opt, s, lo, hi);
-	return v;
-}
-
-static double
-fraction(const char *opt, const char *s, double lo, double hi)
-{
-	double v;
-
-	if (ch_parse_double(s, strlen(s), &v) != 0 || v < lo || v > hi)
-		ch_die(2, "%s: '%s' is not a number from %g to %g", opt, s, lo, hi);
-	return v;
-}
+static const struct ch_usage use = {
+	"churn-train [-qv] [-o model] [--target col] [--positive label] [--id col]\n"
+	"                   [--drop cols] [--numeric cols] [--categorical cols]\n"
+	"                   [--trees n] [--max-depth n] [--min-leaf n]\n"
+	"                   [--max-features sqrt|log2|all|n|fraction]\n"
+	"                   [--class-weight balanced|none] [--seed n] [--jobs n]\n"
+	"                   [--holdout fraction | --valid file] [--threshold t]\n"
+	"                   [--bins n] [file.csv | -]\n",
+	"  -o, --output FILE     the model file to write (model.churn)\n"
+	"  --target COL          the column to predict (Churn)\n"
+	"  --positive LABEL      the target's positive label (Yes, 1, true, ...)\n"
+	"  --id COL              an ID column, kept out of the features\n"
+	"  --drop COLS           columns to leave out, comma-separated\n"
+	"  --numeric COLS        columns to take as numbers\n"
+	"  --categorical COLS    columns to take as categories\n"
+	"  --trees N             trees in the forest (100)\n"
+	"  --max-depth N         the deepest a tree grows (0: no limit)\n"
+	"  --min-leaf N          the fewest rows in a leaf (30)\n"
+	"  --max-features F      features tried at a split: sqrt, log2, all, n, fraction\n"
+	"  --class-weight W      balanced or none (balanced)\n"
+	"  --seed N              the random seed (1)\n"
+	"  --jobs N              threads (all cores)\n"
+	"  --holdout FRACTION    the share held out for the metrics (0.2)\n"
+	"  --valid FILE          a validation file instead of a holdout\n"
+	"  --threshold T         the decision threshold kept in the model (0.5)\n"
+	"  --bins N              quantile bins of a numeric feature (at most 255)\n",
+	"  SOURCE_DATE_EPOCH     the time written into the model (reproducible builds)\n",
+};
 
 static pthread_mutex_t progress_lock = PTHREAD_MUTEX_INITIALIZER;
+static struct ch_progress *prog;
 
+/* called by the forest after each tree: the read is over, trees count */
 static void
 progress(int done, int total, void *arg)
 {
+	static int training;
+
 	(void)arg;
 	pthread_mutex_lock(&progress_lock);
-	fprintf(stderr, "\rchurn-train: trees %d/%d", done, total);
-	if (done == total)
-		fputc('\n', stderr);
+	if (!training) {
+		ch_progress_total(prog, "trees", (uint64_t)total);
+		training = 1;
+	}
+	ch_progress_set(prog, (uint64_t)done);
 	pthread_mutex_unlock(&progress_lock);
 }
 
@@ -66,7 +66,7 @@ main(int argc, char *argv[])
 {
 	enum { O_TARGET = 256, O_POSITIVE, O_ID, O_DROP, O_NUMERIC, O_CATEGORICAL,
 	    O_TREES, O_DEPTH, O_LEAF, O_MAXF, O_CW, O_SEED, O_JOBS, O_HOLDOUT,
-	    O_VALID, O_THRESHOLD, O_BINS, O_VERSION };
+	    O_VALID, O_THRESHOLD, O_BINS };
 	static const struct option longopts[] = {
 		{ "output", required_argument, NULL, 'o' },
 		{ "target", required_argument, NULL, O_TARGET },
@@ -86,9 +86,7 @@ main(int argc, char *argv[])
 		{ "valid", required_argument, NULL, O_VALID },
 		{ "threshold", required_argument, NULL, O_THRESHOLD },
 		{ "bins", required_argument, NULL, O_BINS },
-		{ "quiet", no_argument, NULL, 'q' },
-		{ "help", no_argument, NULL, 'h' },
-		{ "version", no_argument, NULL, O_VERSION },
+		CH_COMMON_LONGOPTS,
 		{ NULL, 0, NULL, 0 }
 	};
 	struct ch_train_opts o;
@@ -98,24 +96,27 @@ main(int argc, char *argv[])
 	const char *input = "-", *sde;
 	FILE *fp;
 	json_t *summary;
-	int c, quiet = 0;
+	double t0 = ch_seconds();
+	int c;
 
 	ch_setprogname(argv[0]);
 	ch_train_defaults(&o);
 	o.output = "model.churn";
-	while ((c = getopt_long(argc, argv, "o:qh", longopts, NULL)) != -1) {
+	while ((c = getopt_long(argc, argv, "o:" CH_COMMON_SHORTOPTS, longopts,
+	    NULL)) != -1) {
+		if (ch_common_opt(c, &use))
+			continue;
 		switch (c) {
 		case 'o': o.output = optarg; break;
-		case 'q': quiet = 1; break;
 		case O_TARGET: fo.target = optarg; break;
 		case O_POSITIVE: fo.positive = optarg; break;
 		case O_ID: fo.id = optarg; break;
 		case O_DROP: fo.drop = ch_strv_split(optarg); break;
 		case O_NUMERIC: fo.numeric = ch_strv_split(optarg); break;
 		case O_CATEGORICAL: fo.categorical = ch_strv_split(optarg); break;
-		case O_TREES: o.forest.trees = (int)number("--trees", optarg, 1, 100000); break;
-		case O_DEPTH: o.forest.max_depth = (int)number("--max-depth", optarg, 0, 1000); break;
-		case O_LEAF: o.forest.min_leaf = (int)number("--min-leaf", optarg, 1, 1000000000); break;
+		case O_TREES: o.forest.trees = (int)ch_opt_int("--trees", optarg, 1, 100000); break;
+		case O_DEPTH: o.forest.max_depth = (int)ch_opt_int("--max-depth", optarg, 0, 1000); break;
+		case O_LEAF: o.forest.min_leaf = (int)ch_opt_int("--min-leaf", optarg, 1, 1000000000); break;
 		case O_MAXF:
 			if (ch_parse_max_features(optarg, &o.forest) != 0)
 				ch_die(2, "--max-features: '%s' is not sqrt, log2, all, "
@@ -129,36 +130,42 @@ main(int argc, char *argv[])
 			else
 				ch_die(2, "--class-weight: '%s' is not balanced or none", optarg);
 			break;
-		case O_SEED: o.forest.seed = (uint64_t)number("--seed", optarg, 0, 0x7fffffffL); break;
-		case O_JOBS: o.forest.jobs = (int)number("--jobs", optarg, 1, 1024); break;
-		case O_HOLDOUT: o.holdout = fraction("--holdout", optarg, 0, 0.9); break;
+		case O_SEED: o.forest.seed = (uint64_t)ch_opt_int("--seed", optarg, 0, 0x7fffffffL); break;
+		case O_JOBS: o.forest.jobs = (int)ch_opt_int("--jobs", optarg, 1, 1024); break;
+		case O_HOLDOUT: o.holdout = ch_opt_double("--holdout", optarg, 0, 0.9); break;
 		case O_VALID: o.valid = optarg; break;
-		case O_THRESHOLD: o.threshold = fraction("--threshold", optarg, 0, 1); break;
-		case O_BINS: fo.max_bins = (int)number("--bins", optarg, 2, CH_MAXBINS); break;
-		case O_VERSION: printf("churn-train %s\n", CHURN_VERSION); return 0;
-		case 'h': usage(0);
-		default: usage(2);
+		case O_THRESHOLD: o.threshold = ch_opt_double("--threshold", optarg, 0, 1); break;
+		case O_BINS: fo.max_bins = (int)ch_opt_int("--bins", optarg, 2, CH_MAXBINS); break;
+		default: ch_usage(&use, 2);
 		}
 	}
 	if (argc - optind > 1)
-		usage(2);
+		ch_usage(&use, 2);
 	if (optind < argc)
 		input = argv[optind];
 
 	/* reproducible builds: SOURCE_DATE_EPOCH fixes the version and times */
 	o.now = time(NULL);
 	if ((sde = getenv("SOURCE_DATE_EPOCH")) && *sde)
-		o.now = (time_t)number("SOURCE_DATE_EPOCH", sde, 0, 0x7fffffffL);
-	if (!quiet && isatty(2))
-		o.progress = progress;
+		o.now = (time_t)ch_opt_int("SOURCE_DATE_EPOCH", sde, 0, 0x7fffffffL);
 
 	fp = strcmp(input, "-") == 0 ? stdin : fopen(input, "rb");
 	if (!fp)
 		ch_die(2, "open %s:", input);
-	if (ch_train(fp, input, &fo, &o, &res, &err) != 0)
+	/* the read shows how far into the file it is; training, the trees */
+	if ((prog = ch_progress_new(NULL, fileno(fp))))
+		o.progress = progress;
+	if (ch_train(fp, input, &fo, &o, &res, &err) != 0) {
+		ch_progress_end(prog);
 		ch_die(2, "%s", err.msg);
+	}
+	ch_progress_end(prog);
 	if (fp != stdin)
 		fclose(fp);
+	if (ch_verbosity() > 0)
+		ch_warn("%zu rows read in %.2f s, %d trees trained in %.2f s, "
+		    "%s written; %.2f s in all", res.rows, res.t_read,
+		    o.forest.trees, res.t_train, o.output, ch_seconds() - t0);
 	summary = ch_train_summary(&res);
 	json_dumpf(summary, stdout, JSON_INDENT(2) | JSON_REAL_PRECISION(10));
 	putchar('\n');

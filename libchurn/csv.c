@@ -27,8 +27,18 @@ struct ch_csv {
 	EVP_MD_CTX *md;
 	char *chunk;
 	int bom_checked, eof;
+	int after_cr;           /* the last byte fed was a CR */
 	long line;              /* line being fed to libcsv */
 	long last;              /* line where the last record ended */
+	size_t nread;           /* records handed out */
+
+	char *const *hdr;       /* header names, for messages (or NULL) */
+	size_t nhdr;
+	char **own_hdr;         /* hdr when this reader read the header */
+	int nul_scan;           /* a NUL byte was seen: fields are checked */
+	int nul;                /* a field holds a NUL byte: */
+	size_t nul_rec, nul_field; /* the record (index in rec) and field */
+	long nul_line;
 
 	char *arena;            /* field texts, NUL-terminated */
 	size_t alen, acap;
@@ -48,6 +58,12 @@ on_field(void *s, size_t len, void *data)
 {
 	struct ch_csv *r = data;
 
+	if (r->nul_scan && !r->nul && memchr(s, '\0', len)) {
+		r->nul = 1;
+		r->nul_rec = r->nrec;
+		r->nul_field = r->nfld - r->cur;
+		r->nul_line = r->line;
+	}
 	while (r->alen + len + 1 > r->acap)
 		r->arena = ch_realloc(r->arena, r->acap *= 2);
 	if (len)
@@ -117,31 +133,97 @@ compact(struct ch_csv *r)
 	}
 	r->nfld = nkeep;
 	r->cur = 0;
+	if (r->nul)
+		r->nul_rec -= r->nrec;
 	r->nrec = r->next = 0;
 }
 
+/*
+ * Line ends: LF, CRLF and a lone CR each end a line (libcsv ends records
+ * at all three).  A scan finds the next line end from increasing offsets
+ * with one memchr pass over the buffer for each of LF and CR.
+ */
+struct scan {
+	const char *buf;
+	size_t n, nl, cr;       /* offsets of the next LF and CR (n: none) */
+};
+
+static size_t
+find(const char *buf, size_t from, size_t n, int c)
+{
+	const char *p = memchr(buf + from, c, n - from);
+
+	return p ? (size_t)(p - buf) : n;
+}
+
+static void
+scan_init(struct scan *z, const char *buf, size_t n)
+{
+	z->buf = buf;
+	z->n = n;
+	z->nl = find(buf, 0, n, '\n');
+	z->cr = find(buf, 0, n, '\r');
+}
+
+/* Offset of the first line end at or after i, or n. */
+static size_t
+scan_next(struct scan *z, size_t i)
+{
+	if (z->nl < i)
+		z->nl = find(z->buf, i, z->n, '\n');
+	if (z->cr < i)
+		z->cr = find(z->buf, i, z->n, '\r');
+	return z->nl < z->cr ? z->nl : z->cr;
+}
+
+/* Offset just past the line end at j (a CR takes the LF after it), or 0
+ * when a CR ends buf[0..n) and more input may follow. */
+static size_t
+past_eol(const char *buf, size_t j, size_t n, int eof)
+{
+	if (buf[j] == '\n')
+		return j + 1;
+	if (j + 1 < n)
+		return j + 1 + (buf[j + 1] == '\n');
+	return eof ? j + 1 : 0;
+}
+
+/* Feeds s[0..n) to libcsv a line at a time, counting lines. */
 static int
 parse(struct ch_csv *r, const char *s, size_t n, struct ch_err *e)
 {
-	const char *nl;
-	size_t seg;
+	struct scan z;
+	size_t i = 0, j, seg;
 
-	while (n > 0) {
-		nl = memchr(s, '\n', n);
-		seg = nl ? (size_t)(nl - s) + 1 : n;
+	scan_init(&z, s, n);
+	while (i < n) {
+		j = scan_next(&z, i);
+		seg = j < n ? j + 1 - i : n - i;
 		if (csv_get_buffer_size(&r->p) > CHUNK)
 			csv_set_blk_size(&r->p, csv_get_buffer_size(&r->p));
-		if (csv_parse(&r->p, s, seg, on_field, on_record, r) != seg)
+		if (csv_parse(&r->p, s + i, seg, on_field, on_record, r) != seg)
 			return ch_errf(e, "%s:%ld: malformed CSV: %s", r->name,
 			    r->line, csv_error(&r->p) == CSV_EPARSE ?
 			    "a quote inside an unquoted field, or text after a closing quote" :
 			    csv_strerror(csv_error(&r->p)));
-		if (nl)
+		/* the LF of a CRLF split between two chunks ends no line */
+		if (j < n && !(s[j] == '\n' && seg == 1 && r->after_cr))
 			r->line++;
-		s += seg;
-		n -= seg;
+		r->after_cr = j < n && s[j] == '\r';
+		i += seg;
 	}
 	return 0;
+}
+
+/* The one message for a NUL byte in the input. */
+static int
+nul_error(const struct ch_csv *r, struct ch_err *e)
+{
+	if (r->hdr && r->nul_field < r->nhdr)
+		return ch_errf(e, "%s:%ld: column '%s': a NUL byte in the value",
+		    r->name, r->nul_line, r->hdr[r->nul_field]);
+	return ch_errf(e, "%s:%ld: column %zu: a NUL byte in the value",
+	    r->name, r->nul_line, r->nul_field + 1);
 }
 
 int
@@ -151,7 +233,9 @@ ch_csv_next(struct ch_csv *r, struct ch_record *rec, struct ch_err *e)
 	size_t i, n;
 	char *s;
 
-	while (r->next == r->nrec) {
+	while (r->next == r->nrec || (r->nul && r->next == r->nul_rec)) {
+		if (r->nul && r->next == r->nul_rec && r->next < r->nrec)
+			return nul_error(r, e);
 		if (r->eof)
 			return 0;
 		compact(r);
@@ -169,6 +253,8 @@ ch_csv_next(struct ch_csv *r, struct ch_record *rec, struct ch_err *e)
 		}
 		if (r->md)
 			EVP_DigestUpdate(r->md, r->chunk, n);
+		if (!r->nul_scan && memchr(r->chunk, '\0', n))
+			r->nul_scan = 1;
 		s = r->chunk;
 		if (!r->bom_checked) {
 			r->bom_checked = 1;
@@ -192,7 +278,38 @@ ch_csv_next(struct ch_csv *r, struct ch_record *rec, struct ch_err *e)
 	rec->len = r->lens;
 	rec->n = x->n;
 	rec->line = x->line;
+	r->nread++;
 	return 1;
+}
+
+int
+ch_csv_header(struct ch_csv *r, struct ch_record *hdr, struct ch_err *e)
+{
+	size_t i, j;
+	int rc = ch_csv_next(r, hdr, e);
+
+	if (rc < 0)
+		return -1;
+	if (rc == 0)
+		return ch_errf(e, "%s: empty file (no header)", r->name);
+	r->own_hdr = ch_calloc(hdr->n + 1, sizeof *r->own_hdr);
+	for (i = 0; i < hdr->n; i++)
+		r->own_hdr[i] = ch_strndup(hdr->field[i], hdr->len[i]);
+	r->hdr = r->own_hdr;
+	r->nhdr = hdr->n;
+	r->nread = 0;
+	for (i = 0; i < hdr->n; i++)
+		for (j = 0; j < i; j++)
+			if (strcmp(r->hdr[i], r->hdr[j]) == 0)
+				return ch_errf(e, "%s:%ld: column '%s' appears twice",
+				    r->name, hdr->line, r->hdr[i]);
+	return 0;
+}
+
+size_t
+ch_csv_rows(const struct ch_csv *r)
+{
+	return r->nread;
 }
 
 const char *
@@ -219,6 +336,7 @@ ch_csv_close(struct ch_csv *r)
 {
 	if (!r)
 		return;
+	ch_strv_free(r->own_hdr);
 	csv_free(&r->p);
 	EVP_MD_CTX_free(r->md);
 	free(r->name);
@@ -240,6 +358,7 @@ struct job {
 	size_t len;
 	long line;
 	void *result;
+	size_t rows;            /* records the block read */
 	int rc, done;
 	struct ch_err err;
 };
@@ -248,6 +367,8 @@ struct par {
 	const struct ch_csv_ops *ops;
 	void *ctx;
 	const char *name;
+	char **hdr;             /* header names, for the blocks' messages */
+	size_t nhdr, rows;      /* rows: records of the blocks emitted */
 	pthread_mutex_t mu;
 	pthread_cond_t cv;
 	struct job *q;          /* ring of jobs, cap slots */
@@ -281,9 +402,12 @@ worker(void *arg)
 			r = ch_csv_open(fp, p->name, &j->err);
 			r->line = j->line;
 			r->bom_checked = 1;
+			r->hdr = p->hdr;
+			r->nhdr = p->nhdr;
 			EVP_MD_CTX_free(r->md);   /* blocks need no fingerprint */
 			r->md = NULL;
 			j->rc = p->ops->block(w, r, &j->result, &j->err);
+			j->rows = r->nread;
 			ch_csv_close(r);
 			fclose(fp);
 		}
@@ -298,61 +422,90 @@ worker(void *arg)
 	return NULL;
 }
 
-/* Length of the longest prefix of buf[0..n) made of whole records (0 if
- * none ends in it): up to the last newline preceded by an even number of
- * quotes, counting from the start of the block. */
+/* Quotes in buf[i..j). */
 static size_t
-cut(const char *buf, size_t n)
+count_quotes(const char *buf, size_t i, size_t j)
 {
-	const char *s = buf, *end = buf + n, *q, *nl;
-	size_t quotes = 0, best = 0;
+	const char *q = buf + i, *end = buf + j;
+	size_t k = 0;
 
-	for (;;) {
-		nl = memchr(s, '\n', (size_t)(end - s));
-		if (!nl)
-			return best;
-		/* quotes between s and the newline */
-		for (q = s; (q = memchr(q, '"', (size_t)(nl - q))); q++)
-			quotes++;
-		if (quotes % 2 == 0)
-			best = (size_t)(nl - buf) + 1;
-		s = nl + 1;
-		/* with no quote in the rest, the last newline is the cut */
-		if (quotes % 2 == 0 && !memchr(s, '"', (size_t)(end - s))) {
-			for (q = end; q > s && q[-1] != '\n'; q--)
-				;
-			return q > s ? (size_t)(q - buf) : best;
-		}
+	while ((q = memchr(q, '"', (size_t)(end - q)))) {
+		k++;
+		q++;
 	}
+	return k;
 }
 
-/* Length of the first record of buf[0..n) with its newline, 0 if it does
+/* Past the last line end in buf[from..n) (from if none), for a part
+ * without quotes. */
+static size_t
+last_eol(const char *buf, size_t from, size_t n, int eof)
+{
+	size_t p;
+
+	for (p = n; p > from; p--)
+		if (buf[p - 1] == '\n' || (buf[p - 1] == '\r' && (p < n || eof)))
+			return p;
+	return from;
+}
+
+/* Length of the longest prefix of buf[0..n) made of whole records (0 if
+ * none ends in it): up to the last line end preceded by an even number of
+ * quotes, counting from the start of the block. */
+static size_t
+cut(const char *buf, size_t n, int eof)
+{
+	struct scan z;
+	size_t i = 0, j, k, quotes = 0, best = 0;
+
+	scan_init(&z, buf, n);
+	while ((j = scan_next(&z, i)) < n) {
+		quotes += count_quotes(buf, i, j);
+		if (!(k = past_eol(buf, j, n, eof)))
+			break;
+		if (quotes % 2 == 0) {
+			best = k;
+			/* with no quote in the rest, the last line end is the cut */
+			if (!memchr(buf + k, '"', n - k))
+				return last_eol(buf, k, n, eof);
+		}
+		i = k;
+	}
+	return best;
+}
+
+/* Length of the first record of buf[0..n) with its line end, 0 if it does
  * not end in it. */
 static size_t
-first_record(const char *buf, size_t n)
+first_record(const char *buf, size_t n, int eof)
 {
-	const char *s = buf, *end = buf + n, *q, *nl;
-	size_t quotes = 0;
+	struct scan z;
+	size_t i = 0, j, k, quotes = 0;
 
-	while ((nl = memchr(s, '\n', (size_t)(end - s)))) {
-		for (q = s; (q = memchr(q, '"', (size_t)(nl - q))); q++)
-			quotes++;
+	scan_init(&z, buf, n);
+	while ((j = scan_next(&z, i)) < n) {
+		quotes += count_quotes(buf, i, j);
+		if (!(k = past_eol(buf, j, n, eof)))
+			return 0;
 		if (quotes % 2 == 0)
-			return (size_t)(nl - buf) + 1;
-		s = nl + 1;
+			return k;
+		i = k;
 	}
 	return 0;
 }
 
+/* Line ends in s[0..n), a block of whole lines. */
 static long
 count_lines(const char *s, size_t n)
 {
-	const char *end = s + n;
+	struct scan z;
+	size_t i = 0, j;
 	long k = 0;
 
-	while ((s = memchr(s, '\n', (size_t)(end - s)))) {
+	scan_init(&z, s, n);
+	while ((j = scan_next(&z, i)) < n) {
 		k++;
-		s++;
+		i = j + 1 + (s[j] == '\r' && j + 1 < n && s[j + 1] == '\n');
 	}
 	return k;
 }
@@ -373,6 +526,7 @@ emit_ready(struct par *p, int wait, struct ch_err *e)
 			continue;
 		}
 		pthread_mutex_unlock(&p->mu);
+		p->rows += j->rows;
 		if (j->rc == 0)
 			j->rc = p->ops->emit(p->ctx, j->result, &j->err);
 		else if (p->ops->discard)
@@ -402,7 +556,7 @@ discard_all(struct par *p)
 			pthread_cond_wait(&p->cv, &p->mu);
 			continue;
 		}
-		if (j->done && j->rc == 0 && p->ops->discard)
+		if (j->done && p->ops->discard)
 			p->ops->discard(p->ctx, j->result);
 		free(j->data);
 		p->head++;
@@ -423,7 +577,7 @@ read_header(struct par *p, char *buf, size_t have, int eof, size_t *used,
 
 	if (have >= 3 && memcmp(buf, "\xEF\xBB\xBF", 3) == 0)
 		off = 3;
-	k = first_record(buf + off, have - off);
+	k = first_record(buf + off, have - off, eof);
 	if (k == 0 && !eof)
 		return 1;       /* read more */
 	if (k == 0)
@@ -437,11 +591,13 @@ read_header(struct par *p, char *buf, size_t have, int eof, size_t *used,
 		return -1;
 	}
 	r->bom_checked = 1;
-	rc = ch_csv_next(r, &rec, e);
-	if (rc == 0)
-		rc = ch_errf(e, "%s: empty file (no header)", p->name);
-	else if (rc > 0)
+	rc = ch_csv_header(r, &rec, e);
+	if (rc == 0) {
+		p->hdr = r->own_hdr;    /* kept for the blocks */
+		p->nhdr = rec.n;
+		r->own_hdr = NULL;
 		rc = p->ops->header(p->ctx, &rec, e);
+	}
 	ch_csv_close(r);
 	fclose(fp);
 	*used = off + k;
@@ -458,6 +614,7 @@ ch_csv_parallel(FILE *fp, const char *name, int jobs,
 	size_t have = 0, cap = BLOCK + 1, n, k = 0;
 	long line = 1;
 	int i, nt = 0, rc = 0, eof = 0, header = 1;
+	int text = 0;           /* bytes came after the header */
 
 	p.name = strcmp(name, "-") == 0 ? "<stdin>" : name;
 	if (jobs < 1)
@@ -497,7 +654,7 @@ ch_csv_parallel(FILE *fp, const char *name, int jobs,
 				break;
 			}
 		} else {
-			k = cut(buf, have);
+			k = cut(buf, have, eof);
 			if (k == 0 && !eof) {   /* a record longer than the buffer */
 				if (have == cap - 1)
 					buf = ch_realloc(buf, cap *= 2);
@@ -506,6 +663,7 @@ ch_csv_parallel(FILE *fp, const char *name, int jobs,
 			if (k == 0)
 				k = have;   /* the last record, without a newline */
 			if (k > 0) {
+				text = 1;
 				data = ch_malloc(k);
 				memcpy(data, buf, k);
 				pthread_mutex_lock(&p.mu);
@@ -537,6 +695,10 @@ ch_csv_parallel(FILE *fp, const char *name, int jobs,
 	pthread_cond_broadcast(&p.cv);
 	if (rc == 0)
 		rc = emit_ready(&p, 1, e);
+	/* bytes after the header that gave no record (blank lines, or a
+	 * reader at fault): never success */
+	if (rc == 0 && text && p.rows == 0)
+		rc = ch_errf(e, "%s: no data rows after the header", p.name);
 	if (rc != 0)
 		discard_all(&p);
 	pthread_mutex_unlock(&p.mu);
@@ -547,5 +709,6 @@ ch_csv_parallel(FILE *fp, const char *name, int jobs,
 	free(tid);
 	free(p.q);
 	free(buf);
+	ch_strv_free(p.hdr);
 	return rc;
 }

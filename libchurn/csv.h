@@ -1,4 +1,6 @@
-/* csv.h - streaming CSV records (RFC 4180, through libcsv) */
+/* csv.h - streaming CSV records (RFC 4180, through libcsv)
+ * Owns the one CSV reader every tool uses: records, line numbers, the
+ * header's checks, NUL refusal, parallel blocks.  Calls util and libcsv. */
 #ifndef CHURN_CSV_H
 #define CHURN_CSV_H
 
@@ -10,12 +12,15 @@
 /*
  * A reader streams records from a FILE in fixed-size chunks: memory stays
  * flat however long the input.  RFC 4180 quoting (quoted commas, doubled
- * quotes, newlines inside quotes), LF or CRLF line ends and a UTF-8
- * byte-order mark are handled; blank lines are skipped.  The reader also
- * keeps a SHA-256 of every byte it read (the data fingerprint).
+ * quotes, newlines inside quotes), LF, CRLF or CR line ends (each one
+ * line for the line numbers) and a UTF-8 byte-order mark are handled;
+ * blank lines are skipped.  A NUL byte anywhere is refused with one
+ * message, "file:line: column 'x': a NUL byte in the value".  The reader
+ * also keeps a SHA-256 of every byte it read (the data fingerprint).
  *
  *	struct ch_csv *r = ch_csv_open(stdin, "-", &err);
  *	struct ch_record rec;
+ *	if (ch_csv_header(r, &rec, &err) != 0) ...
  *	while ((rc = ch_csv_next(r, &rec, &err)) > 0)
  *		use(rec.field[0], rec.len[0]);
  */
@@ -36,6 +41,15 @@ struct ch_csv *ch_csv_open(FILE *fp, const char *name, struct ch_err *e);
  * error ("file:line: ..." in e). */
 int ch_csv_next(struct ch_csv *r, struct ch_record *rec, struct ch_err *e);
 
+/* Reads the first record as the header: an empty input fails ("file:
+ * empty file (no header)"), and so does a name that appears twice
+ * ("file:1: column 'x' appears twice").  The names are kept to name the
+ * column of a later NUL byte.  Returns 0 with hdr filled, or -1. */
+int ch_csv_header(struct ch_csv *r, struct ch_record *hdr, struct ch_err *e);
+
+/* Records handed out by ch_csv_next since the header (or the start). */
+size_t ch_csv_rows(const struct ch_csv *r);
+
 /* The name given to ch_csv_open, for messages. */
 const char *ch_csv_name(const struct ch_csv *r);
 
@@ -46,15 +60,17 @@ void ch_csv_close(struct ch_csv *r);
 
 /*
  * Parallel parsing.  ch_csv_parallel reads fp itself: it hands the header
- * record to ops->header, then cuts the rest of the input into blocks of
- * whole records (a newline is a record boundary when an even number of
- * quotes precedes it) and has `jobs` threads parse them, each with its own
- * reader over a block.  ops->block runs on a worker thread with that
+ * record (checked as ch_csv_header does) to ops->header, then cuts the
+ * rest of the input into blocks of whole records (a line end is a record
+ * boundary when an even number of quotes precedes it) and has `jobs`
+ * threads parse them, each with its own reader over a block: the records
+ * and line numbers are those ch_csv_next gives.  ops->block runs on a worker thread with that
  * thread's state (ops->worker_new) and returns a result; ops->emit gets the
  * results in input order on the calling thread, so output keeps the order
  * of the input.  The first error in input order stops the run.  Memory
- * stays bounded: a few blocks per thread are in flight.  Returns 0, or -1
- * with e filled.
+ * stays bounded: a few blocks per thread are in flight.  Bytes after the
+ * header's line end that give no record (blank lines) fail ("file: no data
+ * rows after the header"); a header alone is a success.  Returns 0, or -1 with e filled.
  */
 struct ch_csv_ops {
 	int (*header)(void *ctx, const struct ch_record *hdr, struct ch_err *e);

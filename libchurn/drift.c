@@ -744,39 +744,12 @@ ch_drift_found(json_t *report)
 
 /* summary */
 
-struct buf {
-	char *s;
-	size_t n, cap;
-};
-
 static void
-bprintf(struct buf *b, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-
-static void
-bprintf(struct buf *b, const char *fmt, ...)
-{
-	va_list ap;
-	int n;
-
-	va_start(ap, fmt);
-	n = vsnprintf(NULL, 0, fmt, ap);
-	va_end(ap);
-	while (b->n + (size_t)n + 1 > b->cap) {
-		b->cap = b->cap ? 2 * b->cap : 1024;
-		b->s = ch_realloc(b->s, b->cap);
-	}
-	va_start(ap, fmt);
-	vsnprintf(b->s + b->n, (size_t)n + 1, fmt, ap);
-	va_end(ap);
-	b->n += (size_t)n;
-}
-
-static void
-summary_line(struct buf *b, json_t *v)
+summary_line(struct ch_buf *b, json_t *v)
 {
 	json_t *nc = json_object_get(v, "new_categories");
 
-	bprintf(b, "%-24s %-11s %-4s %8.4f %8.4f  %s",
+	ch_buf_printf(b, "%-24s %-11s %-4s %8.4f %8.4f  %s",
 	    json_string_value(json_object_get(v, "name")),
 	    json_string_value(json_object_get(v, "type")),
 	    json_string_value(json_object_get(v, "metric")),
@@ -784,31 +757,31 @@ summary_line(struct buf *b, json_t *v)
 	    json_number_value(json_object_get(v, "threshold")),
 	    json_string_value(json_object_get(v, "status")));
 	if (json_array_size(nc))
-		bprintf(b, "  (%zu new)", json_array_size(nc));
-	bprintf(b, "\n");
+		ch_buf_printf(b, "  (%zu new)", json_array_size(nc));
+	ch_buf_printf(b, "\n");
 }
 
 char *
 ch_drift_summary(json_t *r)
 {
-	struct buf b = { 0 };
+	struct ch_buf b = { 0 };
 	json_t *v, *rows = json_object_get(r, "rows");
 	size_t i;
 
-	bprintf(&b, "model %s, %lld reference rows, %lld current rows\n",
+	ch_buf_printf(&b, "model %s, %lld reference rows, %lld current rows\n",
 	    json_is_string(json_object_get(r, "model_version")) ?
 	    json_string_value(json_object_get(r, "model_version")) : "(none)",
 	    (long long)json_integer_value(json_object_get(rows, "reference")),
 	    (long long)json_integer_value(json_object_get(rows, "current")));
-	bprintf(&b, "%-24s %-11s %-4s %8s %8s  %s\n", "feature", "type",
+	ch_buf_printf(&b, "%-24s %-11s %-4s %8s %8s  %s\n", "feature", "type",
 	    "", "value", "drift at", "status");
 	json_array_foreach(json_object_get(r, "features"), i, v)
 		summary_line(&b, v);
 	if ((v = json_object_get(r, "prediction")))
 		summary_line(&b, v);
 	json_array_foreach(json_object_get(r, "warnings"), i, v)
-		bprintf(&b, "warning: %s\n", json_string_value(v));
-	bprintf(&b, "%s\n", json_string_value(json_object_get(r, "rule")));
+		ch_buf_printf(&b, "warning: %s\n", json_string_value(v));
+	ch_buf_printf(&b, "%s\n", json_string_value(json_object_get(r, "rule")));
 	if (!b.s)
 		return ch_strdup("");
 	return b.s;
@@ -840,23 +813,17 @@ codes_hash(const uint8_t *c, int n)
 
 	for (i = 0; i < n; i++)
 		h = (h ^ c[i]) * 1099511628211ull;
-	/* splitmix64 finaliser: FNV's low bits are weak */
-	h ^= h >> 30;
-	h *= 0xbf58476d1ce4e5b9ull;
-	h ^= h >> 27;
-	h *= 0x94d049bb133111ebull;
-	h ^= h >> 31;
-	return h;
+	return ch_mix64(h);	/* FNV's low bits are weak */
 }
 
 #define BATCH 512          /* rows scored together (trees stay in cache) */
 /* Counting context of one reader thread. */
 struct counter {
 	const struct ch_drift_read *r;
-	const int *col;
-	size_t ncols;
+	const struct ch_cols *cols;
 	struct ch_drift_side *d;
 	uint8_t *codes;
+	uint8_t *unseen;         /* [nfeat] the row's value is an unseen category */
 	struct ch_feature pf;    /* bins of the churn probability */
 	struct sampler *smp;
 	uint8_t *batch;          /* [BATCH][nfeat] rows to score */
@@ -866,17 +833,17 @@ struct counter {
 };
 
 static void
-counter_init(struct counter *k, const struct ch_drift_read *r, const int *col,
-    size_t ncols, struct ch_drift_side *d, int level0)
+counter_init(struct counter *k, const struct ch_drift_read *r,
+    const struct ch_cols *cols, struct ch_drift_side *d, int level0)
 {
 	const struct ch_schema *s = r->schema;
 
 	memset(k, 0, sizeof *k);
 	k->r = r;
-	k->col = col;
-	k->ncols = ncols;
+	k->cols = cols;
 	k->d = d;
 	k->codes = ch_calloc((size_t)s->nfeat, 1);
+	k->unseen = ch_calloc((size_t)s->nfeat, 1);
 	if (r->model && r->model->pred_ref.nbins > 1 &&
 	    r->model->pred_ref.nbins <= CH_MISSING) {
 		k->pf.type = CH_NUMERIC;
@@ -893,6 +860,7 @@ static void
 counter_free(struct counter *k)
 {
 	free(k->codes);
+	free(k->unseen);
 	free(k->smp);
 	free(k->batch);
 }
@@ -971,35 +939,41 @@ merge_samplers(struct sampler *const *s, int n, struct ch_drift_side *d)
 			d->pred[c] += s[i]->hist[L][c];
 }
 
+/* An unseen category: kept by name, not counted among the codes. */
+static void
+add_unseen(void *arg, int f, const char *s, size_t len)
+{
+	struct counter *k = arg;
+
+	ch_drift_side_add_unseen(k->d, f, s, len, 1);
+	k->unseen[f] = 1;
+}
+
+/* Counts the row encoded in k->codes. */
+static void
+tally(struct counter *k)
+{
+	int f;
+
+	for (f = 0; f < k->r->schema->nfeat; f++) {
+		if (k->unseen[f])
+			k->unseen[f] = 0;
+		else
+			k->d->counts[f][k->codes[f]]++;
+	}
+	if (k->smp)
+		score(k);
+	k->d->rows++;
+}
+
 static int
 count_record(struct counter *k, const struct ch_record *rec, const char *name,
     struct ch_err *e)
 {
-	const struct ch_schema *s = k->r->schema;
-	struct ch_drift_side *d = k->d;
-	uint8_t code;
-	int f, c, rc;
-
-	if (rec->n != k->ncols)
-		return ch_errf(e, "%s:%ld: %zu fields, the header has %zu", name,
-		    rec->line, rec->n, k->ncols);
-	for (f = 0; f < s->nfeat; f++) {
-		c = k->col[f];
-		rc = ch_encode_cell(&k->r->schema->f[f], rec->field[c], rec->len[c], &code);
-		if (rc < 0)
-			return ch_errf(e, "%s:%ld: column '%s': '%.60s' is not a "
-			    "number", name, rec->line, s->f[f].name,
-			    rec->field[c]);
-		if (rc > 0)
-			ch_drift_side_add_unseen(d, f, rec->field[c],
-			    rec->len[c], 1);
-		else
-			d->counts[f][code]++;
-		k->codes[f] = code;
-	}
-	if (k->smp)
-		score(k);
-	d->rows++;
+	if (ch_encode_record(k->r->schema, k->cols, rec, name, k->codes,
+	    add_unseen, k, NULL, e) != 0)
+		return -1;
+	tally(k);
 	return 0;
 }
 
@@ -1032,8 +1006,7 @@ struct csvctx {
 	const struct ch_drift_read *r;
 	const char *name;
 	int level0;
-	int *col;
-	size_t ncols;
+	struct ch_cols cols;
 	pthread_mutex_t mu;
 	struct worker **w;
 	int nw;
@@ -1044,9 +1017,8 @@ csv_header(void *ctx, const struct ch_record *hdr, struct ch_err *e)
 {
 	struct csvctx *c = ctx;
 
-	c->ncols = hdr->n;
-	return ch_schema_map_header(c->r->schema, hdr->field, hdr->n, c->col,
-	    NULL, c->name, e);
+	return ch_schema_map_header(c->r->schema, hdr->field, hdr->n, &c->cols,
+	    c->name, e);
 }
 
 static void *
@@ -1056,7 +1028,7 @@ csv_worker_new(void *ctx)
 	struct worker *w = ch_calloc(1, sizeof *w);
 
 	ch_drift_side_init(&w->side, c->r->schema);
-	counter_init(&w->k, c->r, c->col, c->ncols, &w->side, c->level0);
+	counter_init(&w->k, c->r, &c->cols, &w->side, c->level0);
 	pthread_mutex_lock(&c->mu);
 	c->w = ch_reallocarray(c->w, (size_t)c->nw + 1, sizeof *c->w);
 	c->w[c->nw++] = w;
@@ -1094,7 +1066,6 @@ read_csv(const struct ch_drift_read *r, FILE *fp, const char *name,
 	struct sampler **smp;
 	int i, rc;
 
-	c.col = ch_calloc((size_t)r->schema->nfeat, sizeof *c.col);
 	pthread_mutex_init(&c.mu, NULL);
 	rc = ch_csv_parallel(fp, name, r->jobs, &ops, &c, e);
 	smp = ch_calloc((size_t)c.nw + 1, sizeof *smp);
@@ -1113,7 +1084,7 @@ read_csv(const struct ch_drift_read *r, FILE *fp, const char *name,
 	pthread_mutex_destroy(&c.mu);
 	free(smp);
 	free(c.w);
-	free(c.col);
+	ch_cols_free(&c.cols);
 	return rc;
 }
 
@@ -1122,65 +1093,12 @@ static int
 count_json(struct counter *k, json_t *o, const char *name, long line,
     struct ch_err *e)
 {
-	const struct ch_schema *s = k->r->schema;
-	struct ch_drift_side *d = k->d;
-	const struct ch_feature *ft;
-	const char *str;
-	char buf[64];
-	size_t len;
-	uint8_t code;
-	json_t *v;
-	int f, rc;
+	struct ch_err why;
 
-	if (!json_is_object(o))
-		return ch_errf(e, "%s:%ld: not a JSON object", name, line);
-	for (f = 0; f < s->nfeat; f++) {
-		ft = &s->f[f];
-		v = json_object_get(o, ft->name);
-		if (!v)
-			return ch_errf(e, "%s:%ld: no field '%s' (a feature of "
-			    "the model)", name, line, ft->name);
-		if (json_is_null(v)) {
-			code = CH_MISSING;
-			rc = 0;
-		} else if (json_is_number(v) && ft->type == CH_NUMERIC) {
-			if (!isfinite(json_number_value(v)))
-				return ch_errf(e, "%s:%ld: field '%s': not a "
-				    "finite number", name, line, ft->name);
-			code = ch_bin_numeric(ft, json_number_value(v));
-			rc = 0;
-		} else {
-			if (json_is_integer(v)) {
-				snprintf(buf, sizeof buf, "%lld",
-				    (long long)json_integer_value(v));
-				str = buf;
-				len = strlen(buf);
-			} else if (json_is_real(v)) {
-				snprintf(buf, sizeof buf, "%.17g",
-				    json_real_value(v));
-				str = buf;
-				len = strlen(buf);
-			} else if (json_is_string(v)) {
-				str = json_string_value(v);
-				len = json_string_length(v);
-			} else
-				return ch_errf(e, "%s:%ld: field '%s': expected "
-				    "a number, a string or null", name, line,
-				    ft->name);
-			rc = ch_encode_cell(ft, str, len, &code);
-			if (rc < 0)
-				return ch_errf(e, "%s:%ld: field '%s': '%.60s' is "
-				    "not a number", name, line, ft->name, str);
-			if (rc > 0)
-				ch_drift_side_add_unseen(d, f, str, len, 1);
-		}
-		if (rc == 0)
-			d->counts[f][code]++;
-		k->codes[f] = code;
-	}
-	if (k->smp)
-		score(k);
-	d->rows++;
+	if (ch_encode_json(k->r->schema, o, k->codes, add_unseen, k, NULL,
+	    &why) != 0)
+		return ch_errf(e, "%s:%ld: %s", name, line, why.msg);
+	tally(k);
 	return 0;
 }
 
@@ -1197,7 +1115,7 @@ read_json_lines(const struct ch_drift_read *r, FILE *fp, const char *name,
 	json_t *o;
 	int rc = 0;
 
-	counter_init(&k, r, NULL, 0, d, level0);
+	counter_init(&k, r, NULL, d, level0);
 	while ((n = getline(&line, &cap, fp)) > 0) {
 		ln++;
 		for (i = 0; i < (size_t)n && strchr(" \t\r\n", line[i]); i++)

@@ -85,26 +85,18 @@ read_header(struct reading *r, FILE *fp, const char *name,
 {
 	struct ch_record rec;
 	const char *target = o->target ? o->target : "Churn";
-	size_t i, j;
-	int rc;
+	size_t i;
 
 	memset(r, 0, sizeof *r);
 	r->target = r->id = -1;
 	if (!(r->csv = ch_csv_open(fp, name, e)))
 		return -1;
-	rc = ch_csv_next(r->csv, &rec, e);
-	if (rc < 0)
+	if (ch_csv_header(r->csv, &rec, e) != 0)
 		return -1;
-	if (rc == 0)
-		return ch_errf(e, "%s: empty file (no header)", ch_csv_name(r->csv));
 	r->nhdr = rec.n;
 	r->hdr = ch_calloc(rec.n, sizeof *r->hdr);
 	for (i = 0; i < rec.n; i++) {
 		r->hdr[i] = ch_strndup(rec.field[i], rec.len[i]);
-		for (j = 0; j < i; j++)
-			if (strcmp(r->hdr[i], r->hdr[j]) == 0)
-				return ch_errf(e, "%s:%ld: column '%s' appears twice",
-				    ch_csv_name(r->csv), rec.line, r->hdr[i]);
 		if (strcmp(r->hdr[i], target) == 0)
 			r->target = (int)i;
 		if (o->id ? strcmp(r->hdr[i], o->id) == 0 :
@@ -446,6 +438,13 @@ out:
 	return ret;
 }
 
+static void
+count_unseen(void *arg, int feat, const char *s, size_t len)
+{
+	(void)feat, (void)s, (void)len;
+	++*(size_t *)arg;
+}
+
 int
 ch_frame_load_with(FILE *fp, const char *name, const struct ch_schema *s,
     const struct ch_frame_opts *o, struct ch_frame **out, size_t *unseen,
@@ -455,8 +454,9 @@ ch_frame_load_with(FILE *fp, const char *name, const struct ch_schema *s,
 	struct reading r;
 	struct ch_record rec;
 	struct ch_frame *fr = NULL;
-	int *col = NULL, rc, i, grew, ret = -1;
-	uint8_t **codes = NULL;
+	struct ch_cols cols = { 0 };
+	int rc, i, grew, ret = -1;
+	uint8_t **codes = NULL, *x = ch_malloc((size_t)s->nfeat + 1);
 
 	oo.target = s->target;
 	oo.id = NULL;
@@ -465,8 +465,7 @@ ch_frame_load_with(FILE *fp, const char *name, const struct ch_schema *s,
 	oo.drop = NULL;
 	if (read_header(&r, fp, name, &oo, e) != 0)
 		goto out;
-	col = ch_calloc((size_t)s->nfeat, sizeof *col);
-	if (ch_schema_map_header(s, r.hdr, r.nhdr, col, NULL, ch_csv_name(r.csv), e) != 0)
+	if (ch_schema_map_header(s, r.hdr, r.nhdr, &cols, ch_csv_name(r.csv), e) != 0)
 		goto out;
 	codes = ch_calloc((size_t)s->nfeat, sizeof *codes);
 	*unseen = 0;
@@ -474,17 +473,11 @@ ch_frame_load_with(FILE *fp, const char *name, const struct ch_schema *s,
 		if (grew)
 			for (i = 0; i < s->nfeat; i++)
 				codes[i] = ch_realloc(codes[i], r.cap);
-		for (i = 0; i < s->nfeat; i++) {
-			rc = ch_encode_cell(&s->f[i], rec.field[col[i]],
-			    rec.len[col[i]], &codes[i][r.n]);
-			if (rc < 0) {
-				ch_errf(e, "%s:%ld: column '%s': '%.40s' is not a number",
-				    ch_csv_name(r.csv), rec.line, s->f[i].name,
-				    rec.field[col[i]]);
-				goto out;
-			}
-			*unseen += (size_t)rc;
-		}
+		if (ch_encode_record(s, &cols, &rec, ch_csv_name(r.csv), x,
+		    count_unseen, unseen, NULL, e) != 0)
+			goto out;
+		for (i = 0; i < s->nfeat; i++)
+			codes[i][r.n] = x[i];
 		r.n++;
 	}
 	if (rc < 0 || no_rows(&r, e))
@@ -499,7 +492,8 @@ out:
 	for (i = 0; codes && i < s->nfeat; i++)
 		free(codes[i]);
 	free(codes);
-	free(col);
+	free(x);
+	ch_cols_free(&cols);
 	free_reading(&r);
 	return ret;
 }

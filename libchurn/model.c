@@ -23,33 +23,16 @@
 #define HDR 56
 #define NODE 24
 
-struct buf {
-	unsigned char *p;
-	size_t len, cap;
-};
-
 static void
-put(struct buf *b, const void *s, size_t n)
-{
-	if (b->len + n > b->cap) {
-		while (b->len + n > b->cap)
-			b->cap = b->cap ? 2 * b->cap : 65536;
-		b->p = ch_realloc(b->p, b->cap);
-	}
-	memcpy(b->p + b->len, s, n);
-	b->len += n;
-}
-
-static void
-put32(struct buf *b, uint32_t v)
+put32(struct ch_buf *b, uint32_t v)
 {
 	unsigned char x[4] = { v, v >> 8, v >> 16, v >> 24 };
 
-	put(b, x, 4);
+	ch_buf_add(b, x, 4);
 }
 
 static void
-put64(struct buf *b, uint64_t v)
+put64(struct ch_buf *b, uint64_t v)
 {
 	put32(b, (uint32_t)v);
 	put32(b, (uint32_t)(v >> 32));
@@ -92,7 +75,7 @@ int
 ch_model_encode(struct ch_model *m, unsigned char **out, size_t *outlen,
     struct ch_err *e)
 {
-	struct buf b = { 0 };
+	struct ch_buf b = { 0 };
 	json_t *meta = meta_json(m);
 	char *js = json_dumps(meta, JSON_COMPACT | JSON_REAL_PRECISION(17));
 	unsigned char md[32];
@@ -103,13 +86,13 @@ ch_model_encode(struct ch_model *m, unsigned char **out, size_t *outlen,
 	json_decref(meta);
 	if (!js)
 		return ch_errf(e, "cannot encode the model metadata");
-	put(&b, CH_MODEL_MAGIC, 8);
+	ch_buf_add(&b, CH_MODEL_MAGIC, 8);
 	put32(&b, CH_MODEL_FORMAT);
 	put32(&b, 0);
 	put64(&b, 0);             /* payload length, patched below */
-	put(&b, (unsigned char[32]){ 0 }, 32);
+	ch_buf_add(&b, (unsigned char[32]){ 0 }, 32);
 	put32(&b, (uint32_t)strlen(js));
-	put(&b, js, strlen(js));
+	ch_buf_add(&b, js, strlen(js));
 	free(js);
 	put32(&b, (uint32_t)f->ntrees);
 	put32(&b, (uint32_t)f->nfeat);
@@ -125,22 +108,22 @@ ch_model_encode(struct ch_model *m, unsigned char **out, size_t *outlen,
 
 			put32(&b, (uint32_t)n->feat);
 			put32(&b, n->arg);
-			put(&b, x, 4);
+			ch_buf_add(&b, x, 4);
 			put32(&b, (uint32_t)n->left);
 			put32(&b, (uint32_t)n->right);
 			memcpy(&v, &n->value, 4);
 			put32(&b, v);
 		}
 		for (i = 0; i < tr->nbitsets; i++)
-			put(&b, tr->bitsets[i], 32);
+			ch_buf_add(&b, tr->bitsets[i], 32);
 	}
 	for (i = 0; i < 8; i++)
-		b.p[16 + i] = (unsigned char)((uint64_t)(b.len - HDR) >> (8 * i));
-	EVP_Digest(b.p + HDR, b.len - HDR, md, &mdlen, EVP_sha256(), NULL);
-	memcpy(b.p + 24, md, 32);
-	ch_sha256_hex(b.p, b.len, m->sha256);
+		((unsigned char *)b.s)[16 + i] = (unsigned char)((uint64_t)(b.len - HDR) >> (8 * i));
+	EVP_Digest(b.s + HDR, b.len - HDR, md, &mdlen, EVP_sha256(), NULL);
+	memcpy(b.s + 24, md, 32);
+	ch_sha256_hex(b.s, b.len, m->sha256);
 	m->file_size = b.len;
-	*out = b.p;
+	*out = (unsigned char *)b.s;
 	*outlen = b.len;
 	return 0;
 }

@@ -588,10 +588,10 @@ record_csv(struct recorder *rc, FILE *fp, const char *name, struct ch_err *e)
 	const struct ch_schema *s = rc->m->schema;
 	struct ch_csv *csv = ch_csv_open(fp, name, e);
 	struct ch_record rec;
-	size_t nhdr = 0;
-	int *col = ch_calloc((size_t)s->nfeat, sizeof *col), idc = -1, f, k;
+	struct ch_cols cols = {0};
+	size_t nhdr = 0, k;
 	char **hdr = NULL;
-	int rv = -1, got;
+	int rv = -1, got, f;
 
 	if (!csv)
 		goto out;
@@ -602,11 +602,11 @@ record_csv(struct recorder *rc, FILE *fp, const char *name, struct ch_err *e)
 	}
 	nhdr = rec.n;
 	hdr = ch_calloc(nhdr, sizeof *hdr);
-	for (k = 0; k < (int)nhdr; k++)
+	for (k = 0; k < nhdr; k++)
 		hdr[k] = ch_strndup(rec.field[k], rec.len[k]);
-	if (ch_schema_map_header(s, hdr, nhdr, col, &idc, name, e) != 0)
+	if (ch_schema_map_header(s, hdr, nhdr, &cols, name, e) != 0)
 		goto out;
-	if (idc < 0) {
+	if (cols.id < 0) {
 		ch_errf(e, "%s: no id column%s%s%s: recorded predictions are "
 		    "joined with outcomes by customer id", name, s->id ? " '" : "",
 		    s->id ? s->id : "", s->id ? "'" : "");
@@ -616,47 +616,32 @@ record_csv(struct recorder *rc, FILE *fp, const char *name, struct ch_err *e)
 		struct ch_pred *x;
 		uint8_t *c = rc->codes + rc->n * (size_t)s->nfeat;
 
-		if (rec.n != nhdr) {
+		if (ch_encode_record(s, &cols, &rec, name, c, NULL, NULL, NULL,
+		    e) != 0 || rec.len[cols.id] == 0) {
 			if (rc->skip_bad)
 				continue;
-			ch_errf(e, "%s:%ld: ragged row: %zu fields, the header has "
-			    "%zu", name, rec.line, rec.n, nhdr);
-			goto out;
-		}
-		for (f = 0; f < s->nfeat; f++)
-			if (ch_encode_cell(&s->f[f], rec.field[col[f]],
-			    rec.len[col[f]], &c[f]) < 0)
-				break;
-		if (f < s->nfeat || rec.len[idc] == 0) {
-			if (rc->skip_bad)
-				continue;
-			if (f < s->nfeat)
-				ch_errf(e, "%s:%ld: column '%s': '%.40s' is not a "
-				    "number", name, rec.line, s->f[f].name,
-				    rec.field[col[f]]);
-			else
+			if (rec.n == nhdr && rec.len[cols.id] == 0)
 				ch_errf(e, "%s:%ld: column '%s': empty id", name,
-				    rec.line, hdr[idc]);
+				    rec.line, hdr[cols.id]);
 			goto out;
 		}
 		x = rec_slot(rc);
-		x->id = ch_strndup(rec.field[idc], rec.len[idc]);
+		x->id = ch_strndup(rec.field[cols.id], rec.len[cols.id]);
 		x->features = json_object();
 		for (f = 0; f < s->nfeat; f++)
 			json_object_set_new(x->features, s->f[f].name,
-			    json_stringn_nocheck(rec.field[col[f]],
-			    rec.len[col[f]]));
+			    json_stringn_nocheck(rec.field[cols.col[f]],
+			    rec.len[cols.col[f]]));
 		if (++rc->n == RECORD_BATCH && rec_flush(rc, e) < 0)
 			goto out;
 	}
 	if (got == 0)
 		rv = rec_flush(rc, e);
 out:
-	if (hdr)
-		for (k = 0; k < (int)nhdr; k++)
-			free(hdr[k]);
+	for (k = 0; hdr && k < nhdr; k++)
+		free(hdr[k]);
 	free(hdr);
-	free(col);
+	ch_cols_free(&cols);
 	if (csv)
 		ch_csv_close(csv);
 	return rv;
@@ -690,7 +675,7 @@ record_json(struct recorder *rc, FILE *fp, const char *name, struct ch_err *e)
 		}
 		id = json_object_get(o, idname);
 		if (ch_encode_json(s, o, rc->codes + rc->n * (size_t)s->nfeat,
-		    NULL, NULL, &ee) != 0)
+		    NULL, NULL, NULL, &ee) != 0)
 			rv = ch_errf(e, "%s:%ld: %s", name, ln, ee.msg);
 		else if (!json_is_string(id) || json_string_length(id) == 0)
 			rv = ch_errf(e, "%s:%ld: no id '%s' (a non-empty string)",

@@ -63,13 +63,6 @@ now_iso(char out[21])
 	ch_iso8601(time(NULL), out);
 }
 
-static const char *
-jstr(json_t *o, const char *k)
-{
-	const char *s = json_string_value(json_object_get(o, k));
-	return s ? s : "";
-}
-
 /* ---- PostgreSQL ---- */
 
 static void
@@ -381,7 +374,7 @@ ch_registry_opts_fill(struct ch_registry_opts *o, char *(*get)(const char *))
 	if (!o->store_url)
 		o->store_url = nonempty(get, "CHURN_STORE");
 	if (!o->store_url)
-		o->store_url = "var/store";
+		o->store_url = CH_STORE_DEFAULT;
 	if (!o->database_url)
 		o->database_url = nonempty(get, "CHURN_DATABASE_URL");
 	if (!o->s3.endpoint)
@@ -543,7 +536,7 @@ index_version(json_t *idx, const char *v)
 	json_t *x;
 
 	json_array_foreach(json_object_get(idx, "versions"), i, x)
-		if (strcmp(jstr(x, "version"), v) == 0)
+		if (strcmp(ch_jstr(x, "version", ""), v) == 0)
 			return x;
 	return NULL;
 }
@@ -708,7 +701,7 @@ cand_set(struct cand *c, const unsigned char *buf, size_t len, json_t *manifest,
 {
 	char t[21];
 
-	snprintf(c->v, sizeof c->v, "%s", jstr(manifest, "version"));
+	snprintf(c->v, sizeof c->v, "%s", ch_jstr(manifest, "version", ""));
 	c->buf = buf;
 	c->len = len;
 	ch_sha256_hex(buf, len, c->sha);
@@ -735,8 +728,8 @@ static json_t *
 push_result(const char *status, json_t *m, struct ch_registry *r, json_t *aliases)
 {
 	return json_pack("{s:s, s:s, s:O, s:s, s:s, s:s, s:o}",
-	    "version", jstr(m, "version"), "sha256", jstr(m, "sha256"),
-	    "size", json_object_get(m, "size"), "created", jstr(m, "created"),
+	    "version", ch_jstr(m, "version", ""), "sha256", ch_jstr(m, "sha256", ""),
+	    "size", json_object_get(m, "size"), "created", ch_jstr(m, "created", ""),
 	    "status", status, "store", ch_store_where(r->store),
 	    "aliases", aliases ? aliases : json_array());
 }
@@ -839,7 +832,7 @@ pg_push_one(struct ch_registry *r, struct cand *c, const char *alias,
 {
 	char size[32], dir[128];
 	char *ms = json_dumps(c->m, JSON_PRESERVE_ORDER | JSON_COMPACT);
-	const char *p[] = {c->v, c->sha, size, jstr(c->m, "created"), ms};
+	const char *p[] = {c->v, c->sha, size, ch_jstr(c->m, "created", ""), ms};
 	PGresult *res;
 	int claimed, found = 0, bad;
 
@@ -948,8 +941,8 @@ index_push_one(struct ch_registry *r, struct cand *c, const char *alias,
 	if (ch_store_is_local(r->store))
 		gc_index_locked(r, idx, NULL, &ignore);
 	if ((entry = index_version(idx, c->v))) {
-		if (strcmp(jstr(entry, "sha256"), c->sha) != 0) {
-			snprintf(have, 65, "%s", jstr(entry, "sha256"));
+		if (strcmp(ch_jstr(entry, "sha256", ""), c->sha) != 0) {
+			snprintf(have, 65, "%s", ch_jstr(entry, "sha256", ""));
 			rc = 1;
 			goto out;
 		}
@@ -969,7 +962,7 @@ index_push_one(struct ch_registry *r, struct cand *c, const char *alias,
 		json_array_append_new(json_object_get(idx, "versions"),
 		    json_pack("{s:s, s:s, s:I, s:s, s:s, s:o, s:o}",
 		    "version", c->v, "sha256", c->sha, "size", (json_int_t)c->len,
-		    "created", jstr(c->m, "created"), "registered", t,
+		    "created", ch_jstr(c->m, "created", ""), "registered", t,
 		    "metrics", metrics ? json_incref(metrics) : json_object(),
 		    "params", params ? json_incref(params) : json_object()));
 		*status = "registered";
@@ -991,7 +984,7 @@ ch_registry_push_as(struct ch_registry *r, const unsigned char *buf, size_t len,
     json_t *manifest, const char *alias, ch_restamp_fn restamp, void *arg,
     json_t **out, struct ch_err *e)
 {
-	const char *v0 = jstr(manifest, "version"), *status = "registered";
+	const char *v0 = ch_jstr(manifest, "version", ""), *status = "registered";
 	char sha0[65], have0[65] = "", have[65], next[17];
 	struct cand c = {0};
 	json_t *aliases = NULL, *man;
@@ -1031,9 +1024,9 @@ ch_registry_push_as(struct ch_registry *r, const unsigned char *buf, size_t len,
 		cand_free(&c);
 		if ((rc = restamp(arg, next, &nbuf, &nlen, &man, e)) < 0)
 			break;
-		if (strcmp(jstr(man, "version"), next) != 0) {
+		if (strcmp(ch_jstr(man, "version", ""), next) != 0) {
 			rc = ch_errf(e, "restamped manifest names '%s', not '%s'",
-			    jstr(man, "version"), next);
+			    ch_jstr(man, "version", ""), next);
 			free(nbuf);
 			json_decref(man);
 			break;
@@ -1246,7 +1239,7 @@ ch_registry_resolve(struct ch_registry *r, const char *name,
 		return ch_errf(e, "no version or alias '%s' in the registry (%s)", name,
 		    r->dbwhere);
 	}
-	ref_from(ref, jstr(x, "version"), jstr(x, "sha256"),
+	ref_from(ref, ch_jstr(x, "version", ""), ch_jstr(x, "sha256", ""),
 	    json_integer_value(json_object_get(x, "size")));
 	json_decref(idx);
 	return 0;
@@ -1370,12 +1363,12 @@ ch_registry_list(struct ch_registry *r, struct ch_err *e)
 		json_t *metrics = json_object_get(x, "metrics");
 		json_t *params = json_object_get(x, "params");
 		json_array_append_new(versions, json_pack("{s:s, s:s, s:O, s:s, s:o,"
-		    " s:o, s:o}", "version", jstr(x, "version"),
-		    "sha256", jstr(x, "sha256"), "size", json_object_get(x, "size"),
-		    "created", jstr(x, "created"),
+		    " s:o, s:o}", "version", ch_jstr(x, "version", ""),
+		    "sha256", ch_jstr(x, "sha256", ""), "size", json_object_get(x, "size"),
+		    "created", ch_jstr(x, "created", ""),
 		    "metrics", metrics ? json_incref(metrics) : json_object(),
 		    "params", params ? json_incref(params) : json_object(),
-		    "aliases", index_aliases_of(out, jstr(x, "version"))));
+		    "aliases", index_aliases_of(out, ch_jstr(x, "version", ""))));
 	}
 	aliases = json_incref(json_object_get(out, "aliases"));
 	json_decref(out);
@@ -1471,7 +1464,7 @@ ch_registry_history(struct ch_registry *r, const char *alias, struct ch_err *e)
 		return NULL;
 	h = json_array();
 	json_array_foreach(json_object_get(idx, "history"), i, x)
-		if (!alias || strcmp(jstr(x, "alias"), alias) == 0)
+		if (!alias || strcmp(ch_jstr(x, "alias", ""), alias) == 0)
 			json_array_append(h, x);
 	json_decref(idx);
 	return json_pack("{s:o}", "history", h);
@@ -1544,7 +1537,7 @@ ch_registry_alias_set(struct ch_registry *r, const char *alias,
 		    r->dbwhere);
 	} else {
 		char v[64];
-		snprintf(v, sizeof v, "%s", jstr(x, "version"));
+		snprintf(v, sizeof v, "%s", ch_jstr(x, "version", ""));
 		local_alias_set(idx, alias, v);
 		rc = save_json_object(r, INDEX_KEY, idx, e);
 	}
@@ -1624,8 +1617,8 @@ pgfail:
 	}
 	snprintf(cur, sizeof cur, "%s", json_string_value(x));
 	json_array_foreach(json_object_get(idx, "history"), i, x)
-		if (strcmp(jstr(x, "alias"), alias) == 0)
-			vs_event(&s, jstr(x, "action"), jstr(x, "version"));
+		if (strcmp(ch_jstr(x, "alias", ""), alias) == 0)
+			vs_event(&s, ch_jstr(x, "action", ""), ch_jstr(x, "version", ""));
 	if (s.n < 2) {
 		ch_errf(e, "alias '%s' has no earlier version to roll back to (it names %s)",
 		    alias, cur);
@@ -1637,7 +1630,7 @@ pgfail:
 		    r->dbwhere, alias, to);
 		goto done;
 	}
-	ref_from(ref, to, jstr(x, "sha256"), json_integer_value(json_object_get(x, "size")));
+	ref_from(ref, to, ch_jstr(x, "sha256", ""), json_integer_value(json_object_get(x, "size")));
 	json_object_set_new(json_object_get(idx, "aliases"), alias, json_string(to));
 	history_append(idx, alias, to, cur, "rollback");
 	rc = save_json_object(r, INDEX_KEY, idx, e);

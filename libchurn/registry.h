@@ -58,14 +58,19 @@ struct ch_version_ref {
 
 /* Opens the store and, with a database URL, connects and migrates the
  * schema.  Returns 0 or -1 with e filled. */
+/* The store every program uses when neither a flag nor CHURN_STORE names
+ * one: a directory below the current one. */
+#define CH_STORE_DEFAULT "var/store"
+
 /*
  * Fills what o leaves NULL from the operator's configuration, read through
  * get (getenv, in a program: the library itself never reads the
- * environment): CHURN_STORE (else "var/store"), CHURN_DATABASE_URL,
+ * environment): CHURN_STORE (else CH_STORE_DEFAULT), CHURN_DATABASE_URL,
  * CHURN_S3_ENDPOINT, AWS_REGION, AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY,
  * CHURN_REGISTRY_TIMEOUT (seconds, 1 to 86400: s3.timeout_s and
  * db_timeout_s; other values are ignored).
- * Empty values count as unset.  Flags set in o first win.
+ * Empty values count as unset.  Flags set in o first win.  The one place
+ * a program's store default comes from: every program calls it.
  */
 void ch_registry_opts_fill(struct ch_registry_opts *o,
     char *(*get)(const char *));

@@ -128,9 +128,60 @@ ch_encode_cell(const struct ch_feature *f, const char *s, size_t len,
 	return k < 0;
 }
 
+/*
+ * The one message form for a value that does not fit its feature:
+ * "where column 'x': 'abc' is not a number" (kind "column" for CSV,
+ * "field" for JSON), the value cut at QUOTE bytes on a character boundary.
+ */
+#define QUOTE 40
+
+static int
+not_number(struct ch_err *e, const char *where, const char *kind,
+    const char *name, const char *s, size_t len)
+{
+	if (len > QUOTE) {
+		len = QUOTE;
+		while (len > 0 && ((unsigned char)s[len] & 0xC0) == 0x80)
+			len--;
+	}
+	return ch_errf(e, "%s%s '%s': '%.*s' is not a number", where, kind,
+	    name, (int)len, s);
+}
+
+int
+ch_encode_record(const struct ch_schema *s, const struct ch_cols *c,
+    const struct ch_record *rec, const char *name, uint8_t *codes,
+    ch_unseen_fn *unseen, void *arg, int *bad, struct ch_err *e)
+{
+	char where[512];
+	const char *v;
+	size_t len;
+	int f, rc;
+
+	if (bad)
+		*bad = -1;
+	if (rec->n != c->n)
+		return ch_errf(e, "%s:%ld: ragged row: %zu fields, the header "
+		    "has %zu", name, rec->line, rec->n, c->n);
+	for (f = 0; f < s->nfeat; f++) {
+		v = rec->field[c->col[f]];
+		len = rec->len[c->col[f]];
+		rc = ch_encode_cell(&s->f[f], v, len, &codes[f]);
+		if (rc > 0 && unseen)
+			unseen(arg, f, v, len);
+		if (rc < 0) {
+			if (bad)
+				*bad = f;
+			snprintf(where, sizeof where, "%s:%ld: ", name, rec->line);
+			return not_number(e, where, "column", s->f[f].name, v, len);
+		}
+	}
+	return 0;
+}
+
 int
 ch_encode_json(const struct ch_schema *s, json_t *obj, uint8_t *codes,
-    int *unseen, int *bad_field, struct ch_err *e)
+    ch_unseen_fn *unseen, void *arg, int *bad, struct ch_err *e)
 {
 	const struct ch_feature *f;
 	json_t *v;
@@ -139,15 +190,18 @@ ch_encode_json(const struct ch_schema *s, json_t *obj, uint8_t *codes,
 	size_t len;
 	int i, rc;
 
+	if (bad)
+		*bad = -1;
 	if (!json_is_object(obj))
 		return ch_errf(e, "expected a JSON object of features");
 	for (i = 0; i < s->nfeat; i++) {
 		f = &s->f[i];
-		if (bad_field)
-			*bad_field = i;
+		if (bad)
+			*bad = i;
 		v = json_object_get(obj, f->name);
 		if (!v)
-			return ch_errf(e, "field '%s': missing", f->name);
+			return ch_errf(e, "no field '%s' (a feature of the model)",
+			    f->name);
 		if (json_is_null(v)) {
 			codes[i] = CH_MISSING;
 			continue;
@@ -177,39 +231,46 @@ ch_encode_json(const struct ch_schema *s, json_t *obj, uint8_t *codes,
 		}
 		rc = ch_encode_cell(f, str, len, &codes[i]);
 		if (rc < 0)
-			return ch_errf(e, "field '%s': '%.*s' is not a number",
-			    f->name, (int)(len > 64 ? 64 : len), str);
+			return not_number(e, "", "field", f->name, str, len);
 		if (rc > 0 && unseen)
-			(*unseen)++;
+			unseen(arg, i, str, len);
 	}
-	if (bad_field)
-		*bad_field = -1;
+	if (bad)
+		*bad = -1;
 	return 0;
 }
 
 int
 ch_schema_map_header(const struct ch_schema *s, char *const *hdr, size_t n,
-    int *col, int *id_col, const char *name, struct ch_err *e)
+    struct ch_cols *c, const char *name, struct ch_err *e)
 {
 	size_t j;
 	int i;
 
+	c->col = ch_reallocarray(c->col, s->nfeat ? (size_t)s->nfeat : 1,
+	    sizeof *c->col);
+	c->n = n;
 	for (i = 0; i < s->nfeat; i++) {
-		col[i] = -1;
-		for (j = 0; j < n && col[i] < 0; j++)
+		c->col[i] = -1;
+		for (j = 0; j < n && c->col[i] < 0; j++)
 			if (strcmp(hdr[j], s->f[i].name) == 0)
-				col[i] = (int)j;
-		if (col[i] < 0)
+				c->col[i] = (int)j;
+		if (c->col[i] < 0)
 			return ch_errf(e, "%s:1: no column '%s' (a feature of the model)",
 			    name, s->f[i].name);
 	}
-	if (id_col) {
-		*id_col = -1;
-		for (j = 0; s->id && j < n; j++)
-			if (strcmp(hdr[j], s->id) == 0)
-				*id_col = (int)j;
-	}
+	c->id = -1;
+	for (j = 0; s->id && j < n; j++)
+		if (strcmp(hdr[j], s->id) == 0)
+			c->id = (int)j;
 	return 0;
+}
+
+void
+ch_cols_free(struct ch_cols *c)
+{
+	free(c->col);
+	c->col = NULL;
 }
 
 /* JSON */
@@ -330,12 +391,6 @@ ch_schema_to_json(const struct ch_schema *s)
 	return o;
 }
 
-static const char *
-jstr(json_t *o, const char *k)
-{
-	return json_string_value(json_object_get(o, k));
-}
-
 int
 ch_schema_from_json(json_t *j, struct ch_schema **out, struct ch_err *e)
 {
@@ -345,24 +400,24 @@ ch_schema_from_json(json_t *j, struct ch_schema **out, struct ch_err *e)
 	const char *t;
 	size_t i, k, n;
 
-	if (!jstr(j, "target") || !json_is_array(fs) || json_array_size(fs) == 0 ||
+	if (!ch_jstr(j, "target", NULL) || !json_is_array(fs) || json_array_size(fs) == 0 ||
 	    json_array_size(fs) > 100000)
 		return ch_errf(e, "bad schema");
 	s = ch_calloc(1, sizeof *s);
-	s->target = ch_strdup(jstr(j, "target"));
-	if (jstr(j, "positive"))
-		s->positive = ch_strdup(jstr(j, "positive"));
-	if (jstr(j, "id"))
-		s->id = ch_strdup(jstr(j, "id"));
+	s->target = ch_strdup(ch_jstr(j, "target", NULL));
+	if (ch_jstr(j, "positive", NULL))
+		s->positive = ch_strdup(ch_jstr(j, "positive", NULL));
+	if (ch_jstr(j, "id", NULL))
+		s->id = ch_strdup(ch_jstr(j, "id", NULL));
 	s->nfeat = (int)json_array_size(fs);
 	s->f = ch_calloc((size_t)s->nfeat, sizeof *s->f);
 	for (i = 0; i < (size_t)s->nfeat; i++) {
 		f = &s->f[i];
 		x = json_array_get(fs, i);
-		t = jstr(x, "type");
-		if (!jstr(x, "name") || !t)
+		t = ch_jstr(x, "type", NULL);
+		if (!ch_jstr(x, "name", NULL) || !t)
 			goto bad;
-		f->name = ch_strdup(jstr(x, "name"));
+		f->name = ch_strdup(ch_jstr(x, "name", NULL));
 		if (strcmp(t, "numeric") == 0) {
 			f->type = CH_NUMERIC;
 			a = json_object_get(x, "edges");

@@ -1,4 +1,6 @@
-/* schema.h - features, their bins and categories, value encoding */
+/* schema.h - features, their bins and categories, value encoding
+ * Owns the one encoder: a CSV record or a JSON object becomes codes here,
+ * with one message form.  Calls util, jansson; csv.h for the record type. */
 #ifndef CHURN_SCHEMA_H
 #define CHURN_SCHEMA_H
 
@@ -7,6 +9,7 @@
 
 #include <jansson.h>
 
+#include "csv.h"
 #include "util.h"
 
 /*
@@ -75,25 +78,53 @@ uint8_t ch_bin_numeric(const struct ch_feature *f, double v);
 int ch_encode_cell(const struct ch_feature *f, const char *s, size_t len,
     uint8_t *code);
 
-/*
- * Encodes a JSON object of one customer into codes[nfeat].  Numbers and
- * numeric strings are accepted for numeric features, strings (or numbers,
- * as text) for categorical ones; null means missing; unknown keys are
- * ignored.  A missing key or a mistyped value fails: -1 with e naming the
- * field, and *bad_field (if not NULL) set to the feature index.  *unseen
- * (if not NULL) is incremented for each unseen category.
- */
-int ch_encode_json(const struct ch_schema *s, json_t *obj, uint8_t *codes,
-    int *unseen, int *bad_field, struct ch_err *e);
+/* Called for each value of a category unseen in training (encoded as
+ * CH_MISSING): the feature's index and the value's text. */
+typedef void ch_unseen_fn(void *arg, int feat, const char *s, size_t len);
+
+/* Where a CSV header puts the features. */
+struct ch_cols {
+	int *col;            /* [nfeat] column of each feature */
+	int id;              /* the schema's id column, or -1 */
+	size_t n;            /* fields in the header */
+};
 
 /*
- * Maps a CSV header to the features: col[i] = column index of feature i.
- * A feature missing from the header fails with e naming it ("name" is the
- * file name for the message).  *id_col is the id column or -1.  Extra
- * columns are ignored.
+ * Maps a CSV header to the features into c (c->col allocated; zero c
+ * first, free with ch_cols_free).  A feature missing from the header
+ * fails with e naming it ("name:1: no column 'x' (a feature of the
+ * model)"; name is the file name for the message).  Extra columns are
+ * ignored.
  */
 int ch_schema_map_header(const struct ch_schema *s, char *const *hdr,
-    size_t n, int *col, int *id_col, const char *name, struct ch_err *e);
+    size_t n, struct ch_cols *c, const char *name, struct ch_err *e);
+void ch_cols_free(struct ch_cols *c);
+
+/*
+ * The one encoder of a CSV record (of a file called name, its header
+ * mapped into c) into codes[nfeat].  A record wider or narrower than the
+ * header fails ("name:line: ragged row: 3 fields, the header has 21"), and
+ * so does a numeric cell that is not a number ("name:line: column 'x':
+ * 'abc' is not a number", *bad set to the feature).  unseen (if not NULL)
+ * is called for each unseen category.  Returns 0 or -1 with e filled and
+ * *bad (if not NULL) the feature at fault or -1.
+ */
+int ch_encode_record(const struct ch_schema *s, const struct ch_cols *c,
+    const struct ch_record *rec, const char *name, uint8_t *codes,
+    ch_unseen_fn *unseen, void *arg, int *bad, struct ch_err *e);
+
+/*
+ * The one encoder of a JSON object of one customer into codes[nfeat].
+ * Numbers and numeric strings are accepted for numeric features, strings
+ * (or numbers, as text) for categorical ones; null means missing; unknown
+ * keys are ignored.  A missing key ("no field 'x' (a feature of the
+ * model)") or a mistyped value ("field 'x': 'abc' is not a number", the
+ * form of ch_encode_record) fails: -1 with e naming the field (no file or
+ * line: the caller adds them), and *bad (if not NULL) set to the feature
+ * index (-1 when obj is not an object).  unseen as for ch_encode_record.
+ */
+int ch_encode_json(const struct ch_schema *s, json_t *obj, uint8_t *codes,
+    ch_unseen_fn *unseen, void *arg, int *bad, struct ch_err *e);
 
 /* JSON round trip of the whole schema (names, types, edges, categories,
  * ranges and reference profiles), as stored in the model file. */

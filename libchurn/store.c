@@ -210,21 +210,15 @@ local_path(const struct ch_store *s, const char *key)
 static int
 mkdirs_for(const char *path, struct ch_err *e)
 {
-	char *d = ch_strdup(path), *p;
+	char *d = ch_strdup(path), *slash = strrchr(d, '/');
+	int rc = 0;
 
-	for (p = d + 1; *p; p++) {
-		if (*p != '/')
-			continue;
-		*p = '\0';
-		if (mkdir(d, 0777) < 0 && errno != EEXIST) {
-			ch_errf(e, "cannot create directory '%s': %s", d, strerror(errno));
-			free(d);
-			return -1;
-		}
-		*p = '/';
+	if (slash && slash != d) {
+		*slash = '\0';
+		rc = ch_mkdirs(d, e);
 	}
 	free(d);
-	return 0;
+	return rc;
 }
 
 static int
@@ -468,6 +462,11 @@ out:
 struct membuf {
 	unsigned char *b;
 	size_t n, cap;
+	/* streaming (ch_store_stream): a 200 answer's body goes to sink */
+	size_t (*sink)(const void *, size_t, void *);
+	void *arg;
+	CURL *c;
+	int sent;
 };
 
 static size_t
@@ -475,6 +474,13 @@ collect(char *ptr, size_t size, size_t nmemb, void *ud)
 {
 	struct membuf *m = ud;
 	size_t n = size * nmemb;
+	long st = 0;
+
+	if (m->sink && curl_easy_getinfo(m->c, CURLINFO_RESPONSE_CODE, &st) ==
+	    CURLE_OK && st == 200) {
+		m->sent = 1;
+		return m->sink(ptr, n, m->arg);
+	}
 
 	if (m->cap - m->n < n + 1) {
 		while (m->cap - m->n < n + 1)
@@ -591,6 +597,7 @@ s3_request_q(struct ch_store *s, const char *method, const char *key,
 		if (resp->b)
 			resp->b[0] = '\0';
 		curl_easy_reset(c);
+		resp->c = c;
 		curl_easy_setopt(c, CURLOPT_URL, (char *)url.b);
 		curl_easy_setopt(c, CURLOPT_AWS_SIGV4, sigv4);
 		curl_easy_setopt(c, CURLOPT_USERNAME, s->access_key);
@@ -599,7 +606,11 @@ s3_request_q(struct ch_store *s, const char *method, const char *key,
 		curl_easy_setopt(c, CURLOPT_NOSIGNAL, 1L);
 		curl_easy_setopt(c, CURLOPT_CONNECTTIMEOUT,
 		    s->timeout_s < 10 ? s->timeout_s : 10L);
-		curl_easy_setopt(c, CURLOPT_TIMEOUT, s->timeout_s);
+		if (resp->sink) {	/* a long stream: only a stall ends it */
+			curl_easy_setopt(c, CURLOPT_LOW_SPEED_LIMIT, 1L);
+			curl_easy_setopt(c, CURLOPT_LOW_SPEED_TIME, s->timeout_s);
+		} else
+			curl_easy_setopt(c, CURLOPT_TIMEOUT, s->timeout_s);
 		curl_easy_setopt(c, CURLOPT_ERRORBUFFER, cerr);
 		curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, collect);
 		curl_easy_setopt(c, CURLOPT_WRITEDATA, resp);
@@ -621,7 +632,7 @@ s3_request_q(struct ch_store *s, const char *method, const char *key,
 			curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, status);
 		if (cc == CURLE_OK && *status < 500)
 			break;
-		if (attempt >= s->retries)
+		if (attempt >= s->retries || resp->sent)
 			break;
 		/* backoff 0.1 s, 0.2 s, 0.4 s, ... */
 		{
@@ -975,6 +986,42 @@ ch_store_get(struct ch_store *s, const char *key, unsigned char **buf,
 		return -1;
 	return s->kind == LOCAL ? local_get(s, key, buf, len, e) :
 	    s3_get(s, key, buf, len, e);
+}
+
+int
+ch_store_stream(struct ch_store *s, const char *key,
+    size_t (*sink)(const void *, size_t, void *), void *arg, struct ch_err *e)
+{
+	struct membuf r = {0};
+	unsigned char *b;
+	char code[128];
+	size_t n;
+	long st;
+	int rc;
+
+	if (check_key(key, e) < 0)
+		return -1;
+	if (s->kind == LOCAL) {
+		if ((rc = local_get(s, key, &b, &n, e)) != 0)
+			return rc;
+		rc = sink(b, n, arg) == n ? 0 : ch_errf(e, "%s: the reader "
+		    "stopped", key);
+		free(b);
+		return rc;
+	}
+	r.sink = sink;
+	r.arg = arg;
+	if (s3_request(s, "GET", key, NULL, 0, &st, &r, e) < 0)
+		rc = -1;
+	else if (st == 200)
+		rc = 0;
+	else {
+		xml_field(r.b, "Code", code, sizeof code);
+		rc = st == 404 && strcmp(code, "NoSuchBucket") != 0 ? 1 :
+		    s3_fail(s, "GET", key, st, &r, e);
+	}
+	free(r.b);
+	return rc;
 }
 
 int

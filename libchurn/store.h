@@ -61,6 +61,14 @@ int ch_store_put(struct ch_store *s, const char *key, const void *buf,
 int ch_store_get(struct ch_store *s, const char *key, unsigned char **buf,
     size_t *len, struct ch_err *e);
 
+/* Streams the object at key to sink, piece by piece as it arrives (a
+ * sink that takes fewer bytes than given stops it).  No retry once a byte
+ * went out, and no limit on the whole time: only a stall as long as the
+ * store's timeout ends it.  Returns 0, 1 when there is no such object, or
+ * -1 with e filled. */
+int ch_store_stream(struct ch_store *s, const char *key,
+    size_t (*sink)(const void *, size_t, void *), void *arg, struct ch_err *e);
+
 /* Size of the object: 0 and *len set, 1 when missing, -1 on error. */
 int ch_store_head(struct ch_store *s, const char *key, size_t *len,
     struct ch_err *e);

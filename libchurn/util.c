@@ -1,11 +1,14 @@
-/* util.c - error buffers, allocation, messages, hashing, atomic files */
+/* util.c - error buffers, allocation, messages, option values, usage and
+ * progress, hashing, growable buffers, directories and atomic files */
 #include <ctype.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <libgen.h>
 #include <limits.h>
 #include <math.h>
+#include <pthread.h>
 #include <stdarg.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -92,6 +95,7 @@ ch_strndup(const char *s, size_t n)
 /* messages */
 
 static const char *progname = "churn";
+static atomic_int progress_shown;   /* a progress line is on stderr */
 
 void
 ch_setprogname(const char *argv0)
@@ -113,6 +117,8 @@ vwarn(const char *fmt, va_list ap)
 	int saved = errno;
 	size_t n = strlen(fmt);
 
+	if (atomic_load(&progress_shown))
+		fputs("\r\033[K", stderr);
 	fprintf(stderr, "%s: ", progname);
 	vfprintf(stderr, fmt, ap);
 	if (n && fmt[n - 1] == ':')
@@ -150,6 +156,321 @@ ch_fshut(FILE *fp, const char *name)
 		bad = 1;
 	if (bad)
 		ch_die(2, "write %s:", name);
+}
+
+/* usage and the common options */
+
+static int verbosity;
+
+void
+ch_usage(const struct ch_usage *u, int status)
+{
+	if (status) {
+		fprintf(stderr, "usage: %s", u->synopsis);
+		fprintf(stderr, "try '%s --help' for the options\n", progname);
+		exit(2);
+	}
+	printf("usage: %s\noptions:\n%s", u->synopsis, u->options);
+	printf("%s", CH_COMMON_HELP);
+	if (u->environment)
+		printf("environment:\n%s", u->environment);
+	ch_fshut(stdout, "<stdout>");
+	exit(0);
+}
+
+int
+ch_common_opt(int c, const struct ch_usage *u)
+{
+	switch (c) {
+	case 'h':
+		ch_usage(u, 0);
+	case 'V':
+		printf("%s %s\n", progname, CHURN_VERSION);
+		ch_fshut(stdout, "<stdout>");
+		exit(0);
+	case 'q':
+		verbosity = -1;
+		return 1;
+	case 'v':
+		verbosity = 1;
+		return 1;
+	case '?':
+	case ':':
+		ch_usage(u, 2);
+	}
+	return 0;
+}
+
+int
+ch_verbosity(void)
+{
+	return verbosity;
+}
+
+/* option values */
+
+int
+ch_parse_int(const char *s, long long *out)
+{
+	char *end;
+	long long v;
+
+	if (!isdigit((unsigned char)*s) && !(*s == '-' &&
+	    isdigit((unsigned char)s[1])))
+		return -1;
+	errno = 0;
+	v = strtoll(s, &end, 10);
+	if (errno || *end)
+		return -1;
+	*out = v;
+	return 0;
+}
+
+/* A number and what follows it: the suffix, for durations and sizes. */
+static int
+number_suffix(const char *s, double *v, const char **suffix)
+{
+	size_t n = strspn(s, "0123456789.");
+
+	if (n == 0 || ch_parse_double(s, n, v) != 0)
+		return -1;
+	*suffix = s + n;
+	return 0;
+}
+
+int
+ch_parse_seconds(const char *s, double *out)
+{
+	static const struct { const char *sfx; double mul; } unit[] = {
+		{ "", 1 }, { "s", 1 }, { "ms", 1e-3 }, { "m", 60 }, { "h", 3600 },
+	};
+	const char *sfx;
+	double v;
+	size_t i;
+
+	if (number_suffix(s, &v, &sfx) != 0)
+		return -1;
+	for (i = 0; i < sizeof unit / sizeof unit[0]; i++)
+		if (strcmp(sfx, unit[i].sfx) == 0) {
+			*out = v * unit[i].mul;
+			return 0;
+		}
+	return -1;
+}
+
+int
+ch_parse_size(const char *s, unsigned long long *out)
+{
+	static const char sfx[] = "kMG";
+	const char *p;
+	unsigned long long mul = 1;
+	long long v;
+	char *num;
+	size_t n = strspn(s, "0123456789");
+	int rc;
+
+	if (n == 0)
+		return -1;
+	if (s[n]) {
+		if (s[n + 1] || !(p = strchr(sfx, s[n])) || !*p)
+			return -1;
+		mul = 1ULL << (10 * (p - sfx + 1));
+	}
+	num = ch_strndup(s, n);
+	rc = ch_parse_int(num, &v);
+	free(num);
+	if (rc != 0 || (unsigned long long)v > ULLONG_MAX / mul)
+		return -1;
+	*out = (unsigned long long)v * mul;
+	return 0;
+}
+
+long long
+ch_opt_int(const char *opt, const char *s, long long lo, long long hi)
+{
+	long long v;
+
+	if (ch_parse_int(s, &v) != 0 || v < lo || v > hi)
+		ch_die(2, "%s: '%s' is not a number from %lld to %lld", opt, s,
+		    lo, hi);
+	return v;
+}
+
+double
+ch_opt_double(const char *opt, const char *s, double lo, double hi)
+{
+	double v;
+
+	if (ch_parse_double(s, strlen(s), &v) != 0 || v < lo || v > hi)
+		ch_die(2, "%s: '%s' is not a number from %g to %g", opt, s, lo, hi);
+	return v;
+}
+
+double
+ch_opt_seconds(const char *opt, const char *s, double lo, double hi)
+{
+	double v;
+
+	if (ch_parse_seconds(s, &v) != 0 || v < lo || v > hi)
+		ch_die(2, "%s: '%s' is not a number of seconds from %g to %g "
+		    "(or with ms, s, m or h)", opt, s, lo, hi);
+	return v;
+}
+
+unsigned long long
+ch_opt_size(const char *opt, const char *s, unsigned long long lo,
+    unsigned long long hi)
+{
+	unsigned long long v;
+
+	if (ch_parse_size(s, &v) != 0 || v < lo || v > hi)
+		ch_die(2, "%s: '%s' is not a number of bytes from %llu to %llu "
+		    "(or with k, M or G)", opt, s, lo, hi);
+	return v;
+}
+
+/* progress */
+
+struct ch_progress {
+	const char *unit;
+	atomic_uint_least64_t done;
+	uint64_t total;
+	int fd;
+	off_t size;               /* of a regular input, or 0 */
+	double t0;
+	int stop, shown;
+	pthread_mutex_t mu;
+	pthread_cond_t cv;
+	pthread_t th;
+};
+
+static void
+progress_draw(struct ch_progress *p)
+{
+	char line[200], count[80], left[48] = "";
+	uint64_t done = atomic_load(&p->done);
+	double dt = ch_seconds() - p->t0, share = -1;
+	off_t at = p->fd >= 0 ? lseek(p->fd, 0, SEEK_CUR) : -1;
+	int n;
+
+	if (dt <= 0)
+		dt = 1e-9;
+	if (p->total)
+		share = (double)done / (double)p->total;
+	else if (p->size > 0 && at >= 0)
+		share = (double)at / (double)p->size;
+	if (share > 1)
+		share = 1;
+	if (share > 0.001)
+		snprintf(left, sizeof left, ", %.0f%%, %.0f s left", 100 * share,
+		    dt * (1 - share) / share);
+	if (p->unit)
+		snprintf(count, sizeof count, "%llu %s, %.0f %s/s",
+		    (unsigned long long)done, p->unit, (double)done / dt, p->unit);
+	else if (at >= 0)	/* nothing counted: the bytes read so far */
+		snprintf(count, sizeof count, "%.1f MB read, %.1f MB/s",
+		    (double)at / 1e6, (double)at / 1e6 / dt);
+	else			/* nor can they be (a pipe) */
+		snprintf(count, sizeof count, "reading for %.0f s", dt);
+	n = snprintf(line, sizeof line, "\r%s: %s%s\033[K", progname, count,
+	    left);
+	if (write(STDERR_FILENO, line, (size_t)n) > 0) {
+		p->shown = 1;
+		atomic_store(&progress_shown, 1);
+	}
+}
+
+static void *
+progress_thread(void *arg)
+{
+	struct ch_progress *p = arg;
+	struct timespec ts;
+
+	pthread_mutex_lock(&p->mu);
+	while (!p->stop) {
+		clock_gettime(CLOCK_REALTIME, &ts);
+		ts.tv_nsec += 200000000L;
+		if (ts.tv_nsec >= 1000000000L) {
+			ts.tv_sec++;
+			ts.tv_nsec -= 1000000000L;
+		}
+		pthread_cond_timedwait(&p->cv, &p->mu, &ts);
+		if (!p->stop)
+			progress_draw(p);
+	}
+	pthread_mutex_unlock(&p->mu);
+	return NULL;
+}
+
+struct ch_progress *
+ch_progress_new(const char *unit, int fd)
+{
+	struct ch_progress *p;
+	struct stat st;
+
+	if (verbosity < 0 || !isatty(STDERR_FILENO))
+		return NULL;
+	p = ch_calloc(1, sizeof *p);
+	p->unit = unit;
+	p->fd = fd;
+	if (fd >= 0 && fstat(fd, &st) == 0 && S_ISREG(st.st_mode))
+		p->size = st.st_size;
+	p->t0 = ch_seconds();
+	atomic_init(&p->done, 0);
+	pthread_mutex_init(&p->mu, NULL);
+	pthread_cond_init(&p->cv, NULL);
+	if (pthread_create(&p->th, NULL, progress_thread, p) != 0) {
+		free(p);
+		return NULL;
+	}
+	return p;
+}
+
+void
+ch_progress_total(struct ch_progress *p, const char *unit, uint64_t total)
+{
+	if (!p)
+		return;
+	pthread_mutex_lock(&p->mu);
+	p->unit = unit;
+	p->total = total;
+	p->t0 = ch_seconds();
+	atomic_store(&p->done, 0);
+	pthread_mutex_unlock(&p->mu);
+}
+
+void
+ch_progress_set(struct ch_progress *p, uint64_t done)
+{
+	if (p)
+		atomic_store_explicit(&p->done, done, memory_order_relaxed);
+}
+
+void
+ch_progress_add(struct ch_progress *p, uint64_t n)
+{
+	if (p)
+		atomic_fetch_add_explicit(&p->done, n, memory_order_relaxed);
+}
+
+void
+ch_progress_end(struct ch_progress *p)
+{
+	if (!p)
+		return;
+	pthread_mutex_lock(&p->mu);
+	p->stop = 1;
+	pthread_cond_signal(&p->cv);
+	pthread_mutex_unlock(&p->mu);
+	pthread_join(p->th, NULL);
+	if (p->shown) {
+		ssize_t w = write(STDERR_FILENO, "\r\033[K", 4);
+		(void)w;
+		atomic_store(&progress_shown, 0);
+	}
+	pthread_mutex_destroy(&p->mu);
+	pthread_cond_destroy(&p->cv);
+	free(p);
 }
 
 /* parsing */
@@ -373,6 +694,90 @@ ch_strv_has(char *const *v, const char *s)
 	for (; v && *v; v++)
 		if (strcmp(*v, s) == 0)
 			return 1;
+	return 0;
+}
+
+/* JSON, buffers, directories */
+
+const char *
+ch_jstr(const json_t *o, const char *k, const char *dflt)
+{
+	const char *s = json_string_value(json_object_get(o, k));
+
+	return s ? s : dflt;
+}
+
+char *
+ch_buf_room(struct ch_buf *b, size_t n)
+{
+	if (b->len + n + 1 > b->cap) {
+		while (b->len + n + 1 > b->cap)
+			b->cap = b->cap ? 2 * b->cap : 1024;
+		b->s = ch_realloc(b->s, b->cap);
+	}
+	return b->s + b->len;
+}
+
+void
+ch_buf_add(struct ch_buf *b, const void *p, size_t n)
+{
+	memcpy(ch_buf_room(b, n), p, n);
+	b->len += n;
+	b->s[b->len] = '\0';
+}
+
+void
+ch_buf_adds(struct ch_buf *b, const char *s)
+{
+	ch_buf_add(b, s, strlen(s));
+}
+
+void
+ch_buf_printf(struct ch_buf *b, const char *fmt, ...)
+{
+	va_list ap;
+	int n;
+
+	va_start(ap, fmt);
+	n = vsnprintf(NULL, 0, fmt, ap);
+	va_end(ap);
+	if (n < 0)
+		return;
+	ch_buf_room(b, (size_t)n);
+	va_start(ap, fmt);
+	vsnprintf(b->s + b->len, (size_t)n + 1, fmt, ap);
+	va_end(ap);
+	b->len += (size_t)n;
+}
+
+int
+ch_mkdirs(const char *dir, struct ch_err *e)
+{
+	char *p, *d = ch_strdup(dir), c;
+	struct stat st;
+
+	for (p = d + 1; ; p++) {
+		if (*p != '/' && *p)
+			continue;
+		c = *p;
+		*p = '\0';
+		if (mkdir(d, 0777) != 0 && errno != EEXIST) {
+			ch_errf(e, "cannot create directory '%s': %s", d,
+			    strerror(errno));
+			free(d);
+			return -1;
+		}
+		*p = c;
+		if (!c)
+			break;
+	}
+	if (stat(d, &st) != 0 || !S_ISDIR(st.st_mode)) {
+		ch_errf(e, "cannot create directory '%s': %s", d,
+		    strerror(ENOTDIR));
+		free(d);
+		return -1;
+	}
+	free(d);
 	return 0;
 }
 
@@ -698,11 +1103,9 @@ ch_read_file(const char *path, size_t *len, struct ch_err *e)
 
 /* RNG: splitmix64 seeds xoshiro256** */
 
-static uint64_t
-splitmix64(uint64_t *x)
+uint64_t
+ch_mix64(uint64_t z)
 {
-	uint64_t z = (*x += 0x9e3779b97f4a7c15ull);
-
 	z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ull;
 	z = (z ^ (z >> 27)) * 0x94d049bb133111ebull;
 	return z ^ (z >> 31);
@@ -714,7 +1117,7 @@ ch_rng_seed(struct ch_rng *r, uint64_t seed)
 	int i;
 
 	for (i = 0; i < 4; i++)
-		r->s[i] = splitmix64(&seed);
+		r->s[i] = ch_mix64(seed += 0x9e3779b97f4a7c15ull);
 }
 
 static uint64_t

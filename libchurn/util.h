@@ -1,4 +1,6 @@
-/* util.h - error buffers, allocation, messages, hashing, atomic files */
+/* util.h - error buffers, allocation, messages, option values, usage and
+ * progress, hashing, growable buffers, directories and atomic files.  The
+ * small things every other file uses; calls only libc, OpenSSL, jansson. */
 #ifndef CHURN_UTIL_H
 #define CHURN_UTIL_H
 
@@ -6,6 +8,8 @@
 #include <stdint.h>
 #include <stdio.h>
 #include <time.h>
+
+#include <jansson.h>
 
 #define CHURN_VERSION "0.1.0"
 
@@ -47,6 +51,75 @@ _Noreturn void ch_die(int status, const char *fmt, ...)
 void ch_fshut(FILE *fp, const char *name);
 
 /*
+ * The one usage() shape (cmd/ only).  ch_usage(u, 0) prints "usage: "
+ * and the synopsis, a line for every option and the environment variables
+ * the program reads to stdout, checks the write and exits 0; ch_usage(u, 2)
+ * prints the synopsis and a pointer to --help to stderr and exits 2.
+ * Every program takes the common options -h/--help, -V/--version,
+ * -q/--quiet and -v/--verbose: put CH_COMMON_LONGOPTS in its long options
+ * and CH_COMMON_SHORTOPTS in its short ones, and hand getopt's answer to
+ * ch_common_opt first, which handles those four (-h and -V exit) and
+ * returns 1, or returns 0 for the program's own.
+ */
+struct ch_usage {
+	const char *synopsis;   /* lines after "usage: "; the 2nd on indented */
+	const char *options;    /* "  -o, --output FILE   what it does\n" ... */
+	const char *environment;/* "  CHURN_STORE   what it is\n" ..., or NULL */
+};
+_Noreturn void ch_usage(const struct ch_usage *u, int status);
+#define CH_COMMON_SHORTOPTS "hVqv"
+#define CH_COMMON_LONGOPTS \
+	{ "help", no_argument, NULL, 'h' }, \
+	{ "version", no_argument, NULL, 'V' }, \
+	{ "quiet", no_argument, NULL, 'q' }, \
+	{ "verbose", no_argument, NULL, 'v' }
+/* The option lines every --help ends its list with. */
+#define CH_COMMON_HELP \
+	"  -q, --quiet           no progress, no warnings that are not errors\n" \
+	"  -v, --verbose         say more on stderr (what was read, how fast)\n" \
+	"  -V, --version         print the version and exit\n" \
+	"  -h, --help            print this help and exit\n"
+int ch_common_opt(int c, const struct ch_usage *u);
+/* -1 after -q, 1 after -v (the last one given wins), 0 otherwise. */
+int ch_verbosity(void);
+
+/*
+ * Option values (cmd/ only).  A bad value ends the program with status 2
+ * and one message form, "prog: --trees: 'abc' is not a number from 1 to
+ * 100000".  Integers are decimal; ch_opt_double also takes a fraction;
+ * ch_opt_seconds a duration (30, 2.5s, 500ms, 5m, 1h) in seconds;
+ * ch_opt_size a byte count with an optional k, M or G (powers of 1024).
+ * The ch_parse_* functions under them return 0 or -1 and never exit.
+ */
+long long ch_opt_int(const char *opt, const char *s, long long lo, long long hi);
+double ch_opt_double(const char *opt, const char *s, double lo, double hi);
+double ch_opt_seconds(const char *opt, const char *s, double lo, double hi);
+unsigned long long ch_opt_size(const char *opt, const char *s,
+    unsigned long long lo, unsigned long long hi);
+int ch_parse_int(const char *s, long long *out);
+int ch_parse_seconds(const char *s, double *out);
+int ch_parse_size(const char *s, unsigned long long *out);
+
+/*
+ * Progress on stderr (cmd/ only), for every long read, training and
+ * scoring: "prog: 120000 rows, 85000 rows/s, 37%, 3 s left".  Only when
+ * stderr is a terminal and not -q: otherwise ch_progress_new returns NULL
+ * and the other calls do nothing with it.  fd (or -1) is the input being
+ * read: when it is a regular file its size and offset give the share
+ * done and the time left; ch_progress_total gives a known total of items
+ * instead.  Counting is cheap (an atomic store), so that a library
+ * callback may call ch_progress_set from any thread; a thread of the
+ * progress itself redraws the line five times a second.  ch_progress_end
+ * clears the line and frees p.
+ */
+struct ch_progress;
+struct ch_progress *ch_progress_new(const char *unit, int fd); /* unit NULL: MB read */
+void ch_progress_total(struct ch_progress *p, const char *unit, uint64_t total);
+void ch_progress_set(struct ch_progress *p, uint64_t done);
+void ch_progress_add(struct ch_progress *p, uint64_t n);
+void ch_progress_end(struct ch_progress *p);
+
+/*
  * Strict number parsing: the whole cell (surrounding blanks allowed) must be
  * a finite decimal number; hex, inf and nan are refused.  Returns 0 and
  * stores the value, or -1.
@@ -76,6 +149,29 @@ const char *ch_strmap_key(const struct ch_strmap *m, size_t i, size_t *len);
 char **ch_strv_split(const char *list);
 void ch_strv_free(char **v);
 int ch_strv_has(char *const *v, const char *s);
+
+/* The string member k of object o, or dflt when o has no string k. */
+const char *ch_jstr(const json_t *o, const char *k, const char *dflt);
+
+/*
+ * The one growable buffer: bytes at s, len used, always NUL-terminated
+ * after the first add (the NUL not counted).  A zeroed struct is empty;
+ * free(b.s) frees it.  ch_buf_room returns a place for n more bytes
+ * (the caller then adds n to len).
+ */
+struct ch_buf {
+	char *s;
+	size_t len, cap;
+};
+void ch_buf_add(struct ch_buf *b, const void *p, size_t n);
+void ch_buf_adds(struct ch_buf *b, const char *s);
+void ch_buf_printf(struct ch_buf *b, const char *fmt, ...)
+	__attribute__((format(printf, 2, 3)));
+char *ch_buf_room(struct ch_buf *b, size_t n);
+
+/* mkdir -p: dir and every missing directory above it (mode 0777 less
+ * the umask).  Returns 0 or -1 with e filled. */
+int ch_mkdirs(const char *dir, struct ch_err *e);
 
 /* SHA-256 (OpenSSL EVP) as 64 lowercase hex digits plus NUL. */
 void ch_sha256_hex(const void *buf, size_t len, char hex[65]);
@@ -115,11 +211,15 @@ int ch_write_atomic(const char *path, const void *buf, size_t len,
  * not counted in *len).  Returns NULL with e filled. */
 char *ch_read_file(const char *path, size_t *len, struct ch_err *e);
 
-/* Monotonic seconds, for timings. */
+/* Monotonic seconds, for timings and deadlines: the one clock. */
 double ch_seconds(void);
 
 /* Number of online CPUs (at least 1). */
 int ch_ncpus(void);
+
+/* splitmix64's finaliser: a bijection that spreads every input bit over
+ * the whole word (for hashes whose low bits are weak, and seeding). */
+uint64_t ch_mix64(uint64_t x);
 
 /* Deterministic 64-bit RNG (splitmix64 seeding a xoshiro256**). */
 struct ch_rng {

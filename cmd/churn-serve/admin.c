@@ -411,7 +411,8 @@ github_hook(struct MHD_Connection *c, struct req *r)
 	if (!ev)
 		return fail(c, r, 400, NULL, "missing X-GitHub-Event");
 	if (delivery && (strlen(delivery) > 100 ||
-	    strspn(delivery, "0123456789abcdefABCDEF-_.") != strlen(delivery)))
+	    strspn(delivery, "0123456789abcdefghijklmnopqrstuvwxyz"
+	    "ABCDEFGHIJKLMNOPQRSTUVWXYZ-_.") != strlen(delivery)))
 		return fail(c, r, 400, NULL, "X-GitHub-Delivery is not a "
 		    "delivery id");
 	if (!(j = json_loadb(r->body ? r->body : "", r->len, 0, NULL)) ||

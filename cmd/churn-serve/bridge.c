@@ -18,15 +18,6 @@
 
 extern char **environ;
 
-static double
-mono(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return ts.tv_sec + ts.tv_nsec / 1e9;
-}
-
 /* In the child between fork and exec only async-signal-safe calls. */
 static _Noreturn void
 child(char *const argv[], int in, int out, int err)
@@ -95,7 +86,7 @@ bridge_run(char *const argv[], bridge_feed feed, void *arg, double timeout,
 {
 	int pin[2], pout[2], perr[2], status;
 	size_t elen = 0, cap = 4096, ioff = 0, ilen = 0;
-	double deadline = mono() + timeout;
+	double deadline = ch_seconds() + timeout;
 	pid_t pid;
 	char buf[65536], *ibuf;
 
@@ -134,7 +125,7 @@ bridge_run(char *const argv[], bridge_feed feed, void *arg, double timeout,
 	while (pout[0] >= 0 || perr[0] >= 0) {
 		struct pollfd p[3];
 		int np = 0, left;
-		double now = mono();
+		double now = ch_seconds();
 
 		if (atomic_load(&cancelled)) {
 			r->cancelled = 1;

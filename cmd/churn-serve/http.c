@@ -22,15 +22,6 @@
 static atomic_long inflight;
 static atomic_int stopping;
 
-static double
-mono(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return ts.tv_sec + ts.tv_nsec / 1e9;
-}
-
 /* --- answers ------------------------------------------------------ */
 
 const char JSON[] = "application/json";
@@ -520,7 +511,7 @@ handler(void *cls, struct MHD_Connection *c, const char *url,
 		const char *cl = header(c, MHD_HTTP_HEADER_CONTENT_LENGTH);
 
 		r = ch_calloc(1, sizeof *r);
-		r->t0 = mono();
+		r->t0 = ch_seconds();
 		*ctx = r;
 		atomic_fetch_add(&inflight, 1);
 		i = route_of(url);
@@ -576,7 +567,7 @@ completed(void *cls, struct MHD_Connection *c, void **ctx,
 	(void)cls, (void)c, (void)toe;
 	if (!r)
 		return;
-	dt = mono() - r->t0;
+	dt = ch_seconds() - r->t0;
 	metrics_request(r->route, r->status, dt);
 	if (cfg.access_log)
 		slog("info", "request", json_pack("{s:o,s:o,s:i,s:f,s:I}",
@@ -722,19 +713,19 @@ http_start(const char *listen, char *bound, size_t boundlen,
 void
 http_stop(struct MHD_Daemon *d, double grace)
 {
-	double until = mono() + grace;
+	double until = ch_seconds() + grace;
 	MHD_socket s;
 
 	atomic_store(&stopping, 1);
 	/* stop accepting; connections already open go on */
 	if ((s = MHD_quiesce_daemon(d)) != MHD_INVALID_SOCKET)
 		close(s);
-	while (atomic_load(&inflight) > 0 && mono() < until) {
+	while (atomic_load(&inflight) > 0 && ch_seconds() < until) {
 		struct timespec ts = { 0, 10 * 1000 * 1000 };
 		nanosleep(&ts, NULL);
 	}
 	admin_stop();       /* no request stays suspended, answers go out */
-	while (atomic_load(&inflight) > 0 && mono() < until + 2)
+	while (atomic_load(&inflight) > 0 && ch_seconds() < until + 2)
 		nanosleep(&(struct timespec){ 0, 10 * 1000 * 1000 }, NULL);
 	if (atomic_load(&inflight) > 0)
 		slog("warn", "requests still running at shutdown",

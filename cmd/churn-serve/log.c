@@ -54,6 +54,12 @@ slog(const char *level, const char *msg, json_t *fields)
 	const char *k;
 	json_t *v;
 
+	/* "listening" stays: scripts wait for it */
+	if (cfg.quiet && strcmp(level, "info") == 0 &&
+	    strcmp(msg, "listening") != 0) {
+		json_decref(fields);
+		return;
+	}
 	clock_gettime(CLOCK_REALTIME, &now);
 	gmtime_r(&now.tv_sec, &tm);
 	snprintf(ts, sizeof ts, "%04d-%02d-%02dT%02d:%02d:%02d.%03ldZ",

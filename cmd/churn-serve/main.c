@@ -33,68 +33,50 @@ struct config cfg = {
 	.window_bytes = 64 * 1024 * 1024,
 };
 
-static void
-usage(FILE *fp)
-{
-	fprintf(fp,
-	    "usage: churn-serve [--listen ADDR:PORT] [--model FILE|ALIAS|VERSION]\n"
-	    "                   [--state-dir DIR] [--pid-file FILE] [--threads N]\n"
-	    "                   [--body-limit BYTES] [--max-connections N]\n"
-	    "                   [--max-connections-per-ip N] [--timeout S]\n"
-	    "                   [--request-timeout S]\n"
-	    "                   [--drift-cmd PROG] [--drift-timeout S]\n"
-	    "                   [--drift-output-limit BYTES] [--window-rows N]\n"
-	    "                   [--window-row-bytes BYTES] [--window-bytes BYTES]\n"
-	    "                   [--retrain-cmd CMD] [--retrain-timeout S]\n"
-	    "                   [--pipeline-cmd CMD] [--log-format text|json]\n"
-	    "                   [--access-log] [--refresh-interval S]\n"
-	    "                   [--registry-timeout S]\n");
-}
-
-static unsigned long
-number(const char *opt, const char *s, unsigned long min, unsigned long max)
-{
-	char *end;
-	unsigned long v;
-
-	errno = 0;
-	v = strtoul(s, &end, 10);
-	if (errno || end == s || *end || *s == '-' || v < min || v > max)
-		ch_die(2, "option '%s': '%s' is not a number from %lu to %lu",
-		    opt, s, min, max);
-	return v;
-}
-
-static double
-seconds(const char *opt, const char *s)
-{
-	double v;
-
-	if (ch_parse_double(s, strlen(s), &v) != 0 || v <= 0 || v > 86400)
-		ch_die(2, "option '%s': '%s' is not a number of seconds", opt, s);
-	return v;
-}
-
-static int
-mkdirs(const char *dir)
-{
-	char *p, *d = ch_strdup(dir);
-	int rc = 0;
-
-	for (p = d + 1; ; p++) {
-		if (*p == '/' || !*p) {
-			char c = *p;
-			*p = '\0';
-			if (mkdir(d, 0755) != 0 && errno != EEXIST)
-				rc = -1;
-			*p = c;
-			if (!c)
-				break;
-		}
-	}
-	free(d);
-	return rc;
-}
+static const struct ch_usage use = {
+	"churn-serve [-qv] [--listen ADDR:PORT] [--model FILE|ALIAS|VERSION]\n"
+	"                   [--state-dir DIR] [--pid-file FILE] [--threads N]\n"
+	"                   [--body-limit BYTES] [--max-connections N]\n"
+	"                   [--max-connections-per-ip N] [--timeout S]\n"
+	"                   [--request-timeout S]\n"
+	"                   [--drift-cmd PROG] [--drift-timeout S]\n"
+	"                   [--drift-output-limit BYTES] [--window-rows N]\n"
+	"                   [--window-row-bytes BYTES] [--window-bytes BYTES]\n"
+	"                   [--retrain-cmd CMD] [--retrain-timeout S]\n"
+	"                   [--pipeline-cmd CMD] [--log-format text|json]\n"
+	"                   [--access-log] [--refresh-interval S]\n"
+	"                   [--registry-timeout S]\n",
+	"  --listen ADDR:PORT    where to listen (127.0.0.1:8000)\n"
+	"  -m, --model MODEL     a model file, or an alias or version in the registry\n"
+	"  --state-dir DIR       pulled models, drift reports, the window (./var/serve)\n"
+	"  --pid-file FILE       write the process ID there\n"
+	"  --threads N           request threads (all cores)\n"
+	"  --body-limit BYTES    the largest request body, k, M, G allowed (1M)\n"
+	"  --max-connections N   connections at once (1024)\n"
+	"  --max-connections-per-ip N   connections at once from one address (64; 0: any)\n"
+	"  --timeout S           idle connection timeout, seconds (30)\n"
+	"  --request-timeout S   the whole request must arrive within S seconds (15)\n"
+	"  --drift-cmd PROG      the drift program /drift/check runs (churn-drift)\n"
+	"  --drift-timeout S     its time limit, seconds or 500ms, 5m, 1h (60)\n"
+	"  --drift-output-limit BYTES   the most it may print (8M)\n"
+	"  --window-rows N       live rows kept for drift checks (10000)\n"
+	"  --window-row-bytes BYTES   a longer live row is not kept (8k)\n"
+	"  --window-bytes BYTES  the window files together at most (64M)\n"
+	"  --retrain-cmd CMD     what /retrain runs (none)\n"
+	"  --retrain-timeout S   its time limit (1h)\n"
+	"  --pipeline-cmd CMD    what the GitHub webhook runs (none)\n"
+	"  --log-format F        text or json (text)\n"
+	"  --access-log          a line per request (as -v does)\n"
+	"  --refresh-interval S  how often the registry view is refreshed (5)\n"
+	"  --registry-timeout S  each registry call at most, seconds (5)\n",
+	"  CHURN_LISTEN, CHURN_MODEL   defaults of --listen and --model\n"
+	"  CHURN_ADMIN_TOKEN     the bearer token of /reload, /drift/check, /retrain\n"
+	"  CHURN_WEBHOOK_SECRET  the GitHub webhook secret\n"
+	"  CHURN_STORE           the store that resolves --model names (var/store)\n"
+	"  CHURN_DATABASE_URL    the PostgreSQL registry and live window\n"
+	"  CHURN_S3_ENDPOINT     the S3 endpoint of an s3:// store\n"
+	"  AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY, AWS_REGION   its credentials\n",
+};
 
 static const char *
 env(const char *name)
@@ -131,8 +113,7 @@ main(int argc, char **argv)
 		{ "access-log", no_argument, NULL, 'a' },
 		{ "refresh-interval", required_argument, NULL, 'F' },
 		{ "registry-timeout", required_argument, NULL, 'G' },
-		{ "help", no_argument, NULL, 'h' },
-		{ "version", no_argument, NULL, 'V' },
+		CH_COMMON_LONGOPTS,
 		{ NULL, 0, NULL, 0 }
 	};
 	struct MHD_Daemon *d;
@@ -151,48 +132,51 @@ main(int argc, char **argv)
 	cfg.store = env("CHURN_STORE");
 	cfg.database_url = env("CHURN_DATABASE_URL");
 	cfg.threads = (unsigned)ch_ncpus();
-	while ((c = getopt_long(argc, argv, "l:m:s:p:t:hV", lo, NULL)) != -1) {
+	while ((c = getopt_long(argc, argv, "l:m:s:p:t:" CH_COMMON_SHORTOPTS,
+	    lo, NULL)) != -1) {
+		if (ch_common_opt(c, &use))
+			continue;
 		switch (c) {
 		case 'l': cfg.listen = optarg; break;
 		case 'm': cfg.model = optarg; break;
 		case 's': cfg.state_dir = optarg; break;
 		case 'p': cfg.pid_file = optarg; break;
-		case 't': cfg.threads = (unsigned)number("--threads", optarg, 1, 256); break;
-		case 'b': cfg.body_limit = number("--body-limit", optarg, 1024, 1UL << 30); break;
-		case 'c': cfg.conn_limit = (unsigned)number("--max-connections", optarg, 1, 100000); break;
-		case 'I': cfg.per_ip_limit = (unsigned)number("--max-connections-per-ip", optarg, 0, 100000); break;
-		case 'T': cfg.timeout = (unsigned)number("--timeout", optarg, 1, 86400); break;
-		case 'Q': cfg.request_timeout = seconds("--request-timeout", optarg); break;
+		case 't': cfg.threads = (unsigned)ch_opt_int("--threads", optarg, 1, 256); break;
+		case 'b': cfg.body_limit = ch_opt_size("--body-limit", optarg, 1024, 1UL << 30); break;
+		case 'c': cfg.conn_limit = (unsigned)ch_opt_int("--max-connections", optarg, 1, 100000); break;
+		case 'T': cfg.timeout = (unsigned)ch_opt_int("--timeout", optarg, 1, 86400); break;
 		case 'D': cfg.drift_cmd = optarg; break;
-		case 'd': cfg.child_timeout = seconds("--drift-timeout", optarg); break;
-		case 'O': cfg.child_output_limit = number("--drift-output-limit", optarg, 1024, 1UL << 30); break;
-		case 'w': cfg.window_rows = (long)number("--window-rows", optarg, 10, 10000000); break;
-		case 'W': cfg.window_row_bytes = number("--window-row-bytes", optarg, 256, 1UL << 24); break;
-		case 'B': cfg.window_bytes = number("--window-bytes", optarg, 4096, 1UL << 40); break;
+		case 'd': cfg.child_timeout = ch_opt_seconds("--drift-timeout", optarg, 0.001, 86400); break;
+		case 'O': cfg.child_output_limit = ch_opt_size("--drift-output-limit", optarg, 1024, 1UL << 30); break;
+		case 'w': cfg.window_rows = (long)ch_opt_int("--window-rows", optarg, 10, 10000000); break;
+		case 'I': cfg.per_ip_limit = (unsigned)ch_opt_int("--max-connections-per-ip", optarg, 0, 100000); break;
+		case 'Q': cfg.request_timeout = ch_opt_seconds("--request-timeout", optarg, 0.001, 86400); break;
+		case 'W': cfg.window_row_bytes = ch_opt_size("--window-row-bytes", optarg, 256, 1UL << 24); break;
+		case 'B': cfg.window_bytes = ch_opt_size("--window-bytes", optarg, 4096, 1ULL << 40); break;
 		case 'R': cfg.retrain_cmd = optarg; break;
-		case 'r': cfg.retrain_timeout = seconds("--retrain-timeout", optarg); break;
+		case 'r': cfg.retrain_timeout = ch_opt_seconds("--retrain-timeout", optarg, 0.001, 86400); break;
 		case 'P': cfg.pipeline_cmd = optarg; break;
 		case 'L':
 			if (!strcmp(optarg, "json"))
 				cfg.log_json = 1;
 			else if (strcmp(optarg, "text") != 0)
-				ch_die(2, "option '--log-format': '%s' is not "
-				    "text or json", optarg);
+				ch_die(2, "--log-format: '%s' is not text or "
+				    "json", optarg);
 			break;
 		case 'a': cfg.access_log = 1; break;
-		case 'F': cfg.refresh_interval = seconds("--refresh-interval", optarg); break;
-		case 'G': cfg.registry_timeout = (unsigned)number("--registry-timeout", optarg, 1, 3600); break;
-		case 'h': usage(stdout); return 0;
-		case 'V': printf("churn-serve %s\n", CHURN_VERSION); return 0;
-		default: usage(stderr); return 2;
+		case 'F': cfg.refresh_interval = ch_opt_seconds("--refresh-interval", optarg, 0.001, 86400); break;
+		case 'G': cfg.registry_timeout = (unsigned)ch_opt_int("--registry-timeout", optarg, 1, 3600); break;
+		default: ch_usage(&use, 2);
 		}
 	}
-	if (optind != argc) {
-		usage(stderr);
-		return 2;
-	}
-	if (mkdirs(cfg.state_dir) != 0)
-		ch_die(2, "%s:", cfg.state_dir);
+	if (optind != argc)
+		ch_usage(&use, 2);
+	/* -q: warnings and errors only; -v: a line per request too */
+	cfg.quiet = ch_verbosity() < 0;
+	if (ch_verbosity() > 0)
+		cfg.access_log = 1;
+	if (ch_mkdirs(cfg.state_dir, &e) != 0)
+		ch_die(2, "--state-dir: %s", e.msg);
 
 	/* signals are taken synchronously by this thread only (sigwait):
 	 * every thread started from here on inherits the mask */

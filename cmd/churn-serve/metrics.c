@@ -61,32 +61,23 @@ static struct {
 	char drift_version[32];
 } M = { .drift_mu = PTHREAD_MUTEX_INITIALIZER };
 
-static double
-now_mono(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return ts.tv_sec + ts.tv_nsec / 1e9;
-}
-
 void
 metrics_init(void)
 {
-	M.start = now_mono();
+	M.start = ch_seconds();
 }
 
 double
 metrics_uptime(void)
 {
-	return now_mono() - M.start;
+	return ch_seconds() - M.start;
 }
 
 void
 metrics_request(enum route r, int status, double seconds)
 {
 	size_t i, b;
-	long sec = (long)now_mono();
+	long sec = (long)ch_seconds();
 	struct slot *sl = &M.slot[sec % 60];
 	long old = atomic_load_explicit(&sl->sec, memory_order_relaxed);
 
@@ -145,7 +136,7 @@ metrics_requests(void)
 double
 metrics_rate(void)
 {
-	long now = (long)now_mono(), n = 0;
+	long now = (long)ch_seconds(), n = 0;
 	double span = metrics_uptime();
 	int i;
 

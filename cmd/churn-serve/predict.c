@@ -5,7 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "csv.h"
+#include "batch.h"
 #include "http.h"
 
 /* p rounded to six decimals, as churn-predict prints it (jansson's
@@ -19,18 +19,6 @@ fmt_prob(char *buf, size_t n, double p)
 	if (k > 0 && (size_t)k + 2 < n && !strpbrk(buf, ".e"))
 		k += snprintf(buf + k, n - (size_t)k, ".0");
 	return k;
-}
-
-/* CSV form: six decimals, as churn-predict */
-static void
-put_prob(FILE *fp, double p)
-{
-	long u = lround(p * 1e6);
-
-	if (u >= 1000000)
-		fputs("1.000000", fp);
-	else
-		fprintf(fp, "0.%06ld", u < 0 ? 0 : u);
 }
 
 /* --- prediction --------------------------------------------------- */
@@ -143,7 +131,7 @@ score_object(const struct loaded *l, json_t *obj, const char *raw,
 	char pb[32];
 	json_t *id, *warn;
 
-	if (ch_encode_json(s, obj, codes, NULL, &bad, &e) != 0) {
+	if (ch_encode_json(s, obj, codes, NULL, NULL, &bad, &e) != 0) {
 		snprintf(msg, msglen, "%s", e.msg);
 		*field = bad >= 0 && bad < s->nfeat ? s->f[bad].name : NULL;
 		return 422;
@@ -231,21 +219,40 @@ answer(struct MHD_Connection *c, struct req *r, int status, const char *msg,
 	return fail(c, r, status, NULL, "%s", msg);
 }
 
-/* Writes one CSV field, quoted when it needs to be. */
-static void
-csv_field(FILE *fp, const char *s)
+/* The CSV route's run: the answer's stream and the model. */
+struct csv_run {
+	FILE *out;
+	const struct loaded *l;
+};
+
+static int
+csv_out(void *arg, const char *s, size_t n, struct ch_err *e)
 {
-	if (!strpbrk(s, ",\"\r\n")) {
-		fputs(s, fp);
-		return;
+	(void)e;
+	fwrite(s, 1, n, ((struct csv_run *)arg)->out);
+	return 0;
+}
+
+/* Each scored row joins the live window, as a JSON one does. */
+static void
+csv_row(void *arg, const struct ch_record *rec, const struct ch_cols *cols,
+    double p)
+{
+	const struct loaded *l = ((struct csv_run *)arg)->l;
+	const struct ch_schema *s = l->m->schema;
+	json_t *raw = json_object();
+	const char *v;
+	size_t vl;
+	int i;
+
+	for (i = 0; i < s->nfeat; i++) {
+		v = rec->field[cols->col[i]];
+		vl = rec->len[cols->col[i]];
+		json_object_set_new(raw, s->f[i].name, ch_is_missing(v, vl) ?
+		    json_null() : jtextn(v, vl));
 	}
-	putc('"', fp);
-	for (; *s; s++) {
-		if (*s == '"')
-			putc('"', fp);
-		putc(*s, fp);
-	}
-	putc('"', fp);
+	window_add(s, raw, p, l->m->version);
+	json_decref(raw);
 }
 
 /* churn-predict's warning of unseen categories (unseen[nfeat] counts per
@@ -283,112 +290,41 @@ unseen_header(const struct ch_schema *s, const size_t *unseen)
 }
 
 /* text/csv: a header naming the features (extra columns ignored), one
- * customer a row; answers as churn-predict does: id (the schema's id
- * column, else the row number), churn_probability, churn (1/0). */
+ * customer a row; answers as churn-predict does (libchurn's batch
+ * scorer): id (the schema's id column, else the row number),
+ * churn_probability, churn (1/0). */
 static enum MHD_Result
 predict_csv(struct MHD_Connection *c, struct req *r, const struct loaded *l)
 {
 	const struct ch_schema *s = l->m->schema;
+	struct csv_run run = { .l = l };
+	struct ch_batch_opts o = { .m = l->m, .name = "request body",
+	    .threshold = l->m->threshold, .jobs = 1, .out = csv_out,
+	    .row = csv_row, .arg = &run };
+	struct ch_batch_stats st = { 0 };
 	struct ch_err e;
-	struct ch_record rec;
-	struct ch_csv *cs;
-	FILE *in, *out;
-	char *obuf = NULL, *idname = NULL;
+	FILE *in;
+	char *obuf = NULL;
 	size_t olen = 0;
-	int *col, idcol = -1, rc, i, status = 0;
-	uint8_t *codes;
-	long rows = 0;
-	char msg[1200];
-	const char *field = NULL;
-	size_t *unseen;
+	int status = 0;
 
 	if (r->len == 0)
 		return fail(c, r, 400, NULL, "empty request body: expected "
 		    "a CSV header and rows");
 	if (!(in = fmemopen(r->body, r->len, "r")))
 		return fail(c, r, 500, NULL, "fmemopen: %s", strerror(errno));
-	if (!(cs = ch_csv_open(in, "request body", &e))) {
-		fclose(in);
-		return fail(c, r, 500, NULL, "%s", e.msg);
-	}
-	if ((rc = ch_csv_next(cs, &rec, &e)) <= 0) {
-		ch_csv_close(cs), fclose(in);
-		return rc < 0 ? fail(c, r, 400, NULL, "%s", e.msg) :
-		    fail(c, r, 400, NULL, "request body: no CSV header");
-	}
-	col = ch_calloc((size_t)s->nfeat, sizeof *col);
-	if (ch_schema_map_header(s, rec.field, rec.n, col, &idcol,
-	    "request body", &e) != 0) {
-		free(col), ch_csv_close(cs), fclose(in);
-		return fail_field(c, r, e.msg, NULL);
-	}
-	/* the answer is churn-predict's CSV: id (or row number), p, 0/1 */
-	idname = ch_strdup(idcol >= 0 ? rec.field[idcol] : "row");
-	codes = ch_malloc((size_t)s->nfeat);
-	unseen = ch_calloc((size_t)s->nfeat, sizeof *unseen);
-	out = open_memstream(&obuf, &olen);
-	csv_field(out, idname);
-	fputs(",churn_probability,churn\n", out);
-	while ((rc = ch_csv_next(cs, &rec, &e)) > 0) {
-		json_t *raw = json_object();
-		double p;
-		int k;
-
-		for (i = 0; i < s->nfeat; i++) {
-			const char *v;
-			size_t vl;
-
-			if ((size_t)col[i] >= rec.n) {
-				snprintf(msg, sizeof msg, "request body:%ld: "
-				    "%zu fields, the header has more", rec.line,
-				    rec.n);
-				status = 422;
-				break;
-			}
-			v = rec.field[col[i]];
-			vl = rec.len[col[i]];
-			if ((k = ch_encode_cell(&s->f[i], v, vl,
-			    &codes[i])) > 0)
-				unseen[i]++;
-			else if (k < 0) {
-				snprintf(msg, sizeof msg, "request body:%ld: "
-				    "column '%s': '%.100s' is not a number",
-				    rec.line, s->f[i].name, v);
-				field = s->f[i].name;
-				status = 422;
-				break;
-			}
-			json_object_set_new(raw, s->f[i].name,
-			    ch_is_missing(v, vl) ? json_null() :
-			    jtextn(v, vl));
-		}
-		if (status) {
-			json_decref(raw);
-			break;
-		}
-		p = ch_model_predict(l->m, codes);
-		window_add(s, raw, p, l->m->version);
-		json_decref(raw);
-		rows++;
-		if (idcol >= 0)
-			csv_field(out, rec.field[idcol]);
-		else
-			fprintf(out, "%ld", rows);
-		putc(',', out);
-		put_prob(out, p);
-		fputs(p >= l->m->threshold ? ",1\n" : ",0\n", out);
-	}
-	if (rc < 0 && !status) {
-		snprintf(msg, sizeof msg, "%s", e.msg);
-		status = 400;
-	}
-	fclose(out);
+	st.unseen = ch_calloc((size_t)s->nfeat, sizeof *st.unseen);
+	run.out = open_memstream(&obuf, &olen);
+	if (ch_batch_score(in, &o, &st, &e) != 0)
+		status = st.bad_row ? 422 : 400;
+	fclose(run.out);
+	fclose(in);
 	if (!status)
-		r->warning = unseen_header(s, unseen);
-	free(codes), free(col), free(idname), free(unseen);
-	ch_csv_close(cs), fclose(in);
-	metrics_predictions(rows);
-	return answer(c, r, status, msg, field, "text/csv; charset=utf-8",
+		r->warning = unseen_header(s, st.unseen);
+	free(st.unseen);
+	metrics_predictions((long)st.rows);
+	return answer(c, r, status, e.msg, st.bad >= 0 ?
+	    s->f[st.bad].name : NULL, "text/csv; charset=utf-8",
 	    obuf, olen);
 }
 

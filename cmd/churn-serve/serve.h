@@ -30,6 +30,7 @@ struct config {
 	const char *database_url;   /* CHURN_DATABASE_URL */
 	int log_json;
 	int access_log;
+	int quiet;                  /* -q: no info lines in the log */
 	size_t body_limit;
 	unsigned threads;
 	unsigned conn_limit;

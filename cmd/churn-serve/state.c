@@ -11,6 +11,8 @@
 
 #include "serve.h"
 
+#include "modelref.h"
+
 /*
  * The holder owns one reference to the current model; each request takes
  * another for as long as it scores.  A reload builds and checks the new
@@ -126,21 +128,26 @@ static struct loaded *
 load(const char *name, struct ch_err *e)
 {
 	struct loaded *l;
-	struct stat st;
 	char path[4096], *pulled = NULL;
 
-	if (name && stat(name, &st) == 0 && S_ISREG(st.st_mode)) {
+	/* a file, or a name in the registry (the default store when none
+	 * is configured), as every program's -m */
+	if (name && ch_modelref_is_file(name)) {
 		if (!realpath(name, path))
 			snprintf(path, sizeof path, "%s", name);
-	} else if (reg_enabled()) {
-		if (reg_pull(name, &pulled, e) != 0)
+	} else {
+		if (reg_pull(name, &pulled, e) != 0) {
+			if (name) {
+				char why[sizeof e->msg];
+
+				snprintf(why, sizeof why, "%s", e->msg);
+				ch_errf(e, "open %s: %s, and %s", name,
+				    strerror(ENOENT), why);
+			}
 			return NULL;
+		}
 		snprintf(path, sizeof path, "%s", pulled);
 		free(pulled);
-	} else {
-		ch_errf(e, "model '%s': no such file, and no registry is "
-		    "configured (CHURN_STORE) to resolve it", name);
-		return NULL;
 	}
 	l = ch_calloc(1, sizeof *l);
 	l->source = ch_strdup(name ? name : "(newest in the registry)");

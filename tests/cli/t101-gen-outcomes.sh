@@ -47,9 +47,9 @@ echo "ROC-AUC of the model: $a0 on the fitted relation, $a1 after --concept-shif
 python3 -c "import sys; sys.exit(not ($a0 > 0.75 and $a1 < 0.5))" || fail "AUC $a0 -> $a1: the concept did not move"
 python3 -c "import sys; sys.exit(not (0.15 < $r1 < 0.40))" || fail "churn rate $r1 after the shift"
 expect 2 churn-gen --concept-shift 2
-grep_err "'--concept-shift': '2' is not a number from 0 to 1"
+grep_err "--concept-shift: '2' is not a number from 0 to 1"
 expect 2 churn-gen --outcome-time 2026-10-01
-grep_err "'--outcome-time' needs --outcomes"
+grep_err "--outcome-time: needs --outcomes"
 expect 2 churn-gen --outcomes o2.csv --outcome-time someday
-grep_err "'--outcome-time': 'someday' is not a time"
+grep_err "--outcome-time: 'someday' is not a time"
 exit 0

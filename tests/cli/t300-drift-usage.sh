@@ -22,7 +22,7 @@ churn-train --trees 5 -o m.churn d.csv >/dev/null 2>&1 || fail "churn-train fail
 expect 2 churn-drift -m m.churn --bins 1 d.csv
 grep_err "--bins: '1' is not a number from 2 to 255"
 expect 2 churn-drift -m m.churn --bins 2.5 d.csv
-grep_err "--bins: '2.5' is not a whole number"
+grep_err "--bins: '2.5' is not a number from 2 to 255"
 expect 2 churn-drift -m m.churn --psi-threshold abc d.csv
 grep_err "--psi-threshold: 'abc' is not a number"
 expect 2 churn-drift -m m.churn --l1-threshold 0.3,0.1 d.csv

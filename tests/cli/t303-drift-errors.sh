@@ -46,7 +46,7 @@ trouble "churn-drift: nan.csv:40: column 'tenure': 'abc' is not a number" -m m.c
 gen --rows 12000 --seed 23 | awk -F, -v OFS=, 'NR == 11000 { $6 = "x1" } { print }' >bignan.csv
 trouble "churn-drift: bignan.csv:11000: column 'tenure': 'x1' is not a number" -m m.churn --jobs 2 bignan.csv
 awk -F, -v OFS=, 'NR == 7 { $3 = $3 ",extra" } { print }' d.csv >ragged.csv
-trouble "churn-drift: ragged.csv:7: 22 fields, the header has 21" -m m.churn ragged.csv
+trouble "churn-drift: ragged.csv:7: ragged row: 22 fields, the header has 21" -m m.churn ragged.csv
 printf 'a,"b\n' >quote.csv
 trouble "quote.csv" -m m.churn quote.csv
 

@@ -36,7 +36,7 @@ grep_err "only 2000 current rows, fewer than the minimum of 3000"
 expect 2 churn-drift -m m.churn --min-rows many five.csv
 grep_err "--min-rows: 'many' is not a number"
 expect 2 churn-drift -m m.churn --min-rows 2.5 five.csv
-grep_err "--min-rows: '2.5' is not a whole number"
+grep_err "--min-rows: '2.5' is not a number from 0 to"
 
 # a header alone; no JSON lines at all (an empty window)
 head -n 1 shift.csv >header.csv

@@ -30,5 +30,5 @@ expect 0 churn-models drift -n 1 --json
 grep -q '"rule": "share 0.26"' out || fail "drift -n 1 --json lacks the newest report"
 grep -q '"none"' out && fail "drift -n 1 --json shows more than one report"
 expect 2 churn-models drift -n zero
-grep_err "bad count 'zero'"
+grep_err "--count: 'zero' is not a number from 1 to 1000000"
 exit 0

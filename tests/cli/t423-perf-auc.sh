@@ -60,5 +60,5 @@ grep_err "3800 outcomes, 3500 joined to a prediction within 90 days, 300 not"
 expect 2 churn-models perf --by year
 grep_err "--by: 'year' is not day, week, month or all"
 expect 2 churn-models perf --horizon 0
-grep_err "--horizon: '0' is not a number of days"
+grep_err "--horizon: '0' is not a number from 1 to 36500"
 exit 0

@@ -9,13 +9,13 @@ grep -q '^usage: churn-serve' out || fail "--help printed: $(cat out)"
 expect 2 churn-serve --no-such-option
 grep -q 'usage:' err || fail "no usage on a bad option"
 expect 2 churn-serve --threads 0
-grep_err "option '--threads': '0' is not a number"
+grep_err "churn-serve: --threads: '0' is not a number from 1 to 256"
 expect 2 churn-serve --log-format xml
 grep_err "'xml' is not text or json"
 expect 2 churn-serve --listen 127.0.0.1:99999 --state-dir st
 grep_err "port '99999'"
 expect 2 churn-serve --model no-such.model --state-dir st
-grep_err "churn-serve: model 'no-such.model': no such file"
+grep_err "churn-serve: open no-such.model: No such file or directory, and no version or alias 'no-such.model'"
 printf 'CHURNMDL not really' >bad.model
 expect 2 churn-serve --model bad.model --state-dir st
 grep_err "bad.model"

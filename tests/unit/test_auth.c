@@ -4,6 +4,8 @@
 
 #include <check.h>
 
+#include "unit.h"
+
 #include "auth.h"
 
 START_TEST(secret_equal)
@@ -59,16 +61,10 @@ main(void)
 {
 	Suite *s = suite_create("auth");
 	TCase *tc = tcase_create("core");
-	SRunner *sr;
-	int nf;
 
 	tcase_add_test(tc, secret_equal);
 	tcase_add_test(tc, bearer);
 	tcase_add_test(tc, hmac);
 	suite_add_tcase(s, tc);
-	sr = srunner_create(s);
-	srunner_run_all(sr, CK_NORMAL);
-	nf = srunner_ntests_failed(sr);
-	srunner_free(sr);
-	return nf ? EXIT_FAILURE : EXIT_SUCCESS;
+	return unit_run(s);
 }

@@ -1,5 +1,7 @@
 /* test_csv.c - unit tests for libchurn/csv and the cell helpers of util */
 #include <check.h>
+
+#include "unit.h"
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -54,6 +56,53 @@ START_TEST(line_ends)
 	CHECK_CSV("a,b\r\n1,2\r\n", "a|b@1;1|2@2;");
 	CHECK_CSV("a,b\n\n\n1,2", "a|b@1;1|2@4;");     /* blank lines, no final newline */
 	CHECK_CSV("\xEF\xBB\xBFid,x\n1,2\n", "id|x@1;1|2@2;");  /* byte-order mark */
+	/* a lone CR ends a line too, and a CRLF one line, not two */
+	CHECK_CSV("a,b\r1,2\r\r3,4", "a|b@1;1|2@2;3|4@4;");
+	CHECK_CSV("a\r\nb\rc\nd\r\n", "a@1;b@2;c@3;d@4;");
+	CHECK_CSV("h\r\"x\ry\"\rz\r", "h@1;x\ry@3;z@4;");
+}
+END_TEST
+
+/* A NUL byte is refused with the one message, after the records before
+ * it; the header's names are refused when one appears twice. */
+START_TEST(nul_and_header)
+{
+	static const char nul[] = "a,b\n1,2\n3,x\0y\n5,6\n";
+	static const char dup[] = "a,b,a\n1,2,3\n";
+	struct ch_record rec;
+	struct ch_err e;
+	struct ch_csv *r;
+	FILE *fp;
+	int rc;
+
+	ck_assert_str_eq(read_all(nul, sizeof nul - 1, &rc),
+	    "t.csv:3: column 2: a NUL byte in the value");
+	ck_assert_int_eq(rc, -1);
+
+	fp = fmemopen((void *)nul, sizeof nul - 1, "r");
+	r = ch_csv_open(fp, "t.csv", &e);
+	ck_assert_int_eq(ch_csv_header(r, &rec, &e), 0);
+	ck_assert_int_eq(ch_csv_next(r, &rec, &e), 1);
+	ck_assert_str_eq(rec.field[1], "2");
+	ck_assert_int_eq(ch_csv_next(r, &rec, &e), -1);
+	ck_assert_str_eq(e.msg, "t.csv:3: column 'b': a NUL byte in the value");
+	ck_assert_uint_eq(ch_csv_rows(r), 1);
+	ch_csv_close(r);
+	fclose(fp);
+
+	fp = fmemopen((void *)dup, sizeof dup - 1, "r");
+	r = ch_csv_open(fp, "t.csv", &e);
+	ck_assert_int_eq(ch_csv_header(r, &rec, &e), -1);
+	ck_assert_str_eq(e.msg, "t.csv:1: column 'a' appears twice");
+	ch_csv_close(r);
+	fclose(fp);
+
+	fp = fmemopen((void *)dup, 0, "r");
+	r = ch_csv_open(fp, "t.csv", &e);
+	ck_assert_int_eq(ch_csv_header(r, &rec, &e), -1);
+	ck_assert_str_eq(e.msg, "t.csv: empty file (no header)");
+	ch_csv_close(r);
+	fclose(fp);
 }
 END_TEST
 
@@ -192,6 +241,20 @@ p_discard(void *ctx, void *result)
 
 static const struct ch_csv_ops pops = { p_header, NULL, p_block, p_emit, p_discard, NULL };
 
+/* The message of a parallel read of text[0..n), "ok" when it passes. */
+static const char *
+par_msg(const char *text, size_t n)
+{
+	static struct ch_err e;
+	struct pctx c = { .inorder = 1 };
+	FILE *fp = fmemopen((void *)text, n, "r");
+
+	if (ch_csv_parallel(fp, "p.csv", 2, &pops, &c, &e) == 0)
+		snprintf(e.msg, sizeof e.msg, "ok");
+	fclose(fp);
+	return e.msg;
+}
+
 START_TEST(parallel)
 {
 	/* 12 MiB with quoted newlines, so that blocks are cut at many places */
@@ -230,6 +293,27 @@ START_TEST(parallel)
 	ck_assert_int_eq(ch_csv_parallel(fp, "p.csv", 2, &pops, &c, &e), -1);
 	ck_assert_str_eq(e.msg, "bad row at line 4");
 	fclose(fp);
+
+	/* CR-only line ends: the same records and lines as with LF */
+	for (i = 0, len = 0; i < n; i++)   /* 9 MiB: blocks cut at CRs */
+		len += (size_t)sprintf(buf + len, i == 0 ? "n,text\r" :
+		    i % 7 ? "%zu,xyzxyz\r" : "%zu,\"a\rb\"\r", i);
+	memset(&c, 0, sizeof c);
+	c.inorder = 1, c.lastline = 1;
+	fp = fmemopen(buf, len, "r");
+	ck_assert_int_eq(ch_csv_parallel(fp, "p.csv", 3, &pops, &c, &e), 0);
+	fclose(fp);
+	ck_assert_str_eq(c.hdr, "n|text");
+	ck_assert_uint_eq(c.rows, n - 1);
+	ck_assert_int_eq(c.lastline, (long)(n + (n - 1) / 7));
+
+	/* a name twice, a NUL byte, bytes after the header but no row */
+	ck_assert_str_eq(par_msg("n,n\n1,2\n", 8), "p.csv:1: column 'n' appears twice");
+	ck_assert_str_eq(par_msg("n,text\r\n1,a\r\n2,b\0\r\n", 19),
+	    "p.csv:3: column 'text': a NUL byte in the value");
+	ck_assert_str_eq(par_msg("n,text\r\n\r\n", 10),
+	    "p.csv: no data rows after the header");
+	ck_assert_str_eq(par_msg("n,text\r\n", 8), "ok");
 
 	/* empty input */
 	fp = fmemopen(buf, 0, "r");
@@ -310,12 +394,11 @@ main(void)
 {
 	Suite *s = suite_create("csv");
 	TCase *tc = tcase_create("csv");
-	SRunner *sr;
-	int failed;
 
 	tcase_set_timeout(tc, 60);
 	tcase_add_test(tc, quoting);
 	tcase_add_test(tc, line_ends);
+	tcase_add_test(tc, nul_and_header);
 	tcase_add_test(tc, malformed);
 	tcase_add_test(tc, long_input);
 	tcase_add_test(tc, fingerprint);
@@ -324,9 +407,5 @@ main(void)
 	tcase_add_test(tc, strmap);
 	tcase_add_test(tc, strv_and_rng);
 	suite_add_tcase(s, tc);
-	sr = srunner_create(s);
-	srunner_run_all(sr, CK_NORMAL);
-	failed = srunner_ntests_failed(sr);
-	srunner_free(sr);
-	return failed ? 1 : 0;
+	return unit_run(s);
 }

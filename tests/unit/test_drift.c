@@ -5,6 +5,8 @@
 
 #include <check.h>
 
+#include "unit.h"
+
 #include "drift.h"
 #include "train.h"
 
@@ -640,8 +642,6 @@ main(void)
 {
 	Suite *s = suite_create("drift");
 	TCase *t = tcase_create("drift");
-	SRunner *sr;
-	int nf;
 
 	tcase_add_test(t, edges_uniform);
 	tcase_add_test(t, edges_ties);
@@ -659,9 +659,5 @@ main(void)
 	tcase_add_test(t, check_with_model);
 	tcase_set_timeout(t, 60);
 	suite_add_tcase(s, t);
-	sr = srunner_create(s);
-	srunner_run_all(sr, CK_NORMAL);
-	nf = srunner_ntests_failed(sr);
-	srunner_free(sr);
-	return nf ? 1 : 0;
+	return unit_run(s);
 }

@@ -1,5 +1,7 @@
 /* test_forest.c - unit tests for libchurn/forest */
 #include <check.h>
+
+#include "unit.h"
 #include <math.h>
 #include <pthread.h>
 #include <stdlib.h>
@@ -745,11 +747,5 @@ forest_suite(void)
 int
 main(void)
 {
-	SRunner *sr = srunner_create(forest_suite());
-	int failed;
-
-	srunner_run_all(sr, CK_NORMAL);
-	failed = srunner_ntests_failed(sr);
-	srunner_free(sr);
-	return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+	return unit_run(forest_suite());
 }

@@ -1,6 +1,8 @@
 /* test_model.c - unit tests for libchurn/model, scorer and train: the file
  * round trip, corruption, scoring equal to the forest, the split */
 #include <check.h>
+
+#include "unit.h"
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -202,8 +204,6 @@ main(void)
 {
 	Suite *s = suite_create("model");
 	TCase *tc = tcase_create("model");
-	SRunner *sr;
-	int failed;
 
 	tcase_set_timeout(tc, 120);
 	tcase_add_test(tc, round_trip);
@@ -211,9 +211,5 @@ main(void)
 	tcase_add_test(tc, corruption);
 	tcase_add_test(tc, forest_check);
 	suite_add_tcase(s, tc);
-	sr = srunner_create(s);
-	srunner_run_all(sr, CK_NORMAL);
-	failed = srunner_ntests_failed(sr);
-	srunner_free(sr);
-	return failed ? 1 : 0;
+	return unit_run(s);
 }

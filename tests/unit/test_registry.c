@@ -9,26 +9,20 @@
 #include <unistd.h>
 
 #include <check.h>
+
+#include "unit.h"
 #include <libpq-fe.h>
 
 #include "registry.h"
 
-static char dir[256];
 static char dburl[512];
 static char dbname[64];
 static int ndb;
 
-static const char *
-env(const char *k)
-{
-	const char *v = getenv(k);
-	return v && *v ? v : NULL;
-}
-
 static void
 admin(const char *sql)
 {
-	PGconn *c = PQconnectdb(env("CHURN_TEST_DATABASE_URL"));
+	PGconn *c = PQconnectdb(unit_env("CHURN_TEST_DATABASE_URL"));
 	PGresult *r;
 
 	ck_assert_msg(PQstatus(c) == CONNECTION_OK, "%s", PQerrorMessage(c));
@@ -43,7 +37,7 @@ admin(const char *sql)
 static void
 fresh_db(void)
 {
-	const char *u = env("CHURN_TEST_DATABASE_URL");
+	const char *u = unit_env("CHURN_TEST_DATABASE_URL");
 	const char *slash = strrchr(u, '/');
 	char sql[128];
 
@@ -62,22 +56,6 @@ drop_db(void)
 	admin(sql);
 }
 
-static void
-setup(void)
-{
-	snprintf(dir, sizeof dir, "/tmp/test_registry.XXXXXX");
-	ck_assert_ptr_nonnull(mkdtemp(dir));
-}
-
-static void
-teardown(void)
-{
-	char cmd[300];
-
-	snprintf(cmd, sizeof cmd, "rm -rf '%s'", dir);
-	ck_assert_int_eq(system(cmd), 0);
-}
-
 static struct ch_registry *
 open_reg(const char *store, const char *db)
 {
@@ -85,9 +63,9 @@ open_reg(const char *store, const char *db)
 	struct ch_registry *r;
 	struct ch_err e = {{0}};
 
-	o.s3.endpoint = env("CHURN_TEST_S3_ENDPOINT");
-	o.s3.access_key = env("AWS_ACCESS_KEY_ID");
-	o.s3.secret_key = env("AWS_SECRET_ACCESS_KEY");
+	o.s3.endpoint = unit_env("CHURN_TEST_S3_ENDPOINT");
+	o.s3.access_key = unit_env("AWS_ACCESS_KEY_ID");
+	o.s3.secret_key = unit_env("AWS_SECRET_ACCESS_KEY");
 	o.s3.retries = 1;
 	ck_assert_msg(ch_registry_open(&o, &r, &e) == 0, "%s", e.msg);
 	ck_assert_msg(ch_registry_init_store(r, &e) == 0, "%s", e.msg);
@@ -331,7 +309,7 @@ scenario(struct ch_registry *r)
 
 START_TEST(local_index)
 {
-	struct ch_registry *r = open_reg(dir, NULL);
+	struct ch_registry *r = open_reg(unit_dir, NULL);
 
 	ck_assert_ptr_nonnull(strstr(ch_registry_db_where(r), "index in file://"));
 	scenario(r);
@@ -342,7 +320,7 @@ END_TEST
 /* Without a database there is no window table: the caller keeps files. */
 START_TEST(local_window)
 {
-	struct ch_registry *r = open_reg(dir, NULL);
+	struct ch_registry *r = open_reg(unit_dir, NULL);
 	struct ch_err e = {{0}};
 	size_t len = 1;
 	long rows = 1;
@@ -397,7 +375,7 @@ START_TEST(pg_window)
 	int i;
 
 	fresh_db();
-	r = open_reg(dir, dburl);
+	r = open_reg(unit_dir, dburl);
 	buf = ch_registry_window_read(r, 10, &len, &rows, &e);
 	ck_assert_msg(buf != NULL, "%s", e.msg);
 	ck_assert_uint_eq(len, 0);
@@ -489,7 +467,7 @@ START_TEST(local_concurrent)
 
 	for (i = 0; i < NPROC; i++) {
 		if ((pids[i] = fork()) == 0) {
-			struct ch_registry *cr = open_reg(dir, NULL);
+			struct ch_registry *cr = open_reg(unit_dir, NULL);
 			for (j = 0; j < EACH; j++) {
 				char v[32], body[32];
 				json_t *m;
@@ -509,7 +487,7 @@ START_TEST(local_concurrent)
 		ck_assert_int_eq(waitpid(pids[i], &st, 0), pids[i]);
 		ck_assert_int_eq(st, 0);
 	}
-	r = open_reg(dir, NULL);
+	r = open_reg(unit_dir, NULL);
 	l = ch_registry_list(r, &e);
 	ck_assert_uint_eq(json_array_size(json_object_get(l, "versions")), NPROC * EACH);
 	json_decref(l);
@@ -525,12 +503,12 @@ START_TEST(pg_file_store)
 	struct ch_registry *r;
 
 	fresh_db();
-	r = open_reg(dir, dburl);
+	r = open_reg(unit_dir, dburl);
 	ck_assert_ptr_nonnull(strstr(ch_registry_db_where(r), "/unit_"));
 	scenario(r);
 	ch_registry_close(r);
 	/* reopening migrates nothing and keeps everything */
-	r = open_reg(dir, dburl);
+	r = open_reg(unit_dir, dburl);
 	{
 		struct ch_err e = {{0}};
 		json_t *l = ch_registry_list(r, &e);
@@ -548,7 +526,7 @@ START_TEST(pg_s3_store)
 	char url[256];
 
 	fresh_db();
-	snprintf(url, sizeof url, "s3://%s/unit-reg-%ld", env("CHURN_TEST_S3_BUCKET"),
+	snprintf(url, sizeof url, "s3://%s/unit-reg-%ld", unit_env("CHURN_TEST_S3_BUCKET"),
 	    (long)getpid());
 	r = open_reg(url, dburl);
 	scenario(r);
@@ -567,7 +545,7 @@ START_TEST(pg_constraints)
 	PGresult *res;
 
 	fresh_db();
-	r = open_reg(dir, dburl);
+	r = open_reg(unit_dir, dburl);
 	ck_assert_int_eq(ch_registry_push(r, (const unsigned char *)"a", 1, m, "champion",
 	    NULL, &e), 0);
 	c = PQconnectdb(dburl);
@@ -589,7 +567,7 @@ START_TEST(pg_constraints)
 	PQfinish(c);
 	ch_registry_close(r);
 	{
-		struct ch_registry_opts o = {.store_url = dir, .database_url = dburl};
+		struct ch_registry_opts o = {.store_url = unit_dir, .database_url = dburl};
 		ck_assert_int_eq(ch_registry_open(&o, &r, &e), -1);
 		ck_assert_ptr_nonnull(strstr(e.msg, "newer than this program knows"));
 	}
@@ -608,7 +586,7 @@ START_TEST(pg_reconnect)
 	PGconn *c;
 
 	fresh_db();
-	r = open_reg(dir, dburl);
+	r = open_reg(unit_dir, dburl);
 	ck_assert_int_eq(ch_registry_push(r, (const unsigned char *)"a", 1, m, "champion",
 	    NULL, &e), 0);
 	c = PQconnectdb(dburl);
@@ -628,7 +606,7 @@ END_TEST
 
 START_TEST(pg_down)
 {
-	struct ch_registry_opts o = {.store_url = dir,
+	struct ch_registry_opts o = {.store_url = unit_dir,
 	    .database_url = "postgresql://churn:sekrit@127.0.0.1:1/churn"};
 	struct ch_registry *r;
 	struct ch_err e = {{0}};
@@ -647,11 +625,11 @@ END_TEST
 
 START_TEST(pg_wrong_password)
 {
-	struct ch_registry_opts o = {.store_url = dir};
+	struct ch_registry_opts o = {.store_url = unit_dir};
 	struct ch_registry *r;
 	struct ch_err e = {{0}};
 	char url[512];
-	const char *u = env("CHURN_TEST_DATABASE_URL");
+	const char *u = unit_env("CHURN_TEST_DATABASE_URL");
 	const char *at = strrchr(u, '@');
 
 	snprintf(url, sizeof url, "postgresql://churn:wrong-pw@%s", at + 1);
@@ -671,7 +649,7 @@ START_TEST(pg_concurrent_open)
 	fresh_db();
 	for (i = 0; i < 4; i++)
 		if ((p[i] = fork()) == 0) {
-			struct ch_registry_opts o = {.store_url = dir, .database_url = dburl};
+			struct ch_registry_opts o = {.store_url = unit_dir, .database_url = dburl};
 			struct ch_registry *r;
 			struct ch_err e = {{0}};
 			if (ch_registry_open(&o, &r, &e) < 0) {
@@ -689,43 +667,51 @@ START_TEST(pg_concurrent_open)
 }
 END_TEST
 
+/*
+ * Two binaries from this file: test_registry runs the cases that need
+ * nothing; test_registry_pg (test_registry_pg.c, REGISTRY_PG) the ones
+ * that need PostgreSQL, and skips (exit 77) saying why when there is none.
+ */
 int
 main(void)
 {
-	Suite *su = suite_create("registry");
-	TCase *tc = tcase_create("local");
-	SRunner *sr;
-	int nf;
+#ifdef REGISTRY_PG
+	const int pg = 1;
+#else
+	const int pg = 0;
+#endif
+	Suite *su = suite_create(pg ? "registry_pg" : "registry");
+	TCase *tc;
 
-	tcase_add_checked_fixture(tc, setup, teardown);
-	tcase_set_timeout(tc, 30);
-	tcase_add_test(tc, local_index);
-	tcase_add_test(tc, local_concurrent);
-	tcase_add_test(tc, local_window);
-	tcase_add_test(tc, pg_down);
-	suite_add_tcase(su, tc);
-	if (env("CHURN_TEST_DATABASE_URL")) {
-		tc = tcase_create("postgresql");
-		tcase_add_checked_fixture(tc, setup, teardown);
-		tcase_set_timeout(tc, 60);
-		tcase_add_test(tc, pg_file_store);
-		tcase_add_test(tc, pg_constraints);
-		tcase_add_test(tc, pg_wrong_password);
-		tcase_add_test(tc, pg_concurrent_open);
-		tcase_add_test(tc, pg_reconnect);
-		tcase_add_test(tc, pg_window);
-		if (env("CHURN_TEST_S3_ENDPOINT"))
-			tcase_add_test(tc, pg_s3_store);
-		else
-			printf("test_registry: PostgreSQL + s3 test skipped: "
-			    "CHURN_TEST_S3_ENDPOINT not set\n");
+	if (!pg) {
+		tc = tcase_create("local");
+		tcase_add_checked_fixture(tc, unit_tmpdir, unit_rmdir);
+		tcase_set_timeout(tc, 30);
+		tcase_add_test(tc, local_index);
+		tcase_add_test(tc, local_concurrent);
+		tcase_add_test(tc, local_window);
+		tcase_add_test(tc, pg_down);
 		suite_add_tcase(su, tc);
-	} else
-		printf("test_registry: PostgreSQL tests skipped: "
-		    "CHURN_TEST_DATABASE_URL not set\n");
-	sr = srunner_create(su);
-	srunner_run_all(sr, CK_NORMAL);
-	nf = srunner_ntests_failed(sr);
-	srunner_free(sr);
-	return nf ? 1 : 0;
+		return unit_run(su);
+	}
+	if (!unit_env("CHURN_TEST_DATABASE_URL"))
+		unit_skip("test_registry_pg", "no PostgreSQL: CHURN_TEST_DATABASE_URL "
+		    "is not set (tests/run starts one with the cli suite; by hand: "
+		    "scripts/services up DIR && . DIR/env)");
+	tc = tcase_create("postgresql");
+	tcase_add_checked_fixture(tc, unit_tmpdir, unit_rmdir);
+	tcase_set_timeout(tc, 60);
+	tcase_add_test(tc, pg_file_store);
+	tcase_add_test(tc, pg_constraints);
+	tcase_add_test(tc, pg_wrong_password);
+	tcase_add_test(tc, pg_concurrent_open);
+	tcase_add_test(tc, pg_reconnect);
+	tcase_add_test(tc, pg_window);
+	if (unit_env("CHURN_TEST_S3_ENDPOINT"))
+		tcase_add_test(tc, pg_s3_store);
+	else
+		printf("test_registry_pg: PostgreSQL + s3 test skipped: "
+		    "CHURN_TEST_S3_ENDPOINT not set\n");
+	suite_add_tcase(su, tc);
+	return unit_run(su);
 }

@@ -13,25 +13,9 @@
 
 #include <check.h>
 
+#include "unit.h"
+
 #include "store.h"
-
-static char dir[256];
-
-static void
-mkdir_tmp(void)
-{
-	snprintf(dir, sizeof dir, "/tmp/test_store.XXXXXX");
-	ck_assert_ptr_nonnull(mkdtemp(dir));
-}
-
-static void
-rm_tmp(void)
-{
-	char cmd[300];
-
-	snprintf(cmd, sizeof cmd, "rm -rf '%s'", dir);
-	ck_assert_int_eq(system(cmd), 0);
-}
 
 static int
 count(char **v)
@@ -173,8 +157,8 @@ START_TEST(file_roundtrip)
 	struct ch_err e = {{0}};
 	char url[300];
 
-	mkdir_tmp();
-	snprintf(url, sizeof url, "file://%s/store", dir);
+	unit_tmpdir();
+	snprintf(url, sizeof url, "file://%s/store", unit_dir);
 	ck_assert_int_eq(ch_store_open(url, NULL, &s, &e), 0);
 	ck_assert_int_ne(ch_store_is_local(s), 0);
 	ck_assert_str_eq(ch_store_where(s), url);
@@ -183,11 +167,11 @@ START_TEST(file_roundtrip)
 	roundtrip(s, "t");
 	ch_store_close(s);
 	/* a plain path works too */
-	snprintf(url, sizeof url, "%s/plain", dir);
+	snprintf(url, sizeof url, "%s/plain", unit_dir);
 	ck_assert_int_eq(ch_store_open(url, NULL, &s, &e), 0);
 	roundtrip(s, "u");
 	ch_store_close(s);
-	rm_tmp();
+	unit_rmdir();
 }
 END_TEST
 
@@ -226,13 +210,13 @@ START_TEST(file_lock)
 	char c;
 	pid_t pid;
 
-	mkdir_tmp();
-	ck_assert_int_eq(ch_store_open(dir, NULL, &s, &e), 0);
+	unit_tmpdir();
+	ck_assert_int_eq(ch_store_open(unit_dir, NULL, &s, &e), 0);
 	ck_assert_int_eq(pipe(fds), 0);
 	if ((pid = fork()) == 0) {
 		struct ch_store *cs;
 		close(fds[0]);
-		if (ch_store_open(dir, NULL, &cs, &e) < 0 ||
+		if (ch_store_open(unit_dir, NULL, &cs, &e) < 0 ||
 		    ch_store_lock(cs, "reg/index", &e) < 0)
 			_exit(1);
 		if (write(fds[1], "x", 1) != 1)
@@ -254,30 +238,23 @@ START_TEST(file_lock)
 	ck_assert_int_eq(st, 0);
 	ch_store_close(s);
 	close(fds[0]);
-	rm_tmp();
+	unit_rmdir();
 }
 END_TEST
-
-static const char *
-env(const char *k)
-{
-	const char *v = getenv(k);
-	return v && *v ? v : NULL;
-}
 
 static int
 have_s3(void)
 {
-	return env("CHURN_TEST_S3_ENDPOINT") && env("CHURN_TEST_S3_BUCKET") &&
-	    env("AWS_ACCESS_KEY_ID") && env("AWS_SECRET_ACCESS_KEY");
+	return unit_env("CHURN_TEST_S3_ENDPOINT") && unit_env("CHURN_TEST_S3_BUCKET") &&
+	    unit_env("AWS_ACCESS_KEY_ID") && unit_env("AWS_SECRET_ACCESS_KEY");
 }
 
 static struct ch_store_opts
 s3_opts(void)
 {
-	struct ch_store_opts o = {.endpoint = env("CHURN_TEST_S3_ENDPOINT"),
-	    .access_key = env("AWS_ACCESS_KEY_ID"),
-	    .secret_key = env("AWS_SECRET_ACCESS_KEY"), .retries = 1};
+	struct ch_store_opts o = {.endpoint = unit_env("CHURN_TEST_S3_ENDPOINT"),
+	    .access_key = unit_env("AWS_ACCESS_KEY_ID"),
+	    .secret_key = unit_env("AWS_SECRET_ACCESS_KEY"), .retries = 1};
 	return o;
 }
 
@@ -288,7 +265,7 @@ START_TEST(s3_roundtrip)
 	struct ch_err e = {{0}};
 	char url[256], where[300];
 
-	snprintf(url, sizeof url, "s3://%s/unit-%ld/x", env("CHURN_TEST_S3_BUCKET"),
+	snprintf(url, sizeof url, "s3://%s/unit-%ld/x", unit_env("CHURN_TEST_S3_BUCKET"),
 	    (long)getpid());
 	ck_assert_int_eq(ch_store_open(url, &o, &s, &e), 0);
 	ck_assert_int_eq(ch_store_is_local(s), 0);
@@ -338,7 +315,7 @@ START_TEST(s3_wrong_secret)
 	char url[256];
 
 	o.secret_key = "not-the-secret-0123";
-	snprintf(url, sizeof url, "s3://%s/unit", env("CHURN_TEST_S3_BUCKET"));
+	snprintf(url, sizeof url, "s3://%s/unit", unit_env("CHURN_TEST_S3_BUCKET"));
 	ck_assert_int_eq(ch_store_open(url, &o, &s, &e), 0);
 	ck_assert_int_eq(ch_store_put(s, "k", "v", 1, &e), -1);
 	ck_assert_ptr_nonnull(strstr(e.msg, o.endpoint));
@@ -458,8 +435,6 @@ main(void)
 {
 	Suite *su = suite_create("store");
 	TCase *tc = tcase_create("file");
-	SRunner *sr;
-	int nf;
 
 	tcase_add_test(tc, file_roundtrip);
 	tcase_add_test(tc, file_lock);
@@ -477,9 +452,5 @@ main(void)
 	} else
 		printf("test_store: s3 tests skipped: CHURN_TEST_S3_ENDPOINT, "
 		    "CHURN_TEST_S3_BUCKET, AWS_ACCESS_KEY_ID or AWS_SECRET_ACCESS_KEY not set\n");
-	sr = srunner_create(su);
-	srunner_run_all(sr, CK_NORMAL);
-	nf = srunner_ntests_failed(sr);
-	srunner_free(sr);
-	return nf ? 1 : 0;
+	return unit_run(su);
 }
