@@ -20,7 +20,9 @@ static const struct ch_usage use = {
 	"                   [--max-features sqrt|log2|all|n|fraction]\n"
 	"                   [--class-weight balanced|none] [--seed n] [--jobs n]\n"
 	"                   [--holdout fraction | --valid file] [--threshold t]\n"
-	"                   [--bins n] [file.csv | -]\n",
+	"                   [--bins n] [--learner auto|forest|gbdt]\n"
+	"                   [--calibrate auto|none|isotonic|platt] [--no-refit]\n"
+	"                   [--keep cols] [file.csv | -]\n",
 	"  -o, --output FILE     the model file to write (model.churn)\n"
 	"  --target COL          the column to predict (Churn)\n"
 	"  --positive LABEL      the target's positive label (Yes, 1, true, ...)\n"
@@ -28,17 +30,22 @@ static const struct ch_usage use = {
 	"  --drop COLS           columns to leave out, comma-separated\n"
 	"  --numeric COLS        columns to take as numbers\n"
 	"  --categorical COLS    columns to take as categories\n"
-	"  --trees N             trees in the forest (100)\n"
+	"  --learner L           auto (the better of the two), forest or gbdt (auto)\n"
+	"  --trees N             trees in the forest (100; asks for a forest)\n"
 	"  --max-depth N         the deepest a tree grows (0: no limit)\n"
-	"  --min-leaf N          the fewest rows in a leaf (30)\n"
+	"  --min-leaf N          the fewest rows in a leaf (chosen by out-of-bag AUC)\n"
 	"  --max-features F      features tried at a split: sqrt, log2, all, n, fraction\n"
+	"                        (chosen by out-of-bag AUC)\n"
 	"  --class-weight W      balanced or none (balanced)\n"
 	"  --seed N              the random seed (1)\n"
 	"  --jobs N              threads (all cores)\n"
 	"  --holdout FRACTION    the share held out for the metrics (0.2)\n"
 	"  --valid FILE          a validation file instead of a holdout\n"
 	"  --threshold T         the decision threshold kept in the model (0.5)\n"
-	"  --bins N              quantile bins of a numeric feature (at most 255)\n",
+	"  --bins N              quantile bins of a numeric feature (at most 255)\n"
+	"  --calibrate M         auto, none, isotonic or platt (auto: when it helps)\n"
+	"  --no-refit            keep the model measured on the holdout, not refitted\n"
+	"  --keep COLS           columns to keep although they look like ids or leaks\n",
 	"  SOURCE_DATE_EPOCH     the time written into the model (reproducible builds)\n",
 };
 
@@ -66,7 +73,7 @@ main(int argc, char *argv[])
 {
 	enum { O_TARGET = 256, O_POSITIVE, O_ID, O_DROP, O_NUMERIC, O_CATEGORICAL,
 	    O_TREES, O_DEPTH, O_LEAF, O_MAXF, O_CW, O_SEED, O_JOBS, O_HOLDOUT,
-	    O_VALID, O_THRESHOLD, O_BINS };
+	    O_VALID, O_THRESHOLD, O_BINS, O_LEARNER, O_CALIBRATE, O_NOREFIT, O_KEEP };
 	static const struct option longopts[] = {
 		{ "output", required_argument, NULL, 'o' },
 		{ "target", required_argument, NULL, O_TARGET },
@@ -86,6 +93,10 @@ main(int argc, char *argv[])
 		{ "valid", required_argument, NULL, O_VALID },
 		{ "threshold", required_argument, NULL, O_THRESHOLD },
 		{ "bins", required_argument, NULL, O_BINS },
+		{ "learner", required_argument, NULL, O_LEARNER },
+		{ "calibrate", required_argument, NULL, O_CALIBRATE },
+		{ "no-refit", no_argument, NULL, O_NOREFIT },
+		{ "keep", required_argument, NULL, O_KEEP },
 		CH_COMMON_LONGOPTS,
 		{ NULL, 0, NULL, 0 }
 	};
@@ -97,7 +108,7 @@ main(int argc, char *argv[])
 	FILE *fp;
 	json_t *summary;
 	double t0 = ch_seconds();
-	int c;
+	int c, learner_set = 0, forest_set = 0;
 
 	ch_setprogname(argv[0]);
 	ch_train_defaults(&o);
@@ -114,14 +125,49 @@ main(int argc, char *argv[])
 		case O_DROP: fo.drop = ch_strv_split(optarg); break;
 		case O_NUMERIC: fo.numeric = ch_strv_split(optarg); break;
 		case O_CATEGORICAL: fo.categorical = ch_strv_split(optarg); break;
-		case O_TREES: o.forest.trees = (int)ch_opt_int("--trees", optarg, 1, 100000); break;
-		case O_DEPTH: o.forest.max_depth = (int)ch_opt_int("--max-depth", optarg, 0, 1000); break;
-		case O_LEAF: o.forest.min_leaf = (int)ch_opt_int("--min-leaf", optarg, 1, 1000000000); break;
+		case O_TREES:
+			o.forest.trees = (int)ch_opt_int("--trees", optarg, 1, 100000);
+			forest_set = 1;
+			break;
+		case O_DEPTH:
+			o.forest.max_depth = o.gbdt.max_depth =
+			    (int)ch_opt_int("--max-depth", optarg, 0, 1000);
+			break;
+		case O_LEAF:
+			o.forest.min_leaf = o.gbdt.min_leaf =
+			    (int)ch_opt_int("--min-leaf", optarg, 1, 1000000000);
+			break;
 		case O_MAXF:
 			if (ch_parse_max_features(optarg, &o.forest) != 0)
 				ch_die(2, "--max-features: '%s' is not sqrt, log2, all, "
 				    "a count or a fraction", optarg);
+			o.mf_set = forest_set = 1;
 			break;
+		case O_NOREFIT: o.refit = 0; break;
+		case O_KEEP: o.keep = ch_strv_split(optarg); break;
+		case O_LEARNER:
+			learner_set = 1;
+			if (strcmp(optarg, "auto") == 0)
+				o.learner = CH_CHOOSE_AUTO;
+			else if (strcmp(optarg, "forest") == 0)
+				o.learner = CH_CHOOSE_FOREST;
+			else if (strcmp(optarg, "gbdt") == 0)
+				o.learner = CH_CHOOSE_GBDT;
+			else
+				ch_die(2, "--learner: '%s' is not auto, forest or gbdt", optarg);
+			break;
+		case O_CALIBRATE: {
+			enum ch_calib_method cm;
+
+			if (strcmp(optarg, "auto") == 0)
+				o.calibrate = -1;
+			else if (ch_calib_parse(optarg, &cm) == 0)
+				o.calibrate = (int)cm;
+			else
+				ch_die(2, "--calibrate: '%s' is not auto, none, isotonic "
+				    "or platt", optarg);
+			break;
+		}
 		case O_CW:
 			if (strcmp(optarg, "balanced") == 0)
 				o.forest.balanced = 1;
@@ -129,6 +175,7 @@ main(int argc, char *argv[])
 				o.forest.balanced = 0;
 			else
 				ch_die(2, "--class-weight: '%s' is not balanced or none", optarg);
+			forest_set = 1;
 			break;
 		case O_SEED: o.forest.seed = (uint64_t)ch_opt_int("--seed", optarg, 0, 0x7fffffffL); break;
 		case O_JOBS: o.forest.jobs = (int)ch_opt_int("--jobs", optarg, 1, 1024); break;
@@ -141,6 +188,9 @@ main(int argc, char *argv[])
 	}
 	if (argc - optind > 1)
 		ch_usage(&use, 2);
+	/* a forest's own option asks for a forest */
+	if (forest_set && !learner_set)
+		o.learner = CH_CHOOSE_FOREST;
 	if (optind < argc)
 		input = argv[optind];
 
@@ -160,6 +210,9 @@ main(int argc, char *argv[])
 		ch_die(2, "%s", err.msg);
 	}
 	ch_progress_end(prog);
+	for (size_t i = 0; ch_verbosity() >= 0 && i < json_array_size(res.warnings); i++)
+		ch_warn("warning: %s", json_string_value(json_object_get(
+		    json_array_get(res.warnings, i), "message")));
 	if (fp != stdin)
 		fclose(fp);
 	if (ch_verbosity() > 0)
@@ -174,6 +227,7 @@ main(int argc, char *argv[])
 	ch_strv_free(fo.drop);
 	ch_strv_free(fo.numeric);
 	ch_strv_free(fo.categorical);
+	ch_strv_free(o.keep);
 	ch_fshut(stdout, "<stdout>");
 	return 0;
 }

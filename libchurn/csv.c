@@ -604,13 +604,60 @@ read_header(struct par *p, char *buf, size_t have, int eof, size_t *used,
 	return rc;
 }
 
+/* Hands buf[0..k) (whole records from line on) to the workers, waiting
+ * for room in the queue and emitting what is ready meanwhile. */
+static int
+enqueue(struct par *p, const char *buf, size_t k, long line,
+    struct ch_err *e)
+{
+	char *data = ch_malloc(k);
+	int rc;
+
+	memcpy(data, buf, k);
+	pthread_mutex_lock(&p->mu);
+	rc = emit_ready(p, 0, e);
+	while (rc == 0 && p->tail - p->head == p->cap) {
+		pthread_cond_wait(&p->cv, &p->mu);
+		rc = emit_ready(p, 0, e);
+	}
+	if (rc == 0) {
+		p->q[p->tail % p->cap] = (struct job){ .data = data, .len = k,
+		    .line = line };
+		p->tail++;
+		pthread_cond_broadcast(&p->cv);
+	} else
+		free(data);
+	pthread_mutex_unlock(&p->mu);
+	return rc;
+}
+
+/* Ends the run: the workers told to stop, what is left emitted (rc 0),
+ * or dropped (rc not 0); text says bytes came after the header. */
+static int
+finish(struct par *p, int rc, int text, struct ch_err *e)
+{
+	pthread_mutex_lock(&p->mu);
+	p->closed = 1;
+	pthread_cond_broadcast(&p->cv);
+	if (rc == 0)
+		rc = emit_ready(p, 1, e);
+	/* bytes after the header that gave no record (blank lines, or a
+	 * reader at fault): never success */
+	if (rc == 0 && text && p->rows == 0)
+		rc = ch_errf(e, "%s: no data rows after the header", p->name);
+	if (rc != 0)
+		discard_all(p);
+	pthread_mutex_unlock(&p->mu);
+	return rc;
+}
+
 int
 ch_csv_parallel(FILE *fp, const char *name, int jobs,
     const struct ch_csv_ops *ops, void *ctx, struct ch_err *e)
 {
 	struct par p = { .ops = ops, .ctx = ctx };
 	pthread_t *tid;
-	char *buf, *data;
+	char *buf;
 	size_t have = 0, cap = BLOCK + 1, n, k = 0;
 	long line = 1;
 	int i, nt = 0, rc = 0, eof = 0, header = 1;
@@ -664,23 +711,7 @@ ch_csv_parallel(FILE *fp, const char *name, int jobs,
 				k = have;   /* the last record, without a newline */
 			if (k > 0) {
 				text = 1;
-				data = ch_malloc(k);
-				memcpy(data, buf, k);
-				pthread_mutex_lock(&p.mu);
-				rc = emit_ready(&p, 0, e);
-				while (rc == 0 && p.tail - p.head == p.cap) {
-					pthread_cond_wait(&p.cv, &p.mu);
-					rc = emit_ready(&p, 0, e);
-				}
-				if (rc == 0) {
-					p.q[p.tail % p.cap] = (struct job){ .data = data,
-					    .len = k, .line = line };
-					p.tail++;
-					pthread_cond_broadcast(&p.cv);
-				} else {
-					free(data);
-				}
-				pthread_mutex_unlock(&p.mu);
+				rc = enqueue(&p, buf, k, line, e);
 			}
 		}
 		line += count_lines(buf, k);
@@ -689,19 +720,7 @@ ch_csv_parallel(FILE *fp, const char *name, int jobs,
 		if (eof && have == 0)
 			break;
 	}
-
-	pthread_mutex_lock(&p.mu);
-	p.closed = 1;
-	pthread_cond_broadcast(&p.cv);
-	if (rc == 0)
-		rc = emit_ready(&p, 1, e);
-	/* bytes after the header that gave no record (blank lines, or a
-	 * reader at fault): never success */
-	if (rc == 0 && text && p.rows == 0)
-		rc = ch_errf(e, "%s: no data rows after the header", p.name);
-	if (rc != 0)
-		discard_all(&p);
-	pthread_mutex_unlock(&p.mu);
+	rc = finish(&p, rc, text, e);
 	for (i = 0; i < nt; i++)
 		pthread_join(tid[i], NULL);
 	pthread_mutex_destroy(&p.mu);

@@ -1,4 +1,8 @@
-/* drift.h - data drift: PSI for numbers, L1 for categories */
+/*
+ * drift.h - data drift: counting two data sets in a model's codes, PSI for
+ * numbers, L1 for categories, the drift report.  Calls csv, schema, model
+ * and util; knows nothing of stores, registries or HTTP.
+ */
 #ifndef CHURN_DRIFT_H
 #define CHURN_DRIFT_H
 
@@ -162,7 +166,7 @@ double ch_drift_psi(const double *ref, const double *cur, int n);
 double ch_drift_l1(const double *ref, const double *cur, int n);
 
 /*
- * The drift report (CONTRACTS.md, "Drift report") of cur against ref, both
+ * The drift report (churn-drift(1), section Report) of cur against ref, both
  * counted with schema s, pred_edges (npred_edges, may be 0) being the edges
  * of the prediction codes.  version may be NULL (no model); now is the
  * report time.  Returns a new reference, or NULL with e filled (no current

@@ -1064,6 +1064,14 @@ ch_forest_predict(const struct ch_forest *f, const uint8_t *x)
 		for (k = 0; k < g; k++)
 			sum += tr[t + k].nodes[at[k]].value;
 	}
+	return ch_forest_link(f, sum);
+}
+
+double
+ch_forest_link(const struct ch_forest *f, double sum)
+{
+	if (f->learner == CH_LEARN_GBDT)
+		return 1 / (1 + exp(-(f->base + sum)));
 	return f->ntrees ? sum / f->ntrees : NAN;
 }
 
@@ -1075,6 +1083,8 @@ ch_forest_check(const struct ch_forest *f, struct ch_err *e)
 
 	if (!f)
 		return ch_errf(e, "no forest");
+	if (f->learner == CH_LEARN_GBDT && !isfinite(f->base))
+		return ch_errf(e, "boosted trees: base score not finite");
 	if (f->nfeat < 1 || f->ntrees < 1 || !f->trees)
 		return ch_errf(e, "forest of %d trees over %d features",
 		    f->ntrees, f->nfeat);
@@ -1091,7 +1101,9 @@ ch_forest_check(const struct ch_forest *f, struct ch_err *e)
 			const struct ch_node *nd = &tr->nodes[i];
 
 			if (nd->feat == -1) {
-				if (!isfinite(nd->value) || nd->value < 0 ||
+				if (f->learner == CH_LEARN_GBDT ?
+				    !isfinite(nd->value) :
+				    !isfinite(nd->value) || nd->value < 0 ||
 				    nd->value > 1)
 					return ch_errf(e, "tree %d: node %u: "
 					    "leaf value %g not in [0, 1]", t, i,

@@ -30,11 +30,23 @@ struct ch_tree {
 	uint8_t (*bitsets)[32]; /* 256-bit category sets */
 };
 
+/* What the trees' leaves hold and how they combine into a probability. */
+enum ch_learner {
+	CH_LEARN_FOREST,         /* leaves: probabilities, averaged */
+	CH_LEARN_GBDT            /* leaves: log-odds, summed onto base,
+	                            then the logistic function (gbdt.h) */
+};
+
 struct ch_forest {
 	int nfeat;
 	int ntrees;
 	struct ch_tree *trees;
+	enum ch_learner learner;
+	double base;             /* CH_LEARN_GBDT: initial log-odds */
 };
+
+/* Probability from the sum of a row's leaf values over the trees. */
+double ch_forest_link(const struct ch_forest *f, double sum);
 
 enum ch_maxfeat { CH_MF_SQRT, CH_MF_LOG2, CH_MF_ALL, CH_MF_COUNT, CH_MF_FRACTION };
 
@@ -79,7 +91,8 @@ int ch_forest_train(const struct ch_train_data *d,
     void (*progress)(int done, int total, void *arg), void *arg,
     struct ch_err *e);
 
-/* Churn probability for one row of codes x[nfeat]: mean of the trees. */
+/* Churn probability for one row of codes x[nfeat]: mean of the trees
+ * (or, boosted, the logistic of base plus their sum). */
 double ch_forest_predict(const struct ch_forest *f, const uint8_t *x);
 
 /* Validates a forest read from a file: child indices in range, no cycles

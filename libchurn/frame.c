@@ -268,12 +268,24 @@ numeric_edges(const struct distinct *d, size_t nd, uint64_t total, int maxb,
 	return ne;
 }
 
+/*
+ * A column is numeric when its non-missing cells are numbers but for at
+ * most one in BAD_SHARE of them: those few are bad cells, left missing and
+ * reported (the lines of the first BAD_LINES) in the frame's warnings --
+ * the rule churn-predict applies too, where such a cell is refused (or
+ * skipped with --skip-bad) rather than turning the column into text.
+ */
+#define BAD_SHARE 100
+#define BAD_LINES 5
+
 /* Turns a column of interned cells into a feature and its codes. */
 static int
 build_feature(struct reading *r, const long *line, struct col *c, int fi,
     const struct ch_frame_opts *o, struct ch_feature *f, uint8_t *codes,
-    struct ch_err *e)
+    json_t *warn, struct ch_err *e)
 {
+	uint8_t *bad = NULL;
+	uint64_t nbad = 0;
 	const char *name = r->hdr[r->fcol[fi]];
 	size_t nd = ch_strmap_count(c->vals), i, j, k, len;
 	struct distinct *d = ch_calloc(nd, sizeof *d);
@@ -297,11 +309,56 @@ build_feature(struct reading *r, const long *line, struct col *c, int fi,
 				    ch_csv_name(r->csv), line[j], name, s);
 				free(d);
 				free(map);
+				free(bad);
 				return -1;
 			}
-			numeric = 0;
+			if (!bad)
+				bad = ch_calloc(nd, 1);
+			bad[i] = 1;
+			nbad += d[i].count;
 		}
 	}
+	if (numeric && nbad && (nbad * BAD_SHARE > total || nbad == total)) {
+		numeric = 0;
+		nbad = 0;
+	}
+	if (numeric && nbad) {
+		/* a few bad cells: missing, and said */
+		char msg[512], vals[160] = "", at[96] = "";
+		json_t *lines = json_array();
+		size_t n = 0, vl = 0, al = 0;
+
+		for (j = 0; j < r->n && n < BAD_LINES; j++)
+			if (c->cell[j] != NOVAL && bad[c->cell[j]]) {
+				json_array_append_new(lines, json_integer(line[j]));
+				al += (size_t)snprintf(at + al, sizeof at - al, "%s%ld",
+				    n ? ", " : "", line[j]);
+				n++;
+			}
+		for (i = 0; i < nd && vl + 48 < sizeof vals; i++)
+			if (bad[i]) {
+				s = ch_strmap_key(c->vals, i, &len);
+				vl += (size_t)snprintf(vals + vl, sizeof vals - vl, "%s'%.*s'",
+				    vl ? ", " : "", (int)(len > 40 ? 40 : len), s);
+			}
+		snprintf(msg, sizeof msg, "%s: column '%s': %llu cell%s not a number "
+		    "(%s) at line%s %s%s: left missing, the column numeric",
+		    ch_csv_name(r->csv), name, (unsigned long long)nbad,
+		    nbad == 1 ? "" : "s", vals, n == 1 ? "" : "s", at,
+		    nbad > n ? ", ..." : "");
+		json_array_append_new(warn, json_pack("{s:s, s:s, s:s, s:o}",
+		    "column", name, "what", "not a number", "message", msg,
+		    "lines", lines));
+		/* out of the quantiles: they are missing */
+		total -= nbad;
+		for (i = 0, j = 0; i < nd; i++)
+			if (!bad[i])
+				d[j++] = d[i];
+			else
+				map[i] = CH_MISSING;
+		nd = j;
+	}
+	free(bad);
 	f->name = ch_strdup(name);
 	if (numeric) {
 		maxb = o->max_bins >= 2 && o->max_bins <= CH_MAXBINS ? o->max_bins : CH_MAXBINS;
@@ -366,6 +423,7 @@ new_frame(struct reading *r, const char *name)
 {
 	struct ch_frame *fr = ch_calloc(1, sizeof *fr);
 
+	fr->warnings = json_array();
 	fr->n = r->n;
 	fr->y = r->y;
 	fr->line = r->line;
@@ -418,7 +476,8 @@ ch_frame_load(FILE *fp, const char *name, const struct ch_frame_opts *o,
 	fr->codes = ch_calloc((size_t)r.nfeat, sizeof *fr->codes);
 	for (i = 0; i < r.nfeat; i++) {
 		fr->codes[i] = ch_malloc(r.n);
-		if (build_feature(&r, fr->line, &cols[i], i, o, &s->f[i], fr->codes[i], e) != 0)
+		if (build_feature(&r, fr->line, &cols[i], i, o, &s->f[i], fr->codes[i],
+		    fr->warnings, e) != 0)
 			goto out;
 		/* free as we go: peak memory is one column of cells less */
 		free(cols[i].cell);
@@ -512,5 +571,6 @@ ch_frame_free(struct ch_frame *f)
 	free(f->y);
 	free(f->line);
 	free(f->source);
+	json_decref(f->warnings);
 	free(f);
 }

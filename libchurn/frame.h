@@ -32,6 +32,8 @@ struct ch_frame {
 	long *line;              /* [n] input line of each row, for messages */
 	char sha256[65];         /* fingerprint of the input bytes */
 	char *source;            /* file name as given */
+	json_t *warnings;        /* findings while reading: [{column, what,
+	                            message, lines}] (ch_frame_load) */
 };
 
 /*

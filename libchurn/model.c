@@ -13,7 +13,8 @@
  * Layout (all integers little-endian), see churn-model(5):
  *   header:  "CHURNMDL" u32 format u32 flags(0) u64 payload-length
  *            u8[32] SHA-256 of the payload
- *   payload: u32 meta-length, meta (JSON, UTF-8)
+ *   payload: u32 meta-length, meta (JSON, UTF-8; format 2 adds "learner",
+ *              "base_score" and "calibration")
  *            u32 ntrees, u32 nfeat, then per tree:
  *              u32 nnodes, u32 nbitsets,
  *              nnodes x { i32 feat, u32 arg, u8 missing_left, u8 categorical,
@@ -65,6 +66,12 @@ meta_json(const struct ch_model *m)
 	json_object_set_new(o, "threshold", json_real(m->threshold));
 	json_object_set_new(o, "schema", ch_schema_to_json(m->schema));
 	json_object_set_new(o, "prediction_reference", ch_profile_to_json(&m->pred_ref));
+	json_object_set_new(o, "learner", json_string(
+	    m->forest->learner == CH_LEARN_GBDT ? "gbdt" : "forest"));
+	if (m->forest->learner == CH_LEARN_GBDT)
+		json_object_set_new(o, "base_score", json_real(m->forest->base));
+	json_object_set_new(o, "calibration", m->calib.method ?
+	    ch_calib_to_json(&m->calib) : json_null());
 	json_object_foreach(m->meta, key, k)
 		if (!json_object_get(o, key))
 			json_object_set(o, key, k);
@@ -143,10 +150,25 @@ ch_model_save(struct ch_model *m, const char *path, struct ch_err *e)
 }
 
 static int
-decode_forest(const unsigned char *p, size_t len, struct ch_forest **out,
-    const char *name, struct ch_err *e)
+decode_forest(const unsigned char *p, size_t len, const json_t *meta,
+    struct ch_forest **out, const char *name, struct ch_err *e)
 {
 	struct ch_forest *f = ch_calloc(1, sizeof *f);
+	const char *learner = json_string_value(json_object_get(meta, "learner"));
+
+	if (learner && strcmp(learner, "gbdt") == 0) {
+		f->learner = CH_LEARN_GBDT;
+		f->base = json_number_value(json_object_get(meta, "base_score"));
+		if (!json_is_number(json_object_get(meta, "base_score"))) {
+			ch_forest_free(f);
+			return ch_errf(e, "%s: corrupt model: boosted trees "
+			    "without base_score", name);
+		}
+	} else if (learner && strcmp(learner, "forest") != 0) {
+		ch_forest_free(f);
+		return ch_errf(e, "%s: corrupt model: unknown learner '%.40s'",
+		    name, learner);
+	}
 	uint32_t t, i, ntrees;
 	size_t off = 8;
 
@@ -253,6 +275,7 @@ ch_model_decode(const unsigned char *buf, size_t len, const char *name,
 	}
 	m = ch_calloc(1, sizeof *m);
 	m->meta = meta;
+	m->format = (int)format;
 	ch_sha256_hex(buf - HDR, len, m->sha256);
 	m->file_size = len;
 	v = json_string_value(json_object_get(meta, "version"));
@@ -274,7 +297,16 @@ ch_model_decode(const unsigned char *buf, size_t len, const char *name,
 		ch_errf(e, "%s: corrupt model: %s", name, why);
 		goto fail;
 	}
-	if (decode_forest(buf + 4 + mlen, plen - 4 - mlen, &m->forest, name, e) != 0)
+	if (format >= 2 &&
+	    ch_calib_from_json(json_object_get(meta, "calibration"), &m->calib, e) != 0) {
+		char why[sizeof e->msg];
+
+		snprintf(why, sizeof why, "%s", e->msg);
+		ch_errf(e, "%s: corrupt model: %s", name, why);
+		goto fail;
+	}
+	if (decode_forest(buf + 4 + mlen, plen - 4 - mlen,
+	    format >= 2 ? meta : NULL, &m->forest, name, e) != 0)
 		goto fail;
 	if (m->forest->nfeat != m->schema->nfeat) {
 		ch_errf(e, "%s: corrupt model: forest and schema disagree", name);
@@ -311,7 +343,7 @@ ch_model_predict(const struct ch_model *m, const uint8_t *codes)
 	double p;
 
 	ch_scorer_run(m->scorer, codes, 1, &p);
-	return p;
+	return ch_calib_apply(&m->calib, p);
 }
 
 struct part {
@@ -345,7 +377,7 @@ ch_model_predict_batch(const struct ch_model *m, const uint8_t *codes,
 	/* threads pay off only for batches of some size */
 	if (jobs <= 1 || n < 256) {
 		ch_scorer_run(m->scorer, codes, n, p);
-		return;
+		goto calibrate;
 	}
 	per = (n + (size_t)jobs - 1) / (size_t)jobs;
 	for (k = 0; k < jobs && off < n; k++, off += per) {
@@ -360,6 +392,10 @@ ch_model_predict_batch(const struct ch_model *m, const uint8_t *codes,
 	for (i = 1; i < k; i++)
 		if (started[i])
 			pthread_join(tid[i], NULL);
+calibrate:
+	if (m->calib.method != CH_CALIB_NONE)
+		for (off = 0; off < n; off++)
+			p[off] = ch_calib_apply(&m->calib, p[off]);
 }
 
 json_t *
@@ -385,11 +421,14 @@ ch_model_describe(const struct ch_model *m)
 	json_object_set_new(o, "created", json_string(created));
 	json_object_set_new(o, "sha256", json_string(m->sha256));
 	json_object_set_new(o, "size", json_integer((json_int_t)m->file_size));
-	json_object_set_new(o, "format", json_integer(CH_MODEL_FORMAT));
+	json_object_set_new(o, "format", json_integer(m->format ? m->format :
+	    CH_MODEL_FORMAT));
 	json_object_set_new(o, "target", json_string(m->schema->target));
 	json_object_set_new(o, "id", m->schema->id ? json_string(m->schema->id) : json_null());
 	json_object_set_new(o, "threshold", json_real(m->threshold));
 	json_object_set_new(o, "trees", json_integer(m->forest->ntrees));
+	json_object_set_new(o, "learner", json_string(
+	    m->forest->learner == CH_LEARN_GBDT ? "gbdt" : "forest"));
 	imp = json_object_get(m->meta, "importances");
 	for (i = 0; i < m->schema->nfeat; i++) {
 		const struct ch_feature *f = &m->schema->f[i];
@@ -418,6 +457,7 @@ ch_model_free(struct ch_model *m)
 	ch_schema_free(m->schema);
 	ch_forest_free(m->forest);
 	ch_scorer_free(m->scorer);
+	ch_calib_free(&m->calib);
 	ch_profile_free(&m->pred_ref);
 	json_decref(m->meta);
 	free(m);

@@ -8,13 +8,16 @@
 
 #include <jansson.h>
 
+#include "calib.h"
 #include "forest.h"
 #include "schema.h"
 #include "scorer.h"
 #include "util.h"
 
 #define CH_MODEL_MAGIC "CHURNMDL"
-#define CH_MODEL_FORMAT 1
+/* 1: a random forest; 2: adds "learner" (forest or gbdt), "base_score"
+ * and "calibration" to the metadata (format 1 files still load) */
+#define CH_MODEL_FORMAT 2
 
 /*
  * A trained model, as written by churn-train and read by every other tool.
@@ -27,12 +30,15 @@ struct ch_model {
 	struct ch_schema *schema;
 	struct ch_forest *forest;
 	struct ch_scorer *scorer; /* the forest, laid out for scoring */
+	struct ch_calib calib;   /* applied to the trees' probability */
 	struct ch_profile pred_ref; /* churn probability on held-out rows */
 	json_t *meta;            /* "params", "metrics", "oob", "importances",
 	                            "data" ... as churn-model(5) lists */
 	char sha256[65];         /* SHA-256 of the whole file, as sha256sum(1)
 	                            prints it (set by encode/decode) */
 	size_t file_size;        /* set by load/save */
+	int format;              /* the file's format (decode), or 0: this
+	                            program's (CH_MODEL_FORMAT) */
 };
 
 /* Serialises m to a buffer (malloc'd) and sets m->sha256 / file_size. */
@@ -52,7 +58,7 @@ int ch_model_decode(const unsigned char *buf, size_t len, const char *name,
     struct ch_model **out, struct ch_err *e);
 int ch_model_load(const char *path, struct ch_model **out, struct ch_err *e);
 
-/* Churn probability for one row of codes. */
+/* Churn probability for one row of codes (calibrated when the model is). */
 double ch_model_predict(const struct ch_model *m, const uint8_t *codes);
 
 /* Probabilities of n rows of codes (row-major, n x nfeat) into p,

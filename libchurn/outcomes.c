@@ -11,7 +11,7 @@
 #include "frame.h"
 #include "outcomes.h"
 #include "predlog.h"
-#include "registry_pg.h"
+#include "registry_db.h"
 #include "store.h"
 
 #define OUT_PREFIX "outcomes/"

@@ -10,7 +10,7 @@
 #include "csv.h"
 #include "model.h"
 #include "predlog.h"
-#include "registry_pg.h"
+#include "registry_db.h"
 #include "schema.h"
 #include "store.h"
 

@@ -1,4 +1,9 @@
-/* registry.h - model versions, aliases, alias history and drift reports */
+/*
+ * registry.h - the model registry: versions, aliases, alias history and
+ * drift reports, over a store (store.h) and an index kept either in that
+ * store or in PostgreSQL (pg.h); registry.c calls one of two backends
+ * (registry_impl.h) and never branches on which.
+ */
 #ifndef CHURN_REGISTRY_H
 #define CHURN_REGISTRY_H
 
@@ -23,7 +28,7 @@
  *   - database_url set (libpq conninfo or postgresql:// URL): PostgreSQL
  *     tables churn_model_versions, churn_aliases, churn_alias_history,
  *     churn_drift_reports, churn_window (churn-serve's live-traffic
- *     window), created and migrated on open (table
+ *     window, livewin.h), created and migrated on open (pg.h; table
  *     churn_schema_version); every change is one transaction, an alias
  *     names one version (primary key), the history is append-only (a
  *     trigger refuses UPDATE and DELETE).
@@ -56,8 +61,6 @@ struct ch_version_ref {
 	size_t size;       /* bytes of the artifact file */
 };
 
-/* Opens the store and, with a database URL, connects and migrates the
- * schema.  Returns 0 or -1 with e filled. */
 /* The store every program uses when neither a flag nor CHURN_STORE names
  * one: a directory below the current one. */
 #define CH_STORE_DEFAULT "var/store"
@@ -75,6 +78,8 @@ struct ch_version_ref {
 void ch_registry_opts_fill(struct ch_registry_opts *o,
     char *(*get)(const char *));
 
+/* Opens the store and, with a database URL, connects and migrates the
+ * schema.  Returns 0 or -1 with e filled (*out NULL). */
 int ch_registry_open(const struct ch_registry_opts *o, struct ch_registry **out,
     struct ch_err *e);
 void ch_registry_close(struct ch_registry *r);
@@ -190,7 +195,8 @@ int ch_registry_rollback(struct ch_registry *r, const char *alias,
 
 /*
  * Drift reports (churn-drift --record, churn-serve).  record_drift keeps a
- * copy of report (a drift report object as CONTRACTS.md describes);
+ * copy of report (a drift report object: ch_drift_report in drift.h, and
+ * churn-drift(1), section Report);
  * drift_reports returns {"reports":[report,...]} newest last, at most
  * limit of the most recent (0 = 100).  Without a database they live in
  * registry/drift.json in the store (the newest 1000 are kept).
@@ -201,28 +207,10 @@ json_t *ch_registry_drift_reports(struct ch_registry *r, size_t limit,
     struct ch_err *e);
 
 /*
- * churn-serve's live-traffic window in the database (table churn_window:
- * id, created, model_version, probability, row jsonb - the customer's
- * fields as received).  Both fail with "no database is configured" for a
- * registry whose index is in the store (the caller keeps files then).
- *
- * window_append takes lines[0..len) as JSON lines, one scored row a line,
- * in the form churn-serve's window files hold and `churn-drift --json-in`
- * reads: the customer's fields plus "churn_probability", "model_version"
- * and "time" (ISO-8601, the row's created; now when absent).  Empty lines
- * are skipped; lines need no terminating NUL.  In one transaction it
- * inserts them in order and, when keep > 0, deletes all but the newest
- * keep rows, so that the table stays bounded.  A line the database refuses
- * (not a JSON object) is skipped and counted in *refused (may be NULL),
- * the others are kept.  Returns 0, or -1 with e filled and nothing
- * stored (the database is down: the caller may retry with the same lines).
- *
- * window_read returns the newest limit rows, oldest first, as malloc'd
- * JSON lines of that same form (NUL-terminated, *len bytes without it;
- * *rows, when rows is not NULL, receives their number), or NULL with e.
- *
- *   ch_registry_window_append(r, "{\"tenure\":5,\"churn_probability\":0.3,"
- *       "\"model_version\":\"v1\"}\n", n, 20000, NULL, &e);
+ * churn-serve's live-traffic window (livewin.h says what these do), over
+ * the registry's database: both fail with "no database is configured" for
+ * a registry whose index is in the store (the caller keeps files then).
+ * The old names, kept while callers move to ch_livewin_append/read.
  */
 int ch_registry_window_append(struct ch_registry *r, const char *lines,
     size_t len, long keep, long *refused, struct ch_err *e);

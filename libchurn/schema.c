@@ -523,23 +523,38 @@ ch_schema_input_json(const struct ch_schema *s)
 	return o;
 }
 
+static void
+feature_free(struct ch_feature *f)
+{
+	int k;
+
+	free(f->name);
+	free(f->edges);
+	for (k = 0; f->cats && k < f->nbins; k++)
+		free(f->cats[k]);
+	free(f->cats);
+	ch_strmap_free(f->catmap);
+	free(f->catlen);
+	ch_profile_free(&f->ref);
+}
+
+void
+ch_schema_drop_feature(struct ch_schema *s, int i)
+{
+	feature_free(&s->f[i]);
+	memmove(&s->f[i], &s->f[i + 1], (size_t)(s->nfeat - i - 1) * sizeof *s->f);
+	s->nfeat--;
+}
+
 void
 ch_schema_free(struct ch_schema *s)
 {
-	int i, k;
+	int i;
 
 	if (!s)
 		return;
-	for (i = 0; i < s->nfeat; i++) {
-		free(s->f[i].name);
-		free(s->f[i].edges);
-		for (k = 0; s->f[i].cats && k < s->f[i].nbins; k++)
-			free(s->f[i].cats[k]);
-		free(s->f[i].cats);
-		ch_strmap_free(s->f[i].catmap);
-		free(s->f[i].catlen);
-		ch_profile_free(&s->f[i].ref);
-	}
+	for (i = 0; i < s->nfeat; i++)
+		feature_free(&s->f[i]);
 	free(s->f);
 	free(s->target);
 	free(s->positive);

@@ -140,6 +140,9 @@ int ch_profile_from_json(json_t *j, enum ch_ftype t, struct ch_profile *p,
     struct ch_err *e);
 void ch_profile_free(struct ch_profile *p);
 
+/* Removes feature i (freed; the later ones move down by one). */
+void ch_schema_drop_feature(struct ch_schema *s, int i);
+
 void ch_schema_free(struct ch_schema *s);
 
 #endif

@@ -45,6 +45,7 @@ add_luts(struct stree *t, int32_t k, int d, int32_t *nlut)
 
 struct ch_scorer {
 	int ntrees, nfeat;
+	struct ch_forest link;  /* learner, base, ntrees: mean or logistic */
 	struct stree *t;
 };
 
@@ -69,6 +70,8 @@ ch_scorer_new(const struct ch_forest *f)
 
 	s->ntrees = f->ntrees;
 	s->nfeat = f->nfeat;
+	s->link = (struct ch_forest){ .nfeat = f->nfeat, .ntrees = f->ntrees,
+	    .learner = f->learner, .base = f->base };
 	s->t = ch_calloc((size_t)f->ntrees, sizeof *s->t);
 	for (t = 0; t < f->ntrees; t++) {
 		const struct ch_tree *tr = &f->trees[t];
@@ -193,7 +196,7 @@ ch_scorer_run(const struct ch_scorer *s, const uint8_t *x, size_t n,
 			walk(&s->t[t], 0, x + b * nf, nf, a, d, m, acc);
 		}
 		for (i = 0; i < m; i++)
-			p[b + i] = s->ntrees ? acc[i] / s->ntrees : NAN;
+			p[b + i] = ch_forest_link(&s->link, acc[i]);
 	}
 }
 

@@ -459,7 +459,8 @@ github_hook(struct MHD_Connection *c, struct req *r)
 	keys[nk] = NULL;
 	pthread_mutex_lock(&hook_mu);
 	if (!ledger)
-		ledger = hook_ledger_file(cfg.state_dir);
+		ledger = cfg.database_url ? hook_ledger_db() :
+		    hook_ledger_file(cfg.state_dir);
 	/* rc: -1 ledger trouble, 0 seen before, 1 + PIPE_* or -2 */
 	if ((rc = ledger->claim(ledger, keys, time(NULL), &e)) == 1)
 		rc = (rc = pipeline_submit(env, &pid, &e)) < 0 ? -2 : rc + 1;

@@ -83,23 +83,23 @@ guard_init(void)
 		if (setrlimit(RLIMIT_NOFILE, &rl) != 0)
 			getrlimit(RLIMIT_NOFILE, &rl);
 	}
-	G.spare = cfg.conn_limit / 8 ? cfg.conn_limit / 8 : 1;
+	/* the limit in force is G.limit: cfg is never written after
+	 * start-up, and here it is only read */
+	G.limit = cfg.conn_limit;
+	G.spare = G.limit / 8 ? G.limit / 8 : 1;
 	/* the limit, the spare ones closing to make room, a few accepted
 	 * by other threads at the same moment, and the reserve */
 	room = rl.rlim_cur > FD_RESERVE + 2 * threads ?
 	    rl.rlim_cur - FD_RESERVE - 2 * threads : 9;
 	if (rl.rlim_cur != RLIM_INFINITY &&
-	    (rlim_t)cfg.conn_limit + G.spare > room) {
-		unsigned was = cfg.conn_limit;
-
-		cfg.conn_limit = room * 8 / 9 ? (unsigned)(room * 8 / 9) : 1;
-		G.spare = cfg.conn_limit / 8 ? cfg.conn_limit / 8 : 1;
+	    (rlim_t)G.limit + G.spare > room) {
+		G.limit = room * 8 / 9 ? (unsigned)(room * 8 / 9) : 1;
+		G.spare = G.limit / 8 ? G.limit / 8 : 1;
 		slog("warn", "--max-connections lowered to fit the limit of "
-		    "open files", json_pack("{s:i,s:i,s:I}", "asked", (int)was,
-		    "max_connections", (int)cfg.conn_limit, "open_files",
-		    (json_int_t)rl.rlim_cur));
+		    "open files", json_pack("{s:i,s:i,s:I}", "asked",
+		    (int)cfg.conn_limit, "max_connections", (int)G.limit,
+		    "open_files", (json_int_t)rl.rlim_cur));
 	}
-	G.limit = cfg.conn_limit;
 	/* libmicrohttpd shares its limit among its threads: give each all
 	 * of it, so that it never refuses before the guard does */
 	mhd = (unsigned long long)(G.limit + G.spare + 2 * threads) * threads;

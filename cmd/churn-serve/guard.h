@@ -9,8 +9,9 @@
 #include "serve.h"
 
 /*
- * Raises the soft limit of open files to the hard one and lowers
- * cfg.conn_limit (with a warning) when the descriptors cannot hold it.
+ * Raises the soft limit of open files to the hard one and takes a lower
+ * limit than cfg.conn_limit (with a warning) when the descriptors cannot
+ * hold it.
  * Returns the connection limit to give libmicrohttpd: above the guard's
  * own, so that the guard, not libmicrohttpd, decides and counts every
  * refusal.

@@ -12,6 +12,8 @@
 
 #include "serve.h"
 
+#include "fleet.h"
+
 /* --- the ledger of deliveries: one file in the state directory -------- */
 
 /*
@@ -149,14 +151,107 @@ hook_ledger_file(const char *dir)
 	return &f->base;
 }
 
+/* --- the ledger of deliveries: one table shared by a fleet ------------ */
+
+/* With a database (CHURN_DATABASE_URL), table churn_hook_deliveries
+ * (fleet.h): replicas that get the same delivery at once start one run. */
+struct db_ledger {
+	struct hook_ledger base;
+	struct ch_fleetdb *d;       /* opened on first use, again after a
+	                               failure */
+};
+
+static int
+dl_claim(struct hook_ledger *l, const char *const keys[], time_t now,
+    struct ch_err *e)
+{
+	struct db_ledger *f = (struct db_ledger *)l;
+	int rc;
+
+	(void)now;          /* the database's clock: one for the fleet */
+	if (!f->d && ch_fleetdb_open(cfg.database_url,
+	    (long)cfg.registry_timeout, &f->d, e) != 0)
+		return -1;
+	if ((rc = ch_fleetdb_claim(f->d, keys, HOOK_KEEP, e)) < 0) {
+		ch_fleetdb_close(f->d);
+		f->d = NULL;
+	}
+	return rc;
+}
+
+static void
+dl_close(struct hook_ledger *l)
+{
+	struct db_ledger *f = (struct db_ledger *)l;
+
+	ch_fleetdb_close(f->d);
+	free(f);
+}
+
+struct hook_ledger *
+hook_ledger_db(void)
+{
+	struct db_ledger *f = ch_calloc(1, sizeof *f);
+
+	f->base.claim = dl_claim;
+	f->base.close = dl_close;
+	return &f->base;
+}
+
 /* --- the pipeline: one run at a time, at most one more queued -------- */
 
+/*
+ * With a database, one at a time in the whole fleet too: a replica runs
+ * the pipeline only while its own connection holds the pipeline lock (a
+ * session advisory lock, fleet.h); a push that finds it held elsewhere is
+ * queued here and starts when the lock is free.  A database that cannot
+ * be reached does not stop the pipeline: it runs, and says so.
+ */
 static struct {
 	pthread_mutex_t mu;
 	int running;
 	char **queued;              /* env of the run to come, or NULL */
 	char **env;                 /* env of the run in progress */
+	struct ch_fleetdb *db;      /* holds the fleet's pipeline lock */
+	int locked;
 } P = { .mu = PTHREAD_MUTEX_INITIALIZER };
+
+/* 1: this replica may run (it holds the lock, or there is no database),
+ * 0: another replica's run holds it.  With P.mu held, or from the one
+ * runner thread. */
+static int
+fleet_lock(void)
+{
+	struct ch_err e;
+	int rc;
+
+	if (!cfg.database_url || P.locked)
+		return 1;
+	if ((P.db || ch_fleetdb_open(cfg.database_url,
+	    (long)cfg.registry_timeout, &P.db, &e) == 0) &&
+	    (rc = ch_fleetdb_trylock(P.db, &e)) >= 0) {
+		P.locked = rc;
+		return rc;
+	}
+	ch_fleetdb_close(P.db);
+	P.db = NULL;
+	slog("warn", "pipeline lock not taken: running without it",
+	    json_pack("{s:o}", "error", jtext(e.msg)));
+	return 1;
+}
+
+static void
+fleet_unlock(void)
+{
+	struct ch_err e;
+
+	if (P.locked && ch_fleetdb_unlock(P.db, &e) != 0) {
+		/* the lock ends with the session */
+		ch_fleetdb_close(P.db);
+		P.db = NULL;
+	}
+	P.locked = 0;
+}
 
 static char **
 env_copy(char *const env[])
@@ -200,11 +295,24 @@ runner(void *arg)
 	int status;
 
 	for (;;) {
-		while (waitpid(pid, &status, 0) < 0 && errno == EINTR)
-			;
-		slog("info", "pipeline finished", json_pack("{s:i,s:i}", "pid",
-		    (int)pid, "status", WIFEXITED(status) ?
-		    WEXITSTATUS(status) : 128 + WTERMSIG(status)));
+		if (pid > 0) {
+			while (waitpid(pid, &status, 0) < 0 && errno == EINTR)
+				;
+			slog("info", "pipeline finished", json_pack("{s:i,s:i}",
+			    "pid", (int)pid, "status", WIFEXITED(status) ?
+			    WEXITSTATUS(status) : 128 + WTERMSIG(status)));
+		} else {
+			/* another replica's run: wait for the lock, unless
+			 * the queued run is dropped (shutdown) */
+			pthread_mutex_lock(&P.mu);
+			while (P.queued && !fleet_lock()) {
+				pthread_mutex_unlock(&P.mu);
+				nanosleep(&(struct timespec){ 0, 250000000L },
+				    NULL);
+				pthread_mutex_lock(&P.mu);
+			}
+			pthread_mutex_unlock(&P.mu);
+		}
 		pthread_mutex_lock(&P.mu);
 		for (;;) {
 			env_free(P.env);
@@ -216,6 +324,7 @@ runner(void *arg)
 			    json_pack("{s:s}", "error", e.msg));
 		}
 		if (!P.env) {
+			fleet_unlock();
 			P.running = 0;
 			pthread_mutex_unlock(&P.mu);
 			return NULL;
@@ -241,12 +350,22 @@ pipeline_submit(char *const env[], pid_t *pid, struct ch_err *e)
 		pthread_mutex_unlock(&P.mu);
 		return rc;
 	}
-	P.env = env_copy(env);
-	if ((*pid = spawn(P.env, e)) < 0) {
-		env_free(P.env);
-		P.env = NULL;
-		pthread_mutex_unlock(&P.mu);
-		return -1;
+	if (!fleet_lock()) {
+		/* another replica runs one: this one waits for the lock */
+		P.queued = env_copy(env);
+		*pid = -1;
+		rc = PIPE_QUEUED;
+		slog("info", "another replica runs the pipeline: queued", NULL);
+	} else {
+		P.env = env_copy(env);
+		if ((*pid = spawn(P.env, e)) < 0) {
+			env_free(P.env);
+			P.env = NULL;
+			fleet_unlock();
+			pthread_mutex_unlock(&P.mu);
+			return -1;
+		}
+		rc = PIPE_STARTED;
 	}
 	P.running = 1;
 	pthread_attr_init(&a);
@@ -255,12 +374,14 @@ pipeline_submit(char *const env[], pid_t *pid, struct ch_err *e)
 		/* nobody will wait for it: it runs on, unqueued-after */
 		P.running = 0;
 		env_free(P.env);
-		P.env = NULL;
+		env_free(P.queued);
+		P.env = P.queued = NULL;
+		fleet_unlock();
 		slog("warn", "pipeline started without a waiter", NULL);
 	}
 	pthread_attr_destroy(&a);
 	pthread_mutex_unlock(&P.mu);
-	return PIPE_STARTED;
+	return rc;
 }
 
 void

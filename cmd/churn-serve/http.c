@@ -21,10 +21,45 @@
 
 static atomic_long inflight;
 static atomic_int stopping;
+static atomic_int draining;     /* SIGTERM: /ready says 503 */
 
 /* --- answers ------------------------------------------------------ */
 
 const char JSON[] = "application/json";
+
+/* Every answer goes out here: the headers each one carries (request id,
+ * CORS, Connection: close when closing), then the queue; resp is
+ * destroyed, len is its body's size for the access log. */
+static enum MHD_Result
+queue(struct MHD_Connection *c, struct req *r, int status,
+    struct MHD_Response *resp, size_t len)
+{
+	enum MHD_Result ret;
+
+	MHD_add_response_header(resp, "X-Request-Id", r->id);
+	if (r->cors) {
+		MHD_add_response_header(resp, "Access-Control-Allow-Origin",
+		    r->cors);
+		MHD_add_response_header(resp, "Access-Control-Expose-Headers",
+		    "X-Request-Id, Retry-After, Warning");
+	}
+	if (cfg.cors_origins)
+		MHD_add_response_header(resp, "Vary", "Origin");
+	if (r->warning)
+		MHD_add_response_header(resp, "Warning", r->warning);
+	if (status == MHD_HTTP_UNAUTHORIZED)
+		MHD_add_response_header(resp, MHD_HTTP_HEADER_WWW_AUTHENTICATE,
+		    "Bearer");
+	if (r->close || atomic_load_explicit(&stopping, memory_order_relaxed) ||
+	    atomic_load_explicit(&draining, memory_order_relaxed))
+		MHD_add_response_header(resp, MHD_HTTP_HEADER_CONNECTION,
+		    "close");
+	r->status = status;
+	r->sent = strcmp(r->method, "HEAD") ? len : 0;
+	ret = MHD_queue_response(c, (unsigned)status, resp);
+	MHD_destroy_response(resp);
+	return ret;
+}
 
 enum MHD_Result
 send_buf(struct MHD_Connection *c, struct req *r, int status,
@@ -32,7 +67,6 @@ send_buf(struct MHD_Connection *c, struct req *r, int status,
     const char *allow)
 {
 	struct MHD_Response *resp;
-	enum MHD_Result ret;
 
 	if (!(resp = MHD_create_response_from_buffer(len, buf, mode))) {
 		if (mode == MHD_RESPMEM_MUST_FREE)
@@ -42,18 +76,7 @@ send_buf(struct MHD_Connection *c, struct req *r, int status,
 	MHD_add_response_header(resp, MHD_HTTP_HEADER_CONTENT_TYPE, type);
 	if (allow)
 		MHD_add_response_header(resp, MHD_HTTP_HEADER_ALLOW, allow);
-	if (r->warning)
-		MHD_add_response_header(resp, "Warning", r->warning);
-	if (status == MHD_HTTP_UNAUTHORIZED)
-		MHD_add_response_header(resp, MHD_HTTP_HEADER_WWW_AUTHENTICATE,
-		    "Bearer");
-	if (r->close || atomic_load_explicit(&stopping, memory_order_relaxed))
-		MHD_add_response_header(resp, MHD_HTTP_HEADER_CONNECTION,
-		    "close");
-	r->status = status;
-	ret = MHD_queue_response(c, (unsigned)status, resp);
-	MHD_destroy_response(resp);
-	return ret;
+	return queue(c, r, status, resp, len);
 }
 
 /* Answers with j (stolen) as JSON; allow for 405.  j may be NULL (a
@@ -68,7 +91,7 @@ send_json_allow(struct MHD_Connection *c, struct req *r, int status,
 	json_decref(j);
 	if (!s) {
 		slog("error", "answer not encoded", json_pack("{s:s,s:i}",
-		    "route", route_name[r->route], "status", status));
+		    "route", route_name(r->route), "status", status));
 		return send_buf(c, r, 500, JSON, "{\"error\":\"out of memory\"}",
 		    25, MHD_RESPMEM_PERSISTENT, NULL);
 	}
@@ -100,9 +123,9 @@ fail(struct MHD_Connection *c, struct req *r, int status, const char *allow,
 	vsnprintf(msg, sizeof msg, fmt, ap);
 	va_end(ap);
 	if (status >= 500)
-		slog("error", "request failed", json_pack("{s:s,s:i,s:o}",
-		    "route", route_name[r->route], "status", status,
-		    "error", jtext(msg)));
+		slog("error", "request failed", json_pack("{s:s,s:i,s:o,s:s}",
+		    "route", route_name(r->route), "status", status,
+		    "error", jtext(msg), "request_id", r->id));
 	return send_json_allow(c, r, status, json_pack("{s:o}", "error",
 	    jtext(msg)), allow);
 }
@@ -240,7 +263,7 @@ admin_ok(struct MHD_Connection *c)
 
 /* --- read-only routes ---------------------------------------------- */
 
-static enum MHD_Result
+enum MHD_Result
 health(struct MHD_Connection *c, struct req *r)
 {
 	struct loaded *l = model_acquire();
@@ -259,12 +282,15 @@ health(struct MHD_Connection *c, struct req *r)
 	return send_json(c, r, 200, j);
 }
 
-static enum MHD_Result
+enum MHD_Result
 ready(struct MHD_Connection *c, struct req *r)
 {
-	struct loaded *l = model_acquire();
+	struct loaded *l;
 
-	if (!l)
+	/* a load balancer stops sending before the listener closes */
+	if (atomic_load_explicit(&draining, memory_order_relaxed))
+		return fail(c, r, 503, NULL, "shutting down");
+	if (!(l = model_acquire()))
 		return fail(c, r, 503, NULL, "no model loaded");
 	model_release(l);
 	return send_buf(c, r, 200, JSON, "{\"ready\":true}", 14,
@@ -288,6 +314,18 @@ model_json(struct MHD_Connection *c, struct req *r, int schema)
 	return ret;
 }
 
+enum MHD_Result
+model_schema(struct MHD_Connection *c, struct req *r)
+{
+	return model_json(c, r, 1);
+}
+
+enum MHD_Result
+model_info(struct MHD_Connection *c, struct req *r)
+{
+	return model_json(c, r, 0);
+}
+
 /* 503 {"error": e} with Retry-After: retry seconds (the registry view is
  * not there yet), else 502 (the state dir cannot be read) */
 static enum MHD_Result
@@ -295,8 +333,8 @@ unavailable(struct MHD_Connection *c, struct req *r, const char *what,
     int retry, const struct ch_err *e)
 {
 	struct MHD_Response *resp;
-	enum MHD_Result ret;
 	char n[16], *s;
+	size_t len;
 	json_t *j;
 
 	if (retry <= 0)
@@ -307,7 +345,8 @@ unavailable(struct MHD_Connection *c, struct req *r, const char *what,
 		return fail(c, r, 503, NULL, "%s is not available", what);
 	}
 	json_decref(j);
-	if (!(resp = MHD_create_response_from_buffer(strlen(s), s,
+	len = strlen(s);
+	if (!(resp = MHD_create_response_from_buffer(len, s,
 	    MHD_RESPMEM_MUST_FREE))) {
 		free(s);
 		return MHD_NO;
@@ -315,15 +354,12 @@ unavailable(struct MHD_Connection *c, struct req *r, const char *what,
 	snprintf(n, sizeof n, "%d", retry);
 	MHD_add_response_header(resp, MHD_HTTP_HEADER_CONTENT_TYPE, JSON);
 	MHD_add_response_header(resp, MHD_HTTP_HEADER_RETRY_AFTER, n);
-	r->status = 503;
-	ret = MHD_queue_response(c, 503, resp);
-	MHD_destroy_response(resp);
-	return ret;
+	return queue(c, r, 503, resp, len);
 }
 
 /* GET /models and /drift/reports: from the refresher's view of the
  * registry (refresher.c), never from the network */
-static enum MHD_Result
+enum MHD_Result
 models(struct MHD_Connection *c, struct req *r)
 {
 	struct ch_err e;
@@ -335,7 +371,7 @@ models(struct MHD_Connection *c, struct req *r)
 	return send_json(c, r, 200, j);
 }
 
-static enum MHD_Result
+enum MHD_Result
 reports(struct MHD_Connection *c, struct req *r)
 {
 	const char *lim = query(c, "limit");
@@ -356,8 +392,8 @@ reports(struct MHD_Connection *c, struct req *r)
 	return send_json(c, r, 200, j);
 }
 
-static enum MHD_Result
-metrics(struct MHD_Connection *c, struct req *r)
+enum MHD_Result
+metrics_page(struct MHD_Connection *c, struct req *r)
 {
 	size_t len;
 	char *s = metrics_render(&len);
@@ -366,19 +402,21 @@ metrics(struct MHD_Connection *c, struct req *r)
 	    s, len, MHD_RESPMEM_MUST_FREE, NULL);
 }
 
-static enum MHD_Result
-ui(struct MHD_Connection *c, struct req *r, const char *url)
+/* GET /, /index.html, /favicon.ico and /static/<file>: the files of
+ * ui/ built in */
+enum MHD_Result
+ui(struct MHD_Connection *c, struct req *r)
 {
+	const char *url = r->url;
 	const struct asset *a = NULL;
 	struct MHD_Response *resp;
-	enum MHD_Result ret;
 
-	if (r->route == R_FAVICON && !(a = asset_find("favicon.ico")))
+	if (!strcmp(url, "/favicon.ico") && !(a = asset_find("favicon.ico")))
 		return send_buf(c, r, 204, "image/x-icon", "", 0,
 		    MHD_RESPMEM_PERSISTENT, NULL);
-	if (r->route == R_UI)
+	if (!strcmp(url, "/") || !strcmp(url, "/index.html"))
 		a = asset_find("index.html");
-	else if (r->route == R_STATIC && !(a = asset_find(url + 1)))
+	else if (!strncmp(url, "/static/", 8) && !(a = asset_find(url + 1)))
 		a = asset_find(url + 8);    /* ui/app.js as /static/app.js */
 	if (!a)
 		return fail(c, r, 404, NULL, "no such file: %s", url);
@@ -389,112 +427,120 @@ ui(struct MHD_Connection *c, struct req *r, const char *url)
 	MHD_add_response_header(resp, MHD_HTTP_HEADER_CONTENT_TYPE, a->type);
 	MHD_add_response_header(resp, MHD_HTTP_HEADER_CACHE_CONTROL, "no-cache");
 	MHD_add_response_header(resp, "X-Content-Type-Options", "nosniff");
-	r->status = 200;
-	ret = MHD_queue_response(c, 200, resp);
-	MHD_destroy_response(resp);
-	return ret;
+	return queue(c, r, 200, resp, a->len);
 }
 
 /* --- routing ------------------------------------------------------- */
 
-static const struct {
-	const char *path;
-	enum route route;
-	int post;                   /* 1: POST only; 0: GET and HEAD */
-	int admin;                  /* needs the bearer token */
-	int body;                   /* needs a body */
-} routes[] = {
-	{ "/", R_UI, 0, 0, 0 },
-	{ "/index.html", R_UI, 0, 0, 0 },
-	{ "/favicon.ico", R_FAVICON, 0, 0, 0 },
-	{ "/health", R_HEALTH, 0, 0, 0 },
-	{ "/ready", R_READY, 0, 0, 0 },
-	{ "/predict/schema", R_SCHEMA, 0, 0, 0 },
-	{ "/predict", R_PREDICT, 1, 0, 1 },
-	{ "/model", R_MODEL, 0, 0, 0 },
-	{ "/models", R_MODELS, 0, 0, 0 },
-	{ "/drift/reports", R_DRIFT_REPORTS, 0, 0, 0 },
-	{ "/drift/check", R_DRIFT_CHECK, 1, 1, 0 },
-	{ "/reload", R_RELOAD, 1, 1, 0 },
-	{ "/retrain", R_RETRAIN, 1, 1, 0 },
-	{ "/hooks/github", R_HOOK, 1, 0, 1 },
-	{ "/metrics", R_METRICS, 0, 0, 0 },
-};
-#define NROUTES (sizeof routes / sizeof routes[0])
-
-static int
-route_of(const char *url)
+/* OPTIONS from a listed origin (--cors-origin) asking whether it may
+ * send a request: the route's methods and the headers a client sends */
+static enum MHD_Result
+preflight(struct MHD_Connection *c, struct req *r)
 {
-	size_t i;
+	struct MHD_Response *resp;
 
-	for (i = 0; i < NROUTES; i++)
-		if (!strcmp(url, routes[i].path))
-			return (int)i;
-	return -1;
+	if (!(resp = MHD_create_response_from_buffer(0, "",
+	    MHD_RESPMEM_PERSISTENT)))
+		return MHD_NO;
+	MHD_add_response_header(resp, "Access-Control-Allow-Methods",
+	    route_allow(r->route));
+	MHD_add_response_header(resp, "Access-Control-Allow-Headers",
+	    "Authorization, Content-Type, X-Request-Id");
+	MHD_add_response_header(resp, "Access-Control-Max-Age", "600");
+	return queue(c, r, 204, resp, 0);
 }
 
+/* Everything a row of the route table says, checked in the order a
+ * client can fix them; then its handler. */
 static enum MHD_Result
-dispatch(struct MHD_Connection *c, struct req *r, const char *url,
-    const char *method, int i)
+dispatch(struct MHD_Connection *c, struct req *r, const char *method)
 {
-	int post = !strcmp(method, "POST");
-	int get = !strcmp(method, "GET") || !strcmp(method, "HEAD");
+	const char *url = r->url;
+	const struct route *rt;
+	unsigned m = !strcmp(method, "GET") || !strcmp(method, "HEAD") ?
+	    RM_GET : !strcmp(method, "POST") ? RM_POST : 0;
 
-	if (r->route == R_STATIC) {
-		if (!get)
-			return fail(c, r, 405, "GET, HEAD", "%s %s: method not "
-			    "allowed", method, url);
-		return ui(c, r, url);
-	}
-	if (i < 0)
+	if (r->route < 0)
 		return fail(c, r, 404, NULL, "no such route: %s", url);
-	if (routes[i].post ? !post : !get)
-		return fail(c, r, 405, routes[i].post ? "POST" : "GET, HEAD",
+	rt = &routes[r->route];
+	if (r->cors && !strcmp(method, "OPTIONS") &&
+	    header(c, "Access-Control-Request-Method"))
+		return preflight(c, r);
+	if (!(rt->methods & m))
+		return fail(c, r, 405, route_allow(r->route),
 		    "%s %s: method not allowed", method, url);
-	if (routes[i].admin && !admin_ok(c)) {
-		slog("warn", "unauthorised", json_pack("{s:o}", "route",
-		    jtext(url)));
+	if (rt->flags & RF_ADMIN && !admin_ok(c)) {
+		slog("warn", "unauthorised", json_pack("{s:o,s:s}", "route",
+		    jtext(url), "request_id", r->id));
 		return fail(c, r, 401, NULL, "%s: a valid "
 		    "'Authorization: Bearer' token is required", url);
 	}
 	/* /reload and /drift/check may come without a body (curl -X POST) */
-	if (routes[i].post && routes[i].body && !has_length(c))
+	if (m == RM_POST && rt->flags & RF_BODY && !has_length(c))
 		return fail(c, r, 411, NULL, "%s: a body length is required "
 		    "(Content-Length)", url);
 	if (r->too_big)
 		return fail(c, r, 413, NULL, "%s: body larger than %zu bytes",
 		    url, cfg.body_limit);
-	switch (r->route) {
-	case R_UI:
-	case R_FAVICON:
-		return ui(c, r, url);
-	case R_HEALTH:
-		return health(c, r);
-	case R_READY:
-		return ready(c, r);
-	case R_SCHEMA:
-		return model_json(c, r, 1);
-	case R_MODEL:
-		return model_json(c, r, 0);
-	case R_MODELS:
-		return models(c, r);
-	case R_DRIFT_REPORTS:
-		return reports(c, r);
-	case R_METRICS:
-		return metrics(c, r);
-	case R_PREDICT:
-		return predict(c, r);
-	case R_RELOAD:
-		return reload(c, r);
-	case R_DRIFT_CHECK:
-		return drift_check(c, r);
-	case R_RETRAIN:
-		return retrain(c, r);
-	case R_HOOK:
-		return github_hook(c, r);
-	default:
-		return fail(c, r, 404, NULL, "no such route: %s", url);
+	return rt->handler(c, r);
+}
+
+/* The client's X-Request-Id when it is 1 to REQUEST_ID_MAX safe
+ * characters (it reaches logs and headers as it is), else 32 random hex
+ * digits */
+static void
+request_id(struct MHD_Connection *c, char id[REQUEST_ID_MAX + 1])
+{
+	static const char safe[] = "abcdefghijklmnopqrstuvwxyz"
+	    "ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-_.:+/=@";
+	static atomic_ulong seq;
+	const char *v = header(c, "X-Request-Id");
+	unsigned char b[16];
+	size_t n, i;
+
+	if (v && (n = strlen(v)) > 0 && n <= REQUEST_ID_MAX &&
+	    strspn(v, safe) == n) {
+		memcpy(id, v, n + 1);
+		return;
 	}
+	if (getentropy(b, sizeof b) != 0) {
+		/* never seen on Linux; unique within the process still */
+		unsigned long k = atomic_fetch_add(&seq, 1);
+		memset(b, 0, sizeof b);
+		memcpy(b, &k, sizeof k);
+	}
+	for (i = 0; i < sizeof b; i++)
+		snprintf(id + 2 * i, 3, "%02x", b[i]);
+}
+
+/* The listed origin (--cors-origin) that origin is, "*" when the list
+ * holds it, or NULL */
+static const char *
+cors_origin(const char *origin)
+{
+	const char *const *o;
+
+	if (!origin || !cfg.cors_origins)
+		return NULL;
+	for (o = cfg.cors_origins; *o; o++)
+		if (!strcmp(*o, "*") || !strcmp(*o, origin))
+			return *o;
+	return NULL;
+}
+
+/* The client's address as text, for the access log */
+static void
+remote(struct MHD_Connection *c, char *out, size_t n)
+{
+	const union MHD_ConnectionInfo *ci =
+	    MHD_get_connection_info(c, MHD_CONNECTION_INFO_CLIENT_ADDRESS);
+	const struct sockaddr *sa = ci ? ci->client_addr : NULL;
+
+	snprintf(out, n, "?");
+	if (sa)
+		getnameinfo(sa, sa->sa_family == AF_INET6 ?
+		    sizeof(struct sockaddr_in6) : sizeof(struct sockaddr_in),
+		    out, (socklen_t)n, NULL, 0, NI_NUMERICHOST);
 }
 
 static enum MHD_Result
@@ -504,7 +550,6 @@ handler(void *cls, struct MHD_Connection *c, const char *url,
 {
 	struct req *r = *ctx;
 	enum MHD_Result ret;
-	int i;
 
 	(void)cls, (void)version;
 	if (!r) {
@@ -514,13 +559,13 @@ handler(void *cls, struct MHD_Connection *c, const char *url,
 		r->t0 = ch_seconds();
 		*ctx = r;
 		atomic_fetch_add(&inflight, 1);
-		i = route_of(url);
-		r->route = i >= 0 ? routes[i].route :
-		    !strncmp(url, "/static/", 8) ? R_STATIC : R_NOTFOUND;
-		if (cfg.access_log) {
-			r->url = ch_strdup(url);
-			snprintf(r->method, sizeof r->method, "%s", method);
-		}
+		r->route = route_find(url);
+		r->url = ch_strdup(url);
+		snprintf(r->method, sizeof r->method, "%s", method);
+		request_id(c, r->id);
+		r->cors = cors_origin(header(c, "Origin"));
+		if (cfg.access_log)
+			remote(c, r->remote, sizeof r->remote);
 		if ((ret = check_framing(c, r)) != MHD_YES || r->status)
 			return ret;
 		/* refuse a body announced too large before reading it */
@@ -554,7 +599,7 @@ handler(void *cls, struct MHD_Connection *c, const char *url,
 	}
 	if (r->status)      /* answered already (413 up front) */
 		return MHD_YES;
-	return dispatch(c, r, url, method, route_of(url));
+	return dispatch(c, r, method);
 }
 
 static void
@@ -570,11 +615,13 @@ completed(void *cls, struct MHD_Connection *c, void **ctx,
 	dt = ch_seconds() - r->t0;
 	metrics_request(r->route, r->status, dt);
 	if (cfg.access_log)
-		slog("info", "request", json_pack("{s:o,s:o,s:i,s:f,s:I}",
-		    "method", jtext(r->method),
+		slog("info", "request", json_pack("{s:o,s:o,s:i,s:f,s:I,s:I,"
+		    "s:s,s:s}", "method", jtext(r->method),
 		    "path", jtext(r->url ? r->url : ""),
 		    "status", r->status, "ms", dt * 1e3,
-		    "bytes_in", (json_int_t)r->len));
+		    "bytes_in", (json_int_t)r->len,
+		    "bytes_out", (json_int_t)r->sent,
+		    "remote", r->remote, "request_id", r->id));
 	admin_forget(r);
 	free(r->body);
 	free(r->url);
@@ -708,6 +755,12 @@ http_start(const char *listen, char *bound, size_t boundlen,
 	snprintf(bound, boundlen, ss.ss_family == AF_INET6 ? "[%s]:%u" :
 	    "%s:%u", host, di ? di->port : 0);
 	return d;
+}
+
+void
+http_drain(void)
+{
+	atomic_store(&draining, 1);
 }
 
 void

@@ -8,19 +8,27 @@
 
 #include "serve.h"
 
+/* An X-Request-Id a client sends is kept when it is 1 to this many
+ * letters, digits and -_.:+/=@; otherwise one is made */
+#define REQUEST_ID_MAX 128
+
 /* One request: its route, start time and body. */
 struct req {
 	double t0;
-	enum route route;
+	int route;                  /* index in routes[], -1: none */
 	int status;
 	int too_big;
 	int close;                  /* answer with Connection: close */
 	char *body;
 	size_t len, cap;
-	char *url;                  /* kept for the access log only */
+	char *url;                  /* the path asked for */
 	char *warning;              /* a Warning header for the answer */
 	struct job *job;            /* admin work running or done (admin.c) */
+	const char *cors;           /* Access-Control-Allow-Origin, or NULL */
+	size_t sent;                /* bytes of the answer's body */
 	char method[8];
+	char id[REQUEST_ID_MAX + 1];        /* X-Request-Id */
+	char remote[64];            /* the client's address, for the log */
 };
 
 extern const char JSON[];               /* "application/json" */
@@ -46,10 +54,52 @@ const char *query(struct MHD_Connection *c, const char *name);
 int truthy(const char *v);
 /* the request's media type, lowercased, without parameters; "" if none */
 void media_type(struct MHD_Connection *c, char *out, size_t n);
-enum body_kind { B_JSON, B_JSONL, B_CSV, B_FORM, B_UNKNOWN };
+enum body_kind { B_JSON, B_JSONL, B_CSV, B_FORM, B_UNKNOWN, B_NKINDS };
 enum body_kind body_kind(const char *mt);
 int has_length(struct MHD_Connection *c);
 int admin_ok(struct MHD_Connection *c);
+
+/* --- routes.c: the route table -------------------------------------- */
+/*
+ * Every route is one row of routes[] (routes.c), redis command-table
+ * style: routing, 405 with Allow, the 401 of admin routes, the 411 of
+ * routes that need a body, the metric label and the API description are
+ * all derived from it.  Adding a route is adding a row.
+ */
+typedef enum MHD_Result route_fn(struct MHD_Connection *c, struct req *r);
+enum {
+	RM_GET = 1,                 /* GET and HEAD */
+	RM_POST = 2,
+};
+enum {
+	RF_ADMIN = 1,               /* needs the bearer token (--admin-token) */
+	RF_BODY = 2,                /* needs a body length (411 without) */
+	RF_PREFIX = 4,              /* path is a prefix: /static/<file> */
+};
+#define BK(k) (1u << (k))      /* a bit of route.bodies */
+struct route {
+	const char *path;
+	const char *name;           /* metric label: the path, or one shared */
+	unsigned methods;           /* RM_* */
+	unsigned flags;             /* RF_* */
+	unsigned bodies;            /* BK(B_*): request bodies taken */
+	route_fn *handler;
+	const char *answers;        /* media types of the answer, ' '-separated */
+	int ok;                     /* the status of a success */
+	const char *query;          /* query parameters, ' '-separated */
+	const char *summary;        /* one line for the API description */
+};
+extern const struct route routes[];
+/* The row for url, or -1 */
+int route_find(const char *url);
+/* The methods of a row for an Allow header: "GET, HEAD" or "POST" */
+const char *route_allow(int i);
+
+/* http.c: the read-only routes */
+route_fn health, ready, model_schema, model_info, models, reports,
+    metrics_page, ui;
+/* openapi.c */
+route_fn openapi;
 
 /* predict.c */
 enum MHD_Result predict(struct MHD_Connection *c, struct req *r);

@@ -2,7 +2,9 @@
  * prediction, hot reload, drift checks over live traffic */
 #include <errno.h>
 #include <getopt.h>
+#include <pthread.h>
 #include <signal.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -45,7 +47,7 @@ static const struct ch_usage use = {
 	"                   [--retrain-cmd CMD] [--retrain-timeout S]\n"
 	"                   [--pipeline-cmd CMD] [--log-format text|json]\n"
 	"                   [--access-log] [--refresh-interval S]\n"
-	"                   [--registry-timeout S]\n",
+	"                   [--registry-timeout S] [--cors-origin ORIGIN] [--drain S]\n",
 	"  --listen ADDR:PORT    where to listen (127.0.0.1:8000)\n"
 	"  -m, --model MODEL     a model file, or an alias or version in the registry\n"
 	"  --state-dir DIR       pulled models, drift reports, the window (./var/serve)\n"
@@ -68,7 +70,9 @@ static const struct ch_usage use = {
 	"  --log-format F        text or json (text)\n"
 	"  --access-log          a line per request (as -v does)\n"
 	"  --refresh-interval S  how often the registry view is refreshed (5)\n"
-	"  --registry-timeout S  each registry call at most, seconds (5)\n",
+	"  --registry-timeout S  each registry call at most, seconds (5)\n"
+	"  --cors-origin ORIGIN  web origins allowed to call the API (none)\n"
+	"  --drain S             after SIGTERM, /ready 503 for S seconds first (0)\n",
 	"  CHURN_LISTEN, CHURN_MODEL   defaults of --listen and --model\n"
 	"  CHURN_ADMIN_TOKEN     the bearer token of /reload, /drift/check, /retrain\n"
 	"  CHURN_WEBHOOK_SECRET  the GitHub webhook secret\n"
@@ -78,12 +82,72 @@ static const struct ch_usage use = {
 	"  AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY, AWS_REGION   its credentials\n",
 };
 
+/* scheme://host[:port] as a browser sends it in Origin, or "*" */
+static int
+is_origin(const char *o)
+{
+	const char *h;
+
+	if (!strcmp(o, "*"))
+		return 1;
+	if (!strncmp(o, "http://", 7))
+		h = o + 7;
+	else if (!strncmp(o, "https://", 8))
+		h = o + 8;
+	else
+		return 0;
+	return *h && strspn(h, "abcdefghijklmnopqrstuvwxyz"
+	    "ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-.:[]") == strlen(h);
+}
+
+/* --cors-origin ORIGIN[,ORIGIN...]: adds each to list (n so far), kept
+ * for the life of the process */
+static const char **
+cors_add(const char **list, size_t *n, const char *arg)
+{
+	const char *p = arg;
+	size_t len;
+	char *o;
+
+	for (;;) {
+		len = strcspn(p, ",");
+		o = ch_strdup(p);
+		o[len] = '\0';
+		if (!is_origin(o))
+			ch_die(2, "--cors-origin: '%s' is not an origin "
+			    "(scheme://host[:port], or *)", o);
+		list = ch_realloc(list, (*n + 2) * sizeof *list);
+		list[(*n)++] = o;
+		list[*n] = NULL;
+		if (!p[len])
+			return list;
+		p += len + 1;
+	}
+}
+
 static const char *
 env(const char *name)
 {
 	const char *v = getenv(name);
 
 	return v && *v ? v : NULL;
+}
+
+/* The live-traffic window reaches its file or the database five times a
+ * second, written here so that no request waits on the disk or the
+ * network, and no signal waits on the window. */
+static atomic_int flusher_stop;
+static pthread_t flusher_th;
+
+static void *
+flusher(void *arg)
+{
+	(void)arg;
+	while (!atomic_load(&flusher_stop)) {
+		nanosleep(&(struct timespec){ 0, 200 * 1000 * 1000 }, NULL);
+		window_flush();
+	}
+	return NULL;
 }
 
 int
@@ -113,6 +177,8 @@ main(int argc, char **argv)
 		{ "access-log", no_argument, NULL, 'a' },
 		{ "refresh-interval", required_argument, NULL, 'F' },
 		{ "registry-timeout", required_argument, NULL, 'G' },
+		{ "drain", required_argument, NULL, 'N' },
+		{ "cors-origin", required_argument, NULL, 'C' },
 		CH_COMMON_LONGOPTS,
 		{ NULL, 0, NULL, 0 }
 	};
@@ -120,6 +186,8 @@ main(int argc, char **argv)
 	struct ch_err e;
 	sigset_t set;
 	char version[17], bound[200];
+	const char **cors = NULL;
+	size_t ncors = 0;
 	int c, sig;
 
 	ch_setprogname(argv[0]);
@@ -166,6 +234,8 @@ main(int argc, char **argv)
 		case 'a': cfg.access_log = 1; break;
 		case 'F': cfg.refresh_interval = ch_opt_seconds("--refresh-interval", optarg, 0.001, 86400); break;
 		case 'G': cfg.registry_timeout = (unsigned)ch_opt_int("--registry-timeout", optarg, 1, 3600); break;
+		case 'C': cfg.cors_origins = cors = cors_add(cors, &ncors, optarg); break;
+		case 'N': cfg.drain = ch_opt_seconds("--drain", optarg, 0, 3600); break;
 		default: ch_usage(&use, 2);
 		}
 	}
@@ -221,15 +291,12 @@ main(int argc, char **argv)
 	    "threads", (int)cfg.threads, "body_limit",
 	    (json_int_t)cfg.body_limit));
 
+	if ((c = pthread_create(&flusher_th, NULL, flusher, NULL)) != 0)
+		ch_die(2, "cannot start the window writer: %s", strerror(c));
 	for (;;) {
-		/* the live-traffic window reaches its file or the database
-		 * five times a second, written here so that no request waits
-		 * on the disk or the network */
-		struct timespec tick = { 0, 200 * 1000 * 1000 };
-
-		sig = sigtimedwait(&set, NULL, &tick);
-		window_flush();
-		if (sig < 0)
+		/* this thread only waits for signals: a slow window write
+		 * never delays SIGTERM's drain */
+		if ((sig = sigwaitinfo(&set, NULL)) < 0)
 			continue;
 		if (sig == SIGHUP) {
 			/* the refresher reloads: this thread never waits on
@@ -239,9 +306,20 @@ main(int argc, char **argv)
 		}
 		break;
 	}
-	slog("info", "shutting down", json_pack("{s:s}", "signal",
-	    sig == SIGTERM ? "TERM" : "INT"));
+	slog("info", "shutting down", json_pack("{s:s,s:f}", "signal",
+	    sig == SIGTERM ? "TERM" : "INT", "drain_s", cfg.drain));
+	/* --drain: /ready says 503 while requests are still served, so that a
+	 * load balancer's checks take this replica out before it closes */
+	http_drain();
+	for (double until = ch_seconds() + cfg.drain; ch_seconds() < until; ) {
+		struct timespec tick = { 0, 100 * 1000 * 1000 };
+
+		if (sigtimedwait(&set, NULL, &tick) == SIGINT)
+			break;      /* a second, impatient stop */
+	}
 	http_stop(d, 10);
+	atomic_store(&flusher_stop, 1);
+	pthread_join(flusher_th, NULL);
 	refresher_stop();
 	window_close();
 	model_shutdown();

@@ -3,12 +3,16 @@
 #include <errno.h>
 #include <math.h>
 #include <pthread.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <time.h>
 
 #include "serve.h"
+
+#include "fleet.h"
 
 /*
  * One thread runs the steps below each --refresh-interval seconds, or at
@@ -85,6 +89,80 @@ step_registry(struct ch_err *e)
 	return 0;
 }
 
+/* The version the reload target names in the view just fetched: an alias,
+ * a version, or (no target) the newest; "" when it names none yet, NULL
+ * when the target is a file (nothing to follow). */
+static const char *
+target_version(json_t *models, const char *target)
+{
+	json_t *vs = json_object_get(models, "versions"), *x;
+	const char *v;
+	struct stat st;
+	size_t i;
+
+	if (!target)
+		return (v = json_string_value(json_object_get(json_array_get(vs,
+		    json_array_size(vs) - 1), "version"))) ? v : "";
+	if (stat(target, &st) == 0 && S_ISREG(st.st_mode))
+		return NULL;
+	if ((v = json_string_value(json_object_get(json_object_get(models,
+	    "aliases"), target))))
+		return v;
+	json_array_foreach(vs, i, x)
+		if ((v = json_string_value(json_object_get(x, "version"))) &&
+		    !strcmp(v, target))
+			return v;
+	return "";
+}
+
+/* The reload target followed: when the alias it names moved or appeared,
+ * or the version it names appeared, reload.  Without a target, the newest
+ * version is loaded when none is (an empty registry at start), never
+ * swapped for a newer one: a push is not a deployment.  A failed reload is
+ * logged once per version and tried again each round. */
+static int
+step_follow(struct ch_err *e)
+{
+	static char failed[64];     /* the version whose reload failed last */
+	char v[17], want[64], *target;
+	struct loaded *l;
+	const char *w;
+	json_t *models;
+	int same;
+
+	if (!reg_enabled())
+		return 0;
+	pthread_mutex_lock(&R.mu);
+	models = json_incref(R.view[V_MODELS]);
+	pthread_mutex_unlock(&R.mu);
+	target = model_target();
+	w = target_version(models, target);
+	snprintf(want, sizeof want, "%s", w ? w : "");
+	json_decref(models);
+	l = model_acquire();
+	same = l && (!target || !strcmp(l->m->version, want));
+	model_release(l);
+	if (!w || !*want || same) {
+		free(target);
+		return 0;
+	}
+	if (model_reload(NULL, v, e) != 0) {
+		if (strcmp(failed, want) != 0)
+			slog("error", "reload failed", json_pack("{s:o,s:s,s:o}",
+			    "error", jtext(e->msg), "by", "refresher", "source",
+			    jtext(target ? target : "newest in the registry")));
+		snprintf(failed, sizeof failed, "%s", want);
+		free(target);
+		return 0;       /* logged: not a registry failure */
+	}
+	failed[0] = '\0';
+	slog("info", "reloaded", json_pack("{s:s,s:o,s:s}", "model_version", v,
+	    "source", jtext(target ? target : "newest in the registry"), "by",
+	    "refresher"));
+	free(target);
+	return 0;
+}
+
 /* In order; a failed step ends the round (the next tick tries again). */
 static const struct step {
 	unsigned when;              /* REFRESH_* bits */
@@ -93,6 +171,7 @@ static const struct step {
 } steps[] = {
 	{ REFRESH_RELOAD, "reload", step_reload },
 	{ REFRESH_REGISTRY, "registry", step_registry },
+	{ REFRESH_REGISTRY, "follow", step_follow },
 };
 
 /* --- the thread ------------------------------------------------------ */
@@ -164,6 +243,82 @@ loop(void *arg)
 	return NULL;
 }
 
+/* --- the listener: a NOTIFY on churn_registry wakes a round at once --- */
+
+/*
+ * With a database, one more thread holds a connection of its own that
+ * LISTENs on churn_registry (fleet.h): registry.c announces alias moves,
+ * rollbacks and new versions in the transaction of the change, so every
+ * replica runs a round (and step_follow reloads) as soon as it commits.
+ * A lost connection (a database restart) is made again every half
+ * second, and each new one wakes a round, so that a change made while
+ * nobody listened is not missed.
+ */
+static struct {
+	pthread_t th;
+	int running;
+	atomic_int stop;
+} L;
+
+static void *
+listener(void *arg)
+{
+	struct ch_fleetdb *d = NULL;
+	struct ch_err e;
+	char payload[256];
+	double last = 0;
+	int down = 0, n;
+
+	(void)arg;
+	while (!atomic_load(&L.stop)) {
+		if (!d) {
+			if (ch_fleetdb_open(cfg.database_url,
+			    (long)cfg.registry_timeout, &d, &e) != 0 ||
+			    ch_fleetdb_listen(d, &e) != 0) {
+				ch_fleetdb_close(d);
+				d = NULL;
+				if (!down)
+					slog("warn", "registry change notices "
+					    "lost: connecting again", json_pack(
+					    "{s:o}", "error", jtext(e.msg)));
+				down = 1;
+				nanosleep(&(struct timespec){ 0, 500000000L },
+				    NULL);
+				continue;
+			}
+			slog("info", down ? "listening for registry changes "
+			    "again" : "listening for registry changes",
+			    json_pack("{s:s}", "channel", CH_FLEET_CHANNEL));
+			/* what changed while nobody listened */
+			if (down)
+				refresher_wake(REFRESH_REGISTRY);
+			down = 0;
+			last = ch_seconds();
+		}
+		*payload = '\0';
+		n = ch_fleetdb_wait(d, 0.25, payload, sizeof payload, &e);
+		/* a connection that only listens never sees a dead server */
+		if (n == 0 && ch_seconds() - last > 10)
+			n = ch_fleetdb_ping(d, &e);
+		if (n < 0) {
+			slog("warn", "registry change notices lost: connecting "
+			    "again", json_pack("{s:o}", "error", jtext(e.msg)));
+			ch_fleetdb_close(d);
+			d = NULL;
+			down = 1;
+			continue;
+		}
+		last = ch_seconds();
+		if (n > 0) {
+			slog("info", "registry changed", json_pack("{s:o}",
+			    "notice", jtext(payload)));
+			refresher_wake(REFRESH_REGISTRY);
+		}
+	}
+	ch_fleetdb_close(d);
+	return NULL;
+}
+
 int
 refresher_start(struct ch_err *e)
 {
@@ -181,6 +336,12 @@ refresher_start(struct ch_err *e)
 	pthread_mutex_lock(&R.mu);
 	R.running = 1;
 	pthread_mutex_unlock(&R.mu);
+	if (reg_enabled() && cfg.database_url) {
+		if ((rc = pthread_create(&L.th, NULL, listener, NULL)) != 0)
+			return ch_errf(e, "cannot start the registry listener: "
+			    "%s", strerror(rc));
+		L.running = 1;
+	}
 	return 0;
 }
 
@@ -189,6 +350,11 @@ refresher_stop(void)
 {
 	int i;
 
+	if (L.running) {
+		atomic_store(&L.stop, 1);
+		pthread_join(L.th, NULL);
+		L.running = 0;
+	}
 	pthread_mutex_lock(&R.mu);
 	if (!R.running) {
 		pthread_mutex_unlock(&R.mu);

@@ -14,7 +14,8 @@
 #include "model.h"
 #include "util.h"
 
-/* Everything the operator configures (flags beat the environment). */
+/* Everything the operator configures (flags beat the environment).
+ * main.c fills it before the server starts; nothing writes it after. */
 struct config {
 	const char *listen;         /* ADDR:PORT as given */
 	const char *model;          /* file path, alias or version as given;
@@ -43,9 +44,11 @@ struct config {
 	long window_rows;           /* rows per window file (two are kept;
 	                               in the database, 2 * window_rows) */
 	double refresh_interval;    /* registry view refresh, seconds */
+	double drain;               /* SIGTERM: /ready 503 this long first */
 	unsigned registry_timeout;  /* each registry call, seconds */
 	size_t window_row_bytes;    /* a longer row is not kept */
 	size_t window_bytes;        /* both window files together */
+	const char *const *cors_origins;    /* NULL-terminated; NULL: no CORS */
 };
 extern struct config cfg;
 
@@ -164,16 +167,15 @@ char *reg_window_page(long keep, long after, long max, long *last,
     size_t *len, long *rows, struct ch_err *e);
 void reg_close(void);
 
-/* --- metrics.c --------------------------------------------------- */
-enum route {
-	R_UI, R_STATIC, R_FAVICON, R_HEALTH, R_READY, R_SCHEMA, R_PREDICT,
-	R_MODEL, R_MODELS, R_DRIFT_REPORTS, R_DRIFT_CHECK, R_RELOAD,
-	R_RETRAIN, R_HOOK, R_METRICS, R_NOTFOUND, R_NROUTES
-};
-extern const char *const route_name[R_NROUTES];
+/* --- routes.c ------------------------------------------------------- */
+extern const size_t nroutes;    /* rows of the route table (http.h) */
+/* Route i's metric label (routes[i].name); "other" for -1 (no route) */
+const char *route_name(int i);
 
+/* --- prom.c: request metrics, Prometheus text ---------------------- */
 void metrics_init(void);
-void metrics_request(enum route r, int status, double seconds);
+/* A request answered: route is an index in the route table, -1 none */
+void metrics_request(int route, int status, double seconds);
 void metrics_predictions(long rows);
 void metrics_drift(int drift, double share, const char *version);
 /* connections refused when they open (over their address's limit, over
@@ -257,8 +259,8 @@ pid_t bridge_spawn(const char *cmd, const char *logpath,
 
 /* --- hooks.c: webhook deliveries seen, and the one pipeline ---------- */
 /* Where accepted deliveries are remembered for HOOK_KEEP seconds: a file
- * in the state directory today (hook_ledger_file); one table shared by a
- * fleet later, behind the same two calls. */
+ * in the state directory (hook_ledger_file), or with a database one table
+ * shared by a fleet (hook_ledger_db), behind the same two calls. */
 #define HOOK_KEEP (24 * 3600)
 struct hook_ledger {
 	/* keys (NULL-terminated: the delivery id, the body's digest):
@@ -270,8 +272,11 @@ struct hook_ledger {
 	void (*close)(struct hook_ledger *l);
 };
 struct hook_ledger *hook_ledger_file(const char *dir);
+/* The fleet's: table churn_hook_deliveries in cfg.database_url */
+struct hook_ledger *hook_ledger_db(void);
 /* Runs cfg.pipeline_cmd with env (NAME=value list, copied) unless one
- * runs: then it is queued, replacing a queued one (coalesced).  Returns
+ * runs (here, or with a database anywhere in the fleet: *pid is then
+ * -1): then it is queued, replacing a queued one (coalesced).  Returns
  * PIPE_STARTED with *pid, PIPE_QUEUED, PIPE_COALESCED, or -1 with e. */
 enum { PIPE_STARTED, PIPE_QUEUED, PIPE_COALESCED };
 int pipeline_submit(char *const env[], pid_t *pid, struct ch_err *e);
@@ -294,6 +299,9 @@ struct MHD_Daemon;
 /* Starts the daemon; bound receives the address it listens on. */
 struct MHD_Daemon *http_start(const char *listen, char *bound,
     size_t boundlen, struct ch_err *e);
+/* SIGTERM's first step: /ready answers 503 and every answer closes its
+ * connection, while requests are still served (--drain seconds). */
+void http_drain(void);
 /* Stops accepting, waits up to grace seconds for requests in flight. */
 void http_stop(struct MHD_Daemon *d, double grace);
 /* guard.c: open client connections */

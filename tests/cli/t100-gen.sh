@@ -112,4 +112,8 @@ if [ -w /dev/full ]; then
 	churn-gen --rows 1000 >/dev/full 2>err && fail "writing to /dev/full exited 0"
 	grep -q "churn-gen: " err || fail "no message for a failed write"
 fi
+# a closed pipe ends it by SIGPIPE, as churn-gen(1) says: status 141, no message
+{ churn-gen --rows 1000000 2>err; echo $? >status; } | head -n 1 >/dev/null
+[ "$(cat status)" -eq 141 ] || fail "churn-gen into a closed pipe exited $(cat status), not 141"
+[ -s err ] && { cat err >&2; fail "churn-gen into a closed pipe says something"; }
 exit 0

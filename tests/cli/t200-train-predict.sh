@@ -32,8 +32,17 @@ c = m["confusion"]
 assert c["tp"] + c["fp"] + c["tn"] + c["fn"] == 600
 assert abs(m["accuracy"] - (c["tp"] + c["tn"]) / 600) < 1e-9
 assert m["roc_auc"] > 0.75, m["roc_auc"]
-assert 0.5 < s["oob"]["score"] <= 1 and s["oob"]["rows"] > 2000
-assert s["params"]["trees"] == 100 and s["params"]["min_leaf"] == 24
+assert s["learner"] != "forest" or (0.5 < s["oob"]["score"] <= 1 and s["oob"]["rows"] > 2000), s["oob"]
+# the learner and its settings are chosen on the data, and say so
+p, c = s["params"], s["chosen"]
+assert s["learner"] == p["learner"] == c["learner"]["value"] in ("forest", "gbdt"), (s["learner"], p)
+assert c["learner"]["asked"] == "auto" and c["calibration"]["asked"] == "auto"
+assert c["calibration"]["method"] in ("none", "platt", "isotonic")
+if p["learner"] == "forest":
+    assert p["trees"] == 100 and p["min_leaf"] in (1, 3, 10, 30, 100), p
+else:
+    assert p["iterations"] >= 1 and s["oob"] is None, p
+assert s["data"]["final_rows"] == 3000, s["data"]
 PY
 
 # the checksum the summary reports is the file's

@@ -69,7 +69,7 @@ open('newer.churn','wb').write(b)"
 expect 2 churn-predict -m flip.churn good.csv
 grep_err "flip.churn: corrupt model: SHA-256 of the payload does not match"
 expect 2 churn-predict -m newer.churn good.csv
-grep_err "newer.churn: model format 9 is newer than this program reads (1)"
+grep_err "newer.churn: model format 9 is newer than this program reads (2)"
 expect 2 churn-predict -m good.csv good.csv
 grep_err "good.csv: not a churn model (bad magic)"
 : > empty.churn

@@ -37,6 +37,8 @@ data(size_t n, unsigned seed)
 	return t;
 }
 
+/* The forest, uncalibrated: the scorer must equal the forest's walk
+ * (test_gbdt.c covers boosting and calibration). */
 static struct ch_model *
 train(const char *path, struct ch_train_result *r)
 {
@@ -49,6 +51,8 @@ train(const char *path, struct ch_train_result *r)
 	ch_train_defaults(&o);
 	o.forest.trees = 20;
 	o.forest.jobs = 2;
+	o.learner = CH_CHOOSE_FOREST;
+	o.calibrate = CH_CALIB_NONE;
 	o.output = path;
 	o.now = 1764115200;
 	ck_assert_msg(ch_train(fp, "t.csv", &fo, &o, r, &e) == 0, "%s", e.msg);
@@ -162,9 +166,9 @@ START_TEST(corruption)
 		ck_assert_str_eq(e.msg, "m: corrupt model: SHA-256 of the payload does not match");
 	}
 	memcpy(bad, buf, len);
-	bad[8] = 2;
+	bad[8] = 3;
 	ck_assert_int_eq(ch_model_decode(bad, len, "m", &m, &e), -1);
-	ck_assert_str_eq(e.msg, "m: model format 2 is newer than this program reads (1): upgrade churn");
+	ck_assert_str_eq(e.msg, "m: model format 3 is newer than this program reads (2): upgrade churn");
 	memcpy(bad, "GIF89a..", 8);
 	ck_assert_int_eq(ch_model_decode(bad, len, "m", &m, &e), -1);
 	ck_assert_str_eq(e.msg, "m: not a churn model (bad magic)");
@@ -185,7 +189,7 @@ START_TEST(forest_check)
 		{ .feat = -1, .value = 0.75f },
 	};
 	struct ch_tree t = { 3, nodes, 0, NULL };
-	struct ch_forest f = { 1, 1, &t };
+	struct ch_forest f = { .nfeat = 1, .ntrees = 1, .trees = &t };
 	struct ch_err e;
 
 	ck_assert_int_eq(ch_forest_check(&f, &e), 0);

@@ -1,7 +1,7 @@
-/* registry_pg.h - the registry's database connection, for the libchurn
+/* registry_db.h - the registry's database connection, for the libchurn
  * files that keep their own tables in it (outcomes.c, predlog.c) */
-#ifndef CHURN_REGISTRY_PG_H
-#define CHURN_REGISTRY_PG_H
+#ifndef CHURN_REGISTRY_DB_H
+#define CHURN_REGISTRY_DB_H
 
 #include <libpq-fe.h>
 

@@ -1,4 +1,4 @@
-/* metrics.c - request counters, latency histograms, Prometheus text */
+/* prom.c - request counters, latency histograms, Prometheus text */
 #include <math.h>
 #include <pthread.h>
 #include <stdio.h>
@@ -8,16 +8,13 @@
 
 #include "serve.h"
 
-const char *const route_name[R_NROUTES] = {
-	[R_UI] = "/", [R_STATIC] = "/static", [R_FAVICON] = "/favicon.ico",
-	[R_HEALTH] = "/health", [R_READY] = "/ready",
-	[R_SCHEMA] = "/predict/schema", [R_PREDICT] = "/predict",
-	[R_MODEL] = "/model", [R_MODELS] = "/models",
-	[R_DRIFT_REPORTS] = "/drift/reports", [R_DRIFT_CHECK] = "/drift/check",
-	[R_RELOAD] = "/reload", [R_RETRAIN] = "/retrain",
-	[R_HOOK] = "/hooks/github", [R_METRICS] = "/metrics",
-	[R_NOTFOUND] = "other",
-};
+/* Counters are kept per metric label: routes sharing a label (/ and
+ * /index.html) share a slot, and requests to no route count as "other",
+ * the last slot. */
+#define SLOTS 64
+static int row_slot[SLOTS];             /* route row -> slot */
+static const char *slot_name[SLOTS];
+static size_t nslots;
 
 /* the statuses the server answers with; anything else counts as "other" */
 static const int statuses[] = {
@@ -47,9 +44,9 @@ struct slot {
 };
 
 static struct {
-	atomic_long req[R_NROUTES][NSTATUS];
-	atomic_long bucket[R_NROUTES][NBUCKET + 1];   /* not cumulative */
-	atomic_long sum_us[R_NROUTES];
+	atomic_long req[SLOTS][NSTATUS];
+	atomic_long bucket[SLOTS][NBUCKET + 1];   /* not cumulative */
+	atomic_long sum_us[SLOTS];
 	atomic_long total;
 	atomic_long predictions;
 	atomic_long refused[REF_N];
@@ -64,6 +61,20 @@ static struct {
 void
 metrics_init(void)
 {
+	size_t i, j;
+
+	if (nroutes + 1 > SLOTS)
+		ch_die(2, "%zu routes: prom.c counts at most %d", nroutes,
+		    SLOTS - 1);
+	for (i = 0; i < nroutes; i++) {
+		for (j = 0; j < nslots && strcmp(slot_name[j],
+		    route_name((int)i)); j++)
+			;
+		if (j == nslots)
+			slot_name[nslots++] = route_name((int)i);
+		row_slot[i] = (int)j;
+	}
+	slot_name[nslots++] = route_name(-1);
 	M.start = ch_seconds();
 }
 
@@ -74,8 +85,10 @@ metrics_uptime(void)
 }
 
 void
-metrics_request(enum route r, int status, double seconds)
+metrics_request(int route, int status, double seconds)
 {
+	int r = route >= 0 && (size_t)route < nroutes ? row_slot[route] :
+	    (int)nslots - 1;
 	size_t i, b;
 	long sec = (long)ch_seconds();
 	struct slot *sl = &M.slot[sec % 60];
@@ -163,21 +176,21 @@ metrics_render(size_t *len)
 
 	fputs("# HELP churn_http_requests_total HTTP requests by route and status.\n"
 	    "# TYPE churn_http_requests_total counter\n", fp);
-	for (r = 0; r < R_NROUTES; r++)
+	for (r = 0; r < nslots; r++)
 		for (i = 0; i < NSTATUS; i++) {
 			long v = atomic_load(&M.req[r][i]);
 			if (!v)
 				continue;
 			if (statuses[i])
 				fprintf(fp, "churn_http_requests_total{route=\"%s\",status=\"%d\"} %ld\n",
-				    route_name[r], statuses[i], v);
+				    slot_name[r], statuses[i], v);
 			else
 				fprintf(fp, "churn_http_requests_total{route=\"%s\",status=\"other\"} %ld\n",
-				    route_name[r], v);
+				    slot_name[r], v);
 		}
 	fputs("# HELP churn_http_request_duration_seconds Time from request start to response completion.\n"
 	    "# TYPE churn_http_request_duration_seconds histogram\n", fp);
-	for (r = 0; r < R_NROUTES; r++) {
+	for (r = 0; r < nslots; r++) {
 		long cum = 0;
 		for (b = 0; b <= NBUCKET; b++)
 			cum += atomic_load(&M.bucket[r][b]);
@@ -187,15 +200,15 @@ metrics_render(size_t *len)
 		for (b = 0; b < NBUCKET; b++) {
 			cum += atomic_load(&M.bucket[r][b]);
 			fprintf(fp, "churn_http_request_duration_seconds_bucket{route=\"%s\",le=\"%g\"} %ld\n",
-			    route_name[r], bounds[b], cum);
+			    slot_name[r], bounds[b], cum);
 		}
 		cum += atomic_load(&M.bucket[r][NBUCKET]);
 		fprintf(fp, "churn_http_request_duration_seconds_bucket{route=\"%s\",le=\"+Inf\"} %ld\n",
-		    route_name[r], cum);
+		    slot_name[r], cum);
 		fprintf(fp, "churn_http_request_duration_seconds_sum{route=\"%s\"} %.6f\n",
-		    route_name[r], atomic_load(&M.sum_us[r]) / 1e6);
+		    slot_name[r], atomic_load(&M.sum_us[r]) / 1e6);
 		fprintf(fp, "churn_http_request_duration_seconds_count{route=\"%s\"} %ld\n",
-		    route_name[r], cum);
+		    slot_name[r], cum);
 	}
 	fprintf(fp, "# HELP churn_predictions_total Rows scored.\n"
 	    "# TYPE churn_predictions_total counter\n"

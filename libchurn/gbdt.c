@@ -1,0 +1,638 @@
+/* gbdt.c - gradient-boosted trees on the forest's binned features
+ *
+ * Logistic loss, Newton leaves: each round computes every training row's
+ * gradient g = p - y and hessian h = p (1 - p) and grows one tree on them,
+ * best first (the leaf whose split gains most is split next) up to
+ * max_leaves leaves, as scikit-learn's HistGradientBoosting and LightGBM
+ * grow theirs.  A leaf's value is -lr G / (H + l2), stored as a float; the
+ * raw scores are updated with the stored float, so training sees what the
+ * scorer computes.
+ *
+ * Splits come from histograms of (G, H, rows) over the codes of every
+ * feature (the last slot of a feature: missing).  The root's is built from
+ * its rows; after a split, the smaller child's is built and the larger
+ * one's is the parent's minus it.  Choices:
+ *
+ *  - gain: GL^2/(HL+l2) + GR^2/(HR+l2) - G^2/(H+l2), more than 1e-7;
+ *    each side at least min_leaf rows and a hessian of 1e-3;
+ *  - numeric: codes <= arg go left, arg half-way between the codes seen
+ *    on either side (as the forest);
+ *  - categorical: categories sorted by G / (H + 10), best prefix left;
+ *    absent ones go right (a category unseen in training is missing);
+ *  - missing values, when the node has some, are tried on both sides; when
+ *    it has none they follow the side with more rows.
+ *
+ * With validation rows, boosting stops once patience rounds bring no lower
+ * validation log-loss, and the trees up to the lowest are kept.
+ */
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "gbdt.h"
+#include "schema.h"
+
+#define CAT_SMOOTH 10.0
+#define MIN_HESS 1e-3
+#define MIN_GAIN 1e-7
+
+/* Sums of one bin: floats, as LightGBM keeps them; half the memory
+ * traffic of doubles, and a gradient sum needs no more than 24 bits. */
+struct slot {
+	float g, h;
+	uint32_t n;
+};
+
+struct gsplit {
+	int feat;
+	double gain;
+	int categorical;
+	uint32_t arg;
+	int mleft;
+	uint8_t set[32];
+	double gl, hl, nl;
+};
+
+/* A non-empty bin of one feature at one node. */
+struct cbin {
+	double key;             /* categorical: G / (H + CAT_SMOOTH) */
+	int code;
+	double g, h, n;
+};
+
+struct leaf {
+	size_t lo, hi;          /* rows idx[lo, hi) */
+	double g, h;
+	int depth;
+	uint32_t node;
+	struct slot *hist;
+	struct gsplit best;     /* best.feat < 0: cannot split */
+};
+
+struct gb {
+	const struct ch_train_data *d;
+	const struct ch_gbdt_params *p;
+	int nfeat;
+	uint8_t *X;             /* row-major codes of the training rows */
+	uint16_t *S;            /* the same as histogram slots: off[f] + code,
+	                           missing in the feature's last slot */
+	uint32_t *off, nslots;
+	double *grad, *hess;    /* [ntrain] */
+	uint32_t *idx, *tmp;    /* [ntrain]: this round's rows first */
+	uint32_t *rows;         /* [ntrain] the training rows */
+	uint8_t *in;            /* [n] 1: in this round's sample */
+	size_t ntrain, m;       /* training rows, rows of this round */
+	double *imp;
+	struct cbin list[256];
+};
+
+static double
+score(double g, double h, double l2)
+{
+	return g * g / (h + l2);
+}
+
+static int
+cmp_list(const void *a, const void *b)
+{
+	const struct cbin *x = a, *y = b;
+
+	if (x->key != y->key)
+		return x->key < y->key ? -1 : 1;
+	return x->code - y->code;
+}
+
+/* Best split of feature f at leaf lf from its histogram. */
+static void
+eval_feature(struct gb *s, const struct leaf *lf, int f, struct gsplit *best)
+{
+	const struct slot *hf = lf->hist + s->off[f];
+	int nb = s->d->nbins[f], cat = s->d->categorical[f], k = 0, i, ms, bi = -1, bms = 0;
+	const struct slot *m = &hf[nb];
+	int hasm = m->n > 0;
+	double G = lf->g, H = lf->h, N = (double)(lf->hi - lf->lo);
+	double l2 = s->p->l2, parent = score(G, H, l2), bg = best->gain;
+	double gl, hl, nl, GL = 0, HL = 0, NL = 0, bgl = 0, bhl = 0, bnl = 0;
+	double minl = (double)s->p->min_leaf;
+
+	for (i = 0; i < nb; i++) {
+		if (hf[i].n <= 0)
+			continue;
+		s->list[k].code = i;
+		s->list[k].g = hf[i].g;
+		s->list[k].h = hf[i].h;
+		s->list[k].n = hf[i].n;
+		s->list[k].key = hf[i].g / (hf[i].h + CAT_SMOOTH);
+		k++;
+	}
+	if (k == 0 || (k == 1 && !hasm))
+		return;
+	if (cat)
+		qsort(s->list, (size_t)k, sizeof s->list[0], cmp_list);
+	for (i = 0; i < k; i++) {
+		GL += s->list[i].g;
+		HL += s->list[i].h;
+		NL += s->list[i].n;
+		for (ms = 0; ms <= hasm; ms++) {
+			double gr, hr, nr, gain;
+
+			gl = GL + (ms ? m->g : 0);
+			hl = HL + (ms ? m->h : 0);
+			nl = NL + (ms ? m->n : 0);
+			gr = G - gl, hr = H - hl, nr = N - nl;
+			if (nl < minl || nr < minl || hl < MIN_HESS || hr < MIN_HESS)
+				continue;
+			gain = score(gl, hl, l2) + score(gr, hr, l2) - parent;
+			if (gain > bg) {
+				bg = gain, bi = i, bms = ms;
+				bgl = gl, bhl = hl, bnl = nl;
+			}
+		}
+	}
+	if (bi < 0)
+		return;
+	best->feat = f;
+	best->gain = bg;
+	best->categorical = cat;
+	best->gl = bgl, best->hl = bhl, best->nl = bnl;
+	best->mleft = hasm ? bms : bnl >= N - bnl;
+	memset(best->set, 0, sizeof best->set);
+	best->arg = 0;
+	if (cat) {
+		for (i = 0; i <= bi; i++)
+			best->set[s->list[i].code >> 3] |=
+			    (uint8_t)(1u << (s->list[i].code & 7));
+	} else if (bi == k - 1) {
+		best->arg = (uint32_t)nb - 1;
+	} else {
+		int a = s->list[bi].code, b = s->list[bi + 1].code;
+
+		best->arg = (uint32_t)(a + (b - a - 1) / 2);
+	}
+}
+
+static void
+find_split(struct gb *s, struct leaf *lf)
+{
+	int f;
+
+	lf->best.feat = -1;
+	lf->best.gain = MIN_GAIN;
+	if ((s->p->max_depth > 0 && lf->depth >= s->p->max_depth) ||
+	    lf->hi - lf->lo < 2 * (size_t)s->p->min_leaf)
+		return;
+	for (f = 0; f < s->nfeat; f++)
+		eval_feature(s, lf, f, &lf->best);
+}
+
+static void
+hist_build(struct gb *s, struct slot *h, size_t lo, size_t hi)
+{
+	const size_t nf = (size_t)s->nfeat;
+	size_t i, f;
+
+	memset(h, 0, s->nslots * sizeof *h);
+	for (i = lo; i < hi; i++) {
+		uint32_t r = s->idx[i];
+		const uint16_t *x = s->S + (size_t)r * nf;
+		float g = (float)s->grad[r], hh = (float)s->hess[r];
+
+		if (i + 8 < hi)
+			__builtin_prefetch(s->S + (size_t)s->idx[i + 8] * nf);
+		for (f = 0; f < nf; f++) {
+			struct slot *q = &h[x[f]];
+
+			q->g += g;
+			q->h += hh;
+			q->n += 1;
+		}
+	}
+}
+
+struct tb {                     /* a tree being built */
+	struct ch_node *nodes;
+	uint32_t nnodes, cap;
+	uint8_t (*bits)[32];
+	uint32_t nbits;
+};
+
+static uint32_t
+tb_node(struct tb *t)
+{
+	if (t->nnodes == t->cap) {
+		t->cap = t->cap ? 2 * t->cap : 64;
+		t->nodes = ch_reallocarray(t->nodes, t->cap, sizeof *t->nodes);
+	}
+	memset(&t->nodes[t->nnodes], 0, sizeof *t->nodes);
+	t->nodes[t->nnodes].feat = -1;
+	return t->nnodes++;
+}
+
+static float
+leaf_value(const struct gb *s, double g, double h)
+{
+	return (float)(-s->p->learning_rate * g / (h + s->p->l2 + 1e-12));
+}
+
+/* Raw score of one row (codes x, row-major) for tree t. */
+static double
+tree_value(const struct ch_tree *t, const uint8_t *x)
+{
+	int32_t i = 0;
+
+	while (t->nodes[i].feat >= 0) {
+		const struct ch_node *n = &t->nodes[i];
+		unsigned c = x[n->feat];
+		int l;
+
+		if (c == CH_MISSING)
+			l = n->missing_left;
+		else if (n->categorical)
+			l = t->bitsets[n->arg][c >> 3] >> (c & 7) & 1;
+		else
+			l = c <= n->arg;
+		i = l ? n->left : n->right;
+	}
+	return (double)t->nodes[i].value;
+}
+
+/* Grows one tree on the current gradients; adds its leaves to raw[] of
+ * the training rows and returns the tree. */
+static void
+grow(struct gb *s, struct ch_tree *out, double *raw)
+{
+	int maxl = s->p->max_leaves, nl = 1, i, bi;
+	struct leaf *L = ch_calloc((size_t)maxl + 1, sizeof *L);
+	struct tb t = { 0 };
+	size_t r;
+
+	L[0].lo = 0;
+	L[0].hi = s->m;
+	for (r = 0; r < s->m; r++) {
+		L[0].g += s->grad[s->idx[r]];
+		L[0].h += s->hess[s->idx[r]];
+	}
+	L[0].node = tb_node(&t);
+	L[0].hist = ch_malloc(s->nslots * sizeof *L[0].hist);
+	hist_build(s, L[0].hist, 0, s->m);
+	find_split(s, &L[0]);
+	while (nl < maxl) {
+		struct leaf *p, a, b, *small, *large;
+		struct gsplit *sp;
+		uint8_t go[256];
+		size_t lo, k, j;
+		int c;
+
+		for (bi = -1, i = 0; i < nl; i++)
+			if (L[i].best.feat >= 0 &&
+			    (bi < 0 || L[i].best.gain > L[bi].best.gain))
+				bi = i;
+		if (bi < 0)
+			break;
+		p = &L[bi];
+		sp = &p->best;
+		for (c = 0; c < 256; c++)
+			go[c] = sp->categorical ? (uint8_t)(sp->set[c >> 3] >> (c & 7) & 1)
+			    : (uint8_t)((uint32_t)c <= sp->arg);
+		go[CH_MISSING] = (uint8_t)sp->mleft;
+		/* partition: left rows first, order kept */
+		for (k = lo = p->lo, j = 0; k < p->hi; k++) {
+			uint32_t row = s->idx[k];
+
+			if (go[s->X[(size_t)row * s->nfeat + sp->feat]])
+				s->idx[lo++] = row;
+			else
+				s->tmp[j++] = row;
+		}
+		memcpy(s->idx + lo, s->tmp, j * sizeof *s->tmp);
+		s->imp[sp->feat] += sp->gain;
+		{
+			struct ch_node *nd = &t.nodes[p->node];
+			uint32_t ln = tb_node(&t), rn = tb_node(&t);
+
+			nd = &t.nodes[p->node];
+			nd->feat = sp->feat;
+			nd->categorical = (uint8_t)sp->categorical;
+			nd->missing_left = (uint8_t)sp->mleft;
+			if (sp->categorical) {
+				t.bits = ch_reallocarray(t.bits, t.nbits + 1, 32);
+				memcpy(t.bits[t.nbits], sp->set, 32);
+				nd->arg = t.nbits++;
+			} else {
+				nd->arg = sp->arg;
+			}
+			nd->left = (int32_t)ln;
+			nd->right = (int32_t)rn;
+			a = (struct leaf){ p->lo, lo, sp->gl, sp->hl, p->depth + 1, ln, NULL, { 0 } };
+			b = (struct leaf){ lo, p->hi, p->g - sp->gl, p->h - sp->hl, p->depth + 1, rn, NULL, { 0 } };
+		}
+		/* histograms: the smaller child's built, the larger's subtracted */
+		small = a.hi - a.lo <= b.hi - b.lo ? &a : &b;
+		large = small == &a ? &b : &a;
+		small->hist = ch_malloc(s->nslots * sizeof *small->hist);
+		hist_build(s, small->hist, small->lo, small->hi);
+		large->hist = p->hist;
+		for (k = 0; k < s->nslots; k++) {
+			large->hist[k].g -= small->hist[k].g;
+			large->hist[k].h -= small->hist[k].h;
+			large->hist[k].n -= small->hist[k].n;
+		}
+		L[bi] = a;
+		L[nl++] = b;
+		if (nl < maxl) {
+			find_split(s, &L[bi]);
+			find_split(s, &L[nl - 1]);
+		}
+	}
+	for (i = 0; i < nl; i++) {
+		float v = leaf_value(s, L[i].g, L[i].h);
+
+		t.nodes[L[i].node].value = v;
+		for (r = L[i].lo; r < L[i].hi; r++)
+			raw[s->idx[r]] += (double)v;
+		free(L[i].hist);
+	}
+	free(L);
+	out->nnodes = t.nnodes;
+	out->nodes = t.nodes;
+	out->nbitsets = t.nbits;
+	out->bitsets = t.bits;
+	/* the training rows left out of this round's sample */
+	if (s->m < s->ntrain)
+		for (r = 0; r < s->ntrain; r++) {
+			uint32_t row = s->rows[r];
+
+			if (!s->in[row])
+				raw[row] += tree_value(out, s->X + (size_t)row * s->nfeat);
+		}
+}
+
+void
+ch_gbdt_defaults(struct ch_gbdt_params *p)
+{
+	p->max_iter = 1000;
+	p->learning_rate = 0.05;
+	p->max_leaves = 15;
+	p->max_depth = 0;
+	p->min_leaf = 40;
+	p->l2 = 1;
+	p->patience = 50;
+	p->subsample = 1;
+	p->seed = 1;
+	p->until = NULL;
+}
+
+static double
+sigmoid(double x)
+{
+	return 1 / (1 + exp(-x));
+}
+
+
+static double
+logloss(const double *raw, const uint8_t *y, const uint32_t *rows, size_t n)
+{
+	double s = 0;
+	size_t i;
+
+	for (i = 0; i < n; i++) {
+		double p = sigmoid(raw[rows[i]]);
+
+		p = p < 1e-15 ? 1e-15 : p > 1 - 1e-15 ? 1 - 1e-15 : p;
+		s -= y[rows[i]] ? log(p) : log(1 - p);
+	}
+	return n ? s / (double)n : NAN;
+}
+
+int
+ch_gbdt_train(const struct ch_train_data *d, const struct ch_gbdt_params *p,
+    const uint8_t *valid, struct ch_forest **out, struct ch_gbdt_stats *st,
+    struct ch_err *e)
+{
+	struct gb s;
+	struct ch_forest *fo;
+	size_t n = d ? d->n : 0, i, nv = 0, pos = 0;
+	uint32_t *vrows = NULL;
+	double *raw, *best_raw = NULL, best = INFINITY, base, sum;
+	int f, it, best_it = 0, u;
+	struct ch_rng rng;
+	double *imp_rounds = NULL;
+
+	*out = NULL;
+	if (st)
+		memset(st, 0, sizeof *st);
+	if (!d || n == 0 || d->nfeat < 1)
+		return ch_errf(e, "no training rows");
+	if (n >= UINT32_MAX / 2)
+		return ch_errf(e, "too many training rows (%zu)", n);
+	if (p->max_iter < 1 || p->max_leaves < 2 || p->min_leaf < 1 ||
+	    !(p->learning_rate > 0) || !(p->l2 >= 0) || p->max_depth < 0 ||
+	    !(p->subsample > 0 && p->subsample <= 1))
+		return ch_errf(e, "bad boosting parameters");
+	for (f = 0; f < d->nfeat; f++) {
+		if (d->nbins[f] < 1 || d->nbins[f] > CH_MAXBINS)
+			return ch_errf(e, "feature %d: %d bins (1..%d allowed)",
+			    f, d->nbins[f], CH_MAXBINS);
+		for (i = 0; i < n; i++)
+			if (d->codes[f][i] >= d->nbins[f] &&
+			    d->codes[f][i] != CH_MISSING)
+				return ch_errf(e, "feature %d: row %zu: code %u "
+				    "is not below %d", f, i, d->codes[f][i],
+				    d->nbins[f]);
+	}
+	memset(&s, 0, sizeof s);
+	s.d = d;
+	s.p = p;
+	s.nfeat = d->nfeat;
+	s.X = ch_reallocarray(NULL, n, (size_t)d->nfeat);
+	for (f = 0; f < d->nfeat; f++)
+		for (i = 0; i < n; i++)
+			s.X[i * (size_t)d->nfeat + (size_t)f] = d->codes[f][i];
+	s.off = ch_reallocarray(NULL, (size_t)d->nfeat, sizeof *s.off);
+	for (f = 0; f < d->nfeat; f++) {
+		s.off[f] = s.nslots;
+		s.nslots += (uint32_t)d->nbins[f] + 1;
+	}
+	/* at most 255 features of 256 slots fit in 16 bits */
+	if (s.nslots > UINT16_MAX) {
+		free(s.X);
+		free(s.off);
+		return ch_errf(e, "too many features for boosting (%d)", d->nfeat);
+	}
+	s.S = ch_reallocarray(NULL, n, (size_t)d->nfeat * sizeof *s.S);
+	for (i = 0; i < n; i++)
+		for (f = 0; f < d->nfeat; f++) {
+			unsigned c = s.X[i * (size_t)d->nfeat + (size_t)f];
+			unsigned nb = (unsigned)d->nbins[f];
+
+			s.S[i * (size_t)d->nfeat + (size_t)f] =
+			    (uint16_t)(s.off[f] + (c < nb ? c : nb));
+		}
+	s.grad = ch_reallocarray(NULL, n, sizeof *s.grad);
+	s.hess = ch_reallocarray(NULL, n, sizeof *s.hess);
+	s.idx = ch_reallocarray(NULL, n, sizeof *s.idx);
+	s.tmp = ch_reallocarray(NULL, n, sizeof *s.tmp);
+	s.rows = ch_reallocarray(NULL, n, sizeof *s.rows);
+	s.in = ch_calloc(n, 1);
+	ch_rng_seed(&rng, p->seed ^ 0x9b05ab7ee5ull);
+	vrows = ch_reallocarray(NULL, n, sizeof *vrows);
+	s.imp = ch_calloc((size_t)d->nfeat, sizeof *s.imp);
+	raw = ch_reallocarray(NULL, n, sizeof *raw);
+	for (i = 0; i < n; i++) {
+		if (valid && valid[i]) {
+			vrows[nv++] = (uint32_t)i;
+		} else {
+			s.rows[s.ntrain++] = (uint32_t)i;
+			pos += d->y[i] != 0;
+		}
+	}
+	if (s.ntrain == 0) {
+		ch_errf(e, "no training rows outside the validation rows");
+		goto fail;
+	}
+	/* the log-odds of the training rows, shrunk off 0 and 1 */
+	base = log(((double)pos + 0.5) / ((double)(s.ntrain - pos) + 0.5));
+	for (i = 0; i < n; i++)
+		raw[i] = base;
+	fo = ch_calloc(1, sizeof *fo);
+	fo->nfeat = d->nfeat;
+	fo->learner = CH_LEARN_GBDT;
+	fo->base = base;
+	fo->trees = ch_calloc((size_t)p->max_iter, sizeof *fo->trees);
+	if (nv) {
+		best_raw = ch_reallocarray(NULL, n, sizeof *best_raw);
+		best = logloss(raw, d->y, vrows, nv);
+		memcpy(best_raw, raw, n * sizeof *raw);
+	}
+	if (p->until)
+		imp_rounds = ch_calloc((size_t)p->max_iter * (size_t)d->nfeat,
+		    sizeof *imp_rounds);
+	for (it = 0; it < p->max_iter; it++) {
+		double ll;
+
+		if (p->until && (u = atomic_load(p->until)) > 0 && it >= u)
+			break;
+		/* this round's rows: all, or a seeded sample of them (the same
+		 * sample whatever else runs: the RNG is this training's own) */
+		s.m = 0;
+		for (i = 0; i < s.ntrain; i++) {
+			uint32_t r = s.rows[i];
+
+			s.in[r] = p->subsample >= 1 || ch_rng_unit(&rng) < p->subsample;
+			if (s.in[r])
+				s.idx[s.m++] = r;
+		}
+		for (i = 0; i < s.m; i++) {
+			uint32_t r = s.idx[i];
+			double q = sigmoid(raw[r]);
+
+			s.grad[r] = q - (d->y[r] != 0);
+			s.hess[r] = q * (1 - q);
+		}
+		grow(&s, &fo->trees[it], raw);
+		fo->ntrees = it + 1;
+		if (imp_rounds)
+			memcpy(imp_rounds + (size_t)it * d->nfeat, s.imp,
+			    (size_t)d->nfeat * sizeof *s.imp);
+		if (!nv)
+			continue;
+		for (i = 0; i < nv; i++) {
+			uint32_t r = vrows[i];
+
+			raw[r] += tree_value(&fo->trees[it], s.X + (size_t)r * s.nfeat);
+		}
+		ll = logloss(raw, d->y, vrows, nv);
+		if (ll < best - 1e-12) {
+			best = ll;
+			best_it = it + 1;
+			for (i = 0; i < nv; i++)
+				best_raw[vrows[i]] = raw[vrows[i]];
+		} else if (it + 1 - best_it >= p->patience) {
+			break;
+		}
+	}
+	if (nv) {
+		/* keep the trees up to the lowest validation loss (one at least:
+		 * a forest of none is not a model) */
+		if (best_it < 1)
+			best_it = 1;
+		for (it = best_it; it < fo->ntrees; it++) {
+			free(fo->trees[it].nodes);
+			free(fo->trees[it].bitsets);
+		}
+		fo->ntrees = best_it;
+	}
+	if (p->until) {
+		/* out of rounds before the count was known: wait for it */
+		while ((u = atomic_load(p->until)) == 0) {
+			struct timespec ts = { 0, 1000000 };
+
+			nanosleep(&ts, NULL);
+		}
+		if (u > fo->ntrees)
+			u = fo->ntrees;
+		for (it = u; it < fo->ntrees; it++) {
+			free(fo->trees[it].nodes);
+			free(fo->trees[it].bitsets);
+		}
+		fo->ntrees = u;
+		memcpy(s.imp, imp_rounds + (size_t)(u - 1) * d->nfeat,
+		    (size_t)d->nfeat * sizeof *s.imp);
+	}
+	free(imp_rounds);
+	if (st) {
+		st->iterations = fo->ntrees;
+		st->importance = ch_calloc((size_t)d->nfeat, sizeof *st->importance);
+		for (sum = 0, f = 0; f < d->nfeat; f++)
+			sum += s.imp[f];
+		for (f = 0; f < d->nfeat; f++)
+			st->importance[f] = sum > 0 ? s.imp[f] / sum : 0;
+		st->valid_logloss = nv ? best : NAN;
+		st->valid_prob = ch_reallocarray(NULL, n, sizeof *st->valid_prob);
+		for (i = 0; i < n; i++)
+			st->valid_prob[i] = NAN;
+		for (i = 0; i < nv; i++)
+			st->valid_prob[vrows[i]] = sigmoid(best_raw[vrows[i]]);
+	}
+	*out = fo;
+	free(best_raw);
+	free(raw);
+	free(vrows);
+	free(s.X);
+	free(s.S);
+	free(s.off);
+	free(s.grad);
+	free(s.hess);
+	free(s.idx);
+	free(s.tmp);
+	free(s.rows);
+	free(s.in);
+	free(s.imp);
+	return 0;
+fail:
+	free(raw);
+	free(vrows);
+	free(s.X);
+	free(s.S);
+	free(s.off);
+	free(s.grad);
+	free(s.hess);
+	free(s.idx);
+	free(s.tmp);
+	free(s.rows);
+	free(s.in);
+	free(s.imp);
+	return -1;
+}
+
+void
+ch_gbdt_stats_free(struct ch_gbdt_stats *s)
+{
+	if (!s)
+		return;
+	free(s->importance);
+	free(s->valid_prob);
+	s->importance = NULL;
+	s->valid_prob = NULL;
+}
