@@ -16,7 +16,7 @@
 static const struct ch_usage use = {
 	"churn-drift [-qv] -m MODEL [--reference FILE] [--json-in] [--bins K]\n"
 	"                   [--psi-threshold [WARN,]DRIFT] [--l1-threshold [WARN,]DRIFT]\n"
-	"                   [--drift-share X] [--config FILE] [--summary]\n"
+	"                   [--drift-share X] [--min-rows N] [--config FILE] [--summary]\n"
 	"                   [--record] [--store URL] [--database URL]\n"
 	"                   [--jobs N] [--predict-sample N | --no-prediction]\n"
 	"                   [FILE | s3://bucket/key | -]\n",
@@ -27,6 +27,7 @@ static const struct ch_usage use = {
 	"  --psi-threshold [WARN,]DRIFT   PSI of a numeric feature (0.1,0.2)\n"
 	"  --l1-threshold [WARN,]DRIFT    L1 distance of a categorical one (0.1,0.2)\n"
 	"  --drift-share X       the share of drifted features that is drift (0.5)\n"
+	"  --min-rows N          fewer current rows: no decision, \"insufficient\" (100)\n"
 	"  --config FILE         thresholds per feature, as JSON\n"
 	"  --summary             print a table of the features on stderr\n"
 	"  --record              keep the report in the registry's drift history\n"
@@ -85,6 +86,41 @@ record(json_t *rep, const char *store, const char *db)
 	ch_registry_close(r);
 }
 
+/*
+ * Too few current rows to judge: no drift declared, whatever the features
+ * say.  With rows, the report keeps its detail; with none it has only
+ * what can be said.
+ */
+static json_t *
+insufficient(json_t *rep, const char *version, size_t rows, size_t ref_rows,
+    size_t min_rows, const char *name)
+{
+	char reason[256], when[21];
+
+	if (rows == 0)
+		snprintf(reason, sizeof reason, "%s: no current rows: nothing to "
+		    "judge yet (at least %zu are needed)", name, min_rows);
+	else
+		snprintf(reason, sizeof reason, "%s: only %zu current rows, fewer "
+		    "than the minimum of %zu: too few to judge drift", name,
+		    rows, min_rows);
+	if (!rep) {
+		ch_iso8601(time(NULL), when);
+		rep = json_pack("{s:s?, s:s, s:{s:I, s:I}, s:b, s:i, s:i, s:[]}",
+		    "model_version", version, "time", when, "rows", "reference",
+		    (json_int_t)ref_rows, "current", (json_int_t)rows, "drift", 0,
+		    "drifted", 0, "checked", 0, "warnings");
+	}
+	json_object_set_new(rep, "drift", json_false());
+	json_object_set_new(rep, "rule", json_string("insufficient data: no "
+	    "drift is declared below the minimum of current rows (--min-rows)"));
+	json_object_set_new(rep, "insufficient", json_true());
+	json_object_set_new(rep, "reason", json_string(reason));
+	json_object_set_new(rep, "min_rows", json_integer((json_int_t)min_rows));
+	ch_warn("%s", reason);
+	return rep;
+}
+
 /* A flag beats the config file: per-feature entries of a metric given by
  * flag are dropped. */
 static void
@@ -130,6 +166,7 @@ main(int argc, char **argv)
 		{ "psi-threshold", required_argument, NULL, 'P' },
 		{ "l1-threshold", required_argument, NULL, 'L' },
 		{ "drift-share", required_argument, NULL, 'S' },
+		{ "min-rows", required_argument, NULL, 'M' },
 		{ "config", required_argument, NULL, 'c' },
 		{ "summary", no_argument, NULL, 's' },
 		{ "record", no_argument, NULL, 'R' },
@@ -144,6 +181,7 @@ main(int argc, char **argv)
 	const char *model_path = NULL, *ref_path = NULL, *cfg_path = NULL;
 	const char *psi_arg = NULL, *l1_arg = NULL, *share_arg = NULL;
 	const char *bins_arg = NULL, *store = NULL, *db = NULL, *in;
+	const char *minrows_arg = NULL;
 	struct ch_input input;
 	int json_in = 0, summary = 0, rec = 0, nopred = 0, jobs, ch, found;
 	uint64_t sample = CH_DRIFT_PRED_SAMPLE;
@@ -172,6 +210,7 @@ main(int argc, char **argv)
 		case 'P': psi_arg = optarg; break;
 		case 'L': l1_arg = optarg; break;
 		case 'S': share_arg = optarg; break;
+		case 'M': minrows_arg = optarg; break;
 		case 'c': cfg_path = optarg; break;
 		case 's': summary = 1; break;
 		case 'R': rec = 1; break;
@@ -223,6 +262,9 @@ main(int argc, char **argv)
 		threshold("--l1-threshold", l1_arg, &cfg.l1);
 	if (share_arg)
 		cfg.share = ch_opt_double("--drift-share", share_arg, 1e-9, 1);
+	if (minrows_arg)
+		cfg.min_rows = (size_t)ch_opt_int("--min-rows", minrows_arg, 0,
+		    (long long)1e15);
 	drop_overrides(&cfg, m->schema, psi_arg != NULL, l1_arg != NULL);
 
 	memset(&rd, 0, sizeof rd);
@@ -240,6 +282,7 @@ main(int argc, char **argv)
 		ch_die(2, "%s: %s", model_path, e.msg);
 
 	rd.json_lines = json_in;
+	rd.allow_empty = 1;
 	ch_drift_side_init(&cur, m->schema);
 	if (ch_input_open(&input, in, &ro.s3, &e) != 0)
 		ch_die(2, "%s", e.msg);
@@ -256,11 +299,16 @@ main(int argc, char **argv)
 		ch_warn("%llu rows of %s read in %.2f s", (unsigned long long)
 		    cur.rows, in, ch_seconds() - t0);
 
-	rep = ch_drift_report(m->schema, m->pred_ref.edges,
-	    m->pred_ref.nbins - 1, &ref, &cur, &cfg, m->version, time(NULL),
-	    &e);
-	if (!rep)
+	rep = NULL;
+	if (cur.rows > 0 && !(rep = ch_drift_report(m->schema,
+	    m->pred_ref.edges, m->pred_ref.nbins - 1, &ref, &cur, &cfg,
+	    m->version, time(NULL), &e)))
 		ch_die(2, "%s", e.msg);
+	if (cur.rows < cfg.min_rows || cur.rows == 0)
+		rep = insufficient(rep, m->version, cur.rows, ref.rows,
+		    cfg.min_rows, strcmp(in, "-") == 0 ? "<stdin>" : in);
+	else
+		json_object_set_new(rep, "insufficient", json_false());
 	found = ch_drift_found(rep);
 	if (json_dumpf(rep, stdout, JSON_COMPACT | JSON_REAL_PRECISION(15)) != 0)
 		ch_die(2, "write <stdout>:");

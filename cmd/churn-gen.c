@@ -7,7 +7,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
+#include "predlog.h"
 #include "util.h"
 
 /*
@@ -93,6 +95,14 @@ static const struct {
 	-0.138, 0.038, 0.435, 0.448, 0.430, -0.306,
 };
 
+/*
+ * --concept-shift X moves the churn relation (not the population) towards
+ * one where the contract, tenure and payment-method effects are reversed:
+ * z = (1 - X) z_fitted + X z_reversed.  The reversed relation's intercept
+ * keeps the churn rate near the fitted one's (about 26 %).
+ */
+#define REVERSED_SHIFT (-5.0)
+
 /* 10^4 * 26^5 customer IDs "NNNN-LLLLL" */
 #define ID_SPACE 118813760000ULL
 #define ID_LETTERS 11881376ULL
@@ -104,10 +114,14 @@ struct out {
 };
 
 static const struct ch_usage use = {
-	"churn-gen [-qv] [--rows N] [--seed S] [--shift] [-o FILE]\n",
+	"churn-gen [-qv] [--rows N] [--seed S] [--shift] [--concept-shift X]\n"
+	"[--outcomes FILE [--outcome-time T]] [-o FILE]\n",
 	"  --rows N              customers to write after the header (7043)\n"
 	"  --seed S              the random seed (1)\n"
 	"  --shift               a drifted population (for drift checks)\n"
+	"  --concept-shift X     move the churn relation, 0 to 1 (0: none)\n"
+	"  --outcomes FILE       also write id,outcome,time of every customer\n"
+	"  --outcome-time T      the outcomes' time (default today, UTC)\n"
 	"  -o, --output FILE     write FILE atomically instead of stdout\n",
 	NULL,
 };
@@ -205,10 +219,9 @@ put_cents(struct out *o, uint64_t cents)
  * other half), hide that consecutive rows have consecutive numbers.
  */
 static void
-put_id(struct out *o, uint64_t id, uint64_t key)
+put_id(struct out *o, uint64_t id, uint64_t key, char s[10])
 {
 	uint64_t d = id % 10000, l = id / 10000;
-	char s[10];
 	int i;
 
 	l = (l * 7 + mix(d ^ key)) % ID_LETTERS;
@@ -218,7 +231,7 @@ put_id(struct out *o, uint64_t id, uint64_t key)
 	s[4] = '-';
 	for (i = 9; i >= 5; i--, l /= 26)
 		s[i] = 'A' + l % 26;
-	put(o, s, sizeof s);
+	put(o, s, 10);
 }
 
 static void
@@ -233,9 +246,21 @@ round5(double cents)
 	return (uint64_t)(cents / 5.0 + 0.5) * 5;
 }
 
+/* The generator's settings beyond the row's own. */
+struct genopts {
+	int shift;
+	double concept;          /* --concept-shift, 0..1 */
+	struct out *outcomes;    /* --outcomes: id,outcome,time lines */
+	const char *when;        /* their time */
+};
+
 static void
-row(struct out *o, struct ch_rng *r, uint64_t id, uint64_t key, int shift)
+row(struct out *o, struct ch_rng *r, uint64_t id, uint64_t key,
+    const struct genopts *g)
 {
+	int shift = g->shift, churn;
+	double zrev;
+	char ids[10];
 	int contract, tenure, net, phone, multi, addon[NADDON], pay;
 	int senior, partner, dependents, paperless, male, b, i;
 	double z, charge;
@@ -282,9 +307,14 @@ row(struct out *o, struct ch_rng *r, uint64_t id, uint64_t key, int shift)
 	    dependents * beta.dependents + partner * beta.partner +
 	    addon[TV] * beta.tv + addon[MOVIES] * beta.movies +
 	    multi * beta.multi + phone * beta.phone;
+	zrev = z - 2 * (beta.log_tenure * log1p(tenure) +
+	    (contract == ONE_YEAR) * beta.one_year +
+	    (contract == TWO_YEAR) * beta.two_year +
+	    (pay == ECHECK) * beta.echeck) + REVERSED_SHIFT;
+	z = (1 - g->concept) * z + g->concept * zrev;
 
 	reserve(o, 512);
-	put_id(o, id, key);
+	put_id(o, id, key, ids);
 	PUTS(o, male ? ",Male," : ",Female,");
 	PUTC(o, senior ? '1' : '0');
 	put_yn(o, partner);
@@ -314,8 +344,16 @@ row(struct out *o, struct ch_rng *r, uint64_t id, uint64_t key, int shift)
 		f = f < 0.7 ? 0.7 : f > 1.5 ? 1.5 : f;
 		put_cents(o, round5(cents * tenure * f));
 	}
-	put_yn(o, coin(r, 1.0 / (1.0 + exp(-z))));
+	churn = coin(r, 1.0 / (1.0 + exp(-z)));
+	put_yn(o, churn);
 	PUTC(o, '\n');
+	if (g->outcomes) {
+		reserve(g->outcomes, 64);
+		put(g->outcomes, ids, sizeof ids);
+		PUTS(g->outcomes, churn ? ",Yes," : ",No,");
+		PUTS(g->outcomes, g->when);
+		PUTC(g->outcomes, '\n');
+	}
 }
 
 int
@@ -325,6 +363,9 @@ main(int argc, char *argv[])
 		{ "rows", required_argument, NULL, 'n' },
 		{ "seed", required_argument, NULL, 's' },
 		{ "shift", no_argument, NULL, 'S' },
+		{ "concept-shift", required_argument, NULL, 'C' },
+		{ "outcomes", required_argument, NULL, 'O' },
+		{ "outcome-time", required_argument, NULL, 'T' },
 		{ "output", required_argument, NULL, 'o' },
 		CH_COMMON_LONGOPTS,
 		{ NULL, 0, NULL, 0 },
@@ -336,11 +377,15 @@ main(int argc, char *argv[])
 	    "PaperlessBilling,PaymentMethod,MonthlyCharges,TotalCharges,"
 	    "Churn\n";
 	uint64_t rows = 7043, seed = 1, i, key;
-	const char *path = NULL;
+	const char *path = NULL, *opath = NULL;
 	int shift = 0, c;
 	struct ch_rng r;
-	struct out o = { 0 };
+	struct out o = { 0 }, oo = { 0 };
+	struct genopts g = { 0 };
 	struct ch_err e;
+	char today[11];
+	time_t now = time(NULL);
+	struct tm tm;
 
 	ch_setprogname(argv[0]);
 	while ((c = getopt_long(argc, argv, "o:" CH_COMMON_SHORTOPTS, longopts,
@@ -358,6 +403,15 @@ main(int argc, char *argv[])
 		case 'S':
 			shift = 1;
 			break;
+		case 'C':
+			g.concept = ch_opt_double("--concept-shift", optarg, 0, 1);
+			break;
+		case 'O':
+			opath = optarg;
+			break;
+		case 'T':
+			g.when = optarg;
+			break;
 		case 'o':
 			path = optarg;
 			break;
@@ -370,6 +424,23 @@ main(int argc, char *argv[])
 		ch_usage(&use, 2);
 	}
 
+	if (g.when && !opath)
+		ch_die(2, "--outcome-time: needs --outcomes");
+	if (g.when) {
+		time_t t;
+		if (strlen(g.when) > 40 || strchr(g.when, ',') ||
+		    ch_time_parse(g.when, strlen(g.when), &t) != 0)
+			ch_die(2, "--outcome-time: '%s' is not a time "
+			    "(YYYY-MM-DD or YYYY-MM-DDTHH:MM:SSZ)", g.when);
+	} else {
+		gmtime_r(&now, &tm);
+		strftime(today, sizeof today, "%Y-%m-%d", &tm);
+		g.when = today;
+	}
+	if (opath && (strcmp(opath, "-") == 0 ||
+	    (path && strcmp(opath, path) == 0) ||
+	    (!path && strcmp(opath, "/dev/stdout") == 0)))
+		ch_die(2, "--outcomes: give a file other than the data's");
 	if (path && strcmp(path, "-") == 0)
 		path = NULL;
 	o.name = path ? path : "stdout";
@@ -378,11 +449,22 @@ main(int argc, char *argv[])
 	o.b.cap = path && rows < 1000000 ? 160 * rows + 4096 : 1 << 24;
 	o.b.s = ch_malloc(o.b.cap);
 
+	g.shift = shift;
+	if (opath) {
+		oo.name = opath;
+		oo.b.cap = rows < 1000000 ? 48 * rows + 4096 : 1 << 24;
+		oo.b.s = ch_malloc(oo.b.cap);
+		PUTS(&oo, "customerID,outcome,time\n");
+		g.outcomes = &oo;
+	}
 	ch_rng_seed(&r, seed ^ (shift ? 0x5348494654ULL : 0));
 	key = ch_rng_next(&r);
 	put(&o, header, sizeof header - 1);
 	for (i = 0; i < rows; i++)
-		row(&o, &r, i, key, shift);
+		row(&o, &r, i, key, &g);
+	if (opath && ch_write_atomic(opath, oo.b.s, oo.b.len, &e) == -1)
+		ch_die(2, "%s", e.msg);
+	free(oo.b.s);
 
 	if (path) {
 		if (ch_write_atomic(path, o.b.s, o.b.len, &e) == -1)

@@ -8,6 +8,7 @@
 
 #include "model.h"
 #include "modelref.h"
+#include "perf.h"
 #include "registry.h"
 #include "util.h"
 
@@ -20,12 +21,15 @@ static const struct ch_usage use = {
 	"       churn-models pull name [-o file | -o -]\n"
 	"       churn-models history [alias] [--json]\n"
 	"       churn-models drift [-n count] [--json]\n"
-	"       churn-models gc [--json]\n",
+	"       churn-models gc [--json]\n"
+	"       churn-models perf [--by day|week|month|all] [--horizon days] [--json]\n",
 	"  --store URL           the artifact store: a directory, file:// or s3:// URL\n"
 	"  --database URL        the PostgreSQL registry (else an index in the store)\n"
-	"  --json                list, history, drift, gc: JSON instead of a table\n"
+	"  --json                list, history, drift, gc, perf: JSON instead of a table\n"
 	"  -o, --output FILE     pull: where to write the model (VERSION.churn; - stdout)\n"
-	"  -n, --count N         drift: the newest N reports (20)\n",
+	"  -n, --count N         drift: the newest N reports (20)\n"
+	"  --by PERIOD           perf: day, week, month (the default) or all\n"
+	"  --horizon DAYS        perf: how long before an outcome a prediction counts (90)\n",
 	"  CHURN_STORE           the store when --store is not given (var/store)\n"
 	"  CHURN_DATABASE_URL    the registry when --database is not given\n"
 	"  CHURN_REGISTRY_TIMEOUT  each registry call at most, seconds (30 S3, 10 connect)\n"
@@ -193,6 +197,54 @@ cmd_drift(struct ch_registry *r, long n, int asjson)
 	return 0;
 }
 
+static int
+cmd_perf(struct ch_registry *r, const struct ch_perf_opts *po, int asjson)
+{
+	struct ch_err e = {{0}};
+	json_t *p = ch_perf_registry(r, po, &e), *v, *x;
+	size_t i, k;
+
+	if (!p)
+		ch_die(2, "%s", e.msg);
+	if (asjson) {
+		/* full precision: the figures are compared with other tools' */
+		json_dumpf(p, stdout, JSON_INDENT(2) | JSON_PRESERVE_ORDER |
+		    JSON_REAL_PRECISION(17));
+		putchar('\n');
+		json_decref(p);
+		return 0;
+	}
+	printf("%-20s %-10s %8s %8s %-8s %-8s %-8s %-8s %s\n", "VERSION",
+	    "PERIOD", "ROWS", "CHURNED", "ROC_AUC", "PR_AUC", "LOG_LOSS",
+	    "BRIER", "HOLDOUT_AUC");
+	json_array_foreach(json_object_get(p, "versions"), i, v) {
+		char hold[32];
+
+		metric(v, "holdout_roc_auc", hold, sizeof hold);
+		json_array_foreach(json_object_get(v, "periods"), k, x) {
+			char auc[32], pr[32], ll[32], br[32];
+
+			metric(x, "roc_auc", auc, sizeof auc);
+			metric(x, "pr_auc", pr, sizeof pr);
+			metric(x, "log_loss", ll, sizeof ll);
+			metric(x, "brier", br, sizeof br);
+			printf("%-20s %-10s %8lld %8lld %-8s %-8s %-8s %-8s %s\n",
+			    ch_jstr(v, "model_version", "-"), ch_jstr(x, "period", "-"),
+			    (long long)json_integer_value(json_object_get(x, "rows")),
+			    (long long)json_integer_value(json_object_get(x,
+			    "positives")), auc, pr, ll, br, hold);
+		}
+	}
+	ch_warn("%lld outcomes, %lld joined to a prediction within %lld days, "
+	    "%lld not", (long long)json_integer_value(json_object_get(p,
+	    "outcomes")), (long long)json_integer_value(json_object_get(p,
+	    "joined")), (long long)json_integer_value(json_object_get(p,
+	    "horizon_days")), (long long)json_integer_value(json_object_get(p,
+	    "unjoined")));
+	json_decref(p);
+	return 0;
+}
+
 int
 main(int argc, char **argv)
 {
@@ -206,6 +258,8 @@ main(int argc, char **argv)
 		{"json", no_argument, NULL, 'j'},
 		{"output", required_argument, NULL, 'o'},
 		{"count", required_argument, NULL, 'n'},
+		{"by", required_argument, NULL, 'b'},
+		{"horizon", required_argument, NULL, 'H'},
 		CH_COMMON_LONGOPTS,
 		{NULL, 0, NULL, 0},
 	};
@@ -217,6 +271,7 @@ main(int argc, char **argv)
 	char **args;
 	int c, nargs, asjson = 0, rc = 0;
 	long count = 0;
+	struct ch_perf_opts po = { CH_PERF_HORIZON_DAYS, CH_PERF_MONTH };
 
 	ch_setprogname(argv[0]);
 	while ((c = getopt_long(argc, argv, "+s:d:" CH_COMMON_SHORTOPTS,
@@ -236,10 +291,12 @@ main(int argc, char **argv)
 	argc -= optind;
 	argv += optind;
 	optind = 0;	/* 0: glibc re-initialises getopt (argument order mode) */
-	while ((c = getopt_long(argc, argv, "jo:n:" CH_COMMON_SHORTOPTS,
+	while ((c = getopt_long(argc, argv, "jo:n:b:H:" CH_COMMON_SHORTOPTS,
 	    subopts, NULL)) != -1) {
 		if (ch_common_opt(c, &use))
 			continue;
+		if ((c == 'b' || c == 'H') && strcmp(cmd, "perf") != 0)
+			ch_usage(&use, 2);
 		switch (c) {
 		case 'j': asjson = 1; break;
 		case 'o': output = optarg; break;
@@ -247,6 +304,19 @@ main(int argc, char **argv)
 			if (strcmp(cmd, "drift") != 0)
 				ch_usage(&use, 2);
 			count = (long)ch_opt_int("--count", optarg, 1, 1000000);
+			break;
+		case 'b': {
+			int by = ch_perf_by_parse(optarg);
+
+			if (by < 0)
+				ch_die(2, "--by: '%s' is not day, week, month or all",
+				    optarg);
+			po.by = (enum ch_perf_by)by;
+			break;
+		}
+		case 'H':
+			po.horizon_days = (long)ch_opt_int("--horizon", optarg, 1,
+			    36500);
 			break;
 		default: ch_usage(&use, 2);
 		}
@@ -266,8 +336,9 @@ main(int argc, char **argv)
 	} else if (strcmp(cmd, "history") == 0 && nargs <= 1) {
 	} else if (strcmp(cmd, "drift") == 0 && nargs == 0) {
 	} else if (strcmp(cmd, "gc") == 0 && nargs == 0) {
+	} else if (strcmp(cmd, "perf") == 0 && nargs == 0) {
 	} else {
-		if (!strstr(" list show alias rollback pull history drift gc ", cmd))
+		if (!strstr(" list show alias rollback pull history drift gc perf ", cmd))
 			ch_warn("unknown command '%s'", cmd);
 		ch_usage(&use, 2);
 	}
@@ -301,6 +372,8 @@ main(int argc, char **argv)
 		rc = cmd_drift(r, count, asjson);
 	else if (strcmp(cmd, "gc") == 0)
 		rc = cmd_gc(r, asjson);
+	else if (strcmp(cmd, "perf") == 0)
+		rc = cmd_perf(r, &po, asjson);
 	else if (strcmp(cmd, "show") == 0) {
 		json_t *j = ch_registry_show(r, args[0], &e);
 		if (!j)

@@ -4,16 +4,21 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "batch.h"
 #include "input.h"
 #include "model.h"
 #include "modelref.h"
+#include "predlog.h"
+#include "registry.h"
 #include "util.h"
 
 static const struct ch_usage use = {
 	"churn-predict [-qv] -m model [--json-in] [--json] [--skip-bad]\n"
 	"                     [--threshold t] [--jobs n] [file | s3://bucket/key | -]\n"
+	"       churn-predict -m model --record [--at time] [--retain days]\n"
+	"                     [--store URL] [--database URL] [--json-in] [...] file\n"
 	"       churn-predict -m model --schema | --describe\n",
 	"  -m, --model MODEL     a model file, -, or an alias or version in the registry\n"
 	"  --json-in             read JSON lines (one object a line), not CSV\n"
@@ -22,7 +27,12 @@ static const struct ch_usage use = {
 	"  --threshold T         the decision threshold (the model's)\n"
 	"  --jobs N              threads (all cores)\n"
 	"  --schema              print the input schema the model expects\n"
-	"  --describe            print what the model is: version, metrics, features\n",
+	"  --describe            print what the model is: version, metrics, features\n"
+	"  --record              also keep the scored rows in the registry's prediction log\n"
+	"  --at TIME             --record: the rows' time (now)\n"
+	"  --retain DAYS         --record: then delete rows older than DAYS (180; 0 keeps)\n"
+	"  --store URL           the registry's store (CHURN_STORE)\n"
+	"  --database URL        the PostgreSQL registry (CHURN_DATABASE_URL)\n",
 	"  CHURN_STORE           the store that resolves a -m name (var/store)\n"
 	"  CHURN_DATABASE_URL    the PostgreSQL registry, when there is one\n"
 	"  CHURN_S3_ENDPOINT     the S3 endpoint for s3:// stores and inputs\n"
@@ -39,6 +49,30 @@ out(void *arg, const char *s, size_t n, struct ch_err *e)
 	return 0;
 }
 
+/*
+ * --record: the rows of input scored again by the library and appended to
+ * the registry's prediction log at time at, then rows older than retain
+ * days pruned.
+ */
+static void
+record(const struct ch_model *m, const char *input, int jsonin, int skipbad,
+    time_t at, long retain, const struct ch_registry_opts *ro)
+{
+	struct ch_registry *r;
+	struct ch_err e;
+	size_t n, gone;
+
+	if (ch_registry_open(ro, &r, &e) != 0 ||
+	    ch_predlog_record_file(r, m, input, jsonin, skipbad, at, &n,
+	    &e) != 0 ||
+	    ch_predlog_prune(r, retain, time(NULL), &gone, &e) != 0)
+		ch_die(2, "--record: %s", e.msg);
+	if (ch_verbosity() >= 0)
+		ch_warn("%zu predictions recorded in the prediction log (%s)", n,
+		    ch_registry_db_where(r));
+	ch_registry_close(r);
+}
+
 static void
 warn(void *arg, const char *msg)
 {
@@ -51,7 +85,7 @@ int
 main(int argc, char *argv[])
 {
 	enum { O_JSONIN = 256, O_JSON, O_SKIP, O_SCHEMA, O_DESCRIBE, O_THRESHOLD,
-	    O_JOBS };
+	    O_JOBS, O_RECORD, O_AT, O_RETAIN, O_STORE, O_DATABASE };
 	static const struct option longopts[] = {
 		{ "model", required_argument, NULL, 'm' },
 		{ "json-in", no_argument, NULL, O_JSONIN },
@@ -61,11 +95,18 @@ main(int argc, char *argv[])
 		{ "describe", no_argument, NULL, O_DESCRIBE },
 		{ "threshold", required_argument, NULL, O_THRESHOLD },
 		{ "jobs", required_argument, NULL, O_JOBS },
+		{ "record", no_argument, NULL, O_RECORD },
+		{ "at", required_argument, NULL, O_AT },
+		{ "retain", required_argument, NULL, O_RETAIN },
+		{ "store", required_argument, NULL, O_STORE },
+		{ "database", required_argument, NULL, O_DATABASE },
 		CH_COMMON_LONGOPTS,
 		{ NULL, 0, NULL, 0 }
 	};
 	const char *model = NULL, *input = "-";
-	int c, show = 0, f;
+	int c, show = 0, f, rec = 0;
+	long retain = CH_PREDLOG_RETAIN_DAYS;
+	time_t at = time(NULL);
 	size_t unseen_total = 0;
 	struct ch_model *m;
 	struct ch_err err;
@@ -91,6 +132,15 @@ main(int argc, char *argv[])
 		case O_DESCRIBE: show = 2; break;
 		case O_THRESHOLD: o.threshold = ch_opt_double("--threshold", optarg, 0, 1); break;
 		case O_JOBS: o.jobs = (int)ch_opt_int("--jobs", optarg, 1, 1024); break;
+		case O_RECORD: rec = 1; break;
+		case O_AT:
+			if (ch_time_parse(optarg, strlen(optarg), &at) != 0)
+				ch_die(2, "--at: '%s' is not a time (YYYY-MM-DD or "
+				    "YYYY-MM-DDTHH:MM:SSZ)", optarg);
+			break;
+		case O_RETAIN: retain = (long)ch_opt_int("--retain", optarg, 0, 36500); break;
+		case O_STORE: ro.store_url = optarg; break;
+		case O_DATABASE: ro.database_url = optarg; break;
 		default: ch_usage(&use, 2);
 		}
 	}
@@ -98,6 +148,9 @@ main(int argc, char *argv[])
 		ch_usage(&use, 2);
 	if (optind < argc)
 		input = argv[optind];
+	if (rec && (strcmp(input, "-") == 0 || strncmp(input, "s3://", 5) == 0))
+		ch_die(2, "--record: give a file (it is read again to record "
+		    "the rows), not %s", strcmp(input, "-") == 0 ? "stdin" : input);
 	ch_registry_opts_fill(&ro, getenv);
 	if (ch_modelref_load(model, &ro, &m, NULL, &err) != 0)
 		ch_die(2, "%s", err.msg);
@@ -146,6 +199,13 @@ main(int argc, char *argv[])
 		ch_warn("%zu bad rows skipped", st.skipped);
 	if (ch_verbosity() > 0)
 		ch_warn("%zu rows scored in %.2f s", st.rows, ch_seconds() - t0);
+	if (rec) {
+		ch_fshut(stdout, "<stdout>");
+		record(m, input, o.json_in, o.skip_bad, at, retain, &ro);
+		free(st.unseen);
+		ch_model_free(m);
+		return st.skipped ? 1 : 0;
+	}
 	free(st.unseen);
 	ch_model_free(m);
 	ch_fshut(stdout, "<stdout>");

@@ -1188,7 +1188,7 @@ ch_drift_read(const struct ch_drift_read *r, FILE *fp, const char *path,
 	    read_csv(r, fp, name, d, level0, e);
 	if (own)
 		fclose(fp);
-	if (rc == 0 && d->rows == 0)
+	if (rc == 0 && d->rows == 0 && !r->allow_empty)
 		rc = ch_errf(e, "%s: no rows", name);
 	return rc;
 }

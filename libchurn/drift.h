@@ -134,6 +134,8 @@ struct ch_drift_read {
 	int json_lines;                 /* JSON lines instead of CSV */
 	int jobs;
 	uint64_t pred_sample;           /* 0: score every row */
+	int allow_empty;                /* zero rows (a header only, no JSON
+	                                   lines) is not an error */
 };
 
 /*
@@ -141,7 +143,8 @@ struct ch_drift_read {
  * d, which must be initialised for r->schema.  Every feature must be a
  * column (or key); other columns are ignored.  Errors name the file, the
  * line and the column: a feature column missing from the header, a
- * number that is not one, a ragged row, no rows at all.  With fp, reads
+ * number that is not one, a ragged row, no rows at all (unless
+ * r->allow_empty; an empty CSV without a header stays one).  With fp, reads
  * fp and path only names it in messages ("-": <stdin>); with fp NULL,
  * opens path.  Returns 0 or -1 with e filled.
  */

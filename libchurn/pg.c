@@ -169,6 +169,23 @@ static const char *const migrations[] = {
 	"  model_version text,"
 	"  probability double precision,"
 	"  row jsonb NOT NULL);",
+	/* 3: customer outcomes (outcomes.c), one per customer and time */
+	"CREATE TABLE churn_outcomes ("
+	"  customer_id text NOT NULL CHECK (length(customer_id) BETWEEN 1 AND 256),"
+	"  time timestamptz NOT NULL,"
+	"  outcome boolean NOT NULL,"
+	"  recorded timestamptz NOT NULL DEFAULT now(),"
+	"  PRIMARY KEY (customer_id, time));",
+	/* 4: the prediction log (predlog.c), append-only, pruned by age */
+	"CREATE TABLE churn_predictions ("
+	"  id bigserial PRIMARY KEY,"
+	"  customer_id text NOT NULL,"
+	"  time timestamptz NOT NULL,"
+	"  model_version text NOT NULL,"
+	"  probability double precision NOT NULL,"
+	"  features jsonb NOT NULL);"
+	"CREATE INDEX churn_predictions_customer ON churn_predictions (customer_id, time);"
+	"CREATE INDEX churn_predictions_time ON churn_predictions (time);",
 };
 #define NMIGRATIONS ((int)(sizeof migrations / sizeof migrations[0]))
 

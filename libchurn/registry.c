@@ -11,6 +11,8 @@
 #include <time.h>
 
 #include "livewin.h"
+#include "pg.h"
+#include "registry_db.h"
 #include "registry_impl.h"
 
 /* ---- names ---- */
@@ -687,4 +689,27 @@ ch_registry_window_page(struct ch_registry *r, long keep, long after,
 	if (!(db = window_db(r, e)))
 		return NULL;
 	return ch_livewin_page(db, keep, after, max, last, len, rows, e);
+}
+
+/* ---- the database, for the other files that keep tables in it
+ * (registry_db.h: outcomes.c, predlog.c) ---- */
+
+PGconn *
+ch_registry_pg(struct ch_registry *r)
+{
+	struct ch_pg *db = r->be->database(r);
+
+	return db ? ch_pg_conn(db) : NULL;
+}
+
+PGresult *
+ch_registry_pg_exec(struct ch_registry *r, const char *what, const char *sql,
+    int n, const char *const *params, struct ch_err *e)
+{
+	struct ch_pg *db = r->be->database(r);
+
+	if (!db)
+		return ch_errf(e, "%s: no database is configured (registry %s)",
+		    what, r->dbwhere), NULL;
+	return ch_pg_exec(db, what, sql, n, params, e);
 }

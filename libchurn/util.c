@@ -829,6 +829,20 @@ utf8_char(const unsigned char *s, size_t len)
 	return n;
 }
 
+int
+ch_utf8_valid(const char *s, size_t len)
+{
+	const unsigned char *u = (const unsigned char *)s;
+	size_t i = 0, k;
+
+	while (i < len) {
+		if ((k = utf8_char(u + i, len - i)) == 0)
+			return 0;
+		i += k;
+	}
+	return 1;
+}
+
 char *
 ch_utf8_clean(const char *s, size_t len, size_t *outlen)
 {

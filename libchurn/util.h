@@ -186,6 +186,10 @@ void ch_hex(const unsigned char *b, size_t n, char *out);
  */
 char *ch_utf8_clean(const char *s, size_t len, size_t *outlen);
 
+/* Nonzero when s[0..len) is valid UTF-8 without NUL bytes (what
+ * ch_utf8_clean keeps as it is). */
+int ch_utf8_valid(const char *s, size_t len);
+
 /* Version string vYYYYMMDD-HHMMSS (UTC) and ISO-8601 UTC time. */
 void ch_version_string(time_t t, char out[17]);
 void ch_iso8601(time_t t, char out[21]);

@@ -4,7 +4,7 @@
 # -q and -v, usage errors exit 2 on stderr, bad numbers in one form
 . "$CHURN_TOP/tests/lib.sh"
 
-progs="churn-gen churn-train churn-predict churn-drift churn-push churn-models churn-serve"
+progs="churn-gen churn-train churn-predict churn-drift churn-push churn-models churn-serve churn-outcomes"
 
 # synopsis_opts PROG: the options the SYNOPSIS of PROG.1 shows, one a line
 synopsis_opts() {
