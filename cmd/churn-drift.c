@@ -7,6 +7,7 @@
 #include <time.h>
 
 #include "drift.h"
+#include "driftread.h"
 #include "model.h"
 #include "registry.h"
 #include "util.h"
@@ -58,6 +59,46 @@ threshold(const char *opt, const char *s, struct ch_drift_rule *r)
 		if (r->warn > r->drift)
 			r->warn = r->drift;
 	}
+}
+
+/* A short human table of a report (--summary). */
+static void
+summary_line(FILE *fp, json_t *v)
+{
+	json_t *nc = json_object_get(v, "new_categories");
+
+	fprintf(fp, "%-24s %-11s %-4s %8.4f %8.4f  %s",
+	    json_string_value(json_object_get(v, "name")),
+	    json_string_value(json_object_get(v, "type")),
+	    json_string_value(json_object_get(v, "metric")),
+	    json_number_value(json_object_get(v, "value")),
+	    json_number_value(json_object_get(v, "threshold")),
+	    json_string_value(json_object_get(v, "status")));
+	if (json_array_size(nc))
+		fprintf(fp, "  (%zu new)", json_array_size(nc));
+	fputc('\n', fp);
+}
+
+static void
+print_summary(FILE *fp, json_t *r)
+{
+	json_t *v, *rows = json_object_get(r, "rows");
+	size_t i;
+
+	fprintf(fp, "model %s, %lld reference rows, %lld current rows\n",
+	    json_is_string(json_object_get(r, "model_version")) ?
+	    json_string_value(json_object_get(r, "model_version")) : "(none)",
+	    (long long)json_integer_value(json_object_get(rows, "reference")),
+	    (long long)json_integer_value(json_object_get(rows, "current")));
+	fprintf(fp, "%-24s %-11s %-4s %8s %8s  %s\n", "feature", "type",
+	    "", "value", "drift at", "status");
+	json_array_foreach(json_object_get(r, "features"), i, v)
+		summary_line(fp, v);
+	if ((v = json_object_get(r, "prediction")))
+		summary_line(fp, v);
+	json_array_foreach(json_object_get(r, "warnings"), i, v)
+		fprintf(fp, "warning: %s\n", json_string_value(v));
+	fprintf(fp, "%s\n", json_string_value(json_object_get(r, "rule")));
 }
 
 /* Appends the report to the registry's drift history. */
@@ -146,7 +187,6 @@ main(int argc, char **argv)
 	struct ch_model *m;
 	struct ch_err e;
 	json_t *rep;
-	char *s;
 
 	ch_setprogname(argv[0]);
 	jobs = ch_ncpus() > 8 ? 8 : ch_ncpus();
@@ -258,11 +298,8 @@ main(int argc, char **argv)
 		ch_die(2, "write <stdout>:");
 	putchar('\n');
 	ch_fshut(stdout, "<stdout>");
-	if (summary) {
-		s = ch_drift_summary(rep);
-		fputs(s, stderr);
-		free(s);
-	}
+	if (summary)
+		print_summary(stderr, rep);
 	if (rec)
 		record(rep, store, db);
 
