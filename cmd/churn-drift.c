@@ -23,7 +23,9 @@ usage(FILE *fp)
 	    "                   [--drift-share X] [--config FILE] [--summary]\n"
 	    "                   [--record [--store URL] [--database URL]]\n"
 	    "                   [--jobs N] [--predict-sample N | --no-prediction]\n"
-	    "                   [FILE | -]\n",
+	    "                   [--profile-out FILE] [FILE | -]\n"
+	    "       churn-drift -m MODEL --from-profiles [report options] "
+	    "PROFILE ...\n",
 	    fp);
 }
 
@@ -101,6 +103,67 @@ print_summary(FILE *fp, json_t *r)
 	fprintf(fp, "%s\n", json_string_value(json_object_get(r, "rule")));
 }
 
+/* --profile-out: the current data's counts for one shard, no report. */
+static void
+profile_out(const struct ch_drift_read *rd, const struct ch_model *m,
+    const char *in, const char *out)
+{
+	struct ch_drift_profile p;
+	struct ch_err e;
+	json_t *j;
+	char *s;
+
+	ch_drift_profile_init(&p, m->schema);
+	if (ch_drift_read_profile(rd, strcmp(in, "-") == 0 ? stdin : NULL, in,
+	    &p, &e) != 0)
+		ch_die(2, "%s", e.msg);
+	if (!(j = ch_drift_profile_json(&p, m, &e)))
+		ch_die(2, "%s", e.msg);
+	s = json_dumps(j, JSON_COMPACT);
+	if (strcmp(out, "-") == 0) {
+		fputs(s, stdout);
+		putchar('\n');
+		ch_fshut(stdout, "<stdout>");
+	} else {
+		size_t n = strlen(s);
+
+		s[n] = '\n';   /* over the NUL: written with its length */
+		if (ch_write_atomic(out, s, n + 1, &e) != 0)
+			ch_die(2, "%s", e.msg);
+	}
+	free(s);
+	json_decref(j);
+	ch_drift_profile_free(&p);
+}
+
+/* --from-profiles: the shards' profiles added up, as one read of all
+ * their rows would count them. */
+static void
+from_profiles(const struct ch_model *m, int n, char **paths,
+    struct ch_drift_side *cur)
+{
+	struct ch_drift_profile p;
+	json_error_t je;
+	struct ch_err e;
+	json_t *j;
+	int i;
+
+	ch_drift_profile_init(&p, m->schema);
+	for (i = 0; i < n; i++) {
+		j = strcmp(paths[i], "-") == 0 ? json_loadf(stdin, 0, &je) :
+		    json_load_file(paths[i], 0, &je);
+		if (!j)
+			ch_die(2, "%s:%d: %s", paths[i], je.line, je.text);
+		if (ch_drift_profile_load(&p, j, paths[i], m, &e) != 0)
+			ch_die(2, "%s", e.msg);
+		json_decref(j);
+	}
+	if (ch_drift_profile_settle(&p, &e) != 0)
+		ch_die(2, "%s", e.msg);
+	*cur = p.side;
+	free(p.smp);
+}
+
 /* Appends the report to the registry's drift history. */
 static void
 record(json_t *rep, const char *store, const char *db)
@@ -172,6 +235,8 @@ main(int argc, char **argv)
 		{ "jobs", required_argument, NULL, 'j' },
 		{ "predict-sample", required_argument, NULL, 'p' },
 		{ "no-prediction", no_argument, NULL, 'N' },
+		{ "profile-out", required_argument, NULL, 'O' },
+		{ "from-profiles", no_argument, NULL, 'F' },
 		{ "help", no_argument, NULL, 'h' },
 		{ "version", no_argument, NULL, 'V' },
 		{ NULL, 0, NULL, 0 }
@@ -179,6 +244,8 @@ main(int argc, char **argv)
 	const char *model_path = NULL, *ref_path = NULL, *cfg_path = NULL;
 	const char *psi_arg = NULL, *l1_arg = NULL, *share_arg = NULL;
 	const char *bins_arg = NULL, *store = NULL, *db = NULL, *in;
+	const char *prof_out = NULL;
+	int profiles = 0;
 	int json_in = 0, summary = 0, rec = 0, nopred = 0, jobs, ch, found;
 	uint64_t sample = CH_DRIFT_PRED_SAMPLE;
 	struct ch_drift_side ref, cur;
@@ -205,6 +272,8 @@ main(int argc, char **argv)
 		case 'T': store = optarg; break;
 		case 'D': db = optarg; break;
 		case 'N': nopred = 1; break;
+		case 'O': prof_out = optarg; break;
+		case 'F': profiles = 1; break;
 		case 'j':
 			jobs = (int)number("--jobs", optarg, 1, 256);
 			break;
@@ -227,10 +296,13 @@ main(int argc, char **argv)
 	}
 	argc -= optind;
 	argv += optind;
-	if (argc > 1) {
+	if ((argc > 1 && !profiles) || (profiles && argc == 0)) {
 		usage(stderr);
 		return 2;
 	}
+	if (prof_out && (profiles || ref_path || summary || rec))
+		ch_die(2, "--profile-out writes one shard's counts: --from-"
+		    "profiles, --reference, --summary and --record make the report");
 	in = argc ? argv[0] : "-";
 	if (!model_path)
 		ch_die(2, "no model: give one with -m MODEL");
@@ -283,10 +355,21 @@ main(int argc, char **argv)
 		ch_die(2, "%s: %s", model_path, e.msg);
 
 	rd.json_lines = json_in;
-	ch_drift_side_init(&cur, m->schema);
-	if (ch_drift_read(&rd, strcmp(in, "-") == 0 ? stdin : NULL, in, &cur,
-	    &e) != 0)
-		ch_die(2, "%s", e.msg);
+	if (prof_out) {
+		profile_out(&rd, m, in, prof_out);
+		ch_drift_side_free(&ref);
+		ch_drift_cfg_free(&cfg);
+		ch_model_free(m);
+		return 0;
+	}
+	if (profiles)
+		from_profiles(m, argc, argv, &cur);
+	else {
+		ch_drift_side_init(&cur, m->schema);
+		if (ch_drift_read(&rd, strcmp(in, "-") == 0 ? stdin : NULL, in,
+		    &cur, &e) != 0)
+			ch_die(2, "%s", e.msg);
+	}
 
 	rep = ch_drift_report(m->schema, m->pred_ref.edges,
 	    m->pred_ref.nbins - 1, &ref, &cur, &cfg, m->version, time(NULL),

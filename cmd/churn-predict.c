@@ -14,7 +14,8 @@ usage(int status)
 {
 	fprintf(status ? stderr : stdout,
 	    "usage: churn-predict -m model [--json-in] [--json] [--skip-bad]\n"
-	    "                     [--threshold t] [--jobs n] [file | -]\n"
+	    "                     [--threshold t] [--jobs n] [--no-header]\n"
+	    "                     [--row-offset n] [file | -]\n"
 	    "       churn-predict -m model --schema | --describe\n");
 	exit(status);
 }
@@ -38,7 +39,7 @@ int
 main(int argc, char *argv[])
 {
 	enum { O_JSONIN = 256, O_JSON, O_SKIP, O_SCHEMA, O_DESCRIBE, O_THRESHOLD,
-	    O_JOBS, O_VERSION };
+	    O_JOBS, O_VERSION, O_NOHEADER, O_ROWOFFSET };
 	static const struct option longopts[] = {
 		{ "model", required_argument, NULL, 'm' },
 		{ "json-in", no_argument, NULL, O_JSONIN },
@@ -48,6 +49,8 @@ main(int argc, char *argv[])
 		{ "describe", no_argument, NULL, O_DESCRIBE },
 		{ "threshold", required_argument, NULL, O_THRESHOLD },
 		{ "jobs", required_argument, NULL, O_JOBS },
+		{ "no-header", no_argument, NULL, O_NOHEADER },
+		{ "row-offset", required_argument, NULL, O_ROWOFFSET },
 		{ "help", no_argument, NULL, 'h' },
 		{ "version", no_argument, NULL, O_VERSION },
 		{ NULL, 0, NULL, 0 }
@@ -82,6 +85,14 @@ main(int argc, char *argv[])
 			o.jobs = atoi(optarg);
 			if (o.jobs < 1 || o.jobs > 1024)
 				ch_die(2, "--jobs: '%s' is not a number from 1 to 1024", optarg);
+			break;
+		case O_NOHEADER: o.no_header = 1; break;
+		case O_ROWOFFSET:
+			if (ch_parse_double(optarg, strlen(optarg), &t) != 0 ||
+			    t < 0 || t > 1e15 || t != (long)t)
+				ch_die(2, "--row-offset: '%s' is not a whole number "
+				    "from 0 to 1e15", optarg);
+			o.row_offset = (long)t;
 			break;
 		case O_VERSION: printf("churn-predict %s\n", CHURN_VERSION); return 0;
 		case 'h': usage(0);

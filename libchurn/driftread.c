@@ -13,22 +13,16 @@
 #include "csv.h"
 #include "driftread.h"
 
-#define LEVELS 40
+#define LEVELS CH_DRIFT_LEVELS
 
 /*
  * The prediction sample: a row whose code hash has t trailing zero bits
- * belongs to levels 0..t; level L holds about rows/2^L rows.  Histograms
- * are kept for every level from the lowest one still within the cap, so
- * that at the end the lowest level within the cap over all threads is
- * known exactly (see merge_sampler).
+ * belongs to levels 0..t; level L holds about rows/2^L rows.  Every level's
+ * row count is kept (n), and histograms for every level from the lowest
+ * one still within the cap (level), so that at the end the lowest level
+ * within the cap over all threads and shards is known exactly (settle).
  */
-struct sampler {
-	int level;
-	uint64_t cap;            /* 0: every row, level 0 */
-	uint64_t n[LEVELS];
-	uint64_t hist[LEVELS][256];
-};
-
+#define sampler ch_drift_sample
 static uint64_t
 codes_hash(const uint8_t *c, int n)
 {
@@ -129,10 +123,10 @@ score(struct counter *k)
 		t = h ? __builtin_ctzll(h) : 63;
 		if (t >= LEVELS)
 			t = LEVELS - 1;
+		for (L = 0; L <= t; L++)
+			s->n[L]++;
 		if (t < s->level)
 			return;
-		for (L = s->level; L <= t; L++)
-			s->n[L]++;
 		while (s->n[s->level] > s->cap && s->level < LEVELS - 1)
 			s->level++;
 	} else
@@ -143,30 +137,44 @@ score(struct counter *k)
 		flush(k);
 }
 
-/* Puts the sample of threads k[0..n-1] into d->pred: the lowest level
- * within the cap over all of them (each thread's own level is at or
- * below it, so its counts there are complete). */
-static void
-merge_samplers(struct sampler *const *s, int n, struct ch_drift_side *d)
+void
+ch_drift_sample_merge(struct ch_drift_sample *a, const struct ch_drift_sample *b)
 {
-	uint64_t tot;
-	int L = 0, i, c;
+	int L, c;
 
-	if (n == 0 || !s[0])
-		return;
-	for (i = 0; i < n; i++)
-		if (s[i]->level > L)
-			L = s[i]->level;
-	for (; L < LEVELS - 1 && s[0]->cap; L++) {
-		for (tot = 0, i = 0; i < n; i++)
-			tot += s[i]->n[L];
-		if (tot <= s[0]->cap)
-			break;
+	/* each histogram is complete from its own level up */
+	if (b->level > a->level)
+		a->level = b->level;
+	for (L = 0; L < LEVELS; L++) {
+		a->n[L] += b->n[L];
+		if (L >= a->level)
+			for (c = 0; c < 256; c++)
+				a->hist[L][c] += b->hist[L][c];
 	}
-	d->has_pred = 1;
-	for (i = 0; i < n; i++)
-		for (c = 0; c < 256; c++)
-			d->pred[c] += s[i]->hist[L][c];
+}
+
+/* The level the sample settles at: the lowest whose rows fit the cap. */
+static int
+settle_level(const struct sampler *s)
+{
+	int L = 0;
+
+	while (s->cap && L < LEVELS - 1 && s->n[L] > s->cap)
+		L++;
+	return L;
+}
+
+/* Takes the settled sample of s (or keeps it) into *to. */
+static void
+take_sample(struct sampler **to, struct sampler **s)
+{
+	if (!*s)
+		return;
+	if (!*to) {
+		*to = *s;
+		*s = NULL;
+	} else
+		ch_drift_sample_merge(*to, *s);
 }
 
 /* An unseen category: kept by name, not counted among the codes. */
@@ -284,7 +292,7 @@ csv_emit(void *ctx, void *result, struct ch_err *e)
 
 static int
 read_csv(const struct ch_drift_read *r, FILE *fp, const char *name,
-    struct ch_drift_side *d, int level0, struct ch_err *e)
+    struct ch_drift_profile *p, int level0, struct ch_err *e)
 {
 	static const struct ch_csv_ops ops = {
 		.header = csv_header,
@@ -293,26 +301,20 @@ read_csv(const struct ch_drift_read *r, FILE *fp, const char *name,
 		.emit = csv_emit,
 	};
 	struct csvctx c = { .r = r, .name = name, .level0 = level0 };
-	struct sampler **smp;
 	int i, rc;
 
 	pthread_mutex_init(&c.mu, NULL);
 	rc = ch_csv_parallel(fp, name, r->jobs, &ops, &c, e);
-	smp = ch_calloc((size_t)c.nw + 1, sizeof *smp);
-	for (i = 0; i < c.nw; i++) {
-		if (rc == 0)
-			ch_drift_side_merge(d, &c.w[i]->side);
-		smp[i] = c.w[i]->k.smp;
+	for (i = 0; i < c.nw && rc == 0; i++) {
+		ch_drift_side_merge(&p->side, &c.w[i]->side);
+		take_sample(&p->smp, &c.w[i]->k.smp);
 	}
-	if (rc == 0)
-		merge_samplers(smp, c.nw, d);
 	for (i = 0; i < c.nw; i++) {
 		counter_free(&c.w[i]->k);
 		ch_drift_side_free(&c.w[i]->side);
 		free(c.w[i]);
 	}
 	pthread_mutex_destroy(&c.mu);
-	free(smp);
 	free(c.w);
 	ch_cols_free(&c.cols);
 	return rc;
@@ -334,7 +336,7 @@ count_json(struct counter *k, json_t *o, const char *name, long line,
 
 static int
 read_json_lines(const struct ch_drift_read *r, FILE *fp, const char *name,
-    struct ch_drift_side *d, int level0, struct ch_err *e)
+    struct ch_drift_profile *p, int level0, struct ch_err *e)
 {
 	struct counter k;
 	json_error_t je;
@@ -345,7 +347,7 @@ read_json_lines(const struct ch_drift_read *r, FILE *fp, const char *name,
 	json_t *o;
 	int rc = 0;
 
-	counter_init(&k, r, NULL, d, level0);
+	counter_init(&k, r, NULL, &p->side, level0);
 	while ((n = getline(&line, &cap, fp)) > 0) {
 		ln++;
 		for (i = 0; i < (size_t)n && strchr(" \t\r\n", line[i]); i++)
@@ -366,7 +368,7 @@ read_json_lines(const struct ch_drift_read *r, FILE *fp, const char *name,
 	if (rc == 0 && k.smp)
 		flush(&k);
 	if (rc == 0)
-		merge_samplers(&k.smp, 1, d);
+		take_sample(&p->smp, &k.smp);
 	counter_free(&k);
 	free(line);
 	return rc;
@@ -400,12 +402,38 @@ start_level(int fd, uint64_t cap)
 	return L;
 }
 
+void
+ch_drift_profile_init(struct ch_drift_profile *p, const struct ch_schema *s)
+{
+	ch_drift_side_init(&p->side, s);
+	p->smp = NULL;
+	p->loaded = 0;
+}
+
+void
+ch_drift_profile_free(struct ch_drift_profile *p)
+{
+	ch_drift_side_free(&p->side);
+	free(p->smp);
+	p->smp = NULL;
+}
+
+static int
+read_once(const struct ch_drift_read *r, FILE *fp, const char *name,
+    struct ch_drift_profile *p, int level0, struct ch_err *e)
+{
+	return r->json_lines ? read_json_lines(r, fp, name, p, level0, e) :
+	    read_csv(r, fp, name, p, level0, e);
+}
+
 int
-ch_drift_read(const struct ch_drift_read *r, FILE *fp, const char *path,
-    struct ch_drift_side *d, struct ch_err *e)
+ch_drift_read_profile(const struct ch_drift_read *r, FILE *fp,
+    const char *path, struct ch_drift_profile *p, struct ch_err *e)
 {
 	const char *name = strcmp(path, "-") == 0 ? "<stdin>" : path;
-	int rc, level0 = 0, own = 0;
+	struct ch_drift_profile t;
+	int rc, level0 = 0, own = 0, L;
+	off_t at;
 
 	if (!fp) {
 		if (!(fp = fopen(path, "r")))
@@ -414,11 +442,290 @@ ch_drift_read(const struct ch_drift_read *r, FILE *fp, const char *path,
 	}
 	if (r->model)
 		level0 = start_level(fileno(fp), r->pred_sample);
-	rc = r->json_lines ? read_json_lines(r, fp, name, d, level0, e) :
-	    read_csv(r, fp, name, d, level0, e);
+	at = level0 ? ftello(fp) : 0;
+	ch_drift_profile_init(&t, r->schema);
+	rc = read_once(r, fp, name, &t, level0, e);
+	if (rc == 0 && t.smp && (L = settle_level(t.smp)) < t.smp->level) {
+		/* the start level overshot: the levels below it have no
+		 * histogram, so read again from the settled one (a regular
+		 * file, so it seeks) */
+		ch_drift_profile_free(&t);
+		ch_drift_profile_init(&t, r->schema);
+		if (fseeko(fp, at, SEEK_SET) != 0)
+			rc = ch_errf(e, "seek %s: %s", name, strerror(errno));
+		else
+			rc = read_once(r, fp, name, &t, L, e);
+	}
 	if (own)
 		fclose(fp);
-	if (rc == 0 && d->rows == 0)
+	if (rc == 0 && t.side.rows == 0)
 		rc = ch_errf(e, "%s: no rows", name);
+	if (rc == 0) {
+		ch_drift_side_merge(&p->side, &t.side);
+		take_sample(&p->smp, &t.smp);
+	}
+	ch_drift_profile_free(&t);
 	return rc;
+}
+
+int
+ch_drift_profile_settle(struct ch_drift_profile *p, struct ch_err *e)
+{
+	int L, c;
+
+	if (!p->smp)
+		return 0;
+	L = settle_level(p->smp);
+	if (L < p->smp->level)
+		return ch_errf(e, "the prediction sample settles at level %d, "
+		    "below the %d its counts start at", L, p->smp->level);
+	p->side.has_pred = 1;
+	for (c = 0; c < 256; c++)
+		p->side.pred[c] += p->smp->hist[L][c];
+	return 0;
+}
+
+int
+ch_drift_read(const struct ch_drift_read *r, FILE *fp, const char *path,
+    struct ch_drift_side *d, struct ch_err *e)
+{
+	struct ch_drift_profile p;
+	int rc;
+
+	ch_drift_profile_init(&p, r->schema);
+	rc = ch_drift_read_profile(r, fp, path, &p, e);
+	if (rc == 0)
+		rc = ch_drift_profile_settle(&p, e);
+	if (rc == 0)
+		ch_drift_side_merge(d, &p.side);
+	ch_drift_profile_free(&p);
+	return rc;
+}
+
+/* profile files: the counts of one shard, merged by churn-drift */
+
+#define PROFILE_FORMAT 1
+
+static json_t *
+counts_json(const uint64_t *c, int n)
+{
+	json_t *a = json_array();
+	int i;
+
+	for (i = 0; i < n; i++)
+		json_array_append_new(a, json_integer((json_int_t)c[i]));
+	return a;
+}
+
+json_t *
+ch_drift_profile_json(const struct ch_drift_profile *p,
+    const struct ch_model *m, struct ch_err *e)
+{
+	const struct ch_schema *s = m->schema;
+	json_t *j = json_object(), *feats = json_array(), *o, *u, *pr, *h;
+	const struct ch_drift_sample *smp = p->smp;
+	size_t i, n, len;
+	const char *key;
+	int f, L, top, nb;
+
+	json_object_set_new(j, "churn_drift_profile", json_integer(PROFILE_FORMAT));
+	json_object_set_new(j, "model_version", json_string(m->version));
+	json_object_set_new(j, "rows", json_integer((json_int_t)p->side.rows));
+	json_object_set_new(j, "features", feats);
+	for (f = 0; f < s->nfeat; f++) {
+		o = json_object();
+		json_array_append_new(feats, o);
+		json_object_set_new(o, "name", json_string(s->f[f].name));
+		json_object_set_new(o, "counts", counts_json(p->side.counts[f],
+		    s->f[f].nbins < CH_MISSING ? s->f[f].nbins : CH_MISSING));
+		json_object_set_new(o, "missing",
+		    json_integer((json_int_t)p->side.counts[f][CH_MISSING]));
+		if (!p->side.extra[f])
+			continue;
+		u = json_array();
+		json_object_set_new(o, "unseen", u);
+		n = ch_strmap_count(p->side.extra[f]);
+		for (i = 0; i < n; i++) {
+			key = ch_strmap_key(p->side.extra[f], i, &len);
+			if (!(h = json_stringn(key, len))) {
+				json_decref(j);
+				return ch_errf(e, "column '%s': an unseen value is "
+				    "not UTF-8, which a profile cannot hold",
+				    s->f[f].name), NULL;
+			}
+			json_array_append_new(u, json_pack("[o,I]", h,
+			    (json_int_t)p->side.extra_n[f][i]));
+		}
+		json_object_set_new(o, "unseen_other",
+		    json_integer((json_int_t)p->side.extra_other[f]));
+	}
+	if (!smp) {
+		json_object_set_new(j, "prediction", json_null());
+		return j;
+	}
+	nb = m->pred_ref.nbins;
+	for (top = LEVELS - 1; top > 0 && smp->n[top] == 0; top--)
+		;
+	L = settle_level(smp);
+	pr = json_object();
+	json_object_set_new(pr, "sample", json_integer((json_int_t)smp->cap));
+	json_object_set_new(pr, "level", json_integer(L));
+	json_object_set_new(pr, "rows", counts_json(smp->n, top + 1));
+	h = json_array();
+	for (; L <= top; L++)
+		json_array_append_new(h, counts_json(smp->hist[L], nb));
+	json_object_set_new(pr, "counts", h);
+	json_object_set_new(j, "prediction", pr);
+	return j;
+}
+
+/* Adds the JSON array a of n counts to c. */
+static int
+add_counts(uint64_t *c, json_t *a, size_t n, const char *name,
+    const char *what, struct ch_err *e)
+{
+	json_t *v;
+	size_t i;
+
+	if (!json_is_array(a) || json_array_size(a) != n)
+		return ch_errf(e, "%s: %s: not an array of %zu counts", name,
+		    what, n);
+	json_array_foreach(a, i, v) {
+		if (!json_is_integer(v) || json_integer_value(v) < 0)
+			return ch_errf(e, "%s: %s: not a count", name, what);
+		c[i] += (uint64_t)json_integer_value(v);
+	}
+	return 0;
+}
+
+static int
+load_unseen(struct ch_drift_side *d, int f, json_t *u, const char *name,
+    const char *feat, struct ch_err *e)
+{
+	json_t *v;
+	size_t i;
+
+	if (!json_is_array(u))
+		return ch_errf(e, "%s: feature '%s': 'unseen' is not an array",
+		    name, feat);
+	json_array_foreach(u, i, v) {
+		json_t *k = json_array_get(v, 0), *n = json_array_get(v, 1);
+
+		if (json_array_size(v) != 2 || !json_is_string(k) ||
+		    !json_is_integer(n) || json_integer_value(n) < 0)
+			return ch_errf(e, "%s: feature '%s': unseen value %zu is "
+			    "not [name, count]", name, feat, i);
+		ch_drift_side_add_unseen(d, f, json_string_value(k),
+		    json_string_length(k), (uint64_t)json_integer_value(n));
+	}
+	return 0;
+}
+
+static int
+load_prediction(struct ch_drift_profile *p, json_t *pr,
+    const struct ch_model *m, const char *name, struct ch_err *e)
+{
+	struct ch_drift_sample *s = ch_calloc(1, sizeof *s);
+	json_t *rows = json_object_get(pr, "rows");
+	json_t *cap = json_object_get(pr, "sample");
+	json_t *lv = json_object_get(pr, "level");
+	json_t *h = json_object_get(pr, "counts"), *v;
+	size_t i, nrows = json_array_size(rows);
+	char what[64];
+
+	if (!json_is_integer(cap) || json_integer_value(cap) < 0 ||
+	    !json_is_integer(lv) || json_integer_value(lv) < 0 ||
+	    json_integer_value(lv) >= LEVELS || nrows < 1 || nrows > LEVELS ||
+	    !json_is_array(h) || (json_integer_value(lv) < (json_int_t)nrows &&
+	    json_array_size(h) != nrows - (size_t)json_integer_value(lv)))
+		goto bad;
+	s->cap = (uint64_t)json_integer_value(cap);
+	s->level = (int)json_integer_value(lv);
+	if (add_counts(s->n, rows, nrows, name, "prediction.rows", e) != 0)
+		goto fail;
+	json_array_foreach(h, i, v) {
+		snprintf(what, sizeof what, "prediction.counts[%zu]", i);
+		if (add_counts(s->hist[(size_t)s->level + i], v,
+		    (size_t)m->pred_ref.nbins, name, what, e) != 0)
+			goto fail;
+	}
+	if (p->smp && p->smp->cap != s->cap) {
+		ch_errf(e, "%s: a prediction sample of %llu rows, the profiles "
+		    "before it %llu (give each shard the same --predict-sample)",
+		    name, (unsigned long long)s->cap,
+		    (unsigned long long)p->smp->cap);
+		goto fail;
+	}
+	take_sample(&p->smp, &s);
+	free(s);
+	return 0;
+bad:
+	ch_errf(e, "%s: 'prediction' is not a prediction sample", name);
+fail:
+	free(s);
+	return -1;
+}
+
+int
+ch_drift_profile_load(struct ch_drift_profile *p, json_t *j, const char *name,
+    const struct ch_model *m, struct ch_err *e)
+{
+	const struct ch_schema *s = m->schema;
+	json_t *feats = json_object_get(j, "features"), *o, *v, *pr;
+	json_t *ver = json_object_get(j, "model_version");
+	int f, nb;
+
+	if (!json_is_object(j) || json_integer_value(json_object_get(j,
+	    "churn_drift_profile")) != PROFILE_FORMAT)
+		return ch_errf(e, "%s: not a churn-drift profile (format %d)",
+		    name, PROFILE_FORMAT);
+	if (!json_is_string(ver) || strcmp(json_string_value(ver),
+	    m->version) != 0)
+		return ch_errf(e, "%s: a profile of model %s, not of %s", name,
+		    json_is_string(ver) ? json_string_value(ver) : "(none)",
+		    m->version);
+	v = json_object_get(j, "rows");
+	if (!json_is_integer(v) || json_integer_value(v) < 0)
+		return ch_errf(e, "%s: 'rows' is not a count", name);
+	if (!json_is_array(feats) || (int)json_array_size(feats) != s->nfeat)
+		return ch_errf(e, "%s: 'features' does not hold the model's %d "
+		    "features", name, s->nfeat);
+	pr = json_object_get(j, "prediction");
+	if (p->loaded && (p->smp != NULL) != json_is_object(pr))
+		return ch_errf(e, "%s: %s a prediction sample and the profiles "
+		    "before it %s (give each shard the same --no-prediction)",
+		    name, json_is_object(pr) ? "has" : "lacks",
+		    p->smp ? "have" : "do not");
+	p->side.rows += (size_t)json_integer_value(v);
+	for (f = 0; f < s->nfeat; f++) {
+		o = json_array_get(feats, (size_t)f);
+		if (!json_is_object(o) || !json_is_string(json_object_get(o,
+		    "name")) || strcmp(json_string_value(json_object_get(o,
+		    "name")), s->f[f].name) != 0)
+			return ch_errf(e, "%s: feature %d is not '%s'", name,
+			    f + 1, s->f[f].name);
+		nb = s->f[f].nbins < CH_MISSING ? s->f[f].nbins : CH_MISSING;
+		if (add_counts(p->side.counts[f], json_object_get(o, "counts"),
+		    (size_t)nb, name, s->f[f].name, e) != 0)
+			return -1;
+		v = json_object_get(o, "missing");
+		if (!json_is_integer(v) || json_integer_value(v) < 0)
+			return ch_errf(e, "%s: feature '%s': 'missing' is not a "
+			    "count", name, s->f[f].name);
+		p->side.counts[f][CH_MISSING] += (uint64_t)json_integer_value(v);
+		if (!p->side.extra[f])
+			continue;
+		if (load_unseen(&p->side, f, json_object_get(o, "unseen"), name,
+		    s->f[f].name, e) != 0)
+			return -1;
+		v = json_object_get(o, "unseen_other");
+		if (!json_is_integer(v) || json_integer_value(v) < 0)
+			return ch_errf(e, "%s: feature '%s': 'unseen_other' is "
+			    "not a count", name, s->f[f].name);
+		p->side.extra_other[f] += (uint64_t)json_integer_value(v);
+	}
+	if (json_is_object(pr) && load_prediction(p, pr, m, name, e) != 0)
+		return -1;
+	p->loaded++;
+	return 0;
 }
