@@ -42,6 +42,7 @@ predict_shards() {  # MODEL PREFIX OUT [flags]
 	done
 }
 for args in "m.churn all.csv s" "noid.churn all-noid.csv n"; do
+	# shellcheck disable=SC2086
 	set -- $args
 	churn-predict -m "$1" "$2" >one.out || fail "churn-predict $2 failed"
 	predict_shards "$1" "$3" shards.out
@@ -132,4 +133,41 @@ expect 2 churn-drift -m m.churn --from-profiles
 expect 2 churn-drift -m m.churn --summary --profile-out x.json s0.csv
 grep_err "--profile-out writes one shard's counts"
 [ -e x.json ] && fail "a refused --profile-out wrote x.json"
+# scripts/slurm run as plain scripts, a task at a time (t261 runs them on
+# Slurm): the same results; without arguments or a task id they refuse
+S=$CHURN_TOP/scripts/slurm
+gen --rows 5000 --seed 26 -o all-id.csv || fail "churn-gen failed"
+cut -d, -f2- all-id.csv >all.csv
+shard all.csv s
+: >shards.txt
+for i in 0 1 2 3; do echo "$PWD/s$i.csv" >>shards.txt; done
+for i in 0 1 2 3; do
+	SLURM_ARRAY_TASK_ID=$i sh "$S/score.sbatch" noid.churn shards.txt res ||
+		fail "score.sbatch task $i failed"
+	SLURM_ARRAY_TASK_ID=$i sh "$S/drift-profile.sbatch" m.churn shards.txt res \
+		--predict-sample 700 || fail "drift-profile.sbatch task $i failed"
+done
+sh "$S/score-merge.sbatch" shards.txt res || fail "score-merge.sbatch failed"
+churn-predict -m noid.churn all.csv >one.out || fail "churn-predict failed"
+same one.out res/scores.csv
+sh "$S/drift-merge.sbatch" m.churn shards.txt res
+[ $? -le 1 ] || fail "drift-merge.sbatch failed"
+churn-drift -m m.churn --predict-sample 700 all.csv >one.json
+untime one.json >a
+untime res/drift.json >b
+same a b
+rm res/score.000002.part
+expect 2 sh "$S/score-merge.sbatch" shards.txt res
+grep_err "score.000002.part is missing"
+for s in "$S"/*.sbatch; do
+	expect 2 sh "$s"
+	grep_err "usage: sbatch"
+done
+expect 2 sh "$S/score.sbatch" noid.churn shards.txt res
+grep_err "not an array task"
+if command -v shellcheck >/dev/null 2>&1; then
+	shellcheck "$S"/*.sbatch >sc.out 2>&1 || { cat sc.out >&2; fail "shellcheck complains about scripts/slurm"; }
+else
+	echo "note: no shellcheck, scripts/slurm not linted"
+fi
 echo "ok: 4 shards scored and profiled, merged outputs identical"
