@@ -636,6 +636,117 @@ START_TEST(check_with_model)
 }
 END_TEST
 
+/* Profiles of three shards, written and read back as JSON, add up to the
+ * counts and the prediction sample of one read of all their rows, for a
+ * sample of every row and a sample of a few levels. */
+START_TEST(profiles_merge)
+{
+	static const uint64_t caps[] = { 0, 300 };
+	struct ch_frame_opts fo = { 0 };
+	struct ch_train_opts to;
+	struct ch_train_result tr;
+	struct ch_drift_read rd = { 0 };
+	struct ch_drift_side whole;
+	struct ch_drift_profile p, sum;
+	struct ch_err e;
+	char *train = make_csv(1500, 0, 0, 1), *data = make_csv(3000, 5, 0, 4);
+	char *cut[4], *part, *txt;
+	json_t *j;
+	FILE *fp;
+	size_t k, hl = strchr(data, '\n') - data + 1, i;
+	int f, c;
+
+	fo.id = "id";
+	fo.target = "y";
+	ch_train_defaults(&to);
+	to.forest.trees = 5;
+	to.forest.jobs = 1;
+	to.output = "test_drift_p.churn";
+	fp = fmemopen(train, strlen(train), "r");
+	ck_assert_msg(ch_train(fp, "train.csv", &fo, &to, &tr, &e) == 0, "%s", e.msg);
+	fclose(fp);
+	/* three shards: the header, then rows 1-700, 701-2200, 2201-3000 */
+	cut[0] = data + hl;
+	for (i = 1; i < 3; i++) {
+		char *q = cut[i - 1];
+		int rows = i == 1 ? 700 : 1500;
+
+		while (rows--)
+			q = strchr(q, '\n') + 1;
+		cut[i] = q;
+	}
+	cut[3] = data + strlen(data);
+	rd.schema = tr.model->schema;
+	rd.model = tr.model;
+	for (k = 0; k < sizeof caps / sizeof *caps; k++) {
+		rd.pred_sample = caps[k];
+		rd.jobs = 2;
+		ch_drift_side_init(&whole, rd.schema);
+		fp = fmemopen(data, strlen(data), "r");
+		ck_assert_msg(ch_drift_read(&rd, fp, "all", &whole, &e) == 0, "%s", e.msg);
+		fclose(fp);
+		ch_drift_profile_init(&sum, rd.schema);
+		for (i = 0; i < 3; i++) {
+			size_t n = (size_t)(cut[i + 1] - cut[i]);
+
+			part = ch_malloc(hl + n + 1);
+			memcpy(part, data, hl);
+			memcpy(part + hl, cut[i], n);
+			part[hl + n] = 0;
+			rd.jobs = (int)i + 1;
+			ch_drift_profile_init(&p, rd.schema);
+			fp = fmemopen(part, hl + n, "r");
+			ck_assert_msg(ch_drift_read_profile(&rd, fp, "part", &p, &e) == 0,
+			    "%s", e.msg);
+			fclose(fp);
+			j = ch_drift_profile_json(&p, tr.model, &e);
+			ck_assert_msg(j != NULL, "%s", e.msg);
+			txt = json_dumps(j, JSON_COMPACT);
+			json_decref(j);
+			j = json_loads(txt, 0, NULL);
+			ck_assert_msg(ch_drift_profile_load(&sum, j, "p.json", tr.model,
+			    &e) == 0, "%s", e.msg);
+			json_decref(j);
+			free(txt);
+			ch_drift_profile_free(&p);
+			free(part);
+		}
+		ck_assert_msg(ch_drift_profile_settle(&sum, &e) == 0, "%s", e.msg);
+		ck_assert_uint_eq(sum.side.rows, 3000);
+		ck_assert_uint_eq(sum.side.rows, whole.rows);
+		for (f = 0; f < whole.nfeat; f++)
+			for (c = 0; c < 256; c++)
+				ck_assert_uint_eq(sum.side.counts[f][c], whole.counts[f][c]);
+		ck_assert_int_eq(sum.side.has_pred, 1);
+		ck_assert_int_eq(whole.has_pred, 1);
+		for (c = 0; c < 256; c++)
+			ck_assert_uint_eq(sum.side.pred[c], whole.pred[c]);
+		for (i = 0, c = 0; c < 256; c++)
+			i += whole.pred[c];
+		if (caps[k])
+			ck_assert_msg(i <= caps[k] && i >= caps[k] / 4,
+			    "a sample of %zu rows for a cap of %llu", i,
+			    (unsigned long long)caps[k]);
+		else
+			ck_assert_uint_eq(i, 3000);
+		ch_drift_profile_free(&sum);
+		ch_drift_side_free(&whole);
+	}
+	/* another model's profile is refused */
+	ch_drift_profile_init(&sum, rd.schema);
+	j = json_pack("{s:i,s:s,s:i,s:[]}", "churn_drift_profile", 1,
+	    "model_version", "v0", "rows", 1, "features");
+	ck_assert_int_eq(ch_drift_profile_load(&sum, j, "x.json", tr.model, &e), -1);
+	ck_assert_ptr_nonnull(strstr(e.msg, "x.json: a profile of model v0"));
+	json_decref(j);
+	ch_drift_profile_free(&sum);
+	ch_train_result_free(&tr);
+	remove("test_drift_p.churn");
+	free(train);
+	free(data);
+}
+END_TEST
+
 int
 main(void)
 {
@@ -657,6 +768,7 @@ main(void)
 	tcase_add_test(t, per_feature_thresholds);
 	tcase_add_test(t, numbers_exact);
 	tcase_add_test(t, check_with_model);
+	tcase_add_test(t, profiles_merge);
 	tcase_set_timeout(t, 60);
 	suite_add_tcase(s, t);
 	sr = srunner_create(s);
