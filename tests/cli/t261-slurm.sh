@@ -18,6 +18,9 @@ t0=$(date +%s)
 D=$(mktemp -d /tmp/churn-slurm.XXXXXX) || fail "mktemp"
 chmod 755 "$D"
 stop() {
+	# jobs still running (a hang bound ran out) go first: their steps
+	# would outlive slurmd
+	[ -f "$D/slurm.conf" ] && SLURM_CONF=$D/slurm.conf timeout 10 scancel -u root 2>/dev/null
 	for f in slurmd slurmctld munge/munged; do
 		pid=$(cat "$D/$f.pid" 2>/dev/null) || continue
 		kill "$pid" 2>/dev/null
@@ -33,13 +36,16 @@ stop() {
 trap stop EXIT
 trap 'exit 1' INT TERM HUP
 
-# a free TCP port on 127.0.0.1 (none of the test's listeners is elsewhere)
+# a TCP port no socket uses, below the ephemeral range (32768 up) where
+# other programs' connections come and go
 port() {
 	while :; do
-		p=$(( $(od -An -N2 -tu2 /dev/urandom) % 20000 + 30000 ))
-		ss -Hltn "sport = :$p" 2>/dev/null | grep -q . || { echo $p; return; }
+		p=$(( $(od -An -N2 -tu2 /dev/urandom) % 12000 + 20000 ))
+		[ "$p" != "${1:-}" ] || continue
+		ss -Htan "sport = :$p" 2>/dev/null | grep -q . || { echo $p; return; }
 	done
 }
+alive() { kill -0 "$(cat "$D/$1.pid" 2>/dev/null)" 2>/dev/null; }
 
 # munge
 install -d -o munge -g munge -m 700 "$D/munge"
@@ -52,11 +58,15 @@ runuser -u munge -- munged --key-file="$D/munge/munge.key" \
 
 host=$(hostname -s)
 mkdir -p "$D/state" "$D/spool"
-cat >"$D/slurm.conf" <<EOF
+SLURM_CONF=$D/slurm.conf
+export SLURM_CONF
+conf() {
+	ctld=$(port) slurmd=$(port "$ctld")
+	cat >"$SLURM_CONF" <<EOF
 ClusterName=churn
 SlurmctldHost=$host(127.0.0.1)
-SlurmctldPort=$(port)
-SlurmdPort=$(port)
+SlurmctldPort=$ctld
+SlurmdPort=$slurmd
 AuthType=auth/munge
 AuthInfo=socket=$D/munge/munge.socket
 CredType=cred/munge
@@ -80,17 +90,44 @@ MailProg=/bin/true
 NodeName=$host NodeAddr=127.0.0.1 CPUs=$(nproc)
 PartitionName=batch Nodes=$host Default=YES State=UP
 EOF
-SLURM_CONF=$D/slurm.conf
-export SLURM_CONF
-slurmctld -f "$SLURM_CONF" 2>"$D/slurmctld.err" ||
-	skip "slurmctld cannot start here: $(cat "$D/slurmctld.err"; tail -3 "$D/slurmctld.log" 2>/dev/null)"
-slurmd -f "$SLURM_CONF" 2>"$D/slurmd.err" ||
-	skip "slurmd cannot start here: $(cat "$D/slurmd.err"; tail -3 "$D/slurmd.log" 2>/dev/null)"
-n=0
-until sinfo -h -o %T 2>/dev/null | grep -qx idle; do
-	n=$((n + 1))
-	[ $n -lt 300 ] || skip "the Slurm node is not idle after 30 s: $(sinfo -h 2>&1; tail -5 "$D/slurmd.log")"
-	sleep 0.1
+}
+# until CMD succeeds (each try bounded to 5 s) while DAEMON lives, for at
+# most 30 s: 0 when it did, 1 when DAEMON died, 2 after 30 s
+until_up() {
+	end=$(($(date +%s) + 30))
+	while [ "$(date +%s)" -lt $end ]; do
+		alive "$1" || return 1
+		timeout 5 sh -c "$2" >/dev/null 2>&1 && return 0
+		sleep 0.2
+	done
+	return 2
+}
+# a port taken between the choice and the bind: choose again, 3 times
+try=1
+while :; do
+	conf
+	rm -f "$D/slurmctld.log" "$D/slurmd.log"
+	slurmctld -f "$SLURM_CONF" 2>"$D/slurmctld.err" ||
+		skip "slurmctld cannot start here: $(cat "$D/slurmctld.err"; tail -3 "$D/slurmctld.log" 2>/dev/null)"
+	rc=0
+	until_up slurmctld "scontrol ping | grep -q UP" || rc=$?
+	if [ $rc = 1 ] && [ $try -lt 3 ] && grep -q "Address already in use" "$D/slurmctld.log"; then
+		try=$((try + 1))
+		continue
+	fi
+	[ $rc = 0 ] || skip "slurmctld does not answer here: $(tail -3 "$D/slurmctld.log" 2>/dev/null)"
+	slurmd -f "$SLURM_CONF" 2>"$D/slurmd.err" ||
+		skip "slurmd cannot start here: $(cat "$D/slurmd.err"; tail -3 "$D/slurmd.log" 2>/dev/null)"
+	rc=0
+	until_up slurmd "sinfo -h -o %T | grep -qx idle" || rc=$?
+	if [ $rc = 1 ] && [ $try -lt 3 ] && grep -q "Address already in use" "$D/slurmd.log"; then
+		kill "$(cat "$D/slurmctld.pid")"
+		until_up slurmctld false || :
+		try=$((try + 1))
+		continue
+	fi
+	[ $rc = 0 ] || skip "the Slurm node is not idle within 30 s: $(timeout 5 sinfo -h 2>&1; tail -3 "$D/slurmd.log")"
+	break
 done
 t1=$(date +%s)
 echo "slurm cluster up in $((t1 - t0)) s"
@@ -115,7 +152,7 @@ done
 S=$CHURN_TOP/scripts/slurm
 # job ids from --parsable, the merges after them by dependency; --wait
 # bounds every wait (timeout as the hang bound)
-jid=$(sbatch --parsable --array=0-3 --chdir="$PWD" --output="$PWD/score.%a.log" \
+jid=$(timeout 60 sbatch --parsable --array=0-3 --chdir="$PWD" --output="$PWD/score.%a.log" \
 	"$S/score.sbatch" "$PWD/m.churn" "$PWD/shards.txt" "$PWD/out") ||
 	fail "sbatch score.sbatch failed"
 timeout 300 sbatch --wait --dependency=afterok:"$jid" --chdir="$PWD" \
@@ -127,7 +164,7 @@ same single.csv out/scores.csv
 sed -n 20001p out/scores.csv | grep -q '^20000,' || fail "the row ids do not run on across shards"
 echo "scoring array job + merge: $((t2 - t1)) s, $(wc -l <out/scores.csv) lines identical"
 
-jid=$(sbatch --parsable --array=0-3 --chdir="$PWD" --output="$PWD/profile.%a.log" \
+jid=$(timeout 60 sbatch --parsable --array=0-3 --chdir="$PWD" --output="$PWD/profile.%a.log" \
 	"$S/drift-profile.sbatch" "$PWD/m.churn" "$PWD/shards.txt" "$PWD/out" --predict-sample 2000) ||
 	fail "sbatch drift-profile.sbatch failed"
 timeout 300 sbatch --wait --dependency=afterok:"$jid" --chdir="$PWD" \
