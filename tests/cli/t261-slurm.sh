@@ -92,9 +92,10 @@ PartitionName=batch Nodes=$host Default=YES State=UP
 EOF
 }
 # until CMD succeeds (each try bounded to 5 s) while DAEMON lives, for at
-# most 30 s: 0 when it did, 1 when DAEMON died, 2 after 30 s
+# most 120 s (a loaded machine: slurmd's registration retries back off):
+# 0 when it did, 1 when DAEMON died, 2 after 120 s
 until_up() {
-	end=$(($(date +%s) + 30))
+	end=$(($(date +%s) + 120))
 	while [ "$(date +%s)" -lt $end ]; do
 		alive "$1" || return 1
 		timeout 5 sh -c "$2" >/dev/null 2>&1 && return 0
@@ -126,7 +127,7 @@ while :; do
 		try=$((try + 1))
 		continue
 	fi
-	[ $rc = 0 ] || skip "the Slurm node is not idle within 30 s: $(timeout 5 sinfo -h 2>&1; tail -3 "$D/slurmd.log")"
+	[ $rc = 0 ] || skip "the Slurm node is not idle within 120 s: $(timeout 5 sinfo -h 2>&1; tail -3 "$D/slurmd.log")"
 	break
 done
 t1=$(date +%s)
