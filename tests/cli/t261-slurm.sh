@@ -91,14 +91,14 @@ NodeName=$host NodeAddr=127.0.0.1 CPUs=$(nproc)
 PartitionName=batch Nodes=$host Default=YES State=UP
 EOF
 }
-# until CMD succeeds (each try bounded to 5 s) while DAEMON lives, for at
+# until CMD succeeds (each try bounded to 15 s) while DAEMON lives, for at
 # most 120 s (a loaded machine: slurmd's registration retries back off):
 # 0 when it did, 1 when DAEMON died, 2 after 120 s
 until_up() {
 	end=$(($(date +%s) + 120))
 	while [ "$(date +%s)" -lt $end ]; do
 		alive "$1" || return 1
-		timeout 5 sh -c "$2" >/dev/null 2>&1 && return 0
+		timeout 15 sh -c "$2" >/dev/null 2>&1 && return 0
 		sleep 0.2
 	done
 	return 2
