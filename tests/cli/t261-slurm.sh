@@ -17,11 +17,17 @@ t0=$(date +%s)
 # the cluster lives in D (755: munge must get through it)
 D=$(mktemp -d /tmp/churn-slurm.XXXXXX) || fail "mktemp"
 chmod 755 "$D"
+started=
 stop() {
 	# jobs still running (a hang bound ran out) go first: their steps
 	# would outlive slurmd
 	[ -f "$D/slurm.conf" ] && SLURM_CONF=$D/slurm.conf timeout 10 scancel -u root 2>/dev/null
 	for f in slurmd slurmctld munge/munged; do
+		# a daemon started a moment ago may not have written its pid yet
+		n=0
+		case " $started " in *" $f "*)
+			while ! [ -s "$D/$f.pid" ] && [ $n -lt 100 ]; do sleep 0.1; n=$((n + 1)); done
+		esac
 		pid=$(cat "$D/$f.pid" 2>/dev/null) || continue
 		kill "$pid" 2>/dev/null
 	done
@@ -34,7 +40,7 @@ stop() {
 	rm -rf "$D"
 }
 trap stop EXIT
-trap 'exit 1' INT TERM HUP
+trap 'exit 1' INT TERM HUP PIPE
 
 # a TCP port no socket uses, below the ephemeral range (32768 up) where
 # other programs' connections come and go
@@ -51,6 +57,7 @@ alive() { kill -0 "$(cat "$D/$1.pid" 2>/dev/null)" 2>/dev/null; }
 install -d -o munge -g munge -m 700 "$D/munge"
 dd if=/dev/urandom of="$D/munge/munge.key" bs=1024 count=1 2>/dev/null
 chown munge:munge "$D/munge/munge.key" && chmod 400 "$D/munge/munge.key"
+started=munge/munged
 runuser -u munge -- munged --key-file="$D/munge/munge.key" \
 	--socket="$D/munge/munge.socket" --pid-file="$D/munge/munged.pid" \
 	--log-file="$D/munge/munged.log" --seed-file="$D/munge/seed" --force ||
@@ -103,31 +110,45 @@ until_up() {
 	done
 	return 2
 }
+# DAEMON's pid file, written once it runs (its parent returns before):
+# 0 when there, 1 when its log says it died first, 2 after 60 s
+pidfile() {
+	end=$(($(date +%s) + 60))
+	until [ -s "$D/$1.pid" ]; do
+		grep -q "fatal" "$D/$1.log" 2>/dev/null && return 1
+		[ "$(date +%s)" -lt $end ] || return 2
+		sleep 0.1
+	done
+}
 # a port taken between the choice and the bind: choose again, 3 times
 try=1
 while :; do
 	conf
-	rm -f "$D/slurmctld.log" "$D/slurmd.log"
+	rm -f "$D/slurmctld.log" "$D/slurmd.log" "$D/slurmctld.pid" "$D/slurmd.pid"
+	started="$started slurmctld"
 	slurmctld -f "$SLURM_CONF" 2>"$D/slurmctld.err" ||
 		skip "slurmctld cannot start here: $(cat "$D/slurmctld.err"; tail -3 "$D/slurmctld.log" 2>/dev/null)"
 	rc=0
-	until_up slurmctld "scontrol ping | grep -q UP" || rc=$?
+	pidfile slurmctld || rc=$?
+	[ $rc != 0 ] || until_up slurmctld "scontrol ping | grep -q UP" || rc=$?
 	if [ $rc = 1 ] && [ $try -lt 3 ] && grep -q "Address already in use" "$D/slurmctld.log"; then
 		try=$((try + 1))
 		continue
 	fi
-	[ $rc = 0 ] || skip "slurmctld does not answer here: $(tail -3 "$D/slurmctld.log" 2>/dev/null)"
+	[ $rc = 0 ] || skip "slurmctld does not answer here ($rc): $(tail -3 "$D/slurmctld.log" 2>/dev/null)"
+	started="$started slurmd"
 	slurmd -f "$SLURM_CONF" 2>"$D/slurmd.err" ||
 		skip "slurmd cannot start here: $(cat "$D/slurmd.err"; tail -3 "$D/slurmd.log" 2>/dev/null)"
 	rc=0
-	until_up slurmd "sinfo -h -o %T | grep -qx idle" || rc=$?
+	pidfile slurmd || rc=$?
+	[ $rc != 0 ] || until_up slurmd "sinfo -h -o %T | grep -qx idle" || rc=$?
 	if [ $rc = 1 ] && [ $try -lt 3 ] && grep -q "Address already in use" "$D/slurmd.log"; then
 		kill "$(cat "$D/slurmctld.pid")"
 		until_up slurmctld false || :
 		try=$((try + 1))
 		continue
 	fi
-	[ $rc = 0 ] || skip "the Slurm node is not idle within 120 s: $(timeout 5 sinfo -h 2>&1; tail -3 "$D/slurmd.log")"
+	[ $rc = 0 ] || skip "the Slurm node is not idle ($rc): $(timeout 5 sinfo -h 2>&1; tail -3 "$D/slurmd.log")"
 	break
 done
 t1=$(date +%s)
