@@ -8,6 +8,7 @@
 
 #include "drift.h"
 #include "input.h"
+#include "driftread.h"
 #include "model.h"
 #include "modelref.h"
 #include "registry.h"
@@ -19,7 +20,8 @@ static const struct ch_usage use = {
 	"                   [--drift-share X] [--min-rows N] [--config FILE] [--summary]\n"
 	"                   [--record] [--store URL] [--database URL]\n"
 	"                   [--jobs N] [--predict-sample N | --no-prediction]\n"
-	"                   [FILE | s3://bucket/key | -]\n",
+	"                   [--profile-out FILE] [FILE | s3://bucket/key | -]\n"
+	"       churn-drift -m MODEL --from-profiles [report options] PROFILE ...\n",
 	"  -m, --model MODEL     a model file, -, or an alias or version in the registry\n"
 	"  --reference FILE      compare with this data, not the model's profile\n"
 	"  --json-in             read JSON lines (one object a line), not CSV\n"
@@ -35,7 +37,9 @@ static const struct ch_usage use = {
 	"  --database URL        the PostgreSQL registry (CHURN_DATABASE_URL)\n"
 	"  --jobs N              threads (all cores, at most 8)\n"
 	"  --predict-sample N    rows scored for prediction drift (0: all)\n"
-	"  --no-prediction       no prediction drift\n",
+	"  --no-prediction       no prediction drift\n"
+	"  --profile-out FILE    write this shard's counts there, not a report\n"
+	"  --from-profiles       the report from shards' profiles (the arguments)\n",
 	"  CHURN_STORE           the store (var/store)\n"
 	"  CHURN_DATABASE_URL    the PostgreSQL registry, when there is one\n"
 	"  CHURN_REGISTRY_TIMEOUT  each registry call at most, seconds (30 S3, 10 connect)\n"
@@ -66,6 +70,107 @@ threshold(const char *opt, const char *s, struct ch_drift_rule *r)
 		if (r->warn > r->drift)
 			r->warn = r->drift;
 	}
+}
+
+/* A short human table of a report (--summary). */
+static void
+summary_line(FILE *fp, json_t *v)
+{
+	json_t *nc = json_object_get(v, "new_categories");
+
+	fprintf(fp, "%-24s %-11s %-4s %8.4f %8.4f  %s",
+	    json_string_value(json_object_get(v, "name")),
+	    json_string_value(json_object_get(v, "type")),
+	    json_string_value(json_object_get(v, "metric")),
+	    json_number_value(json_object_get(v, "value")),
+	    json_number_value(json_object_get(v, "threshold")),
+	    json_string_value(json_object_get(v, "status")));
+	if (json_array_size(nc))
+		fprintf(fp, "  (%zu new)", json_array_size(nc));
+	fputc('\n', fp);
+}
+
+static void
+print_summary(FILE *fp, json_t *r)
+{
+	json_t *v, *rows = json_object_get(r, "rows");
+	size_t i;
+
+	fprintf(fp, "model %s, %lld reference rows, %lld current rows\n",
+	    json_is_string(json_object_get(r, "model_version")) ?
+	    json_string_value(json_object_get(r, "model_version")) : "(none)",
+	    (long long)json_integer_value(json_object_get(rows, "reference")),
+	    (long long)json_integer_value(json_object_get(rows, "current")));
+	fprintf(fp, "%-24s %-11s %-4s %8s %8s  %s\n", "feature", "type",
+	    "", "value", "drift at", "status");
+	json_array_foreach(json_object_get(r, "features"), i, v)
+		summary_line(fp, v);
+	if ((v = json_object_get(r, "prediction")))
+		summary_line(fp, v);
+	json_array_foreach(json_object_get(r, "warnings"), i, v)
+		fprintf(fp, "warning: %s\n", json_string_value(v));
+	fprintf(fp, "%s\n", json_string_value(json_object_get(r, "rule")));
+}
+
+/* --profile-out: the current data's counts for one shard, no report. */
+static void
+profile_out(const struct ch_drift_read *rd, const struct ch_model *m,
+    const char *in, const char *out)
+{
+	struct ch_drift_profile p;
+	struct ch_err e;
+	json_t *j;
+	char *s;
+
+	ch_drift_profile_init(&p, m->schema);
+	if (ch_drift_read_profile(rd, strcmp(in, "-") == 0 ? stdin : NULL, in,
+	    &p, &e) != 0)
+		ch_die(2, "%s", e.msg);
+	if (!(j = ch_drift_profile_json(&p, m, &e)))
+		ch_die(2, "%s", e.msg);
+	s = json_dumps(j, JSON_COMPACT);
+	if (strcmp(out, "-") == 0) {
+		fputs(s, stdout);
+		putchar('\n');
+		ch_fshut(stdout, "<stdout>");
+	} else {
+		size_t n = strlen(s);
+
+		s[n] = '\n';   /* over the NUL: written with its length */
+		if (ch_write_atomic(out, s, n + 1, &e) != 0)
+			ch_die(2, "%s", e.msg);
+	}
+	free(s);
+	json_decref(j);
+	ch_drift_profile_free(&p);
+}
+
+/* --from-profiles: the shards' profiles added up, as one read of all
+ * their rows would count them. */
+static void
+from_profiles(const struct ch_model *m, int n, char **paths,
+    struct ch_drift_side *cur)
+{
+	struct ch_drift_profile p;
+	json_error_t je;
+	struct ch_err e;
+	json_t *j;
+	int i;
+
+	ch_drift_profile_init(&p, m->schema);
+	for (i = 0; i < n; i++) {
+		j = strcmp(paths[i], "-") == 0 ? json_loadf(stdin, 0, &je) :
+		    json_load_file(paths[i], 0, &je);
+		if (!j)
+			ch_die(2, "%s:%d: %s", paths[i], je.line, je.text);
+		if (ch_drift_profile_load(&p, j, paths[i], m, &e) != 0)
+			ch_die(2, "%s", e.msg);
+		json_decref(j);
+	}
+	if (ch_drift_profile_settle(&p, &e) != 0)
+		ch_die(2, "%s", e.msg);
+	*cur = p.side;
+	free(p.smp);
 }
 
 /* Appends the report to the registry's drift history. */
@@ -175,6 +280,8 @@ main(int argc, char **argv)
 		{ "jobs", required_argument, NULL, 'j' },
 		{ "predict-sample", required_argument, NULL, 'p' },
 		{ "no-prediction", no_argument, NULL, 'N' },
+		{ "profile-out", required_argument, NULL, 'O' },
+		{ "from-profiles", no_argument, NULL, 'F' },
 		CH_COMMON_LONGOPTS,
 		{ NULL, 0, NULL, 0 }
 	};
@@ -183,6 +290,8 @@ main(int argc, char **argv)
 	const char *bins_arg = NULL, *store = NULL, *db = NULL, *in;
 	const char *minrows_arg = NULL;
 	struct ch_input input;
+	const char *prof_out = NULL;
+	int profiles = 0;
 	int json_in = 0, summary = 0, rec = 0, nopred = 0, jobs, ch, found;
 	uint64_t sample = CH_DRIFT_PRED_SAMPLE;
 	struct ch_drift_side ref, cur;
@@ -194,7 +303,6 @@ main(int argc, char **argv)
 	struct ch_err e;
 	json_t *rep;
 	double t0 = ch_seconds();
-	char *s;
 
 	ch_setprogname(argv[0]);
 	jobs = ch_ncpus() > 8 ? 8 : ch_ncpus();
@@ -218,6 +326,8 @@ main(int argc, char **argv)
 		case 'D': db = optarg; break;
 		case 'N': nopred = 1; break;
 		case 'j': jobs = (int)ch_opt_int("--jobs", optarg, 1, 256); break;
+		case 'O': prof_out = optarg; break;
+		case 'F': profiles = 1; break;
 		case 'p':
 			sample = (uint64_t)ch_opt_int("--predict-sample", optarg,
 			    0, 1000000000000000LL);
@@ -227,8 +337,11 @@ main(int argc, char **argv)
 	}
 	argc -= optind;
 	argv += optind;
-	if (argc > 1)
+	if ((argc > 1 && !profiles) || (profiles && argc == 0))
 		ch_usage(&use, 2);
+	if (prof_out && (profiles || ref_path || summary || rec))
+		ch_die(2, "--profile-out writes one shard's counts: --from-"
+		    "profiles, --reference, --summary and --record make the report");
 	in = argc ? argv[0] : "-";
 	if (!model_path)
 		ch_die(2, "no model: give one with -m MODEL");
@@ -283,18 +396,29 @@ main(int argc, char **argv)
 
 	rd.json_lines = json_in;
 	rd.allow_empty = 1;
-	ch_drift_side_init(&cur, m->schema);
-	if (ch_input_open(&input, in, &ro.s3, &e) != 0)
-		ch_die(2, "%s", e.msg);
-	prog = ch_progress_new(NULL, input.fd);
-	if (ch_drift_read(&rd, input.fp, in, &cur, &e) != 0) {
-		ch_progress_end(prog);
-		ch_input_close(&input, &e);	/* a broken stream says why */
-		ch_die(2, "%s", e.msg);
+	if (prof_out) {
+		profile_out(&rd, m, in, prof_out);
+		ch_drift_side_free(&ref);
+		ch_drift_cfg_free(&cfg);
+		ch_model_free(m);
+		return 0;
 	}
-	ch_progress_end(prog);
-	if (ch_input_close(&input, &e) != 0)
-		ch_die(2, "%s", e.msg);
+	if (profiles)
+		from_profiles(m, argc, argv, &cur);
+	else {
+		ch_drift_side_init(&cur, m->schema);
+		if (ch_input_open(&input, in, &ro.s3, &e) != 0)
+			ch_die(2, "%s", e.msg);
+		prog = ch_progress_new(NULL, input.fd);
+		if (ch_drift_read(&rd, input.fp, in, &cur, &e) != 0) {
+			ch_progress_end(prog);
+			ch_input_close(&input, &e);	/* a broken stream says why */
+			ch_die(2, "%s", e.msg);
+		}
+		ch_progress_end(prog);
+		if (ch_input_close(&input, &e) != 0)
+			ch_die(2, "%s", e.msg);
+	}
 	if (ch_verbosity() > 0)
 		ch_warn("%llu rows of %s read in %.2f s", (unsigned long long)
 		    cur.rows, in, ch_seconds() - t0);
@@ -314,11 +438,8 @@ main(int argc, char **argv)
 		ch_die(2, "write <stdout>:");
 	putchar('\n');
 	ch_fshut(stdout, "<stdout>");
-	if (summary) {
-		s = ch_drift_summary(rep);
-		fputs(s, stderr);
-		free(s);
-	}
+	if (summary)
+		print_summary(stderr, rep);
 	if (rec)
 		record(rep, store, db);
 

@@ -16,7 +16,8 @@
 
 static const struct ch_usage use = {
 	"churn-predict [-qv] -m model [--json-in] [--json] [--skip-bad]\n"
-	"                     [--threshold t] [--jobs n] [file | s3://bucket/key | -]\n"
+	"                     [--threshold t] [--jobs n] [--no-header] [--row-offset n]\n"
+	"                     [file | s3://bucket/key | -]\n"
 	"       churn-predict -m model --record [--at time] [--retain days]\n"
 	"                     [--store URL] [--database URL] [--json-in] [...] file\n"
 	"       churn-predict -m model --schema | --describe\n",
@@ -26,6 +27,8 @@ static const struct ch_usage use = {
 	"  --skip-bad            warn about a bad row and go on (exit 1 at the end)\n"
 	"  --threshold T         the decision threshold (the model's)\n"
 	"  --jobs N              threads (all cores)\n"
+	"  --no-header           no CSV header line in the output (shards after the first)\n"
+	"  --row-offset N        add N to row-number ids (the rows of the shards before)\n"
 	"  --schema              print the input schema the model expects\n"
 	"  --describe            print what the model is: version, metrics, features\n"
 	"  --record              also keep the scored rows in the registry's prediction log\n"
@@ -85,7 +88,8 @@ int
 main(int argc, char *argv[])
 {
 	enum { O_JSONIN = 256, O_JSON, O_SKIP, O_SCHEMA, O_DESCRIBE, O_THRESHOLD,
-	    O_JOBS, O_RECORD, O_AT, O_RETAIN, O_STORE, O_DATABASE };
+	    O_JOBS, O_RECORD, O_AT, O_RETAIN, O_STORE, O_DATABASE,
+	    O_NOHEADER, O_ROWOFFSET };
 	static const struct option longopts[] = {
 		{ "model", required_argument, NULL, 'm' },
 		{ "json-in", no_argument, NULL, O_JSONIN },
@@ -100,6 +104,8 @@ main(int argc, char *argv[])
 		{ "retain", required_argument, NULL, O_RETAIN },
 		{ "store", required_argument, NULL, O_STORE },
 		{ "database", required_argument, NULL, O_DATABASE },
+		{ "no-header", no_argument, NULL, O_NOHEADER },
+		{ "row-offset", required_argument, NULL, O_ROWOFFSET },
 		CH_COMMON_LONGOPTS,
 		{ NULL, 0, NULL, 0 }
 	};
@@ -141,6 +147,8 @@ main(int argc, char *argv[])
 		case O_RETAIN: retain = (long)ch_opt_int("--retain", optarg, 0, 36500); break;
 		case O_STORE: ro.store_url = optarg; break;
 		case O_DATABASE: ro.database_url = optarg; break;
+		case O_NOHEADER: o.no_header = 1; break;
+		case O_ROWOFFSET: o.row_offset = (long)ch_opt_int("--row-offset", optarg, 0, 1000000000000000LL); break;
 		default: ch_usage(&use, 2);
 		}
 	}

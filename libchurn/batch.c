@@ -192,7 +192,7 @@ header(void *ctx, const struct ch_record *h, struct ch_err *e)
 	}
 	if (c->cols.id < 0)
 		c->idname = "row";
-	if (!c->o->json_out) {
+	if (!c->o->json_out && !c->o->no_header) {
 		put_field(&t, c->idname);
 		tputs(&t, ",churn_probability,churn\n");
 		rc = c->o->out(c->o->arg, t.s, t.len, e);
@@ -260,7 +260,8 @@ block(void *w, struct ch_csv *rd, void **result, struct ch_err *e)
 		if (c->cols.id >= 0) {
 			batch_id(b, rec.field[c->cols.id], rec.len[c->cols.id]);
 		} else {
-			snprintf(idbuf, sizeof idbuf, "%ld", rec.line - 1);
+			snprintf(idbuf, sizeof idbuf, "%ld",
+			    rec.line - 1 + c->o->row_offset);
 			batch_id(b, idbuf, strlen(idbuf));
 		}
 		if (++b->n == BATCH)
@@ -371,7 +372,8 @@ score_json(struct conf *c, FILE *fp, struct ch_err *e)
 			if (json_is_integer(id))
 				snprintf(idbuf, sizeof idbuf, "%lld", (long long)json_integer_value(id));
 			else
-				snprintf(idbuf, sizeof idbuf, "%ld", lineno);
+				snprintf(idbuf, sizeof idbuf, "%ld",
+				    lineno + c->o->row_offset);
 			batch_id(b, idbuf, strlen(idbuf));
 		}
 		json_decref(j);

@@ -18,7 +18,9 @@
  * CSV "id,churn_probability,churn" with a header (the id is the schema's id
  * column, else "row", the record's line minus one), or with json_out one
  * JSON object a line {"<id>":..,"churn_probability":..,"churn":..,
- * "model_version":..}.
+ * "model_version":..}.  A shard of a larger input is scored with no_header
+ * (after the first) and row_offset (the rows before it), so that the
+ * shards' answers put together are the whole input's.
  */
 struct ch_batch_opts {
 	const struct ch_model *m;
@@ -28,6 +30,8 @@ struct ch_batch_opts {
 	int skip_bad;            /* a bad row is skipped (warn), else fails the run */
 	double threshold;        /* churn when p >= threshold */
 	int jobs;                /* threads, at least 1 */
+	int no_header;           /* CSV out without its header line */
+	long row_offset;         /* added to row numbers used as ids */
 	/* The answers' text, in input order, on the calling thread; a
 	 * nonzero return stops the run with e filled. */
 	int (*out)(void *arg, const char *s, size_t n, struct ch_err *e);

@@ -1,14 +1,11 @@
-/*
- * drift.h - data drift: counting two data sets in a model's codes, PSI for
- * numbers, L1 for categories, the drift report.  Calls csv, schema, model
- * and util; knows nothing of stores, registries or HTTP.
- */
+/* drift.h - data drift: PSI for numbers, L1 for categories
+ * Owns the drift configuration, counts in a model's codes (sides) and the
+ * JSON report from two sides.  Calls schema, model, util, jansson. */
 #ifndef CHURN_DRIFT_H
 #define CHURN_DRIFT_H
 
 #include <stddef.h>
 #include <stdint.h>
-#include <stdio.h>
 #include <time.h>
 
 #include <jansson.h>
@@ -121,37 +118,6 @@ void ch_drift_side_merge(struct ch_drift_side *a, const struct ch_drift_side *b)
 void ch_drift_side_free(struct ch_drift_side *d);
 
 /*
- * How to read a data set.  The model (may be NULL) scores rows for
- * prediction drift: all of them, or, past pred_sample rows, a
- * deterministic sample of about pred_sample/2 to pred_sample rows, those
- * whose hash of codes has the most trailing zero bits (the same sample
- * whatever the number of threads or the order of the rows).  CSV is
- * parsed in blocks by jobs threads (ch_csv_parallel); JSON lines by one.
- */
-struct ch_drift_read {
-	const struct ch_schema *schema;
-	const struct ch_model *model;   /* NULL: no prediction drift */
-	int json_lines;                 /* JSON lines instead of CSV */
-	int jobs;
-	uint64_t pred_sample;           /* 0: score every row */
-	int allow_empty;                /* zero rows (a header only, no JSON
-	                                   lines) is not an error */
-};
-
-/*
- * Streams a CSV file with a header (or JSON lines, one object a line) into
- * d, which must be initialised for r->schema.  Every feature must be a
- * column (or key); other columns are ignored.  Errors name the file, the
- * line and the column: a feature column missing from the header, a
- * number that is not one, a ragged row, no rows at all (unless
- * r->allow_empty; an empty CSV without a header stays one).  With fp, reads
- * fp and path only names it in messages ("-": <stdin>); with fp NULL,
- * opens path.  Returns 0 or -1 with e filled.
- */
-int ch_drift_read(const struct ch_drift_read *r, FILE *fp, const char *path,
-    struct ch_drift_side *d, struct ch_err *e);
-
-/*
  * The coarse edges for k quantile bins of a reference counted on a fine
  * grid: counts[0..nbins-1] (missing excluded) over the fine bins with
  * edges[0..nbins-2].  For j = 1..k-1, takes the fine edge at which the
@@ -177,25 +143,7 @@ json_t *ch_drift_report(const struct ch_schema *s, const double *pred_edges,
     const struct ch_drift_side *cur, const struct ch_drift_cfg *c,
     const char *version, time_t now, struct ch_err *e);
 
-/*
- * The whole check for a caller holding a model and current data (as
- * churn-serve's POST /drift/check): the model's reference, fp read as CSV
- * (or JSON lines) with jobs threads, its prediction sampled at
- * CH_DRIFT_PRED_SAMPLE rows, and the report of c (NULL: the defaults).
- * name names fp in messages.  Returns a new reference, or NULL with e.
- *
- *	json_t *rep = ch_drift_check(m, body, "request body", 0, NULL, 2,
- *	    time(NULL), &err);
- */
-#define CH_DRIFT_PRED_SAMPLE 10000
-json_t *ch_drift_check(const struct ch_model *m, FILE *fp, const char *name,
-    int json_lines, const struct ch_drift_cfg *c, int jobs, time_t now,
-    struct ch_err *e);
-
 /* 1 when the report says drift, 0 when not. */
 int ch_drift_found(json_t *report);
-
-/* A short human table of a report (for --summary), malloc'd. */
-char *ch_drift_summary(json_t *report);
 
 #endif

@@ -8,6 +8,7 @@
 #include "unit.h"
 
 #include "drift.h"
+#include "driftread.h"
 #include "train.h"
 
 /* A two-feature schema made by hand: "x" numeric with fine edges 1..9
@@ -453,32 +454,6 @@ START_TEST(per_feature_thresholds)
 }
 END_TEST
 
-START_TEST(summary)
-{
-	struct ch_drift_side r, c;
-	struct ch_drift_cfg cfg;
-	struct ch_err e;
-	json_t *rep;
-	char *s;
-
-	setup();
-	fill_ref(&r);
-	fill_ref(&c);
-	c.rows = 10;
-	ch_drift_cfg_init(&cfg);
-	rep = ch_drift_report(&schema, NULL, 0, &r, &c, &cfg, "v9", 0, &e);
-	s = ch_drift_summary(rep);
-	ck_assert_ptr_nonnull(strstr(s, "model v9"));
-	ck_assert_ptr_nonnull(strstr(s, "\nx "));
-	ck_assert_ptr_nonnull(strstr(s, "warning: only 10 current rows"));
-	ck_assert_ptr_nonnull(strstr(s, "no drift: 0 of 2"));
-	free(s);
-	json_decref(rep);
-	ch_drift_side_free(&r);
-	ch_drift_side_free(&c);
-}
-END_TEST
-
 
 /* Reads text (a CSV) for a one-feature numeric schema with edges e[3]. */
 static int
@@ -581,6 +556,33 @@ make_csv(int n, double dx, int shift, unsigned seed)
 	return s;
 }
 
+/* What churn-drift does with a model and current data: the model's
+ * reference, fp counted with its prediction sampled, the default rules. */
+static json_t *
+check(const struct ch_model *m, FILE *fp, const char *name, int jobs,
+    struct ch_err *e)
+{
+	struct ch_drift_side ref, cur;
+	struct ch_drift_read rd = { 0 };
+	struct ch_drift_cfg c;
+	json_t *rep = NULL;
+
+	ch_drift_cfg_init(&c);
+	if (ch_drift_side_from_model(&ref, m, e) != 0)
+		return NULL;
+	rd.schema = m->schema;
+	rd.model = m;
+	rd.jobs = jobs;
+	rd.pred_sample = CH_DRIFT_PRED_SAMPLE;
+	ch_drift_side_init(&cur, m->schema);
+	if (ch_drift_read(&rd, fp, name, &cur, e) == 0)
+		rep = ch_drift_report(m->schema, m->pred_ref.edges,
+		    m->pred_ref.nbins - 1, &ref, &cur, &c, m->version, 0, e);
+	ch_drift_side_free(&ref);
+	ch_drift_side_free(&cur);
+	return rep;
+}
+
 START_TEST(check_with_model)
 {
 	struct ch_frame_opts fo = { 0 };
@@ -603,7 +605,7 @@ START_TEST(check_with_model)
 	fclose(fp);
 
 	fp = fmemopen(same, strlen(same), "r");
-	rep = ch_drift_check(tr.model, fp, "same.csv", 0, NULL, 2, 0, &e);
+	rep = check(tr.model, fp, "same.csv", 2, &e);
 	fclose(fp);
 	ck_assert_msg(rep != NULL, "%s", e.msg);
 	ck_assert_int_eq(ch_drift_found(rep), 0);
@@ -616,7 +618,7 @@ START_TEST(check_with_model)
 	json_decref(rep);
 
 	fp = fmemopen(moved, strlen(moved), "r");
-	rep = ch_drift_check(tr.model, fp, "moved.csv", 0, NULL, 2, 0, &e);
+	rep = check(tr.model, fp, "moved.csv", 2, &e);
 	fclose(fp);
 	ck_assert_msg(rep != NULL, "%s", e.msg);
 	ck_assert_int_eq(ch_drift_found(rep), 1);
@@ -624,8 +626,7 @@ START_TEST(check_with_model)
 	json_decref(rep);
 
 	fp = fmemopen(bad, strlen(bad), "r");
-	ck_assert_ptr_null(ch_drift_check(tr.model, fp, "request body", 0, NULL,
-	    1, 0, &e));
+	ck_assert_ptr_null(check(tr.model, fp, "request body", 1, &e));
 	fclose(fp);
 	ck_assert_str_eq(e.msg, "request body:1: no column 'x' (a feature of the model)");
 
@@ -634,6 +635,117 @@ START_TEST(check_with_model)
 	free(train);
 	free(same);
 	free(moved);
+}
+END_TEST
+
+/* Profiles of three shards, written and read back as JSON, add up to the
+ * counts and the prediction sample of one read of all their rows, for a
+ * sample of every row and a sample of a few levels. */
+START_TEST(profiles_merge)
+{
+	static const uint64_t caps[] = { 0, 300 };
+	struct ch_frame_opts fo = { 0 };
+	struct ch_train_opts to;
+	struct ch_train_result tr;
+	struct ch_drift_read rd = { 0 };
+	struct ch_drift_side whole;
+	struct ch_drift_profile p, sum;
+	struct ch_err e;
+	char *train = make_csv(1500, 0, 0, 1), *data = make_csv(3000, 5, 0, 4);
+	char *cut[4], *part, *txt;
+	json_t *j;
+	FILE *fp;
+	size_t k, hl = strchr(data, '\n') - data + 1, i;
+	int f, c;
+
+	fo.id = "id";
+	fo.target = "y";
+	ch_train_defaults(&to);
+	to.forest.trees = 5;
+	to.forest.jobs = 1;
+	to.output = "test_drift_p.churn";
+	fp = fmemopen(train, strlen(train), "r");
+	ck_assert_msg(ch_train(fp, "train.csv", &fo, &to, &tr, &e) == 0, "%s", e.msg);
+	fclose(fp);
+	/* three shards: the header, then rows 1-700, 701-2200, 2201-3000 */
+	cut[0] = data + hl;
+	for (i = 1; i < 3; i++) {
+		char *q = cut[i - 1];
+		int rows = i == 1 ? 700 : 1500;
+
+		while (rows--)
+			q = strchr(q, '\n') + 1;
+		cut[i] = q;
+	}
+	cut[3] = data + strlen(data);
+	rd.schema = tr.model->schema;
+	rd.model = tr.model;
+	for (k = 0; k < sizeof caps / sizeof *caps; k++) {
+		rd.pred_sample = caps[k];
+		rd.jobs = 2;
+		ch_drift_side_init(&whole, rd.schema);
+		fp = fmemopen(data, strlen(data), "r");
+		ck_assert_msg(ch_drift_read(&rd, fp, "all", &whole, &e) == 0, "%s", e.msg);
+		fclose(fp);
+		ch_drift_profile_init(&sum, rd.schema);
+		for (i = 0; i < 3; i++) {
+			size_t n = (size_t)(cut[i + 1] - cut[i]);
+
+			part = ch_malloc(hl + n + 1);
+			memcpy(part, data, hl);
+			memcpy(part + hl, cut[i], n);
+			part[hl + n] = 0;
+			rd.jobs = (int)i + 1;
+			ch_drift_profile_init(&p, rd.schema);
+			fp = fmemopen(part, hl + n, "r");
+			ck_assert_msg(ch_drift_read_profile(&rd, fp, "part", &p, &e) == 0,
+			    "%s", e.msg);
+			fclose(fp);
+			j = ch_drift_profile_json(&p, tr.model, &e);
+			ck_assert_msg(j != NULL, "%s", e.msg);
+			txt = json_dumps(j, JSON_COMPACT);
+			json_decref(j);
+			j = json_loads(txt, 0, NULL);
+			ck_assert_msg(ch_drift_profile_load(&sum, j, "p.json", tr.model,
+			    &e) == 0, "%s", e.msg);
+			json_decref(j);
+			free(txt);
+			ch_drift_profile_free(&p);
+			free(part);
+		}
+		ck_assert_msg(ch_drift_profile_settle(&sum, &e) == 0, "%s", e.msg);
+		ck_assert_uint_eq(sum.side.rows, 3000);
+		ck_assert_uint_eq(sum.side.rows, whole.rows);
+		for (f = 0; f < whole.nfeat; f++)
+			for (c = 0; c < 256; c++)
+				ck_assert_uint_eq(sum.side.counts[f][c], whole.counts[f][c]);
+		ck_assert_int_eq(sum.side.has_pred, 1);
+		ck_assert_int_eq(whole.has_pred, 1);
+		for (c = 0; c < 256; c++)
+			ck_assert_uint_eq(sum.side.pred[c], whole.pred[c]);
+		for (i = 0, c = 0; c < 256; c++)
+			i += whole.pred[c];
+		if (caps[k])
+			ck_assert_msg(i <= caps[k] && i >= caps[k] / 4,
+			    "a sample of %zu rows for a cap of %llu", i,
+			    (unsigned long long)caps[k]);
+		else
+			ck_assert_uint_eq(i, 3000);
+		ch_drift_profile_free(&sum);
+		ch_drift_side_free(&whole);
+	}
+	/* another model's profile is refused */
+	ch_drift_profile_init(&sum, rd.schema);
+	j = json_pack("{s:i,s:s,s:i,s:[]}", "churn_drift_profile", 1,
+	    "model_version", "v0", "rows", 1, "features");
+	ck_assert_int_eq(ch_drift_profile_load(&sum, j, "x.json", tr.model, &e), -1);
+	ck_assert_ptr_nonnull(strstr(e.msg, "x.json: a profile of model v0"));
+	json_decref(j);
+	ch_drift_profile_free(&sum);
+	ch_train_result_free(&tr);
+	remove("test_drift_p.churn");
+	free(train);
+	free(data);
 }
 END_TEST
 
@@ -654,9 +766,9 @@ main(void)
 	tcase_add_test(t, many_new_values);
 	tcase_add_test(t, config);
 	tcase_add_test(t, per_feature_thresholds);
-	tcase_add_test(t, summary);
 	tcase_add_test(t, numbers_exact);
 	tcase_add_test(t, check_with_model);
+	tcase_add_test(t, profiles_merge);
 	tcase_set_timeout(t, 60);
 	suite_add_tcase(s, t);
 	return unit_run(s);

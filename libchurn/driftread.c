@@ -1,0 +1,725 @@
+/* driftread.c - data into drift counts: CSV (threaded) or JSON lines
+ * Counts rows in the model's codes and samples the prediction for
+ * drift.c's report. */
+#include <sys/stat.h>
+
+#include <errno.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "csv.h"
+#include "driftread.h"
+
+#define LEVELS CH_DRIFT_LEVELS
+
+/*
+ * The prediction sample: a row whose code hash has t trailing zero bits
+ * belongs to levels 0..t; level L holds about rows/2^L rows.  Every level's
+ * row count is kept (n), and histograms for every level from the lowest
+ * one still within the cap (level), so that at the end the lowest level
+ * within the cap over all threads and shards is known exactly (settle).
+ */
+#define sampler ch_drift_sample
+static uint64_t
+codes_hash(const uint8_t *c, int n)
+{
+	uint64_t h = 1469598103934665603ull;
+	int i;
+
+	for (i = 0; i < n; i++)
+		h = (h ^ c[i]) * 1099511628211ull;
+	return ch_mix64(h);	/* FNV's low bits are weak */
+}
+
+#define BATCH 512          /* rows scored together (trees stay in cache) */
+/* Counting context of one reader thread. */
+struct counter {
+	const struct ch_drift_read *r;
+	const struct ch_cols *cols;
+	struct ch_drift_side *d;
+	uint8_t *codes;
+	uint8_t *unseen;         /* [nfeat] the row's value is an unseen category */
+	struct ch_feature pf;    /* bins of the churn probability */
+	struct sampler *smp;
+	uint8_t *batch;          /* [BATCH][nfeat] rows to score */
+	uint8_t level[BATCH];    /* their hash levels */
+	double prob[BATCH];
+	int nbatch;
+};
+
+static void
+counter_init(struct counter *k, const struct ch_drift_read *r,
+    const struct ch_cols *cols, struct ch_drift_side *d, int level0)
+{
+	const struct ch_schema *s = r->schema;
+
+	memset(k, 0, sizeof *k);
+	k->r = r;
+	k->cols = cols;
+	k->d = d;
+	k->codes = ch_calloc((size_t)s->nfeat, 1);
+	k->unseen = ch_calloc((size_t)s->nfeat, 1);
+	if (r->model && r->model->pred_ref.nbins > 1 &&
+	    r->model->pred_ref.nbins <= CH_MISSING) {
+		k->pf.type = CH_NUMERIC;
+		k->pf.nbins = r->model->pred_ref.nbins;
+		k->pf.edges = r->model->pred_ref.edges;
+		k->smp = ch_calloc(1, sizeof *k->smp);
+		k->smp->cap = r->pred_sample;
+		k->smp->level = r->pred_sample ? level0 : 0;
+		k->batch = ch_malloc((size_t)BATCH * (size_t)s->nfeat);
+	}
+}
+
+static void
+counter_free(struct counter *k)
+{
+	free(k->codes);
+	free(k->unseen);
+	free(k->smp);
+	free(k->batch);
+}
+
+/* Scores the rows waiting in the batch. */
+static void
+flush(struct counter *k)
+{
+	struct sampler *s = k->smp;
+	int i, L;
+	uint8_t c;
+
+	if (!k->nbatch)
+		return;
+	ch_model_predict_batch(k->r->model, k->batch, (size_t)k->nbatch,
+	    k->prob, 1);
+	for (i = 0; i < k->nbatch; i++) {
+		c = ch_bin_numeric(&k->pf, k->prob[i]);
+		/* levels below s->level were given up meanwhile */
+		for (L = s->level; L <= k->level[i]; L++)
+			s->hist[L][c]++;
+	}
+	k->nbatch = 0;
+}
+
+/* Queues the current row for scoring when it belongs to the sample. */
+static void
+score(struct counter *k)
+{
+	struct sampler *s = k->smp;
+	int t = 0, L, nf = k->r->schema->nfeat;
+	uint64_t h;
+
+	if (s->cap) {
+		h = codes_hash(k->codes, nf);
+		t = h ? __builtin_ctzll(h) : 63;
+		if (t >= LEVELS)
+			t = LEVELS - 1;
+		for (L = 0; L <= t; L++)
+			s->n[L]++;
+		if (t < s->level)
+			return;
+		while (s->n[s->level] > s->cap && s->level < LEVELS - 1)
+			s->level++;
+	} else
+		s->n[0]++;
+	memcpy(k->batch + (size_t)k->nbatch * (size_t)nf, k->codes, (size_t)nf);
+	k->level[k->nbatch++] = (uint8_t)t;
+	if (k->nbatch == BATCH)
+		flush(k);
+}
+
+void
+ch_drift_sample_merge(struct ch_drift_sample *a, const struct ch_drift_sample *b)
+{
+	int L, c;
+
+	/* each histogram is complete from its own level up */
+	if (b->level > a->level)
+		a->level = b->level;
+	for (L = 0; L < LEVELS; L++) {
+		a->n[L] += b->n[L];
+		if (L >= a->level)
+			for (c = 0; c < 256; c++)
+				a->hist[L][c] += b->hist[L][c];
+	}
+}
+
+/* The level the sample settles at: the lowest whose rows fit the cap. */
+static int
+settle_level(const struct sampler *s)
+{
+	int L = 0;
+
+	while (s->cap && L < LEVELS - 1 && s->n[L] > s->cap)
+		L++;
+	return L;
+}
+
+/* Takes the settled sample of s (or keeps it) into *to. */
+static void
+take_sample(struct sampler **to, struct sampler **s)
+{
+	if (!*s)
+		return;
+	if (!*to) {
+		*to = *s;
+		*s = NULL;
+	} else
+		ch_drift_sample_merge(*to, *s);
+}
+
+/* An unseen category: kept by name, not counted among the codes. */
+static void
+add_unseen(void *arg, int f, const char *s, size_t len)
+{
+	struct counter *k = arg;
+
+	ch_drift_side_add_unseen(k->d, f, s, len, 1);
+	k->unseen[f] = 1;
+}
+
+/* Counts the row encoded in k->codes. */
+static void
+tally(struct counter *k)
+{
+	int f;
+
+	for (f = 0; f < k->r->schema->nfeat; f++) {
+		if (k->unseen[f])
+			k->unseen[f] = 0;
+		else
+			k->d->counts[f][k->codes[f]]++;
+	}
+	if (k->smp)
+		score(k);
+	k->d->rows++;
+}
+
+static int
+count_record(struct counter *k, const struct ch_record *rec, const char *name,
+    struct ch_err *e)
+{
+	if (ch_encode_record(k->r->schema, k->cols, rec, name, k->codes,
+	    add_unseen, k, NULL, e) != 0)
+		return -1;
+	tally(k);
+	return 0;
+}
+
+/* Counts the records of one block. */
+static int
+count_csv(struct counter *k, struct ch_csv *csv, struct ch_err *e)
+{
+	struct ch_record rec;
+	int rc;
+
+	while ((rc = ch_csv_next(csv, &rec, e)) > 0)
+		if (count_record(k, &rec, ch_csv_name(csv), e) != 0)
+			return -1;
+	if (k->smp)
+		flush(k);
+	return rc;
+}
+
+/*
+ * CSV is parsed in blocks of whole records by ch_csv_parallel's threads,
+ * each counting into a side of its own; the sides are added up at the
+ * end (counts do not care about order).
+ */
+struct worker {
+	struct counter k;
+	struct ch_drift_side side;
+};
+
+struct csvctx {
+	const struct ch_drift_read *r;
+	const char *name;
+	int level0;
+	struct ch_cols cols;
+	pthread_mutex_t mu;
+	struct worker **w;
+	int nw;
+};
+
+static int
+csv_header(void *ctx, const struct ch_record *hdr, struct ch_err *e)
+{
+	struct csvctx *c = ctx;
+
+	return ch_schema_map_header(c->r->schema, hdr->field, hdr->n, &c->cols,
+	    c->name, e);
+}
+
+static void *
+csv_worker_new(void *ctx)
+{
+	struct csvctx *c = ctx;
+	struct worker *w = ch_calloc(1, sizeof *w);
+
+	ch_drift_side_init(&w->side, c->r->schema);
+	counter_init(&w->k, c->r, &c->cols, &w->side, c->level0);
+	pthread_mutex_lock(&c->mu);
+	c->w = ch_reallocarray(c->w, (size_t)c->nw + 1, sizeof *c->w);
+	c->w[c->nw++] = w;
+	pthread_mutex_unlock(&c->mu);
+	return w;
+}
+
+static int
+csv_block(void *worker, struct ch_csv *r, void **result, struct ch_err *e)
+{
+	*result = NULL;
+	return count_csv(&((struct worker *)worker)->k, r, e);
+}
+
+static int
+csv_emit(void *ctx, void *result, struct ch_err *e)
+{
+	(void)ctx;
+	(void)result;
+	(void)e;
+	return 0;
+}
+
+static int
+read_csv(const struct ch_drift_read *r, FILE *fp, const char *name,
+    struct ch_drift_profile *p, int level0, struct ch_err *e)
+{
+	static const struct ch_csv_ops ops = {
+		.header = csv_header,
+		.worker_new = csv_worker_new,
+		.block = csv_block,
+		.emit = csv_emit,
+	};
+	struct csvctx c = { .r = r, .name = name, .level0 = level0 };
+	int i, rc;
+
+	pthread_mutex_init(&c.mu, NULL);
+	rc = ch_csv_parallel(fp, name, r->jobs, &ops, &c, e);
+	for (i = 0; i < c.nw && rc == 0; i++) {
+		ch_drift_side_merge(&p->side, &c.w[i]->side);
+		take_sample(&p->smp, &c.w[i]->k.smp);
+	}
+	for (i = 0; i < c.nw; i++) {
+		counter_free(&c.w[i]->k);
+		ch_drift_side_free(&c.w[i]->side);
+		free(c.w[i]);
+	}
+	pthread_mutex_destroy(&c.mu);
+	free(c.w);
+	ch_cols_free(&c.cols);
+	return rc;
+}
+
+/* JSON lines: one object a line, a key for every feature */
+static int
+count_json(struct counter *k, json_t *o, const char *name, long line,
+    struct ch_err *e)
+{
+	struct ch_err why;
+
+	if (ch_encode_json(k->r->schema, o, k->codes, add_unseen, k, NULL,
+	    &why) != 0)
+		return ch_errf(e, "%s:%ld: %s", name, line, why.msg);
+	tally(k);
+	return 0;
+}
+
+static int
+read_json_lines(const struct ch_drift_read *r, FILE *fp, const char *name,
+    struct ch_drift_profile *p, int level0, struct ch_err *e)
+{
+	struct counter k;
+	json_error_t je;
+	char *line = NULL;
+	size_t cap = 0, i;
+	ssize_t n;
+	long ln = 0;
+	json_t *o;
+	int rc = 0;
+
+	counter_init(&k, r, NULL, &p->side, level0);
+	while ((n = getline(&line, &cap, fp)) > 0) {
+		ln++;
+		for (i = 0; i < (size_t)n && strchr(" \t\r\n", line[i]); i++)
+			;
+		if (i == (size_t)n)
+			continue;
+		if (!(o = json_loadb(line, (size_t)n, JSON_DECODE_ANY, &je))) {
+			rc = ch_errf(e, "%s:%ld: %s", name, ln, je.text);
+			break;
+		}
+		rc = count_json(&k, o, name, ln, e);
+		json_decref(o);
+		if (rc)
+			break;
+	}
+	if (rc == 0 && ferror(fp))
+		rc = ch_errf(e, "read %s: %s", name, strerror(errno));
+	if (rc == 0 && k.smp)
+		flush(&k);
+	if (rc == 0)
+		take_sample(&p->smp, &k.smp);
+	counter_free(&k);
+	free(line);
+	return rc;
+}
+
+/*
+ * The sample level to start at for a regular file: the lowest whose
+ * expected rows (the file's size over the mean line length of its first
+ * 64 KiB) fit the cap, so that rows are scored once rather than at every
+ * level on the way up.  0 when the size is unknown.
+ */
+static int
+start_level(int fd, uint64_t cap)
+{
+	char buf[65536];
+	struct stat st;
+	uint64_t est;
+	ssize_t n, i, nl = 0;
+	int L = 0;
+
+	if (cap == 0 || fstat(fd, &st) != 0 || !S_ISREG(st.st_mode) ||
+	    (n = pread(fd, buf, sizeof buf, 0)) <= 0)
+		return 0;
+	for (i = 0; i < n; i++)
+		nl += buf[i] == '\n';
+	if (nl == 0)
+		return 0;
+	est = (uint64_t)st.st_size * (uint64_t)nl / (uint64_t)n;
+	while (L < LEVELS - 1 && (est >> L) > cap)
+		L++;
+	return L;
+}
+
+void
+ch_drift_profile_init(struct ch_drift_profile *p, const struct ch_schema *s)
+{
+	ch_drift_side_init(&p->side, s);
+	p->smp = NULL;
+	p->loaded = 0;
+}
+
+void
+ch_drift_profile_free(struct ch_drift_profile *p)
+{
+	ch_drift_side_free(&p->side);
+	free(p->smp);
+	p->smp = NULL;
+}
+
+static int
+read_once(const struct ch_drift_read *r, FILE *fp, const char *name,
+    struct ch_drift_profile *p, int level0, struct ch_err *e)
+{
+	return r->json_lines ? read_json_lines(r, fp, name, p, level0, e) :
+	    read_csv(r, fp, name, p, level0, e);
+}
+
+int
+ch_drift_read_profile(const struct ch_drift_read *r, FILE *fp,
+    const char *path, struct ch_drift_profile *p, struct ch_err *e)
+{
+	const char *name = strcmp(path, "-") == 0 ? "<stdin>" : path;
+	struct ch_drift_profile t;
+	int rc, level0 = 0, own = 0, L;
+	off_t at;
+
+	if (!fp) {
+		if (!(fp = fopen(path, "r")))
+			return ch_errf(e, "open %s: %s", path, strerror(errno));
+		own = 1;
+	}
+	if (r->model)
+		level0 = start_level(fileno(fp), r->pred_sample);
+	at = level0 ? ftello(fp) : 0;
+	ch_drift_profile_init(&t, r->schema);
+	rc = read_once(r, fp, name, &t, level0, e);
+	if (rc == 0 && t.smp && (L = settle_level(t.smp)) < t.smp->level) {
+		/* the start level overshot: the levels below it have no
+		 * histogram, so read again from the settled one (a regular
+		 * file, so it seeks) */
+		ch_drift_profile_free(&t);
+		ch_drift_profile_init(&t, r->schema);
+		if (fseeko(fp, at, SEEK_SET) != 0)
+			rc = ch_errf(e, "seek %s: %s", name, strerror(errno));
+		else
+			rc = read_once(r, fp, name, &t, L, e);
+	}
+	if (own)
+		fclose(fp);
+	if (rc == 0 && t.side.rows == 0 && !r->allow_empty)
+		rc = ch_errf(e, "%s: no rows", name);
+	if (rc == 0) {
+		ch_drift_side_merge(&p->side, &t.side);
+		take_sample(&p->smp, &t.smp);
+	}
+	ch_drift_profile_free(&t);
+	return rc;
+}
+
+int
+ch_drift_profile_settle(struct ch_drift_profile *p, struct ch_err *e)
+{
+	int L, c;
+
+	if (!p->smp)
+		return 0;
+	L = settle_level(p->smp);
+	if (L < p->smp->level)
+		return ch_errf(e, "the prediction sample settles at level %d, "
+		    "below the %d its counts start at", L, p->smp->level);
+	p->side.has_pred = 1;
+	for (c = 0; c < 256; c++)
+		p->side.pred[c] += p->smp->hist[L][c];
+	return 0;
+}
+
+int
+ch_drift_read(const struct ch_drift_read *r, FILE *fp, const char *path,
+    struct ch_drift_side *d, struct ch_err *e)
+{
+	struct ch_drift_profile p;
+	int rc;
+
+	ch_drift_profile_init(&p, r->schema);
+	rc = ch_drift_read_profile(r, fp, path, &p, e);
+	if (rc == 0)
+		rc = ch_drift_profile_settle(&p, e);
+	if (rc == 0)
+		ch_drift_side_merge(d, &p.side);
+	ch_drift_profile_free(&p);
+	return rc;
+}
+
+/* profile files: the counts of one shard, merged by churn-drift */
+
+#define PROFILE_FORMAT 1
+
+static json_t *
+counts_json(const uint64_t *c, int n)
+{
+	json_t *a = json_array();
+	int i;
+
+	for (i = 0; i < n; i++)
+		json_array_append_new(a, json_integer((json_int_t)c[i]));
+	return a;
+}
+
+json_t *
+ch_drift_profile_json(const struct ch_drift_profile *p,
+    const struct ch_model *m, struct ch_err *e)
+{
+	const struct ch_schema *s = m->schema;
+	json_t *j = json_object(), *feats = json_array(), *o, *u, *pr, *h;
+	const struct ch_drift_sample *smp = p->smp;
+	size_t i, n, len;
+	const char *key;
+	int f, L, top, nb;
+
+	json_object_set_new(j, "churn_drift_profile", json_integer(PROFILE_FORMAT));
+	json_object_set_new(j, "model_version", json_string(m->version));
+	json_object_set_new(j, "rows", json_integer((json_int_t)p->side.rows));
+	json_object_set_new(j, "features", feats);
+	for (f = 0; f < s->nfeat; f++) {
+		o = json_object();
+		json_array_append_new(feats, o);
+		json_object_set_new(o, "name", json_string(s->f[f].name));
+		json_object_set_new(o, "counts", counts_json(p->side.counts[f],
+		    s->f[f].nbins < CH_MISSING ? s->f[f].nbins : CH_MISSING));
+		json_object_set_new(o, "missing",
+		    json_integer((json_int_t)p->side.counts[f][CH_MISSING]));
+		if (!p->side.extra[f])
+			continue;
+		u = json_array();
+		json_object_set_new(o, "unseen", u);
+		n = ch_strmap_count(p->side.extra[f]);
+		for (i = 0; i < n; i++) {
+			key = ch_strmap_key(p->side.extra[f], i, &len);
+			if (!(h = json_stringn(key, len))) {
+				json_decref(j);
+				return ch_errf(e, "column '%s': an unseen value is "
+				    "not UTF-8, which a profile cannot hold",
+				    s->f[f].name), NULL;
+			}
+			json_array_append_new(u, json_pack("[o,I]", h,
+			    (json_int_t)p->side.extra_n[f][i]));
+		}
+		json_object_set_new(o, "unseen_other",
+		    json_integer((json_int_t)p->side.extra_other[f]));
+	}
+	if (!smp) {
+		json_object_set_new(j, "prediction", json_null());
+		return j;
+	}
+	nb = m->pred_ref.nbins;
+	for (top = LEVELS - 1; top > 0 && smp->n[top] == 0; top--)
+		;
+	L = settle_level(smp);
+	pr = json_object();
+	json_object_set_new(pr, "sample", json_integer((json_int_t)smp->cap));
+	json_object_set_new(pr, "level", json_integer(L));
+	json_object_set_new(pr, "rows", counts_json(smp->n, top + 1));
+	h = json_array();
+	for (; L <= top; L++)
+		json_array_append_new(h, counts_json(smp->hist[L], nb));
+	json_object_set_new(pr, "counts", h);
+	json_object_set_new(j, "prediction", pr);
+	return j;
+}
+
+/* Adds the JSON array a of n counts to c. */
+static int
+add_counts(uint64_t *c, json_t *a, size_t n, const char *name,
+    const char *what, struct ch_err *e)
+{
+	json_t *v;
+	size_t i;
+
+	if (!json_is_array(a) || json_array_size(a) != n)
+		return ch_errf(e, "%s: %s: not an array of %zu counts", name,
+		    what, n);
+	json_array_foreach(a, i, v) {
+		if (!json_is_integer(v) || json_integer_value(v) < 0)
+			return ch_errf(e, "%s: %s: not a count", name, what);
+		c[i] += (uint64_t)json_integer_value(v);
+	}
+	return 0;
+}
+
+static int
+load_unseen(struct ch_drift_side *d, int f, json_t *u, const char *name,
+    const char *feat, struct ch_err *e)
+{
+	json_t *v;
+	size_t i;
+
+	if (!json_is_array(u))
+		return ch_errf(e, "%s: feature '%s': 'unseen' is not an array",
+		    name, feat);
+	json_array_foreach(u, i, v) {
+		json_t *k = json_array_get(v, 0), *n = json_array_get(v, 1);
+
+		if (json_array_size(v) != 2 || !json_is_string(k) ||
+		    !json_is_integer(n) || json_integer_value(n) < 0)
+			return ch_errf(e, "%s: feature '%s': unseen value %zu is "
+			    "not [name, count]", name, feat, i);
+		ch_drift_side_add_unseen(d, f, json_string_value(k),
+		    json_string_length(k), (uint64_t)json_integer_value(n));
+	}
+	return 0;
+}
+
+static int
+load_prediction(struct ch_drift_profile *p, json_t *pr,
+    const struct ch_model *m, const char *name, struct ch_err *e)
+{
+	struct ch_drift_sample *s = ch_calloc(1, sizeof *s);
+	json_t *rows = json_object_get(pr, "rows");
+	json_t *cap = json_object_get(pr, "sample");
+	json_t *lv = json_object_get(pr, "level");
+	json_t *h = json_object_get(pr, "counts"), *v;
+	size_t i, nrows = json_array_size(rows);
+	char what[64];
+
+	if (!json_is_integer(cap) || json_integer_value(cap) < 0 ||
+	    !json_is_integer(lv) || json_integer_value(lv) < 0 ||
+	    json_integer_value(lv) >= LEVELS || nrows < 1 || nrows > LEVELS ||
+	    !json_is_array(h) || (json_integer_value(lv) < (json_int_t)nrows &&
+	    json_array_size(h) != nrows - (size_t)json_integer_value(lv)))
+		goto bad;
+	s->cap = (uint64_t)json_integer_value(cap);
+	s->level = (int)json_integer_value(lv);
+	if (add_counts(s->n, rows, nrows, name, "prediction.rows", e) != 0)
+		goto fail;
+	json_array_foreach(h, i, v) {
+		snprintf(what, sizeof what, "prediction.counts[%zu]", i);
+		if (add_counts(s->hist[(size_t)s->level + i], v,
+		    (size_t)m->pred_ref.nbins, name, what, e) != 0)
+			goto fail;
+	}
+	if (p->smp && p->smp->cap != s->cap) {
+		ch_errf(e, "%s: a prediction sample of %llu rows, the profiles "
+		    "before it %llu (give each shard the same --predict-sample)",
+		    name, (unsigned long long)s->cap,
+		    (unsigned long long)p->smp->cap);
+		goto fail;
+	}
+	take_sample(&p->smp, &s);
+	free(s);
+	return 0;
+bad:
+	ch_errf(e, "%s: 'prediction' is not a prediction sample", name);
+fail:
+	free(s);
+	return -1;
+}
+
+int
+ch_drift_profile_load(struct ch_drift_profile *p, json_t *j, const char *name,
+    const struct ch_model *m, struct ch_err *e)
+{
+	const struct ch_schema *s = m->schema;
+	json_t *feats = json_object_get(j, "features"), *o, *v, *pr;
+	json_t *ver = json_object_get(j, "model_version");
+	int f, nb;
+
+	if (!json_is_object(j) || json_integer_value(json_object_get(j,
+	    "churn_drift_profile")) != PROFILE_FORMAT)
+		return ch_errf(e, "%s: not a churn-drift profile (format %d)",
+		    name, PROFILE_FORMAT);
+	if (!json_is_string(ver) || strcmp(json_string_value(ver),
+	    m->version) != 0)
+		return ch_errf(e, "%s: a profile of model %s, not of %s", name,
+		    json_is_string(ver) ? json_string_value(ver) : "(none)",
+		    m->version);
+	v = json_object_get(j, "rows");
+	if (!json_is_integer(v) || json_integer_value(v) < 0)
+		return ch_errf(e, "%s: 'rows' is not a count", name);
+	if (!json_is_array(feats) || (int)json_array_size(feats) != s->nfeat)
+		return ch_errf(e, "%s: 'features' does not hold the model's %d "
+		    "features", name, s->nfeat);
+	pr = json_object_get(j, "prediction");
+	if (p->loaded && (p->smp != NULL) != json_is_object(pr))
+		return ch_errf(e, "%s: %s a prediction sample and the profiles "
+		    "before it %s (give each shard the same --no-prediction)",
+		    name, json_is_object(pr) ? "has" : "lacks",
+		    p->smp ? "have" : "do not");
+	p->side.rows += (size_t)json_integer_value(v);
+	for (f = 0; f < s->nfeat; f++) {
+		o = json_array_get(feats, (size_t)f);
+		if (!json_is_object(o) || !json_is_string(json_object_get(o,
+		    "name")) || strcmp(json_string_value(json_object_get(o,
+		    "name")), s->f[f].name) != 0)
+			return ch_errf(e, "%s: feature %d is not '%s'", name,
+			    f + 1, s->f[f].name);
+		nb = s->f[f].nbins < CH_MISSING ? s->f[f].nbins : CH_MISSING;
+		if (add_counts(p->side.counts[f], json_object_get(o, "counts"),
+		    (size_t)nb, name, s->f[f].name, e) != 0)
+			return -1;
+		v = json_object_get(o, "missing");
+		if (!json_is_integer(v) || json_integer_value(v) < 0)
+			return ch_errf(e, "%s: feature '%s': 'missing' is not a "
+			    "count", name, s->f[f].name);
+		p->side.counts[f][CH_MISSING] += (uint64_t)json_integer_value(v);
+		if (!p->side.extra[f])
+			continue;
+		if (load_unseen(&p->side, f, json_object_get(o, "unseen"), name,
+		    s->f[f].name, e) != 0)
+			return -1;
+		v = json_object_get(o, "unseen_other");
+		if (!json_is_integer(v) || json_integer_value(v) < 0)
+			return ch_errf(e, "%s: feature '%s': 'unseen_other' is "
+			    "not a count", name, s->f[f].name);
+		p->side.extra_other[f] += (uint64_t)json_integer_value(v);
+	}
+	if (json_is_object(pr) && load_prediction(p, pr, m, name, e) != 0)
+		return -1;
+	p->loaded++;
+	return 0;
+}
