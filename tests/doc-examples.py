@@ -63,6 +63,8 @@ SKIP = [
     (r'=\.\.\.', 'placeholders for secrets (the test services\' keys are '
      'in the environment)'),
     (r's3://data/', 'a bucket of data that is not here'),
+    (r'\bsbatch\b|/data/2026', 'a Slurm cluster and its shared file system '
+     '(t261-slurm starts one and runs these jobs)'),
 ]
 
 # The MinIO and PostgreSQL of the docs become tests/run's throwaway services
