@@ -60,13 +60,108 @@ check_key(const char *key, struct ch_err *e)
 	return 0;
 }
 
+/* s opened as the S3 store of url ("s3://bucket[/prefix]") with o's
+ * endpoint and credentials; -1 leaves s for the caller to close. */
+static int
+s3_open(struct ch_store *s, const char *url, const struct ch_store_opts *o,
+    struct ch_err *e)
+{
+	const char *p, *slash;
+	size_t n;
+
+	s->kind = S3;
+	p = url + 5;
+	slash = strchr(p, '/');
+	n = slash ? (size_t)(slash - p) : strlen(p);
+	s->bucket = ch_strndup(p, n);
+	if (n == 0 || n > 63 || strspn(s->bucket,
+	    "abcdefghijklmnopqrstuvwxyz0123456789.-") != n) {
+		ch_errf(e, "store '%s': bad bucket name '%s'", url, s->bucket);
+		return -1;
+	}
+	p = slash ? slash + 1 : "";
+	while (*p == '/')
+		p++;
+	n = strlen(p);
+	while (n > 0 && p[n - 1] == '/')
+		n--;
+	s->prefix = ch_malloc(n + 2);
+	memcpy(s->prefix, p, n);
+	if (n)
+		s->prefix[n++] = '/';
+	s->prefix[n] = '\0';
+	if (n && check_key(s->prefix, NULL) < 0) {
+		ch_errf(e, "store '%s': bad prefix '%s'", url, s->prefix);
+		return -1;
+	}
+	if (!o || !o->endpoint || !*o->endpoint) {
+		ch_errf(e, "store '%s': no s3 endpoint given (set CHURN_S3_ENDPOINT)", url);
+		return -1;
+	}
+	if (strncmp(o->endpoint, "http://", 7) != 0 &&
+	    strncmp(o->endpoint, "https://", 8) != 0) {
+		ch_errf(e, "s3 endpoint '%s' is not an http:// or https:// URL", o->endpoint);
+		return -1;
+	}
+	if (!o->access_key || !*o->access_key || !o->secret_key || !*o->secret_key) {
+		ch_errf(e, "store '%s': no credentials (set AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY)", url);
+		return -1;
+	}
+	s->endpoint = ch_strdup(o->endpoint);
+	n = strlen(s->endpoint);
+	while (n > 0 && s->endpoint[n - 1] == '/')
+		s->endpoint[--n] = '\0';
+	s->region = ch_strdup(o->region && *o->region ? o->region : "us-east-1");
+	s->access_key = ch_strdup(o->access_key);
+	s->secret_key = ch_strdup(o->secret_key);
+	s->retries = o->retries < 0 ? 0 : o->retries > 0 ? o->retries : 3;
+	s->timeout_s = o->timeout_s > 0 ? o->timeout_s : 30;
+	n = strlen(url) + strlen(s->endpoint) + 8;
+	s->where = ch_malloc(n);
+	snprintf(s->where, n, "%s at %s", url, s->endpoint);
+	pthread_once(&curl_once, curl_init_once);
+	if (!(s->curl = curl_easy_init())) {
+		ch_errf(e, "cannot initialise libcurl");
+		return -1;
+	}
+	return 0;
+}
+
+/* s opened as the local store of url (a path or "file://path"); -1
+ * leaves s for the caller to close. */
+static int
+file_open(struct ch_store *s, const char *url, struct ch_err *e)
+{
+	const char *p;
+	size_t n;
+
+	s->kind = LOCAL;
+	if (strncmp(url, "file://", 7) == 0)
+		p = url + 7;
+	else if (strstr(url, "://")) {
+		ch_errf(e, "store '%s': unknown scheme (use file:// or s3://)", url);
+		return -1;
+	} else
+		p = url;
+	if (!*p) {
+		ch_errf(e, "store '%s': empty path", url);
+		return -1;
+	}
+	s->root = ch_strdup(p);
+	n = strlen(s->root);
+	while (n > 1 && s->root[n - 1] == '/')
+		s->root[--n] = '\0';
+	n = strlen(s->root) + 8;
+	s->where = ch_malloc(n);
+	snprintf(s->where, n, "file://%s", s->root);
+	return 0;
+}
+
 int
 ch_store_open(const char *url, const struct ch_store_opts *o,
     struct ch_store **out, struct ch_err *e)
 {
 	struct ch_store *s;
-	const char *p, *slash;
-	size_t n;
 
 	*out = NULL;
 	if (!url || !*url)
@@ -74,81 +169,11 @@ ch_store_open(const char *url, const struct ch_store_opts *o,
 	s = ch_calloc(1, sizeof *s);
 	s->lockfd = -1;
 	if (strncmp(url, "s3://", 5) == 0) {
-		s->kind = S3;
-		p = url + 5;
-		slash = strchr(p, '/');
-		n = slash ? (size_t)(slash - p) : strlen(p);
-		s->bucket = ch_strndup(p, n);
-		if (n == 0 || n > 63 || strspn(s->bucket,
-		    "abcdefghijklmnopqrstuvwxyz0123456789.-") != n) {
-			ch_errf(e, "store '%s': bad bucket name '%s'", url, s->bucket);
+		if (s3_open(s, url, o, e) != 0)
 			goto bad;
-		}
-		p = slash ? slash + 1 : "";
-		while (*p == '/')
-			p++;
-		n = strlen(p);
-		while (n > 0 && p[n - 1] == '/')
-			n--;
-		s->prefix = ch_malloc(n + 2);
-		memcpy(s->prefix, p, n);
-		if (n)
-			s->prefix[n++] = '/';
-		s->prefix[n] = '\0';
-		if (n && check_key(s->prefix, NULL) < 0) {
-			ch_errf(e, "store '%s': bad prefix '%s'", url, s->prefix);
-			goto bad;
-		}
-		if (!o || !o->endpoint || !*o->endpoint) {
-			ch_errf(e, "store '%s': no s3 endpoint given (set CHURN_S3_ENDPOINT)", url);
-			goto bad;
-		}
-		if (strncmp(o->endpoint, "http://", 7) != 0 &&
-		    strncmp(o->endpoint, "https://", 8) != 0) {
-			ch_errf(e, "s3 endpoint '%s' is not an http:// or https:// URL", o->endpoint);
-			goto bad;
-		}
-		if (!o->access_key || !*o->access_key || !o->secret_key || !*o->secret_key) {
-			ch_errf(e, "store '%s': no credentials (set AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY)", url);
-			goto bad;
-		}
-		s->endpoint = ch_strdup(o->endpoint);
-		n = strlen(s->endpoint);
-		while (n > 0 && s->endpoint[n - 1] == '/')
-			s->endpoint[--n] = '\0';
-		s->region = ch_strdup(o->region && *o->region ? o->region : "us-east-1");
-		s->access_key = ch_strdup(o->access_key);
-		s->secret_key = ch_strdup(o->secret_key);
-		s->retries = o->retries < 0 ? 0 : o->retries > 0 ? o->retries : 3;
-		s->timeout_s = o->timeout_s > 0 ? o->timeout_s : 30;
-		n = strlen(url) + strlen(s->endpoint) + 8;
-		s->where = ch_malloc(n);
-		snprintf(s->where, n, "%s at %s", url, s->endpoint);
-		pthread_once(&curl_once, curl_init_once);
-		if (!(s->curl = curl_easy_init())) {
-			ch_errf(e, "cannot initialise libcurl");
-			goto bad;
-		}
 	} else {
-		s->kind = LOCAL;
-		if (strncmp(url, "file://", 7) == 0)
-			p = url + 7;
-		else if (strstr(url, "://")) {
-			ch_errf(e, "store '%s': unknown scheme (use file:// or s3://)", url);
+		if (file_open(s, url, e) != 0)
 			goto bad;
-		} else
-			p = url;
-		if (!*p) {
-			ch_errf(e, "store '%s': empty path", url);
-			goto bad;
-		}
-		s->root = ch_strdup(p);
-		n = strlen(s->root);
-		while (n > 1 && s->root[n - 1] == '/')
-			s->root[--n] = '\0';
-		n = strlen(s->root) + 8;
-		s->where = ch_malloc(n);
-		snprintf(s->where, n, "file://%s", s->root);
 	}
 	*out = s;
 	return 0;
