@@ -43,6 +43,14 @@
  * sums are fixed point, so any split of trees between workers gives the
  * same result.  Workers take tree indices from an atomic counter and write
  * only that tree's slots: the forest is the same whatever jobs is.
+ *
+ * Why one file over 800 lines: the grower is one piece (the shared and
+ * per-worker state, histograms, split search, partition with out-of-bag
+ * rows, tree assembly) whose parts all read the same private structures;
+ * split across files they would need an internal header exposing all of
+ * them for no reader's gain.  The walk over finished trees (predict,
+ * check, free; about 160 lines) is shared with gbdt.c and stays beside the
+ * node layout it reads.
  */
 #include <math.h>
 #include <pthread.h>
