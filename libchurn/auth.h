@@ -1,4 +1,6 @@
-/* auth.h - shared-secret checks: bearer tokens and HMAC signatures */
+/* auth.h - shared-secret checks: bearer tokens and HMAC signatures
+ * Owns constant-time comparison of secrets; an empty expected secret never
+ * matches (refused, not "no auth").  Calls util and OpenSSL only. */
 #ifndef CHURN_AUTH_H
 #define CHURN_AUTH_H
 

@@ -43,6 +43,14 @@
  * sums are fixed point, so any split of trees between workers gives the
  * same result.  Workers take tree indices from an atomic counter and write
  * only that tree's slots: the forest is the same whatever jobs is.
+ *
+ * Why one file over 800 lines: the grower is one piece (the shared and
+ * per-worker state, histograms, split search, partition with out-of-bag
+ * rows, tree assembly) whose parts all read the same private structures;
+ * split across files they would need an internal header exposing all of
+ * them for no reader's gain.  The walk over finished trees (predict,
+ * check, free; about 160 lines) is shared with gbdt.c and stays beside the
+ * node layout it reads.
  */
 #include <math.h>
 #include <pthread.h>
@@ -887,6 +895,115 @@ mtry_of(const struct ch_forest_params *p, int nf)
 	return m < 1 ? 1 : m > nf ? nf : m;
 }
 
+/* s set up for training d with p: class weights, row-major codes X,
+ * slot offsets, the forest and importances allocated. */
+static void
+setup(struct shared *s, const struct ch_train_data *d,
+    const struct ch_forest_params *p)
+{
+	size_t n = d->n, i, pos[2] = { 0, 0 };
+	int f;
+
+	memset(s, 0, sizeof *s);
+	s->d = d;
+	s->p = p;
+	s->n = n;
+	s->nfeat = d->nfeat;
+	s->mtry = mtry_of(p, d->nfeat);
+	s->min_leaf = (uint32_t)p->min_leaf;
+	for (i = 0; i < n; i++)
+		pos[d->y[i]]++;
+	s->cw[0] = s->cw[1] = 1;
+	if (p->balanced && pos[0] && pos[1]) {
+		s->cw[0] = (double)n / (2.0 * pos[0]);
+		s->cw[1] = (double)n / (2.0 * pos[1]);
+	}
+	s->X = ch_reallocarray(NULL, n, (size_t)d->nfeat);
+	for (f = 0; f < d->nfeat; f++) {
+		const uint8_t *col = d->codes[f];
+
+		for (i = 0; i < n; i++)
+			s->X[i * d->nfeat + f] = col[i];
+	}
+	s->off = ch_reallocarray(NULL, (size_t)d->nfeat, sizeof *s->off);
+	for (f = 0; f < d->nfeat; f++) {
+		s->off[f] = s->nslots;
+		s->nslots += (uint32_t)d->nbins[f] + 1;
+	}
+	s->f = ch_calloc(1, sizeof *s->f);
+	s->f->nfeat = d->nfeat;
+	s->f->ntrees = p->trees;
+	s->f->trees = ch_calloc((size_t)p->trees, sizeof *s->f->trees);
+	s->imp = ch_calloc((size_t)p->trees * d->nfeat, sizeof *s->imp);
+}
+
+/* The trees grown by up to p->jobs threads, the calling one included. */
+static void
+grow_all(struct shared *s, const struct ch_forest_params *p)
+{
+	pthread_t *th;
+	int t, nth, started = 0;
+
+	nth = p->jobs < p->trees ? p->jobs : p->trees;
+	th = ch_calloc((size_t)nth, sizeof *th);
+	s->acc = ch_calloc((size_t)nth, sizeof *s->acc);
+	/* the calling thread works too; a thread that fails to start only
+	 * leaves more trees to the others */
+	for (t = 1; t < nth; t++)
+		if (pthread_create(&th[started], NULL, worker, s) == 0)
+			started++;
+	worker(s);
+	for (t = 0; t < started; t++)
+		pthread_join(th[t], NULL);
+	free(th);
+}
+
+/* stats filled from the grown trees: mean normalised importances and
+ * out-of-bag probabilities (NaN for a row in every bag). */
+static void
+fill_stats(const struct shared *s, const struct ch_forest_params *p,
+    struct ch_forest_stats *stats)
+{
+	const struct ch_train_data *d = s->d;
+	size_t n = s->n, i;
+	int f, t, used = 0, nacc;
+
+	stats->importance = ch_calloc((size_t)d->nfeat,
+	    sizeof *stats->importance);
+	for (t = 0; t < p->trees; t++) {
+		double *r = s->imp + (size_t)t * d->nfeat, sum = 0;
+
+		for (f = 0; f < d->nfeat; f++)
+			sum += r[f];
+		if (!(sum > 0))
+			continue;   /* a lone leaf, as sklearn skips it */
+		for (f = 0; f < d->nfeat; f++)
+			stats->importance[f] += r[f] / sum;
+		used++;
+	}
+	if (used)
+		for (f = 0; f < d->nfeat; f++)
+			stats->importance[f] /= used;
+	stats->oob_prob = ch_reallocarray(NULL, n,
+	    sizeof *stats->oob_prob);
+	stats->oob_n = 0;
+	nacc = atomic_load(&s->nacc);
+	for (i = 0; i < n; i++) {
+		uint64_t sum = 0, c = 0;
+
+		for (t = 0; t < nacc; t++) {
+			sum += s->acc[t][i].sum;
+			c += s->acc[t][i].cnt;
+		}
+		if (c) {
+			stats->oob_prob[i] = (double)sum / OOB_ONE / c;
+			stats->oob_n++;
+		} else {
+			stats->oob_prob[i] = NAN;
+		}
+	}
+}
+
 int
 ch_forest_train(const struct ch_train_data *d,
     const struct ch_forest_params *p, struct ch_forest **out,
@@ -895,103 +1012,23 @@ ch_forest_train(const struct ch_train_data *d,
     struct ch_err *e)
 {
 	struct shared s;
-	pthread_t *th;
-	size_t n, i, pos[2] = { 0, 0 };
-	int f, t, nth, started = 0, used = 0, nacc;
+	int t;
 
 	*out = NULL;
 	if (stats)
 		memset(stats, 0, sizeof *stats);
 	if (check_input(d, p, e) < 0)
 		return -1;
-	n = d->n;
-	memset(&s, 0, sizeof s);
-	s.d = d;
-	s.p = p;
-	s.n = n;
-	s.nfeat = d->nfeat;
-	s.mtry = mtry_of(p, d->nfeat);
-	s.min_leaf = (uint32_t)p->min_leaf;
-	for (i = 0; i < n; i++)
-		pos[d->y[i]]++;
-	s.cw[0] = s.cw[1] = 1;
-	if (p->balanced && pos[0] && pos[1]) {
-		s.cw[0] = (double)n / (2.0 * pos[0]);
-		s.cw[1] = (double)n / (2.0 * pos[1]);
-	}
-	s.X = ch_reallocarray(NULL, n, (size_t)d->nfeat);
-	for (f = 0; f < d->nfeat; f++) {
-		const uint8_t *col = d->codes[f];
-
-		for (i = 0; i < n; i++)
-			s.X[i * d->nfeat + f] = col[i];
-	}
-	s.off = ch_reallocarray(NULL, (size_t)d->nfeat, sizeof *s.off);
-	for (f = 0; f < d->nfeat; f++) {
-		s.off[f] = s.nslots;
-		s.nslots += (uint32_t)d->nbins[f] + 1;
-	}
-	s.f = ch_calloc(1, sizeof *s.f);
-	s.f->nfeat = d->nfeat;
-	s.f->ntrees = p->trees;
-	s.f->trees = ch_calloc((size_t)p->trees, sizeof *s.f->trees);
-	s.imp = ch_calloc((size_t)p->trees * d->nfeat, sizeof *s.imp);
+	setup(&s, d, p);
 	s.want_oob = stats != NULL;
 	atomic_init(&s.nacc, 0);
 	atomic_init(&s.next, 0);
 	atomic_init(&s.done, 0);
 	s.progress = progress;
 	s.arg = arg;
-
-	nth = p->jobs < p->trees ? p->jobs : p->trees;
-	th = ch_calloc((size_t)nth, sizeof *th);
-	s.acc = ch_calloc((size_t)nth, sizeof *s.acc);
-	/* the calling thread works too; a thread that fails to start only
-	 * leaves more trees to the others */
-	for (t = 1; t < nth; t++)
-		if (pthread_create(&th[started], NULL, worker, &s) == 0)
-			started++;
-	worker(&s);
-	for (t = 0; t < started; t++)
-		pthread_join(th[t], NULL);
-	free(th);
-
-	if (stats) {
-		stats->importance = ch_calloc((size_t)d->nfeat,
-		    sizeof *stats->importance);
-		for (t = 0; t < p->trees; t++) {
-			double *r = s.imp + (size_t)t * d->nfeat, sum = 0;
-
-			for (f = 0; f < d->nfeat; f++)
-				sum += r[f];
-			if (!(sum > 0))
-				continue;   /* a lone leaf, as sklearn skips it */
-			for (f = 0; f < d->nfeat; f++)
-				stats->importance[f] += r[f] / sum;
-			used++;
-		}
-		if (used)
-			for (f = 0; f < d->nfeat; f++)
-				stats->importance[f] /= used;
-		stats->oob_prob = ch_reallocarray(NULL, n,
-		    sizeof *stats->oob_prob);
-		stats->oob_n = 0;
-		nacc = atomic_load(&s.nacc);
-		for (i = 0; i < n; i++) {
-			uint64_t sum = 0, c = 0;
-
-			for (t = 0; t < nacc; t++) {
-				sum += s.acc[t][i].sum;
-				c += s.acc[t][i].cnt;
-			}
-			if (c) {
-				stats->oob_prob[i] = (double)sum / OOB_ONE / c;
-				stats->oob_n++;
-			} else {
-				stats->oob_prob[i] = NAN;
-			}
-		}
-	}
+	grow_all(&s, p);
+	if (stats)
+		fill_stats(&s, p, stats);
 	for (t = 0; t < atomic_load(&s.nacc); t++)
 		free(s.acc[t]);
 	free(s.acc);

@@ -1,4 +1,6 @@
-/* forest.h - random forest of Gini CART trees on binned features */
+/* forest.h - random forest of Gini CART trees on binned features
+ * Owns the tree layout (struct ch_tree, also gbdt's), growing, the walk that
+ * scores one row, and checks.  Calls util and schema.h (codes) only. */
 #ifndef CHURN_FOREST_H
 #define CHURN_FOREST_H
 

@@ -1,4 +1,6 @@
-/* frame.h - a labelled data set in memory, binned for training */
+/* frame.h - a labelled data set in memory, binned for training
+ * Owns reading a whole CSV into codes with its schema, labels, warnings and
+ * SHA-256.  Calls csv.h (the one reader), schema.h (the one encoder), util. */
 #ifndef CHURN_FRAME_H
 #define CHURN_FRAME_H
 

@@ -405,23 +405,14 @@ logloss(const double *raw, const uint8_t *y, const uint32_t *rows, size_t n)
 	return n ? s / (double)n : NAN;
 }
 
-int
-ch_gbdt_train(const struct ch_train_data *d, const struct ch_gbdt_params *p,
-    const uint8_t *valid, struct ch_forest **out, struct ch_gbdt_stats *st,
-    struct ch_err *e)
+/* The inputs checked: rows, parameters, codes below their bin counts. */
+static int
+check_input(const struct ch_train_data *d, const struct ch_gbdt_params *p,
+    size_t n, struct ch_err *e)
 {
-	struct gb s;
-	struct ch_forest *fo;
-	size_t n = d ? d->n : 0, i, nv = 0, pos = 0;
-	uint32_t *vrows = NULL;
-	double *raw, *best_raw = NULL, best = INFINITY, base, sum;
-	int f, it, best_it = 0, u;
-	struct ch_rng rng;
-	double *imp_rounds = NULL;
+	size_t i;
+	int f;
 
-	*out = NULL;
-	if (st)
-		memset(st, 0, sizeof *st);
 	if (!d || n == 0 || d->nfeat < 1)
 		return ch_errf(e, "no training rows");
 	if (n >= UINT32_MAX / 2)
@@ -441,127 +432,176 @@ ch_gbdt_train(const struct ch_train_data *d, const struct ch_gbdt_params *p,
 				    "is not below %d", f, i, d->codes[f][i],
 				    d->nbins[f]);
 	}
-	memset(&s, 0, sizeof s);
-	s.d = d;
-	s.p = p;
-	s.nfeat = d->nfeat;
-	s.X = ch_reallocarray(NULL, n, (size_t)d->nfeat);
+	return 0;
+}
+
+/* s's row-major codes X, slot offsets and slots S; -1 (nothing left
+ * allocated) when the slots do not fit in 16 bits. */
+static int
+layout(struct gb *s, const struct ch_train_data *d, size_t n, struct ch_err *e)
+{
+	size_t i;
+	int f;
+
+	s->X = ch_reallocarray(NULL, n, (size_t)d->nfeat);
 	for (f = 0; f < d->nfeat; f++)
 		for (i = 0; i < n; i++)
-			s.X[i * (size_t)d->nfeat + (size_t)f] = d->codes[f][i];
-	s.off = ch_reallocarray(NULL, (size_t)d->nfeat, sizeof *s.off);
+			s->X[i * (size_t)d->nfeat + (size_t)f] = d->codes[f][i];
+	s->off = ch_reallocarray(NULL, (size_t)d->nfeat, sizeof *s->off);
 	for (f = 0; f < d->nfeat; f++) {
-		s.off[f] = s.nslots;
-		s.nslots += (uint32_t)d->nbins[f] + 1;
+		s->off[f] = s->nslots;
+		s->nslots += (uint32_t)d->nbins[f] + 1;
 	}
 	/* at most 255 features of 256 slots fit in 16 bits */
-	if (s.nslots > UINT16_MAX) {
-		free(s.X);
-		free(s.off);
+	if (s->nslots > UINT16_MAX) {
+		free(s->X);
+		free(s->off);
 		return ch_errf(e, "too many features for boosting (%d)", d->nfeat);
 	}
-	s.S = ch_reallocarray(NULL, n, (size_t)d->nfeat * sizeof *s.S);
+	s->S = ch_reallocarray(NULL, n, (size_t)d->nfeat * sizeof *s->S);
 	for (i = 0; i < n; i++)
 		for (f = 0; f < d->nfeat; f++) {
-			unsigned c = s.X[i * (size_t)d->nfeat + (size_t)f];
+			unsigned c = s->X[i * (size_t)d->nfeat + (size_t)f];
 			unsigned nb = (unsigned)d->nbins[f];
 
-			s.S[i * (size_t)d->nfeat + (size_t)f] =
-			    (uint16_t)(s.off[f] + (c < nb ? c : nb));
+			s->S[i * (size_t)d->nfeat + (size_t)f] =
+			    (uint16_t)(s->off[f] + (c < nb ? c : nb));
 		}
-	s.grad = ch_reallocarray(NULL, n, sizeof *s.grad);
-	s.hess = ch_reallocarray(NULL, n, sizeof *s.hess);
-	s.idx = ch_reallocarray(NULL, n, sizeof *s.idx);
-	s.tmp = ch_reallocarray(NULL, n, sizeof *s.tmp);
-	s.rows = ch_reallocarray(NULL, n, sizeof *s.rows);
-	s.in = ch_calloc(n, 1);
-	ch_rng_seed(&rng, p->seed ^ 0x9b05ab7ee5ull);
-	vrows = ch_reallocarray(NULL, n, sizeof *vrows);
-	s.imp = ch_calloc((size_t)d->nfeat, sizeof *s.imp);
-	raw = ch_reallocarray(NULL, n, sizeof *raw);
-	for (i = 0; i < n; i++) {
-		if (valid && valid[i]) {
-			vrows[nv++] = (uint32_t)i;
-		} else {
-			s.rows[s.ntrain++] = (uint32_t)i;
-			pos += d->y[i] != 0;
-		}
+	return 0;
+}
+
+/* The working arrays of s for n rows allocated. */
+static void
+alloc_work(struct gb *s, size_t n)
+{
+	s->grad = ch_reallocarray(NULL, n, sizeof *s->grad);
+	s->hess = ch_reallocarray(NULL, n, sizeof *s->hess);
+	s->idx = ch_reallocarray(NULL, n, sizeof *s->idx);
+	s->tmp = ch_reallocarray(NULL, n, sizeof *s->tmp);
+	s->rows = ch_reallocarray(NULL, n, sizeof *s->rows);
+	s->in = ch_calloc(n, 1);
+}
+
+/* Everything s holds freed. */
+static void
+free_work(struct gb *s)
+{
+	free(s->X);
+	free(s->S);
+	free(s->off);
+	free(s->grad);
+	free(s->hess);
+	free(s->idx);
+	free(s->tmp);
+	free(s->rows);
+	free(s->in);
+	free(s->imp);
+}
+
+/* One boosting run's state beside the tree grower's. */
+struct run {
+	struct ch_forest *fo;
+	double *raw;            /* [n] raw scores */
+	uint32_t *vrows;        /* [nv] the validation rows */
+	size_t nv;
+	double *best_raw, best; /* raw scores and log-loss at best_it */
+	int best_it;
+	double *imp_rounds;     /* [max_iter][nfeat] importances after each */
+	struct ch_rng rng;
+};
+
+/* Round it's gradients and hessians on this round's sample of rows. */
+static void
+round_rows(struct gb *s, struct run *r, const struct ch_gbdt_params *p)
+{
+	size_t i;
+
+	/* this round's rows: all, or a seeded sample of them (the same
+	 * sample whatever else runs: the RNG is this training's own) */
+	s->m = 0;
+	for (i = 0; i < s->ntrain; i++) {
+		uint32_t k = s->rows[i];
+
+		s->in[k] = p->subsample >= 1 || ch_rng_unit(&r->rng) < p->subsample;
+		if (s->in[k])
+			s->idx[s->m++] = k;
 	}
-	if (s.ntrain == 0) {
-		ch_errf(e, "no training rows outside the validation rows");
-		goto fail;
+	for (i = 0; i < s->m; i++) {
+		uint32_t k = s->idx[i];
+		double q = sigmoid(r->raw[k]);
+
+		s->grad[k] = q - (s->d->y[k] != 0);
+		s->hess[k] = q * (1 - q);
 	}
-	/* the log-odds of the training rows, shrunk off 0 and 1 */
-	base = log(((double)pos + 0.5) / ((double)(s.ntrain - pos) + 0.5));
-	for (i = 0; i < n; i++)
-		raw[i] = base;
-	fo = ch_calloc(1, sizeof *fo);
-	fo->nfeat = d->nfeat;
-	fo->learner = CH_LEARN_GBDT;
-	fo->base = base;
-	fo->trees = ch_calloc((size_t)p->max_iter, sizeof *fo->trees);
-	if (nv) {
-		best_raw = ch_reallocarray(NULL, n, sizeof *best_raw);
-		best = logloss(raw, d->y, vrows, nv);
-		memcpy(best_raw, raw, n * sizeof *raw);
-	}
-	if (p->until)
-		imp_rounds = ch_calloc((size_t)p->max_iter * (size_t)d->nfeat,
-		    sizeof *imp_rounds);
+}
+
+/* The rounds grown until max_iter, the count p->until says, or patience
+ * rounds without a lower validation loss. */
+static void
+boost(struct gb *s, struct run *r, const struct ch_gbdt_params *p)
+{
+	const struct ch_train_data *d = s->d;
+	struct ch_forest *fo = r->fo;
+	size_t i;
+	int it, u;
+
 	for (it = 0; it < p->max_iter; it++) {
 		double ll;
 
 		if (p->until && (u = atomic_load(p->until)) > 0 && it >= u)
 			break;
-		/* this round's rows: all, or a seeded sample of them (the same
-		 * sample whatever else runs: the RNG is this training's own) */
-		s.m = 0;
-		for (i = 0; i < s.ntrain; i++) {
-			uint32_t r = s.rows[i];
-
-			s.in[r] = p->subsample >= 1 || ch_rng_unit(&rng) < p->subsample;
-			if (s.in[r])
-				s.idx[s.m++] = r;
-		}
-		for (i = 0; i < s.m; i++) {
-			uint32_t r = s.idx[i];
-			double q = sigmoid(raw[r]);
-
-			s.grad[r] = q - (d->y[r] != 0);
-			s.hess[r] = q * (1 - q);
-		}
-		grow(&s, &fo->trees[it], raw);
+		round_rows(s, r, p);
+		grow(s, &fo->trees[it], r->raw);
 		fo->ntrees = it + 1;
-		if (imp_rounds)
-			memcpy(imp_rounds + (size_t)it * d->nfeat, s.imp,
-			    (size_t)d->nfeat * sizeof *s.imp);
-		if (!nv)
+		if (r->imp_rounds)
+			memcpy(r->imp_rounds + (size_t)it * d->nfeat, s->imp,
+			    (size_t)d->nfeat * sizeof *s->imp);
+		if (!r->nv)
 			continue;
-		for (i = 0; i < nv; i++) {
-			uint32_t r = vrows[i];
+		for (i = 0; i < r->nv; i++) {
+			uint32_t k = r->vrows[i];
 
-			raw[r] += tree_value(&fo->trees[it], s.X + (size_t)r * s.nfeat);
+			r->raw[k] += tree_value(&fo->trees[it], s->X + (size_t)k * s->nfeat);
 		}
-		ll = logloss(raw, d->y, vrows, nv);
-		if (ll < best - 1e-12) {
-			best = ll;
-			best_it = it + 1;
-			for (i = 0; i < nv; i++)
-				best_raw[vrows[i]] = raw[vrows[i]];
-		} else if (it + 1 - best_it >= p->patience) {
+		ll = logloss(r->raw, d->y, r->vrows, r->nv);
+		if (ll < r->best - 1e-12) {
+			r->best = ll;
+			r->best_it = it + 1;
+			for (i = 0; i < r->nv; i++)
+				r->best_raw[r->vrows[i]] = r->raw[r->vrows[i]];
+		} else if (it + 1 - r->best_it >= p->patience) {
 			break;
 		}
 	}
-	if (nv) {
+}
+
+/* The trees of fo from the n-th on freed. */
+static void
+truncate_trees(struct ch_forest *fo, int n)
+{
+	int it;
+
+	for (it = n; it < fo->ntrees; it++) {
+		free(fo->trees[it].nodes);
+		free(fo->trees[it].bitsets);
+	}
+	fo->ntrees = n;
+}
+
+/* The trees kept: up to the lowest validation loss, then (p->until) as
+ * many as the count the caller sets, waited for. */
+static void
+keep_rounds(struct gb *s, struct run *r, const struct ch_gbdt_params *p)
+{
+	struct ch_forest *fo = r->fo;
+	int u;
+
+	if (r->nv) {
 		/* keep the trees up to the lowest validation loss (one at least:
 		 * a forest of none is not a model) */
-		if (best_it < 1)
-			best_it = 1;
-		for (it = best_it; it < fo->ntrees; it++) {
-			free(fo->trees[it].nodes);
-			free(fo->trees[it].bitsets);
-		}
-		fo->ntrees = best_it;
+		if (r->best_it < 1)
+			r->best_it = 1;
+		truncate_trees(fo, r->best_it);
 	}
 	if (p->until) {
 		/* out of rounds before the count was known: wait for it */
@@ -572,58 +612,108 @@ ch_gbdt_train(const struct ch_train_data *d, const struct ch_gbdt_params *p,
 		}
 		if (u > fo->ntrees)
 			u = fo->ntrees;
-		for (it = u; it < fo->ntrees; it++) {
-			free(fo->trees[it].nodes);
-			free(fo->trees[it].bitsets);
+		truncate_trees(fo, u);
+		memcpy(s->imp, r->imp_rounds + (size_t)(u - 1) * s->nfeat,
+		    (size_t)s->nfeat * sizeof *s->imp);
+	}
+}
+
+/* st filled from the run: rounds, importances, validation loss and
+ * probabilities (NaN off the validation rows). */
+static void
+fill_stats(const struct gb *s, const struct run *r, size_t n,
+    struct ch_gbdt_stats *st)
+{
+	double sum;
+	size_t i;
+	int f;
+
+	st->iterations = r->fo->ntrees;
+	st->importance = ch_calloc((size_t)s->nfeat, sizeof *st->importance);
+	for (sum = 0, f = 0; f < s->nfeat; f++)
+		sum += s->imp[f];
+	for (f = 0; f < s->nfeat; f++)
+		st->importance[f] = sum > 0 ? s->imp[f] / sum : 0;
+	st->valid_logloss = r->nv ? r->best : NAN;
+	st->valid_prob = ch_reallocarray(NULL, n, sizeof *st->valid_prob);
+	for (i = 0; i < n; i++)
+		st->valid_prob[i] = NAN;
+	for (i = 0; i < r->nv; i++)
+		st->valid_prob[r->vrows[i]] = sigmoid(r->best_raw[r->vrows[i]]);
+}
+
+int
+ch_gbdt_train(const struct ch_train_data *d, const struct ch_gbdt_params *p,
+    const uint8_t *valid, struct ch_forest **out, struct ch_gbdt_stats *st,
+    struct ch_err *e)
+{
+	struct gb s;
+	struct run r;
+	struct ch_forest *fo;
+	size_t n = d ? d->n : 0, i, pos = 0;
+	double base;
+
+	*out = NULL;
+	if (st)
+		memset(st, 0, sizeof *st);
+	if (check_input(d, p, n, e) != 0)
+		return -1;
+	memset(&s, 0, sizeof s);
+	memset(&r, 0, sizeof r);
+	r.best = INFINITY;
+	s.d = d;
+	s.p = p;
+	s.nfeat = d->nfeat;
+	if (layout(&s, d, n, e) != 0)
+		return -1;
+	alloc_work(&s, n);
+	ch_rng_seed(&r.rng, p->seed ^ 0x9b05ab7ee5ull);
+	r.vrows = ch_reallocarray(NULL, n, sizeof *r.vrows);
+	s.imp = ch_calloc((size_t)d->nfeat, sizeof *s.imp);
+	r.raw = ch_reallocarray(NULL, n, sizeof *r.raw);
+	for (i = 0; i < n; i++) {
+		if (valid && valid[i]) {
+			r.vrows[r.nv++] = (uint32_t)i;
+		} else {
+			s.rows[s.ntrain++] = (uint32_t)i;
+			pos += d->y[i] != 0;
 		}
-		fo->ntrees = u;
-		memcpy(s.imp, imp_rounds + (size_t)(u - 1) * d->nfeat,
-		    (size_t)d->nfeat * sizeof *s.imp);
 	}
-	free(imp_rounds);
-	if (st) {
-		st->iterations = fo->ntrees;
-		st->importance = ch_calloc((size_t)d->nfeat, sizeof *st->importance);
-		for (sum = 0, f = 0; f < d->nfeat; f++)
-			sum += s.imp[f];
-		for (f = 0; f < d->nfeat; f++)
-			st->importance[f] = sum > 0 ? s.imp[f] / sum : 0;
-		st->valid_logloss = nv ? best : NAN;
-		st->valid_prob = ch_reallocarray(NULL, n, sizeof *st->valid_prob);
-		for (i = 0; i < n; i++)
-			st->valid_prob[i] = NAN;
-		for (i = 0; i < nv; i++)
-			st->valid_prob[vrows[i]] = sigmoid(best_raw[vrows[i]]);
+	if (s.ntrain == 0) {
+		ch_errf(e, "no training rows outside the validation rows");
+		free(r.raw);
+		free(r.vrows);
+		free_work(&s);
+		return -1;
 	}
+	/* the log-odds of the training rows, shrunk off 0 and 1 */
+	base = log(((double)pos + 0.5) / ((double)(s.ntrain - pos) + 0.5));
+	for (i = 0; i < n; i++)
+		r.raw[i] = base;
+	fo = r.fo = ch_calloc(1, sizeof *fo);
+	fo->nfeat = d->nfeat;
+	fo->learner = CH_LEARN_GBDT;
+	fo->base = base;
+	fo->trees = ch_calloc((size_t)p->max_iter, sizeof *fo->trees);
+	if (r.nv) {
+		r.best_raw = ch_reallocarray(NULL, n, sizeof *r.best_raw);
+		r.best = logloss(r.raw, d->y, r.vrows, r.nv);
+		memcpy(r.best_raw, r.raw, n * sizeof *r.raw);
+	}
+	if (p->until)
+		r.imp_rounds = ch_calloc((size_t)p->max_iter * (size_t)d->nfeat,
+		    sizeof *r.imp_rounds);
+	boost(&s, &r, p);
+	keep_rounds(&s, &r, p);
+	free(r.imp_rounds);
+	if (st)
+		fill_stats(&s, &r, n, st);
 	*out = fo;
-	free(best_raw);
-	free(raw);
-	free(vrows);
-	free(s.X);
-	free(s.S);
-	free(s.off);
-	free(s.grad);
-	free(s.hess);
-	free(s.idx);
-	free(s.tmp);
-	free(s.rows);
-	free(s.in);
-	free(s.imp);
+	free(r.best_raw);
+	free(r.raw);
+	free(r.vrows);
+	free_work(&s);
 	return 0;
-fail:
-	free(raw);
-	free(vrows);
-	free(s.X);
-	free(s.S);
-	free(s.off);
-	free(s.grad);
-	free(s.hess);
-	free(s.idx);
-	free(s.tmp);
-	free(s.rows);
-	free(s.in);
-	free(s.imp);
-	return -1;
 }
 
 void

@@ -1,4 +1,6 @@
-/* metrics.h - binary classification metrics */
+/* metrics.h - binary classification metrics
+ * Owns ROC-AUC, PR-AUC, log-loss and the confusion counts at a threshold,
+ * and their JSON form (log-loss/Brier alone: calib.h).  Calls util, jansson. */
 #ifndef CHURN_METRICS_H
 #define CHURN_METRICS_H
 

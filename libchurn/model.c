@@ -230,18 +230,16 @@ bad:
 	return ch_errf(e, "%s: corrupt model: bad forest layout", name);
 }
 
-int
-ch_model_decode(const unsigned char *buf, size_t len, const char *name,
-    struct ch_model **out, struct ch_err *e)
+/* The file header of buf checked (magic, format, payload length and
+ * SHA-256); its format and payload length returned. */
+static int
+check_header(const unsigned char *buf, size_t len, const char *name,
+    uint32_t *formatp, uint64_t *plenp, struct ch_err *e)
 {
-	struct ch_model *m;
 	unsigned char md[32];
 	unsigned int mdlen = 0;
-	uint32_t format, mlen;
+	uint32_t format;
 	uint64_t plen;
-	json_t *meta, *x;
-	json_error_t je;
-	const char *v;
 
 	if (len < 8 || memcmp(buf, CH_MODEL_MAGIC, 8) != 0)
 		return ch_errf(e, "%s: not a churn model (bad magic)", name);
@@ -261,6 +259,58 @@ ch_model_decode(const unsigned char *buf, size_t len, const char *name,
 	if (memcmp(md, buf + 24, 32) != 0)
 		return ch_errf(e, "%s: corrupt model: SHA-256 of the payload "
 		    "does not match", name);
+	*formatp = format;
+	*plenp = plen;
+	return 0;
+}
+
+/* m's version, time, threshold, schema, prediction reference and (format
+ * 2 on) calibration read from its metadata; errors say "corrupt model". */
+static int
+read_meta(struct ch_model *m, uint32_t format, const char *name,
+    struct ch_err *e)
+{
+	json_t *meta = m->meta, *x;
+	const char *v;
+
+	v = json_string_value(json_object_get(meta, "version"));
+	x = json_object_get(meta, "created_unix");
+	if (!v || strlen(v) != 16 || !json_is_integer(x) ||
+	    !json_is_number(json_object_get(meta, "threshold")))
+		return ch_errf(e, "%s: corrupt model: metadata lacks version", name);
+	memcpy(m->version, v, 17);
+	m->created = (time_t)json_integer_value(x);
+	m->threshold = json_number_value(json_object_get(meta, "threshold"));
+	if (ch_schema_from_json(json_object_get(meta, "schema"), &m->schema, e) != 0 ||
+	    ch_profile_from_json(json_object_get(meta, "prediction_reference"),
+	    CH_NUMERIC, &m->pred_ref, e) != 0) {
+		char why[sizeof e->msg];
+
+		snprintf(why, sizeof why, "%s", e->msg);
+		return ch_errf(e, "%s: corrupt model: %s", name, why);
+	}
+	if (format >= 2 &&
+	    ch_calib_from_json(json_object_get(meta, "calibration"), &m->calib, e) != 0) {
+		char why[sizeof e->msg];
+
+		snprintf(why, sizeof why, "%s", e->msg);
+		return ch_errf(e, "%s: corrupt model: %s", name, why);
+	}
+	return 0;
+}
+
+int
+ch_model_decode(const unsigned char *buf, size_t len, const char *name,
+    struct ch_model **out, struct ch_err *e)
+{
+	struct ch_model *m;
+	uint32_t format = 0, mlen;
+	uint64_t plen = 0;
+	json_t *meta;
+	json_error_t je;
+
+	if (check_header(buf, len, name, &format, &plen, e) != 0)
+		return -1;
 	buf += HDR;
 	if (plen < 4)
 		return ch_errf(e, "%s: corrupt model: payload of %llu bytes", name,
@@ -278,33 +328,8 @@ ch_model_decode(const unsigned char *buf, size_t len, const char *name,
 	m->format = (int)format;
 	ch_sha256_hex(buf - HDR, len, m->sha256);
 	m->file_size = len;
-	v = json_string_value(json_object_get(meta, "version"));
-	x = json_object_get(meta, "created_unix");
-	if (!v || strlen(v) != 16 || !json_is_integer(x) ||
-	    !json_is_number(json_object_get(meta, "threshold"))) {
-		ch_errf(e, "%s: corrupt model: metadata lacks version", name);
+	if (read_meta(m, format, name, e) != 0)
 		goto fail;
-	}
-	memcpy(m->version, v, 17);
-	m->created = (time_t)json_integer_value(x);
-	m->threshold = json_number_value(json_object_get(meta, "threshold"));
-	if (ch_schema_from_json(json_object_get(meta, "schema"), &m->schema, e) != 0 ||
-	    ch_profile_from_json(json_object_get(meta, "prediction_reference"),
-	    CH_NUMERIC, &m->pred_ref, e) != 0) {
-		char why[sizeof e->msg];
-
-		snprintf(why, sizeof why, "%s", e->msg);
-		ch_errf(e, "%s: corrupt model: %s", name, why);
-		goto fail;
-	}
-	if (format >= 2 &&
-	    ch_calib_from_json(json_object_get(meta, "calibration"), &m->calib, e) != 0) {
-		char why[sizeof e->msg];
-
-		snprintf(why, sizeof why, "%s", e->msg);
-		ch_errf(e, "%s: corrupt model: %s", name, why);
-		goto fail;
-	}
 	if (decode_forest(buf + 4 + mlen, plen - 4 - mlen,
 	    format >= 2 ? meta : NULL, &m->forest, name, e) != 0)
 		goto fail;

@@ -1,4 +1,6 @@
-/* model.h - the model file: schema, forest, metadata, reference profiles */
+/* model.h - the model file: schema, forest, metadata, reference profiles
+ * Owns the file format (encode, decode, SHA-256, atomic save) and scoring
+ * rows of codes.  Calls schema, forest, scorer, calib, util, jansson, OpenSSL. */
 #ifndef CHURN_MODEL_H
 #define CHURN_MODEL_H
 

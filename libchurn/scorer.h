@@ -1,4 +1,6 @@
-/* scorer.h - a forest laid out for fast batch scoring */
+/* scorer.h - a forest laid out for fast batch scoring
+ * Owns the flattened batch layout of a model's trees (not batch.c's CSV/JSONL
+ * scoring pipeline, which calls it).  Calls forest.h and schema.h only. */
 #ifndef CHURN_SCORER_H
 #define CHURN_SCORER_H
 

@@ -1,4 +1,6 @@
-/* store.h - artifact stores: a local directory (file://) or an S3 bucket */
+/* store.h - artifact stores: a local directory (file://) or an S3 bucket
+ * Owns keys, put/get/stream/list/remove/rename and the store lock; store.c
+ * (file://) and store_s3.c (S3 through libcurl's SigV4) call util only. */
 #ifndef CHURN_STORE_H
 #define CHURN_STORE_H
 

@@ -1,4 +1,6 @@
-/* train.c - the training job: read, split, fit, evaluate, write */
+/* train.c - the training job: read, split, fit, evaluate, refit, write;
+ * the choices it makes from the data (hygiene, tuning, calibration) are
+ * in tune.c */
 #include <errno.h>
 #include <stdarg.h>
 #include <strings.h>
@@ -7,28 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "train.h"
-
-/*
- * The default leaf size.  Trees grown to single rows overfit churn data:
- * on Telco, scikit-learn's forest reaches ROC-AUC 0.819 with
- * min_samples_leaf=1 and 0.840 with 5; this forest reaches 0.84-0.85 on the
- * same splits with leaves of 30 rows, a plateau from 20 to 60.  Small data
- * sets get a hundredth of their rows, so that trees still split; large ones
- * a five-thousandth, so that trees stay a size that trains, scores and
- * loads fast (100 trees on a million rows: about 6,000 leaves a tree).
- */
-#define DEFAULT_MIN_LEAF 30
-
-static int
-auto_min_leaf(size_t n)
-{
-	if (n / 100 < DEFAULT_MIN_LEAF)
-		return n / 100 < 1 ? 1 : (int)(n / 100);
-	if (n / 5000 > DEFAULT_MIN_LEAF)
-		return (int)(n / 5000);
-	return DEFAULT_MIN_LEAF;
-}
+#include "train_impl.h"
 
 void
 ch_train_defaults(struct ch_train_opts *o)
@@ -171,285 +152,6 @@ prob_profile(const double *p, size_t n, struct ch_profile *pr)
 }
 
 
-/* ROC-AUC of p over the rows with sel[i] (sel NULL: all) and p[i] not
- * NAN; NAN when a class is absent. */
-static double
-auc_of(const double *p, const uint8_t *y, size_t n, const uint8_t *sel)
-{
-	double *q = ch_malloc((n ? n : 1) * sizeof *q), a = NAN;
-	uint8_t *z = ch_malloc(n ? n : 1);
-	struct ch_metrics m;
-	size_t i, k = 0;
-
-	for (i = 0; i < n; i++)
-		if ((!sel || sel[i]) && !isnan(p[i]))
-			q[k] = p[i], z[k++] = y[i];
-	if (k > 0 && ch_metrics_compute(q, z, k, 0.5, &m) == 0)
-		a = m.roc_auc;
-	free(q);
-	free(z);
-	return a;
-}
-
-/*
- * The forest's minimum leaf and features per split, by out-of-bag AUC of
- * forests of TUNE_TREES trees: min_leaf climbs the grid from 10 towards
- * the better neighbour while the AUC rises, then the features per split
- * are tried at the chosen leaf.  Training takes milliseconds, so the
- * search costs a few forests.  Big data sets (more than TUNE_MAX rows)
- * keep the rule of thumb: trees of single rows on a million rows are slow
- * to train and to load, and out-of-bag choices matter little there.
- */
-#define TUNE_TREES 32
-#define TUNE_MAX 100000
-#define PROBE_MARGIN 0.01
-static const int leaf_grid[] = { 1, 3, 10, 30, 100 };
-#define NLEAF ((int)(sizeof leaf_grid / sizeof leaf_grid[0]))
-
-/* Out-of-bag AUC of a forest of parameters p; NAN when it cannot be
- * trained (bad parameters: the final training reports them). */
-static double
-oob_auc_of(const struct ch_train_data *d, const struct ch_forest_params *p,
-    struct ch_err *e)
-{
-	struct ch_forest *f = NULL;
-	struct ch_forest_stats st = { 0 };
-	double a;
-
-	if (ch_forest_train(d, p, &f, &st, NULL, NULL, e) != 0)
-		return NAN;
-	a = auc_of(st.oob_prob, d->y, d->n, NULL);
-	ch_forest_free(f);
-	ch_forest_stats_free(&st);
-	return a;
-}
-
-static void
-tune_forest(const struct ch_train_data *d, const struct ch_train_opts *o,
-    struct ch_forest_params *fp, json_t **why, struct ch_err *e)
-{
-	struct ch_forest_params t = *fp;
-	double auc[NLEAF], best, a;
-	int i, k = 2, dir, set_leaf = fp->min_leaf > 0;
-	json_t *grid = json_object(), *mfg = json_object();
-	char key[32];
-
-	*why = NULL;
-	if (set_leaf && o->mf_set) {
-		json_decref(grid);
-		json_decref(mfg);
-		return;
-	}
-	if (d->n > TUNE_MAX) {
-		if (!set_leaf)
-			fp->min_leaf = auto_min_leaf(d->n);
-		json_decref(grid);
-		json_decref(mfg);
-		*why = json_pack("{s:i, s:s}", "min_leaf", fp->min_leaf, "by",
-		    "rule for large data (a five-thousandth of the rows)");
-		return;
-	}
-	t.trees = TUNE_TREES;
-	for (i = 0; i < NLEAF; i++)
-		auc[i] = NAN;
-	if (!set_leaf) {
-		t.min_leaf = leaf_grid[k];
-		auc[k] = oob_auc_of(d, &t, e);
-		/* the better neighbour gives the direction */
-		t.min_leaf = leaf_grid[k - 1];
-		auc[k - 1] = oob_auc_of(d, &t, e);
-		t.min_leaf = leaf_grid[k + 1];
-		auc[k + 1] = oob_auc_of(d, &t, e);
-		dir = auc[k - 1] >= auc[k + 1] ? -1 : 1;
-		best = auc[k];
-		for (i = k + dir; i >= 0 && i < NLEAF && auc[i] > best; i += dir) {
-			best = auc[i];
-			k = i;
-			if (i + dir >= 0 && i + dir < NLEAF && isnan(auc[i + dir])) {
-				t.min_leaf = leaf_grid[i + dir];
-				auc[i + dir] = oob_auc_of(d, &t, e);
-			}
-		}
-		fp->min_leaf = leaf_grid[k];
-		for (i = 0; i < NLEAF; i++)
-			if (!isnan(auc[i])) {
-				snprintf(key, sizeof key, "%d", leaf_grid[i]);
-				json_object_set_new(grid, key, json_real(auc[i]));
-			}
-	} else {
-		t.min_leaf = fp->min_leaf;
-		best = oob_auc_of(d, &t, e);
-	}
-	t.min_leaf = fp->min_leaf;
-	if (!o->mf_set) {
-		json_object_set_new(mfg, "sqrt", json_real(best));
-		t.mf = CH_MF_FRACTION;
-		t.mf_value = 0.5;
-		a = oob_auc_of(d, &t, e);
-		json_object_set_new(mfg, "0.5", isnan(a) ? json_null() : json_real(a));
-		if (a > best) {
-			best = a;
-			fp->mf = CH_MF_FRACTION;
-			fp->mf_value = 0.5;
-		}
-	}
-	*why = json_pack("{s:s, s:i, s:o, s:o, s:f}",
-	    "by", "out-of-bag ROC-AUC", "trees", TUNE_TREES,
-	    "min_leaf", set_leaf ? json_string("given") : grid,
-	    "max_features", o->mf_set ? json_string("given") : mfg,
-	    "roc_auc", best);
-	if (set_leaf)
-		json_decref(grid);
-	if (o->mf_set)
-		json_decref(mfg);
-}
-
-/*
- * Data hygiene, said out loud (with the reader's: a few cells of a
- * numeric column that are not numbers): each finding is a warning (the caller
- * prints them; the summary and the model keep them), never a silent
- * change, and --keep COL keeps a column as it is.
- *
- *  - an id-like column: a name of ID_NAMES (any case), or a categorical
- *    column whose every seen value occurs once (unique per row) -- taken as
- *    the id when there is none, else left out of the features;
- *  - a likely leak: a feature that alone ranks the training rows (the
- *    holdout aside) with ROC-AUC >= LEAK_AUC is left out.
- */
-#define LEAK_AUC 0.99
-static const char *const id_names[] = {
-	"id", "customerid", "customer_id", "custid", "cust_id", "clientnum",
-	"clientid", "client_id", "accountid", "account_id", "userid",
-	"user_id", "memberid", "member_id", "subscriberid", "subscriber_id",
-	"rownumber", "row_number", NULL
-};
-
-static int
-id_name(const char *s)
-{
-	const char *const *p;
-
-	for (p = id_names; *p; p++)
-		if (strcasecmp(s, *p) == 0)
-			return 1;
-	return 0;
-}
-
-/* A categorical feature whose every category was seen once. */
-static int
-unique_per_row(const struct ch_feature *f, size_t n)
-{
-	int c;
-
-	if (f->type != CH_CATEGORICAL || n < 20 || f->nbins < 2)
-		return 0;
-	for (c = 0; c < f->nbins; c++)
-		if (f->ref.counts[c] != 1)
-			return 0;
-	/* what the reader set aside as rare (missing) is more of the same */
-	return f->ref.total == n;
-}
-
-/* ROC-AUC of one feature alone on the rows with sel[i] == 0: numeric by
- * its codes (either direction), categorical by its categories' smoothed
- * positive rates. */
-static double
-single_auc(const struct ch_frame *fr, int f, const uint8_t *sel)
-{
-	const uint8_t *col = fr->codes[f];
-	double *p = ch_malloc((fr->n ? fr->n : 1) * sizeof *p), a;
-	double pos[256] = { 0 }, cnt[256] = { 0 }, prior, np = 0, nn = 0;
-	size_t i;
-	int c, cat = fr->schema->f[f].type == CH_CATEGORICAL;
-
-	for (i = 0; i < fr->n; i++) {
-		if (sel && sel[i])
-			continue;
-		pos[col[i]] += fr->y[i];
-		cnt[col[i]] += 1;
-		fr->y[i] ? np++ : nn++;
-	}
-	prior = np / (np + nn > 0 ? np + nn : 1);
-	for (i = 0; i < fr->n; i++) {
-		c = col[i];
-		p[i] = sel && sel[i] ? NAN : cat ?
-		    (pos[c] + 10 * prior) / (cnt[c] + 10) : (double)c;
-	}
-	a = auc_of(p, fr->y, fr->n, NULL);
-	free(p);
-	return cat || isnan(a) ? a : a > 0.5 ? a : 1 - a;
-}
-
-static void
-warn(json_t *w, const char *column, const char *what, const char *fmt, ...)
-{
-	char msg[512];
-	va_list ap;
-
-	va_start(ap, fmt);
-	vsnprintf(msg, sizeof msg, fmt, ap);
-	va_end(ap);
-	json_array_append_new(w, json_pack("{s:s, s:s, s:s}", "column", column,
-	    "what", what, "message", msg));
-}
-
-static void
-drop_feature(struct ch_frame *fr, int f)
-{
-	free(fr->codes[f]);
-	memmove(&fr->codes[f], &fr->codes[f + 1],
-	    (size_t)(fr->nfeat - f - 1) * sizeof *fr->codes);
-	ch_schema_drop_feature(fr->schema, f);
-	fr->nfeat--;
-}
-
-static void
-hygiene(struct ch_frame *fr, const char *name, const uint8_t *hold,
-    char **keep, json_t *w)
-{
-	struct ch_schema *s = fr->schema;
-	const char *src = strcmp(name, "-") == 0 ? "<stdin>" : name;
-	int f;
-
-	for (f = 0; f < fr->nfeat && fr->nfeat > 1; f++) {
-		const char *col = s->f[f].name, *why;
-
-		if (ch_strv_has(keep, col))
-			continue;
-		if (id_name(col))
-			why = "its name";
-		else if (unique_per_row(&s->f[f], fr->n))
-			why = "a text value unique to each row";
-		else
-			continue;
-		if (!s->id) {
-			s->id = ch_strdup(col);
-			warn(w, col, "id", "%s: column '%s' looks like an id (%s): "
-			    "taken as the id column, not a feature (--keep %s to "
-			    "train on it, --id to name another)", src, col, why, col);
-		} else {
-			warn(w, col, "id", "%s: column '%s' looks like an id (%s): "
-			    "not a feature (--keep %s to train on it)", src, col,
-			    why, col);
-		}
-		drop_feature(fr, f--);
-	}
-	for (f = 0; f < fr->nfeat && fr->nfeat > 1; f++) {
-		const char *col = s->f[f].name;
-		double a;
-
-		if (ch_strv_has(keep, col))
-			continue;
-		a = single_auc(fr, f, hold);
-		if (!(a >= LEAK_AUC))
-			continue;
-		warn(w, col, "leak", "%s: column '%s' alone separates the target "
-		    "(ROC-AUC %.4f): left out as a likely leak (--keep %s to "
-		    "train on it)", src, col, a, col);
-		drop_feature(fr, f--);
-	}
-}
-
 /* Histogram slots of boosting: codes and missing of every feature. */
 static size_t
 gbdt_slots(const int *nbins, int nfeat)
@@ -499,72 +201,6 @@ inner_split(const uint8_t *y, size_t n, uint64_t seed, uint8_t *valid)
 	split(y, n, 0.2, seed ^ 0x1a7e5ull, valid);
 }
 
-/* The calibration of probabilities p (honest: out-of-bag or validation)
- * with labels y: the method asked for, or under auto the one of lowest
- * cross-fitted log-loss (none included).  Fitted on all of p. */
-static json_t *
-choose_calib_rows(const double *p, const uint8_t *y, size_t n, int want,
-    uint64_t seed, struct ch_calib *c)
-{
-	double ll[3], *q, brier0, brier1;
-	int m, best = want < 0 ? CH_CALIB_NONE : want;
-	size_t i;
-	json_t *o, *cv = json_object();
-
-	for (m = 0; m < 3; m++) {
-		ll[m] = NAN;
-		if (want >= 0 && m != want && m != CH_CALIB_NONE)
-			continue;
-		ll[m] = m == CH_CALIB_NONE ? ch_logloss(p, y, n) :
-		    ch_calib_cv_logloss((enum ch_calib_method)m, p, y, n, 5, seed);
-		json_object_set_new(cv, ch_calib_name((enum ch_calib_method)m),
-		    isnan(ll[m]) ? json_null() : json_real(ll[m]));
-		if (want < 0 && ll[m] < ll[best])
-			best = m;
-	}
-	ch_calib_fit(c, (enum ch_calib_method)best, p, y, n);
-	q = ch_malloc((n ? n : 1) * sizeof *q);
-	for (i = 0; i < n; i++)
-		q[i] = ch_calib_apply(c, p[i]);
-	brier0 = ch_brier(p, y, n);
-	brier1 = ch_brier(q, y, n);
-	free(q);
-	o = json_pack("{s:s, s:s, s:s, s:o, s:{s:f, s:f}, s:{s:f, s:f}}",
-	    "method", ch_calib_name((enum ch_calib_method)best),
-	    "asked", want < 0 ? "auto" : ch_calib_name((enum ch_calib_method)want),
-	    "by", "5-fold cross-fitted log-loss on out-of-bag or validation rows",
-	    "log_loss_cv", cv,
-	    "before", "log_loss", ll[CH_CALIB_NONE], "brier", brier0,
-	    "after", "log_loss", isnan(ll[best]) ? ll[CH_CALIB_NONE] : ll[best],
-	    "brier", brier1);
-	return o;
-}
-
-/* Calibration looks at CALIB_MAX rows at most: every k-th row beyond,
- * which keeps a big data set's training from paying seconds for it. */
-#define CALIB_MAX 100000
-static json_t *
-choose_calib(const double *p, const uint8_t *y, size_t n, int want,
-    uint64_t seed, struct ch_calib *c)
-{
-	size_t k = (n + CALIB_MAX - 1) / CALIB_MAX, i, m = 0;
-	double *sp;
-	uint8_t *sy;
-	json_t *o;
-
-	if (k <= 1)
-		return choose_calib_rows(p, y, n, want, seed, c);
-	sp = ch_malloc((n / k + 1) * sizeof *sp);
-	sy = ch_malloc(n / k + 1);
-	for (i = 0; i < n; i += k)
-		sp[m] = p[i], sy[m++] = y[i];
-	o = choose_calib_rows(sp, sy, m, want, seed, c);
-	json_object_set_new(o, "rows", json_integer((json_int_t)m));
-	free(sp);
-	free(sy);
-	return o;
-}
-
 static json_t *
 params_json(const struct ch_train_opts *o, const struct ch_forest_params *p,
     const struct ch_gbdt_params *g, int iterations)
@@ -596,286 +232,402 @@ params_json(const struct ch_train_opts *o, const struct ch_forest_params *p,
 	    "threshold", o->threshold);
 }
 
-int
-ch_train(FILE *fp, const char *name, const struct ch_frame_opts *fo,
-    const struct ch_train_opts *o, struct ch_train_result *r,
-    struct ch_err *e)
-{
-	struct ch_frame *fr = NULL, *va = NULL;
-	struct ch_forest_stats st = { 0 };
-	struct ch_gbdt_stats gst = { 0 };
-	struct final fin = { 0 };
+/* One training job's state, from the rows read to the model written. */
+struct job {
+	const struct ch_train_opts *o;
+	const char *name;
+	struct ch_train_result *r;
+	struct ch_frame *fr, *va;       /* the data; --valid's rows */
+	uint8_t *hold;                  /* [fr->n] 1: a holdout row */
+	uint8_t **codes, *y;            /* the training rows */
+	uint8_t **ecodes, *ey;          /* the evaluation rows */
+	size_t ntrain, neval;
+	int *nbins;
+	uint8_t *cat;
+	struct ch_train_data d;         /* codes and y as the learners take them */
+	uint8_t *valid;                 /* [ntrain] 1: an internal validation row */
+	size_t nvalid;
+	int refit_all;                  /* refit on every row after the holdout */
+	struct ch_forest_params fp;     /* the forest's parameters, tuned */
+	struct ch_forest *forest, *boosted;
+	struct ch_forest_stats st;
+	struct ch_gbdt_stats gst;
+	struct final fin;               /* the shipped boosted trees */
 	pthread_t fin_tid;
-	int fin_started = 0, final_rounds = 0, refit_all;
-	uint8_t **fcodes = NULL, *fy = NULL;
-	struct ch_forest *forest = NULL, *boosted = NULL;
-	double forest_auc = NAN, gbdt_auc = NAN, *honest;
-	uint8_t *valid = NULL;
-	size_t nvalid = 0;
-	const char *skip_gbdt = NULL;
-	int skip_forest = 0;
-	int use_gbdt;
-	json_t *tuned = NULL, *chosen = NULL;
-	struct ch_train_data d;
-	struct ch_forest_params fp_;
+	int fin_started, final_rounds;
+	uint8_t **fcodes, *fy;          /* every row, for fin under refit_all */
+	double forest_auc, gbdt_auc, *honest;
+	const char *skip_gbdt;
+	int skip_forest, use_gbdt;
+	json_t *tuned, *chosen;
 	struct ch_model *m;
-	uint8_t **codes = NULL, *y = NULL, *hold = NULL, **ecodes = NULL, *ey = NULL;
-	double *p = NULL, t0 = ch_seconds(), t;
-	int *nbins = NULL, f, ret = -1;
-	uint8_t *cat = NULL;
-	size_t ntrain, neval = 0, unseen, i, oob_right = 0;
-	FILE *vf;
-	json_t *meta, *imp;
-	struct ch_metrics oob;
+	double *p;                      /* [neval] probabilities */
+	double t;                       /* when training began */
+};
 
-	memset(r, 0, sizeof *r);
-	if (ch_frame_load(fp, name, fo, &fr, e) != 0)
-		return -1;
-	r->warnings = json_array();
-	json_array_extend(r->warnings, fr->warnings);
+/* After the frame is loaded: its warnings kept, the holdout drawn, the
+ * hygiene applied and --valid's rows read. */
+static int
+read_rest(struct job *j, const struct ch_frame_opts *fo, struct ch_err *e)
+{
+	const struct ch_train_opts *o = j->o;
+	struct ch_frame *fr = j->fr;
+	size_t unseen;
+	FILE *vf;
+	int ret;
+
+	j->r->warnings = json_array();
+	json_array_extend(j->r->warnings, fr->warnings);
 	if (!o->valid && o->holdout > 0) {
-		hold = ch_malloc(fr->n);
-		split(fr->y, fr->n, o->holdout, o->forest.seed, hold);
+		j->hold = ch_malloc(fr->n);
+		split(fr->y, fr->n, o->holdout, o->forest.seed, j->hold);
 	}
-	hygiene(fr, name, hold, o->keep, r->warnings);
+	hygiene(fr, j->name, j->hold, o->keep, j->r->warnings);
 	if (o->valid) {
-		if (!(vf = fopen(o->valid, "rb"))) {
-			ch_errf(e, "open %s: %s", o->valid, strerror(errno));
-			goto out;
-		}
-		ret = ch_frame_load_with(vf, o->valid, fr->schema, fo, &va, &unseen, e);
+		if (!(vf = fopen(o->valid, "rb")))
+			return ch_errf(e, "open %s: %s", o->valid, strerror(errno));
+		ret = ch_frame_load_with(vf, o->valid, fr->schema, fo, &j->va,
+		    &unseen, e);
 		fclose(vf);
 		if (ret != 0)
-			goto out;
-		ret = -1;
+			return ret;
 	}
-	r->t_read = ch_seconds() - t0;
+	return 0;
+}
 
-	codes = ch_calloc((size_t)fr->nfeat, sizeof *codes);
-	ecodes = ch_calloc((size_t)fr->nfeat, sizeof *ecodes);
-	y = ch_malloc(fr->n);
-	if (hold) {
-		ey = ch_malloc(fr->n);
-		subset(fr, hold, 1, ecodes, ey, &neval);
-		r->eval_source = "holdout";
+/* The rows parted into training and evaluation rows, the internal
+ * validation rows drawn and the model begun; -1 when none are left. */
+static int
+split_rows(struct job *j, struct ch_err *e)
+{
+	const struct ch_train_opts *o = j->o;
+	struct ch_frame *fr = j->fr, *va = j->va;
+	size_t i;
+	int f;
+
+	j->codes = ch_calloc((size_t)fr->nfeat, sizeof *j->codes);
+	j->ecodes = ch_calloc((size_t)fr->nfeat, sizeof *j->ecodes);
+	j->y = ch_malloc(fr->n);
+	if (j->hold) {
+		j->ey = ch_malloc(fr->n);
+		subset(fr, j->hold, 1, j->ecodes, j->ey, &j->neval);
+		j->r->eval_source = "holdout";
 	} else if (va) {
 		for (f = 0; f < fr->nfeat; f++)
-			ecodes[f] = va->codes[f], va->codes[f] = NULL;
-		ey = va->y, va->y = NULL;
-		neval = va->n;
-		r->eval_source = "valid";
+			j->ecodes[f] = va->codes[f], va->codes[f] = NULL;
+		j->ey = va->y, va->y = NULL;
+		j->neval = va->n;
+		j->r->eval_source = "valid";
 	}
-	subset(fr, hold, 0, codes, y, &ntrain);
-	if (ntrain == 0) {
-		ch_errf(e, "%s: no rows left to train on", name);
-		goto out;
-	}
-	nbins = ch_calloc((size_t)fr->nfeat, sizeof *nbins);
-	cat = ch_calloc((size_t)fr->nfeat, 1);
+	subset(fr, j->hold, 0, j->codes, j->y, &j->ntrain);
+	if (j->ntrain == 0)
+		return ch_errf(e, "%s: no rows left to train on", j->name);
+	j->nbins = ch_calloc((size_t)fr->nfeat, sizeof *j->nbins);
+	j->cat = ch_calloc((size_t)fr->nfeat, 1);
 	for (f = 0; f < fr->nfeat; f++) {
-		nbins[f] = fr->schema->f[f].nbins;
-		cat[f] = fr->schema->f[f].type == CH_CATEGORICAL;
+		j->nbins[f] = fr->schema->f[f].nbins;
+		j->cat[f] = fr->schema->f[f].type == CH_CATEGORICAL;
 	}
-	d = (struct ch_train_data){ ntrain, fr->nfeat, codes, y, nbins, cat };
-	fp_ = o->forest;
-	valid = ch_calloc(ntrain, 1);
-	inner_split(y, ntrain, o->forest.seed, valid);
-	for (i = 0; i < ntrain; i++)
-		nvalid += valid[i];
-	m = r->model = ch_calloc(1, sizeof *m);
+	j->d = (struct ch_train_data){ j->ntrain, fr->nfeat, j->codes, j->y,
+	    j->nbins, j->cat };
+	j->fp = o->forest;
+	j->valid = ch_calloc(j->ntrain, 1);
+	inner_split(j->y, j->ntrain, o->forest.seed, j->valid);
+	for (i = 0; i < j->ntrain; i++)
+		j->nvalid += j->valid[i];
+	j->m = j->r->model = ch_calloc(1, sizeof *j->m);
 	/* big data sets lose little to the holdout and would pay a second
 	 * training for it */
-	refit_all = o->refit && hold && neval > 0 && ntrain <= TUNE_MAX;
-	t = ch_seconds();
-	if (o->learner == CH_CHOOSE_AUTO && (ntrain > TUNE_MAX ||
-	    gbdt_slots(nbins, fr->nfeat) > UINT16_MAX))
-		skip_gbdt = ntrain > TUNE_MAX ? "more than 100000 training rows" :
+	j->refit_all = o->refit && j->hold && j->neval > 0 && j->ntrain <= TUNE_MAX;
+	return 0;
+}
+
+/* The boosted trees, unless skipped: early-stopped on the validation
+ * rows (measured), and the shipped ones grown beside them. */
+static int
+fit_gbdt(struct job *j, struct ch_err *e)
+{
+	const struct ch_train_opts *o = j->o;
+	struct ch_frame *fr = j->fr;
+	struct final *fin = &j->fin;
+	struct ch_gbdt_params gp = o->gbdt;
+	size_t nfit = j->ntrain - j->nvalid;
+
+	if (o->learner == CH_CHOOSE_AUTO && (j->ntrain > TUNE_MAX ||
+	    gbdt_slots(j->nbins, fr->nfeat) > UINT16_MAX))
+		j->skip_gbdt = j->ntrain > TUNE_MAX ? "more than 100000 training rows" :
 		    "too many features";
-	if (o->learner != CH_CHOOSE_FOREST && !skip_gbdt) {
-		struct ch_gbdt_params gp = o->gbdt;
-		size_t nfit = ntrain - nvalid;
-
-		gp.seed = o->forest.seed;
-		/* The shipped trees: on every row when the model is refitted
-		 * after the holdout (which then measures the early-stopped
-		 * trees, a little pessimistic), else on all the training rows;
-		 * rounds in proportion to the rows of the early-stopped run, as
-		 * more rows bear more rounds before they overfit.  They grow on
-		 * a second thread while the early-stopped run finds the count. */
-		fin.d = d;
-		if (refit_all) {
-			fcodes = ch_calloc((size_t)fr->nfeat, sizeof *fcodes);
-			fy = ch_malloc(fr->n);
-			subset(fr, NULL, 0, fcodes, fy, &fin.d.n);
-			fin.d.codes = fcodes;
-			fin.d.y = fy;
-			r->refit_rows = fin.d.n;
-		}
-		fin.p = gp;
-		fin.p.max_iter = rounds_for(gp.max_iter, fin.d.n, nfit);
-		fin.p.until = &fin.until;
-		atomic_init(&fin.until, 0);
-		fin_started = o->forest.jobs > 1 &&
-		    pthread_create(&fin_tid, NULL, fit_final, &fin) == 0;
-		if (ch_gbdt_train(&d, &gp, valid, &boosted, &gst, e) != 0) {
-			atomic_store(&fin.until, 1);
-			goto out;
-		}
-		gbdt_auc = auc_of(gst.valid_prob, y, ntrain, valid);
-		final_rounds = rounds_for(gst.iterations, fin.d.n, nfit);
-		atomic_store(&fin.until, final_rounds);
-		if (!fin_started)
-			fit_final(&fin);
-		else
-			pthread_join(fin_tid, NULL);
-		fin_started = 0;
-		if (fin.rc != 0) {
-			*e = fin.e;
-			goto out;
-		}
-		if (!r->refit_rows) {
-			/* the shipped trees are the measured ones */
-			ch_forest_free(boosted);
-			boosted = fin.f;
-			fin.f = NULL;
-		}
+	if (o->learner == CH_CHOOSE_FOREST || j->skip_gbdt)
+		return 0;
+	gp.seed = o->forest.seed;
+	/* The shipped trees: on every row when the model is refitted
+	 * after the holdout (which then measures the early-stopped
+	 * trees, a little pessimistic), else on all the training rows;
+	 * rounds in proportion to the rows of the early-stopped run, as
+	 * more rows bear more rounds before they overfit.  They grow on
+	 * a second thread while the early-stopped run finds the count. */
+	fin->d = j->d;
+	if (j->refit_all) {
+		j->fcodes = ch_calloc((size_t)fr->nfeat, sizeof *j->fcodes);
+		j->fy = ch_malloc(fr->n);
+		subset(fr, NULL, 0, j->fcodes, j->fy, &fin->d.n);
+		fin->d.codes = j->fcodes;
+		fin->d.y = j->fy;
+		j->r->refit_rows = fin->d.n;
 	}
-	/* Under auto, a quick forest first: when it is far below the boosted
-	 * trees on the validation rows, tuning and growing the forest cannot
-	 * close the gap (its grid moves the AUC by less) and is skipped. */
-	if (o->learner == CH_CHOOSE_AUTO && boosted && o->forest.min_leaf <= 0 &&
-	    !o->mf_set) {
-		struct ch_forest_params t = fp_;
-		struct ch_forest *pf = NULL;
-		struct ch_forest_stats ps = { 0 };
-		double probe = NAN;
-
-		t.trees = TUNE_TREES;
-		t.min_leaf = leaf_grid[2];
-		if (ch_forest_train(&d, &t, &pf, &ps, NULL, NULL, e) == 0)
-			probe = auc_of(ps.oob_prob, y, ntrain, valid);
-		ch_forest_free(pf);
-		ch_forest_stats_free(&ps);
-		if (probe < gbdt_auc - PROBE_MARGIN) {
-			skip_forest = 1;
-			tuned = json_pack("{s:s, s:f, s:i, s:i, s:f}",
-			    "skipped", "a quick forest is far below the boosted trees",
-			    "probe_roc_auc", probe, "probe_trees", TUNE_TREES,
-			    "probe_min_leaf", leaf_grid[2], "margin", PROBE_MARGIN);
-		}
+	fin->p = gp;
+	fin->p.max_iter = rounds_for(gp.max_iter, fin->d.n, nfit);
+	fin->p.until = &fin->until;
+	atomic_init(&fin->until, 0);
+	j->fin_started = o->forest.jobs > 1 &&
+	    pthread_create(&j->fin_tid, NULL, fit_final, fin) == 0;
+	if (ch_gbdt_train(&j->d, &gp, j->valid, &j->boosted, &j->gst, e) != 0) {
+		atomic_store(&fin->until, 1);
+		return -1;
 	}
-	if (o->learner != CH_CHOOSE_GBDT && !skip_forest) {
-		tune_forest(&d, o, &fp_, &tuned, e);
-		if (ch_forest_train(&d, &fp_, &forest, &st, o->progress, NULL, e) != 0)
-			goto out;
-		forest_auc = auc_of(st.oob_prob, y, ntrain, valid);
-	}
-	use_gbdt = o->learner == CH_CHOOSE_GBDT || skip_forest ||
-	    (o->learner == CH_CHOOSE_AUTO && boosted && gbdt_auc > forest_auc);
-	{
-		size_t nv = 0;
-
-		for (i = 0; i < ntrain; i++)
-			nv += valid[i];
-		chosen = json_object();
-		json_object_set_new(chosen, "learner", json_pack(
-		    "{s:s, s:s, s:s, s:o, s:o}",
-		    "value", use_gbdt ? "gbdt" : "forest",
-		    "asked", o->learner == CH_CHOOSE_AUTO ? "auto" :
-		    o->learner == CH_CHOOSE_GBDT ? "gbdt" : "forest",
-		    "by", "ROC-AUC on the internal validation rows (forest: out-of-bag)",
-		    "forest", isnan(forest_auc) ? json_null() : json_real(forest_auc),
-		    "gbdt", isnan(gbdt_auc) ? json_null() : json_real(gbdt_auc)));
-		json_object_set_new(chosen, "validation_rows", json_integer((json_int_t)nv));
-		if (skip_gbdt)
-			json_object_set_new(json_object_get(chosen, "learner"),
-			    "gbdt_skipped", json_string(skip_gbdt));
-		if (tuned)
-			json_object_set_new(chosen, "forest", tuned);
-		tuned = NULL;
-		if (boosted)
-			json_object_set_new(chosen, "gbdt", json_pack("{s:i, s:i, s:s, s:f}",
-			    "iterations", gst.iterations,
-			    "iterations_shipped", final_rounds,
-			    "by", "early stopping on the validation log-loss",
-			    "validation_log_loss", gst.valid_logloss));
-	}
-	m->forest = use_gbdt ? boosted : forest;
-	if (use_gbdt)
-		boosted = NULL;
+	j->gbdt_auc = auc_of(j->gst.valid_prob, j->y, j->ntrain, j->valid);
+	j->final_rounds = rounds_for(j->gst.iterations, fin->d.n, nfit);
+	atomic_store(&fin->until, j->final_rounds);
+	if (!j->fin_started)
+		fit_final(fin);
 	else
-		forest = NULL;
-	r->t_train = ch_seconds() - t;
-	honest = use_gbdt ? gst.valid_prob : st.oob_prob;
-	json_object_set_new(chosen, "calibration", choose_calib(honest, y, ntrain,
-	    o->calibrate, o->forest.seed, &m->calib));
-	m->scorer = ch_scorer_new(m->forest);
+		pthread_join(j->fin_tid, NULL);
+	j->fin_started = 0;
+	if (fin->rc != 0) {
+		*e = fin->e;
+		return -1;
+	}
+	if (!j->r->refit_rows) {
+		/* the shipped trees are the measured ones */
+		ch_forest_free(j->boosted);
+		j->boosted = fin->f;
+		fin->f = NULL;
+	}
+	return 0;
+}
 
-	t = ch_seconds();
+/* Under auto, a quick forest first: when it is far below the boosted
+ * trees on the validation rows, tuning and growing the forest cannot
+ * close the gap (its grid moves the AUC by less) and is skipped. */
+static void
+probe_forest(struct job *j, struct ch_err *e)
+{
+	const struct ch_train_opts *o = j->o;
+	struct ch_forest_params t = j->fp;
+	struct ch_forest *pf = NULL;
+	struct ch_forest_stats ps = { 0 };
+	double probe = NAN;
+
+	if (!(o->learner == CH_CHOOSE_AUTO && j->boosted &&
+	    o->forest.min_leaf <= 0 && !o->mf_set))
+		return;
+	t.trees = TUNE_TREES;
+	t.min_leaf = leaf_grid[2];
+	if (ch_forest_train(&j->d, &t, &pf, &ps, NULL, NULL, e) == 0)
+		probe = auc_of(ps.oob_prob, j->y, j->ntrain, j->valid);
+	ch_forest_free(pf);
+	ch_forest_stats_free(&ps);
+	if (probe < j->gbdt_auc - PROBE_MARGIN) {
+		j->skip_forest = 1;
+		j->tuned = json_pack("{s:s, s:f, s:i, s:i, s:f}",
+		    "skipped", "a quick forest is far below the boosted trees",
+		    "probe_roc_auc", probe, "probe_trees", TUNE_TREES,
+		    "probe_min_leaf", leaf_grid[2], "margin", PROBE_MARGIN);
+	}
+}
+
+/* The forest, unless not asked for or skipped: tuned, then grown. */
+static int
+fit_forest(struct job *j, struct ch_err *e)
+{
+	const struct ch_train_opts *o = j->o;
+
+	if (o->learner == CH_CHOOSE_GBDT || j->skip_forest)
+		return 0;
+	tune_forest(&j->d, o, &j->fp, &j->tuned, e);
+	if (ch_forest_train(&j->d, &j->fp, &j->forest, &j->st, o->progress,
+	    NULL, e) != 0)
+		return -1;
+	j->forest_auc = auc_of(j->st.oob_prob, j->y, j->ntrain, j->valid);
+	return 0;
+}
+
+/* The learner chosen (and why, in j->chosen), the model given its trees
+ * and the calibration fitted on the honest probabilities. */
+static void
+choose(struct job *j)
+{
+	const struct ch_train_opts *o = j->o;
+	struct ch_model *m = j->m;
+	size_t nv = 0, i;
+
+	j->use_gbdt = o->learner == CH_CHOOSE_GBDT || j->skip_forest ||
+	    (o->learner == CH_CHOOSE_AUTO && j->boosted &&
+	    j->gbdt_auc > j->forest_auc);
+	for (i = 0; i < j->ntrain; i++)
+		nv += j->valid[i];
+	j->chosen = json_object();
+	json_object_set_new(j->chosen, "learner", json_pack(
+	    "{s:s, s:s, s:s, s:o, s:o}",
+	    "value", j->use_gbdt ? "gbdt" : "forest",
+	    "asked", o->learner == CH_CHOOSE_AUTO ? "auto" :
+	    o->learner == CH_CHOOSE_GBDT ? "gbdt" : "forest",
+	    "by", "ROC-AUC on the internal validation rows (forest: out-of-bag)",
+	    "forest", isnan(j->forest_auc) ? json_null() : json_real(j->forest_auc),
+	    "gbdt", isnan(j->gbdt_auc) ? json_null() : json_real(j->gbdt_auc)));
+	json_object_set_new(j->chosen, "validation_rows", json_integer((json_int_t)nv));
+	if (j->skip_gbdt)
+		json_object_set_new(json_object_get(j->chosen, "learner"),
+		    "gbdt_skipped", json_string(j->skip_gbdt));
+	if (j->tuned)
+		json_object_set_new(j->chosen, "forest", j->tuned);
+	j->tuned = NULL;
+	if (j->boosted)
+		json_object_set_new(j->chosen, "gbdt", json_pack("{s:i, s:i, s:s, s:f}",
+		    "iterations", j->gst.iterations,
+		    "iterations_shipped", j->final_rounds,
+		    "by", "early stopping on the validation log-loss",
+		    "validation_log_loss", j->gst.valid_logloss));
+	m->forest = j->use_gbdt ? j->boosted : j->forest;
+	if (j->use_gbdt)
+		j->boosted = NULL;
+	else
+		j->forest = NULL;
+	j->r->t_train = ch_seconds() - j->t;
+	j->honest = j->use_gbdt ? j->gst.valid_prob : j->st.oob_prob;
+	json_object_set_new(j->chosen, "calibration", choose_calib(j->honest,
+	    j->y, j->ntrain, o->calibrate, o->forest.seed, &m->calib));
+	m->scorer = ch_scorer_new(m->forest);
+}
+
+/* The model measured on the evaluation rows (before and after its
+ * calibration) and its prediction reference taken; without evaluation
+ * rows, the reference of the calibrated honest probabilities. */
+static void
+evaluate(struct job *j)
+{
+	const struct ch_train_opts *o = j->o;
+	struct ch_model *m = j->m;
+	struct ch_train_result *r = j->r;
+	size_t neval = j->neval, i;
+	double t = ch_seconds(), *p;
+
 	if (neval > 0) {
 		struct ch_calib keep = m->calib;
 		struct ch_metrics raw;
-		json_t *cj = json_object_get(chosen, "calibration");
+		json_t *cj = json_object_get(j->chosen, "calibration");
 
-		p = ch_malloc(neval * sizeof *p);
+		p = j->p = ch_malloc(neval * sizeof *p);
 		m->calib.method = CH_CALIB_NONE;
-		predict_all(m, ecodes, fr->nfeat, neval, p, o->forest.jobs);
+		predict_all(m, j->ecodes, j->fr->nfeat, neval, p, o->forest.jobs);
 		m->calib = keep;
-		ch_metrics_compute(p, ey, neval, o->threshold, &raw);
+		ch_metrics_compute(p, j->ey, neval, o->threshold, &raw);
 		json_object_set_new(cj, "holdout_before", json_pack("{s:f, s:f}",
-		    "log_loss", raw.log_loss, "brier", ch_brier(p, ey, neval)));
-		predict_all(m, ecodes, fr->nfeat, neval, p, o->forest.jobs);
-		ch_metrics_compute(p, ey, neval, o->threshold, &r->metrics);
+		    "log_loss", raw.log_loss, "brier", ch_brier(p, j->ey, neval)));
+		predict_all(m, j->ecodes, j->fr->nfeat, neval, p, o->forest.jobs);
+		ch_metrics_compute(p, j->ey, neval, o->threshold, &r->metrics);
 		json_object_set_new(cj, "holdout_after", json_pack("{s:f, s:f}",
-		    "log_loss", r->metrics.log_loss, "brier", ch_brier(p, ey, neval)));
+		    "log_loss", r->metrics.log_loss, "brier", ch_brier(p, j->ey, neval)));
 		r->has_metrics = 1;
 		prob_profile(p, neval, &m->pred_ref);
 	} else {
-		double *q = ch_malloc((ntrain ? ntrain : 1) * sizeof *q);
+		double *q = ch_malloc((j->ntrain ? j->ntrain : 1) * sizeof *q);
 
-		for (i = 0; i < ntrain; i++)
-			q[i] = ch_calib_apply(&m->calib, honest[i]);
-		prob_profile(q, ntrain, &m->pred_ref);
+		for (i = 0; i < j->ntrain; i++)
+			q[i] = ch_calib_apply(&m->calib, j->honest[i]);
+		prob_profile(q, j->ntrain, &m->pred_ref);
 		free(q);
 	}
 	r->t_eval = ch_seconds() - t;
+}
 
-	/* The choices made and the model measured, the model shipped is fitted
-	 * again with the same choices on every row, the holdout's too: the
-	 * holdout measured the procedure, and a quarter more rows is worth more
-	 * than keeping the very model it measured (up to TUNE_MAX training
-	 * rows; see refit_all). */
-	if (refit_all) {
-		struct ch_forest *nf = NULL;
-		struct ch_train_data da;
-		size_t nall;
+/* The choices made and the model measured, the model shipped is fitted
+ * again with the same choices on every row, the holdout's too: the
+ * holdout measured the procedure, and a quarter more rows is worth more
+ * than keeping the very model it measured (up to TUNE_MAX training
+ * rows; see refit_all). */
+static int
+refit(struct job *j, struct ch_err *e)
+{
+	struct ch_frame *fr = j->fr;
+	struct ch_model *m = j->m;
+	struct ch_forest *nf = NULL;
+	struct ch_train_data da;
+	size_t nall;
+	double t;
+	int f;
 
-		t = ch_seconds();
-		free(y);
-		for (f = 0; f < fr->nfeat; f++)
-			free(codes[f]);
-		y = ch_malloc(fr->n);
-		subset(fr, NULL, 0, codes, y, &nall);
-		da = (struct ch_train_data){ nall, fr->nfeat, codes, y, nbins, cat };
-		if (use_gbdt) {
-			nf = fin.f;     /* grown beside the early-stopped run */
-			fin.f = NULL;
-			ret = 0;
-		} else {
-			ret = ch_forest_train(&da, &fp_, &nf, NULL, NULL, NULL, e);
-		}
-		if (ret != 0) {
-			ret = -1;
-			goto out;
-		}
-		ret = -1;
-		ch_scorer_free(m->scorer);
-		ch_forest_free(m->forest);
-		m->forest = nf;
-		m->scorer = ch_scorer_new(nf);
-		r->refit_rows = nall;
-		r->t_train += ch_seconds() - t;
+	if (!j->refit_all)
+		return 0;
+	t = ch_seconds();
+	free(j->y);
+	for (f = 0; f < fr->nfeat; f++)
+		free(j->codes[f]);
+	j->y = ch_malloc(fr->n);
+	subset(fr, NULL, 0, j->codes, j->y, &nall);
+	da = (struct ch_train_data){ nall, fr->nfeat, j->codes, j->y, j->nbins,
+	    j->cat };
+	if (j->use_gbdt) {
+		nf = j->fin.f;  /* grown beside the early-stopped run */
+		j->fin.f = NULL;
+	} else if (ch_forest_train(&da, &j->fp, &nf, NULL, NULL, NULL, e) != 0) {
+		return -1;
 	}
+	ch_scorer_free(m->scorer);
+	ch_forest_free(m->forest);
+	m->forest = nf;
+	m->scorer = ch_scorer_new(nf);
+	j->r->refit_rows = nall;
+	j->r->t_train += ch_seconds() - t;
+	return 0;
+}
+
+/* Out-of-bag: accuracy (scikit-learn's oob_score_) and ROC-AUC of the
+ * forest; null for boosted trees or without out-of-bag rows. */
+static json_t *
+oob_json(const struct job *j)
+{
+	const double *ob = j->st.oob_prob;
+	double *op;
+	uint8_t *oy;
+	size_t k = 0, i, oob_right = 0;
+	struct ch_metrics oob;
+	json_t *o;
+
+	if (j->use_gbdt)
+		return json_null();
+	op = ch_malloc((j->ntrain ? j->ntrain : 1) * sizeof *op);
+	oy = ch_malloc(j->ntrain ? j->ntrain : 1);
+	for (i = 0; i < j->ntrain; i++) {
+		if (isnan(ob[i]))
+			continue;
+		op[k] = ob[i];
+		oy[k++] = j->y[i];
+		oob_right += (ob[i] >= 0.5) == (j->y[i] == 1);
+	}
+	if (k > 0 && ch_metrics_compute(op, oy, k, 0.5, &oob) == 0)
+		o = json_pack("{s:f, s:o, s:I}",
+		    "score", (double)oob_right / (double)k,
+		    "roc_auc", isnan(oob.roc_auc) ? json_null() : json_real(oob.roc_auc),
+		    "rows", (json_int_t)k);
+	else
+		o = json_null();
+	free(op);
+	free(oy);
+	return o;
+}
+
+/* The model's schema, version, threshold and metadata (parameters,
+ * metrics, choices, warnings, out-of-bag, importances, data). */
+static void
+describe(struct job *j)
+{
+	const struct ch_train_opts *o = j->o;
+	struct ch_train_result *r = j->r;
+	struct ch_frame *fr = j->fr;
+	struct ch_model *m = j->m;
+	json_t *meta, *imp;
+	int f;
 
 	m->schema = fr->schema;
 	fr->schema = NULL;
@@ -883,95 +635,116 @@ ch_train(FILE *fp, const char *name, const struct ch_frame_opts *fo,
 	ch_version_string(o->now, m->version);
 	m->threshold = o->threshold;
 	meta = m->meta = json_object();
-	json_object_set_new(meta, "params", params_json(o, &fp_, use_gbdt ?
-	    &o->gbdt : NULL, use_gbdt ? m->forest->ntrees : 0));
+	json_object_set_new(meta, "params", params_json(o, &j->fp, j->use_gbdt ?
+	    &o->gbdt : NULL, j->use_gbdt ? m->forest->ntrees : 0));
 	json_object_set_new(meta, "metrics", r->has_metrics ?
 	    ch_metrics_to_json(&r->metrics) : json_null());
 	json_object_set_new(meta, "evaluation", r->eval_source ?
 	    json_string(r->eval_source) : json_null());
-	json_object_set_new(meta, "chosen", chosen);
-	chosen = NULL;
+	json_object_set_new(meta, "chosen", j->chosen);
+	j->chosen = NULL;
 	json_object_set(meta, "warnings", r->warnings);
-	/* out-of-bag: accuracy (scikit-learn's oob_score_) and ROC-AUC */
-	if (!use_gbdt) {
-		double *op = ch_malloc((ntrain ? ntrain : 1) * sizeof *op);
-		uint8_t *oy = ch_malloc(ntrain ? ntrain : 1);
-		size_t k = 0;
-
-		for (i = 0; i < ntrain; i++) {
-			if (isnan(st.oob_prob[i]))
-				continue;
-			op[k] = st.oob_prob[i];
-			oy[k++] = y[i];
-			oob_right += (st.oob_prob[i] >= 0.5) == (y[i] == 1);
-		}
-		if (k > 0 && ch_metrics_compute(op, oy, k, 0.5, &oob) == 0)
-			json_object_set_new(meta, "oob", json_pack("{s:f, s:o, s:I}",
-			    "score", (double)oob_right / (double)k,
-			    "roc_auc", isnan(oob.roc_auc) ? json_null() : json_real(oob.roc_auc),
-			    "rows", (json_int_t)k));
-		else
-			json_object_set_new(meta, "oob", json_null());
-		free(op);
-		free(oy);
-	} else {
-		json_object_set_new(meta, "oob", json_null());
-	}
+	json_object_set_new(meta, "oob", oob_json(j));
 	imp = json_array();
 	for (f = 0; f < fr->nfeat; f++)
-		json_array_append_new(imp, json_real(use_gbdt ?
-		    (fin.st.importance ? fin.st.importance : gst.importance)[f] :
-		    st.importance[f]));
+		json_array_append_new(imp, json_real(j->use_gbdt ?
+		    (j->fin.st.importance ? j->fin.st.importance :
+		    j->gst.importance)[f] : j->st.importance[f]));
 	json_object_set_new(meta, "importances", imp);
 	json_object_set_new(meta, "data", json_pack("{s:s, s:s, s:I, s:I, s:I, s:I}",
-	    "source", strcmp(name, "-") == 0 ? "<stdin>" : name,
+	    "source", strcmp(j->name, "-") == 0 ? "<stdin>" : j->name,
 	    "sha256", fr->sha256, "rows", (json_int_t)fr->n,
-	    "train_rows", (json_int_t)ntrain, "eval_rows", (json_int_t)neval,
-	    "final_rows", (json_int_t)(r->refit_rows ? r->refit_rows : ntrain)));
+	    "train_rows", (json_int_t)j->ntrain, "eval_rows", (json_int_t)j->neval,
+	    "final_rows", (json_int_t)(r->refit_rows ? r->refit_rows : j->ntrain)));
+}
 
+/* Everything the job holds but the model freed (the thread joined). */
+static void
+job_free(struct job *j)
+{
+	struct ch_frame *fr = j->fr;
+	int f;
+
+	for (f = 0; fr && f < fr->nfeat; f++) {
+		if (j->codes)
+			free(j->codes[f]);
+		if (j->ecodes)
+			free(j->ecodes[f]);
+	}
+	free(j->codes);
+	free(j->ecodes);
+	free(j->y);
+	free(j->ey);
+	free(j->hold);
+	free(j->p);
+	free(j->nbins);
+	free(j->cat);
+	free(j->valid);
+	ch_forest_free(j->forest);
+	ch_forest_free(j->boosted);
+	ch_gbdt_stats_free(&j->gst);
+	if (j->fin_started) {
+		atomic_store(&j->fin.until, 1);
+		pthread_join(j->fin_tid, NULL);
+	}
+	ch_forest_free(j->fin.f);
+	ch_gbdt_stats_free(&j->fin.st);
+	for (f = 0; j->fcodes && f < fr->nfeat; f++)
+		free(j->fcodes[f]);
+	free(j->fcodes);
+	free(j->fy);
+	json_decref(j->chosen);
+	json_decref(j->tuned);
+	ch_forest_stats_free(&j->st);
+	ch_frame_free(fr);
+	ch_frame_free(j->va);
+}
+
+int
+ch_train(FILE *fp, const char *name, const struct ch_frame_opts *fo,
+    const struct ch_train_opts *o, struct ch_train_result *r,
+    struct ch_err *e)
+{
+	struct job j;
+	double t0 = ch_seconds(), t;
+	int ret = -1;
+
+	memset(r, 0, sizeof *r);
+	memset(&j, 0, sizeof j);
+	j.o = o;
+	j.name = name;
+	j.r = r;
+	j.forest_auc = j.gbdt_auc = NAN;
+	if (ch_frame_load(fp, name, fo, &j.fr, e) != 0)
+		return -1;
+	if ((ret = read_rest(&j, fo, e)) != 0)
+		goto out;
+	ret = -1;
+	r->t_read = ch_seconds() - t0;
+	if (split_rows(&j, e) != 0)
+		goto out;
+	j.t = ch_seconds();
+	if (fit_gbdt(&j, e) != 0)
+		goto out;
+	probe_forest(&j, e);
+	if (fit_forest(&j, e) != 0)
+		goto out;
+	choose(&j);
+	evaluate(&j);
+	if (refit(&j, e) != 0)
+		goto out;
+	describe(&j);
 	t = ch_seconds();
-	if (ch_model_save(m, o->output, e) != 0)
+	if (ch_model_save(j.m, o->output, e) != 0)
 		goto out;
 	r->t_write = ch_seconds() - t;
 	r->output = o->output;
-	r->rows = fr->n;
-	r->train_rows = ntrain;
-	r->eval_rows = neval;
+	r->rows = j.fr->n;
+	r->train_rows = j.ntrain;
+	r->eval_rows = j.neval;
 	ret = 0;
 out:
-	for (f = 0; fr && f < fr->nfeat; f++) {
-		if (codes)
-			free(codes[f]);
-		if (ecodes)
-			free(ecodes[f]);
-	}
-	free(codes);
-	free(ecodes);
-	free(y);
-	free(ey);
-	free(hold);
-	free(p);
-	free(nbins);
-	free(cat);
-	free(valid);
-	ch_forest_free(forest);
-	ch_forest_free(boosted);
-	ch_gbdt_stats_free(&gst);
-	if (fin_started) {
-		atomic_store(&fin.until, 1);
-		pthread_join(fin_tid, NULL);
-	}
-	ch_forest_free(fin.f);
-	ch_gbdt_stats_free(&fin.st);
-	for (f = 0; fcodes && f < fr->nfeat; f++)
-		free(fcodes[f]);
-	free(fcodes);
-	free(fy);
-	json_decref(chosen);
-	json_decref(tuned);
-	ch_forest_stats_free(&st);
-	ch_frame_free(fr);
-	ch_frame_free(va);
+	job_free(&j);
 	if (ret != 0)
 		ch_train_result_free(r);
 	return ret;

@@ -1,4 +1,6 @@
-/* train.h - the training job: read, split, fit, evaluate, write */
+/* train.h - the training job: read, split, fit, evaluate, write
+ * Owns the choices (hygiene, tuning, learner, calibration: tune.c) and the
+ * job's result.  Calls frame, forest, gbdt, calib, metrics, model, util. */
 #ifndef CHURN_TRAIN_H
 #define CHURN_TRAIN_H
 
