@@ -637,6 +637,35 @@ compare(const char *name, int numeric, int nfine, const double *e,
 	return o;
 }
 
+/* The predicted churn probability's entry of the report (prediction
+ * drift), with a warning when either side's sample is small. */
+static json_t *
+prediction(const double *pred_edges, int npred_edges,
+    const struct ch_drift_side *ref, const struct ch_drift_side *cur,
+    const struct ch_drift_cfg *c, json_t *warnings)
+{
+	struct bins bs = { 0 };
+	uint64_t pt = 0;
+	json_t *j;
+	int f, st;
+
+	for (f = 0; f < 256; f++)
+		pt += ref->pred[f];
+	if (pt < c->min_rows)
+		warnf(warnings, "the prediction reference has only "
+		    "%llu rows", (unsigned long long)pt);
+	for (pt = 0, f = 0; f < 256; f++)
+		pt += cur->pred[f];
+	if (pt < cur->rows)
+		warnf(warnings, "churn_probability: a sample of %llu of "
+		    "%zu current rows scored", (unsigned long long)pt,
+		    cur->rows);
+	j = compare("churn_probability", 1, npred_edges + 1, pred_edges,
+	    ref->pred, cur->pred, &bs, c, warnings, &st);
+	bins_free(&bs);
+	return j;
+}
+
 json_t *
 ch_drift_report(const struct ch_schema *s, const double *pred_edges,
     int npred_edges, const struct ch_drift_side *ref,
@@ -709,26 +738,9 @@ ch_drift_report(const struct ch_schema *s, const double *pred_edges,
 	json_object_set_new(rep, "checked", json_integer(checked));
 	json_object_set_new(rep, "features", feats);
 	if (ref->has_pred && cur->has_pred && npred_edges > 0 &&
-	    npred_edges < CH_MISSING) {
-		struct bins bs = { 0 };
-		uint64_t pt = 0;
-
-		for (f = 0; f < 256; f++)
-			pt += ref->pred[f];
-		if (pt < c->min_rows)
-			warnf(warnings, "the prediction reference has only "
-			    "%llu rows", (unsigned long long)pt);
-		for (pt = 0, f = 0; f < 256; f++)
-			pt += cur->pred[f];
-		if (pt < cur->rows)
-			warnf(warnings, "churn_probability: a sample of %llu of "
-			    "%zu current rows scored", (unsigned long long)pt,
-			    cur->rows);
-		json_object_set_new(rep, "prediction", compare(
-		    "churn_probability", 1, npred_edges + 1, pred_edges,
-		    ref->pred, cur->pred, &bs, c, warnings, &st));
-		bins_free(&bs);
-	}
+	    npred_edges < CH_MISSING)
+		json_object_set_new(rep, "prediction", prediction(pred_edges,
+		    npred_edges, ref, cur, c, warnings));
 	json_object_set_new(rep, "warnings", warnings);
 	return rep;
 }
