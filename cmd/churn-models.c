@@ -1,4 +1,4 @@
-/* churn-models - list, show, alias, roll back, pull, audit and clean up model versions */
+/* churn-models - list, show, alias, roll back, roll out, pull, audit and clean up model versions */
 #include <getopt.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -17,6 +17,10 @@ static const struct ch_usage use = {
 	"       churn-models show name | file\n"
 	"       churn-models alias set alias name\n"
 	"       churn-models rollback alias\n"
+	"       churn-models rollout set [challenger] --canary percent | --shadow\n"
+	"                    [--champion alias] [--reason text]\n"
+	"       churn-models rollout off [--reason text]\n"
+	"       churn-models rollout show [--json]\n"
 	"       churn-models pull name [-o file | -o -]\n"
 	"       churn-models history [alias] [--json]\n"
 	"       churn-models drift [-n count] [--json]\n"
@@ -25,10 +29,15 @@ static const struct ch_usage use = {
 	"  --database URL        the PostgreSQL registry (else an index in the store)\n"
 	"  --json                list, history, drift, gc: JSON instead of a table\n"
 	"  -o, --output FILE     pull: where to write the model (VERSION.churn; - stdout)\n"
-	"  -n, --count N         drift: the newest N reports (20)\n",
+	"  -n, --count N         drift: the newest N reports (20)\n"
+	"  --canary PERCENT      rollout: this share of customers (0-100) to the challenger\n"
+	"  --shadow              rollout: the challenger scores every request, unanswered\n"
+	"  --champion ALIAS      rollout: the champion's alias (champion)\n"
+	"  --reason TEXT         rollout: why, kept in the history\n",
 	"  CHURN_STORE           the store when --store is not given (var/store)\n"
 	"  CHURN_DATABASE_URL    the registry when --database is not given\n"
 	"  CHURN_REGISTRY_TIMEOUT  each registry call at most, seconds (30 S3, 10 connect)\n"
+	"  CHURN_ACTOR, USER     rollout: who, kept in the history\n"
 	"  CHURN_S3_ENDPOINT     the S3 endpoint of an s3:// store\n"
 	"  AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY, AWS_REGION   its credentials\n",
 };
@@ -82,6 +91,47 @@ cmd_list(struct ch_registry *r, int asjson)
 	return 0;
 }
 
+/* rollout show, set, off: ro holds what the options said */
+static int
+cmd_rollout(struct ch_registry *r, const char *sub, struct ch_rollout *ro,
+    int asjson)
+{
+	struct ch_err e = {{0}};
+	struct ch_rollout cur;
+	json_t *j;
+
+	if (strcmp(sub, "show") != 0) {
+		const char *who = getenv("CHURN_ACTOR");
+		if (!who || !*who)
+			who = getenv("USER");
+		snprintf(ro->actor, sizeof ro->actor, "%s", who && *who ? who : "unknown");
+		if (strcmp(sub, "off") == 0) {
+			/* off keeps the alias names of the rollout it ends */
+			if (ch_registry_rollout(r, &cur, &e) != 0)
+				ch_die(2, "%s", e.msg);
+			memcpy(ro->champion, cur.champion, sizeof ro->champion);
+			memcpy(ro->challenger, cur.challenger, sizeof ro->challenger);
+			ro->mode = CH_ROLLOUT_OFF;
+		}
+		if (ch_registry_rollout_set(r, ro, &e) != 0)
+			ch_die(2, "%s", e.msg);
+		cur = *ro;
+	} else if (ch_registry_rollout(r, &cur, &e) != 0)
+		ch_die(2, "%s", e.msg);
+	if (asjson || strcmp(sub, "show") != 0) {
+		j = ch_rollout_json(&cur);
+		print_json(j);
+		json_decref(j);
+	} else
+		printf("rollout %lld: %s %g%% champion=%s challenger=%s (%s) "
+		    "set %s by %s%s%s\n", cur.id, ch_rollout_mode_name(cur.mode),
+		    cur.share, cur.champion, cur.challenger,
+		    *cur.challenger_version ? cur.challenger_version : "-",
+		    *cur.time ? cur.time : "never", *cur.actor ? cur.actor : "-",
+		    *cur.reason ? ": " : "", cur.reason);
+	return 0;
+}
+
 static int
 cmd_history(struct ch_registry *r, const char *alias, int asjson)
 {
@@ -96,10 +146,19 @@ cmd_history(struct ch_registry *r, const char *alias, int asjson)
 	else {
 		printf("%-20s %-12s %-8s %-20s %s\n", "TIME", "ALIAS", "ACTION",
 		    "VERSION", "PREVIOUS");
-		json_array_foreach(json_object_get(h, "history"), i, x)
-			printf("%-20s %-12s %-8s %-20s %s\n", ch_jstr(x, "time", "-"),
+		json_array_foreach(json_object_get(h, "history"), i, x) {
+			printf("%-20s %-12s %-8s %-20s %s", ch_jstr(x, "time", "-"),
 			    ch_jstr(x, "alias", "-"), ch_jstr(x, "action", "-"), ch_jstr(x, "version", "-"),
 			    ch_jstr(x, "previous", "-"));
+			if (strcmp(ch_jstr(x, "action", ""), "rollout") == 0)
+				printf(" %s %g%% champion=%s id=%lld by %s: %s",
+				    ch_jstr(x, "mode", ""),
+				    json_number_value(json_object_get(x, "share")),
+				    ch_jstr(x, "champion", ""),
+				    (long long)json_integer_value(json_object_get(x, "rollout")),
+				    ch_jstr(x, "actor", "-"), ch_jstr(x, "reason", ""));
+			putchar('\n');
+		}
 	}
 	json_decref(h);
 	return 0;
@@ -204,6 +263,10 @@ main(int argc, char **argv)
 		{"json", no_argument, NULL, 'j'},
 		{"output", required_argument, NULL, 'o'},
 		{"count", required_argument, NULL, 'n'},
+		{"canary", required_argument, NULL, 'C'},
+		{"shadow", no_argument, NULL, 'S'},
+		{"champion", required_argument, NULL, 'P'},
+		{"reason", required_argument, NULL, 'R'},
 		CH_COMMON_LONGOPTS,
 		{NULL, 0, NULL, 0},
 	};
@@ -211,6 +274,9 @@ main(int argc, char **argv)
 	struct ch_registry *r;
 	struct ch_err e = {{0}};
 	struct ch_version_ref ref;
+	struct ch_rollout ro = {.champion = "champion", .challenger = "challenger",
+	    .mode = CH_ROLLOUT_OFF};
+	int romode = -1, roopt = 0;
 	const char *cmd, *output = NULL;
 	char **args;
 	int c, nargs, asjson = 0, rc = 0;
@@ -246,6 +312,24 @@ main(int argc, char **argv)
 				ch_usage(&use, 2);
 			count = (long)ch_opt_int("--count", optarg, 1, 1000000);
 			break;
+		case 'C':
+			if (romode >= 0)
+				ch_usage(&use, 2);
+			romode = CH_ROLLOUT_CANARY;
+			ro.share = ch_opt_double("--canary", optarg, 0, 100);
+			break;
+		case 'S':
+			if (romode >= 0)
+				ch_usage(&use, 2);
+			romode = CH_ROLLOUT_SHADOW;
+			break;
+		case 'P':
+			snprintf(ro.champion, sizeof ro.champion, "%s", optarg);
+			roopt = 1;
+			break;
+		case 'R':
+			snprintf(ro.reason, sizeof ro.reason, "%s", optarg);
+			break;
 		default: ch_usage(&use, 2);
 		}
 	}
@@ -253,6 +337,19 @@ main(int argc, char **argv)
 	nargs = argc - optind;
 	if (output && strcmp(cmd, "pull") != 0)
 		ch_usage(&use, 2);
+	if ((romode >= 0 || roopt || *ro.reason) && strcmp(cmd, "rollout") != 0)
+		ch_usage(&use, 2);
+	if (strcmp(cmd, "rollout") == 0 && nargs >= 1) {
+		/* set needs a mode; off and show take none */
+		if (strcmp(args[0], "set") == 0 ? romode < 0 || nargs > 2 :
+		    romode >= 0 || roopt || nargs != 1 ||
+		    (strcmp(args[0], "show") == 0 && *ro.reason))
+			ch_usage(&use, 2);
+		if (nargs == 2)
+			snprintf(ro.challenger, sizeof ro.challenger, "%s", args[1]);
+		if (romode >= 0)
+			ro.mode = (enum ch_rollout_mode)romode;
+	}
 
 	ch_registry_opts_fill(&o, getenv);
 
@@ -264,8 +361,11 @@ main(int argc, char **argv)
 	} else if (strcmp(cmd, "history") == 0 && nargs <= 1) {
 	} else if (strcmp(cmd, "drift") == 0 && nargs == 0) {
 	} else if (strcmp(cmd, "gc") == 0 && nargs == 0) {
+	} else if (strcmp(cmd, "rollout") == 0 && nargs >= 1 &&
+	    (strcmp(args[0], "set") == 0 || strcmp(args[0], "off") == 0 ||
+	    strcmp(args[0], "show") == 0)) {
 	} else {
-		if (!strstr(" list show alias rollback pull history drift gc ", cmd))
+		if (!strstr(" list show alias rollback rollout pull history drift gc ", cmd))
 			ch_warn("unknown command '%s'", cmd);
 		ch_usage(&use, 2);
 	}
@@ -299,6 +399,8 @@ main(int argc, char **argv)
 		rc = cmd_drift(r, count, asjson);
 	else if (strcmp(cmd, "gc") == 0)
 		rc = cmd_gc(r, asjson);
+	else if (strcmp(cmd, "rollout") == 0)
+		rc = cmd_rollout(r, args[0], &ro, asjson);
 	else if (strcmp(cmd, "show") == 0) {
 		json_t *j = ch_registry_show(r, args[0], &e);
 		if (!j)
