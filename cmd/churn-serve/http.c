@@ -419,6 +419,7 @@ static const struct {
 	{ "/retrain", R_RETRAIN, 1, 1, 0 },
 	{ "/hooks/github", R_HOOK, 1, 0, 1 },
 	{ "/metrics", R_METRICS, 0, 0, 0 },
+	{ "/rollout", R_ROLLOUT, 0, 0, 0 },
 };
 #define NROUTES (sizeof routes / sizeof routes[0])
 
@@ -492,6 +493,8 @@ dispatch(struct MHD_Connection *c, struct req *r, const char *url,
 		return retrain(c, r);
 	case R_HOOK:
 		return github_hook(c, r);
+	case R_ROLLOUT:
+		return send_json(c, r, 200, rollout_state());
 	default:
 		return fail(c, r, 404, NULL, "no such route: %s", url);
 	}

@@ -16,6 +16,7 @@ const char *const route_name[R_NROUTES] = {
 	[R_DRIFT_REPORTS] = "/drift/reports", [R_DRIFT_CHECK] = "/drift/check",
 	[R_RELOAD] = "/reload", [R_RETRAIN] = "/retrain",
 	[R_HOOK] = "/hooks/github", [R_METRICS] = "/metrics",
+	[R_ROLLOUT] = "/rollout",
 	[R_NOTFOUND] = "other",
 };
 
@@ -236,6 +237,7 @@ metrics_render(size_t *len)
 	for (i = 0; i < REF_N; i++)
 		fprintf(fp, "churn_connections_refused_total{reason=\"%s\"} %ld\n",
 		    refusal_name[i], metrics_refused_count(i));
+	rollout_metrics(fp);
 	fprintf(fp, "# HELP churn_connections_open Open client connections.\n"
 	    "# TYPE churn_connections_open gauge\nchurn_connections_open %u\n",
 	    guard_open());
