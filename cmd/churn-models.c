@@ -6,6 +6,7 @@
 
 #include <jansson.h>
 
+#include "compare.h"
 #include "model.h"
 #include "modelref.h"
 #include "registry.h"
@@ -21,6 +22,8 @@ static const struct ch_usage use = {
 	"                    [--champion alias] [--reason text]\n"
 	"       churn-models rollout off [--reason text]\n"
 	"       churn-models rollout show [--json]\n"
+	"       churn-models compare [champion [challenger]] [--window file]\n"
+	"                    [--outcomes file] [--id column] [--bootstrap n] [--json]\n"
 	"       churn-models pull name [-o file | -o -]\n"
 	"       churn-models history [alias] [--json]\n"
 	"       churn-models drift [-n count] [--json]\n"
@@ -33,7 +36,11 @@ static const struct ch_usage use = {
 	"  --canary PERCENT      rollout: this share of customers (0-100) to the challenger\n"
 	"  --shadow              rollout: the challenger scores every request, unanswered\n"
 	"  --champion ALIAS      rollout: the champion's alias (champion)\n"
-	"  --reason TEXT         rollout: why, kept in the history\n",
+	"  --reason TEXT         rollout: why, kept in the history\n"
+	"  --window FILE         compare: churn-serve's live window (JSON lines; else the database's)\n"
+	"  --outcomes FILE       compare: CSV id,outcome of customers whose outcome is known\n"
+	"  --id COLUMN           compare: the customer id's key in the window (customerID)\n"
+	"  --bootstrap N         compare: resamples for the confidence intervals (200)\n",
 	"  CHURN_STORE           the store when --store is not given (var/store)\n"
 	"  CHURN_DATABASE_URL    the registry when --database is not given\n"
 	"  CHURN_REGISTRY_TIMEOUT  each registry call at most, seconds (30 S3, 10 connect)\n"
@@ -129,6 +136,154 @@ cmd_rollout(struct ch_registry *r, const char *sub, struct ch_rollout *ro,
 		    *cur.challenger_version ? cur.challenger_version : "-",
 		    *cur.time ? cur.time : "never", *cur.actor ? cur.actor : "-",
 		    *cur.reason ? ": " : "", cur.reason);
+	return 0;
+}
+
+/* An outcome: 1/0, yes/no, true/false (any case); -1 otherwise. */
+static int
+outcome_of(const char *s)
+{
+	static const char *const pos[] = { "1", "yes", "true" };
+	static const char *const neg[] = { "0", "no", "false" };
+	size_t i;
+
+	for (i = 0; i < 3; i++) {
+		if (strcasecmp(s, pos[i]) == 0)
+			return 1;
+		if (strcasecmp(s, neg[i]) == 0)
+			return 0;
+	}
+	return -1;
+}
+
+/* id -> outcome from a CSV of id,outcome (a header is skipped). */
+static json_t *
+read_outcomes(const char *path)
+{
+	struct ch_err e = {{0}};
+	size_t len;
+	char *buf = path ? ch_read_file(path, &len, &e) : NULL, *line, *save,
+	    *comma;
+	json_t *o = json_object();
+	long n = 0;
+	int y;
+
+	if (path && !buf)
+		ch_die(2, "%s", e.msg);
+	for (line = buf ? strtok_r(buf, "\r\n", &save) : NULL; line;
+	    line = strtok_r(NULL, "\r\n", &save)) {
+		n++;
+		if (!(comma = strchr(line, ',')))
+			ch_die(2, "%s:%ld: expected id,outcome", path, n);
+		*comma = '\0';
+		if ((y = outcome_of(comma + 1)) < 0) {
+			if (n == 1)
+				continue;	/* the header */
+			ch_die(2, "%s:%ld: column 2: '%s' is not an outcome "
+			    "(1/0, yes/no, true/false)", path, n, comma + 1);
+		}
+		json_object_set_new(o, line, json_integer(y));
+	}
+	free(buf);
+	return o;
+}
+
+/*
+ * compare: the live rows of the two versions (churn-serve's window: the
+ * file given, else the database's), their outcomes from --outcomes (the
+ * seam where the registry's outcomes will come in), and ch_compare.
+ */
+static int
+cmd_compare(struct ch_registry *r, char **args, int nargs, const char *window,
+    const char *outcomes, const char *idcol, long boot, int asjson)
+{
+	struct ch_err e = {{0}};
+	struct ch_rollout ro;
+	struct ch_version_ref ra, rb;
+	struct ch_cmp_side a = {0}, b = {0};
+	json_t *out_ids = read_outcomes(outcomes), *row, *res, *v;
+	char *buf, *line, *save;
+	size_t len, i;
+	long rows = 0;
+
+	if (ch_registry_rollout(r, &ro, &e) != 0 ||
+	    ch_registry_resolve(r, nargs > 0 ? args[0] : ro.champion, &ra, &e) != 0 ||
+	    ch_registry_resolve(r, nargs > 1 ? args[1] : ro.challenger, &rb, &e) != 0)
+		ch_die(2, "%s", e.msg);
+	a.version = ra.version;
+	b.version = rb.version;
+	buf = window ? ch_read_file(window, &len, &e) :
+	    ch_registry_window_read(r, 0, &len, &rows, &e);
+	if (!buf)
+		ch_die(2, "%s%s", e.msg, window ? "" :
+		    " (give churn-serve's window with --window)");
+	for (line = strtok_r(buf, "\n", &save); line;
+	    line = strtok_r(NULL, "\n", &save)) {
+		json_t *id, *y;
+		const char *mv, *cv;
+		int out = -1;
+
+		if (!(row = json_loads(line, 0, NULL)))
+			continue;
+		id = json_object_get(row, idcol);
+		if (json_is_integer(id)) {
+			char t[32];
+			snprintf(t, sizeof t, "%" JSON_INTEGER_FORMAT, json_integer_value(id));
+			y = json_object_get(out_ids, t);
+		} else
+			y = json_is_string(id) ? json_object_get(out_ids,
+			    json_string_value(id)) : NULL;
+		if (json_is_integer(y))
+			out = (int)json_integer_value(y);
+		mv = ch_jstr(row, "model_version", "");
+		cv = ch_jstr(row, "challenger_version", "");
+		if (strcmp(mv, ra.version) == 0)
+			ch_cmp_add(&a, json_number_value(json_object_get(row,
+			    "churn_probability")), out);
+		else if (strcmp(mv, rb.version) == 0)
+			ch_cmp_add(&b, json_number_value(json_object_get(row,
+			    "churn_probability")), out);
+		if (strcmp(cv, rb.version) == 0)
+			ch_cmp_add(&b, json_number_value(json_object_get(row,
+			    "challenger_probability")), out);
+		json_decref(row);
+	}
+	free(buf);
+	json_decref(out_ids);
+	res = ch_compare(&a, &b, (int)boot, 1);
+	if (asjson)
+		print_json(res);
+	else {
+		printf("%-11s %-20s %7s %9s %8s %-19s %8s %-19s %7s\n", "ROLE",
+		    "VERSION", "ROWS", "LABELLED", "ROC_AUC", "95% CI", "LOGLOSS",
+		    "95% CI", "BRIER");
+		json_array_foreach(json_object_get(res, "versions"), i, v) {
+			json_t *ci = json_object_get(v, "roc_auc_ci"),
+			    *li = json_object_get(v, "log_loss_ci");
+			char c1[40] = "-", c2[40] = "-";
+			if (json_is_array(ci))
+				snprintf(c1, sizeof c1, "[%.4f, %.4f]",
+				    json_number_value(json_array_get(ci, 0)),
+				    json_number_value(json_array_get(ci, 1)));
+			if (json_is_array(li))
+				snprintf(c2, sizeof c2, "[%.4f, %.4f]",
+				    json_number_value(json_array_get(li, 0)),
+				    json_number_value(json_array_get(li, 1)));
+			printf("%-11s %-20s %7lld %9lld %8.4f %-19s %8.4f %-19s %7.4f\n",
+			    i ? "challenger" : "champion", ch_jstr(v, "version", "-"),
+			    (long long)json_integer_value(json_object_get(v, "rows")),
+			    (long long)json_integer_value(json_object_get(v, "labelled")),
+			    json_number_value(json_object_get(v, "roc_auc")), c1,
+			    json_number_value(json_object_get(v, "log_loss")), c2,
+			    json_number_value(json_object_get(v, "brier")));
+		}
+		printf("psi %.4f, roc_auc challenger - champion %.4f\n",
+		    json_number_value(json_object_get(res, "psi")),
+		    json_number_value(json_object_get(res, "roc_auc_diff")));
+	}
+	json_decref(res);
+	ch_cmp_free(&a);
+	ch_cmp_free(&b);
 	return 0;
 }
 
@@ -267,6 +422,10 @@ main(int argc, char **argv)
 		{"shadow", no_argument, NULL, 'S'},
 		{"champion", required_argument, NULL, 'P'},
 		{"reason", required_argument, NULL, 'R'},
+		{"window", required_argument, NULL, 'W'},
+		{"outcomes", required_argument, NULL, 'O'},
+		{"id", required_argument, NULL, 'I'},
+		{"bootstrap", required_argument, NULL, 'B'},
 		CH_COMMON_LONGOPTS,
 		{NULL, 0, NULL, 0},
 	};
@@ -276,7 +435,9 @@ main(int argc, char **argv)
 	struct ch_version_ref ref;
 	struct ch_rollout ro = {.champion = "champion", .challenger = "challenger",
 	    .mode = CH_ROLLOUT_OFF};
-	int romode = -1, roopt = 0;
+	int romode = -1, roopt = 0, cmpopt = 0;
+	const char *window = NULL, *outcomes = NULL, *idcol = "customerID";
+	long boot = 200;
 	const char *cmd, *output = NULL;
 	char **args;
 	int c, nargs, asjson = 0, rc = 0;
@@ -330,6 +491,13 @@ main(int argc, char **argv)
 		case 'R':
 			snprintf(ro.reason, sizeof ro.reason, "%s", optarg);
 			break;
+		case 'W': window = optarg; cmpopt = 1; break;
+		case 'O': outcomes = optarg; cmpopt = 1; break;
+		case 'I': idcol = optarg; cmpopt = 1; break;
+		case 'B':
+			boot = (long)ch_opt_int("--bootstrap", optarg, 10, 100000);
+			cmpopt = 1;
+			break;
 		default: ch_usage(&use, 2);
 		}
 	}
@@ -338,6 +506,8 @@ main(int argc, char **argv)
 	if (output && strcmp(cmd, "pull") != 0)
 		ch_usage(&use, 2);
 	if ((romode >= 0 || roopt || *ro.reason) && strcmp(cmd, "rollout") != 0)
+		ch_usage(&use, 2);
+	if (cmpopt && strcmp(cmd, "compare") != 0)
 		ch_usage(&use, 2);
 	if (strcmp(cmd, "rollout") == 0 && nargs >= 1) {
 		/* set needs a mode; off and show take none */
@@ -361,11 +531,12 @@ main(int argc, char **argv)
 	} else if (strcmp(cmd, "history") == 0 && nargs <= 1) {
 	} else if (strcmp(cmd, "drift") == 0 && nargs == 0) {
 	} else if (strcmp(cmd, "gc") == 0 && nargs == 0) {
+	} else if (strcmp(cmd, "compare") == 0 && nargs <= 2) {
 	} else if (strcmp(cmd, "rollout") == 0 && nargs >= 1 &&
 	    (strcmp(args[0], "set") == 0 || strcmp(args[0], "off") == 0 ||
 	    strcmp(args[0], "show") == 0)) {
 	} else {
-		if (!strstr(" list show alias rollback rollout pull history drift gc ", cmd))
+		if (!strstr(" list show alias rollback rollout compare pull history drift gc ", cmd))
 			ch_warn("unknown command '%s'", cmd);
 		ch_usage(&use, 2);
 	}
@@ -401,6 +572,9 @@ main(int argc, char **argv)
 		rc = cmd_gc(r, asjson);
 	else if (strcmp(cmd, "rollout") == 0)
 		rc = cmd_rollout(r, args[0], &ro, asjson);
+	else if (strcmp(cmd, "compare") == 0)
+		rc = cmd_compare(r, args, nargs, window, outcomes, idcol, boot,
+		    asjson);
 	else if (strcmp(cmd, "show") == 0) {
 		json_t *j = ch_registry_show(r, args[0], &e);
 		if (!j)

@@ -7,7 +7,7 @@ jf=$CHURN_TOP/Jenkinsfile
 [ -f "$jf" ] || fail "no Jenkinsfile"
 
 "$CHURN_TOP/scripts/pipeline" --list >want || fail "scripts/pipeline --list failed"
-[ "$(wc -l <want)" -eq 7 ] || fail "scripts/pipeline --list: $(wc -l <want) stages, not 7"
+[ "$(wc -l <want)" -eq 8 ] || fail "scripts/pipeline --list: $(wc -l <want) stages, not 8"
 
 # Inside `stages { }`: the sh steps, and the number of stage( ) blocks.
 awk '
