@@ -89,4 +89,19 @@ jq -e '[.history[] | select(.action == "rollout" and (.reason | startswith("roll
 	fail "the history lacks the rollback"
 jq -e '[.history[] | select(.alias == "champion" and .action == "set" and .version == "'"$vb"'")] | length == 1' h.json >/dev/null ||
 	fail "the history lacks the champion's move"
+
+# the pipeline: stage-retrain with CHURN_ROLLOUT publishes a challenger and
+# starts a canary; stage-verify accepts either version; stage-promote waits
+CHURN_FORCE_RETRAIN=1 CHURN_TRAIN_DATA=$PWD/a.model.csv CHURN_TRAIN_FLAGS="--trees 5 --seed 4" \
+	CHURN_ROLLOUT=canary:50 "$CHURN_TOP/scripts/stage-retrain" >retrain.out 2>&1 ||
+	{ cat retrain.out >&2; fail "stage-retrain failed"; }
+vd=$(sed -n 's/^version=//p' pipe/retrain.status)
+grep -qx retrained=rollout pipe/retrain.status || fail "retrain.status: $(cat pipe/retrain.status)"
+churn-models rollout show --json >ro.json
+jq -e '.mode == "canary" and .share == 50 and .challenger_version == "'"$vd"'"
+	and (.reason | startswith("retrained '"$vd"'"))' ro.json >/dev/null || fail "rollout after retrain: $(cat ro.json)"
+[ "$(churn-models show champion | jq -r .version)" = "$vb" ] || fail "stage-retrain moved champion"
+req POST /reload -H "$auth"; want 200
+"$CHURN_TOP/scripts/stage-verify" >verify.out 2>&1 || { cat verify.out >&2; fail "stage-verify failed under a canary"; }
+promote; grep -q "^promote: wait: " promote.out || fail "no wait right after the retrain: $(cat promote.out)"
 exit 0
