@@ -314,6 +314,7 @@ csv_row(void *arg, const struct ch_record *rec, const struct ch_cols *cols,
 		    json_null() : jtextn(v, vl));
 	}
 	window_add(s, raw, p, l->m->version);
+	rollout_note(0, l->m->version, p, 1);
 	json_decref(raw);
 }
 
@@ -612,6 +613,7 @@ predict(struct MHD_Connection *c, struct req *r)
 	sc.chal = rollout_acquire(&sc.ro);
 	t0 = ch_seconds();
 	if (k == B_CSV) {
+		sc.rows[0] = !sc.chal;	/* the champion alone: one request */
 		ret = sc.chal ? predict_csv_rollout(c, r, &sc) :
 		    predict_csv(c, r, l);
 		rollout_request(sc.rows, ch_seconds() - t0);

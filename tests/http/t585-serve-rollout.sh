@@ -55,7 +55,11 @@ CHURN_ACTOR=t585 churn-models rollout set challenger --shadow --reason "t585 sha
 	fail "rollout set --shadow failed"
 req POST /reload -H "$auth"; want 200
 req GET /rollout; want 200; jqok '.rollout.mode == "shadow" and .versions[1].model_version == "'"$vb"'"'
-n0=$(cat st/window.jsonl 2>/dev/null | wc -l)
+# the window is written off the request path: the 2000 plain rows first
+i=0
+while [ "$(cat st/window.jsonl 2>/dev/null | wc -l)" -lt 2000 ] && [ $i -lt 100 ]; do sleep 0.1; i=$((i + 1)); done
+n0=$(wc -l <st/window.jsonl)
+[ "$n0" -eq 2000 ] || fail "$n0 window rows before shadow, not 2000"
 post part00.json; cmp -s body plain.json || fail "shadow answers differ from the champion's alone"
 req POST /predict -H 'Content-Type: text/csv' --data-binary @part00.csv; want 200
 cmp -s body plain.csv || fail "shadow CSV answer differs from the champion's alone"
