@@ -1,4 +1,4 @@
-/* churn-models - list, show, alias, roll back, pull, audit and clean up model versions */
+/* churn-models - list, show, alias, roll back, roll out, pull, audit and clean up model versions */
 #include <getopt.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -6,11 +6,15 @@
 
 #include <jansson.h>
 
+#include "compare.h"
 #include "model.h"
 #include "modelref.h"
 #include "perf.h"
 #include "registry.h"
 #include "util.h"
+
+/* every row the live window keeps (it keeps far fewer) */
+#define WINDOW_ALL 100000000L
 
 static const struct ch_usage use = {
 	"churn-models [-qv] [--store URL] [--database URL] command [args]\n"
@@ -18,6 +22,12 @@ static const struct ch_usage use = {
 	"       churn-models show name | file\n"
 	"       churn-models alias set alias name\n"
 	"       churn-models rollback alias\n"
+	"       churn-models rollout set [challenger] --canary percent | --shadow\n"
+	"                    [--champion alias] [--reason text]\n"
+	"       churn-models rollout off [--reason text]\n"
+	"       churn-models rollout show [--json]\n"
+	"       churn-models compare [champion [challenger]] [--window file]\n"
+	"                    [--outcomes file] [--id column] [--bootstrap n] [--json]\n"
 	"       churn-models pull name [-o file | -o -]\n"
 	"       churn-models history [alias] [--json]\n"
 	"       churn-models drift [-n count] [--json]\n"
@@ -29,10 +39,19 @@ static const struct ch_usage use = {
 	"  -o, --output FILE     pull: where to write the model (VERSION.churn; - stdout)\n"
 	"  -n, --count N         drift: the newest N reports (20)\n"
 	"  --by PERIOD           perf: day, week, month (the default) or all\n"
-	"  --horizon DAYS        perf: how long before an outcome a prediction counts (90)\n",
+	"  --horizon DAYS        perf: how long before an outcome a prediction counts (90)\n"
+	"  --canary PERCENT      rollout: this share of customers (0-100) to the challenger\n"
+	"  --shadow              rollout: the challenger scores every request, unanswered\n"
+	"  --champion ALIAS      rollout: the champion's alias (champion)\n"
+	"  --reason TEXT         rollout: why, kept in the history\n"
+	"  --window FILE         compare: churn-serve's live window (JSON lines; else the database's)\n"
+	"  --outcomes FILE       compare: CSV id,outcome of customers whose outcome is known\n"
+	"  --id COLUMN           compare: the customer id's key in the window (customerID)\n"
+	"  --bootstrap N         compare: resamples for the confidence intervals (200)\n",
 	"  CHURN_STORE           the store when --store is not given (var/store)\n"
 	"  CHURN_DATABASE_URL    the registry when --database is not given\n"
 	"  CHURN_REGISTRY_TIMEOUT  each registry call at most, seconds (30 S3, 10 connect)\n"
+	"  CHURN_ACTOR, USER     rollout: who, kept in the history\n"
 	"  CHURN_S3_ENDPOINT     the S3 endpoint of an s3:// store\n"
 	"  AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY, AWS_SESSION_TOKEN, AWS_REGION\n"
 	"                        its credentials (AWS_SESSION_TOKEN: temporary ones)\n"
@@ -88,6 +107,195 @@ cmd_list(struct ch_registry *r, int asjson)
 	return 0;
 }
 
+/* rollout show, set, off: ro holds what the options said */
+static int
+cmd_rollout(struct ch_registry *r, const char *sub, struct ch_rollout *ro,
+    int asjson)
+{
+	struct ch_err e = {{0}};
+	struct ch_rollout cur;
+	json_t *j;
+
+	if (strcmp(sub, "show") != 0) {
+		const char *who = getenv("CHURN_ACTOR");
+		if (!who || !*who)
+			who = getenv("USER");
+		snprintf(ro->actor, sizeof ro->actor, "%s", who && *who ? who : "unknown");
+		if (strcmp(sub, "off") == 0) {
+			/* off keeps the alias names of the rollout it ends */
+			if (ch_registry_rollout(r, &cur, &e) != 0)
+				ch_die(2, "%s", e.msg);
+			memcpy(ro->champion, cur.champion, sizeof ro->champion);
+			memcpy(ro->challenger, cur.challenger, sizeof ro->challenger);
+			ro->mode = CH_ROLLOUT_OFF;
+		}
+		if (ch_registry_rollout_set(r, ro, &e) != 0)
+			ch_die(2, "%s", e.msg);
+		cur = *ro;
+	} else if (ch_registry_rollout(r, &cur, &e) != 0)
+		ch_die(2, "%s", e.msg);
+	if (asjson || strcmp(sub, "show") != 0) {
+		j = ch_rollout_json(&cur);
+		print_json(j);
+		json_decref(j);
+	} else
+		printf("rollout %lld: %s %g%% champion=%s challenger=%s (%s) "
+		    "set %s by %s%s%s\n", cur.id, ch_rollout_mode_name(cur.mode),
+		    cur.share, cur.champion, cur.challenger,
+		    *cur.challenger_version ? cur.challenger_version : "-",
+		    *cur.time ? cur.time : "never", *cur.actor ? cur.actor : "-",
+		    *cur.reason ? ": " : "", cur.reason);
+	return 0;
+}
+
+/* An outcome: 1/0, yes/no, true/false (any case); -1 otherwise. */
+static int
+outcome_of(const char *s)
+{
+	static const char *const pos[] = { "1", "yes", "true" };
+	static const char *const neg[] = { "0", "no", "false" };
+	size_t i;
+
+	for (i = 0; i < 3; i++) {
+		if (strcasecmp(s, pos[i]) == 0)
+			return 1;
+		if (strcasecmp(s, neg[i]) == 0)
+			return 0;
+	}
+	return -1;
+}
+
+/* id -> outcome from a CSV of id,outcome (a header is skipped). */
+static json_t *
+read_outcomes(const char *path)
+{
+	struct ch_err e = {{0}};
+	size_t len;
+	char *buf = path ? ch_read_file(path, &len, &e) : NULL, *line, *save,
+	    *comma;
+	json_t *o = json_object();
+	long n = 0;
+	int y;
+
+	if (path && !buf)
+		ch_die(2, "%s", e.msg);
+	for (line = buf ? strtok_r(buf, "\r\n", &save) : NULL; line;
+	    line = strtok_r(NULL, "\r\n", &save)) {
+		n++;
+		if (!(comma = strchr(line, ',')))
+			ch_die(2, "%s:%ld: expected id,outcome", path, n);
+		*comma = '\0';
+		if ((y = outcome_of(comma + 1)) < 0) {
+			if (n == 1)
+				continue;	/* the header */
+			ch_die(2, "%s:%ld: column 2: '%s' is not an outcome "
+			    "(1/0, yes/no, true/false)", path, n, comma + 1);
+		}
+		json_object_set_new(o, line, json_integer(y));
+	}
+	free(buf);
+	return o;
+}
+
+/*
+ * compare: the live rows of the two versions (churn-serve's window: the
+ * file given, else the database's), their outcomes from --outcomes (the
+ * seam where the registry's outcomes will come in), and ch_compare.
+ */
+static int
+cmd_compare(struct ch_registry *r, char **args, int nargs, const char *window,
+    const char *outcomes, const char *idcol, long boot, int asjson)
+{
+	struct ch_err e = {{0}};
+	struct ch_rollout ro;
+	struct ch_version_ref ra, rb;
+	struct ch_cmp_side a = {0}, b = {0};
+	json_t *out_ids = read_outcomes(outcomes), *row, *res, *v;
+	char *buf, *line, *save;
+	size_t len, i;
+	long rows = 0;
+
+	if (ch_registry_rollout(r, &ro, &e) != 0 ||
+	    ch_registry_resolve(r, nargs > 0 ? args[0] : ro.champion, &ra, &e) != 0 ||
+	    ch_registry_resolve(r, nargs > 1 ? args[1] : ro.challenger, &rb, &e) != 0)
+		ch_die(2, "%s", e.msg);
+	a.version = ra.version;
+	b.version = rb.version;
+	buf = window ? ch_read_file(window, &len, &e) :
+	    ch_registry_window_read(r, WINDOW_ALL, &len, &rows, &e);
+	if (!buf)
+		ch_die(2, "%s%s", e.msg, window ? "" :
+		    " (give churn-serve's window with --window)");
+	for (line = strtok_r(buf, "\n", &save); line;
+	    line = strtok_r(NULL, "\n", &save)) {
+		json_t *id, *y;
+		const char *mv, *cv;
+		int out = -1;
+
+		if (!(row = json_loads(line, 0, NULL)))
+			continue;
+		id = json_object_get(row, idcol);
+		if (json_is_integer(id)) {
+			char t[32];
+			snprintf(t, sizeof t, "%" JSON_INTEGER_FORMAT, json_integer_value(id));
+			y = json_object_get(out_ids, t);
+		} else
+			y = json_is_string(id) ? json_object_get(out_ids,
+			    json_string_value(id)) : NULL;
+		if (json_is_integer(y))
+			out = (int)json_integer_value(y);
+		mv = ch_jstr(row, "model_version", "");
+		cv = ch_jstr(row, "challenger_version", "");
+		if (strcmp(mv, ra.version) == 0)
+			ch_cmp_add(&a, json_number_value(json_object_get(row,
+			    "churn_probability")), out);
+		else if (strcmp(mv, rb.version) == 0)
+			ch_cmp_add(&b, json_number_value(json_object_get(row,
+			    "churn_probability")), out);
+		if (strcmp(cv, rb.version) == 0)
+			ch_cmp_add(&b, json_number_value(json_object_get(row,
+			    "challenger_probability")), out);
+		json_decref(row);
+	}
+	free(buf);
+	json_decref(out_ids);
+	res = ch_compare(&a, &b, (int)boot, 1);
+	if (asjson)
+		print_json(res);
+	else {
+		printf("%-11s %-20s %7s %9s %8s %-19s %8s %-19s %7s\n", "ROLE",
+		    "VERSION", "ROWS", "LABELLED", "ROC_AUC", "95% CI", "LOGLOSS",
+		    "95% CI", "BRIER");
+		json_array_foreach(json_object_get(res, "versions"), i, v) {
+			json_t *ci = json_object_get(v, "roc_auc_ci"),
+			    *li = json_object_get(v, "log_loss_ci");
+			char c1[40] = "-", c2[40] = "-";
+			if (json_is_array(ci))
+				snprintf(c1, sizeof c1, "[%.4f, %.4f]",
+				    json_number_value(json_array_get(ci, 0)),
+				    json_number_value(json_array_get(ci, 1)));
+			if (json_is_array(li))
+				snprintf(c2, sizeof c2, "[%.4f, %.4f]",
+				    json_number_value(json_array_get(li, 0)),
+				    json_number_value(json_array_get(li, 1)));
+			printf("%-11s %-20s %7lld %9lld %8.4f %-19s %8.4f %-19s %7.4f\n",
+			    i ? "challenger" : "champion", ch_jstr(v, "version", "-"),
+			    (long long)json_integer_value(json_object_get(v, "rows")),
+			    (long long)json_integer_value(json_object_get(v, "labelled")),
+			    json_number_value(json_object_get(v, "roc_auc")), c1,
+			    json_number_value(json_object_get(v, "log_loss")), c2,
+			    json_number_value(json_object_get(v, "brier")));
+		}
+		printf("psi %.4f, roc_auc challenger - champion %.4f\n",
+		    json_number_value(json_object_get(res, "psi")),
+		    json_number_value(json_object_get(res, "roc_auc_diff")));
+	}
+	json_decref(res);
+	ch_cmp_free(&a);
+	ch_cmp_free(&b);
+	return 0;
+}
+
 static int
 cmd_history(struct ch_registry *r, const char *alias, int asjson)
 {
@@ -102,10 +310,19 @@ cmd_history(struct ch_registry *r, const char *alias, int asjson)
 	else {
 		printf("%-20s %-12s %-8s %-20s %s\n", "TIME", "ALIAS", "ACTION",
 		    "VERSION", "PREVIOUS");
-		json_array_foreach(json_object_get(h, "history"), i, x)
-			printf("%-20s %-12s %-8s %-20s %s\n", ch_jstr(x, "time", "-"),
+		json_array_foreach(json_object_get(h, "history"), i, x) {
+			printf("%-20s %-12s %-8s %-20s %s", ch_jstr(x, "time", "-"),
 			    ch_jstr(x, "alias", "-"), ch_jstr(x, "action", "-"), ch_jstr(x, "version", "-"),
 			    ch_jstr(x, "previous", "-"));
+			if (strcmp(ch_jstr(x, "action", ""), "rollout") == 0)
+				printf(" %s %g%% champion=%s id=%lld by %s: %s",
+				    ch_jstr(x, "mode", ""),
+				    json_number_value(json_object_get(x, "share")),
+				    ch_jstr(x, "champion", ""),
+				    (long long)json_integer_value(json_object_get(x, "rollout")),
+				    ch_jstr(x, "actor", "-"), ch_jstr(x, "reason", ""));
+			putchar('\n');
+		}
 	}
 	json_decref(h);
 	return 0;
@@ -260,6 +477,14 @@ main(int argc, char **argv)
 		{"count", required_argument, NULL, 'n'},
 		{"by", required_argument, NULL, 'b'},
 		{"horizon", required_argument, NULL, 'H'},
+		{"canary", required_argument, NULL, 'C'},
+		{"shadow", no_argument, NULL, 'S'},
+		{"champion", required_argument, NULL, 'P'},
+		{"reason", required_argument, NULL, 'R'},
+		{"window", required_argument, NULL, 'W'},
+		{"outcomes", required_argument, NULL, 'O'},
+		{"id", required_argument, NULL, 'I'},
+		{"bootstrap", required_argument, NULL, 'B'},
 		CH_COMMON_LONGOPTS,
 		{NULL, 0, NULL, 0},
 	};
@@ -267,6 +492,11 @@ main(int argc, char **argv)
 	struct ch_registry *r;
 	struct ch_err e = {{0}};
 	struct ch_version_ref ref;
+	struct ch_rollout ro = {.champion = "champion", .challenger = "challenger",
+	    .mode = CH_ROLLOUT_OFF};
+	int romode = -1, roopt = 0, cmpopt = 0;
+	const char *window = NULL, *outcomes = NULL, *idcol = "customerID";
+	long boot = 200;
 	const char *cmd, *output = NULL;
 	char **args;
 	int c, nargs, asjson = 0, rc = 0;
@@ -318,6 +548,31 @@ main(int argc, char **argv)
 			po.horizon_days = (long)ch_opt_int("--horizon", optarg, 1,
 			    36500);
 			break;
+		case 'C':
+			if (romode >= 0)
+				ch_usage(&use, 2);
+			romode = CH_ROLLOUT_CANARY;
+			ro.share = ch_opt_double("--canary", optarg, 0, 100);
+			break;
+		case 'S':
+			if (romode >= 0)
+				ch_usage(&use, 2);
+			romode = CH_ROLLOUT_SHADOW;
+			break;
+		case 'P':
+			snprintf(ro.champion, sizeof ro.champion, "%s", optarg);
+			roopt = 1;
+			break;
+		case 'R':
+			snprintf(ro.reason, sizeof ro.reason, "%s", optarg);
+			break;
+		case 'W': window = optarg; cmpopt = 1; break;
+		case 'O': outcomes = optarg; cmpopt = 1; break;
+		case 'I': idcol = optarg; cmpopt = 1; break;
+		case 'B':
+			boot = (long)ch_opt_int("--bootstrap", optarg, 10, 100000);
+			cmpopt = 1;
+			break;
 		default: ch_usage(&use, 2);
 		}
 	}
@@ -325,6 +580,21 @@ main(int argc, char **argv)
 	nargs = argc - optind;
 	if (output && strcmp(cmd, "pull") != 0)
 		ch_usage(&use, 2);
+	if ((romode >= 0 || roopt || *ro.reason) && strcmp(cmd, "rollout") != 0)
+		ch_usage(&use, 2);
+	if (cmpopt && strcmp(cmd, "compare") != 0)
+		ch_usage(&use, 2);
+	if (strcmp(cmd, "rollout") == 0 && nargs >= 1) {
+		/* set needs a mode; off and show take none */
+		if (strcmp(args[0], "set") == 0 ? romode < 0 || nargs > 2 :
+		    romode >= 0 || roopt || nargs != 1 ||
+		    (strcmp(args[0], "show") == 0 && *ro.reason))
+			ch_usage(&use, 2);
+		if (nargs == 2)
+			snprintf(ro.challenger, sizeof ro.challenger, "%s", args[1]);
+		if (romode >= 0)
+			ro.mode = (enum ch_rollout_mode)romode;
+	}
 
 	ch_registry_opts_fill(&o, getenv);
 
@@ -337,8 +607,12 @@ main(int argc, char **argv)
 	} else if (strcmp(cmd, "drift") == 0 && nargs == 0) {
 	} else if (strcmp(cmd, "gc") == 0 && nargs == 0) {
 	} else if (strcmp(cmd, "perf") == 0 && nargs == 0) {
+	} else if (strcmp(cmd, "compare") == 0 && nargs <= 2) {
+	} else if (strcmp(cmd, "rollout") == 0 && nargs >= 1 &&
+	    (strcmp(args[0], "set") == 0 || strcmp(args[0], "off") == 0 ||
+	    strcmp(args[0], "show") == 0)) {
 	} else {
-		if (!strstr(" list show alias rollback pull history drift gc perf ", cmd))
+		if (!strstr(" list show alias rollback rollout compare pull history drift gc perf ", cmd))
 			ch_warn("unknown command '%s'", cmd);
 		ch_usage(&use, 2);
 	}
@@ -374,6 +648,11 @@ main(int argc, char **argv)
 		rc = cmd_gc(r, asjson);
 	else if (strcmp(cmd, "perf") == 0)
 		rc = cmd_perf(r, &po, asjson);
+	else if (strcmp(cmd, "rollout") == 0)
+		rc = cmd_rollout(r, args[0], &ro, asjson);
+	else if (strcmp(cmd, "compare") == 0)
+		rc = cmd_compare(r, args, nargs, window, outcomes, idcol, boot,
+		    asjson);
 	else if (strcmp(cmd, "show") == 0) {
 		json_t *j = ch_registry_show(r, args[0], &e);
 		if (!j)

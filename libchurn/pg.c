@@ -186,6 +186,25 @@ static const char *const migrations[] = {
 	"  features jsonb NOT NULL);"
 	"CREATE INDEX churn_predictions_customer ON churn_predictions (customer_id, time);"
 	"CREATE INDEX churn_predictions_time ON churn_predictions (time);",
+	/* 5: the rollout, registry_pg.c: append-only events, the newest is
+	 * the current one; id is the event, rollout the hash seed */
+	"CREATE TABLE churn_rollouts ("
+	"  id bigserial PRIMARY KEY,"
+	"  rollout bigint NOT NULL,"
+	"  champion text NOT NULL,"
+	"  challenger text NOT NULL,"
+	"  challenger_version text,"
+	"  mode text NOT NULL CHECK (mode IN ('off', 'canary', 'shadow')),"
+	"  share double precision NOT NULL CHECK (share >= 0 AND share <= 100),"
+	"  actor text NOT NULL DEFAULT '',"
+	"  reason text NOT NULL DEFAULT '',"
+	"  time timestamptz NOT NULL DEFAULT now());"
+	"CREATE TRIGGER churn_rollouts_no_update BEFORE UPDATE OR DELETE"
+	"  ON churn_rollouts FOR EACH ROW"
+	"  EXECUTE FUNCTION churn_alias_history_append_only();"
+	"CREATE TRIGGER churn_rollouts_no_truncate BEFORE TRUNCATE"
+	"  ON churn_rollouts FOR EACH STATEMENT"
+	"  EXECUTE FUNCTION churn_alias_history_append_only();",
 };
 #define NMIGRATIONS ((int)(sizeof migrations / sizeof migrations[0]))
 

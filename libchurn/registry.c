@@ -562,7 +562,38 @@ ch_registry_show(struct ch_registry *r, const char *name, struct ch_err *e)
 json_t *
 ch_registry_history(struct ch_registry *r, const char *alias, struct ch_err *e)
 {
-	return r->be->history(r, alias, e);
+	json_t *h = r->be->history(r, alias, e), *ro, *a, *out, *x, *y;
+	size_t i = 0, j = 0;
+
+	if (!h || !(ro = r->be->rollouts(r, e))) {
+		json_decref(h);
+		return NULL;
+	}
+	/* both oldest first: merge by time, alias events first on a tie */
+	a = json_object_get(h, "history");
+	out = json_array();
+	for (;;) {
+		x = json_array_get(a, i);
+		y = json_array_get(ro, j);
+		if (y && alias && strcmp(ch_jstr(y, "alias", ""), alias) != 0 &&
+		    strcmp(ch_jstr(y, "champion", ""), alias) != 0) {
+			j++;
+			continue;
+		}
+		if (!x && !y)
+			break;
+		if (x && (!y || strcmp(ch_jstr(x, "time", ""),
+		    ch_jstr(y, "time", "")) <= 0)) {
+			json_array_append(out, x);
+			i++;
+		} else {
+			json_array_append(out, y);
+			j++;
+		}
+	}
+	json_decref(ro);
+	json_object_set_new(h, "history", out);
+	return h;
 }
 
 /* ---- alias set / rollback ---- */
@@ -712,4 +743,109 @@ ch_registry_pg_exec(struct ch_registry *r, const char *what, const char *sql,
 		return ch_errf(e, "%s: no database is configured (registry %s)",
 		    what, r->dbwhere), NULL;
 	return ch_pg_exec(db, what, sql, n, params, e);
+}
+
+/* ---- the rollout ---- */
+
+static const char *const rollout_modes[] = {"off", "canary", "shadow"};
+
+const char *
+ch_rollout_mode_name(enum ch_rollout_mode m)
+{
+	return (unsigned)m < 3 ? rollout_modes[m] : "off";
+}
+
+int
+ch_rollout_mode_parse(const char *s)
+{
+	int i;
+
+	for (i = 0; s && i < 3; i++)
+		if (strcmp(s, rollout_modes[i]) == 0)
+			return i;
+	return -1;
+}
+
+json_t *
+ch_rollout_json(const struct ch_rollout *ro)
+{
+	return json_pack("{s:I, s:s, s:s, s:s, s:s, s:f, s:s, s:s, s:s}",
+	    "id", (json_int_t)ro->id, "champion", ro->champion,
+	    "challenger", ro->challenger,
+	    "challenger_version", ro->challenger_version,
+	    "mode", ch_rollout_mode_name(ro->mode), "share", ro->share,
+	    "time", ro->time, "actor", ro->actor, "reason", ro->reason);
+}
+
+json_t *
+ch_reg_rollout_event(const struct ch_rollout *ro)
+{
+	return json_pack("{s:s, s:s, s:s, s:s, s:s, s:s, s:f, s:I, s:s, s:s}",
+	    "alias", ro->challenger, "version", ro->challenger_version,
+	    "time", ro->time, "action", "rollout", "champion", ro->champion,
+	    "mode", ch_rollout_mode_name(ro->mode), "share", ro->share,
+	    "rollout", (json_int_t)ro->id, "actor", ro->actor,
+	    "reason", ro->reason);
+}
+
+long long
+ch_reg_rollout_next(const struct ch_rollout *cur, const struct ch_rollout *ro,
+    long long fresh)
+{
+	if (cur->id > 0 && cur->mode != CH_ROLLOUT_OFF &&
+	    ro->mode != CH_ROLLOUT_OFF &&
+	    strcmp(cur->champion, ro->champion) == 0 &&
+	    strcmp(cur->challenger, ro->challenger) == 0 &&
+	    strcmp(cur->challenger_version, ro->challenger_version) == 0)
+		return cur->id;
+	return fresh;
+}
+
+static void
+rollout_default(struct ch_rollout *ro)
+{
+	memset(ro, 0, sizeof *ro);
+	snprintf(ro->champion, sizeof ro->champion, "champion");
+	snprintf(ro->challenger, sizeof ro->challenger, "challenger");
+}
+
+int
+ch_registry_rollout(struct ch_registry *r, struct ch_rollout *ro,
+    struct ch_err *e)
+{
+	rollout_default(ro);
+	return r->be->rollout_get(r, ro, e);
+}
+
+int
+ch_registry_rollout_set(struct ch_registry *r, struct ch_rollout *ro,
+    struct ch_err *e)
+{
+	struct ch_version_ref ref;
+
+	if (!valid_alias(ro->champion))
+		return bad_alias(ro->champion, e);
+	if (!valid_alias(ro->challenger))
+		return bad_alias(ro->challenger, e);
+	if (strcmp(ro->champion, ro->challenger) == 0)
+		return ch_errf(e, "rollout: champion and challenger are the same "
+		    "alias '%s'", ro->champion);
+	if ((unsigned)ro->mode > CH_ROLLOUT_SHADOW)
+		return ch_errf(e, "rollout: bad mode %d", (int)ro->mode);
+	if (!(ro->share >= 0 && ro->share <= 100))
+		return ch_errf(e, "rollout: share %g is not between 0 and 100",
+		    ro->share);
+	if (ro->mode != CH_ROLLOUT_CANARY)
+		ro->share = ro->mode == CH_ROLLOUT_SHADOW ? 100 : 0;
+	ro->challenger_version[0] = '\0';
+	if (ro->mode != CH_ROLLOUT_OFF) {
+		if (r->be->resolve(r, ro->champion, &ref, e) < 0)
+			return -1;
+		if (r->be->resolve(r, ro->challenger, &ref, e) < 0)
+			return -1;
+		snprintf(ro->challenger_version, sizeof ro->challenger_version,
+		    "%s", ref.version);
+	}
+	ch_reg_now(ro->time);
+	return r->be->rollout_set(r, ro, e);
 }

@@ -172,7 +172,10 @@ json_t *ch_registry_show(struct ch_registry *r, const char *name,
     struct ch_err *e);
 
 /* {"history":[{"alias","version","previous","time","action"}]} oldest
- * first; alias NULL for every alias.  action is "set" or "rollback". */
+ * first; alias NULL for every alias.  action is "set", "rollback" or
+ * "rollout" (a rollout change: alias is the challenger, version what it
+ * named, and also "champion", "mode", "share", "rollout" (its id),
+ * "actor" and "reason"; listed for its champion alias too). */
 json_t *ch_registry_history(struct ch_registry *r, const char *alias,
     struct ch_err *e);
 
@@ -224,5 +227,56 @@ char *ch_registry_window_read(struct ch_registry *r, long limit, size_t *len,
  */
 char *ch_registry_window_page(struct ch_registry *r, long keep, long after,
     long max, long *last, size_t *len, long *rows, struct ch_err *e);
+
+/*
+ * The rollout: which alias is the champion, which the challenger, and how
+ * churn-serve splits traffic between them (rollout.h routes one row).
+ * Kept with the aliases (registry/index.json "rollout" and "rollouts", or
+ * the append-only PostgreSQL table churn_rollouts); every change is one
+ * event in the alias history (action "rollout", with actor and reason).
+ *
+ * id seeds the canary's assignment hash.  A rollout set keeps the current
+ * id while the rollout stays on with the same two alias names and the
+ * challenger alias still names the same version (so raising the share
+ * from 10 to 50 keeps the first 10 % of customers on the challenger); any
+ * other change (starting from off, another challenger version or alias)
+ * draws a new id, and so a fresh group of customers.
+ */
+enum ch_rollout_mode { CH_ROLLOUT_OFF, CH_ROLLOUT_CANARY, CH_ROLLOUT_SHADOW };
+
+struct ch_rollout {
+	long long id;                /* 0: no rollout ever set */
+	char champion[64];           /* alias names */
+	char challenger[64];
+	char challenger_version[64]; /* what challenger named when set ("" off) */
+	enum ch_rollout_mode mode;
+	double share;                /* canary: percent of customers, 0..100 */
+	char time[21];               /* when set, ISO-8601 UTC */
+	char actor[64];              /* who ($CHURN_ACTOR or $USER, by the caller) */
+	char reason[256];            /* why (may be "") */
+};
+
+/* "off", "canary", "shadow"; and back (-1: none of these). */
+const char *ch_rollout_mode_name(enum ch_rollout_mode m);
+int ch_rollout_mode_parse(const char *s);
+
+/* {"id","champion","challenger","challenger_version","mode","share",
+ *  "time","actor","reason"}, a new reference. */
+json_t *ch_rollout_json(const struct ch_rollout *ro);
+
+/* The current rollout into *ro (none set: id 0, mode off, aliases
+ * "champion" and "challenger"). */
+int ch_registry_rollout(struct ch_registry *r, struct ch_rollout *ro,
+    struct ch_err *e);
+
+/*
+ * Sets the rollout from ro's champion, challenger, mode, share, actor and
+ * reason, recorded in the history; fills ro's id, time and
+ * challenger_version.  Refused: bad alias names or the same name twice, a
+ * share outside 0..100, and (mode not off) a challenger or champion alias
+ * that names no version.
+ */
+int ch_registry_rollout_set(struct ch_registry *r, struct ch_rollout *ro,
+    struct ch_err *e);
 
 #endif

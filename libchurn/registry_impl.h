@@ -84,12 +84,28 @@ struct ch_registry_backend {
 	    struct ch_err *e);
 	json_t *(*drift_reports)(struct ch_registry *r, size_t limit,
 	    struct ch_err *e);
+	/* the current rollout (none: ro->id 0, the rest left as given) */
+	int (*rollout_get)(struct ch_registry *r, struct ch_rollout *ro,
+	    struct ch_err *e);
+	/* under the backend's lock: the current rollout, ch_reg_rollout_next,
+	 * the event stored and made current */
+	int (*rollout_set)(struct ch_registry *r, struct ch_rollout *ro,
+	    struct ch_err *e);
+	/* every rollout event oldest first, as history entries */
+	json_t *(*rollouts)(struct ch_registry *r, struct ch_err *e);
 };
 
 extern const struct ch_registry_backend ch_registry_index_backend;
 extern const struct ch_registry_backend ch_registry_pg_backend;
 
 /* ---- shared by the backends (registry.c) ---- */
+
+/* The id the new rollout ro takes, given the current one cur (id 0: none)
+ * and a fresh id (registry.h says when the id is kept). */
+long long ch_reg_rollout_next(const struct ch_rollout *cur,
+    const struct ch_rollout *ro, long long fresh);
+/* A rollout event as a history entry, a new reference. */
+json_t *ch_reg_rollout_event(const struct ch_rollout *ro);
 
 int ch_reg_valid_version(const char *v);
 void ch_reg_now(char out[21]);                       /* ISO-8601, UTC */

@@ -528,6 +528,76 @@ ix_drift_reports(struct ch_registry *r, size_t limit, struct ch_err *e)
 	return json_pack("{s:o}", "reports", out);
 }
 
+/* ---- the rollout: "rollout" (current) and "rollouts" (events) ---- */
+
+static void
+rollout_of(struct ch_rollout *ro, json_t *x)
+{
+	int m = ch_rollout_mode_parse(ch_jstr(x, "mode", "off"));
+
+	ro->id = json_integer_value(json_object_get(x, "id"));
+	snprintf(ro->champion, sizeof ro->champion, "%s",
+	    ch_jstr(x, "champion", "champion"));
+	snprintf(ro->challenger, sizeof ro->challenger, "%s",
+	    ch_jstr(x, "challenger", "challenger"));
+	snprintf(ro->challenger_version, sizeof ro->challenger_version, "%s",
+	    ch_jstr(x, "challenger_version", ""));
+	ro->mode = m < 0 ? CH_ROLLOUT_OFF : (enum ch_rollout_mode)m;
+	ro->share = json_number_value(json_object_get(x, "share"));
+	snprintf(ro->time, sizeof ro->time, "%s", ch_jstr(x, "time", ""));
+	snprintf(ro->actor, sizeof ro->actor, "%s", ch_jstr(x, "actor", ""));
+	snprintf(ro->reason, sizeof ro->reason, "%s", ch_jstr(x, "reason", ""));
+}
+
+static int
+ix_rollout_get(struct ch_registry *r, struct ch_rollout *ro, struct ch_err *e)
+{
+	json_t *idx = index_load(r, e), *x;
+
+	if (!idx)
+		return -1;
+	if (json_is_object(x = json_object_get(idx, "rollout")))
+		rollout_of(ro, x);
+	json_decref(idx);
+	return 0;
+}
+
+static int
+ix_rollout_set(struct ch_registry *r, struct ch_rollout *ro, struct ch_err *e)
+{
+	struct ch_rollout cur = {0};
+	json_t *idx = index_lock_load(r, e), *x, *events;
+
+	if (!idx)
+		return -1;
+	if (json_is_object(x = json_object_get(idx, "rollout")))
+		rollout_of(&cur, x);
+	if (!json_is_array(events = json_object_get(idx, "rollouts"))) {
+		events = json_array();
+		json_object_set_new(idx, "rollouts", events);
+	}
+	/* ids are never reused: one past every id seen */
+	ro->id = ch_reg_rollout_next(&cur, ro,
+	    (long long)json_array_size(events) + 1 > cur.id + 1 ?
+	    (long long)json_array_size(events) + 1 : cur.id + 1);
+	json_object_set_new(idx, "rollout", ch_rollout_json(ro));
+	json_array_append_new(events, ch_reg_rollout_event(ro));
+	return index_unlock(r, idx, 1, e);
+}
+
+static json_t *
+ix_rollouts(struct ch_registry *r, struct ch_err *e)
+{
+	json_t *idx = index_load(r, e), *a;
+
+	if (!idx)
+		return NULL;
+	a = json_object_get(idx, "rollouts");
+	a = json_is_array(a) ? json_incref(a) : json_array();
+	json_decref(idx);
+	return a;
+}
+
 const struct ch_registry_backend ch_registry_index_backend = {
 	.open = ix_open, .close = ix_close, .database = ix_database,
 	.claim = ix_claim, .publish = ix_publish, .commit = ix_commit,
@@ -536,4 +606,6 @@ const struct ch_registry_backend ch_registry_index_backend = {
 	.history = ix_history, .alias_set = ix_alias_set,
 	.rollback = ix_rollback, .record_drift = ix_record_drift,
 	.drift_reports = ix_drift_reports,
+	.rollout_get = ix_rollout_get, .rollout_set = ix_rollout_set,
+	.rollouts = ix_rollouts,
 };

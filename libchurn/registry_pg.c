@@ -516,6 +516,100 @@ pg_drift_reports(struct ch_registry *r, size_t limit, struct ch_err *e)
 	return list ? json_pack("{s:o}", "reports", list) : NULL;
 }
 
+/* ---- the rollout (churn_rollouts: the newest row is current) ---- */
+
+#define ROLLOUT_LOCK "730211445"
+#define ROLLOUT_COLS "rollout, champion, challenger," \
+	" coalesce(challenger_version, ''), mode, share," \
+	" to_char(time AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS\"Z\"')," \
+	" actor, reason"
+
+static void
+rollout_row(struct ch_rollout *ro, PGresult *res, int k)
+{
+	int m = ch_rollout_mode_parse(PQgetvalue(res, k, 4));
+
+	ro->id = atoll(PQgetvalue(res, k, 0));
+	snprintf(ro->champion, sizeof ro->champion, "%s", PQgetvalue(res, k, 1));
+	snprintf(ro->challenger, sizeof ro->challenger, "%s", PQgetvalue(res, k, 2));
+	snprintf(ro->challenger_version, sizeof ro->challenger_version, "%s",
+	    PQgetvalue(res, k, 3));
+	ro->mode = m < 0 ? CH_ROLLOUT_OFF : (enum ch_rollout_mode)m;
+	ro->share = atof(PQgetvalue(res, k, 5));
+	snprintf(ro->time, sizeof ro->time, "%s", PQgetvalue(res, k, 6));
+	snprintf(ro->actor, sizeof ro->actor, "%s", PQgetvalue(res, k, 7));
+	snprintf(ro->reason, sizeof ro->reason, "%s", PQgetvalue(res, k, 8));
+}
+
+static int
+pg_rollout_get(struct ch_registry *r, struct ch_rollout *ro, struct ch_err *e)
+{
+	PGresult *res = ch_pg_exec(DB(r), "read rollout", "SELECT " ROLLOUT_COLS
+	    " FROM churn_rollouts ORDER BY id DESC LIMIT 1", 0, NULL, e);
+
+	if (!res)
+		return -1;
+	if (PQntuples(res) > 0)
+		rollout_row(ro, res, 0);
+	PQclear(res);
+	return 0;
+}
+
+static int
+pg_rollout_set(struct ch_registry *r, struct ch_rollout *ro, struct ch_err *e)
+{
+	struct ch_rollout cur = {0};
+	char id[32], rid[32], share[64];
+	const char *p[] = {id, rid, ro->champion, ro->challenger,
+	    ro->challenger_version, ch_rollout_mode_name(ro->mode), share,
+	    ro->actor, ro->reason};
+	PGresult *res;
+
+	if (ch_pg_begin(DB(r), e) < 0)
+		return -1;
+	if (ch_pg_do(DB(r), "lock rollout", "SELECT pg_advisory_xact_lock("
+	    ROLLOUT_LOCK ")", 0, NULL, e) < 0 ||
+	    pg_rollout_get(r, &cur, e) < 0 ||
+	    !(res = ch_pg_exec(DB(r), "new rollout id", "SELECT nextval("
+	    "pg_get_serial_sequence('churn_rollouts', 'id'))", 0, NULL, e)))
+		goto fail;
+	snprintf(id, sizeof id, "%s", PQgetvalue(res, 0, 0));
+	PQclear(res);
+	ro->id = ch_reg_rollout_next(&cur, ro, atoll(id));
+	snprintf(rid, sizeof rid, "%lld", ro->id);
+	snprintf(share, sizeof share, "%.17g", ro->share);
+	if (!*ro->challenger_version)
+		p[4] = NULL;
+	if (!(res = ch_pg_exec(DB(r), "record rollout", "INSERT INTO churn_rollouts"
+	    " (id, rollout, champion, challenger, challenger_version, mode, share,"
+	    " actor, reason) VALUES ($1::bigint, $2::bigint, $3, $4, $5, $6,"
+	    " $7::double precision, $8, $9) RETURNING to_char(time AT TIME ZONE"
+	    " 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS\"Z\"')", 9, p, e)))
+		goto fail;
+	snprintf(ro->time, sizeof ro->time, "%s", PQgetvalue(res, 0, 0));
+	PQclear(res);
+	return ch_pg_commit(DB(r), e);
+fail:
+	ch_pg_rollback(DB(r));
+	return -1;
+}
+
+static json_t *
+rollout_event(PGresult *res, int k)
+{
+	struct ch_rollout ro;
+
+	rollout_row(&ro, res, k);
+	return ch_reg_rollout_event(&ro);
+}
+
+static json_t *
+pg_rollouts(struct ch_registry *r, struct ch_err *e)
+{
+	return rows(r, "rollout history", "SELECT " ROLLOUT_COLS
+	    " FROM churn_rollouts ORDER BY id", 0, NULL, rollout_event, e);
+}
+
 const struct ch_registry_backend ch_registry_pg_backend = {
 	.open = pg_open, .close = pg_close, .database = pg_database,
 	.claim = pg_claim, .publish = pg_publish, .commit = pg_commit,
@@ -524,4 +618,6 @@ const struct ch_registry_backend ch_registry_pg_backend = {
 	.history = pg_history, .alias_set = pg_alias_set,
 	.rollback = pg_rollback, .record_drift = pg_record_drift,
 	.drift_reports = pg_drift_reports,
+	.rollout_get = pg_rollout_get, .rollout_set = pg_rollout_set,
+	.rollouts = pg_rollouts,
 };

@@ -97,7 +97,7 @@ const char *route_allow(int i);
 
 /* http.c: the read-only routes */
 route_fn health, ready, model_schema, model_info, models, reports,
-    metrics_page, ui;
+    metrics_page, rollout_page, ui;
 /* openapi.c */
 route_fn openapi;
 

@@ -1,12 +1,14 @@
 /* predict.c - POST /predict: JSON object, array or CSV in; explanations */
 #include <errno.h>
 #include <math.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "batch.h"
 #include "http.h"
+#include "rollout.h"
 
 /* p rounded to six decimals, as churn-predict prints it (jansson's
  * JSON_REAL_PRECISION(6) of round(p * 1e6) / 1e6), so that the answers of
@@ -117,20 +119,64 @@ unseen_warnings(const struct ch_schema *s, json_t *obj, const uint8_t *codes)
 	return w;
 }
 
-/* Scores one JSON object; appends its answer to fp.  Returns 0, or 422
- * with msg/field filled. */
+/* A request's models: the champion, the rollout and its challenger (NULL
+ * when off), and the draws for rows without a customer id. */
+struct scoring {
+	const struct loaded *champ;
+	struct loaded *chal;
+	struct ch_rollout ro;
+	struct ch_rng rng;
+	uint8_t *codes;             /* room for either model's features */
+	long rows[2];               /* rows answered by each */
+};
+
+/* The customer id of obj as text (a string's, an integer's digits) in
+ * buf, or NULL when the row has none. */
+static const char *
+customer_id(const struct ch_schema *s, json_t *obj, char *buf, size_t n,
+    size_t *len)
+{
+	json_t *id = s->id ? json_object_get(obj, s->id) : NULL;
+
+	if (json_is_string(id)) {
+		*len = json_string_length(id);
+		return json_string_value(id);
+	}
+	if (json_is_integer(id)) {
+		*len = (size_t)snprintf(buf, n, "%" JSON_INTEGER_FORMAT,
+		    json_integer_value(id));
+		return buf;
+	}
+	return NULL;
+}
+
+/* Scores one JSON object with the model the rollout picks (the shadow
+ * scores it too); appends its answer to fp.  Returns 0, or 422 with
+ * msg/field filled. */
 static int
-score_object(const struct loaded *l, json_t *obj, const char *raw,
-    size_t rawlen, int want_explain, uint8_t *codes, FILE *fp, char *msg,
+score_object(struct scoring *sc, json_t *obj, const char *raw,
+    size_t rawlen, int want_explain, FILE *fp, char *msg,
     size_t msglen, const char **field)
 {
-	const struct ch_schema *s = l->m->schema;
+	const struct loaded *l = sc->champ, *shadow = NULL;
+	const struct ch_schema *s;
+	uint8_t *codes = sc->codes;
 	struct ch_err e;
-	int bad = -1;
-	double p;
-	char pb[32];
+	int bad = -1, pick = 0;
+	double p, ps = 0;
+	char pb[32], idb[32];
+	const char *cid;
+	size_t cidlen = 0;
 	json_t *id, *warn;
 
+	if (sc->chal) {
+		cid = customer_id(l->m->schema, obj, idb, sizeof idb, &cidlen);
+		if ((pick = ch_rollout_pick(&sc->ro, cid, cidlen, &sc->rng)))
+			l = sc->chal;
+		else if (sc->ro.mode == CH_ROLLOUT_SHADOW)
+			shadow = sc->chal;
+	}
+	s = l->m->schema;
 	if (ch_encode_json(s, obj, codes, NULL, NULL, &bad, &e) != 0) {
 		snprintf(msg, msglen, "%s", e.msg);
 		*field = bad >= 0 && bad < s->nfeat ? s->f[bad].name : NULL;
@@ -139,6 +185,8 @@ score_object(const struct loaded *l, json_t *obj, const char *raw,
 	p = ch_model_predict(l->m, codes);
 	fmt_prob(pb, sizeof pb, p);
 	warn = unseen_warnings(s, obj, codes);
+	sc->rows[pick]++;
+	rollout_note(pick, l->m->version, p, 1);
 	/* the customer's id, when the schema has one and the object too */
 	id = s->id ? json_object_get(obj, s->id) : NULL;
 	if (!json_is_string(id) && !json_is_integer(id))
@@ -185,6 +233,20 @@ score_object(const struct loaded *l, json_t *obj, const char *raw,
 		fputs(t ? t : "null", fp);
 		free(t);
 		json_decref(j);
+	}
+	if (shadow) {
+		/* its own encoding (its schema may differ); a row it cannot
+		 * read is answered all the same, unshadowed */
+		struct ch_err se;
+
+		if (ch_encode_json(shadow->m->schema, obj, codes, NULL, NULL,
+		    &bad, &se) == 0) {
+			ps = ch_model_predict(shadow->m, codes);
+			rollout_note(1, shadow->m->version, ps, 0);
+			window_add_shadow(s, obj, p, l->m->version, ps,
+			    shadow->m->version);
+			return 0;
+		}
 	}
 	if (raw)
 		window_add_raw(s, obj, raw, rawlen, p, l->m->version);
@@ -252,6 +314,7 @@ csv_row(void *arg, const struct ch_record *rec, const struct ch_cols *cols,
 		    json_null() : jtextn(v, vl));
 	}
 	window_add(s, raw, p, l->m->version);
+	rollout_note(0, l->m->version, p, 1);
 	json_decref(raw);
 }
 
@@ -328,13 +391,210 @@ predict_csv(struct MHD_Connection *c, struct req *r, const struct loaded *l)
 	    obuf, olen);
 }
 
+/*
+ * The CSV route with a challenger: both models score the whole body (each
+ * with its own reader of the header, as churn-predict would), each row's
+ * features and probability kept by line; then row k's answer is taken
+ * from the model the rollout picks for it.  In a canary the answer gains
+ * a model_version column; in shadow it is the champion's, byte for byte.
+ */
+struct csv_seen {
+	long line;
+	double p;
+	char *id;                   /* the id cell, or NULL */
+	size_t idlen;
+	json_t *raw;                /* the model's features, for the window */
+};
+
+struct csv_pass {
+	FILE *out;
+	const struct loaded *l;
+	pthread_mutex_t mu;
+	struct csv_seen *v;
+	size_t n, cap;
+};
+
+static int
+csv_pass_out(void *arg, const char *s, size_t n, struct ch_err *e)
+{
+	(void)e;
+	fwrite(s, 1, n, ((struct csv_pass *)arg)->out);
+	return 0;
+}
+
+static void
+csv_pass_row(void *arg, const struct ch_record *rec, const struct ch_cols *cols,
+    double p)
+{
+	struct csv_pass *ps = arg;
+	const struct ch_schema *s = ps->l->m->schema;
+	struct csv_seen x = { .line = rec->line, .p = p };
+	const char *v;
+	size_t vl;
+	int i;
+
+	x.raw = json_object();
+	for (i = 0; i < s->nfeat; i++) {
+		v = rec->field[cols->col[i]];
+		vl = rec->len[cols->col[i]];
+		json_object_set_new(x.raw, s->f[i].name, ch_is_missing(v, vl) ?
+		    json_null() : jtextn(v, vl));
+	}
+	if (cols->id >= 0) {
+		x.idlen = rec->len[cols->id];
+		x.id = ch_malloc(x.idlen + 1);
+		memcpy(x.id, rec->field[cols->id], x.idlen + 1);
+		json_object_set_new(x.raw, s->id, jtextn(x.id, x.idlen));
+	}
+	pthread_mutex_lock(&ps->mu);
+	if (ps->n == ps->cap)
+		ps->v = ch_reallocarray(ps->v, ps->cap = ps->cap ? 2 * ps->cap :
+		    64, sizeof *ps->v);
+	ps->v[ps->n++] = x;
+	pthread_mutex_unlock(&ps->mu);
+}
+
+static int
+by_line(const void *a, const void *b)
+{
+	const struct csv_seen *x = a, *y = b;
+
+	return (x->line > y->line) - (x->line < y->line);
+}
+
+static void
+csv_pass_free(struct csv_pass *ps)
+{
+	size_t i;
+
+	for (i = 0; i < ps->n; i++) {
+		free(ps->v[i].id);
+		json_decref(ps->v[i].raw);
+	}
+	free(ps->v);
+	pthread_mutex_destroy(&ps->mu);
+}
+
+/* One model over the body: 0, or -1 with e, st. */
+static int
+csv_pass_run(struct req *r, struct csv_pass *ps, char **obuf, size_t *olen,
+    struct ch_batch_stats *st, struct ch_err *e)
+{
+	struct ch_batch_opts o = { .m = ps->l->m, .name = "request body",
+	    .threshold = ps->l->m->threshold, .jobs = 1, .out = csv_pass_out,
+	    .row = csv_pass_row, .arg = ps };
+	FILE *in = fmemopen(r->body, r->len, "r");
+	int rc;
+
+	if (!in)
+		return ch_errf(e, "fmemopen: %s", strerror(errno));
+	pthread_mutex_init(&ps->mu, NULL);
+	ps->out = open_memstream(obuf, olen);
+	rc = ch_batch_score(in, &o, st, e);
+	fclose(ps->out);
+	fclose(in);
+	qsort(ps->v, ps->n, sizeof *ps->v, by_line);
+	return rc;
+}
+
+/* The line after *p (within end), advancing *p past it. */
+static const char *
+next_line(const char **p, const char *end, size_t *len)
+{
+	const char *s = *p, *nl = memchr(s, '\n', (size_t)(end - s));
+
+	*len = nl ? (size_t)(nl - s) : (size_t)(end - s);
+	*p = nl ? nl + 1 : end;
+	return s;
+}
+
+static enum MHD_Result
+predict_csv_rollout(struct MHD_Connection *c, struct req *r,
+    struct scoring *sc)
+{
+	const struct ch_schema *s = sc->champ->m->schema;
+	struct csv_pass pa = { .l = sc->champ }, pb = { .l = sc->chal };
+	struct ch_batch_stats sa = { 0 }, sb = { 0 };
+	struct ch_err e, eb;
+	char *oa = NULL, *ob = NULL, *out = NULL;
+	size_t la = 0, lb = 0, lo = 0, k, n1, n2;
+	const char *p1, *p2, *e1, *e2, *t1, *t2;
+	int canary = sc->ro.mode == CH_ROLLOUT_CANARY, status = 0, both;
+	FILE *fp;
+
+	if (r->len == 0)
+		return fail(c, r, 400, NULL, "empty request body: expected "
+		    "a CSV header and rows");
+	ch_rng_seed(&sc->rng, ch_mix64((uint64_t)(ch_seconds() * 1e9) ^
+	    (uint64_t)(uintptr_t)r));
+	sa.unseen = ch_calloc((size_t)s->nfeat, sizeof *sa.unseen);
+	if (csv_pass_run(r, &pa, &oa, &la, &sa, &e) != 0)
+		status = sa.bad_row ? 422 : 400;
+	/* the challenger cannot read what the champion can: the champion
+	 * answers every row */
+	both = !status && csv_pass_run(r, &pb, &ob, &lb, &sb, &eb) == 0 &&
+	    pb.n == pa.n;
+	if (status) {
+		free(sa.unseen);
+		csv_pass_free(&pa);
+		free(oa);
+		return answer(c, r, status, e.msg, sa.bad >= 0 ?
+		    s->f[sa.bad].name : NULL, "text/csv; charset=utf-8", NULL, 0);
+	}
+	r->warning = unseen_header(s, sa.unseen);
+	free(sa.unseen);
+	fp = open_memstream(&out, &lo);
+	p1 = oa, e1 = oa + la, p2 = ob, e2 = ob + lb;
+	t1 = next_line(&p1, e1, &n1);
+	if (ob)
+		next_line(&p2, e2, &n2);
+	fwrite(t1, 1, n1, fp);
+	fputs(canary ? ",model_version\n" : "\n", fp);
+	for (k = 0; k < pa.n && p1 < e1; k++) {
+		struct csv_seen *x = &pa.v[k], *y = both ? &pb.v[k] : NULL;
+		int pick = y && ch_rollout_pick(&sc->ro, x->id, x->idlen,
+		    &sc->rng);
+		const struct loaded *l = pick ? sc->chal : sc->champ;
+
+		t1 = next_line(&p1, e1, &n1);
+		t2 = y ? next_line(&p2, e2, &n2) : NULL;
+		if (pick)
+			fwrite(t2, 1, n2, fp);
+		else
+			fwrite(t1, 1, n1, fp);
+		if (canary)
+			fprintf(fp, ",%s", l->m->version);
+		putc('\n', fp);
+		sc->rows[pick]++;
+		rollout_note(pick, l->m->version, pick ? y->p : x->p, 1);
+		if (y && !canary) {
+			rollout_note(1, sc->chal->m->version, y->p, 0);
+			window_add_shadow(s, x->raw, x->p, sc->champ->m->version,
+			    y->p, sc->chal->m->version);
+		} else
+			window_add(l->m->schema, pick ? y->raw : x->raw,
+			    pick ? y->p : x->p, l->m->version);
+	}
+	fclose(fp);
+	metrics_predictions((long)pa.n);
+	csv_pass_free(&pa);
+	if (ob || pb.v)
+		csv_pass_free(&pb);
+	free(oa);
+	free(ob);
+	return answer(c, r, 0, NULL, NULL, "text/csv; charset=utf-8", out, lo);
+}
+
 enum MHD_Result
 predict(struct MHD_Connection *c, struct req *r)
 {
 	struct loaded *l;
+	struct scoring sc = { 0 };
 	char mt[64], msg[1200], *obuf = NULL;
 	const char *field = NULL;
 	size_t olen = 0, i;
+	double t0;
+	int n;
 	enum body_kind k;
 	json_error_t jerr;
 	json_t *j;
@@ -349,21 +609,34 @@ predict(struct MHD_Connection *c, struct req *r)
 		    "accepted: send application/json or text/csv", mt);
 	if (!(l = model_acquire()))
 		return fail(c, r, 503, NULL, "no model loaded");
+	sc.champ = l;
+	sc.chal = rollout_acquire(&sc.ro);
+	t0 = ch_seconds();
 	if (k == B_CSV) {
-		ret = predict_csv(c, r, l);
+		sc.rows[0] = !sc.chal;	/* the champion alone: one request */
+		ret = sc.chal ? predict_csv_rollout(c, r, &sc) :
+		    predict_csv(c, r, l);
+		rollout_request(sc.rows, ch_seconds() - t0);
+		model_release(sc.chal);
 		model_release(l);
 		return ret;
 	}
 	if (!(j = json_loadb(r->body ? r->body : "", r->len, 0, &jerr))) {
+		model_release(sc.chal);
 		model_release(l);
 		return fail(c, r, 400, NULL, "request body: line %d, column %d: "
 		    "%s", jerr.line, jerr.column, jerr.text);
 	}
 	ex = truthy(query(c, "explain"));
-	codes = ch_malloc((size_t)l->m->schema->nfeat);
+	n = l->m->schema->nfeat;
+	if (sc.chal && sc.chal->m->schema->nfeat > n)
+		n = sc.chal->m->schema->nfeat;
+	codes = sc.codes = ch_malloc((size_t)n);
+	ch_rng_seed(&sc.rng, ch_mix64((uint64_t)(t0 * 1e9) ^
+	    (uint64_t)(uintptr_t)r));
 	fp = open_memstream(&obuf, &olen);
 	if (json_is_object(j)) {
-		status = score_object(l, j, r->body, r->len, ex, codes, fp,
+		status = score_object(&sc, j, r->body, r->len, ex, fp,
 		    msg, sizeof msg, &field);
 		if (!status)
 			metrics_predictions(1);
@@ -380,7 +653,7 @@ predict(struct MHD_Connection *c, struct req *r)
 			}
 			if (i)
 				putc(',', fp);
-			if ((status = score_object(l, o, NULL, 0, ex, codes,
+			if ((status = score_object(&sc, o, NULL, 0, ex,
 			    fp, msg, sizeof msg, &field))) {
 				char t[sizeof msg];
 
@@ -400,6 +673,9 @@ predict(struct MHD_Connection *c, struct req *r)
 	fclose(fp);
 	free(codes);
 	json_decref(j);
+	if (!status)
+		rollout_request(sc.rows, ch_seconds() - t0);
+	model_release(sc.chal);
 	model_release(l);
 	return answer(c, r, status, msg, field, JSON, obuf, olen);
 }

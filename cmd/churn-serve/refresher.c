@@ -163,6 +163,13 @@ step_follow(struct ch_err *e)
 	return 0;
 }
 
+/* the registry's rollout: the challenger loaded or dropped when it changed */
+static int
+step_rollout(struct ch_err *e)
+{
+	return rollout_refresh(e);
+}
+
 /* In order; a failed step ends the round (the next tick tries again). */
 static const struct step {
 	unsigned when;              /* REFRESH_* bits */
@@ -172,6 +179,7 @@ static const struct step {
 	{ REFRESH_RELOAD, "reload", step_reload },
 	{ REFRESH_REGISTRY, "registry", step_registry },
 	{ REFRESH_REGISTRY, "follow", step_follow },
+	{ REFRESH_REGISTRY, "rollout", step_rollout },
 };
 
 /* --- the thread ------------------------------------------------------ */

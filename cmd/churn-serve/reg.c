@@ -208,6 +208,21 @@ reg_window_page(long keep, long after, long max, long *last, size_t *len,
 	return buf;
 }
 
+/* The current rollout (registry.h), on the refresher's handle. */
+int
+reg_rollout(struct ch_rollout *ro, struct ch_err *e)
+{
+	struct ch_registry *r;
+	int rc = -1;
+
+	pthread_mutex_lock(&chan[REG_REFRESH].mu);
+	if ((r = reg_get(REG_REFRESH, e)) &&
+	    (rc = ch_registry_rollout(r, ro, e)) != 0)
+		reg_failed(REG_REFRESH);
+	pthread_mutex_unlock(&chan[REG_REFRESH].mu);
+	return rc;
+}
+
 void
 reg_close(void)
 {

@@ -6,12 +6,14 @@
 #include <stdatomic.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <stdio.h>
 #include <sys/types.h>
 #include <time.h>
 
 #include <jansson.h>
 
 #include "model.h"
+#include "registry.h"
 #include "util.h"
 
 /* Everything the operator configures (flags beat the environment).
@@ -118,6 +120,34 @@ json_t *drift_reports(int limit, int *retry, struct ch_err *e);
  * refresher read it back before returning. */
 int drift_record(json_t *report, struct ch_err *e);
 
+/*
+ * The rollout (registry.h): the challenger beside the champion.  The
+ * champion is the model above; the challenger is the version the
+ * registry's rollout names (its challenger_version), held the same way.
+ * rollout_acquire copies the rollout into *ro and returns a reference to
+ * the challenger (NULL when the rollout is off or none is held): release
+ * it with model_release.  rollout_refresh reads the rollout from the
+ * registry and, when it changed, loads the challenger's version (fully
+ * verified before it is swapped in) or drops it; run on reload, SIGHUP
+ * and each refresher round.  Without a registry the rollout is off.
+ */
+struct loaded *rollout_acquire(struct ch_rollout *ro);
+int rollout_refresh(struct ch_err *e);
+
+/* --- rollout.c: what each version of a rollout answered -------------- */
+/* A row scored by the champion (challenger 0) or the challenger, in
+ * shadow too (answered 0); a request's rows scored by each and its time;
+ * all forgotten when the rollout changes (rollout_reset). */
+void rollout_note(int challenger, const char *version, double p,
+    int answered);
+void rollout_reset(void);
+void rollout_request(const long rows[2], double seconds);
+/* GET /rollout's answer (a new reference) */
+json_t *rollout_state(void);
+/* /metrics: requests, latency and score histograms per version, the
+ * share */
+void rollout_metrics(FILE *fp);
+
 /* --- refresher.c: the registry view, refreshed off the request path --- */
 /*
  * One background thread owns the periodic and deferred registry work: each
@@ -165,6 +195,7 @@ int reg_window_append(const char *lines, size_t len, long keep,
 /* The window a page at a time: see ch_registry_window_page */
 char *reg_window_page(long keep, long after, long max, long *last,
     size_t *len, long *rows, struct ch_err *e);
+int reg_rollout(struct ch_rollout *ro, struct ch_err *e);
 void reg_close(void);
 
 /* --- routes.c ------------------------------------------------------- */
@@ -201,6 +232,10 @@ int window_open(const char *dir, long rows, size_t row_bytes,
  * column only, probability, version, time. */
 void window_add(const struct ch_schema *s, json_t *obj, double p,
     const char *version);
+/* In shadow: also the challenger's probability and version
+ * ("challenger_probability", "challenger_version") */
+void window_add_shadow(const struct ch_schema *s, json_t *obj, double p,
+    const char *version, double p2, const char *version2);
 /* The same (body and len are not used: the posted bytes are not kept) */
 void window_add_raw(const struct ch_schema *s, json_t *obj,
     const char *body, size_t len, double p, const char *version);

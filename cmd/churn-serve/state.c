@@ -30,8 +30,14 @@ static struct {
 	char *target;               /* what a reload without a name loads
 	                               (NULL: cfg.model); guarded by mu */
 	pthread_mutex_t hist_mu;
+	struct loaded *chal;        /* the rollout's challenger, or NULL;
+	                               guarded by mu */
+	char chal_version[64];      /* the version it was loaded as */
+	struct ch_rollout ro;       /* guarded by mu */
+	pthread_mutex_t ro_mu;      /* serialises rollout changes */
 } H = {
 	.mu = PTHREAD_MUTEX_INITIALIZER,
+	.ro_mu = PTHREAD_MUTEX_INITIALIZER,
 	.reload_mu = PTHREAD_MUTEX_INITIALIZER,
 	.hist_mu = PTHREAD_MUTEX_INITIALIZER,
 };
@@ -219,6 +225,14 @@ model_reload(const char *name, char version[17], struct ch_err *e)
 	free(prev_target);
 	free(target);
 	model_release(old);
+	/* a reload also follows the registry's rollout */
+	if (reg_enabled()) {
+		struct ch_err re = {{0}};
+
+		if (rollout_refresh(&re) != 0)
+			slog("warn", "rollout not refreshed", json_pack("{s:o}",
+			    "error", jtext(re.msg)));
+	}
 	/* the registry view shows what this reload followed (an alias that
 	 * moved) in the next answer */
 	if (reg_enabled())
@@ -226,18 +240,84 @@ model_reload(const char *name, char version[17], struct ch_err *e)
 	return 0;
 }
 
+struct loaded *
+rollout_acquire(struct ch_rollout *ro)
+{
+	struct loaded *l;
+
+	pthread_mutex_lock(&H.mu);
+	*ro = H.ro;
+	if ((l = H.chal))
+		atomic_fetch_add_explicit(&l->refs, 1, memory_order_relaxed);
+	pthread_mutex_unlock(&H.mu);
+	return l;
+}
+
+int
+rollout_refresh(struct ch_err *e)
+{
+	struct ch_rollout ro, was;
+	struct loaded *l = NULL, *old = NULL;
+	int same, held;
+	char ts[21];
+
+	if (!reg_enabled())
+		return 0;
+	if (reg_rollout(&ro, e) != 0)
+		return -1;
+	pthread_mutex_lock(&H.ro_mu);
+	pthread_mutex_lock(&H.mu);
+	was = H.ro;
+	held = H.chal && strcmp(H.chal_version, ro.challenger_version) == 0;
+	same = was.id == ro.id && was.mode == ro.mode &&
+	    was.share == ro.share && (ro.mode == CH_ROLLOUT_OFF || held);
+	pthread_mutex_unlock(&H.mu);
+	if (same) {
+		pthread_mutex_unlock(&H.ro_mu);
+		return 0;
+	}
+	if (ro.mode != CH_ROLLOUT_OFF && !held) {
+		if (!(l = load(ro.challenger_version, e))) {
+			pthread_mutex_unlock(&H.ro_mu);
+			return -1;
+		}
+		ch_iso8601(time(NULL), ts);
+		memcpy(l->loaded_at, ts, sizeof ts);
+	}
+	pthread_mutex_lock(&H.mu);
+	if (ro.mode == CH_ROLLOUT_OFF || l) {
+		old = H.chal;
+		H.chal = l;
+		snprintf(H.chal_version, sizeof H.chal_version, "%s",
+		    l ? ro.challenger_version : "");
+	}
+	H.ro = ro;
+	pthread_mutex_unlock(&H.mu);
+	pthread_mutex_unlock(&H.ro_mu);
+	model_release(old);
+	rollout_reset();
+	slog("info", "rollout", json_pack("{s:I,s:s,s:f,s:s,s:s}", "rollout",
+	    (json_int_t)ro.id, "mode", ch_rollout_mode_name(ro.mode), "share",
+	    ro.share, "challenger", ro.challenger, "challenger_version",
+	    ro.challenger_version));
+	return 0;
+}
+
 void
 model_shutdown(void)
 {
-	struct loaded *old;
+	struct loaded *old, *chal;
 
 	pthread_mutex_lock(&H.mu);
 	old = H.cur;
 	H.cur = NULL;
+	chal = H.chal;
+	H.chal = NULL;
 	free(H.target);
 	H.target = NULL;
 	pthread_mutex_unlock(&H.mu);
 	model_release(old);
+	model_release(chal);
 }
 
 long

@@ -336,6 +336,13 @@ void
 window_add(const struct ch_schema *s, json_t *obj, double p,
     const char *version)
 {
+	window_add_shadow(s, obj, p, version, 0, NULL);
+}
+
+void
+window_add_shadow(const struct ch_schema *s, json_t *obj, double p,
+    const char *version, double p2, const char *version2)
+{
 	json_t *row = json_object(), *v;
 	char ts[21], *line;
 	int i;
@@ -350,6 +357,11 @@ window_add(const struct ch_schema *s, json_t *obj, double p,
 	now_iso(ts);
 	json_object_set_new(row, "churn_probability", json_real(p));
 	json_object_set_new(row, "model_version", json_string(version));
+	if (version2) {
+		json_object_set_new(row, "challenger_probability", json_real(p2));
+		json_object_set_new(row, "challenger_version",
+		    json_string(version2));
+	}
 	json_object_set_new(row, "time", json_string(ts));
 	line = json_dumps(row, JSON_COMPACT | JSON_PRESERVE_ORDER);
 	json_decref(row);

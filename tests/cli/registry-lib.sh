@@ -202,3 +202,54 @@ scenario() {
 	expect 2 churn-models frobnicate
 	grep_err "unknown command 'frobnicate'"
 }
+
+# rollout_scenario: churn-models rollout set / off / show and the history,
+# on whichever registry use_file or use_services chose
+rollout_scenario() {
+	train_models 2
+	expect 0 churn-push m1.churn --alias champion
+	expect 0 churn-push m2.churn --alias challenger
+	v2=$(field version s2.json)
+	expect 0 churn-models rollout show --json
+	grep -q '"mode": "off"' out || fail "a fresh registry's rollout is not off"
+	grep -q '"id": 0' out || fail "a fresh registry's rollout has an id"
+	CHURN_ACTOR=alice expect 0 churn-models rollout set challenger --canary 10 --reason "first look"
+	grep -q '"mode": "canary"' out || fail "rollout set --canary printed $(cat out)"
+	id1=$(sed -n 's/^  "id": \([0-9]*\),$/\1/p' out)
+	[ "${id1:-0}" -gt 0 ] || fail "no rollout id"
+	grep -q "\"challenger_version\": \"$v2\"" out || fail "challenger version not recorded"
+	# more share, same challenger version: the same rollout (same id)
+	CHURN_ACTOR=alice expect 0 churn-models rollout set --canary 50.5
+	grep -q "\"id\": $id1," out || fail "raising the share drew a new id"
+	grep -q '"share": 50.5' out || fail "share 50.5 not kept"
+	CHURN_ACTOR=bob expect 0 churn-models rollout off --reason "done"
+	expect 0 churn-models rollout show --json
+	grep -q '"mode": "off"' out || fail "rollout off did not stick"
+	grep -q '"actor": "bob"' out || fail "actor not kept"
+	CHURN_ACTOR=bob expect 0 churn-models rollout set --shadow
+	id2=$(sed -n 's/^  "id": \([0-9]*\),$/\1/p' out)
+	[ "$id2" -gt "$id1" ] || fail "a new rollout after off kept id $id1 ($id2)"
+	grep -q '"share": 100' out || fail "shadow share is not 100"
+	expect 0 churn-models rollout show
+	grep -q "^rollout $id2: shadow 100% champion=champion challenger=challenger ($v2)" out ||
+		fail "rollout show printed $(cat out)"
+	expect 0 churn-models history challenger --json
+	[ "$(grep -c '"action": "rollout"' out)" -eq 4 ] || fail "history lacks the 4 rollout events"
+	grep -q '"reason": "first look"' out || fail "history lacks the reason"
+	grep -q '"actor": "alice"' out || fail "history lacks who"
+	expect 0 churn-models history
+	grep -q "rollout .*canary 10% champion=champion id=$id1 by alice: first look" out ||
+		fail "history table lacks the rollout: $(cat out)"
+	# refusals
+	expect 2 churn-models rollout set --canary 101
+	grep_err "--canary"
+	expect 2 churn-models rollout set nosuch --canary 5
+	grep_err "no version or alias 'nosuch'"
+	expect 2 churn-models rollout set challenger --champion challenger --shadow
+	grep_err "the same alias"
+	expect 2 churn-models rollout set challenger
+	expect 2 churn-models rollout off --canary 3
+	expect 2 churn-models list --reason x
+	expect 0 churn-models rollout show --json
+	grep -q "\"id\": $id2," out || fail "a refused rollout set changed the rollout"
+}

@@ -99,8 +99,8 @@ agree() {
 export CHURN_TRAIN_DATA="$PWD/train.csv" CHURN_CURRENT_DATA="$PWD/current.csv"
 "$CHURN_TOP/scripts/pipeline" >run-a.out 2>&1 || { cat run-a.out; fail "pipeline (a) failed"; }
 cat run-a.out
-for s in env services smoke drift retrain reload verify; do
-	grep -q "^--- \[[1-7]/7\] $s: ok ([0-9.]* s)$" run-a.out || fail "(a): stage $s not reported ok"
+for s in env services smoke drift retrain reload verify promote; do
+	grep -q "^--- \[[1-8]/8\] $s: ok ([0-9.]* s)$" run-a.out || fail "(a): stage $s not reported ok"
 done
 [ "$(stat -c %a .env)" = 600 ] || fail ".env is not mode 600"
 grep -q "^CHURN_STORE=s3://$bucket/$test_db\$" .env || fail ".env lacks the store from the environment"
@@ -172,7 +172,7 @@ while ! grep -q '^pipeline-cron: pipeline exited' "$state/pipeline.log" 2>/dev/n
 done
 cat "$state/pipeline.log"
 grep -q '^pipeline-cron: pipeline exited 0$' "$state/pipeline.log" || fail "(d): the pipeline the webhook started did not pass"
-grep -q '^pipeline: all 7 stages passed' "$state/pipeline.log" || fail "(d): not every stage ran"
+grep -q '^pipeline: all 8 stages passed' "$state/pipeline.log" || fail "(d): not every stage ran"
 churn-models list --json >models.json
 v4=$(jq -r .aliases.champion models.json)
 agree "$v4" "$(jq '.versions | length' models.json)"

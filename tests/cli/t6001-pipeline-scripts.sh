@@ -7,7 +7,7 @@
 command -v shellcheck >/dev/null 2>&1 || skip "shellcheck is not installed"
 scripts="pipeline pipeline-cron stage-common.sh stage-env stage-services stage-smoke
 stage-drift stage-retrain stage-reload stage-verify stage-build stage-test stage-deploy
-first-model"
+first-model stage-promote"
 for s in $scripts; do
 	f=$CHURN_TOP/scripts/$s
 	[ -f "$f" ] || fail "scripts/$s is missing"
@@ -61,27 +61,27 @@ rm top/.env top/scripts/stage-show
 
 # --- the driver, with stub stages ---------------------------------------
 top/scripts/pipeline --list >list
-printf 'scripts/stage-%s\n' env services smoke drift retrain reload verify >want
+printf 'scripts/stage-%s\n' env services smoke drift retrain reload verify promote >want
 same want list
-for s in env services smoke drift retrain reload verify; do
+for s in env services smoke drift retrain reload verify promote; do
 	printf '#!/bin/sh\necho %s >>"$CHURN_PIPELINE_DIR/ran"\nexit ${FAIL_%s:-0}\n' "$s" "$s" >top/scripts/stage-$s
 done
 mkdir -p state
 : >state/ran
 expect 0 top/scripts/pipeline
-printf '%s\n' env services smoke drift retrain reload verify >want
+printf '%s\n' env services smoke drift retrain reload verify promote >want
 same want state/ran
-grep -q '^--- \[3/7\] smoke: ok ([0-9]*\.[0-9][0-9][0-9] s)$' out || { cat out; fail "no timing line for smoke"; }
-grep -q '^pipeline: all 7 stages passed' out || fail "no final line"
+grep -q '^--- \[3/8\] smoke: ok ([0-9]*\.[0-9][0-9][0-9] s)$' out || { cat out; fail "no timing line for smoke"; }
+grep -q '^pipeline: all 8 stages passed' out || fail "no final line"
 : >state/ran
 FAIL_drift=3 expect 3 top/scripts/pipeline
 printf '%s\n' env services smoke drift >want
 same want state/ran
-grep -q '^--- \[4/7\] drift: FAILED (exit 3)' out || { cat out; fail "the failed stage is not named"; }
+grep -q '^--- \[4/8\] drift: FAILED (exit 3)' out || { cat out; fail "the failed stage is not named"; }
 grep -q "^pipeline: stopped at stage 'drift'" out || fail "no 'stopped at' line"
 : >state/ran
 expect 0 top/scripts/pipeline --from retrain
-printf '%s\n' retrain reload verify >want
+printf '%s\n' retrain reload verify promote >want
 same want state/ran
 expect 2 top/scripts/pipeline --from nosuch
 grep_err "no stage 'nosuch'"
@@ -100,7 +100,7 @@ grep_err "another pipeline run holds"
 rm hold
 wait $first || fail "the first cron run failed"
 [ "$(grep -c smoke state/ran)" -eq 1 ] || fail "the second run ran stages while the first held the lock"
-grep -q 'pipeline: all 7 stages passed' state/pipeline.log || { cat state/pipeline.log; fail "no log of the cron run"; }
+grep -q 'pipeline: all 8 stages passed' state/pipeline.log || { cat state/pipeline.log; fail "no log of the cron run"; }
 expect 0 top/scripts/pipeline-cron
 [ "$(grep -c smoke state/ran)" -eq 2 ] || fail "a run after the first one ended did not run"
 exit 0

@@ -8,7 +8,7 @@ jf=$CHURN_TOP/Jenkinsfile
 [ -f "$jf" ] || fail "no Jenkinsfile"
 
 "$CHURN_TOP/scripts/pipeline" --list >life || fail "scripts/pipeline --list failed"
-[ "$(wc -l <life)" -eq 7 ] || fail "scripts/pipeline --list: $(wc -l <life) stages, not 7"
+[ "$(wc -l <life)" -eq 8 ] || fail "scripts/pipeline --list: $(wc -l <life) stages, not 8"
 { printf 'scripts/stage-build\nscripts/stage-test\n'; sed '/stage-env$/a scripts/stage-deploy' life; } >want
 grep -qx 'scripts/stage-deploy' want || fail "no stage-env in scripts/pipeline --list"
 

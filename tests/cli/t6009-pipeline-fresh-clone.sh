@@ -31,7 +31,7 @@ port=$(/usr/bin/python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0
 CHURN_LISTEN=127.0.0.1:$port CHURN_API_URL=http://127.0.0.1:$port \
 	fresh/scripts/pipeline --down >out 2>err || { cat out err; fail "scripts/pipeline failed on a fresh checkout"; }
 cat out
-grep -q '^pipeline: all 7 stages passed' out || fail "no 'all 7 stages passed' line"
+grep -q '^pipeline: all 8 stages passed' out || fail "no 'all 7 stages passed' line"
 grep -q 'NO TRAINING DATA' err || { cat err; fail "the demo-data first model was not announced"; }
 grep -q 'nothing to check: the API has scored no customers yet' err || { cat err; fail "the empty window was not said"; }
 [ -f fresh/var/pipeline/serve.pid ] && fail "churn-serve left running"
