@@ -40,6 +40,7 @@ prints every example with its expected status, or why it is skipped.
 import os
 import re
 import shutil
+import signal
 import socket
 import subprocess
 import sys
@@ -245,7 +246,9 @@ def drop(svc):
 def script(doc, examples, port, svc):
     """The sh script that runs one document's examples."""
     sh = ['__bg= __last=0',
-          '__end() { for __p in $__bg $(jobs -p); do kill $__p 2>/dev/null; done; wait; }',
+          # the script leads its own process group (a session of its own):
+          # everything it started in the background ends with it
+          '__end() { trap "" TERM; kill -TERM -$$ 2>/dev/null; wait; }',
           'trap __end EXIT',
           '__st() { return "$1"; }     # $? as the last example left it',
           '__check() {',
@@ -319,12 +322,21 @@ def main():
         with open(os.path.join(d, 'examples.sh'), 'w') as f:
             f.write(script(name, ex, port, svc))
         with open(os.path.join(d, 'examples.log'), 'w') as log:
+            # a session of its own, so that whatever the examples left
+            # running (servers started in a loop) ends with them
+            p = subprocess.Popen(['sh', 'examples.sh'], cwd=d, env=env,
+                                 stdout=log, stderr=subprocess.STDOUT,
+                                 start_new_session=True)
             try:
-                rc = subprocess.run(['sh', 'examples.sh'], cwd=d, env=env,
-                                    stdout=log, stderr=subprocess.STDOUT,
-                                    timeout=120).returncode
+                rc = p.wait(timeout=120)
             except subprocess.TimeoutExpired:
                 rc = 'timeout'
+            try:
+                os.killpg(p.pid, signal.SIGTERM)
+            except ProcessLookupError:
+                pass
+            if rc == 'timeout':
+                p.wait()
         drop(svc)
         text = open(os.path.join(d, 'examples.log')).read()
         nrun = text.count('\n--- ') + text.startswith('--- ')
