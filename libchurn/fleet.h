@@ -1,6 +1,7 @@
 /* fleet.h - what the churn-serve replicas of a fleet share through
  * PostgreSQL: the webhook deliveries seen, the one pipeline run at a time,
- * and the notices of registry changes (NOTIFY churn_registry) */
+ * and the notices of registry changes (NOTIFY churn_registry).  Calls
+ * libpq and util only; knows nothing of HTTP. */
 #ifndef CHURN_FLEET_H
 #define CHURN_FLEET_H
 

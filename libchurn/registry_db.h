@@ -1,5 +1,6 @@
 /* registry_db.h - the registry's database connection, for the libchurn
- * files that keep their own tables in it (outcomes.c, predlog.c) */
+ * files that keep their own tables in it (outcomes.c, predlog.c).  Calls
+ * the registry's backend (registry_impl.h) and libpq. */
 #ifndef CHURN_REGISTRY_DB_H
 #define CHURN_REGISTRY_DB_H
 
