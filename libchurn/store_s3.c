@@ -126,10 +126,11 @@ collect(char *ptr, size_t size, size_t nmemb, void *ud)
 	return n;
 }
 
-/* Percent-encodes a key for the signed path, keeping '/' (curl 7.88 signs
- * the path as given). */
+/* Percent-encodes s but RFC 3986's unreserved characters and those in
+ * keep: a key for the signed path keeps '/' (curl 7.88 signs the path as
+ * given), a query value keeps nothing else. */
 static void
-append_encoded(struct membuf *u, const char *s)
+append_encoded(struct membuf *u, const char *s, const char *keep)
 {
 	static const char hex[] = "0123456789ABCDEF";
 	char t[3];
@@ -137,7 +138,8 @@ append_encoded(struct membuf *u, const char *s)
 	for (; *s; s++) {
 		unsigned char c = (unsigned char)*s;
 		if (('a' <= c && c <= 'z') || ('A' <= c && c <= 'Z') ||
-		    ('0' <= c && c <= '9') || strchr("/-._~", c)) {
+		    ('0' <= c && c <= '9') || strchr("-._~", c) ||
+		    strchr(keep, c)) {
 			collect((char *)&c, 1, 1, u);
 		} else {
 			t[0] = '%';
@@ -209,8 +211,8 @@ s3_request_q(struct ch_store *s, const char *method, const char *key,
 	collect(s->bucket, 1, strlen(s->bucket), &url);
 	if (key) {
 		collect("/", 1, 1, &url);
-		append_encoded(&url, s->prefix);
-		append_encoded(&url, key);
+		append_encoded(&url, s->prefix, "/");
+		append_encoded(&url, key, "/");
 	}
 	if (query) {
 		collect("?", 1, 1, &url);
@@ -432,27 +434,6 @@ s3_delete(struct ch_store *s, const char *key, struct ch_err *e)
 	return rc;
 }
 
-/* Percent-encodes a query value: all but RFC 3986's unreserved set. */
-static void
-append_query_value(struct membuf *u, const char *v)
-{
-	static const char hex[] = "0123456789ABCDEF";
-	char t[3];
-
-	for (; *v; v++) {
-		unsigned char c = (unsigned char)*v;
-		if (('a' <= c && c <= 'z') || ('A' <= c && c <= 'Z') ||
-		    ('0' <= c && c <= '9') || strchr("-._~", c)) {
-			collect((char *)&c, 1, 1, u);
-		} else {
-			t[0] = '%';
-			t[1] = hex[c >> 4];
-			t[2] = hex[c & 15];
-			collect(t, 1, 3, u);
-		}
-	}
-}
-
 /*
  * ListObjectsV2 of the keys under "<prefix>dir/", page by page: fn gets
  * each key (or, with delim, each name one level down) relative to
@@ -479,13 +460,13 @@ s3_list(struct ch_store *s, const char *dir, int delim,
 		q.n = 0;
 		if (*token) {
 			collect("continuation-token=", 1, 19, &q);
-			append_query_value(&q, token);
+			append_encoded(&q, token, "");
 			collect("&", 1, 1, &q);
 		}
 		if (delim)
 			collect("delimiter=%2F&", 1, 14, &q);
 		collect("list-type=2&prefix=", 1, 19, &q);
-		append_query_value(&q, full);
+		append_encoded(&q, full, "");
 		if ((rc = s3_request_q(s, "GET", NULL, (char *)q.b, NULL, 0, &st, &r,
 		    e)) < 0)
 			break;
