@@ -245,7 +245,7 @@ def drop(svc):
 
 def script(doc, examples, port, svc):
     """The sh script that runs one document's examples."""
-    sh = ['__bg= __last=0',
+    sh = ['__last=0',
           # the script leads its own process group (a session of its own):
           # everything it started in the background ends with it
           '__end() { trap "" TERM; kill -TERM -$$ 2>/dev/null; wait; }',
@@ -274,7 +274,7 @@ def script(doc, examples, port, svc):
         run = run.replace(':8000', ':%d' % port)
         sh.append('echo %s' % q('--- %s%s: %s' % (where, ' (setup)' if hidden else '', cmd)))
         if re.search(r'(?<!&)&\s*(#[^\'"]*)?$', run):
-            sh += ['__st $__last', run, '__bg="$__bg $!" __last=0']
+            sh += ['__st $__last', run, '__last=0']
             retry = True
             continue
         if retry:       # a server started just before: give it 20 s
