@@ -56,7 +56,7 @@ enum job_end { J_RAN, J_NOSTART, J_NOWINDOW, J_EMPTY };
 struct job {
 	enum job_kind kind;
 	struct MHD_Connection *c;
-	char *argv[8];
+	char *argv[16];
 	double timeout;
 	struct loaded *l;           /* drift: the model, held to the answer */
 	int posted;                 /* drift: the body, not the window */
@@ -212,7 +212,7 @@ job_failed(struct MHD_Connection *c, struct req *r, struct job *j,
 	return MHD_YES;
 }
 
-/* Runs `drift_cmd -m MODEL [--json-in] -` over the posted data or the
+/* Runs `drift_cmd -m MODEL [--drift-option ...] [--json-in] -` over the posted data or the
  * live-traffic window (streamed from its files or the database); exit 0
  * or 1 both carry a report. */
 enum MHD_Result
@@ -221,7 +221,7 @@ drift_check(struct MHD_Connection *c, struct req *r)
 	struct job *j = r->job;
 	struct ch_err e;
 	char mt[64];
-	int jsonl = 1, n = 0, done;
+	int jsonl = 1, n = 0, done, k;
 	json_t *rep;
 	enum MHD_Result ret;
 
@@ -257,6 +257,8 @@ drift_check(struct MHD_Connection *c, struct req *r)
 	j->argv[n++] = (char *)cfg.drift_cmd;
 	j->argv[n++] = "-m";
 	j->argv[n++] = j->l->path;
+	for (k = 0; k < cfg.ndrift_opts; k++)
+		j->argv[n++] = (char *)cfg.drift_opts[k];
 	if (jsonl)
 		j->argv[n++] = "--json-in";
 	j->argv[n++] = "-";

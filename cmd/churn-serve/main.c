@@ -41,7 +41,7 @@ static const struct ch_usage use = {
 	"                   [--body-limit BYTES] [--max-connections N]\n"
 	"                   [--max-connections-per-ip N] [--timeout S]\n"
 	"                   [--request-timeout S]\n"
-	"                   [--drift-cmd PROG] [--drift-timeout S]\n"
+	"                   [--drift-cmd PROG] [--drift-option OPT] [--drift-timeout S]\n"
 	"                   [--drift-output-limit BYTES] [--window-rows N]\n"
 	"                   [--window-row-bytes BYTES] [--window-bytes BYTES]\n"
 	"                   [--retrain-cmd CMD] [--retrain-timeout S]\n"
@@ -59,6 +59,7 @@ static const struct ch_usage use = {
 	"  --timeout S           idle connection timeout, seconds (30)\n"
 	"  --request-timeout S   the whole request must arrive within S seconds (15)\n"
 	"  --drift-cmd PROG      the drift program /drift/check runs (churn-drift)\n"
+	"  --drift-option OPT    an option for it, e.g. --min-rows=200 (repeatable, 8)\n"
 	"  --drift-timeout S     its time limit, seconds or 500ms, 5m, 1h (60)\n"
 	"  --drift-output-limit BYTES   the most it may print (8M)\n"
 	"  --window-rows N       live rows kept for drift checks (10000)\n"
@@ -182,6 +183,7 @@ main(int argc, char **argv)
 		{ "request-timeout", required_argument, NULL, 'Q' },
 		{ "drift-cmd", required_argument, NULL, 'D' },
 		{ "drift-timeout", required_argument, NULL, 'd' },
+		{ "drift-option", required_argument, NULL, 'o' },
 		{ "drift-output-limit", required_argument, NULL, 'O' },
 		{ "window-rows", required_argument, NULL, 'w' },
 		{ "window-row-bytes", required_argument, NULL, 'W' },
@@ -230,6 +232,14 @@ main(int argc, char **argv)
 		case 'c': cfg.conn_limit = (unsigned)ch_opt_int("--max-connections", optarg, 1, 100000); break;
 		case 'T': cfg.timeout = (unsigned)ch_opt_int("--timeout", optarg, 1, 86400); break;
 		case 'D': cfg.drift_cmd = optarg; break;
+		case 'o':
+			if (optarg[0] != '-' || optarg[1] == '\0')
+				ch_die(2, "--drift-option: '%s' is not an option "
+				    "(e.g. --min-rows=200)", optarg);
+			if (cfg.ndrift_opts == 8)
+				ch_die(2, "--drift-option: at most 8");
+			cfg.drift_opts[cfg.ndrift_opts++] = optarg;
+			break;
 		case 'd': cfg.child_timeout = ch_opt_seconds("--drift-timeout", optarg, 0.001, 86400); break;
 		case 'O': cfg.child_output_limit = ch_opt_size("--drift-output-limit", optarg, 1024, 1UL << 30); break;
 		case 'w': cfg.window_rows = (long)ch_opt_int("--window-rows", optarg, 10, 10000000); break;

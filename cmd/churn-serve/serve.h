@@ -25,6 +25,8 @@ struct config {
 	const char *state_dir;      /* window, drift history, pulled models */
 	const char *pid_file;
 	const char *drift_cmd;      /* churn-drift */
+	const char *drift_opts[8];  /* --drift-option: passed to it */
+	int ndrift_opts;
 	const char *retrain_cmd;    /* sh -c command, or NULL */
 	const char *pipeline_cmd;   /* sh -c command, or NULL */
 	const char *admin_token;    /* CHURN_ADMIN_TOKEN */
