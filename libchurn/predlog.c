@@ -1,6 +1,7 @@
 /* predlog.c - the prediction log (predlog.h) */
 #include <ctype.h>
 #include <errno.h>
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -93,6 +94,7 @@ ch_pred_free(struct ch_pred *rows, size_t n)
 	for (i = 0; i < n; i++) {
 		free(rows[i].id);
 		free(rows[i].version);
+		free(rows[i].shadow_version);
 		json_decref(rows[i].features);
 	}
 	free(rows);
@@ -102,11 +104,19 @@ static json_t *
 row_json(const struct ch_pred *p)
 {
 	char t[21];
+	json_t *o;
 
 	ch_iso8601(p->time, t);
-	return json_pack("{s:s, s:s, s:s, s:f, s:O}", "id", p->id, "time", t,
+	o = json_pack("{s:s, s:s, s:s, s:f, s:O}", "id", p->id, "time", t,
 	    "model_version", p->version, "probability", p->p, "features",
 	    p->features ? p->features : json_object());
+	if (p->shadow_version) {
+		json_object_set_new(o, "shadow_version",
+		    json_string(p->shadow_version));
+		json_object_set_new(o, "shadow_probability", isfinite(p->shadow_p) ?
+		    json_real(p->shadow_p) : json_null());
+	}
+	return o;
 }
 
 static int
@@ -155,8 +165,10 @@ pg_append(struct ch_registry *r, const struct ch_pred *rows, size_t n,
 	p[0] = text;
 	res = ch_registry_pg_exec(r, "append to the prediction log",
 	    "INSERT INTO churn_predictions (customer_id, time, model_version,"
-	    " probability, features) SELECT x->>'id', (x->>'time')::timestamptz,"
-	    " x->>'model_version', (x->>'probability')::float8, x->'features'"
+	    " probability, features, shadow_version, shadow_probability)"
+	    " SELECT x->>'id', (x->>'time')::timestamptz,"
+	    " x->>'model_version', (x->>'probability')::float8, x->'features',"
+	    " x->>'shadow_version', (x->>'shadow_probability')::float8"
 	    " FROM jsonb_array_elements($1::text::jsonb) WITH ORDINALITY AS u(x, k)"
 	    " ORDER BY k", 1, p, e);
 	free(text);
@@ -261,7 +273,7 @@ parse_row(const char *line, size_t len, int with_features, struct ch_pred *p)
 {
 	json_error_t je;
 	json_t *o = json_loadb(line, len, 0, &je);
-	json_t *id, *t, *v, *pr;
+	json_t *id, *t, *v, *pr, *sv, *sp;
 	int rc = -1;
 
 	if (!o)
@@ -278,6 +290,13 @@ parse_row(const char *line, size_t len, int with_features, struct ch_pred *p)
 		p->p = json_number_value(pr);
 		if (with_features)
 			p->features = json_incref(json_object_get(o, "features"));
+		/* optional: absent in rows from before shadow mode */
+		sv = json_object_get(o, "shadow_version");
+		sp = json_object_get(o, "shadow_probability");
+		p->shadow_version = json_is_string(sv) ?
+		    ch_strdup(json_string_value(sv)) : NULL;
+		p->shadow_p = p->shadow_version && json_is_number(sp) ?
+		    json_number_value(sp) : NAN;
 		rc = 0;
 	}
 	json_decref(o);
@@ -311,6 +330,7 @@ read_segment(struct ch_store *st, const char *key, time_t from, time_t to,
 		if (x.time < from || (to && x.time >= to)) {
 			free(x.id);
 			free(x.version);
+			free(x.shadow_version);
 			json_decref(x.features);
 			continue;
 		}
@@ -386,11 +406,13 @@ pg_read(struct ch_registry *r, time_t from, time_t to, int with_features,
 	snprintf(t, sizeof t, "%lld", (long long)to);
 	res = ch_registry_pg_exec(r, "read the prediction log", with_features ?
 	    "SELECT customer_id, extract(epoch FROM time)::bigint, model_version,"
-	    " probability, features::text FROM churn_predictions"
+	    " probability, shadow_version, shadow_probability, features::text"
+	    " FROM churn_predictions"
 	    " WHERE time >= to_timestamp($1::bigint) AND ($2::bigint = 0 OR"
 	    " time < to_timestamp($2::bigint))" :
 	    "SELECT customer_id, extract(epoch FROM time)::bigint, model_version,"
-	    " probability FROM churn_predictions"
+	    " probability, shadow_version, shadow_probability"
+	    " FROM churn_predictions"
 	    " WHERE time >= to_timestamp($1::bigint) AND ($2::bigint = 0 OR"
 	    " time < to_timestamp($2::bigint))", 2, p, e);
 	if (!res)
@@ -403,8 +425,12 @@ pg_read(struct ch_registry *r, time_t from, time_t to, int with_features,
 		x->time = (time_t)strtoll(PQgetvalue(res, i, 1), NULL, 10);
 		x->version = ch_strdup(PQgetvalue(res, i, 2));
 		x->p = strtod(PQgetvalue(res, i, 3), NULL);
+		x->shadow_version = PQgetisnull(res, i, 4) ? NULL :
+		    ch_strdup(PQgetvalue(res, i, 4));
+		x->shadow_p = x->shadow_version && !PQgetisnull(res, i, 5) ?
+		    strtod(PQgetvalue(res, i, 5), NULL) : NAN;
 		if (with_features)
-			x->features = json_loads(PQgetvalue(res, i, 4), 0, &je);
+			x->features = json_loads(PQgetvalue(res, i, 6), 0, &je);
 	}
 	PQclear(res);
 	return 0;
