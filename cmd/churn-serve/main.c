@@ -73,7 +73,7 @@ static const struct ch_usage use = {
 	"  --timeout S           idle connection timeout, seconds (30)\n"
 	"  --request-timeout S   the whole request must arrive within S seconds (15)\n"
 	"  --drift-cmd PROG      the drift program /drift/check runs (churn-drift)\n"
-	"  --drift-option OPT    an option for it, e.g. --min-rows=200 (repeatable, 8)\n"
+	"  --drift-option OPT    an option for it, as churn-drift takes it (up to 8)\n"
 	"  --drift-timeout S     its time limit, seconds or 500ms, 5m, 1h (60)\n"
 	"  --drift-output-limit BYTES   the most it may print (8M)\n"
 	"  --window-rows N       live rows kept for drift checks (10000)\n"
