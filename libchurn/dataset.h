@@ -16,7 +16,7 @@
  * perf), the prediction's features as the row.  Of those, the outcomes of
  * the last `days` days counted back from the newest outcome (0: all), and
  * of these the newest `rows` (0: all), by outcome time.  With `with`, the
- * rows of that CSV file come first, as they are, and its header is the
+ * rows of that CSV file come first, in order, and its header is the
  * data set's; without, the header is id, the features (sorted by name)
  * and target.
  */
