@@ -60,15 +60,14 @@ struct plreq {
 
 static struct {
 	pthread_mutex_t mu;         /* guards the queue, held, stop */
-	pthread_cond_t cv;
+	pthread_cond_t cv;          /* on CLOCK_MONOTONIC (predlog_start) */
 	pthread_t th;
 	int running, stop;
 	struct plreq *head, **tail;
 	size_t queued, held;        /* rows queued; kept after a failed write */
 	atomic_long recorded, dropped, no_id, lost, flush_errors;
 	double warned_drop, warned_fail;
-} Q = { .mu = PTHREAD_MUTEX_INITIALIZER, .cv = PTHREAD_COND_INITIALIZER,
-	.tail = &Q.head };
+} Q = { .mu = PTHREAD_MUTEX_INITIALIZER, .tail = &Q.head };
 
 int
 predlog_enabled(void)
@@ -357,8 +356,13 @@ writer(void *arg)
 int
 predlog_start(struct ch_err *e)
 {
+	pthread_condattr_t ca;
 	int rc;
 
+	pthread_condattr_init(&ca);
+	pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
+	pthread_cond_init(&Q.cv, &ca);
+	pthread_condattr_destroy(&ca);
 	if (!predlog_enabled())
 		return 0;
 	pthread_mutex_lock(&Q.mu);
