@@ -231,14 +231,15 @@ reg_rollout(struct ch_rollout *ro, struct ch_err *e)
 }
 
 int
-reg_predlog_append(const struct ch_pred *rows, size_t n, struct ch_err *e)
+reg_predlog_append_jsonl(const char *lines, size_t len, time_t day,
+    struct ch_err *e)
 {
 	struct ch_registry *r;
 	int rc = -1;
 
 	pthread_mutex_lock(&chan[REG_PREDLOG].mu);
 	if ((r = reg_get(REG_PREDLOG, e)) &&
-	    (rc = ch_predlog_append(r, rows, n, e)) != 0)
+	    (rc = ch_predlog_append_jsonl(r, lines, len, day, e)) != 0)
 		reg_failed(REG_PREDLOG);
 	pthread_mutex_unlock(&chan[REG_PREDLOG].mu);
 	return rc;

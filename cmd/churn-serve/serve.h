@@ -203,11 +203,10 @@ char *reg_window_page(long keep, long after, long max, long *last,
 int reg_rollout(struct ch_rollout *ro, struct ch_err *e);
 /* The prediction log, outcomes and live performance (predlog.h,
  * outcomes.h, perf.h), each on a handle of its own */
-struct ch_pred;
 struct ch_outcome;
 struct ch_outcomes_stats;
 struct ch_perf_opts;
-int reg_predlog_append(const struct ch_pred *rows, size_t n,
+int reg_predlog_append_jsonl(const char *lines, size_t len, time_t day,
     struct ch_err *e);
 int reg_predlog_prune(long days, size_t *removed, struct ch_err *e);
 int reg_outcomes_record(const struct ch_outcome *rows, size_t n,

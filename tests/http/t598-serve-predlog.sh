@@ -50,9 +50,14 @@ cp body one.out
 req POST /predict -H 'Content-Type: application/json' --data-binary @three.json; want 200
 req POST /predict -H 'Content-Type: text/csv' --data-binary @five.csv; want 200
 cp body five.out
-wait_recorded 8
+# an id and a value that need escaping, a number as a number
+jq -c '.customerID = "q\"u\\o\tte/\u00e9" | .gender = "x\ny" | .tenure = 7.5' one.json >odd.json
+req POST /predict -H 'Content-Type: application/json' --data-binary @odd.json; want 200
+wait_recorded 9
+log | jq -e -s 'any(.id == "q\"u\\o\tte/\u00e9" and .features.gender == "x\ny" and .features.tenure == 7.5)' \
+    >/dev/null || fail "the odd id or values were not kept as sent"
 [ "$(metric 'churn_predlog_rows_total{result="no_id"}')" = 1 ] || fail "the row without an id is not counted"
-[ "$(log | wc -l)" -eq 8 ] || fail "$(log | wc -l) rows in the log, not 8"
+[ "$(log | wc -l)" -eq 9 ] || fail "$(log | wc -l) rows in the log, not 9"
 log | jq -e -s --arg v "$va" --argjson n "$nfeat" 'all(.model_version == $v and
     (.features | length) == $n and (.time | test("^20[0-9-]+T[0-9:]+Z$")) and
     .shadow_version == null)' >/dev/null || fail "a row lacks its version, features or time: $(log | head -1)"
@@ -70,7 +75,7 @@ done || exit 1
 { printf '['; customer 5 c.csv; printf ',{"customerID":"bad","tenure":"x"}]'; } >bad.json
 req POST /predict -H 'Content-Type: application/json' --data-binary @bad.json; want 422
 sleep 1.5
-[ "$(log | wc -l)" -eq 8 ] || fail "a refused request's rows reached the log"
+[ "$(log | wc -l)" -eq 9 ] || fail "a refused request's rows reached the log"
 
 # shadow: the champion answers, both scores are kept
 churn-models rollout set challenger --shadow --reason t598 >/dev/null || fail "rollout --shadow failed"
@@ -78,7 +83,7 @@ req POST /reload -H "$auth"; want 200
 head -4 c-nolabel.csv >sh.csv
 req POST /predict -H 'Content-Type: text/csv' --data-binary @sh.csv; want 200
 req POST /predict -H 'Content-Type: application/json' --data-binary @one.json; want 200
-wait_recorded 12
+wait_recorded 13
 churn-predict -m b.model sh.csv >sh-b.csv 2>/dev/null || fail "churn-predict b failed"
 tail -n +2 sh-b.csv | while IFS=, read -r id p _; do
 	log | jq -e -s --arg id "$id" --argjson p "$p" --arg va "$va" --arg vb "$vb" 'any(.id == $id and
@@ -94,12 +99,12 @@ churn-models rollout set challenger --canary 100 --reason t598 >/dev/null || fai
 req POST /reload -H "$auth"; want 200
 req POST /predict -H 'Content-Type: application/json' --data-binary @one.json; want 200
 jqok '.model_version == "'"$vb"'"'
-wait_recorded 13
+wait_recorded 14
 log | jq -e -s --arg vb "$vb" --arg id "$id1" 'any(.id == $id and .model_version == $vb and .shadow_version == null)' \
     >/dev/null || fail "the canary's row does not name $vb"
 churn-models rollout off --reason t598 >/dev/null || fail "rollout off failed"
 stop_serve
-grep -q 'prediction log flushed recorded=13 dropped=0 lost=0' serve.log ||
+grep -q 'prediction log flushed recorded=14 dropped=0 lost=0' serve.log ||
 	fail "no flush line at shutdown: $(grep 'prediction log' serve.log)"
 
 # SIGTERM writes the queue: nothing is written before, all of it after
@@ -107,9 +112,9 @@ start_serve --model champion --predlog-flush-interval 1h --predlog-flush-rows 10
 req POST /predict -H 'Content-Type: text/csv' --data-binary @c-nolabel.csv; want 200
 sleep 1
 [ "$(metric churn_predlog_queue_rows)" = 300 ] || fail "$(metric churn_predlog_queue_rows) rows queued, not 300"
-[ "$(log | wc -l)" -eq 13 ] || fail "rows written before the flush interval"
+[ "$(log | wc -l)" -eq 14 ] || fail "rows written before the flush interval"
 stop_serve
-[ "$(log | wc -l)" -eq 313 ] || fail "$(log | wc -l) rows after SIGTERM, not 313"
+[ "$(log | wc -l)" -eq 314 ] || fail "$(log | wc -l) rows after SIGTERM, not 314"
 
 # a full queue drops whole requests, counted
 start_serve --model champion --predlog-queue 10 --predlog-flush-interval 1h
@@ -118,14 +123,14 @@ req POST /predict -H 'Content-Type: text/csv' --data-binary @c-nolabel.csv; want
 [ "$(metric 'churn_predlog_rows_total{result="dropped"}')" = 300 ] || fail "the rows over the queue are not counted as dropped"
 grep -q 'prediction log queue full' serve.log || fail "no warning of dropped rows"
 stop_serve
-[ "$(log | wc -l)" -eq 318 ] || fail "$(log | wc -l) rows, not 318"
+[ "$(log | wc -l)" -eq 319 ] || fail "$(log | wc -l) rows, not 319"
 
 # --predlog off: nothing kept
 start_serve --model champion --predlog off
 [ "$(metric churn_predlog_enabled)" = 0 ] || fail "--predlog off: still on"
 req POST /predict -H 'Content-Type: text/csv' --data-binary @five.csv; want 200
 stop_serve
-[ "$(log | wc -l)" -eq 318 ] || fail "--predlog off wrote rows"
+[ "$(log | wc -l)" -eq 319 ] || fail "--predlog off wrote rows"
 
 # retention: a day older than --predlog-retain-days goes at the first round
 mkdir -p store/predictions/2020-01-01
@@ -137,6 +142,6 @@ while [ -d store/predictions/2020-01-01 ]; do
 	sleep 0.1
 done
 grep -q 'prediction log pruned' serve.log || fail "no log line for the pruning"
-[ "$(log | wc -l)" -eq 318 ] || fail "pruning removed current rows"
+[ "$(log | wc -l)" -eq 319 ] || fail "pruning removed current rows"
 stop_serve
 echo ok
