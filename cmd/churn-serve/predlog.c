@@ -58,6 +58,7 @@ struct plreq {
 };
 
 static struct {
+	int on;                     /* set by predlog_start, read-only after */
 	pthread_mutex_t mu;         /* guards the queue, held, stop */
 	pthread_cond_t cv;          /* on CLOCK_MONOTONIC (predlog_start) */
 	pthread_t th;
@@ -71,7 +72,7 @@ static struct {
 int
 predlog_enabled(void)
 {
-	return cfg.predlog && reg_enabled();
+	return Q.on;
 }
 
 /* --- the request side ----------------------------------------------- */
@@ -443,7 +444,7 @@ predlog_start(struct ch_err *e)
 	pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
 	pthread_cond_init(&Q.cv, &ca);
 	pthread_condattr_destroy(&ca);
-	if (!predlog_enabled())
+	if (!(Q.on = cfg.predlog && reg_available()))
 		return 0;
 	pthread_mutex_lock(&Q.mu);
 	Q.warned_drop = Q.warned_fail = -WARN_EVERY;

@@ -75,6 +75,18 @@ reg_enabled(void)
 	return cfg.store != NULL;
 }
 
+/* A store to keep the prediction log and outcomes in: CHURN_STORE, a
+ * database, or the default store (CH_STORE_DEFAULT, which resolves
+ * --model names without CHURN_STORE) when it exists. */
+int
+reg_available(void)
+{
+	struct stat st;
+
+	return cfg.store || cfg.database_url || (stat(CH_STORE_DEFAULT, &st) ==
+	    0 && S_ISDIR(st.st_mode));
+}
+
 /* Resolves name (NULL: the newest version), pulls the verified artifact
  * and keeps it as STATE/models/<version>.churn, the file churn-drift
  * reads.  *path is malloc'd. */

@@ -187,6 +187,9 @@ json_t *refresher_view(enum view v, double *age, int *retry,
 
 /* --- reg.c: the registry (CHURN_STORE, CHURN_DATABASE_URL) ------------ */
 int reg_enabled(void);
+/* A store for the prediction log and outcomes: CHURN_STORE, a database,
+ * or the default store (var/store) when it exists */
+int reg_available(void);
 /* Resolves name (NULL: the newest version), pulls and verifies it, keeps
  * it as STATE/models/<version>.churn; *path is malloc'd. */
 int reg_pull(const char *name, char **path, struct ch_err *e);
@@ -216,7 +219,8 @@ void reg_close(void);
 
 /* --- predlog.c: the prediction log written from /predict ------------ */
 /*
- * On with a registry unless --predlog off.  A request gathers its scored
+ * On with a store (reg_available, as found at start) unless --predlog
+ * off.  A request gathers its scored
  * rows (predlog_begin: NULL when the log is off, and every call below
  * takes NULL), then hands them over once answered (predlog_commit) or
  * forgets them (predlog_abort); neither waits on I/O.  who: 0 the
