@@ -148,21 +148,13 @@ predvec_add(struct predvec *pv)
 
 /* ---- append ---- */
 
+/* text: a JSON array of rows in the segments' form */
 static int
-pg_append(struct ch_registry *r, const struct ch_pred *rows, size_t n,
-    struct ch_err *e)
+pg_insert(struct ch_registry *r, const char *text, struct ch_err *e)
 {
-	json_t *a = json_array();
 	PGresult *res;
-	const char *p[1];
-	char *text;
-	size_t i;
+	const char *p[1] = { text };
 
-	for (i = 0; i < n; i++)
-		json_array_append_new(a, row_json(&rows[i]));
-	text = json_dumps(a, JSON_COMPACT | JSON_REAL_PRECISION(17));
-	json_decref(a);
-	p[0] = text;
 	res = ch_registry_pg_exec(r, "append to the prediction log",
 	    "INSERT INTO churn_predictions (customer_id, time, model_version,"
 	    " probability, features, shadow_version, shadow_probability)"
@@ -171,9 +163,26 @@ pg_append(struct ch_registry *r, const struct ch_pred *rows, size_t n,
 	    " x->>'shadow_version', (x->>'shadow_probability')::float8"
 	    " FROM jsonb_array_elements($1::text::jsonb) WITH ORDINALITY AS u(x, k)"
 	    " ORDER BY k", 1, p, e);
-	free(text);
 	PQclear(res);
 	return res ? 0 : -1;
+}
+
+static int
+pg_append(struct ch_registry *r, const struct ch_pred *rows, size_t n,
+    struct ch_err *e)
+{
+	json_t *a = json_array();
+	char *text;
+	size_t i;
+	int rc;
+
+	for (i = 0; i < n; i++)
+		json_array_append_new(a, row_json(&rows[i]));
+	text = json_dumps(a, JSON_COMPACT | JSON_REAL_PRECISION(17));
+	json_decref(a);
+	rc = pg_insert(r, text, e);
+	free(text);
+	return rc;
 }
 
 static void
@@ -185,20 +194,39 @@ day_of(time_t t, char out[11])
 	strftime(out, 11, "%Y-%m-%d", &tm);
 }
 
+/* Writes buf[0..len) (cap bytes of room, realloc'd) as a new segment of
+ * day; k tells apart the segments one call writes. */
+static int
+put_segment(struct ch_store *st, const char *day, char **buf, size_t len,
+    size_t k, struct ch_err *e)
+{
+	char stamp[17], key[128], sha[65], salt[64];
+	time_t now = time(NULL);
+	struct tm tm;
+
+	gmtime_r(&now, &tm);
+	strftime(stamp, sizeof stamp, "%Y%m%dT%H%M%SZ", &tm);
+	/* a name no other writer picks: the content's hash, salted with the
+	 * process and the time */
+	snprintf(salt, sizeof salt, "%ld.%ld.%zu", (long)getpid(), (long)now, k);
+	*buf = ch_realloc(*buf, len + strlen(salt) + 1);
+	memcpy(*buf + len, salt, strlen(salt));
+	ch_sha256_hex(*buf, len + strlen(salt), sha);
+	sha[16] = '\0';
+	snprintf(key, sizeof key, SEG_PREFIX "%s/%s-%s.jsonl", day, stamp, sha);
+	return ch_store_put(st, key, *buf, len, e);
+}
+
 static int
 store_append(struct ch_registry *r, const struct ch_pred *rows, size_t n,
     struct ch_err *e)
 {
 	struct ch_store *st = ch_registry_store(r);
 	unsigned char *done = ch_calloc(n ? n : 1, 1);
-	char day[11], d2[11], stamp[17], key[128], sha[65], salt[64];
-	struct tm tm;
-	time_t now = time(NULL);
+	char day[11], d2[11];
 	size_t i, j;
 	int rc = 0;
 
-	gmtime_r(&now, &tm);
-	strftime(stamp, sizeof stamp, "%Y%m%dT%H%M%SZ", &tm);
 	for (i = 0; rc == 0 && i < n; i++) {
 		char *buf = NULL;
 		size_t len = 0, cap = 0;
@@ -232,17 +260,7 @@ store_append(struct ch_registry *r, const struct ch_pred *rows, size_t n,
 			free(line);
 			done[j] = 1;
 		}
-		/* a name no other writer picks: the content's hash, salted
-		 * with the process and the time */
-		snprintf(salt, sizeof salt, "%ld.%ld.%zu", (long)getpid(),
-		    (long)now, i);
-		buf = ch_realloc(buf, len + strlen(salt) + 1);
-		memcpy(buf + len, salt, strlen(salt));
-		ch_sha256_hex(buf, len + strlen(salt), sha);
-		sha[16] = '\0';
-		snprintf(key, sizeof key, SEG_PREFIX "%s/%s-%s.jsonl", day, stamp,
-		    sha);
-		rc = ch_store_put(st, key, buf, len, e);
+		rc = put_segment(st, day, &buf, len, i, e);
 		free(buf);
 	}
 	free(done);
@@ -263,6 +281,39 @@ ch_predlog_append(struct ch_registry *r, const struct ch_pred *rows,
 		return 0;
 	return ch_registry_pg(r) ? pg_append(r, rows, n, e) :
 	    store_append(r, rows, n, e);
+}
+
+int
+ch_predlog_append_jsonl(struct ch_registry *r, const char *lines, size_t len,
+    time_t day, struct ch_err *e)
+{
+	char d[11], *buf;
+	size_t i;
+	int rc;
+
+	while (len && lines[len - 1] == '\n')
+		len--;
+	if (len == 0)
+		return 0;
+	if (ch_registry_pg(r)) {
+		/* the lines, comma-separated, are the array the INSERT takes */
+		buf = ch_malloc(len + 3);
+		buf[0] = '[';
+		for (i = 0; i < len; i++)
+			buf[i + 1] = lines[i] == '\n' ? ',' : lines[i];
+		buf[len + 1] = ']';
+		buf[len + 2] = '\0';
+		rc = pg_insert(r, buf, e);
+		free(buf);
+		return rc;
+	}
+	day_of(day, d);
+	buf = ch_malloc(len + 1);
+	memcpy(buf, lines, len);
+	buf[len] = '\n';
+	rc = put_segment(ch_registry_store(r), d, &buf, len + 1, 0, e);
+	free(buf);
+	return rc;
 }
 
 /* ---- read ---- */

@@ -55,6 +55,16 @@ int ch_predlog_append(struct ch_registry *r, const struct ch_pred *rows,
     size_t n, struct ch_err *e);
 
 /*
+ * The same for rows already in the segments' form, one JSON object a
+ * line (len bytes; no blank line), every one of them of the UTC day of
+ * day: for a writer that encodes its rows itself (churn-serve).  The
+ * lines are trusted to be rows: a line that is not one fails later
+ * readers.  Returns 0 or -1 with e filled (nothing written).
+ */
+int ch_predlog_append_jsonl(struct ch_registry *r, const char *lines,
+    size_t len, time_t day, struct ch_err *e);
+
+/*
  * Reads the rows with from <= time < to (to 0: no upper bound) into a
  * malloc'd array sorted by (id, time); with_features 0 leaves features
  * NULL (cheaper).  Free with ch_pred_free.  Returns 0 or -1.

@@ -59,7 +59,7 @@ outcomes(struct MHD_Connection *c, struct req *r)
 
 	if (j)
 		goto answer;
-	if (!reg_enabled())
+	if (!reg_available())
 		return fail(c, r, 503, NULL, "no registry to record outcomes "
 		    "in (CHURN_STORE)");
 	media_type(c, mt, sizeof mt);
@@ -231,7 +231,7 @@ performance(struct MHD_Connection *c, struct req *r)
 
 	if (j)
 		goto answer;
-	if (!reg_enabled())
+	if (!reg_available())
 		return fail(c, r, 503, NULL, "no registry to read outcomes and "
 		    "predictions from (CHURN_STORE)");
 	if (by) {

@@ -11,7 +11,6 @@
 
 #include "serve.h"
 
-#include "predlog.h"
 
 /*
  * Every row /predict answers that has a customer id is kept in the
@@ -25,7 +24,7 @@
  * predlog_commit hands them to the queue under a lock held for a few
  * pointer copies.  One writer thread takes the queue when it holds
  * cfg.predlog_flush_rows rows or cfg.predlog_flush_interval seconds have
- * passed, turns the rows into the log's form (the id, the model's features
+ * passed, encodes the rows in the log's form (the id, the model's features
  * only) and appends them in one call (one INSERT, one segment a day).
  *
  * Bounded: the queue holds at most cfg.predlog_queue rows, counting those
@@ -59,21 +58,21 @@ struct plreq {
 };
 
 static struct {
+	int on;                     /* set by predlog_start, read-only after */
 	pthread_mutex_t mu;         /* guards the queue, held, stop */
-	pthread_cond_t cv;
+	pthread_cond_t cv;          /* on CLOCK_MONOTONIC (predlog_start) */
 	pthread_t th;
 	int running, stop;
 	struct plreq *head, **tail;
 	size_t queued, held;        /* rows queued; kept after a failed write */
 	atomic_long recorded, dropped, no_id, lost, flush_errors;
 	double warned_drop, warned_fail;
-} Q = { .mu = PTHREAD_MUTEX_INITIALIZER, .cv = PTHREAD_COND_INITIALIZER,
-	.tail = &Q.head };
+} Q = { .mu = PTHREAD_MUTEX_INITIALIZER, .tail = &Q.head };
 
 int
 predlog_enabled(void)
 {
-	return cfg.predlog && reg_enabled();
+	return Q.on;
 }
 
 /* --- the request side ----------------------------------------------- */
@@ -206,65 +205,138 @@ predlog_commit(struct plreq *q)
 
 /* --- the writer ------------------------------------------------------ */
 
-/* The requests' rows in the log's form, appended to *rows (*n, *cap). */
+/*
+ * Rows are encoded here straight into the log's JSON lines (predlog.h:
+ * id, time, model_version, probability, features[, shadow_version,
+ * shadow_probability]) and handed over whole (ch_predlog_append_jsonl):
+ * no intermediate objects, a few bytes copied per field.  A chunk holds
+ * the lines of one UTC day, at most APPEND_MAX of them.
+ */
+struct chunk {
+	struct chunk *next;
+	time_t day;                 /* a time of the lines' UTC day */
+	size_t rows;
+	struct ch_buf b;
+};
+
+/* s as a JSON string (valid UTF-8: jansson's, or jtext's) */
 static void
-convert(struct plreq *list, struct ch_pred **rows, size_t *n, size_t *cap)
+put_str(struct ch_buf *b, const char *s, size_t n)
 {
-	struct plreq *q;
-	size_t i;
-	int f;
+	static const char hex[] = "0123456789abcdef";
+	size_t i, run = 0;
+	char *o;
 
-	for (q = list; q; q = q->next)
-		for (i = 0; i < q->n; i++) {
-			const struct plrow *x = &q->v[i];
-			const struct loaded *l = q->l[x->who];
-			const struct ch_schema *s = l->m->schema;
-			json_t *id = row_id(s, x->obj), *v;
-			struct ch_pred *p;
-			char num[32];
+	ch_buf_add(b, "\"", 1);
+	for (i = 0; i < n; i++) {
+		unsigned char c = (unsigned char)s[i];
 
-			if (*n == *cap)
-				*rows = ch_reallocarray(*rows, *cap = *cap ?
-				    2 * *cap : 1024, sizeof **rows);
-			p = &(*rows)[(*n)++];
-			memset(p, 0, sizeof *p);
-			if (json_is_string(id))
-				p->id = ch_strdup(json_string_value(id));
-			else {
-				snprintf(num, sizeof num, "%" JSON_INTEGER_FORMAT,
-				    json_integer_value(id));
-				p->id = ch_strdup(num);
-			}
-			p->time = q->t;
-			p->version = ch_strdup(l->m->version);
-			p->p = x->p;
-			p->features = json_object();
-			for (f = 0; f < s->nfeat; f++)
-				json_object_set(p->features, s->f[f].name,
-				    (v = json_object_get(x->obj, s->f[f].name)) ?
-				    v : json_null());
-			if (x->shadowed) {
-				p->shadow_version = ch_strdup(q->l[1]->m->version);
-				p->shadow_p = x->sp;
-			} else
-				p->shadow_p = NAN;
+		if (c >= 0x20 && c != '"' && c != '\\')
+			continue;
+		ch_buf_add(b, s + run, i - run);
+		run = i + 1;
+		o = ch_buf_room(b, 6);
+		if (c == '"' || c == '\\') {
+			o[0] = '\\', o[1] = (char)c;
+			b->len += 2;
+		} else {
+			memcpy(o, "\\u00", 4);
+			o[4] = hex[c >> 4], o[5] = hex[c & 15];
+			b->len += 6;
 		}
+	}
+	ch_buf_add(b, s + run, n - run);
+	ch_buf_add(b, "\"", 1);
 }
 
-/* Appends rows[0..n) in pieces; returns how many were written (a failed
- * piece and those after it are not), e filled on failure. */
-static size_t
-write_rows(const struct ch_pred *rows, size_t n, struct ch_err *e)
+static void
+put_value(struct ch_buf *b, json_t *v)
 {
-	size_t done = 0, k;
+	char *t;
 
-	while (done < n) {
-		k = n - done < APPEND_MAX ? n - done : APPEND_MAX;
-		if (reg_predlog_append(rows + done, k, e) != 0)
-			break;
-		done += k;
+	switch (json_typeof(v)) {
+	case JSON_STRING:
+		put_str(b, json_string_value(v), json_string_length(v));
+		break;
+	case JSON_INTEGER:
+		ch_buf_printf(b, "%" JSON_INTEGER_FORMAT, json_integer_value(v));
+		break;
+	case JSON_REAL:
+		ch_buf_printf(b, "%.17g", json_real_value(v));
+		break;
+	case JSON_TRUE: ch_buf_adds(b, "true"); break;
+	case JSON_FALSE: ch_buf_adds(b, "false"); break;
+	case JSON_NULL: ch_buf_adds(b, "null"); break;
+	default:        /* an object or array where a value was expected */
+		t = json_dumps(v, JSON_COMPACT | JSON_ENCODE_ANY |
+		    JSON_REAL_PRECISION(17));
+		ch_buf_adds(b, t ? t : "null");
+		free(t);
 	}
-	return done;
+}
+
+/* One row's line, appended to b. */
+static void
+put_row(struct ch_buf *b, const struct plreq *q, const struct plrow *x,
+    const char *when)
+{
+	const struct loaded *l = q->l[x->who];
+	const struct ch_schema *s = l->m->schema;
+	json_t *id = row_id(s, x->obj), *v;
+	int f;
+
+	ch_buf_adds(b, "{\"id\":");
+	if (json_is_string(id))
+		put_str(b, json_string_value(id), json_string_length(id));
+	else
+		ch_buf_printf(b, "\"%" JSON_INTEGER_FORMAT "\"",
+		    json_integer_value(id));
+	ch_buf_printf(b, ",\"time\":\"%s\",\"model_version\":", when);
+	put_str(b, l->m->version, strlen(l->m->version));
+	ch_buf_printf(b, ",\"probability\":%.17g,\"features\":{", x->p);
+	for (f = 0; f < s->nfeat; f++) {
+		if (f)
+			ch_buf_add(b, ",", 1);
+		put_str(b, s->f[f].name, strlen(s->f[f].name));
+		ch_buf_add(b, ":", 1);
+		v = json_object_get(x->obj, s->f[f].name);
+		put_value(b, v ? v : json_null());
+	}
+	ch_buf_add(b, "}", 1);
+	if (x->shadowed) {
+		ch_buf_adds(b, ",\"shadow_version\":");
+		put_str(b, q->l[1]->m->version, strlen(q->l[1]->m->version));
+		ch_buf_printf(b, ",\"shadow_probability\":%.17g", x->sp);
+	}
+	ch_buf_add(b, "}\n", 2);
+}
+
+/* The requests' rows as chunks appended to the list at *tail (which then
+ * points at its end); returns the rows. */
+static size_t
+encode(const struct plreq *list, struct chunk ***tail)
+{
+	const struct plreq *q;
+	struct chunk *c = NULL;
+	char when[21];
+	size_t i, n = 0;
+
+	for (q = list; q; q = q->next) {
+		ch_iso8601(q->t, when);
+		for (i = 0; i < q->n; i++) {
+			if (!c || c->rows == APPEND_MAX ||
+			    c->day / 86400 != q->t / 86400) {
+				c = ch_calloc(1, sizeof *c);
+				c->day = q->t;
+				**tail = c;
+				*tail = &c->next;
+			}
+			put_row(&c->b, q, &q->v[i], when);
+			c->rows++;
+			n++;
+		}
+	}
+	return n;
 }
 
 static void
@@ -282,13 +354,13 @@ deadline(struct timespec *ts, double seconds)
 static void *
 writer(void *arg)
 {
-	struct ch_pred *held = NULL;        /* rows of a failed write */
-	size_t nheld = 0, cap = 0, done, i;
+	struct chunk *held = NULL, **tail = &held, *c;
+	size_t nheld = 0;
 	double pause = 0;
 	struct timespec due;
 	struct plreq *list, *q;
 	struct ch_err e;
-	int stop = 0, warn;
+	int stop = 0, warn, failed;
 
 	(void)arg;
 	pthread_mutex_lock(&Q.mu);
@@ -305,26 +377,30 @@ writer(void *arg)
 		Q.queued = 0;
 		pthread_mutex_unlock(&Q.mu);
 
-		convert(list, &held, &nheld, &cap);
+		nheld += encode(list, &tail);
 		while ((q = list)) {
 			list = q->next;
 			plreq_free(q);
 		}
-		done = nheld ? write_rows(held, nheld, &e) : 0;
-		atomic_fetch_add_explicit(&Q.recorded, (long)done,
-		    memory_order_relaxed);
-		if (done < nheld)
-			atomic_fetch_add_explicit(&Q.flush_errors, 1,
+		/* in order; what is written goes, the rest waits for the next
+		 * try */
+		failed = 0;
+		while ((c = held) && !failed) {
+			if (reg_predlog_append_jsonl(c->b.s, c->b.len, c->day,
+			    &e) != 0) {
+				failed = 1;
+				atomic_fetch_add_explicit(&Q.flush_errors, 1,
+				    memory_order_relaxed);
+				break;
+			}
+			atomic_fetch_add_explicit(&Q.recorded, (long)c->rows,
 			    memory_order_relaxed);
-		/* what was written goes; the rest waits for the next try */
-		for (i = 0; i < done; i++) {
-			free(held[i].id);
-			free(held[i].version);
-			free(held[i].shadow_version);
-			json_decref(held[i].features);
+			nheld -= c->rows;
+			if (!(held = c->next))
+				tail = &held;
+			free(c->b.s);
+			free(c);
 		}
-		memmove(held, held + done, (nheld - done) * sizeof *held);
-		nheld -= done;
 
 		pthread_mutex_lock(&Q.mu);
 		Q.held = nheld;
@@ -350,16 +426,25 @@ writer(void *arg)
 		deadline(&due, pause > cfg.predlog_flush_interval ? pause :
 		    cfg.predlog_flush_interval);
 	}
-	ch_pred_free(held, nheld);
+	while ((c = held)) {
+		held = c->next;
+		free(c->b.s);
+		free(c);
+	}
 	return NULL;
 }
 
 int
 predlog_start(struct ch_err *e)
 {
+	pthread_condattr_t ca;
 	int rc;
 
-	if (!predlog_enabled())
+	pthread_condattr_init(&ca);
+	pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
+	pthread_cond_init(&Q.cv, &ca);
+	pthread_condattr_destroy(&ca);
+	if (!(Q.on = cfg.predlog && reg_available()))
 		return 0;
 	pthread_mutex_lock(&Q.mu);
 	Q.warned_drop = Q.warned_fail = -WARN_EVERY;

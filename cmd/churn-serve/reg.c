@@ -75,6 +75,18 @@ reg_enabled(void)
 	return cfg.store != NULL;
 }
 
+/* A store to keep the prediction log and outcomes in: CHURN_STORE, a
+ * database, or the default store (CH_STORE_DEFAULT, which resolves
+ * --model names without CHURN_STORE) when it exists. */
+int
+reg_available(void)
+{
+	struct stat st;
+
+	return cfg.store || cfg.database_url || (stat(CH_STORE_DEFAULT, &st) ==
+	    0 && S_ISDIR(st.st_mode));
+}
+
 /* Resolves name (NULL: the newest version), pulls the verified artifact
  * and keeps it as STATE/models/<version>.churn, the file churn-drift
  * reads.  *path is malloc'd. */
@@ -231,14 +243,15 @@ reg_rollout(struct ch_rollout *ro, struct ch_err *e)
 }
 
 int
-reg_predlog_append(const struct ch_pred *rows, size_t n, struct ch_err *e)
+reg_predlog_append_jsonl(const char *lines, size_t len, time_t day,
+    struct ch_err *e)
 {
 	struct ch_registry *r;
 	int rc = -1;
 
 	pthread_mutex_lock(&chan[REG_PREDLOG].mu);
 	if ((r = reg_get(REG_PREDLOG, e)) &&
-	    (rc = ch_predlog_append(r, rows, n, e)) != 0)
+	    (rc = ch_predlog_append_jsonl(r, lines, len, day, e)) != 0)
 		reg_failed(REG_PREDLOG);
 	pthread_mutex_unlock(&chan[REG_PREDLOG].mu);
 	return rc;

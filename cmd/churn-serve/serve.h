@@ -189,6 +189,9 @@ json_t *refresher_view(enum view v, double *age, int *retry,
 
 /* --- reg.c: the registry (CHURN_STORE, CHURN_DATABASE_URL) ------------ */
 int reg_enabled(void);
+/* A store for the prediction log and outcomes: CHURN_STORE, a database,
+ * or the default store (var/store) when it exists */
+int reg_available(void);
 /* Resolves name (NULL: the newest version), pulls and verifies it, keeps
  * it as STATE/models/<version>.churn; *path is malloc'd. */
 int reg_pull(const char *name, char **path, struct ch_err *e);
@@ -205,11 +208,10 @@ char *reg_window_page(long keep, long after, long max, long *last,
 int reg_rollout(struct ch_rollout *ro, struct ch_err *e);
 /* The prediction log, outcomes and live performance (predlog.h,
  * outcomes.h, perf.h), each on a handle of its own */
-struct ch_pred;
 struct ch_outcome;
 struct ch_outcomes_stats;
 struct ch_perf_opts;
-int reg_predlog_append(const struct ch_pred *rows, size_t n,
+int reg_predlog_append_jsonl(const char *lines, size_t len, time_t day,
     struct ch_err *e);
 int reg_predlog_prune(long days, size_t *removed, struct ch_err *e);
 int reg_outcomes_record(const struct ch_outcome *rows, size_t n,
@@ -219,7 +221,8 @@ void reg_close(void);
 
 /* --- predlog.c: the prediction log written from /predict ------------ */
 /*
- * On with a registry unless --predlog off.  A request gathers its scored
+ * On with a store (reg_available, as found at start) unless --predlog
+ * off.  A request gathers its scored
  * rows (predlog_begin: NULL when the log is off, and every call below
  * takes NULL), then hands them over once answered (predlog_commit) or
  * forgets them (predlog_abort); neither waits on I/O.  who: 0 the

@@ -326,10 +326,25 @@ predlog_shadow(struct ch_registry *r, void (*old)(struct ch_registry *))
 
 	in[0].features = json_pack("{s:s}", "tenure", "3");
 	in[1].features = json_pack("{s:s}", "tenure", "4");
+	static const char lines[] = "{\"id\":\"c4\",\"time\":\"2026-09-21T10:00:00Z\","
+	    "\"model_version\":\"v1\",\"probability\":0.5,\"features\":{},"
+	    "\"shadow_version\":\"v2\",\"shadow_probability\":0.0625}\n"
+	    "{\"id\":\"c5\",\"time\":\"2026-09-21T11:00:00Z\","
+	    "\"model_version\":\"v1\",\"probability\":1,\"features\":{}}\n";
+
 	ck_assert_msg(ch_predlog_append(r, in, 2, &e) == 0, "%s", e.msg);
 	old(r);
+	/* rows a writer encoded itself (churn-serve) */
+	ck_assert_msg(ch_predlog_append_jsonl(r, lines, sizeof lines - 1,
+	    1790000000, &e) == 0, "%s", e.msg);
 	ck_assert_msg(ch_predlog_read(r, 0, 0, 1, &out, &n, &e) == 0, "%s", e.msg);
-	ck_assert_uint_eq(n, 3);
+	ck_assert_uint_eq(n, 5);
+	ck_assert_str_eq(out[3].id, "c4");
+	ck_assert_str_eq(out[3].shadow_version, "v2");
+	ck_assert_double_eq(out[3].shadow_p, 0.0625);
+	ck_assert_str_eq(out[4].id, "c5");
+	ck_assert_double_eq(out[4].p, 1);
+	ck_assert_ptr_null(out[4].shadow_version);
 	ck_assert_str_eq(out[0].id, "c1");
 	ck_assert_str_eq(out[0].version, "v1");
 	ck_assert_double_eq(out[0].p, 0.25);
