@@ -1,4 +1,5 @@
 /* churn-models - list, show, alias, roll back, roll out, pull, audit and clean up model versions */
+#include <errno.h>
 #include <getopt.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -7,6 +8,7 @@
 #include <jansson.h>
 
 #include "compare.h"
+#include "dataset.h"
 #include "model.h"
 #include "modelref.h"
 #include "perf.h"
@@ -32,21 +34,34 @@ static const struct ch_usage use = {
 	"       churn-models history [alias] [--json]\n"
 	"       churn-models drift [-n count] [--json]\n"
 	"       churn-models gc [--json]\n"
-	"       churn-models perf [--by day|week|month|all] [--horizon days] [--json]\n",
+	"       churn-models perf [--by day|week|month|all] [--horizon days] [--json]\n"
+	"       churn-models dataset [--days n] [--rows n] [--horizon days]\n"
+	"                    [--with file] [--target column] [--positive label]\n"
+	"                    [--negative label] [--id column] [--put] [-o file]\n",
 	"  --store URL           the artifact store: a directory, file:// or s3:// URL\n"
 	"  --database URL        the PostgreSQL registry (else an index in the store)\n"
 	"  --json                list, history, drift, gc, perf: JSON instead of a table\n"
-	"  -o, --output FILE     pull: where to write the model (VERSION.churn; - stdout)\n"
+	"  -o, --output FILE     pull: where to write the model (VERSION.churn; - stdout);\n"
+	"                        dataset: the CSV (stdout)\n"
 	"  -n, --count N         drift: the newest N reports (20)\n"
 	"  --by PERIOD           perf: day, week, month (the default) or all\n"
-	"  --horizon DAYS        perf: how long before an outcome a prediction counts (90)\n"
+	"  --horizon DAYS        perf, dataset: how long before an outcome a prediction\n"
+	"                        counts (90)\n"
+	"  --days N              dataset: the outcomes of the last N days (all)\n"
+	"  --rows N              dataset: the newest N labelled customers (all)\n"
+	"  --with FILE           dataset: a CSV file whose rows come first (its header rules)\n"
+	"  --target COLUMN       dataset: the label column (Churn)\n"
+	"  --positive LABEL      dataset: the label of a customer who left (Yes)\n"
+	"  --negative LABEL      dataset: the label of one who stayed (No)\n"
+	"  --put                 dataset: store it as datasets/SHA256.csv in the store\n"
 	"  --canary PERCENT      rollout: this share of customers (0-100) to the challenger\n"
 	"  --shadow              rollout: the challenger scores every request, unanswered\n"
 	"  --champion ALIAS      rollout: the champion's alias (champion)\n"
 	"  --reason TEXT         rollout: why, kept in the history\n"
 	"  --window FILE         compare: churn-serve's live window (JSON lines; else the database's)\n"
 	"  --outcomes FILE       compare: CSV id,outcome of customers whose outcome is known\n"
-	"  --id COLUMN           compare: the customer id's key in the window (customerID)\n"
+	"  --id COLUMN           compare: the customer id's key in the window; dataset:\n"
+	"                        the id column (customerID)\n"
 	"  --bootstrap N         compare: resamples for the confidence intervals (200)\n",
 	"  CHURN_STORE           the store when --store is not given (var/store)\n"
 	"  CHURN_DATABASE_URL    the registry when --database is not given\n"
@@ -462,6 +477,64 @@ cmd_perf(struct ch_registry *r, const struct ch_perf_opts *po, int asjson)
 	return 0;
 }
 
+/* The data set: to -o FILE and/or (--put) the store, with a JSON
+ * summary on stdout; else the CSV on stdout, the summary on stderr. */
+static int
+cmd_dataset(struct ch_registry *r, const struct ch_dataset_opts *o,
+    const char *output, int put)
+{
+	struct ch_err e = {{0}};
+	struct ch_buf b = {0};
+	struct ch_dataset_stats st;
+	char key[80], from[21] = "", to[21] = "";
+	int tostdout = (!output || strcmp(output, "-") == 0) && !put;
+	json_t *j;
+
+	if (ch_dataset_build(r, o, &b, &st, &e) != 0)
+		ch_die(2, "%s", e.msg);
+	if (st.labelled == 0)
+		ch_warn("no labelled customers: %zu outcomes, %zu joined to a "
+		    "prediction", st.outcomes, st.joined);
+	if (tostdout || (output && strcmp(output, "-") == 0)) {
+		if (b.len && fwrite(b.s, 1, b.len, stdout) != b.len)
+			ch_die(2, "write <stdout>: %s", strerror(errno));
+	} else if (output && ch_write_atomic(output, b.s, b.len, &e) != 0)
+		ch_die(2, "%s", e.msg);
+	ch_dataset_key(st.sha256, key);
+	if (put && ch_store_put(ch_registry_store(r), key, b.s, b.len, &e) != 0)
+		ch_die(2, "%s", e.msg);
+	if (st.from)
+		ch_iso8601(st.from, from);
+	if (st.to)
+		ch_iso8601(st.to, to);
+	j = json_pack("{s:s, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:o, s:o, s:o, "
+	    "s:o}", "sha256", st.sha256, "rows", (json_int_t)st.rows, "bytes",
+	    (json_int_t)b.len, "labelled", (json_int_t)st.labelled, "positives",
+	    (json_int_t)st.positives, "with_rows", (json_int_t)st.with_rows,
+	    "outcomes", (json_int_t)st.outcomes, "joined", (json_int_t)st.joined,
+	    "from", st.from ? json_string(from) : json_null(),
+	    "to", st.to ? json_string(to) : json_null(),
+	    "with", o->with ? json_string(o->with) : json_null(),
+	    "output", output && strcmp(output, "-") != 0 ? json_string(output) :
+	    json_null());
+	if (put) {
+		json_object_set_new(j, "key", json_string(key));
+		json_object_set_new(j, "store",
+		    json_string(ch_registry_store_where(r)));
+	}
+	if (tostdout || (output && strcmp(output, "-") == 0)) {
+		if (ch_verbosity() >= 0)
+			ch_warn("%zu rows (%zu labelled customers, %zu positive; "
+			    "%zu from %s), sha256 %s", st.rows, st.labelled,
+			    st.positives, st.with_rows, o->with ? o->with : "no file",
+			    st.sha256);
+	} else
+		print_json(j);
+	json_decref(j);
+	free(b.s);
+	return 0;
+}
+
 int
 main(int argc, char **argv)
 {
@@ -485,6 +558,13 @@ main(int argc, char **argv)
 		{"outcomes", required_argument, NULL, 'O'},
 		{"id", required_argument, NULL, 'I'},
 		{"bootstrap", required_argument, NULL, 'B'},
+		{"days", required_argument, NULL, 'D'},
+		{"rows", required_argument, NULL, 'N'},
+		{"with", required_argument, NULL, 'w'},
+		{"target", required_argument, NULL, 'T'},
+		{"positive", required_argument, NULL, 'p'},
+		{"negative", required_argument, NULL, 'x'},
+		{"put", no_argument, NULL, 'U'},
 		CH_COMMON_LONGOPTS,
 		{NULL, 0, NULL, 0},
 	};
@@ -502,6 +582,9 @@ main(int argc, char **argv)
 	int c, nargs, asjson = 0, rc = 0;
 	long count = 0;
 	struct ch_perf_opts po = { CH_PERF_HORIZON_DAYS, CH_PERF_MONTH };
+	struct ch_dataset_opts dso = { .id = "customerID", .target = "Churn",
+	    .positive = "Yes", .negative = "No" };
+	int dsopt = 0, put = 0, idset = 0;
 
 	ch_setprogname(argv[0]);
 	while ((c = getopt_long(argc, argv, "+s:d:" CH_COMMON_SHORTOPTS,
@@ -525,7 +608,8 @@ main(int argc, char **argv)
 	    subopts, NULL)) != -1) {
 		if (ch_common_opt(c, &use))
 			continue;
-		if ((c == 'b' || c == 'H') && strcmp(cmd, "perf") != 0)
+		if ((c == 'b' && strcmp(cmd, "perf") != 0) || (c == 'H' &&
+		    strcmp(cmd, "perf") != 0 && strcmp(cmd, "dataset") != 0))
 			ch_usage(&use, 2);
 		switch (c) {
 		case 'j': asjson = 1; break;
@@ -568,7 +652,21 @@ main(int argc, char **argv)
 			break;
 		case 'W': window = optarg; cmpopt = 1; break;
 		case 'O': outcomes = optarg; cmpopt = 1; break;
-		case 'I': idcol = optarg; cmpopt = 1; break;
+		case 'I': idcol = dso.id = optarg; idset = 1; break;
+		case 'D':
+			dso.days = (long)ch_opt_int("--days", optarg, 1, 36500);
+			dsopt = 1;
+			break;
+		case 'N':
+			dso.rows = (size_t)ch_opt_int("--rows", optarg, 1,
+			    1000000000);
+			dsopt = 1;
+			break;
+		case 'w': dso.with = optarg; dsopt = 1; break;
+		case 'T': dso.target = optarg; dsopt = 1; break;
+		case 'p': dso.positive = optarg; dsopt = 1; break;
+		case 'x': dso.negative = optarg; dsopt = 1; break;
+		case 'U': put = 1; dsopt = 1; break;
 		case 'B':
 			boot = (long)ch_opt_int("--bootstrap", optarg, 10, 100000);
 			cmpopt = 1;
@@ -578,7 +676,11 @@ main(int argc, char **argv)
 	}
 	args = argv + optind;
 	nargs = argc - optind;
-	if (output && strcmp(cmd, "pull") != 0)
+	if (output && strcmp(cmd, "pull") != 0 && strcmp(cmd, "dataset") != 0)
+		ch_usage(&use, 2);
+	if (dsopt && strcmp(cmd, "dataset") != 0)
+		ch_usage(&use, 2);
+	if (idset && strcmp(cmd, "compare") != 0 && strcmp(cmd, "dataset") != 0)
 		ch_usage(&use, 2);
 	if ((romode >= 0 || roopt || *ro.reason) && strcmp(cmd, "rollout") != 0)
 		ch_usage(&use, 2);
@@ -607,12 +709,13 @@ main(int argc, char **argv)
 	} else if (strcmp(cmd, "drift") == 0 && nargs == 0) {
 	} else if (strcmp(cmd, "gc") == 0 && nargs == 0) {
 	} else if (strcmp(cmd, "perf") == 0 && nargs == 0) {
+	} else if (strcmp(cmd, "dataset") == 0 && nargs == 0) {
 	} else if (strcmp(cmd, "compare") == 0 && nargs <= 2) {
 	} else if (strcmp(cmd, "rollout") == 0 && nargs >= 1 &&
 	    (strcmp(args[0], "set") == 0 || strcmp(args[0], "off") == 0 ||
 	    strcmp(args[0], "show") == 0)) {
 	} else {
-		if (!strstr(" list show alias rollback rollout compare pull history drift gc perf ", cmd))
+		if (!strstr(" list show alias rollback rollout compare pull history drift gc perf dataset ", cmd))
 			ch_warn("unknown command '%s'", cmd);
 		ch_usage(&use, 2);
 	}
@@ -648,6 +751,10 @@ main(int argc, char **argv)
 		rc = cmd_gc(r, asjson);
 	else if (strcmp(cmd, "perf") == 0)
 		rc = cmd_perf(r, &po, asjson);
+	else if (strcmp(cmd, "dataset") == 0) {
+		dso.horizon_days = po.horizon_days;
+		rc = cmd_dataset(r, &dso, output, put);
+	}
 	else if (strcmp(cmd, "rollout") == 0)
 		rc = cmd_rollout(r, args[0], &ro, asjson);
 	else if (strcmp(cmd, "compare") == 0)

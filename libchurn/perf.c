@@ -65,6 +65,7 @@ ch_perf_join(const struct ch_outcome *o, size_t no,
 			continue;
 		v[n].id = o[i].id;
 		v[n].version = preds[k].version;
+		v[n].pred = &preds[k];
 		v[n].pred_time = preds[k].time;
 		v[n].outcome_time = o[i].time;
 		v[n].p = preds[k].p;

@@ -28,6 +28,7 @@ const char *ch_perf_by_name(enum ch_perf_by by);
 /* One outcome joined with the prediction it judges. */
 struct ch_perf_row {
 	const char *id, *version;   /* borrowed from the inputs */
+	const struct ch_pred *pred; /* the prediction joined (borrowed) */
 	time_t pred_time, outcome_time;
 	double p;
 	int y;

@@ -116,6 +116,17 @@ status_get() {
 	sed -n "s/^$2=//p" "$1" | tail -n 1
 }
 
+# drift_options: churn-drift's options from the configuration, one word
+# each (CHURN_DRIFT_MIN_ROWS, CHURN_DRIFT_PSI_THRESHOLD,
+# CHURN_DRIFT_L1_THRESHOLD, CHURN_DRIFT_SHARE; unset or empty: its default)
+drift_options() {
+	[ -n "${CHURN_DRIFT_MIN_ROWS:-}" ] && echo "--min-rows=$CHURN_DRIFT_MIN_ROWS"
+	[ -n "${CHURN_DRIFT_PSI_THRESHOLD:-}" ] && echo "--psi-threshold=$CHURN_DRIFT_PSI_THRESHOLD"
+	[ -n "${CHURN_DRIFT_L1_THRESHOLD:-}" ] && echo "--l1-threshold=$CHURN_DRIFT_L1_THRESHOLD"
+	[ -n "${CHURN_DRIFT_SHARE:-}" ] && echo "--drift-share=$CHURN_DRIFT_SHARE"
+	return 0
+}
+
 # now_ms: milliseconds since the epoch (GNU date)
 now_ms() { date +%s%3N; }
 

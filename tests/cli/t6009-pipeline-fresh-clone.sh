@@ -33,6 +33,6 @@ CHURN_LISTEN=127.0.0.1:$port CHURN_API_URL=http://127.0.0.1:$port \
 cat out
 grep -q '^pipeline: all 8 stages passed' out || fail "no 'all 7 stages passed' line"
 grep -q 'NO TRAINING DATA' err || { cat err; fail "the demo-data first model was not announced"; }
-grep -q 'nothing to check: the API has scored no customers yet' err || { cat err; fail "the empty window was not said"; }
+grep -q 'nothing to judge yet: the API has scored no customers' err || { cat err; fail "the empty window was not said"; }
 [ -f fresh/var/pipeline/serve.pid ] && fail "churn-serve left running"
 echo ok
