@@ -3,6 +3,9 @@
 # hour: churn-models rollout set / off announce the change with NOTIFY in
 # their transaction, so both replicas switch (GET /rollout) without waiting
 # for the poll.  Delays are printed, and asserted only as a 10 s hang bound.
+# In the shadow, outcomes recorded with churn-outcomes are compared with the
+# prediction log in the database, paired, alike by churn-models compare and
+# by the other replica's GET /rollout.
 . "$CHURN_TOP/tests/lib.sh"
 . "$CHURN_TOP/tests/http/serve.sh"
 . "$CHURN_TOP/tests/cli/registry-lib.sh"
@@ -31,7 +34,7 @@ expect 0 churn-push --alias challenger m2.churn
 # replica N: starts replica N, sets rN_port once it listens and is ready
 replica() {
 	churn-serve --listen 127.0.0.1:0 --state-dir "st$1" --model champion \
-	    --refresh-interval 3600 --registry-timeout 5 --predlog off 2>"r$1.log" &
+	    --refresh-interval 3600 --registry-timeout 5 --predlog-flush-interval 0.2 2>"r$1.log" &
 	pids="$pids $!"
 	k=0
 	until grep -q 'listening for registry changes' "r$1.log" 2>/dev/null &&
@@ -75,6 +78,32 @@ switched "$t0" '.rollout.mode == "canary" and .rollout.share == 20 and ([.versio
 t0=$(date +%s.%N)
 expect 0 churn-models rollout set --shadow
 switched "$t0" '.rollout.mode == "shadow"' "rollout set --shadow"
+# the shadow compared from the database: customers scored by replica 1,
+# their outcomes recorded with churn-outcomes, churn-models compare and
+# replica 2's GET /rollout pair them alike
+churn-gen --rows 300 --seed 4 -o c.csv || fail "churn-gen failed"
+awk -F, 'BEGIN { OFS = "," } NR > 1 { $1 = "s" NR } { NF--; print }' c.csv >cust.csv
+awk -F, 'BEGIN { OFS = "," } NR > 1 { $1 = "s" NR } { print $1, $NF }' c.csv |
+	sed '1s/.*/id,outcome/' >outcomes.csv
+curl -sf -H 'Content-Type: text/csv' --data-binary @cust.csv "http://127.0.0.1:$r1_port/predict" >scores.csv ||
+	fail "POST /predict to replica 1 failed"
+k=0
+until curl -s "http://127.0.0.1:$r1_port/metrics" | grep -q '^churn_predlog_rows_total{result="recorded"} 300$'; do
+	k=$((k + 1)); [ $k -gt 200 ] && fail "the 300 rows did not reach the prediction log in 20 s"
+	sleep 0.1
+done
+expect 0 churn-outcomes --time "$(date -u -d tomorrow +%F)" --positive Yes outcomes.csv
+expect 0 churn-models compare --json
+jq -e '.paired and .mode == "shadow" and .versions[0].labelled == 300 and .versions[1].labelled == 300
+	and .versions[1].version == "'"$v2"'" and (.roc_auc_diff_ci | length) == 2' out >/dev/null ||
+	fail "compare on the database: $(cat out)"
+cp out cmp.json
+k=0
+until curl -s "http://127.0.0.1:$r2_port/rollout" >ro2.json &&
+    jq -e --slurpfile c cmp.json '.comparison.versions == $c[0].versions and .comparison.verdict == $c[0].verdict' ro2.json >/dev/null; do
+	k=$((k + 1)); [ $k -gt 150 ] && fail "replica 2's GET /rollout differs from churn-models compare: $(cat ro2.json)"
+	sleep 0.2
+done
 t0=$(date +%s.%N)
 expect 0 churn-models rollout off --reason "t588 done"
 switched "$t0" '.rollout.mode == "off" and (.versions | length) == 1' "rollout off"
