@@ -28,8 +28,9 @@ static const struct ch_usage use = {
 	"                    [--champion alias] [--reason text]\n"
 	"       churn-models rollout off [--reason text]\n"
 	"       churn-models rollout show [--json]\n"
-	"       churn-models compare [champion [challenger]] [--window file]\n"
-	"                    [--outcomes file] [--id column] [--bootstrap n] [--json]\n"
+	"       churn-models compare [champion [challenger]] [--horizon days]\n"
+	"                    [--window file] [--outcomes file] [--id column]\n"
+	"                    [--bootstrap n] [--json]\n"
 	"       churn-models pull name [-o file | -o -]\n"
 	"       churn-models history [alias] [--json]\n"
 	"       churn-models drift [-n count] [--json]\n"
@@ -45,8 +46,8 @@ static const struct ch_usage use = {
 	"                        dataset: the CSV (stdout)\n"
 	"  -n, --count N         drift: the newest N reports (20)\n"
 	"  --by PERIOD           perf: day, week, month (the default) or all\n"
-	"  --horizon DAYS        perf, dataset: how long before an outcome a prediction\n"
-	"                        counts (90)\n"
+	"  --horizon DAYS        perf, compare, dataset: how long before an outcome a\n"
+	"                        prediction counts (90)\n"
 	"  --days N              dataset: the outcomes of the last N days (all)\n"
 	"  --rows N              dataset: the newest N labelled customers (all)\n"
 	"  --with FILE           dataset: a CSV file whose rows come first (its header rules)\n"
@@ -58,8 +59,9 @@ static const struct ch_usage use = {
 	"  --shadow              rollout: the challenger scores every request, unanswered\n"
 	"  --champion ALIAS      rollout: the champion's alias (champion)\n"
 	"  --reason TEXT         rollout: why, kept in the history\n"
-	"  --window FILE         compare: churn-serve's live window (JSON lines; else the database's)\n"
-	"  --outcomes FILE       compare: CSV id,outcome of customers whose outcome is known\n"
+	"  --window FILE         compare: churn-serve's live window (JSON lines) instead of the\n"
+	"                        prediction log (with --outcomes only: the database's window)\n"
+	"  --outcomes FILE       compare: CSV id,outcome instead of the registry's outcomes\n"
 	"  --id COLUMN           compare: the customer id's key in the window; dataset:\n"
 	"                        the id column (customerID)\n"
 	"  --bootstrap N         compare: resamples for the confidence intervals (200)\n",
@@ -67,6 +69,8 @@ static const struct ch_usage use = {
 	"  CHURN_DATABASE_URL    the registry when --database is not given\n"
 	"  CHURN_REGISTRY_TIMEOUT  each registry call at most, seconds (30 S3, 10 connect)\n"
 	"  CHURN_ACTOR, USER     rollout: who, kept in the history\n"
+	"  CHURN_PROMOTE_MIN_ROWS, CHURN_PROMOTE_MIN_LABELLED, CHURN_PROMOTE_MARGIN\n"
+	"                        compare: the verdict's rule (1000, 200, 0.01)\n"
 	"  CHURN_S3_ENDPOINT     the S3 endpoint of an s3:// store\n"
 	"  AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY, AWS_SESSION_TOKEN, AWS_REGION\n"
 	"                        its credentials (AWS_SESSION_TOKEN: temporary ones)\n"
@@ -213,29 +217,22 @@ read_outcomes(const char *path)
 }
 
 /*
- * compare: the live rows of the two versions (churn-serve's window: the
- * file given, else the database's), their outcomes from --outcomes (the
- * seam where the registry's outcomes will come in), and ch_compare.
+ * compare --window/--outcomes: the rows of churn-serve's live window (the
+ * file given, else the database's) whose customer is in the CSV of
+ * outcomes; paired, only the rows both versions scored (a shadow).
  */
-static int
-cmd_compare(struct ch_registry *r, char **args, int nargs, const char *window,
-    const char *outcomes, const char *idcol, long boot, int asjson)
+static json_t *
+compare_window(struct ch_registry *r, const char *va, const char *vb,
+    int paired, const char *window, const char *outcomes, const char *idcol,
+    int boot)
 {
 	struct ch_err e = {{0}};
-	struct ch_rollout ro;
-	struct ch_version_ref ra, rb;
-	struct ch_cmp_side a = {0}, b = {0};
-	json_t *out_ids = read_outcomes(outcomes), *row, *res, *v;
+	struct ch_cmp_side a = { .version = va }, b = { .version = vb };
+	json_t *out_ids = read_outcomes(outcomes), *row, *res;
 	char *buf, *line, *save;
-	size_t len, i;
+	size_t len;
 	long rows = 0;
 
-	if (ch_registry_rollout(r, &ro, &e) != 0 ||
-	    ch_registry_resolve(r, nargs > 0 ? args[0] : ro.champion, &ra, &e) != 0 ||
-	    ch_registry_resolve(r, nargs > 1 ? args[1] : ro.challenger, &rb, &e) != 0)
-		ch_die(2, "%s", e.msg);
-	a.version = ra.version;
-	b.version = rb.version;
 	buf = window ? ch_read_file(window, &len, &e) :
 	    ch_registry_window_read(r, WINDOW_ALL, &len, &rows, &e);
 	if (!buf)
@@ -245,6 +242,7 @@ cmd_compare(struct ch_registry *r, char **args, int nargs, const char *window,
 	    line = strtok_r(NULL, "\n", &save)) {
 		json_t *id, *y;
 		const char *mv, *cv;
+		double p, q;
 		int out = -1;
 
 		if (!(row = json_loads(line, 0, NULL)))
@@ -261,53 +259,121 @@ cmd_compare(struct ch_registry *r, char **args, int nargs, const char *window,
 			out = (int)json_integer_value(y);
 		mv = ch_jstr(row, "model_version", "");
 		cv = ch_jstr(row, "challenger_version", "");
-		if (strcmp(mv, ra.version) == 0)
-			ch_cmp_add(&a, json_number_value(json_object_get(row,
-			    "churn_probability")), out);
-		else if (strcmp(mv, rb.version) == 0)
-			ch_cmp_add(&b, json_number_value(json_object_get(row,
-			    "churn_probability")), out);
-		if (strcmp(cv, rb.version) == 0)
-			ch_cmp_add(&b, json_number_value(json_object_get(row,
-			    "challenger_probability")), out);
+		p = json_number_value(json_object_get(row, "churn_probability"));
+		q = json_number_value(json_object_get(row, "challenger_probability"));
+		if (paired) {
+			if (strcmp(mv, va) == 0 && strcmp(cv, vb) == 0) {
+				ch_cmp_add(&a, p, out);
+				ch_cmp_add(&b, q, out);
+			}
+		} else if (strcmp(mv, va) == 0)
+			ch_cmp_add(&a, p, out);
+		else if (strcmp(mv, vb) == 0)
+			ch_cmp_add(&b, p, out);
 		json_decref(row);
 	}
 	free(buf);
 	json_decref(out_ids);
-	res = ch_compare(&a, &b, (int)boot, 1);
-	if (asjson)
-		print_json(res);
-	else {
-		printf("%-11s %-20s %7s %9s %8s %-19s %8s %-19s %7s\n", "ROLE",
-		    "VERSION", "ROWS", "LABELLED", "ROC_AUC", "95% CI", "LOGLOSS",
-		    "95% CI", "BRIER");
-		json_array_foreach(json_object_get(res, "versions"), i, v) {
-			json_t *ci = json_object_get(v, "roc_auc_ci"),
-			    *li = json_object_get(v, "log_loss_ci");
-			char c1[40] = "-", c2[40] = "-";
-			if (json_is_array(ci))
-				snprintf(c1, sizeof c1, "[%.4f, %.4f]",
-				    json_number_value(json_array_get(ci, 0)),
-				    json_number_value(json_array_get(ci, 1)));
-			if (json_is_array(li))
-				snprintf(c2, sizeof c2, "[%.4f, %.4f]",
-				    json_number_value(json_array_get(li, 0)),
-				    json_number_value(json_array_get(li, 1)));
-			printf("%-11s %-20s %7lld %9lld %8.4f %-19s %8.4f %-19s %7.4f\n",
-			    i ? "challenger" : "champion", ch_jstr(v, "version", "-"),
-			    (long long)json_integer_value(json_object_get(v, "rows")),
-			    (long long)json_integer_value(json_object_get(v, "labelled")),
-			    json_number_value(json_object_get(v, "roc_auc")), c1,
-			    json_number_value(json_object_get(v, "log_loss")), c2,
-			    json_number_value(json_object_get(v, "brier")));
-		}
-		printf("psi %.4f, roc_auc challenger - champion %.4f\n",
-		    json_number_value(json_object_get(res, "psi")),
-		    json_number_value(json_object_get(res, "roc_auc_diff")));
-	}
-	json_decref(res);
+	res = paired ? ch_compare_paired(&a, &b, boot, 1) :
+	    ch_compare(&a, &b, boot, 1);
+	json_object_set_new(res, "mode", json_string(paired ? "shadow" :
+	    "canary"));
 	ch_cmp_free(&a);
 	ch_cmp_free(&b);
+	return res;
+}
+
+static void
+print_ci(json_t *ci, char *out, size_t n)
+{
+	if (json_is_array(ci))
+		snprintf(out, n, "[%.4f, %.4f]",
+		    json_number_value(json_array_get(ci, 0)),
+		    json_number_value(json_array_get(ci, 1)));
+	else
+		snprintf(out, n, "-");
+}
+
+static void
+print_compare(json_t *res)
+{
+	json_t *v;
+	size_t i;
+	char c1[40], c2[40], d[32];
+
+	printf("%-11s %-20s %7s %9s %8s %-19s %8s %-19s %7s\n", "ROLE",
+	    "VERSION", "ROWS", "LABELLED", "ROC_AUC", "95% CI", "LOGLOSS",
+	    "95% CI", "BRIER");
+	json_array_foreach(json_object_get(res, "versions"), i, v) {
+		char auc[32], ll[32], br[32];
+
+		print_ci(json_object_get(v, "roc_auc_ci"), c1, sizeof c1);
+		print_ci(json_object_get(v, "log_loss_ci"), c2, sizeof c2);
+		metric(v, "roc_auc", auc, sizeof auc);
+		metric(v, "log_loss", ll, sizeof ll);
+		metric(v, "brier", br, sizeof br);
+		printf("%-11s %-20s %7lld %9lld %8s %-19s %8s %-19s %7s\n",
+		    i ? "challenger" : "champion", ch_jstr(v, "version", "-"),
+		    (long long)json_integer_value(json_object_get(v, "rows")),
+		    (long long)json_integer_value(json_object_get(v, "labelled")),
+		    auc, c1, ll, c2, br);
+	}
+	print_ci(json_object_get(res, "roc_auc_diff_ci"), c1, sizeof c1);
+	metric(res, "psi", c2, sizeof c2);
+	metric(res, "roc_auc_diff", d, sizeof d);
+	printf("psi %s, roc_auc challenger - champion %s %s (%s)\n", c2, d, c1,
+	    json_is_true(json_object_get(res, "paired")) ?
+	    "paired: the same customers" : "two groups of customers");
+	printf("verdict: %s: %s\n", ch_jstr(res, "verdict", "-"),
+	    ch_jstr(res, "verdict_reason", ""));
+}
+
+/*
+ * compare: the two versions' live rows and outcomes (by default the
+ * registry's: its outcomes joined to its prediction log, since the
+ * current rollout began in its mode when the versions are its two; else
+ * churn-serve's window with a CSV of outcomes), ch_compare and the
+ * promotion verdict.
+ */
+static int
+cmd_compare(struct ch_registry *r, char **args, int nargs, const char *window,
+    const char *outcomes, const char *idcol, long boot, long horizon,
+    int asjson)
+{
+	struct ch_err e = {{0}};
+	struct ch_rollout ro;
+	struct ch_version_ref ra, rb, rc;
+	struct ch_verdict_rule rule = CH_VERDICT_RULE_INIT;
+	struct ch_cmp_query q = { .boot = (int)boot, .seed = 1,
+	    .horizon_days = horizon };
+	int inrollout;
+	json_t *res;
+
+	if (ch_verdict_rule_fill(&rule, getenv, &e) != 0 ||
+	    ch_registry_rollout(r, &ro, &e) != 0 ||
+	    ch_registry_resolve(r, nargs > 0 ? args[0] : ro.champion, &ra, &e) != 0 ||
+	    ch_registry_resolve(r, nargs > 1 ? args[1] : *ro.challenger_version ?
+	    ro.challenger_version : ro.challenger, &rb, &e) != 0 ||
+	    ch_registry_resolve(r, ro.champion, &rc, &e) != 0)
+		ch_die(2, "%s", e.msg);
+	/* the rollout's own two versions: compared as it routes them */
+	inrollout = ro.mode != CH_ROLLOUT_OFF && strcmp(ra.version,
+	    rc.version) == 0 && strcmp(rb.version, ro.challenger_version) == 0;
+	q.champion = ra.version;
+	q.challenger = rb.version;
+	q.paired = inrollout && ro.mode == CH_ROLLOUT_SHADOW;
+	if (window || outcomes)
+		res = compare_window(r, ra.version, rb.version, q.paired,
+		    window, outcomes, idcol, (int)boot);
+	else if ((inrollout && ch_rollout_since(r, &ro, &q.since, &e) != 0) ||
+	    !(res = ch_compare_registry(r, &q, &e)))
+		ch_die(2, "%s", e.msg);
+	ch_compare_verdict(res, &rule);
+	if (asjson)
+		print_json(res);
+	else
+		print_compare(res);
+	json_decref(res);
 	return 0;
 }
 
@@ -609,7 +675,8 @@ main(int argc, char **argv)
 		if (ch_common_opt(c, &use))
 			continue;
 		if ((c == 'b' && strcmp(cmd, "perf") != 0) || (c == 'H' &&
-		    strcmp(cmd, "perf") != 0 && strcmp(cmd, "dataset") != 0))
+		    strcmp(cmd, "perf") != 0 && strcmp(cmd, "dataset") != 0 &&
+		    strcmp(cmd, "compare") != 0))
 			ch_usage(&use, 2);
 		switch (c) {
 		case 'j': asjson = 1; break;
@@ -759,7 +826,7 @@ main(int argc, char **argv)
 		rc = cmd_rollout(r, args[0], &ro, asjson);
 	else if (strcmp(cmd, "compare") == 0)
 		rc = cmd_compare(r, args, nargs, window, outcomes, idcol, boot,
-		    asjson);
+		    po.horizon_days, asjson);
 	else if (strcmp(cmd, "show") == 0) {
 		json_t *j = ch_registry_show(r, args[0], &e);
 		if (!j)

@@ -10,8 +10,8 @@
 #include "util.h"
 
 /* The channel registry changes are announced on, in the transaction of
- * the change (registry.c); the payload is "alias NAME VERSION",
- * "rollback NAME VERSION" or "version VERSION". */
+ * the change (registry_pg.c); the payload is "alias NAME VERSION",
+ * "rollback NAME VERSION", "version VERSION" or "rollout ID MODE". */
 #define CH_FLEET_CHANNEL "churn_registry"
 
 /*

@@ -588,6 +588,11 @@ pg_rollout_set(struct ch_registry *r, struct ch_rollout *ro, struct ch_err *e)
 		goto fail;
 	snprintf(ro->time, sizeof ro->time, "%s", PQgetvalue(res, 0, 0));
 	PQclear(res);
+	/* fleet.h: every churn-serve follows the rollout at the commit */
+	if (ch_pg_do(DB(r), "announce rollout", "SELECT pg_notify("
+	    "'churn_registry', 'rollout ' || $1 || ' ' || $2)", 2,
+	    (const char *[]){ rid, p[5] }, e) < 0)
+		goto fail;
 	return ch_pg_commit(DB(r), e);
 fail:
 	ch_pg_rollback(DB(r));

@@ -393,12 +393,6 @@ reports(struct MHD_Connection *c, struct req *r)
 }
 
 enum MHD_Result
-rollout_page(struct MHD_Connection *c, struct req *r)
-{
-	return send_json(c, r, 200, rollout_state());
-}
-
-enum MHD_Result
 metrics_page(struct MHD_Connection *c, struct req *r)
 {
 	size_t len;

@@ -97,7 +97,9 @@ const char *route_allow(int i);
 
 /* http.c: the read-only routes */
 route_fn health, ready, model_schema, model_info, models, reports,
-    metrics_page, rollout_page, ui;
+    metrics_page, ui;
+/* rollout.c: GET /rollout */
+route_fn rollout_page;
 /* openapi.c */
 route_fn openapi;
 

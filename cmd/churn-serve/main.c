@@ -101,7 +101,9 @@ static const struct ch_usage use = {
 	"  CHURN_S3_ENDPOINT     the S3 endpoint of an s3:// store\n"
 	"  AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY, AWS_SESSION_TOKEN, AWS_REGION\n"
 	"                        its credentials (AWS_SESSION_TOKEN: temporary ones)\n"
-	"  AWS_ENDPOINT_URL      the S3 endpoint when CHURN_S3_ENDPOINT is not set\n",
+	"  AWS_ENDPOINT_URL      the S3 endpoint when CHURN_S3_ENDPOINT is not set\n"
+	"  CHURN_PROMOTE_MIN_ROWS, CHURN_PROMOTE_MIN_LABELLED, CHURN_PROMOTE_MARGIN\n"
+	"                        GET /rollout: the verdict's rule (1000, 200, 0.01)\n",
 };
 
 /* scheme://host[:port] as a browser sends it in Origin, or "*" */

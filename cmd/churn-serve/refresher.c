@@ -256,8 +256,9 @@ loop(void *arg)
 
 /*
  * With a database, one more thread holds a connection of its own that
- * LISTENs on churn_registry (fleet.h): registry.c announces alias moves,
- * rollbacks and new versions in the transaction of the change, so every
+ * LISTENs on churn_registry (fleet.h): registry_pg.c announces alias
+ * moves, rollbacks, new versions and rollout changes in the transaction of
+ * the change, so every
  * replica runs a round (and step_follow reloads) as soon as it commits.
  * A lost connection (a database restart) is made again every half
  * second, and each new one wakes a round, so that a change made while

@@ -10,6 +10,7 @@
 
 #include "serve.h"
 
+#include "compare.h"
 #include "outcomes.h"
 #include "perf.h"
 #include "predlog.h"
@@ -25,7 +26,7 @@
  * so that the next call reconnects.
  */
 enum reg_use { REG_ADMIN, REG_REFRESH, REG_WINDOW, REG_PREDLOG, REG_PERF,
-	REG_NUSES };
+	REG_COMPARE, REG_NUSES };
 
 static struct {
 	pthread_mutex_t mu;
@@ -39,6 +40,7 @@ static struct {
 	/* the prediction log's writer keeps its rows and tries again */
 	[REG_PREDLOG] = { PTHREAD_MUTEX_INITIALIZER, NULL, -1 },
 	[REG_PERF] = { PTHREAD_MUTEX_INITIALIZER, NULL, 1 },
+	[REG_COMPARE] = { PTHREAD_MUTEX_INITIALIZER, NULL, 1 },
 };
 
 /* With chan[u].mu held. */
@@ -296,6 +298,21 @@ reg_perf(const struct ch_perf_opts *o, struct ch_err *e)
 	if ((r = reg_get(REG_PERF, e)) && !(j = ch_perf_registry(r, o, e)))
 		reg_failed(REG_PERF);
 	pthread_mutex_unlock(&chan[REG_PERF].mu);
+	return j;
+}
+
+json_t *
+reg_compare(const struct ch_rollout *ro, struct ch_cmp_query *q,
+    struct ch_err *e)
+{
+	struct ch_registry *r;
+	json_t *j = NULL;
+
+	pthread_mutex_lock(&chan[REG_COMPARE].mu);
+	if ((r = reg_get(REG_COMPARE, e)) && (ch_rollout_since(r, ro,
+	    &q->since, e) != 0 || !(j = ch_compare_registry(r, q, e))))
+		reg_failed(REG_COMPARE);
+	pthread_mutex_unlock(&chan[REG_COMPARE].mu);
 	return j;
 }
 

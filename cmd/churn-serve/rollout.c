@@ -1,12 +1,16 @@
 /* rollout.c - what the champion and the challenger answered: rows,
  * requests, latency and score histograms per version, the PSI between
- * the two score distributions; GET /rollout and /metrics read them */
+ * the two score distributions; GET /rollout and /metrics read them, and
+ * GET /rollout adds the comparison on the registry's outcomes */
 #include <math.h>
 #include <pthread.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
-#include "serve.h"
+#include "http.h"
+
+#include "compare.h"
 
 #define SCORE_BINS 10
 static const double lat_le[] = { 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05,
@@ -210,4 +214,144 @@ rollout_metrics(FILE *fp)
 		fprintf(fp, "churn_version_score_count{role=\"%s\",version="
 		    "\"%s\"} %ld\n", role[k], s[k].version, cum);
 	}
+}
+
+/* --- GET /rollout ---------------------------------------------------- */
+
+/*
+ * The state above plus "comparison": ch_compare_registry's answer for the
+ * two versions held (churn-models compare --json's, with the verdict of
+ * the CHURN_PROMOTE_* rule), or null with "comparison_error" saying why
+ * (no rollout, no registry, too many waiting, a registry failure).  It
+ * reads every outcome and the predictions since the rollout began, so it
+ * is computed off the HTTP workers, one at a time, and kept CMP_CACHE_S
+ * seconds for its rollout and versions.
+ */
+#define CMP_CACHE_S 10.0
+#define CMP_WAITING 4           /* requests waiting for a computation */
+#define CMP_BOOTSTRAP 200
+
+static struct {
+	pthread_mutex_t mu;         /* guards the cache */
+	pthread_mutex_t run;        /* one computation at a time */
+	int waiting;                /* jobs started, not freed (under mu) */
+	char key[160];
+	double at;                  /* ch_seconds(), 0: empty */
+	json_t *cmp;
+} C = { .mu = PTHREAD_MUTEX_INITIALIZER, .run = PTHREAD_MUTEX_INITIALIZER };
+
+struct cmp_job {
+	json_t *state;              /* the answer, completed by the job */
+	struct ch_rollout ro;
+	char champion[64], challenger[64], key[160];
+	json_t *cmp;
+	struct ch_err e;
+};
+
+/* A reference to the cached comparison for key when fresh; with C.mu. */
+static json_t *
+cmp_cached(const char *key)
+{
+	if (C.cmp && ch_seconds() - C.at < CMP_CACHE_S &&
+	    strcmp(C.key, key) == 0)
+		return json_incref(C.cmp);
+	return NULL;
+}
+
+static void
+cmp_run(void *arg)
+{
+	struct cmp_job *j = arg;
+	struct ch_verdict_rule rule = CH_VERDICT_RULE_INIT;
+	struct ch_cmp_query q = { .champion = j->champion,
+	    .challenger = j->challenger, .boot = CMP_BOOTSTRAP, .seed = 1,
+	    .paired = j->ro.mode == CH_ROLLOUT_SHADOW };
+
+	pthread_mutex_lock(&C.run);
+	pthread_mutex_lock(&C.mu);
+	j->cmp = cmp_cached(j->key);
+	pthread_mutex_unlock(&C.mu);
+	if (!j->cmp && ch_verdict_rule_fill(&rule, getenv, &j->e) == 0 &&
+	    (j->cmp = reg_compare(&j->ro, &q, &j->e))) {
+		ch_compare_verdict(j->cmp, &rule);
+		pthread_mutex_lock(&C.mu);
+		json_decref(C.cmp);
+		C.cmp = json_incref(j->cmp);
+		snprintf(C.key, sizeof C.key, "%s", j->key);
+		C.at = ch_seconds();
+		pthread_mutex_unlock(&C.mu);
+	}
+	pthread_mutex_unlock(&C.run);
+}
+
+/* The end of a job, answered or not (admin_call's arg_free). */
+static void
+cmp_free(void *arg)
+{
+	struct cmp_job *j = arg;
+
+	pthread_mutex_lock(&C.mu);
+	C.waiting--;
+	pthread_mutex_unlock(&C.mu);
+	json_decref(j->state);
+	json_decref(j->cmp);
+	free(j);
+}
+
+static enum MHD_Result
+with_comparison(struct MHD_Connection *c, struct req *r, json_t *state,
+    json_t *cmp, const char *why)
+{
+	json_object_set_new(state, "comparison", cmp ? cmp : json_null());
+	if (!cmp)
+		json_object_set_new(state, "comparison_error", jtext(why));
+	return send_json(c, r, 200, state);
+}
+
+enum MHD_Result
+rollout_page(struct MHD_Connection *c, struct req *r)
+{
+	struct cmp_job *j = admin_called(r);
+	struct ch_rollout ro;
+	struct loaded *champ, *chal;
+	json_t *state, *cmp;
+	enum MHD_Result ret;
+	int busy = 0;
+
+	if (j) {
+		ret = with_comparison(c, r, json_incref(j->state),
+		    json_incref(j->cmp), j->e.msg);
+		cmp_free(j);
+		return ret;
+	}
+	state = rollout_state();
+	champ = model_acquire();
+	chal = rollout_acquire(&ro);
+	if (!champ || !chal || ro.mode == CH_ROLLOUT_OFF || !reg_available()) {
+		model_release(chal);
+		model_release(champ);
+		return with_comparison(c, r, state, NULL, !reg_available() ?
+		    "no registry to read outcomes and predictions from" :
+		    "no rollout on");
+	}
+	j = ch_calloc(1, sizeof *j);
+	j->ro = ro;
+	snprintf(j->champion, sizeof j->champion, "%s", champ->m->version);
+	snprintf(j->challenger, sizeof j->challenger, "%s", chal->m->version);
+	snprintf(j->key, sizeof j->key, "%lld %s %s %s", ro.id,
+	    ch_rollout_mode_name(ro.mode), j->champion, j->challenger);
+	model_release(chal);
+	model_release(champ);
+	pthread_mutex_lock(&C.mu);
+	/* a few queries wait for the computation; more are turned away */
+	if (!(cmp = cmp_cached(j->key)) && (busy = C.waiting >= CMP_WAITING) == 0)
+		C.waiting++;
+	pthread_mutex_unlock(&C.mu);
+	if (cmp || busy) {
+		free(j);
+		return with_comparison(c, r, state, cmp, "comparisons are being "
+		    "computed; try again in a few seconds");
+	}
+	j->state = state;
+	return admin_call(c, r, cmp_run, j, cmp_free);
 }

@@ -72,7 +72,8 @@ const struct route routes[] = {
 	    "text/plain", 200, NULL, "Prometheus metrics" },
 	{ "/rollout", "/rollout", RM_GET, 0, 0, rollout_page,
 	    "application/json", 200, NULL,
-	    "the rollout (champion and challenger) and each version's answers" },
+	    "the rollout (champion and challenger), each version's answers, and "
+	    "their comparison on recorded outcomes with the promotion verdict" },
 	{ "/openapi.json", "/openapi.json", RM_GET, 0, 0, openapi,
 	    "application/json", 200, NULL,
 	    "this description of the API (OpenAPI 3.0)" },

@@ -149,7 +149,7 @@ void rollout_note(int challenger, const char *version, double p,
     int answered);
 void rollout_reset(void);
 void rollout_request(const long rows[2], double seconds);
-/* GET /rollout's answer (a new reference) */
+/* GET /rollout's answer without the comparison (a new reference) */
 json_t *rollout_state(void);
 /* /metrics: requests, latency and score histograms per version, the
  * share */
@@ -217,6 +217,11 @@ int reg_predlog_prune(long days, size_t *removed, struct ch_err *e);
 int reg_outcomes_record(const struct ch_outcome *rows, size_t n,
     struct ch_outcomes_stats *st, struct ch_err *e);
 json_t *reg_perf(const struct ch_perf_opts *o, struct ch_err *e);
+/* The comparison of rollout ro's two versions (compare.h): q's since is
+ * set from the rollout's history, then ch_compare_registry */
+struct ch_cmp_query;
+json_t *reg_compare(const struct ch_rollout *ro, struct ch_cmp_query *q,
+    struct ch_err *e);
 void reg_close(void);
 
 /* --- predlog.c: the prediction log written from /predict ------------ */

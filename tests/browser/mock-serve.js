@@ -132,6 +132,32 @@ const performance = { horizon_days: 90, by: 'week', outcomes: 1200, joined: 1000
   versions: [perfWeeks('v20261101-090000', 0.821, [0.81, 0.8, 0.77, 0.74], 44),
     perfWeeks(VERSION, 0.843, [0.84, 0.83], 47)] };
 
+// GET /rollout: a canary of 10 % with a comparison on two groups
+function cmpVersion(version, rows, labelled, auc, ci, ll) {
+  return { version, rows, labelled, positives: Math.round(labelled * 0.27), mean_probability: 0.29,
+    scores: [30, 22, 15, 10, 8, 6, 4, 3, 1, 1].map((x) => x * rows / 100), roc_auc: auc, roc_auc_ci: ci,
+    log_loss: ll, log_loss_ci: [ll - 0.03, ll + 0.03], brier: 0.14,
+    calibration: Array.from({ length: 10 }, (_, k) => ({ rows: 10, mean_predicted: k / 10 + 0.05,
+      observed_rate: k / 10 + 0.04 })) };
+}
+const rollout = {
+  rollout: { id: 7, champion: 'champion', challenger: 'challenger', challenger_version: 'v20261101-090000',
+    mode: 'canary', share: 10, time: '2026-11-25T08:00:00Z', actor: 'alice', reason: 'retrained v20261101-090000' },
+  versions: [
+    { role: 'champion', model_version: VERSION, rows: 9000, answered: 9000, requests: 4100, mean_seconds: 0.0021,
+      scores: [300, 220, 150, 100, 80, 60, 40, 30, 10, 10] },
+    { role: 'challenger', model_version: 'v20261101-090000', rows: 1000, answered: 1000, requests: 460,
+      mean_seconds: 0.0024, scores: [28, 24, 16, 10, 8, 6, 4, 2, 1, 1] }],
+  psi: 0.0123, observed_share: 10.0, score_bins: 10,
+  comparison: { versions: [cmpVersion(VERSION, 9000, 2400, 0.842, [0.826, 0.858], 0.41),
+    cmpVersion('v20261101-090000', 1000, 260, 0.801, [0.752, 0.846], 0.45)],
+  paired: false, psi: 0.0123, roc_auc_diff: -0.041, roc_auc_diff_ci: [-0.094, 0.007],
+  log_loss_diff: 0.04, log_loss_diff_ci: [-0.01, 0.09], bootstrap: 200, confidence: 0.95,
+  mode: 'canary', since: '2026-11-25T08:00:00Z', horizon_days: 90, outcomes: 3000, joined: 2660,
+  verdict: 'wait', verdict_reason: 'the challenger has 1000 rows, fewer than 1000',
+  rule: { min_rows: 1000, min_labelled: 200, margin: 0.01 } },
+};
+
 function send(res, status, obj, type) {
   const body = Buffer.isBuffer(obj) ? obj : Buffer.from(typeof obj === 'string' ? obj : JSON.stringify(obj));
   res.writeHead(status, { 'Content-Type': type || 'application/json', 'Content-Length': body.length,
@@ -168,6 +194,7 @@ const server = http.createServer((req, res) => {
     case 'GET /models': return send(res, 200, models);
     case 'GET /drift/reports': return send(res, 200, { reports });
     case 'GET /performance': return send(res, 200, performance);
+    case 'GET /rollout': return send(res, 200, rollout);
     case 'POST /predict': {
       let row;
       try { row = JSON.parse(body); } catch (e) { return send(res, 400, { error: 'body is not JSON' }); }

@@ -1,9 +1,11 @@
 #!/bin/sh
 # t7001-ui: the web UI in headless Chromium against a real churn-serve:
 # two models trained on churn-gen data and pushed to a local store (so the
-# model history has versions, an alias and its history), live traffic from
-# shifted data and its outcomes, then tests/browser/ui.test.js drives the
-# page (all four panels, the live ROC-AUC chart, the form, a drift check from the button, no foreign request, no
+# model history has versions, an alias and its history), the first
+# shadowing the second, live traffic from shifted data and its outcomes,
+# then tests/browser/ui.test.js drives the page (all five panels, the live
+# ROC-AUC chart, the rollout and its verdict, the form, a drift check from
+# the button, no foreign request, no
 # console error, < 300 KB) and saves screenshots, whose paths it prints.
 if [ -n "${CHURN_TOP:-}" ]; then
 	top=$CHURN_TOP
@@ -43,6 +45,13 @@ while [ "$(date -u +v%Y%m%d-%H%M%S)" = "$v1" ]; do sleep 0.2; done
 churn-train --target Churn --id customerID --trees 30 -o m2.churn train2.csv >t2.json ||
 	fail "churn-train failed"
 churn-push --alias champion m2.churn >p2.json || fail "churn-push m2 failed"
+# the first version shadows the second: the rollout panel compares them on
+# the same customers (a verdict from 100 rows on)
+churn-models alias set challenger "$v1" >/dev/null || fail "churn-models alias set failed"
+CHURN_ACTOR=ui-test churn-models rollout set challenger --shadow --reason "t7001" >rollout.json ||
+	fail "churn-models rollout set failed"
+CHURN_PROMOTE_MIN_ROWS=100 CHURN_PROMOTE_MIN_LABELLED=100
+export CHURN_PROMOTE_MIN_ROWS CHURN_PROMOTE_MIN_LABELLED
 
 port=$(/usr/bin/python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
 churn-serve --listen "127.0.0.1:$port" --model champion --state-dir "$PWD/state" \
@@ -58,6 +67,12 @@ until curl -sf "$url/ready" >/dev/null 2>&1; do
 	sleep 0.1
 done
 
+i=0
+until curl -sf "$url/rollout" | grep -q '"role":"challenger"'; do
+	i=$((i + 1))
+	[ $i -le 150 ] || fail "churn-serve does not hold the shadow challenger"
+	sleep 0.1
+done
 # live traffic for the drift window: shifted customers, scored as CSV
 curl -sf -H 'Content-Type: text/csv' --data-binary @live.csv "$url/predict" >scores.csv ||
 	fail "POST /predict with live.csv failed"
@@ -75,6 +90,16 @@ curl -sf -H "Authorization: Bearer $CHURN_ADMIN_TOKEN" -H 'Content-Type: text/cs
 	--data-binary @outcomes.csv "$url/outcomes?time=$(date -u -d tomorrow +%Y-%m-%d)" >outcomes.json ||
 	fail "POST /outcomes failed"
 grep -q '"rows":600' outcomes.json || fail "POST /outcomes: $(cat outcomes.json)"
+# GET /rollout compares them (a comparison is kept 10 s, so a new one
+# within 30 s)
+i=0
+until curl -sf "$url/rollout" >rollout-cmp.json && node -e 'const c = require("./rollout-cmp.json").comparison;
+	process.exit(c && c.paired && c.versions[0].labelled === 600 && c.versions[1].labelled === 600 &&
+	["wait", "promote", "rollback"].includes(c.verdict) ? 0 : 1)'; do
+	i=$((i + 1))
+	[ $i -le 150 ] || fail "GET /rollout does not compare the shadow on the 600 outcomes: $(cat rollout-cmp.json)"
+	sleep 0.2
+done
 # a first drift check through the API, so the page has a history to chart
 curl -sf -X POST -H "Authorization: Bearer $CHURN_ADMIN_TOKEN" "$url/drift/check" >check1.json ||
 	fail "POST /drift/check failed"

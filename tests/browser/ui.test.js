@@ -4,8 +4,9 @@
 //   CHURN_UI_URL=http://127.0.0.1:PORT/ CHURN_ADMIN_TOKEN=... \
 //   CHURN_UI_SHOTS=DIR [CHURN_UI_NAME=ui] node tests/browser/ui.test.js
 //
-// Checks: the four panels render with the server's own data (compared with
-// its JSON routes; the model panel's live ROC-AUC chart with /performance), the prediction form gives the same probability as the
+// Checks: the five panels render with the server's own data (compared with
+// its JSON routes; the model panel's live ROC-AUC chart with /performance;
+// the rollout panel's state, versions and verdict with /rollout), the prediction form gives the same probability as the
 // API, a wrong token is refused, a drift check run from the button adds a
 // report and its bars, every input has a label, no request leaves
 // 127.0.0.1, no console errors, everything transferred weighs < 300 KB,
@@ -170,6 +171,37 @@ async function getJSON(p, opts) {
     check(JSON.stringify(shownAuc) === JSON.stringify(pvs.map((v) => [v.model_version,
       typeof v.all.roc_auc === 'number' ? v.all.roc_auc.toFixed(3) : '–'])),
       'live ROC-AUC listed per version: ' + JSON.stringify(shownAuc));
+
+    // --- panel 5: the rollout, its versions and their comparison
+    const ro = await getJSON('/rollout');
+    const rmode = (ro.rollout || {}).mode || 'off';
+    check(await page.textContent('#ro-mode-badge') === rmode, 'rollout mode shown: ' + rmode);
+    check(await page.textContent('#ro-id') === (ro.rollout.id ? String(ro.rollout.id) : 'none set'),
+      'rollout id shown: ' + ro.rollout.id);
+    check(await page.textContent('#ro-actor') === (ro.rollout.actor || '–'), 'who set the rollout shown');
+    const roles = await page.$$eval('#rollout-table tbody tr[data-role]', (r) =>
+      r.map((x) => x.dataset.role + ' ' + x.children[1].textContent));
+    check(JSON.stringify(roles) === JSON.stringify(ro.versions.map((v) => v.role + ' ' + v.model_version)),
+      'rollout versions listed: ' + JSON.stringify(roles));
+    check(await page.textContent('#ro-challenger') === ro.rollout.challenger + ' → ' +
+      (ro.versions[1] ? ro.versions[1].model_version : ro.rollout.challenger_version || '–'),
+      'challenger alias and version shown');
+    check(await page.$$eval('#rollout-scores tbody tr', (r) => r.length) ===
+      (ro.versions.some((v) => v.rows > 0) ? ro.score_bins : 1), 'score distributions in ' + ro.score_bins + ' bins');
+    if (ro.comparison) {
+      const c = ro.comparison;
+      check(await page.textContent('#ro-verdict') === c.verdict, 'verdict shown: ' + c.verdict);
+      const aucs = await page.$$eval('#rollout-table tbody tr[data-role] .ro-auc', (l) => l.map((x) => x.textContent));
+      const want = ro.versions.map((v) => {
+        const cv = c.versions.find((x) => x.version === v.model_version) || {};
+        return (typeof cv.roc_auc === 'number' ? cv.roc_auc.toFixed(3) : '–') + (Array.isArray(cv.roc_auc_ci)
+          ? ' [' + cv.roc_auc_ci[0].toFixed(3) + ', ' + cv.roc_auc_ci[1].toFixed(3) + ']' : '');
+      });
+      check(JSON.stringify(aucs) === JSON.stringify(want), 'live ROC-AUC with its interval per version: ' + JSON.stringify(aucs));
+      check((await page.textContent('#rollout-diff')).includes(c.paired ? 'paired' : 'two groups'),
+        'the comparison says ' + (c.paired ? 'paired (shadow)' : 'two groups (canary)'));
+    } else
+      check(await page.textContent('#ro-verdict') === 'none', 'no verdict without a comparison');
 
     // --- panel 3: drift; a wrong token first, then the right one
     const before = (await getJSON('/drift/reports')).reports.length;

@@ -1,5 +1,6 @@
-/* churn-serve web UI: four panels fed by the server's JSON routes only
- * (GET /health /model /predict/schema /models /drift/reports /performance,
+/* churn-serve web UI: five panels fed by the server's JSON routes only
+ * (GET /health /model /predict/schema /models /drift/reports /performance
+ *  /rollout,
  *  POST /predict?explain=1 and /drift/check).  No other host is contacted.
  * Charts: uPlot (vendored, see index.html); bars are plain styled elements. */
 'use strict';
@@ -576,6 +577,110 @@
       (isNum(p.outcomes) ? ' (' + p.outcomes + ' outcomes recorded)' : '') }));
   }
 
+  /* ---------- 5. rollout (GET /rollout) ---------- */
+  const ROLLOUT_EVERY = 10000;
+
+  async function loadRollout() {
+    let r;
+    try { r = await api('/rollout'); panelError('rollout', null); } catch (e) {
+      panelError('rollout', e); return;
+    }
+    renderRolloutState(r);
+    renderRolloutVersions(r);
+    renderRolloutScores(r);
+    renderRolloutVerdict(r);
+  }
+
+  function ci(x) {
+    return Array.isArray(x) && x.length === 2 ? ' [' + num(x[0]) + ', ' + num(x[1]) + ']' : '';
+  }
+
+  function renderRolloutState(r) {
+    const ro = r.rollout || {}, cmp = r.comparison;
+    const by = (role) => (r.versions || []).find((v) => v.role === role);
+    const mode = ro.mode || 'off';
+    clear($('ro-mode')).append(el('span', { class: 'badge ' + (mode === 'off' ? '' : 'warn'),
+      id: 'ro-mode-badge', text: mode }));
+    setText('ro-share', mode === 'canary' ? ro.share + '% of customers' +
+      (isNum(r.observed_share) ? ' (observed ' + r.observed_share.toFixed(1) + '% of rows)' : '')
+      : mode === 'shadow' ? 'scores every request, unanswered' : 'none');
+    const champ = by('champion'), chal = by('challenger');
+    setText('ro-champion', (ro.champion || 'champion') + ' → ' + (champ ? champ.model_version : '–'));
+    setText('ro-challenger', (ro.challenger || 'challenger') + ' → ' +
+      (chal ? chal.model_version : ro.challenger_version || '–'));
+    setText('ro-id', ro.id ? String(ro.id) : 'none set');
+    const since = cmp && cmp.since ? cmp.since : ro.time;
+    setText('ro-since', since ? when(since) + ago(since) : '–');
+    setText('ro-actor', ro.actor || '–');
+    setText('ro-reason', ro.reason || '–');
+    setText('rollout-summary', mode === 'off'
+      ? 'No rollout: the champion answers every request.'
+      : mode === 'canary' ? 'Canary: ' + ro.share + '% of customers (a sticky hash of rollout id and customer id) are answered by the challenger.'
+        : 'Shadow: the challenger scores every request beside the champion, whose answer is returned.');
+  }
+
+  function renderRolloutVersions(r) {
+    const cmp = r.comparison, tb = clear($('rollout-table').tBodies[0]);
+    const live = (v) => (cmp && cmp.versions || []).find((c) => c.version === v.model_version) || {};
+    for (const v of r.versions || []) {
+      const c = live(v);
+      tb.append(el('tr', { 'data-role': v.role },
+        el('td', { text: v.role }), el('td', { text: v.model_version }),
+        el('td', { class: 'num', text: v.requests }),
+        el('td', { class: 'num', text: v.answered }),
+        el('td', { class: 'num', text: isNum(v.mean_seconds) && v.requests
+          ? (v.mean_seconds * 1000).toFixed(2) + ' ms' : '–' }),
+        el('td', { class: 'num', text: isNum(c.labelled) ? c.labelled : '–' }),
+        el('td', { class: 'num ro-auc', text: num(c.roc_auc) + ci(c.roc_auc_ci) }),
+        el('td', { class: 'num', text: num(c.log_loss) + ci(c.log_loss_ci) })));
+    }
+    if (!(r.versions || []).length) tb.append(el('tr', null, el('td', { colspan: '8',
+      class: 'muted', text: 'no model loaded' })));
+  }
+
+  function renderRolloutScores(r) {
+    const vs = r.versions || [], tb = clear($('rollout-scores').tBodies[0]);
+    setText('ro-psi', 'PSI ' + num(r.psi));
+    const share = (v) => {
+      const s = (v && v.scores) || [], n = s.reduce((a, b) => a + b, 0);
+      return s.map((x) => (n ? x / n : 0));
+    };
+    const a = share(vs[0]), b = share(vs[1]);
+    if (!a.length || !(r.versions[0].rows + (vs[1] ? vs[1].rows : 0))) {
+      tb.append(el('tr', null, el('td', { colspan: '2', class: 'muted', text: 'no rows scored yet' })));
+      return;
+    }
+    const max = Math.max(1e-9, ...a, ...b), k = r.score_bins || a.length;
+    const pb = (cls, v, what) => el('div', { class: 'pb ' + cls },
+      el('span', { style: 'width:' + (v / max * 100).toFixed(1) + '%', 'aria-hidden': 'true' }),
+      el('span', { text: pct(v), 'aria-label': what + ' ' + pct(v) }));
+    a.forEach((x, i) => tb.append(el('tr', null,
+      el('td', { text: (i / k).toFixed(1) + '–' + ((i + 1) / k).toFixed(1) }),
+      el('td', null, el('div', { class: 'pair' }, pb('ref', x, 'champion'),
+        b.length ? pb('cur', b[i], 'challenger') : null)))));
+  }
+
+  function renderRolloutVerdict(r) {
+    const cmp = r.comparison, p = clear($('rollout-verdict'));
+    const d = clear($('rollout-diff'));
+    if (!cmp) {
+      p.append(el('span', { class: 'badge', id: 'ro-verdict', text: 'none' }), ' ',
+        el('span', { class: 'muted', text: r.comparison_error || 'no comparison' }));
+      return;
+    }
+    const cls = { promote: 'ok', rollback: 'bad', wait: 'warn' }[cmp.verdict] || '';
+    p.append(el('span', { class: 'badge ' + cls, id: 'ro-verdict', text: cmp.verdict || '–' }), ' ',
+      cmp.verdict_reason || '');
+    d.append('ROC-AUC challenger − champion ', el('strong', { text: num(cmp.roc_auc_diff) }),
+      ci(cmp.roc_auc_diff_ci) + ', log-loss ' + num(cmp.log_loss_diff) + ci(cmp.log_loss_diff_ci) +
+      ' · ' + (cmp.paired ? 'paired: the same customers' : 'two groups of customers') +
+      ' · ' + (isNum(cmp.joined) ? cmp.joined : 0) + ' outcomes joined of ' +
+      (isNum(cmp.outcomes) ? cmp.outcomes : 0) + ' recorded');
+    if (cmp.rule) d.append(el('br'), el('span', { class: 'muted', text: 'rule: at least ' +
+      cmp.rule.min_rows + ' challenger rows and ' + cmp.rule.min_labelled +
+      ' labelled rows each; margin ' + cmp.rule.margin }));
+  }
+
   /* ---------- wiring ---------- */
   function every(fn, ms) {
     const loop = async () => {
@@ -592,7 +697,8 @@
     $('drift-form').addEventListener('submit', runCheck);
     try { $('drift-token').value = sessionStorage.getItem(TOKEN_KEY) || ''; } catch (e) { /* */ }
     Promise.all([every(loadHealth, HEALTH_EVERY), every(loadDrift, SLOW_EVERY),
-      every(loadModels, SLOW_EVERY), every(loadPerformance, SLOW_EVERY)]).then(() => document.body.setAttribute('data-ready', '1'));
+      every(loadModels, SLOW_EVERY), every(loadPerformance, SLOW_EVERY),
+      every(loadRollout, ROLLOUT_EVERY)]).then(() => document.body.setAttribute('data-ready', '1'));
   }
   if (document.readyState === 'loading') document.addEventListener('DOMContentLoaded', init);
   else init();
