@@ -12,6 +12,7 @@
 #include "model.h"
 #include "modelref.h"
 #include "registry.h"
+#include "shard.h"
 #include "util.h"
 
 static const struct ch_usage use = {
@@ -39,7 +40,8 @@ static const struct ch_usage use = {
 	"  --predict-sample N    rows scored for prediction drift (0: all)\n"
 	"  --no-prediction       no prediction drift\n"
 	"  --profile-out FILE    write this shard's counts there, not a report\n"
-	"  --from-profiles       the report from shards' profiles (the arguments)\n",
+	"  --from-profiles       the report from shards' profiles (the arguments, or one\n"
+	"                        s3://bucket/dir/ of them)\n",
 	"  CHURN_STORE           the store (var/store)\n"
 	"  CHURN_DATABASE_URL    the PostgreSQL registry, when there is one\n"
 	"  CHURN_REGISTRY_TIMEOUT  each registry call at most, seconds (30 S3, 10 connect)\n"
@@ -115,16 +117,23 @@ print_summary(FILE *fp, json_t *r)
 /* --profile-out: the current data's counts for one shard, no report. */
 static void
 profile_out(const struct ch_drift_read *rd, const struct ch_model *m,
-    const char *in, const char *out)
+    const char *in, const struct ch_store_opts *so, const char *out)
 {
 	struct ch_drift_profile p;
+	struct ch_input input;
 	struct ch_err e;
 	json_t *j;
 	char *s;
 
 	ch_drift_profile_init(&p, m->schema);
-	if (ch_drift_read_profile(rd, strcmp(in, "-") == 0 ? stdin : NULL, in,
-	    &p, &e) != 0)
+	/* a file, stdin or an s3:// object, streamed */
+	if (ch_input_open(&input, in, so, &e) != 0)
+		ch_die(2, "%s", e.msg);
+	if (ch_drift_read_profile(rd, input.fp, in, &p, &e) != 0) {
+		ch_input_close(&input, &e);	/* a broken stream says why */
+		ch_die(2, "%s", e.msg);
+	}
+	if (ch_input_close(&input, &e) != 0)
 		ch_die(2, "%s", e.msg);
 	if (!(j = ch_drift_profile_json(&p, m, &e)))
 		ch_die(2, "%s", e.msg);
@@ -146,21 +155,35 @@ profile_out(const struct ch_drift_read *rd, const struct ch_model *m,
 }
 
 /* --from-profiles: the shards' profiles added up, as one read of all
- * their rows would count them. */
+ * their rows would count them; profiles are files, "-" or s3:// objects,
+ * or one s3://bucket/dir/ prefix whose objects they are. */
 static void
 from_profiles(const struct ch_model *m, int n, char **paths,
-    struct ch_drift_side *cur)
+    const struct ch_store_opts *so, struct ch_drift_side *cur)
 {
 	struct ch_drift_profile p;
+	struct ch_input in;
 	json_error_t je;
 	struct ch_err e;
+	char **listed = NULL;
 	json_t *j;
 	int i;
 
+	if (n == 1 && strncmp(paths[0], "s3://", 5) == 0 &&
+	    paths[0][strlen(paths[0]) - 1] == '/') {
+		if (!(listed = ch_shard_list(paths[0], so, &e)))
+			ch_die(2, "%s", e.msg);
+		for (n = 0; listed[n]; n++)
+			;
+		paths = listed;
+	}
 	ch_drift_profile_init(&p, m->schema);
 	for (i = 0; i < n; i++) {
-		j = strcmp(paths[i], "-") == 0 ? json_loadf(stdin, 0, &je) :
-		    json_load_file(paths[i], 0, &je);
+		if (ch_input_open(&in, paths[i], so, &e) != 0)
+			ch_die(2, "%s", e.msg);
+		j = json_loadf(in.fp, 0, &je);
+		if (ch_input_close(&in, &e) != 0)
+			ch_die(2, "%s", e.msg);
 		if (!j)
 			ch_die(2, "%s:%d: %s", paths[i], je.line, je.text);
 		if (ch_drift_profile_load(&p, j, paths[i], m, &e) != 0)
@@ -171,6 +194,7 @@ from_profiles(const struct ch_model *m, int n, char **paths,
 		ch_die(2, "%s", e.msg);
 	*cur = p.side;
 	free(p.smp);
+	ch_strv_free(listed);
 }
 
 /* Appends the report to the registry's drift history. */
@@ -397,14 +421,14 @@ main(int argc, char **argv)
 	rd.json_lines = json_in;
 	rd.allow_empty = 1;
 	if (prof_out) {
-		profile_out(&rd, m, in, prof_out);
+		profile_out(&rd, m, in, &ro.s3, prof_out);
 		ch_drift_side_free(&ref);
 		ch_drift_cfg_free(&cfg);
 		ch_model_free(m);
 		return 0;
 	}
 	if (profiles)
-		from_profiles(m, argc, argv, &cur);
+		from_profiles(m, argc, argv, &ro.s3, &cur);
 	else {
 		ch_drift_side_init(&cur, m->schema);
 		if (ch_input_open(&input, in, &ro.s3, &e) != 0)

@@ -13,6 +13,7 @@
 #include "modelref.h"
 #include "perf.h"
 #include "registry.h"
+#include "shard.h"
 #include "util.h"
 
 /* every row the live window keeps (it keeps far fewer) */
@@ -38,7 +39,8 @@ static const struct ch_usage use = {
 	"       churn-models perf [--by day|week|month|all] [--horizon days] [--json]\n"
 	"       churn-models dataset [--days n] [--rows n] [--horizon days]\n"
 	"                    [--with file] [--target column] [--positive label]\n"
-	"                    [--negative label] [--id column] [--put] [-o file]\n",
+	"                    [--negative label] [--id column] [--put] [-o file]\n"
+	"       churn-models shards s3://bucket/dir/\n",
 	"  --store URL           the artifact store: a directory, file:// or s3:// URL\n"
 	"  --database URL        the PostgreSQL registry (else an index in the store)\n"
 	"  --json                list, history, drift, gc, perf: JSON instead of a table\n"
@@ -778,13 +780,26 @@ main(int argc, char **argv)
 	} else if (strcmp(cmd, "perf") == 0 && nargs == 0) {
 	} else if (strcmp(cmd, "dataset") == 0 && nargs == 0) {
 	} else if (strcmp(cmd, "compare") == 0 && nargs <= 2) {
+	} else if (strcmp(cmd, "shards") == 0 && nargs == 1) {
 	} else if (strcmp(cmd, "rollout") == 0 && nargs >= 1 &&
 	    (strcmp(args[0], "set") == 0 || strcmp(args[0], "off") == 0 ||
 	    strcmp(args[0], "show") == 0)) {
 	} else {
-		if (!strstr(" list show alias rollback rollout compare pull history drift gc perf dataset ", cmd))
+		if (!strstr(" list show alias rollback rollout compare pull history drift gc perf dataset shards ", cmd))
 			ch_warn("unknown command '%s'", cmd);
 		ch_usage(&use, 2);
+	}
+	if (strcmp(cmd, "shards") == 0) {
+		/* the objects under a prefix, for the array jobs: no registry */
+		char **v = ch_shard_list(args[0], &o.s3, &e);
+
+		if (!v)
+			ch_die(2, "%s", e.msg);
+		for (char **p = v; *p; p++)
+			puts(*p);
+		ch_strv_free(v);
+		ch_fshut(stdout, "<stdout>");
+		return 0;
 	}
 	if (strcmp(cmd, "show") == 0 && ch_modelref_is_file(args[0])) {
 		/* a file (or -): what it says of itself, no registry needed */

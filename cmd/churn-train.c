@@ -8,8 +8,11 @@
 #include <unistd.h>
 
 #include "frame.h"
+#include "input.h"
 #include "metrics.h"
 #include "model.h"
+#include "registry.h"
+#include "shard.h"
 #include "train.h"
 #include "util.h"
 
@@ -22,7 +25,12 @@ static const struct ch_usage use = {
 	"                   [--holdout fraction | --valid file] [--threshold t]\n"
 	"                   [--bins n] [--learner auto|forest|gbdt]\n"
 	"                   [--calibrate auto|none|isotonic|platt] [--no-refit]\n"
-	"                   [--keep cols] [file.csv | -]\n",
+	"                   [--keep cols] [--bins-from summaries] [file.csv | -]\n"
+	"       churn-train [-qv] --summary-out file [--target col] [--positive label]\n"
+	"                   [--id col] [--drop cols] [--numeric cols]\n"
+	"                   [--categorical cols] [file.csv | -]\n"
+	"       churn-train [-qv] --merge [-o model] [--valid file] [--threshold t]\n"
+	"                   model ...\n",
 	"  -o, --output FILE     the model file to write (model.churn)\n"
 	"  --target COL          the column to predict (Churn)\n"
 	"  --positive LABEL      the target's positive label (Yes, 1, true, ...)\n"
@@ -45,8 +53,14 @@ static const struct ch_usage use = {
 	"  --bins N              quantile bins of a numeric feature (at most 255)\n"
 	"  --calibrate M         auto, none, isotonic or platt (auto: when it helps)\n"
 	"  --no-refit            keep the model measured on the holdout, not refitted\n"
-	"  --keep COLS           columns to keep although they look like ids or leaks\n",
-	"  SOURCE_DATE_EPOCH     the time written into the model (reproducible builds)\n",
+	"  --keep COLS           columns to keep although they look like ids or leaks\n"
+	"  --summary-out FILE    write a shard's column summary, train nothing\n"
+	"  --bins-from S,...     bin as the shards' summaries say (or an s3://dir/ of\n"
+	"                        them); a forest of this shard for --merge\n"
+	"  --merge               merge the forests named as arguments into -o\n",
+	"  SOURCE_DATE_EPOCH     the time written into the model (reproducible builds)\n"
+	"  CHURN_S3_ENDPOINT, AWS_ENDPOINT_URL, AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY,\n"
+	"  AWS_SESSION_TOKEN     S3 access for s3:// inputs of --summary-out and summaries\n",
 };
 
 static pthread_mutex_t progress_lock = PTHREAD_MUTEX_INITIALIZER;
@@ -68,12 +82,67 @@ progress(int done, int total, void *arg)
 	pthread_mutex_unlock(&progress_lock);
 }
 
+/* --summary-out: the shard's summary written, nothing trained. */
+static int
+write_summary(const char *input, const struct ch_frame_opts *fo,
+    const struct ch_store_opts *so, const char *out)
+{
+	struct ch_input in;
+	struct ch_err e;
+	json_t *j;
+	char *s;
+
+	if (ch_input_open(&in, input, so, &e) != 0)
+		ch_die(2, "%s", e.msg);
+	if (ch_shard_summary(in.fp, input, fo, &j, &e) != 0) {
+		ch_input_close(&in, &e);	/* a broken stream says why */
+		ch_die(2, "%s", e.msg);
+	}
+	if (ch_input_close(&in, &e) != 0)
+		ch_die(2, "%s", e.msg);
+	s = json_dumps(j, JSON_COMPACT | JSON_REAL_PRECISION(17));
+	if (strcmp(out, "-") == 0) {
+		puts(s);
+		ch_fshut(stdout, "<stdout>");
+	} else if (ch_write_atomic(out, s, strlen(s), &e) != 0) {
+		ch_die(2, "%s", e.msg);
+	}
+	if (ch_verbosity() > 0)
+		ch_warn("%s: %lld rows summarised into %s", input,
+		    json_integer_value(json_object_get(j, "rows")), out);
+	free(s);
+	json_decref(j);
+	return 0;
+}
+
+/* --merge: the shards' forests made one model, its summary printed. */
+static int
+merge_forests(const struct ch_train_opts *o, char **parts, size_t n)
+{
+	struct ch_merge_opts mo = { parts, n, o->valid, o->threshold,
+	    o->forest.jobs, o->now, o->output };
+	struct ch_train_result r;
+	struct ch_err e;
+	json_t *summary;
+
+	if (ch_shard_merge(&mo, &r, &e) != 0)
+		ch_die(2, "%s", e.msg);
+	summary = ch_train_summary(&r);
+	json_dumpf(summary, stdout, JSON_INDENT(2) | JSON_REAL_PRECISION(10));
+	putchar('\n');
+	json_decref(summary);
+	ch_train_result_free(&r);
+	ch_fshut(stdout, "<stdout>");
+	return 0;
+}
+
 int
 main(int argc, char *argv[])
 {
 	enum { O_TARGET = 256, O_POSITIVE, O_ID, O_DROP, O_NUMERIC, O_CATEGORICAL,
 	    O_TREES, O_DEPTH, O_LEAF, O_MAXF, O_CW, O_SEED, O_JOBS, O_HOLDOUT,
-	    O_VALID, O_THRESHOLD, O_BINS, O_LEARNER, O_CALIBRATE, O_NOREFIT, O_KEEP };
+	    O_VALID, O_THRESHOLD, O_BINS, O_LEARNER, O_CALIBRATE, O_NOREFIT, O_KEEP,
+	    O_SUMMARY, O_BINSFROM, O_MERGE };
 	static const struct option longopts[] = {
 		{ "output", required_argument, NULL, 'o' },
 		{ "target", required_argument, NULL, O_TARGET },
@@ -97,6 +166,9 @@ main(int argc, char *argv[])
 		{ "calibrate", required_argument, NULL, O_CALIBRATE },
 		{ "no-refit", no_argument, NULL, O_NOREFIT },
 		{ "keep", required_argument, NULL, O_KEEP },
+		{ "summary-out", required_argument, NULL, O_SUMMARY },
+		{ "bins-from", required_argument, NULL, O_BINSFROM },
+		{ "merge", no_argument, NULL, O_MERGE },
 		CH_COMMON_LONGOPTS,
 		{ NULL, 0, NULL, 0 }
 	};
@@ -108,7 +180,11 @@ main(int argc, char *argv[])
 	FILE *fp;
 	json_t *summary;
 	double t0 = ch_seconds();
-	int c, learner_set = 0, forest_set = 0;
+	int c, learner_set = 0, forest_set = 0, merge = 0;
+	const char *summary_out = NULL;
+	char **bins_from = NULL;
+	struct ch_registry_opts ro = { 0 };
+	struct ch_schema *bins = NULL;
 
 	ch_setprogname(argv[0]);
 	ch_train_defaults(&o);
@@ -145,6 +221,9 @@ main(int argc, char *argv[])
 			break;
 		case O_NOREFIT: o.refit = 0; break;
 		case O_KEEP: o.keep = ch_strv_split(optarg); break;
+		case O_SUMMARY: summary_out = optarg; break;
+		case O_BINSFROM: bins_from = ch_strv_split(optarg); break;
+		case O_MERGE: merge = 1; break;
 		case O_LEARNER:
 			learner_set = 1;
 			if (strcmp(optarg, "auto") == 0)
@@ -186,7 +265,8 @@ main(int argc, char *argv[])
 		default: ch_usage(&use, 2);
 		}
 	}
-	if (argc - optind > 1)
+	if ((argc - optind > 1 && !merge) || (merge && optind == argc) ||
+	    (merge + !!summary_out + !!bins_from > 1))
 		ch_usage(&use, 2);
 	/* a forest's own option asks for a forest */
 	if (forest_set && !learner_set)
@@ -198,6 +278,22 @@ main(int argc, char *argv[])
 	o.now = time(NULL);
 	if ((sde = getenv("SOURCE_DATE_EPOCH")) && *sde)
 		o.now = (time_t)ch_opt_int("SOURCE_DATE_EPOCH", sde, 0, 0x7fffffffL);
+	ch_registry_opts_fill(&ro, getenv);
+	if (summary_out)
+		return write_summary(input, &fo, &ro.s3, summary_out);
+	if (merge)
+		return merge_forests(&o, argv + optind, (size_t)(argc - optind));
+	if (bins_from) {
+		/* boosting rounds correct each other and do not merge */
+		if (o.learner == CH_CHOOSE_GBDT)
+			ch_die(2, "--bins-from: grows a forest to merge; boosted "
+			    "trees do not merge (--learner forest)");
+		o.learner = CH_CHOOSE_FOREST;
+		if (ch_shard_bins_from(bins_from, &ro.s3, &fo, &bins, &o.bins_info,
+		    &err) != 0)
+			ch_die(2, "--bins-from: %s", err.msg);
+		o.bins = bins;
+	}
 
 	fp = strcmp(input, "-") == 0 ? stdin : fopen(input, "rb");
 	if (!fp)
@@ -228,6 +324,9 @@ main(int argc, char *argv[])
 	ch_strv_free(fo.numeric);
 	ch_strv_free(fo.categorical);
 	ch_strv_free(o.keep);
+	ch_strv_free(bins_from);
+	ch_schema_free(bins);
+	json_decref(o.bins_info);
 	ch_fshut(stdout, "<stdout>");
 	return 0;
 }

@@ -238,14 +238,9 @@ sort_ctx(struct distinct *a, size_t n, int (*cmp)(const void *, const void *, vo
 	free(tmp);
 }
 
-/*
- * Quantile bin edges of a numeric column from its distinct values (sorted,
- * with counts): at most maxb bins, each edge a value seen in the data (bins
- * are upper-inclusive).  With few distinct values every value has its bin.
- */
-static int
-numeric_edges(const struct distinct *d, size_t nd, uint64_t total, int maxb,
-    double *edges)
+int
+ch_quantile_edges(const double *v, const uint64_t *count, size_t nd,
+    uint64_t total, int maxb, double *edges)
 {
 	size_t i;
 	uint64_t cum = 0;
@@ -253,18 +248,36 @@ numeric_edges(const struct distinct *d, size_t nd, uint64_t total, int maxb,
 
 	if (nd <= (size_t)maxb) {
 		for (i = 0; i + 1 < nd; i++)
-			edges[ne++] = d[i].v;
+			edges[ne++] = v[i];
 		return ne;
 	}
 	for (i = 0; i + 1 < nd && ne < maxb - 1; i++) {
-		cum += d[i].count;
+		cum += count[i];
 		/* cut when the cumulative count reaches the next quantile */
 		if ((double)cum * maxb >= (double)k * (double)total) {
-			edges[ne++] = d[i].v;
+			edges[ne++] = v[i];
 			while (k < maxb && (double)cum * maxb >= (double)k * (double)total)
 				k++;
 		}
 	}
+	return ne;
+}
+
+/* ch_quantile_edges of distinct values d (sorted, with counts). */
+static int
+numeric_edges(const struct distinct *d, size_t nd, uint64_t total, int maxb,
+    double *edges)
+{
+	double *v = ch_malloc((nd ? nd : 1) * sizeof *v);
+	uint64_t *n = ch_malloc((nd ? nd : 1) * sizeof *n);
+	size_t i;
+	int ne;
+
+	for (i = 0; i < nd; i++)
+		v[i] = d[i].v, n[i] = d[i].count;
+	ne = ch_quantile_edges(v, n, nd, total, maxb, edges);
+	free(v);
+	free(n);
 	return ne;
 }
 

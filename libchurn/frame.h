@@ -57,6 +57,16 @@ int ch_frame_load_with(FILE *fp, const char *name, const struct ch_schema *s,
     const struct ch_frame_opts *o, struct ch_frame **out, size_t *unseen,
     struct ch_err *e);
 
+/*
+ * Quantile bin edges of a numeric column from its distinct values v
+ * (ascending) with their counts (total in all): at most maxb bins, each
+ * edge a value seen in the data (bins are upper-inclusive); with few
+ * distinct values every value has its bin.  Returns the number of edges.
+ * The one rule: ch_frame_load and the merged binning of shards use it.
+ */
+int ch_quantile_edges(const double *v, const uint64_t *count, size_t nd,
+    uint64_t total, int maxb, double *edges);
+
 /* Recognises the positive label: positive if given, else Yes/1/true/True.
  * Returns 1 positive, 0 negative, -1 unparseable (for two-class targets
  * with the default labels: No/0/false/False are negative). */

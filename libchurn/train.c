@@ -9,6 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "shard.h"
 #include "train_impl.h"
 
 void
@@ -282,7 +283,8 @@ read_rest(struct job *j, const struct ch_frame_opts *fo, struct ch_err *e)
 		j->hold = ch_malloc(fr->n);
 		split(fr->y, fr->n, o->holdout, o->forest.seed, j->hold);
 	}
-	hygiene(fr, j->name, j->hold, o->keep, j->r->warnings);
+	if (!o->bins)    /* a shard's columns are every shard's */
+		hygiene(fr, j->name, j->hold, o->keep, j->r->warnings);
 	if (o->valid) {
 		if (!(vf = fopen(o->valid, "rb")))
 			return ch_errf(e, "open %s: %s", o->valid, strerror(errno));
@@ -651,6 +653,8 @@ describe(struct job *j)
 		    (j->fin.st.importance ? j->fin.st.importance :
 		    j->gst.importance)[f] : j->st.importance[f]));
 	json_object_set_new(meta, "importances", imp);
+	if (o->bins_info)
+		json_object_set(meta, "binning", o->bins_info);
 	json_object_set_new(meta, "data", json_pack("{s:s, s:s, s:I, s:I, s:I, s:I}",
 	    "source", strcmp(j->name, "-") == 0 ? "<stdin>" : j->name,
 	    "sha256", fr->sha256, "rows", (json_int_t)fr->n,
@@ -715,7 +719,8 @@ ch_train(FILE *fp, const char *name, const struct ch_frame_opts *fo,
 	j.name = name;
 	j.r = r;
 	j.forest_auc = j.gbdt_auc = NAN;
-	if (ch_frame_load(fp, name, fo, &j.fr, e) != 0)
+	if ((o->bins ? ch_shard_frame_load(fp, name, o->bins, fo, &j.fr, e) :
+	    ch_frame_load(fp, name, fo, &j.fr, e)) != 0)
 		return -1;
 	if ((ret = read_rest(&j, fo, e)) != 0)
 		goto out;

@@ -35,6 +35,10 @@ struct ch_train_opts {
 	const char *output;      /* model file path */
 	time_t now;              /* training time: the version string */
 	void (*progress)(int done, int total, void *arg);
+	const struct ch_schema *bins; /* a shard's: the binning merged from
+	                            every shard's summary (shard.h), no
+	                            hygiene; NULL: inferred from the data */
+	json_t *bins_info;       /* the merge's account, kept as "binning" */
 };
 
 struct ch_train_result {

@@ -3,7 +3,8 @@
 # slurmd, started and stopped here): the scoring array job over 4 shards
 # and its merge give churn-predict's single-run output byte for byte; the
 # drift profile array job and its merge give the single run's report but
-# for "time".  Skipped, saying why, only where Slurm cannot start.
+# for "time"; the training jobs (summaries, forests, merge) make a model
+# that scores.  Skipped, saying why, only where Slurm cannot start.
 . "$CHURN_TOP/tests/lib.sh"
 
 for p in munged slurmctld slurmd sbatch sinfo; do
@@ -201,4 +202,24 @@ same a b
 grep -q 'a sample of' b || fail "the prediction was not sampled: $(cat b)"
 grep -q '^no drift: ' drift-merge.log || { cat drift-merge.log >&2; fail "no --summary in the merge job's log"; }
 echo "drift profile array job + merge: $((t3 - t2)) s, reports identical but for time"
+
+# training: the summaries' array job, the forests' array job after it, the
+# merge after that; the shards' summaries give the binning one run infers
+# (every column counted exactly at this size), and the model scores
+cut -d, -f2- train.csv >hold.csv
+j1=$(timeout 60 sbatch --parsable --array=0-3 --chdir="$PWD" --output="$PWD/summary.%a.log" \
+	"$S/train-summary.sbatch" "$PWD/shards.txt" "$PWD/out") ||
+	fail "sbatch train-summary.sbatch failed"
+j2=$(timeout 60 sbatch --parsable --array=0-3 --dependency=afterok:"$j1" --chdir="$PWD" \
+	--output="$PWD/part.%a.log" "$S/train-part.sbatch" "$PWD/shards.txt" "$PWD/out" --trees 10) ||
+	fail "sbatch train-part.sbatch failed"
+timeout 300 sbatch --wait --dependency=afterok:"$j2" --chdir="$PWD" \
+	--output="$PWD/train-merge.log" "$S/train-merge.sbatch" "$PWD/shards.txt" "$PWD/out" \
+	--valid "$PWD/hold.csv" ||
+	{ cat summary.*.log part.*.log train-merge.log >&2; fail "the training jobs failed"; }
+t4=$(date +%s)
+jq -e '.params.trees > 0 and .metrics.roc_auc > 0.7' out/train.json >/dev/null ||
+	fail "merged model: $(jq -c '{params, metrics}' out/train.json)"
+churn-predict -m out/model.churn all.csv >/dev/null || fail "the merged model does not score"
+echo "training array jobs + merge: $((t4 - t3)) s, holdout ROC-AUC $(jq .metrics.roc_auc out/train.json)"
 echo "t261 total $(( $(date +%s) - t0 )) s"

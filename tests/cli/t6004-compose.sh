@@ -2,6 +2,10 @@
 # `docker compose config -q` where the plugin exists) and holds every
 # service, port, volume, health check and start condition churn(7)
 # promises; docker/Dockerfile has the stages and settings it promises.
+# The fleet profile: a replica service (host network, --drain, health
+# check, its own state volume) on every port docker/haproxy.cfg sends to,
+# and lb (HAProxy with that haproxy.cfg) after them; a replica moved off
+# the configuration's ports is caught.
 . "$CHURN_TOP/tests/lib.sh"
 py=/usr/bin/python3
 [ -x $py ] && $py -c 'import yaml' 2>/dev/null || skip "no /usr/bin/python3 with the yaml module (apt-get install python3-yaml)"
@@ -43,6 +47,10 @@ want = {  # service: (published ports, named volume, has health check)
     "init": ([], "train-data", False),
     "api": (["8000"], "api-state", True),
     "jenkins": (["8080"], "jenkins-home", True),
+    "replica-1": ([], "replica-1-state", True),
+    "replica-2": ([], "replica-2-state", True),
+    "replica-3": ([], "replica-3-state", True),
+    "lb": ([], None, False),
 }
 check(set(svc) == set(want), "services are %s, not %s" % (sorted(svc), sorted(want)))
 top_volumes = set((doc.get("volumes") or {}).keys())
@@ -73,7 +81,7 @@ for name in ("init", "api", "jenkins"):
 for name in ("init", "api"):
     check(svc.get(name, {}).get("build", {}).get("target") == "runtime", "%s: not the runtime stage" % name)
 check(svc.get("jenkins", {}).get("build", {}).get("target") == "jenkins", "jenkins: not the jenkins stage")
-for name in ("postgres", "minio", "minio-init", "init", "api"):
+for name in ("postgres", "minio", "minio-init", "init", "api", "replica-1"):
     check(svc.get(name, {}).get("env_file") in ("../.env", ["../.env"]), "%s: configuration not from ../.env" % name)
 deps = {
     "minio-init": {"minio": "service_healthy"},
@@ -109,3 +117,53 @@ if errors:
     sys.exit(1)
 print("compose and Dockerfile checks: ok (%d services, %d stages)" % (len(svc), len(stages)))
 PY
+
+# the fleet against the load balancer's configuration
+cat >fleet.py <<'PY'
+import re, sys, yaml
+svc = yaml.safe_load(open(sys.argv[1]))["services"]
+servers = re.findall(r"^\s*server\s+\S+\s+(127\.0\.0\.1:\d+)", open(sys.argv[2]).read(), re.M)
+errors = []
+def check(cond, msg):
+    if not cond:
+        errors.append(msg)
+check(len(servers) >= 2, "haproxy.cfg names %d servers" % len(servers))
+replicas = {n: s for n, s in svc.items() if n.startswith("replica-")}
+listen = {}
+for n, s in replicas.items():
+    env = s.get("environment") or {}
+    listen[env.get("CHURN_LISTEN")] = n
+    check(s.get("network_mode") == "host", "%s: not on the host's network" % n)
+    check("fleet" in (s.get("profiles") or []), "%s: not in the fleet profile" % n)
+    ep = " ".join(s.get("entrypoint") or [])
+    check("churn-serve" in ep and "--drain" in ep, "%s: not churn-serve --drain" % n)
+    check(env.get("CHURN_S3_ENDPOINT", "").startswith("http://127.0.0.1:"), "%s: S3 not on 127.0.0.1" % n)
+    check(env.get("CHURN_DB_HOST") == "127.0.0.1", "%s: PostgreSQL not on 127.0.0.1" % n)
+    check((s.get("depends_on") or {}).get("init", {}).get("condition") == "service_completed_successfully",
+          "%s: does not wait for init" % n)
+for addr in servers:
+    check(addr in listen, "no replica listens on %s, where haproxy.cfg sends" % addr)
+check(len(set(listen)) == len(replicas), "replicas share a port")
+lb = svc.get("lb") or {}
+check(lb.get("network_mode") == "host" and "fleet" in (lb.get("profiles") or []), "lb: not a host-network fleet service")
+check(any(str(v).startswith("./haproxy.cfg:/usr/local/etc/haproxy/haproxy.cfg") for v in lb.get("volumes", [])),
+      "lb: does not run the repository's haproxy.cfg")
+for n in replicas:
+    check((lb.get("depends_on") or {}).get(n, {}).get("condition") == "service_healthy", "lb: does not wait for %s" % n)
+check("deploy" not in lb and all("deploy" not in s for s in replicas.values()),
+      "deploy: docker-compose 1.29 ignores it without --compatibility")
+if errors:
+    print("\n".join("FAIL: " + e for e in errors), file=sys.stderr)
+    sys.exit(1)
+print("fleet: %d replicas on haproxy.cfg's %d servers, lb after them" % (len(replicas), len(servers)))
+PY
+$py fleet.py "$CHURN_TOP/docker/compose.yaml" "$CHURN_TOP/docker/haproxy.cfg" || exit 1
+sed 's/CHURN_LISTEN: 127.0.0.1:8003/CHURN_LISTEN: 127.0.0.1:8009/' "$CHURN_TOP/docker/compose.yaml" >moved.yaml
+$py fleet.py moved.yaml "$CHURN_TOP/docker/haproxy.cfg" 2>err && fail "a replica off haproxy.cfg's ports passed"
+grep -q "no replica listens on 127.0.0.1:8003" err || { cat err; fail "the moved replica was not named"; }
+if command -v docker-compose >/dev/null 2>&1; then
+	cp "$CHURN_TOP/docker/compose.yaml" tree/docker/compose.yaml
+	docker-compose -f tree/docker/compose.yaml --profile fleet config -q >err 2>&1 ||
+		{ cat err; fail "docker-compose --profile fleet config rejects docker/compose.yaml"; }
+fi
+exit 0
