@@ -259,6 +259,7 @@ struct job {
 	double forest_auc, gbdt_auc, *honest;
 	const char *skip_gbdt;
 	int skip_forest, use_gbdt;
+	enum ch_learn_choice learner;   /* o->learner, auto resolved */
 	json_t *tuned, *chosen;
 	struct ch_model *m;
 	double *p;                      /* [neval] probabilities */
@@ -353,11 +354,15 @@ fit_gbdt(struct job *j, struct ch_err *e)
 	struct ch_gbdt_params gp = o->gbdt;
 	size_t nfit = j->ntrain - j->nvalid;
 
-	if (o->learner == CH_CHOOSE_AUTO && (j->ntrain > TUNE_MAX ||
+	j->learner = o->learner;
+	if ((o->learner == CH_CHOOSE_AUTO || o->learner == CH_CHOOSE_BEST) &&
+	    (j->ntrain > TUNE_MAX ||
 	    gbdt_slots(j->nbins, fr->nfeat) > UINT16_MAX))
 		j->skip_gbdt = j->ntrain > TUNE_MAX ? "more than 100000 training rows" :
 		    "too many features";
-	if (o->learner == CH_CHOOSE_FOREST || j->skip_gbdt)
+	if (o->learner == CH_CHOOSE_AUTO)
+		j->learner = j->skip_gbdt ? CH_CHOOSE_FOREST : CH_CHOOSE_GBDT;
+	if (j->learner == CH_CHOOSE_FOREST || j->skip_gbdt)
 		return 0;
 	gp.seed = o->forest.seed;
 	/* The shipped trees: on every row when the model is refitted
@@ -418,7 +423,7 @@ probe_forest(struct job *j, struct ch_err *e)
 	struct ch_forest_stats ps = { 0 };
 	double probe = NAN;
 
-	if (!(o->learner == CH_CHOOSE_AUTO && j->boosted &&
+	if (!(o->learner == CH_CHOOSE_BEST && j->boosted &&
 	    o->forest.min_leaf <= 0 && !o->mf_set))
 		return;
 	t.trees = TUNE_TREES;
@@ -442,7 +447,7 @@ fit_forest(struct job *j, struct ch_err *e)
 {
 	const struct ch_train_opts *o = j->o;
 
-	if (o->learner == CH_CHOOSE_GBDT || j->skip_forest)
+	if (j->learner == CH_CHOOSE_GBDT || j->skip_forest)
 		return 0;
 	tune_forest(&j->d, o, &j->fp, &j->tuned, e);
 	if (ch_forest_train(&j->d, &j->fp, &j->forest, &j->st, o->progress,
@@ -461,8 +466,8 @@ choose(struct job *j)
 	struct ch_model *m = j->m;
 	size_t nv = 0, i;
 
-	j->use_gbdt = o->learner == CH_CHOOSE_GBDT || j->skip_forest ||
-	    (o->learner == CH_CHOOSE_AUTO && j->boosted &&
+	j->use_gbdt = j->learner == CH_CHOOSE_GBDT || j->skip_forest ||
+	    (j->learner == CH_CHOOSE_BEST && j->boosted &&
 	    j->gbdt_auc > j->forest_auc);
 	for (i = 0; i < j->ntrain; i++)
 		nv += j->valid[i];
@@ -471,8 +476,12 @@ choose(struct job *j)
 	    "{s:s, s:s, s:s, s:o, s:o}",
 	    "value", j->use_gbdt ? "gbdt" : "forest",
 	    "asked", o->learner == CH_CHOOSE_AUTO ? "auto" :
+	    o->learner == CH_CHOOSE_BEST ? "best" :
 	    o->learner == CH_CHOOSE_GBDT ? "gbdt" : "forest",
-	    "by", "ROC-AUC on the internal validation rows (forest: out-of-bag)",
+	    "by", o->learner == CH_CHOOSE_BEST ?
+	    "ROC-AUC on the internal validation rows (forest: out-of-bag)" :
+	    o->learner == CH_CHOOSE_AUTO ? "the boosted trees on up to 100000 "
+	    "training rows, the forest beyond" : "asked",
 	    "forest", isnan(j->forest_auc) ? json_null() : json_real(j->forest_auc),
 	    "gbdt", isnan(j->gbdt_auc) ? json_null() : json_real(j->gbdt_auc)));
 	json_object_set_new(j->chosen, "validation_rows", json_integer((json_int_t)nv));

@@ -47,7 +47,7 @@ for c in none platt isotonic; do
 	expect 0 churn-predict -m c.churn "$fx/score-u.csv"
 done
 expect 2 churn-train --learner boost data.csv
-grep_err "--learner: 'boost' is not auto, forest or gbdt"
+grep_err "--learner: 'boost' is not auto, forest, gbdt or best"
 expect 2 churn-train --calibrate beta data.csv
 grep_err "--calibrate: 'beta' is not auto, none, isotonic or platt"
 
