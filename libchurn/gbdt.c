@@ -38,15 +38,16 @@
 #define MIN_GAIN 1e-7
 
 /* Sums of one bin: floats, as LightGBM keeps them; half the memory
- * traffic of doubles, and a gradient sum needs no more than 24 bits. */
+ * traffic of doubles, and a gradient sum needs no more than 24 bits.  The
+ * row count too is a float (exact below 2^24 rows, which check_input
+ * asks), so that a row adds to its bin in one four-lane add. */
 struct slot {
-	float g, h;
-	uint32_t n;
+	float g, h, n, pad;
 };
 
-/* A row's gradient and hessian as the histograms add them: two floats
- * added lane by lane, as two scalar adds would (the same sums). */
-typedef float gh2 __attribute__((vector_size(8)));
+/* A row's gradient, hessian, 1 and 0 as the histograms add them: lane by
+ * lane, as scalar adds would (the same sums). */
+typedef float gh4 __attribute__((vector_size(16)));
 
 struct gsplit {
 	int feat;
@@ -83,7 +84,7 @@ struct gb {
 	                           missing in the feature's last slot */
 	uint32_t *off, nslots;
 	double *grad, *hess;    /* [ntrain] */
-	gh2 *gh;                /* [ntrain] the same as floats */
+	gh4 *gh;                /* [ntrain] the same as floats, 1, 0 */
 	uint32_t *idx, *tmp;    /* [ntrain]: this round's rows first */
 	uint32_t *rows;         /* [ntrain] the training rows */
 	uint8_t *in;            /* [n] 1: in this round's sample */
@@ -280,18 +281,17 @@ hist_build(struct gb *s, struct slot *h, size_t lo, size_t hi)
 	for (i = lo; i < hi; i++) {
 		uint32_t r = s->idx[i];
 		const uint16_t *x = s->S + (size_t)r * nf;
-		gh2 v = s->gh[r];
+		gh4 v = s->gh[r];
 
 		if (i + 8 < hi)
 			__builtin_prefetch(s->S + (size_t)s->idx[i + 8] * nf);
 		for (f = 0; f < nf; f++) {
 			struct slot *q = &h[x[f]];
-			gh2 a;
+			gh4 a;
 
 			memcpy(&a, q, sizeof a);
 			a += v;
 			memcpy(q, &a, sizeof a);
-			q->n += 1;
 		}
 	}
 }
@@ -428,13 +428,12 @@ grow(struct gb *s, struct ch_tree *out, double *raw)
 		hist_build(s, small->hist, small->lo, small->hi);
 		large->hist = p->hist;
 		for (k = 0; k < s->nslots; k++) {
-			gh2 a, b;
+			gh4 a, b;
 
 			memcpy(&a, &large->hist[k], sizeof a);
 			memcpy(&b, &small->hist[k], sizeof b);
 			a -= b;
 			memcpy(&large->hist[k], &a, sizeof a);
-			large->hist[k].n -= small->hist[k].n;
 		}
 		L[bi] = a;
 		L[nl++] = b;
@@ -513,8 +512,8 @@ check_input(const struct ch_train_data *d, const struct ch_gbdt_params *p,
 
 	if (!d || n == 0 || d->nfeat < 1)
 		return ch_errf(e, "no training rows");
-	if (n >= UINT32_MAX / 2)
-		return ch_errf(e, "too many training rows (%zu)", n);
+	if (n >= (size_t)1 << 24)    /* bin counts are floats */
+		return ch_errf(e, "too many training rows for boosting (%zu)", n);
 	if (p->max_iter < 1 || p->max_leaves < 2 || p->min_leaf < 1 ||
 	    !(p->learning_rate > 0) || !(p->l2 >= 0) || p->max_depth < 0 ||
 	    !(p->subsample > 0 && p->subsample <= 1))
@@ -632,7 +631,7 @@ round_rows(struct gb *s, struct run *r, const struct ch_gbdt_params *p)
 
 		s->grad[k] = q - (s->d->y[k] != 0);
 		s->hess[k] = q * (1 - q);
-		s->gh[k] = (gh2){ (float)s->grad[k], (float)s->hess[k] };
+		s->gh[k] = (gh4){ (float)s->grad[k], (float)s->hess[k], 1, 0 };
 	}
 }
 
