@@ -292,6 +292,7 @@ read_rest(struct job *j, const struct ch_frame_opts *fo, struct ch_err *e)
 		fclose(vf);
 		if (ret != 0)
 			return ret;
+		json_array_extend(j->r->warnings, j->va->warnings);
 	}
 	return 0;
 }
