@@ -534,7 +534,10 @@ evaluate(struct job *j)
 		ch_metrics_compute(p, j->ey, neval, o->threshold, &raw);
 		json_object_set_new(cj, "holdout_before", json_pack("{s:f, s:f}",
 		    "log_loss", raw.log_loss, "brier", ch_brier(p, j->ey, neval)));
-		predict_all(m, j->ecodes, j->fr->nfeat, neval, p, o->forest.jobs);
+		/* calibrated: what the scorer gives, without a second walk */
+		if (m->calib.method != CH_CALIB_NONE)
+			for (i = 0; i < neval; i++)
+				p[i] = ch_calib_apply(&m->calib, p[i]);
 		ch_metrics_compute(p, j->ey, neval, o->threshold, &r->metrics);
 		json_object_set_new(cj, "holdout_after", json_pack("{s:f, s:f}",
 		    "log_loss", r->metrics.log_loss, "brier", ch_brier(p, j->ey, neval)));
