@@ -299,8 +299,8 @@ struct csv_run {
 };
 
 /* A numeric cell that is not a number, scored as missing (libchurn's
- * rule): the first said in the answer's Warning header, one line, no
- * quote or backslash. */
+ * rule): the first said in the answer's Warning header, one line of
+ * ASCII, no quote or backslash. */
 static void
 csv_warn(void *arg, const char *msg)
 {
@@ -311,7 +311,8 @@ csv_warn(void *arg, const char *msg)
 		return;
 	snprintf(run->first, sizeof run->first, "%s", msg);
 	for (p = run->first; *p; p++)
-		if ((unsigned char)*p < 0x20 || *p == '"' || *p == '\\')
+		if ((unsigned char)*p < 0x20 || (unsigned char)*p >= 0x7f ||
+		    *p == '"' || *p == '\\')
 			*p = '?';
 }
 
