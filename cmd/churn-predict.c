@@ -81,7 +81,7 @@ warn(void *arg, const char *msg)
 {
 	(void)arg;
 	if (ch_verbosity() >= 0)
-		ch_warn("%s (skipped)", msg);
+		ch_warn("%s", msg);
 }
 
 int

@@ -23,7 +23,7 @@ static const struct ch_usage use = {
 	"                   [--max-features sqrt|log2|all|n|fraction]\n"
 	"                   [--class-weight balanced|none] [--seed n] [--jobs n]\n"
 	"                   [--holdout fraction | --valid file] [--threshold t]\n"
-	"                   [--bins n] [--learner auto|forest|gbdt]\n"
+	"                   [--bins n] [--learner auto|forest|gbdt|best]\n"
 	"                   [--calibrate auto|none|isotonic|platt] [--no-refit]\n"
 	"                   [--keep cols] [--bins-from summaries] [file.csv | -]\n"
 	"       churn-train [-qv] --summary-out file [--target col] [--positive label]\n"
@@ -38,7 +38,8 @@ static const struct ch_usage use = {
 	"  --drop COLS           columns to leave out, comma-separated\n"
 	"  --numeric COLS        columns to take as numbers\n"
 	"  --categorical COLS    columns to take as categories\n"
-	"  --learner L           auto (the better of the two), forest or gbdt (auto)\n"
+	"  --learner L           auto (boosted trees; the forest on big data), forest,\n"
+	"                        gbdt, or best (both, the better kept) (auto)\n"
 	"  --trees N             trees in the forest (100; asks for a forest)\n"
 	"  --max-depth N         the deepest a tree grows (0: no limit)\n"
 	"  --min-leaf N          the fewest rows in a leaf (chosen by out-of-bag AUC)\n"
@@ -232,8 +233,10 @@ main(int argc, char *argv[])
 				o.learner = CH_CHOOSE_FOREST;
 			else if (strcmp(optarg, "gbdt") == 0)
 				o.learner = CH_CHOOSE_GBDT;
+			else if (strcmp(optarg, "best") == 0)
+				o.learner = CH_CHOOSE_BEST;
 			else
-				ch_die(2, "--learner: '%s' is not auto, forest or gbdt", optarg);
+				ch_die(2, "--learner: '%s' is not auto, forest, gbdt or best", optarg);
 			break;
 		case O_CALIBRATE: {
 			enum ch_calib_method cm;

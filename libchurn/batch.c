@@ -213,6 +213,16 @@ worker_free(void *w)
 	batch_free(w);
 }
 
+/* A numeric cell that is not a number (e says which): scored as missing,
+ * as training takes it, with a warning. */
+static void
+bad_cell(struct result *r, const struct ch_err *e)
+{
+	tputs(&r->warn, e->msg);
+	tputs(&r->warn, ", scored as missing");
+	tput(&r->warn, "", 1);
+}
+
 /* A bad row: an error, or when skipping a warning and a skip. */
 static int
 bad_row(const struct conf *c, struct result *r, int bad, struct ch_err *e)
@@ -222,6 +232,7 @@ bad_row(const struct conf *c, struct result *r, int bad, struct ch_err *e)
 	if (!c->o->skip_bad)
 		return -1;
 	tputs(&r->warn, e->msg);
+	tputs(&r->warn, " (skipped)");
 	tput(&r->warn, "", 1);
 	r->skipped++;
 	return 0;
@@ -237,7 +248,7 @@ block(void *w, struct ch_csv *rd, void **result, struct ch_err *e)
 	struct ch_record rec;
 	char idbuf[32];
 	uint8_t *x;
-	int rc, bad;
+	int rc, bad, enc;
 
 	*result = r;
 	r->unseen = ch_calloc((size_t)s->nfeat, sizeof *r->unseen);
@@ -245,14 +256,16 @@ block(void *w, struct ch_csv *rd, void **result, struct ch_err *e)
 	b->n = b->ids.len = 0;  /* nothing left by a block that failed */
 	while ((rc = ch_csv_next(rd, &rec, e)) > 0) {
 		x = b->codes + b->n * (size_t)s->nfeat;
-		if (ch_encode_record(s, &c->cols, &rec, c->name, x,
-		    count_unseen, b, &bad, e) != 0) {
+		if ((enc = ch_encode_record(s, &c->cols, &rec, c->name, x,
+		    count_unseen, b, &bad, e)) < 0) {
 			if (bad_row(c, r, bad, e) != 0) {
 				r->failed = 1;
 				return -1;
 			}
 			continue;
 		}
+		if (enc > 0)
+			bad_cell(r, e);
 		if (c->o->row)
 			c->o->row(c->o->arg, &rec, &c->cols,
 			    ch_model_predict(c->o->m, x));
@@ -339,7 +352,7 @@ score_json(struct conf *c, FILE *fp, struct ch_err *e)
 	ssize_t len;
 	long lineno = 0;
 	json_t *j, *id;
-	int rc = 0, bad = -1;
+	int rc = 0, bad = -1, enc = 0;
 
 	b->unseen = c->st->unseen;
 	while (rc == 0 && (len = getline(&line, &cap, fp)) > 0) {
@@ -347,8 +360,8 @@ score_json(struct conf *c, FILE *fp, struct ch_err *e)
 		if (strspn(line, " \t\r\n") == (size_t)len)
 			continue;
 		j = json_loadb(line, (size_t)len, 0, &je);
-		if (!j || ch_encode_json(s, j, b->codes + b->n * (size_t)s->nfeat,
-		    count_unseen, b, &bad, &why) != 0) {
+		if (!j || (enc = ch_encode_json(s, j, b->codes + b->n *
+		    (size_t)s->nfeat, count_unseen, b, &bad, &why)) < 0) {
 			if (!j)
 				snprintf(why.msg, sizeof why.msg, "%s", je.text);
 			json_decref(j);
@@ -358,12 +371,17 @@ score_json(struct conf *c, FILE *fp, struct ch_err *e)
 				rc = ch_errf(e, "%s:%ld: %s", c->name, lineno, why.msg);
 				break;
 			}
-			snprintf(msg, sizeof msg, "%s:%ld: %s", c->name, lineno,
-			    why.msg);
+			snprintf(msg, sizeof msg, "%s:%ld: %s (skipped)", c->name,
+			    lineno, why.msg);
 			if (c->o->warn)
 				c->o->warn(c->o->arg, msg);
 			c->st->skipped++;
 			continue;
+		}
+		if (enc > 0 && c->o->warn) {
+			snprintf(msg, sizeof msg, "%s:%ld: %s, scored as missing",
+			    c->name, lineno, why.msg);
+			c->o->warn(c->o->arg, msg);
 		}
 		id = json_object_get(j, c->idname);
 		if (json_is_string(id))

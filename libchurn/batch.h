@@ -35,8 +35,10 @@ struct ch_batch_opts {
 	/* The answers' text, in input order, on the calling thread; a
 	 * nonzero return stops the run with e filled. */
 	int (*out)(void *arg, const char *s, size_t n, struct ch_err *e);
-	/* A bad row skipped: "file:line: why", in input order, on the calling
-	 * thread.  May be NULL. */
+	/* A warning, in input order, on the calling thread: a bad row
+	 * skipped ("file:line: why (skipped)"), or a numeric cell that is not
+	 * a number, scored as missing ("file:line: column 'x': 'abc' is not
+	 * a number, scored as missing").  May be NULL. */
 	void (*warn)(void *arg, const char *msg);
 	/* Each scored CSV row with its probability, on a worker thread, in
 	 * any order.  May be NULL. */

@@ -447,6 +447,27 @@ wants_hist(const struct shared *s, const struct item *it)
 	return it->hi - it->lo >= BIG && splittable(s, it);
 }
 
+/* One row of nf codes copied: a few fixed-size moves the compiler inlines
+ * (overlapping when nf is not their size), not a call per row. */
+static inline void
+copy_row(uint8_t *dst, const uint8_t *src, size_t nf)
+{
+	size_t i;
+
+	if (nf >= 16 && nf <= 32) {
+		memcpy(dst, src, 16);
+		memcpy(dst + nf - 16, src + nf - 16, 16);
+	} else if (nf >= 8 && nf < 16) {
+		memcpy(dst, src, 8);
+		memcpy(dst + nf - 8, src + nf - 8, 8);
+	} else if (nf < 8) {
+		for (i = 0; i < nf; i++)
+			dst[i] = src[i];
+	} else {
+		memcpy(dst, src, nf);
+	}
+}
+
 /*
  * Copies the codes of a small node's rows into the worker's blocks: the
  * whole subtree below it is grown before anything else (depth first), and
@@ -461,7 +482,7 @@ localise(struct work *w, struct item *it)
 	size_t i, k, no = it->ohi - it->olo;
 
 	for (i = it->lo, k = 0; i < it->hi; i++, k++) {
-		memcpy(w->blk + k * nf, s->X + (size_t)w->in[i].row * nf, nf);
+		copy_row(w->blk + k * nf, s->X + (size_t)w->in[i].row * nf, nf);
 		w->in[i].row = (uint32_t)k;
 	}
 	if (no > w->noblk) {
@@ -469,7 +490,7 @@ localise(struct work *w, struct item *it)
 		w->oblk = ch_reallocarray(w->oblk, w->noblk, nf);
 	}
 	for (i = it->olo, k = 0; i < it->ohi; i++, k++) {
-		memcpy(w->oblk + k * nf, s->X + (size_t)w->oob[i].row * nf, nf);
+		copy_row(w->oblk + k * nf, s->X + (size_t)w->oob[i].row * nf, nf);
 		w->oob[i].loc = (uint32_t)k;
 	}
 	it->local = 1;
@@ -704,7 +725,7 @@ grow_tree(struct work *w, int t)
 {
 	struct shared *s = w->s;
 	const struct ch_train_data *d = s->d;
-	size_t n = s->n, i, nin = 0, noob = 0;
+	size_t n = s->n, i, nin = 0, noob = 0, draws = n;
 	struct item it;
 	struct split sp;
 	struct ch_tree *tr;
@@ -712,7 +733,9 @@ grow_tree(struct work *w, int t)
 
 	ch_rng_seed(&w->rng, s->p->seed * 0x9E3779B97F4A7C15ull + (uint64_t)t);
 	memset(w->cnt, 0, n * sizeof *w->cnt);
-	for (i = 0; i < n; i++)
+	if (s->p->max_samples && s->p->max_samples < n)
+		draws = s->p->max_samples;
+	for (i = 0; i < draws; i++)
 		w->cnt[below(&w->rng, n)]++;
 	memset(&it, 0, sizeof it);
 	for (i = 0; i < n; i++) {

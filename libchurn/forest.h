@@ -61,6 +61,8 @@ struct ch_forest_params {
 	int balanced;            /* class_weight=balanced */
 	uint64_t seed;
 	int jobs;                /* threads (>= 1) */
+	size_t max_samples;      /* rows a tree's bootstrap draws (0: all n,
+	                            as scikit-learn's max_samples) */
 };
 
 /* Training input: column-major codes. */

@@ -283,10 +283,12 @@ numeric_edges(const struct distinct *d, size_t nd, uint64_t total, int maxb,
 
 /*
  * A column is numeric when its non-missing cells are numbers but for at
- * most one in BAD_SHARE of them: those few are bad cells, left missing and
- * reported (the lines of the first BAD_LINES) in the frame's warnings --
- * the rule churn-predict applies too, where such a cell is refused (or
- * skipped with --skip-bad) rather than turning the column into text.
+ * most one in BAD_SHARE of them (or when --numeric names it): those few
+ * are bad cells, left missing and reported (the lines of the first
+ * BAD_LINES) in the frame's warnings -- the rule every reader of a model's
+ * features applies too (ch_encode_record, ch_encode_json: churn-predict,
+ * churn-serve, --valid), where such a cell is scored as missing with a
+ * warning naming its line and column.
  */
 #define BAD_SHARE 100
 #define BAD_LINES 5
@@ -315,23 +317,26 @@ build_feature(struct reading *r, const long *line, struct col *c, int fi,
 		total += d[i].count;
 		s = ch_strmap_key(c->vals, i, &len);
 		if (numeric && ch_parse_double(s, len, &d[i].v) != 0) {
-			if (ch_strv_has(o->numeric, name)) {
-				for (j = 0; c->cell[j] != i; j++)
-					;
-				ch_errf(e, "%s:%ld: column '%s': '%.40s' is not a number",
-				    ch_csv_name(r->csv), line[j], name, s);
-				free(d);
-				free(map);
-				free(bad);
-				return -1;
-			}
 			if (!bad)
 				bad = ch_calloc(nd, 1);
 			bad[i] = 1;
 			nbad += d[i].count;
 		}
 	}
-	if (numeric && nbad && (nbad * BAD_SHARE > total || nbad == total)) {
+	if (numeric && nbad && nbad == total && ch_strv_has(o->numeric, name)) {
+		/* --numeric, and not one number: say where it starts */
+		for (j = 0; c->cell[j] == NOVAL || !bad[c->cell[j]]; j++)
+			;
+		s = ch_strmap_key(c->vals, c->cell[j], &len);
+		ch_errf(e, "%s:%ld: column '%s': '%.40s' is not a number (nor "
+		    "any cell)", ch_csv_name(r->csv), line[j], name, s);
+		free(d);
+		free(map);
+		free(bad);
+		return -1;
+	}
+	if (numeric && nbad && !ch_strv_has(o->numeric, name) &&
+	    (nbad * BAD_SHARE > total || nbad == total)) {
 		numeric = 0;
 		nbad = 0;
 	}
@@ -489,8 +494,8 @@ ch_frame_load(FILE *fp, const char *name, const struct ch_frame_opts *o,
 	fr->codes = ch_calloc((size_t)r.nfeat, sizeof *fr->codes);
 	for (i = 0; i < r.nfeat; i++) {
 		fr->codes[i] = ch_malloc(r.n);
-		if (build_feature(&r, fr->line, &cols[i], i, o, &s->f[i], fr->codes[i],
-		    fr->warnings, e) != 0)
+		if (build_feature(&r, fr->line, &cols[i], i, o, &s->f[i],
+		    fr->codes[i], fr->warnings, e) != 0)
 			goto out;
 		/* free as we go: peak memory is one column of cells less */
 		free(cols[i].cell);
@@ -527,8 +532,10 @@ ch_frame_load_with(FILE *fp, const char *name, const struct ch_schema *s,
 	struct ch_record rec;
 	struct ch_frame *fr = NULL;
 	struct ch_cols cols = { 0 };
-	int rc, i, grew, ret = -1;
+	int rc, i, grew, bad = -1, bf = -1, ret = -1;
 	uint8_t **codes = NULL, *x = ch_malloc((size_t)s->nfeat + 1);
+	size_t nbad = 0;
+	char first[sizeof e->msg] = "";
 
 	oo.target = s->target;
 	oo.id = NULL;
@@ -545,9 +552,19 @@ ch_frame_load_with(FILE *fp, const char *name, const struct ch_schema *s,
 		if (grew)
 			for (i = 0; i < s->nfeat; i++)
 				codes[i] = ch_realloc(codes[i], r.cap);
-		if (ch_encode_record(s, &cols, &rec, ch_csv_name(r.csv), x,
-		    count_unseen, unseen, NULL, e) != 0)
+		switch (ch_encode_record(s, &cols, &rec, ch_csv_name(r.csv), x,
+		    count_unseen, unseen, &bad, e)) {
+		case 0:
+			break;
+		case 1:         /* the rule of scoring: missing, and said */
+			if (nbad++ == 0) {
+				snprintf(first, sizeof first, "%s", e->msg);
+				bf = bad;
+			}
+			break;
+		default:
 			goto out;
+		}
 		for (i = 0; i < s->nfeat; i++)
 			codes[i][r.n] = x[i];
 		r.n++;
@@ -556,6 +573,15 @@ ch_frame_load_with(FILE *fp, const char *name, const struct ch_schema *s,
 		goto out;
 	fr = new_frame(&r, name);
 	fr->nfeat = s->nfeat;
+	if (nbad) {
+		char msg[sizeof first + 64];
+
+		snprintf(msg, sizeof msg, "%s, left missing (%zu such cell%s)",
+		    first, nbad, nbad == 1 ? "" : "s");
+		json_array_append_new(fr->warnings, json_pack("{s:s, s:s, s:s}",
+		    "column", bf >= 0 ? s->f[bf].name : "", "what",
+		    "not a number", "message", msg));
+	}
 	fr->codes = codes;
 	codes = NULL;
 	*out = fr;

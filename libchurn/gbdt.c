@@ -38,11 +38,16 @@
 #define MIN_GAIN 1e-7
 
 /* Sums of one bin: floats, as LightGBM keeps them; half the memory
- * traffic of doubles, and a gradient sum needs no more than 24 bits. */
+ * traffic of doubles, and a gradient sum needs no more than 24 bits.  The
+ * row count too is a float (exact below 2^24 rows, which check_input
+ * asks), so that a row adds to its bin in one four-lane add. */
 struct slot {
-	float g, h;
-	uint32_t n;
+	float g, h, n, pad;
 };
+
+/* A row's gradient, hessian, 1 and 0 as the histograms add them: lane by
+ * lane, as scalar adds would (the same sums). */
+typedef float gh4 __attribute__((vector_size(16)));
 
 struct gsplit {
 	int feat;
@@ -79,6 +84,7 @@ struct gb {
 	                           missing in the feature's last slot */
 	uint32_t *off, nslots;
 	double *grad, *hess;    /* [ntrain] */
+	gh4 *gh;                /* [ntrain] the same as floats, 1, 0 */
 	uint32_t *idx, *tmp;    /* [ntrain]: this round's rows first */
 	uint32_t *rows;         /* [ntrain] the training rows */
 	uint8_t *in;            /* [n] 1: in this round's sample */
@@ -103,6 +109,90 @@ cmp_list(const void *a, const void *b)
 	return x->code - y->code;
 }
 
+/* The split of feature f's codes at bin bi (missing left when bms) that
+ * gained bg, with left sums bgl, bhl, bnl, written to best; list holds
+ * the k non-empty bins in scan order (categorical), or is NULL (numeric:
+ * the next non-empty code is looked up in hf). */
+static void
+take_split(const struct gb *s, const struct slot *hf, int nb, int f, int cat,
+    int hasm, int bi, int bms, double bg, double bgl, double bhl, double bnl,
+    double N, const struct cbin *list, struct gsplit *best)
+{
+	int i;
+
+	best->feat = f;
+	best->gain = bg;
+	best->categorical = cat;
+	best->gl = bgl, best->hl = bhl, best->nl = bnl;
+	best->mleft = hasm ? bms : bnl >= N - bnl;
+	memset(best->set, 0, sizeof best->set);
+	best->arg = 0;
+	if (cat) {
+		for (i = 0; i <= bi; i++)
+			best->set[list[i].code >> 3] |=
+			    (uint8_t)(1u << (list[i].code & 7));
+		return;
+	}
+	(void)s;
+	/* bi is a code here: cut half-way to the next code seen */
+	for (i = bi + 1; i < nb && hf[i].n == 0; i++)
+		;
+	best->arg = i == nb ? (uint32_t)nb - 1 :
+	    (uint32_t)(bi + (i - bi - 1) / 2);
+}
+
+/*
+ * Best split of a numeric feature f at leaf lf, straight from its
+ * histogram in code order (empty bins skipped, as they add nothing): the
+ * scan stops once the right side is below min_leaf rows for good.
+ */
+static void
+eval_numeric(struct gb *s, const struct leaf *lf, int f, struct gsplit *best)
+{
+	const struct slot *hf = lf->hist + s->off[f];
+	int nb = s->d->nbins[f], i, bi = -1, bms = 0;
+	const struct slot *m = &hf[nb];
+	int hasm = m->n > 0;
+	double G = lf->g, H = lf->h, N = (double)(lf->hi - lf->lo);
+	double l2 = s->p->l2, parent = score(G, H, l2), bg = best->gain;
+	double GL = 0, HL = 0, NL = 0, bgl = 0, bhl = 0, bnl = 0;
+	double minl = (double)s->p->min_leaf;
+	double mg = m->g, mh = m->h, mn = m->n;
+
+	for (i = 0; i < nb; i++) {
+		double gl, hl, nl, gr, hr, nr, gain;
+
+		if (hf[i].n == 0)
+			continue;
+		GL += hf[i].g;
+		HL += hf[i].h;
+		NL += hf[i].n;
+		if (N - NL < minl)
+			break;  /* the right side only shrinks from here */
+		if (NL >= minl && HL >= MIN_HESS) {
+			gr = G - GL, hr = H - HL;
+			if (hr >= MIN_HESS) {
+				gain = score(GL, HL, l2) + score(gr, hr, l2) - parent;
+				if (gain > bg)
+					bg = gain, bi = i, bms = 0,
+					bgl = GL, bhl = HL, bnl = NL;
+			}
+		}
+		if (!hasm)
+			continue;
+		gl = GL + mg, hl = HL + mh, nl = NL + mn;
+		gr = G - gl, hr = H - hl, nr = N - nl;
+		if (nl < minl || nr < minl || hl < MIN_HESS || hr < MIN_HESS)
+			continue;
+		gain = score(gl, hl, l2) + score(gr, hr, l2) - parent;
+		if (gain > bg)
+			bg = gain, bi = i, bms = 1, bgl = gl, bhl = hl, bnl = nl;
+	}
+	if (bi >= 0)
+		take_split(s, hf, nb, f, 0, hasm, bi, bms, bg, bgl, bhl, bnl, N,
+		    NULL, best);
+}
+
 /* Best split of feature f at leaf lf from its histogram. */
 static void
 eval_feature(struct gb *s, const struct leaf *lf, int f, struct gsplit *best)
@@ -110,12 +200,17 @@ eval_feature(struct gb *s, const struct leaf *lf, int f, struct gsplit *best)
 	const struct slot *hf = lf->hist + s->off[f];
 	int nb = s->d->nbins[f], cat = s->d->categorical[f], k = 0, i, ms, bi = -1, bms = 0;
 	const struct slot *m = &hf[nb];
-	int hasm = m->n > 0;
+	int hasm;
 	double G = lf->g, H = lf->h, N = (double)(lf->hi - lf->lo);
 	double l2 = s->p->l2, parent = score(G, H, l2), bg = best->gain;
 	double gl, hl, nl, GL = 0, HL = 0, NL = 0, bgl = 0, bhl = 0, bnl = 0;
 	double minl = (double)s->p->min_leaf;
 
+	if (!cat) {
+		eval_numeric(s, lf, f, best);
+		return;
+	}
+	hasm = m->n > 0;
 	for (i = 0; i < nb; i++) {
 		if (hf[i].n <= 0)
 			continue;
@@ -128,8 +223,15 @@ eval_feature(struct gb *s, const struct leaf *lf, int f, struct gsplit *best)
 	}
 	if (k == 0 || (k == 1 && !hasm))
 		return;
-	if (cat)
-		qsort(s->list, (size_t)k, sizeof s->list[0], cmp_list);
+	/* a few categories: insertion sort (cmp_list is a total order, so
+	 * any sort gives this order) */
+	for (i = 1; i < k; i++) {
+		struct cbin t = s->list[i];
+
+		for (ms = i; ms > 0 && cmp_list(&s->list[ms - 1], &t) > 0; ms--)
+			s->list[ms] = s->list[ms - 1];
+		s->list[ms] = t;
+	}
 	for (i = 0; i < k; i++) {
 		GL += s->list[i].g;
 		HL += s->list[i].h;
@@ -150,26 +252,9 @@ eval_feature(struct gb *s, const struct leaf *lf, int f, struct gsplit *best)
 			}
 		}
 	}
-	if (bi < 0)
-		return;
-	best->feat = f;
-	best->gain = bg;
-	best->categorical = cat;
-	best->gl = bgl, best->hl = bhl, best->nl = bnl;
-	best->mleft = hasm ? bms : bnl >= N - bnl;
-	memset(best->set, 0, sizeof best->set);
-	best->arg = 0;
-	if (cat) {
-		for (i = 0; i <= bi; i++)
-			best->set[s->list[i].code >> 3] |=
-			    (uint8_t)(1u << (s->list[i].code & 7));
-	} else if (bi == k - 1) {
-		best->arg = (uint32_t)nb - 1;
-	} else {
-		int a = s->list[bi].code, b = s->list[bi + 1].code;
-
-		best->arg = (uint32_t)(a + (b - a - 1) / 2);
-	}
+	if (bi >= 0)
+		take_split(s, hf, nb, f, 1, hasm, bi, bms, bg, bgl, bhl, bnl, N,
+		    s->list, best);
 }
 
 static void
@@ -196,16 +281,17 @@ hist_build(struct gb *s, struct slot *h, size_t lo, size_t hi)
 	for (i = lo; i < hi; i++) {
 		uint32_t r = s->idx[i];
 		const uint16_t *x = s->S + (size_t)r * nf;
-		float g = (float)s->grad[r], hh = (float)s->hess[r];
+		gh4 v = s->gh[r];
 
 		if (i + 8 < hi)
 			__builtin_prefetch(s->S + (size_t)s->idx[i + 8] * nf);
 		for (f = 0; f < nf; f++) {
 			struct slot *q = &h[x[f]];
+			gh4 a;
 
-			q->g += g;
-			q->h += hh;
-			q->n += 1;
+			memcpy(&a, q, sizeof a);
+			a += v;
+			memcpy(q, &a, sizeof a);
 		}
 	}
 }
@@ -297,13 +383,21 @@ grow(struct gb *s, struct ch_tree *out, double *raw)
 			    : (uint8_t)((uint32_t)c <= sp->arg);
 		go[CH_MISSING] = (uint8_t)sp->mleft;
 		/* partition: left rows first, order kept */
-		for (k = lo = p->lo, j = 0; k < p->hi; k++) {
-			uint32_t row = s->idx[k];
+		{
+			const uint8_t *col = s->X + sp->feat;
+			const size_t nf = (size_t)s->nfeat;
 
-			if (go[s->X[(size_t)row * s->nfeat + sp->feat]])
-				s->idx[lo++] = row;
-			else
-				s->tmp[j++] = row;
+			/* both stores made, one kept: which side a row takes is
+			 * a coin toss to the branch predictor */
+			for (k = lo = p->lo, j = 0; k < p->hi; k++) {
+				uint32_t row = s->idx[k];
+				int l = go[col[(size_t)row * nf]];
+
+				s->idx[lo] = row;
+				s->tmp[j] = row;
+				lo += (size_t)l;
+				j += (size_t)!l;
+			}
 		}
 		memcpy(s->idx + lo, s->tmp, j * sizeof *s->tmp);
 		s->imp[sp->feat] += sp->gain;
@@ -334,9 +428,12 @@ grow(struct gb *s, struct ch_tree *out, double *raw)
 		hist_build(s, small->hist, small->lo, small->hi);
 		large->hist = p->hist;
 		for (k = 0; k < s->nslots; k++) {
-			large->hist[k].g -= small->hist[k].g;
-			large->hist[k].h -= small->hist[k].h;
-			large->hist[k].n -= small->hist[k].n;
+			gh4 a, b;
+
+			memcpy(&a, &large->hist[k], sizeof a);
+			memcpy(&b, &small->hist[k], sizeof b);
+			a -= b;
+			memcpy(&large->hist[k], &a, sizeof a);
 		}
 		L[bi] = a;
 		L[nl++] = b;
@@ -372,12 +469,12 @@ void
 ch_gbdt_defaults(struct ch_gbdt_params *p)
 {
 	p->max_iter = 1000;
-	p->learning_rate = 0.05;
+	p->learning_rate = 0.1;
 	p->max_leaves = 15;
 	p->max_depth = 0;
 	p->min_leaf = 40;
-	p->l2 = 1;
-	p->patience = 50;
+	p->l2 = 0;
+	p->patience = 20;
 	p->subsample = 1;
 	p->seed = 1;
 	p->until = NULL;
@@ -415,8 +512,8 @@ check_input(const struct ch_train_data *d, const struct ch_gbdt_params *p,
 
 	if (!d || n == 0 || d->nfeat < 1)
 		return ch_errf(e, "no training rows");
-	if (n >= UINT32_MAX / 2)
-		return ch_errf(e, "too many training rows (%zu)", n);
+	if (n >= (size_t)1 << 24)    /* bin counts are floats */
+		return ch_errf(e, "too many training rows for boosting (%zu)", n);
 	if (p->max_iter < 1 || p->max_leaves < 2 || p->min_leaf < 1 ||
 	    !(p->learning_rate > 0) || !(p->l2 >= 0) || p->max_depth < 0 ||
 	    !(p->subsample > 0 && p->subsample <= 1))
@@ -476,6 +573,7 @@ alloc_work(struct gb *s, size_t n)
 {
 	s->grad = ch_reallocarray(NULL, n, sizeof *s->grad);
 	s->hess = ch_reallocarray(NULL, n, sizeof *s->hess);
+	s->gh = ch_reallocarray(NULL, n, sizeof *s->gh);
 	s->idx = ch_reallocarray(NULL, n, sizeof *s->idx);
 	s->tmp = ch_reallocarray(NULL, n, sizeof *s->tmp);
 	s->rows = ch_reallocarray(NULL, n, sizeof *s->rows);
@@ -491,6 +589,7 @@ free_work(struct gb *s)
 	free(s->off);
 	free(s->grad);
 	free(s->hess);
+	free(s->gh);
 	free(s->idx);
 	free(s->tmp);
 	free(s->rows);
@@ -532,6 +631,7 @@ round_rows(struct gb *s, struct run *r, const struct ch_gbdt_params *p)
 
 		s->grad[k] = q - (s->d->y[k] != 0);
 		s->hess[k] = q * (1 - q);
+		s->gh[k] = (gh4){ (float)s->grad[k], (float)s->hess[k], 1, 0 };
 	}
 }
 

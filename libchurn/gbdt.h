@@ -15,13 +15,13 @@
 
 struct ch_gbdt_params {
 	int max_iter;            /* boosting rounds at most (1000) */
-	double learning_rate;    /* shrinkage (0.05) */
+	double learning_rate;    /* shrinkage (0.1) */
 	int max_leaves;          /* leaves a tree, grown best first (15) */
 	int max_depth;           /* 0: unlimited */
 	int min_leaf;            /* minimum rows in a leaf (40) */
-	double l2;               /* L2 penalty on leaf values (1) */
+	double l2;               /* L2 penalty on leaf values (0) */
 	int patience;            /* rounds without a better validation loss
-	                            before stopping (50) */
+	                            before stopping (20) */
 	double subsample;        /* share of the training rows each round
 	                            grows on, drawn anew (1: all) */
 	uint64_t seed;           /* of the draws */

@@ -694,7 +694,7 @@ record_csv(struct recorder *rc, FILE *fp, const char *name, struct ch_err *e)
 		uint8_t *c = rc->codes + rc->n * (size_t)s->nfeat;
 
 		if (ch_encode_record(s, &cols, &rec, name, c, NULL, NULL, NULL,
-		    e) != 0 || rec.len[cols.id] == 0) {
+		    e) < 0 || rec.len[cols.id] == 0) {
 			if (rc->skip_bad)
 				continue;
 			if (rec.n == nhdr && rec.len[cols.id] == 0)
@@ -752,7 +752,7 @@ record_json(struct recorder *rc, FILE *fp, const char *name, struct ch_err *e)
 		}
 		id = json_object_get(o, idname);
 		if (ch_encode_json(s, o, rc->codes + rc->n * (size_t)s->nfeat,
-		    NULL, NULL, NULL, &ee) != 0)
+		    NULL, NULL, NULL, &ee) < 0)
 			rv = ch_errf(e, "%s:%ld: %s", name, ln, ee.msg);
 		else if (!json_is_string(id) || json_string_length(id) == 0)
 			rv = ch_errf(e, "%s:%ld: no id '%s' (a non-empty string)",

@@ -156,7 +156,7 @@ ch_encode_record(const struct ch_schema *s, const struct ch_cols *c,
 	char where[512];
 	const char *v;
 	size_t len;
-	int f, rc;
+	int f, rc, ret = 0;
 
 	if (bad)
 		*bad = -1;
@@ -170,13 +170,19 @@ ch_encode_record(const struct ch_schema *s, const struct ch_cols *c,
 		if (rc > 0 && unseen)
 			unseen(arg, f, v, len);
 		if (rc < 0) {
-			if (bad)
-				*bad = f;
-			snprintf(where, sizeof where, "%s:%ld: ", name, rec->line);
-			return not_number(e, where, "column", s->f[f].name, v, len);
+			/* the rule of training too: missing, and said */
+			codes[f] = CH_MISSING;
+			if (ret == 0) {
+				if (bad)
+					*bad = f;
+				snprintf(where, sizeof where, "%s:%ld: ", name,
+				    rec->line);
+				not_number(e, where, "column", s->f[f].name, v, len);
+				ret = 1;
+			}
 		}
 	}
-	return 0;
+	return ret;
 }
 
 int
@@ -188,7 +194,7 @@ ch_encode_json(const struct ch_schema *s, json_t *obj, uint8_t *codes,
 	char buf[64];
 	const char *str;
 	size_t len;
-	int i, rc;
+	int i, rc, first = -1;
 
 	if (bad)
 		*bad = -1;
@@ -230,14 +236,20 @@ ch_encode_json(const struct ch_schema *s, json_t *obj, uint8_t *codes,
 			    json_is_array(v) ? "array" : "object");
 		}
 		rc = ch_encode_cell(f, str, len, &codes[i]);
-		if (rc < 0)
-			return not_number(e, "", "field", f->name, str, len);
+		if (rc < 0) {
+			/* the rule of training too: missing, and said */
+			codes[i] = CH_MISSING;
+			if (first < 0) {
+				first = i;
+				not_number(e, "", "field", f->name, str, len);
+			}
+		}
 		if (rc > 0 && unseen)
 			unseen(arg, i, str, len);
 	}
 	if (bad)
-		*bad = -1;
-	return 0;
+		*bad = first;
+	return first >= 0;
 }
 
 int

@@ -103,11 +103,14 @@ void ch_cols_free(struct ch_cols *c);
 /*
  * The one encoder of a CSV record (of a file called name, its header
  * mapped into c) into codes[nfeat].  A record wider or narrower than the
- * header fails ("name:line: ragged row: 3 fields, the header has 21"), and
- * so does a numeric cell that is not a number ("name:line: column 'x':
- * 'abc' is not a number", *bad set to the feature).  unseen (if not NULL)
- * is called for each unseen category.  Returns 0 or -1 with e filled and
- * *bad (if not NULL) the feature at fault or -1.
+ * header fails ("name:line: ragged row: 3 fields, the header has 21").  A
+ * numeric cell that is not a number is missing (CH_MISSING), as training
+ * takes it: the record is encoded and 1 returned, with e saying the first
+ * such cell ("name:line: column 'x': 'abc' is not a number") and *bad set
+ * to its feature -- the caller warns, or refuses the row where a missing
+ * value will not do.  unseen (if not NULL) is called for each unseen
+ * category.  Returns 0, 1, or -1 with e filled and *bad (if not NULL) the
+ * feature at fault or -1.
  */
 int ch_encode_record(const struct ch_schema *s, const struct ch_cols *c,
     const struct ch_record *rec, const char *name, uint8_t *codes,
@@ -117,11 +120,14 @@ int ch_encode_record(const struct ch_schema *s, const struct ch_cols *c,
  * The one encoder of a JSON object of one customer into codes[nfeat].
  * Numbers and numeric strings are accepted for numeric features, strings
  * (or numbers, as text) for categorical ones; null means missing; unknown
- * keys are ignored.  A missing key ("no field 'x' (a feature of the
- * model)") or a mistyped value ("field 'x': 'abc' is not a number", the
- * form of ch_encode_record) fails: -1 with e naming the field (no file or
- * line: the caller adds them), and *bad (if not NULL) set to the feature
- * index (-1 when obj is not an object).  unseen as for ch_encode_record.
+ * keys are ignored.  A string of a numeric feature that is not a number
+ * is missing, as in ch_encode_record: 1 with e saying the first ("field
+ * 'x': 'abc' is not a number", the form of ch_encode_record) and *bad its
+ * feature.  A missing key ("no field 'x' (a feature of the model)") or a
+ * value of the wrong JSON type fails: -1 with e naming the field (no file
+ * or line: the caller adds them), and *bad (if not NULL) set to the
+ * feature index (-1 when obj is not an object).  unseen as for
+ * ch_encode_record.
  */
 int ch_encode_json(const struct ch_schema *s, json_t *obj, uint8_t *codes,
     ch_unseen_fn *unseen, void *arg, int *bad, struct ch_err *e);

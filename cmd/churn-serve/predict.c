@@ -163,7 +163,7 @@ score_object(struct scoring *sc, json_t *obj, const char *raw,
 	const struct ch_schema *s;
 	uint8_t *codes = sc->codes;
 	struct ch_err e;
-	int bad = -1, pick = 0;
+	int bad = -1, pick = 0, enc;
 	double p, ps = 0;
 	char pb[32], idb[32];
 	const char *cid;
@@ -178,7 +178,7 @@ score_object(struct scoring *sc, json_t *obj, const char *raw,
 			shadow = sc->chal;
 	}
 	s = l->m->schema;
-	if (ch_encode_json(s, obj, codes, NULL, NULL, &bad, &e) != 0) {
+	if ((enc = ch_encode_json(s, obj, codes, NULL, NULL, &bad, &e)) < 0) {
 		snprintf(msg, msglen, "%s", e.msg);
 		*field = bad >= 0 && bad < s->nfeat ? s->f[bad].name : NULL;
 		return 422;
@@ -186,6 +186,15 @@ score_object(struct scoring *sc, json_t *obj, const char *raw,
 	p = ch_model_predict(l->m, codes);
 	fmt_prob(pb, sizeof pb, p);
 	warn = unseen_warnings(s, obj, codes);
+	if (enc > 0) {
+		/* not a number: missing, as training takes it (libchurn's rule) */
+		char wm[sizeof e.msg + 32];
+
+		snprintf(wm, sizeof wm, "%s, scored as missing", e.msg);
+		if (!warn)
+			warn = json_array();
+		json_array_append_new(warn, jtext(wm));
+	}
 	sc->rows[pick]++;
 	rollout_note(pick, l->m->version, p, 1);
 	/* the customer's id, when the schema has one and the object too */
@@ -241,7 +250,7 @@ score_object(struct scoring *sc, json_t *obj, const char *raw,
 		struct ch_err se;
 
 		if (ch_encode_json(shadow->m->schema, obj, codes, NULL, NULL,
-		    &bad, &se) == 0) {
+		    &bad, &se) >= 0) {
 			ps = ch_model_predict(shadow->m, codes);
 			rollout_note(1, shadow->m->version, ps, 0);
 			window_add_shadow(s, obj, p, l->m->version, ps,
@@ -289,7 +298,27 @@ struct csv_run {
 	FILE *out;
 	const struct loaded *l;
 	struct plreq *pl;
+	char first[300];            /* the first bad number's warning */
+	size_t nbad;
 };
+
+/* A numeric cell that is not a number, scored as missing (libchurn's
+ * rule): the first said in the answer's Warning header, one line of
+ * ASCII, no quote or backslash. */
+static void
+csv_warn(void *arg, const char *msg)
+{
+	struct csv_run *run = arg;
+	char *p;
+
+	if (run->nbad++)
+		return;
+	snprintf(run->first, sizeof run->first, "%s", msg);
+	for (p = run->first; *p; p++)
+		if ((unsigned char)*p < 0x20 || (unsigned char)*p >= 0x7f ||
+		    *p == '"' || *p == '\\')
+			*p = '?';
+}
 
 static int
 csv_out(void *arg, const char *s, size_t n, struct ch_err *e)
@@ -375,7 +404,7 @@ predict_csv(struct MHD_Connection *c, struct req *r, const struct loaded *l,
 	struct csv_run run = { .l = l, .pl = pl };
 	struct ch_batch_opts o = { .m = l->m, .name = "request body",
 	    .threshold = l->m->threshold, .jobs = 1, .out = csv_out,
-	    .row = csv_row, .arg = &run };
+	    .row = csv_row, .warn = csv_warn, .arg = &run };
 	struct ch_batch_stats st = { 0 };
 	struct ch_err e;
 	FILE *in;
@@ -400,6 +429,13 @@ predict_csv(struct MHD_Connection *c, struct req *r, const struct loaded *l,
 		predlog_commit(pl);
 	} else
 		predlog_abort(pl);
+	if (!status && !r->warning && run.nbad) {
+		char h[sizeof run.first + 64];
+
+		snprintf(h, sizeof h, "299 churn-serve \"%s (%zu such cell%s)\"",
+		    run.first, run.nbad, run.nbad == 1 ? "" : "s");
+		r->warning = ch_strdup(h);
+	}
 	free(st.unseen);
 	metrics_predictions((long)st.rows);
 	return answer(c, r, status, e.msg, st.bad >= 0 ?

@@ -42,11 +42,17 @@ expect 0 churn-train -o m.churn good.csv
 cut -d, -f1-5,7- good.csv > notenure.csv
 expect 2 churn-predict -m m.churn notenure.csv
 grep_err "notenure.csv:1: no column 'tenure' (a feature of the model)"
+# a bad number: missing, as training takes it, with a warning (line, column)
 awk -F, -v OFS=, 'NR == 5 { $6 = "abc" } { print }' good.csv > badnum.csv
-expect 2 churn-predict -m m.churn badnum.csv
-grep_err "badnum.csv:5: column 'tenure': 'abc' is not a number"
-expect 1 churn-predict -m m.churn --skip-bad badnum.csv
-grep_err "badnum.csv:5: column 'tenure': 'abc' is not a number (skipped)"
+expect 0 churn-predict -m m.churn badnum.csv
+grep_err "badnum.csv:5: column 'tenure': 'abc' is not a number, scored as missing"
+[ "$(wc -l < out)" -eq 401 ] || fail "a bad number: want 400 rows and a header"
+# a ragged row fails, or is skipped with --skip-bad
+awk -F, -v OFS=, 'NR == 5 { print $1, $2; next } { print }' good.csv > ragged.csv
+expect 2 churn-predict -m m.churn ragged.csv
+grep_err "ragged.csv:5: ragged row: 2 fields"
+expect 1 churn-predict -m m.churn --skip-bad ragged.csv
+grep_err "ragged.csv:5: ragged row: 2 fields, the header has $(head -n 1 good.csv | tr , "\n" | wc -l) (skipped)"
 grep_err "1 bad rows skipped"
 [ "$(wc -l < out)" -eq 400 ] || fail "--skip-bad: want 399 rows and a header"
 # a category never seen: missing, counted in one warning

@@ -46,8 +46,26 @@ for c in none platt isotonic; do
 	grep -q "\"method\": \"$c\"" out || fail "--calibrate $c: $(grep -A2 '"calibration"' out | head -5)"
 	expect 0 churn-predict -m c.churn "$fx/score-u.csv"
 done
+# the default (auto) is the boosted trees here; best grows both and keeps
+# the better on the validation rows, and says both figures
+expect 0 churn-train --seed 5 -o a.churn data.csv
+/usr/bin/python3 - out <<'PY' || fail "auto summary"
+import json, sys
+c = json.load(open(sys.argv[1]))["chosen"]["learner"]
+assert c["asked"] == "auto" and c["value"] == "gbdt" and c["forest"] is None, c
+PY
+expect 0 churn-train --learner best --seed 5 -o b.churn data.csv
+/usr/bin/python3 - out <<'PY' || fail "best summary"
+import json, sys
+s = json.load(open(sys.argv[1]))
+c = s["chosen"]["learner"]
+assert c["asked"] == "best" and c["gbdt"] > 0.5, c
+assert c["forest"] is None or c["forest"] > 0.5, c
+assert s["learner"] == c["value"], (s["learner"], c)
+assert c["value"] == ("gbdt" if c["forest"] is None or c["gbdt"] > c["forest"] else "forest"), c
+PY
 expect 2 churn-train --learner boost data.csv
-grep_err "--learner: 'boost' is not auto, forest or gbdt"
+grep_err "--learner: 'boost' is not auto, forest, gbdt or best"
 expect 2 churn-train --calibrate beta data.csv
 grep_err "--calibrate: 'beta' is not auto, none, isotonic or platt"
 

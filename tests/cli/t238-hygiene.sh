@@ -53,10 +53,27 @@ assert {f["name"]: f["type"] for f in s["features"]}["tenure"] == "numeric"
 w = [x for x in s["warnings"] if x["column"] == "tenure"]
 assert len(w) == 1 and w[0]["what"] == "not a number" and w[0]["lines"] == [50, 77, 90], w
 PY
-expect 2 churn-predict -m b.churn bad.csv
-grep_err "bad.csv:50: column 'tenure': 'abc' is not a number"
-expect 1 churn-predict -m b.churn --skip-bad bad.csv
-[ "$(wc -l <out)" -eq 1998 ] || fail "--skip-bad kept $(wc -l <out) lines"
+# churn-predict applies the same rule: missing, with a warning naming line
+# and column; the scores are those of the cells left empty
+expect 0 churn-predict -m b.churn bad.csv
+grep_err "bad.csv:50: column 'tenure': 'abc' is not a number, scored as missing"
+grep_err "bad.csv:90: column 'tenure': 'n/a' is not a number, scored as missing"
+[ "$(wc -l <out)" -eq 2001 ] || fail "bad numbers: $(wc -l <out) lines, not 2001"
+cp out bad.out
+awk -F, -v OFS=, 'NR == 50 || NR == 77 || NR == 90 { $6 = "" } { print }' raw.csv >blank.csv
+expect 0 churn-predict -m b.churn blank.csv
+cmp -s out bad.out || fail "a bad number is not scored as a missing one"
+# and so does JSON in (churn-serve's encoder)
+/usr/bin/python3 - bad.csv >bad.jsonl <<'PY'
+import csv, json, sys
+for r in csv.DictReader(open(sys.argv[1])):
+    print(json.dumps(r))
+PY
+expect 0 churn-predict -m b.churn --json-in bad.jsonl
+grep_err "bad.jsonl:49: field 'tenure': 'abc' is not a number, scored as missing"
+cut -d, -f2 out >json.p
+cut -d, -f2 bad.out | tail -n +2 >csv.p
+cmp -s json.p csv.p || fail "JSON in scores bad numbers otherwise"
 # many such cells: the column is text, as before
 awk -F, -v OFS=, 'NR > 1 && NR % 20 == 0 { $6 = "abc" } { print }' raw.csv >text.csv
 expect 0 churn-train -o t.churn text.csv

@@ -24,9 +24,15 @@ cp store/registry/index.json index.before
 # with --skip-bad
 expect 2 churn-predict -m m.churn --record - <scored.csv
 grep_err "--record: give a file"
-awk -F, -v OFS=, 'NR == 5 { $6 = "abc" } { print }' scored.csv >bad.csv
+# (a bad number is no bad row: scored as missing, said, and recorded)
+awk -F, -v OFS=, 'NR == 5 { $6 = "abc" } { print }' scored.csv >badnum.csv
+expect 0 churn-predict -m m.churn --record --at 2026-10-02 badnum.csv
+grep_err "badnum.csv:5: column 'tenure': 'abc' is not a number, scored as missing"
+grep_err "200 predictions recorded"
+rm -r store/predictions/2026-10-02
+awk -F, -v OFS=, 'NR == 5 { print $1, $2; next } { print }' scored.csv >bad.csv
 expect 2 churn-predict -m m.churn --record --at 2026-10-02 bad.csv
-grep_err "bad.csv:5: column 'tenure': 'abc' is not a number"
+grep_err "bad.csv:5: ragged row: 2 fields"
 [ -d store/predictions/2026-10-02 ] && fail "a failed --record left predictions"
 expect 1 churn-predict -m m.churn --record --skip-bad --at 2026-10-02 bad.csv
 grep_err "199 predictions recorded"

@@ -1,6 +1,7 @@
 #!/bin/sh
 # churn-serve: a category unseen in training (or a number where a category
-# is expected) is scored as missing, and the answer says so in `warnings`
+# is expected, or text where a number is) is scored as missing, and the
+# answer says so in `warnings`
 # (per customer for an array); an answer without any has no `warnings`
 . "$CHURN_TOP/tests/lib.sh"
 . "$CHURN_TOP/tests/http/serve.sh"
@@ -31,6 +32,16 @@ req POST /predict --data-binary @num.json; want 200
 jqok '.warnings | length == 2'
 jqok '.warnings | map(select(test("Contract") and test("12"))) | length == 1'
 jqok '.warnings | map(select(test("PaymentMethod") and test("Barter"))) | length == 1'
+# a numeric field that is not a number: missing, as training and
+# churn-predict take it, and said
+jq -c '.MonthlyCharges = null' one.json >mnull.json
+req POST /predict --data-binary @mnull.json; want 200
+pmnull=$(jq .churn_probability body)
+jq -c '.MonthlyCharges = "lots"' one.json >lots.json
+req POST /predict --data-binary @lots.json; want 200
+jqok ".churn_probability == $pmnull"
+jqok '.warnings | length == 1'
+jqok ".warnings[0] == \"field 'MonthlyCharges': 'lots' is not a number, scored as missing\""
 # with explanations too
 req POST '/predict?explain=1' --data-binary @unseen.json; want 200
 jqok '(.explanation | length) > 0 and (.warnings | length) == 1'

@@ -129,9 +129,17 @@ START_TEST(options_and_errors)
 	ck_assert_ptr_nonnull(strstr(e.msg, "t.csv:3: column 'Churn': 'perhaps' is not a label"));
 	ck_assert_ptr_null(load("a,a,Churn\n1,2,No\n", NULL, &e));
 	ck_assert_str_eq(e.msg, "t.csv:1: column 'a' appears twice");
+	/* --numeric: a cell that is not a number is missing, and said (the
+	 * rule of scoring), however many there are */
 	o = (struct ch_frame_opts){ .numeric = num };
-	ck_assert_ptr_null(load("c,Churn\n1,No\nabc,Yes\n", &o, &e));
-	ck_assert_str_eq(e.msg, "t.csv:3: column 'c': 'abc' is not a number");
+	f = load("c,Churn\n1,No\nabc,Yes\n", &o, &e);
+	ck_assert_ptr_nonnull(f);
+	ck_assert_int_eq(f->schema->f[0].type, CH_NUMERIC);
+	ck_assert_int_eq(f->codes[0][1], CH_MISSING);
+	ck_assert_uint_eq(json_array_size(f->warnings), 1);
+	ck_assert_ptr_nonnull(strstr(json_string_value(json_object_get(
+	    json_array_get(f->warnings, 0), "message")), "at line 3"));
+	ch_frame_free(f);
 }
 END_TEST
 

@@ -97,16 +97,18 @@ START_TEST(csv_record)
 	ck_assert_int_eq(u.feat, 1);
 	ck_assert_str_eq(u.text, "zz");
 
-	/* the one message form, naming file, line, column and value */
-	ck_assert_int_eq(record(s, nan, 4, 5, codes, &u, &bad, &e), -1);
+	/* not a number: missing, as training takes it, and said in the one
+	 * message form, naming file, line, column and value */
+	ck_assert_int_eq(record(s, nan, 4, 5, codes, &u, &bad, &e), 1);
 	ck_assert_int_eq(bad, 0);
+	ck_assert_int_eq(codes[0], CH_MISSING);
 	ck_assert_str_eq(e.msg, "d.csv:5: column 'n': 'abc' is not a number");
 	ck_assert_int_eq(record(s, ragged, 3, 6, codes, &u, &bad, &e), -1);
 	ck_assert_int_eq(bad, -1);
 	ck_assert_str_eq(e.msg, "d.csv:6: ragged row: 3 fields, the header has 4");
 
 	/* a long value is cut at 40 bytes, never inside a character */
-	ck_assert_int_eq(record(s, lng, 4, 7, codes, &u, &bad, &e), -1);
+	ck_assert_int_eq(record(s, lng, 4, 7, codes, &u, &bad, &e), 1);
 	ck_assert_str_eq(e.msg, "d.csv:7: column 'n': '"
 	    "\xc3\xa9\xc3\xa9\xc3\xa9\xc3\xa9\xc3\xa9\xc3\xa9\xc3\xa9\xc3\xa9"
 	    "\xc3\xa9\xc3\xa9\xc3\xa9\xc3\xa9\xc3\xa9\xc3\xa9\xc3\xa9\xc3\xa9"
@@ -154,8 +156,9 @@ START_TEST(json_objects)
 	ck_assert_str_eq(u.text, "7");
 
 	/* the messages: the field, no file or line (the caller adds them) */
-	ck_assert_int_eq(object(s, "{\"n\": \"abc\", \"c\": \"a\"}", codes, &u, &bad, &e), -1);
+	ck_assert_int_eq(object(s, "{\"n\": \"abc\", \"c\": \"a\"}", codes, &u, &bad, &e), 1);
 	ck_assert_int_eq(bad, 0);
+	ck_assert_int_eq(codes[0], CH_MISSING);
 	ck_assert_str_eq(e.msg, "field 'n': 'abc' is not a number");
 	ck_assert_int_eq(object(s, "{\"n\": 1}", codes, &u, &bad, &e), -1);
 	ck_assert_int_eq(bad, 1);
