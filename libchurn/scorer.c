@@ -43,11 +43,179 @@ add_luts(struct stree *t, int32_t k, int d, int32_t *nlut)
 	add_luts(t, t->n[k].child[1], d + 1, nlut);
 }
 
+/*
+ * QuickScorer (Lucchese et al., SIGIR 2015) on codes: when every tree has
+ * at most 64 leaves, a tree's leaves are bits of a word in left-to-right
+ * order, and each node on which a row goes right clears the bits of its
+ * left subtree; the leftmost bit left is the row's leaf.  A code decides
+ * every node of its feature, so the words a code clears are folded at load
+ * time into one row of words a feature and code class (codes no node tells
+ * apart share a class): a row is scored by ANDing one row of words a
+ * feature, then one count of trailing zeros a tree.
+ */
+struct qs {
+	int nf;                 /* features some node tests */
+	int *feat;              /* their indices */
+	uint8_t (*cls)[256];    /* per such feature: a code's class */
+	uint64_t **tab;         /* per such feature: classes x ntrees words */
+	float (*leaf)[64];      /* per tree: leaf values, left to right */
+};
+
 struct ch_scorer {
 	int ntrees, nfeat;
 	struct ch_forest link;  /* learner, base, ntrees: mean or logistic */
 	struct stree *t;
+	struct qs *qs;          /* or NULL: a tree has more than 64 leaves */
 };
+
+/* Numbers the leaves under k from *next on, left first; gives the bits of
+ * the leaves under k and fills under[] for each node. */
+static uint64_t
+number_leaves(const struct ch_tree *t, int32_t k, int *next, uint64_t *under,
+    float *leaf)
+{
+	const struct ch_node *o = &t->nodes[k];
+
+	if (o->feat < 0) {
+		leaf[*next] = o->value;
+		under[k] = (uint64_t)1 << (*next)++;
+	} else
+		under[k] = number_leaves(t, o->left, next, under, leaf) |
+		    number_leaves(t, o->right, next, under, leaf);
+	return under[k];
+}
+
+static struct qs *
+qs_new(const struct ch_forest *f, const struct stree *st)
+{
+	size_t nt = ((size_t)f->ntrees + 7) & ~(size_t)7, w, k, ncls;	/* rows of words padded to whole vectors of 8 */
+	struct qs *q;
+	uint64_t *row, *under, **byfeat;
+	int t, ft, c, next;
+	uint32_t i;
+
+	for (t = 0; t < f->ntrees; t++)
+		if (f->trees[t].nnodes > 127)   /* more than 64 leaves */
+			return NULL;
+	q = ch_calloc(1, sizeof *q);
+	q->leaf = ch_calloc(nt ? nt : 1, sizeof *q->leaf);
+	q->feat = ch_calloc((size_t)f->nfeat, sizeof *q->feat);
+	q->cls = ch_calloc((size_t)f->nfeat, sizeof *q->cls);
+	q->tab = ch_calloc((size_t)f->nfeat, sizeof *q->tab);
+	/* byfeat[ft]: for each code, the words of every tree (all ones: no
+	 * node of ft clears a leaf) */
+	byfeat = ch_calloc((size_t)f->nfeat, sizeof *byfeat);
+	under = ch_malloc(127 * sizeof *under);
+	for (t = 0; t < f->ntrees; t++) {
+		const struct ch_tree *tr = &f->trees[t];
+
+		next = 0;
+		number_leaves(tr, 0, &next, under, q->leaf[t]);
+		for (i = 0; i < tr->nnodes; i++) {
+			ft = tr->nodes[i].feat;
+			if (ft < 0)
+				continue;
+			if (!byfeat[ft]) {
+				byfeat[ft] = ch_malloc(256 * nt * sizeof **byfeat);
+				memset(byfeat[ft], 0xff, 256 * nt * sizeof **byfeat);
+			}
+			for (c = 0; c < 256; c++)
+				if (!(st[t].mask[i][c >> 3] >> (c & 7) & 1))
+					byfeat[ft][(size_t)c * nt + (size_t)t] &=
+					    ~under[tr->nodes[i].left];
+		}
+	}
+	for (ft = 0; ft < f->nfeat; ft++) {
+		if (!byfeat[ft])
+			continue;
+		/* classes: a code shares the class of an earlier code with the
+		 * same words (checked against the last few classes) */
+		row = ch_malloc(256 * nt * sizeof *row);
+		ncls = 0;
+		for (c = 0; c < 256; c++) {
+			const uint64_t *v = byfeat[ft] + (size_t)c * nt;
+
+			for (k = ncls, w = 0; k > 0 && w < 8; k--, w++)
+				if (memcmp(row + (k - 1) * nt, v, nt * sizeof *v) == 0)
+					break;
+			if (k > 0 && w < 8) {
+				q->cls[q->nf][c] = (uint8_t)(k - 1);
+				continue;
+			}
+			memcpy(row + ncls * nt, v, nt * sizeof *v);
+			q->cls[q->nf][c] = (uint8_t)ncls++;
+		}
+		q->tab[q->nf] = ch_reallocarray(row, ncls * nt,
+		    sizeof *row);
+		q->feat[q->nf++] = ft;
+		free(byfeat[ft]);
+	}
+	free(byfeat);
+	free(under);
+	return q;
+}
+
+static void
+qs_free(struct qs *q, int nf)
+{
+	int i;
+
+	(void)nf;
+	if (!q)
+		return;
+	for (i = 0; i < q->nf; i++)
+		free(q->tab[i]);
+	free(q->tab);
+	free(q->cls);
+	free(q->feat);
+	free(q->leaf);
+	free(q);
+}
+
+typedef uint64_t qs_vec __attribute__((vector_size(64)));
+typedef uint64_t qs_uvec __attribute__((vector_size(64), aligned(8)));
+
+/* QuickScorer: the sums of n rows, trees in order (as walk sums them).
+ * Trees go 32 at a time, their words in four vectors kept in registers
+ * while each feature's row is ANDed in (a clone for each vector width). */
+__attribute__((target_clones("avx512f", "avx2", "default")))
+static void
+qs_run(const struct ch_scorer *s, const uint8_t *x, size_t n, double *acc)
+{
+	const struct qs *q = s->qs;
+	size_t nt = (size_t)s->ntrees, stride = (nt + 7) & ~(size_t)7;
+	size_t nf = (size_t)s->nfeat, i, t, t0, m;
+	qs_vec v[4];
+	const qs_uvec *r;
+	const uint8_t *row;
+	const uint64_t *b;
+	double sum;
+	int f;
+
+	for (i = 0; i < n; i++) {
+		row = x + i * nf;
+		sum = 0;
+		for (t0 = 0; t0 < nt; t0 += 32) {
+			m = nt - t0 < 32 ? nt - t0 : 32;
+			v[0] = v[1] = v[2] = v[3] = ~(qs_vec){ 0 };
+			for (f = 0; f < q->nf; f++) {
+				r = (const qs_uvec *)(q->tab[f] + t0 +
+				    (size_t)q->cls[f][row[q->feat[f]]] * stride);
+				v[0] &= r[0];
+				if (m > 8)
+					v[1] &= r[1];
+				if (m > 16)
+					v[2] &= r[2];
+				if (m > 24)
+					v[3] &= r[3];
+			}
+			b = (const uint64_t *)v;
+			for (t = 0; t < m; t++)
+				sum += q->leaf[t0 + t][__builtin_ctzll(b[t])];
+		}
+		acc[i] = sum;
+	}
+}
 
 static int
 depth(const struct ch_tree *t, int32_t k)
@@ -111,6 +279,7 @@ ch_scorer_new(const struct ch_forest *f)
 		}
 		s->t[t].depth = depth(tr, 0);
 	}
+	s->qs = qs_new(f, s->t);
 	return s;
 }
 
@@ -188,12 +357,16 @@ ch_scorer_run(const struct ch_scorer *s, const uint8_t *x, size_t n,
 
 	for (b = 0; b < n; b += BLOCK) {
 		m = n - b < BLOCK ? n - b : BLOCK;
-		for (i = 0; i < m; i++)
-			acc[i] = 0;
-		for (t = 0; t < s->ntrees; t++) {
+		if (s->qs) {
+			qs_run(s, x + b * nf, m, acc);
+		} else {
 			for (i = 0; i < m; i++)
-				a[i] = (uint16_t)i;
-			walk(&s->t[t], 0, x + b * nf, nf, a, d, m, acc);
+				acc[i] = 0;
+			for (t = 0; t < s->ntrees; t++) {
+				for (i = 0; i < m; i++)
+					a[i] = (uint16_t)i;
+				walk(&s->t[t], 0, x + b * nf, nf, a, d, m, acc);
+			}
 		}
 		for (i = 0; i < m; i++)
 			p[b + i] = ch_forest_link(&s->link, acc[i]);
@@ -207,6 +380,7 @@ ch_scorer_free(struct ch_scorer *s)
 
 	if (!s)
 		return;
+	qs_free(s->qs, s->nfeat);
 	for (t = 0; t < s->ntrees; t++) {
 		free(s->t[t].n);
 		free(s->t[t].mask);
