@@ -175,45 +175,55 @@ qs_free(struct qs *q, int nf)
 typedef uint64_t qs_vec __attribute__((vector_size(64)));
 typedef uint64_t qs_uvec __attribute__((vector_size(64), aligned(8)));
 
+#define QS_ROWS 8
+
 /* QuickScorer: the sums of n rows, trees in order (as walk sums them).
  * Trees go 32 at a time, their words in four vectors kept in registers
- * while each feature's row is ANDed in (a clone for each vector width). */
+ * while each feature's row is ANDed in (a clone for each vector width);
+ * QS_ROWS rows at a time, so that their sums (each a chain of additions
+ * in tree order) advance side by side. */
 __attribute__((target_clones("avx512f", "avx2", "default")))
 static void
 qs_run(const struct ch_scorer *s, const uint8_t *x, size_t n, double *acc)
 {
 	const struct qs *q = s->qs;
 	size_t nt = (size_t)s->ntrees, stride = (nt + 7) & ~(size_t)7;
-	size_t nf = (size_t)s->nfeat, i, t, t0, m;
-	qs_vec v[4];
+	size_t nf = (size_t)s->nfeat, i, j, k, t, t0, m;
+	qs_vec v[4], w[QS_ROWS][4];
 	const qs_uvec *r;
 	const uint8_t *row;
-	const uint64_t *b;
-	double sum;
+	double sum[QS_ROWS];
 	int f;
 
-	for (i = 0; i < n; i++) {
-		row = x + i * nf;
-		sum = 0;
+	for (i = 0; i < n; i += QS_ROWS) {
+		k = n - i < QS_ROWS ? n - i : QS_ROWS;
+		for (j = 0; j < k; j++)
+			sum[j] = 0;
 		for (t0 = 0; t0 < nt; t0 += 32) {
 			m = nt - t0 < 32 ? nt - t0 : 32;
-			v[0] = v[1] = v[2] = v[3] = ~(qs_vec){ 0 };
-			for (f = 0; f < q->nf; f++) {
-				r = (const qs_uvec *)(q->tab[f] + t0 +
-				    (size_t)q->cls[f][row[q->feat[f]]] * stride);
-				v[0] &= r[0];
-				if (m > 8)
-					v[1] &= r[1];
-				if (m > 16)
-					v[2] &= r[2];
-				if (m > 24)
-					v[3] &= r[3];
+			for (j = 0; j < k; j++) {
+				row = x + (i + j) * nf;
+				v[0] = v[1] = v[2] = v[3] = ~(qs_vec){ 0 };
+				for (f = 0; f < q->nf; f++) {
+					r = (const qs_uvec *)(q->tab[f] + t0 +
+					    (size_t)q->cls[f][row[q->feat[f]]] * stride);
+					v[0] &= r[0];
+					if (m > 8)
+						v[1] &= r[1];
+					if (m > 16)
+						v[2] &= r[2];
+					if (m > 24)
+						v[3] &= r[3];
+				}
+				memcpy(w[j], v, sizeof v);
 			}
-			b = (const uint64_t *)v;
 			for (t = 0; t < m; t++)
-				sum += q->leaf[t0 + t][__builtin_ctzll(b[t])];
+				for (j = 0; j < k; j++)
+					sum[j] += q->leaf[t0 + t][__builtin_ctzll(
+					    ((const uint64_t *)w[j])[t])];
 		}
-		acc[i] = sum;
+		for (j = 0; j < k; j++)
+			acc[i + j] = sum[j];
 	}
 }
 
