@@ -50,14 +50,24 @@ add_luts(struct stree *t, int32_t k, int d, int32_t *nlut)
  * left subtree; the leftmost bit left is the row's leaf.  A code decides
  * every node of its feature, so the words a code clears are folded at load
  * time into one row of words a feature and code class (codes no node tells
- * apart share a class): a row is scored by ANDing one row of words a
- * feature, then one count of trailing zeros a tree.
+ * apart share a class); features with few classes share a table of rows,
+ * one a combination of their classes.  A row is scored by ANDing one row
+ * of words a table, then one count of trailing zeros a tree.
  */
+#define QS_GROUP 4              /* features a table at most */
+#define QS_COMBOS 64            /* rows of a table of several features */
+
+struct qtab {
+	int n;                  /* features */
+	int feat[QS_GROUP];
+	uint32_t off[QS_GROUP][256];    /* a code's part of the row offset */
+	uint64_t *words;        /* rows of stride words, one a tree */
+};
+
 struct qs {
-	int nf;                 /* features some node tests */
-	int *feat;              /* their indices */
-	uint8_t (*cls)[256];    /* per such feature: a code's class */
-	uint64_t **tab;         /* per such feature: classes x ntrees words */
+	int ntab;
+	struct qtab *tab;
+	size_t stride;          /* words a row: trees, padded to 8 */
 	float (*leaf)[64];      /* per tree: leaf values, left to right */
 };
 
@@ -85,22 +95,89 @@ number_leaves(const struct ch_tree *t, int32_t k, int *next, uint64_t *under,
 	return under[k];
 }
 
+/* A feature's classes: cls[code], ncls rows of nt words. */
+struct fclass {
+	uint8_t cls[256];
+	size_t ncls;
+	uint64_t *rows;
+};
+
+/* Codes of byfeat (256 rows of nt words) into classes: a code shares the
+ * class of an earlier code with the same words (checked against the last
+ * few classes). */
+static void
+classify(const uint64_t *byfeat, size_t nt, struct fclass *fc)
+{
+	size_t k, w;
+	int c;
+
+	fc->rows = ch_malloc(256 * nt * sizeof *fc->rows);
+	fc->ncls = 0;
+	for (c = 0; c < 256; c++) {
+		const uint64_t *v = byfeat + (size_t)c * nt;
+
+		for (k = fc->ncls, w = 0; k > 0 && w < 8; k--, w++)
+			if (memcmp(fc->rows + (k - 1) * nt, v, nt * sizeof *v) == 0)
+				break;
+		if (k > 0 && w < 8) {
+			fc->cls[c] = (uint8_t)(k - 1);
+			continue;
+		}
+		memcpy(fc->rows + fc->ncls * nt, v, nt * sizeof *v);
+		fc->cls[c] = (uint8_t)fc->ncls++;
+	}
+}
+
+/* Table g from features fs[0..n): a row for each combination of their
+ * classes (the first feature's class varying fastest). */
+static void
+make_table(struct qtab *g, const int *fs, int n, const struct fclass *fc,
+    size_t nt)
+{
+	size_t combos = 1, mult, i, r, d, w;
+	int k, c;
+
+	g->n = n;
+	for (k = 0; k < n; k++)
+		combos *= fc[fs[k]].ncls;
+	g->words = ch_reallocarray(NULL, combos * nt, sizeof *g->words);
+	for (mult = 1, k = 0; k < n; k++) {
+		g->feat[k] = fs[k];
+		for (c = 0; c < 256; c++)
+			g->off[k][c] = (uint32_t)(fc[fs[k]].cls[c] * mult * nt);
+		mult *= fc[fs[k]].ncls;
+	}
+	for (i = 0; i < combos; i++) {
+		uint64_t *dst = g->words + i * nt;
+
+		for (w = 0; w < nt; w++)
+			dst[w] = ~(uint64_t)0;
+		for (r = i, k = 0; k < n; k++) {
+			d = r % fc[fs[k]].ncls;
+			r /= fc[fs[k]].ncls;
+			for (w = 0; w < nt; w++)
+				dst[w] &= fc[fs[k]].rows[d * nt + w];
+		}
+	}
+}
+
 static struct qs *
 qs_new(const struct ch_forest *f, const struct stree *st)
 {
-	size_t nt = ((size_t)f->ntrees + 7) & ~(size_t)7, w, k, ncls;	/* rows of words padded to whole vectors of 8 */
+	/* rows of words padded to whole vectors of 8 */
+	size_t nt = ((size_t)f->ntrees + 7) & ~(size_t)7, combos = 1;
 	struct qs *q;
-	uint64_t *row, *under, **byfeat;
-	int t, ft, c, next;
+	struct fclass *fc;
+	uint64_t *under, **byfeat;
+	int t, ft, c, next, group[QS_GROUP], ng = 0;
 	uint32_t i;
 
 	for (t = 0; t < f->ntrees; t++)
 		if (f->trees[t].nnodes > 127)   /* more than 64 leaves */
 			return NULL;
 	q = ch_calloc(1, sizeof *q);
+	q->stride = nt;
 	q->leaf = ch_calloc(nt ? nt : 1, sizeof *q->leaf);
-	q->feat = ch_calloc((size_t)f->nfeat, sizeof *q->feat);
-	q->cls = ch_calloc((size_t)f->nfeat, sizeof *q->cls);
 	q->tab = ch_calloc((size_t)f->nfeat, sizeof *q->tab);
 	/* byfeat[ft]: for each code, the words of every tree (all ones: no
 	 * node of ft clears a leaf) */
@@ -125,49 +202,46 @@ qs_new(const struct ch_forest *f, const struct stree *st)
 					    ~under[tr->nodes[i].left];
 		}
 	}
-	for (ft = 0; ft < f->nfeat; ft++) {
-		if (!byfeat[ft])
+	fc = ch_calloc((size_t)f->nfeat, sizeof *fc);
+	for (ft = 0; ft < f->nfeat; ft++)
+		if (byfeat[ft])
+			classify(byfeat[ft], nt, &fc[ft]);
+	/* features in order, into tables of at most QS_COMBOS rows (a feature
+	 * of more classes alone) */
+	for (ft = 0; ft <= f->nfeat; ft++) {
+		if (ft < f->nfeat && !byfeat[ft])
 			continue;
-		/* classes: a code shares the class of an earlier code with the
-		 * same words (checked against the last few classes) */
-		row = ch_malloc(256 * nt * sizeof *row);
-		ncls = 0;
-		for (c = 0; c < 256; c++) {
-			const uint64_t *v = byfeat[ft] + (size_t)c * nt;
-
-			for (k = ncls, w = 0; k > 0 && w < 8; k--, w++)
-				if (memcmp(row + (k - 1) * nt, v, nt * sizeof *v) == 0)
-					break;
-			if (k > 0 && w < 8) {
-				q->cls[q->nf][c] = (uint8_t)(k - 1);
-				continue;
-			}
-			memcpy(row + ncls * nt, v, nt * sizeof *v);
-			q->cls[q->nf][c] = (uint8_t)ncls++;
+		if (ng > 0 && (ft == f->nfeat || ng == QS_GROUP ||
+		    combos * fc[ft].ncls > QS_COMBOS)) {
+			make_table(&q->tab[q->ntab++], group, ng, fc, nt);
+			ng = 0;
+			combos = 1;
 		}
-		q->tab[q->nf] = ch_reallocarray(row, ncls * nt,
-		    sizeof *row);
-		q->feat[q->nf++] = ft;
-		free(byfeat[ft]);
+		if (ft < f->nfeat) {
+			group[ng++] = ft;
+			combos *= fc[ft].ncls;
+		}
 	}
+	for (ft = 0; ft < f->nfeat; ft++) {
+		free(byfeat[ft]);
+		free(fc[ft].rows);
+	}
+	free(fc);
 	free(byfeat);
 	free(under);
 	return q;
 }
 
 static void
-qs_free(struct qs *q, int nf)
+qs_free(struct qs *q)
 {
 	int i;
 
-	(void)nf;
 	if (!q)
 		return;
-	for (i = 0; i < q->nf; i++)
-		free(q->tab[i]);
+	for (i = 0; i < q->ntab; i++)
+		free(q->tab[i].words);
 	free(q->tab);
-	free(q->cls);
-	free(q->feat);
 	free(q->leaf);
 	free(q);
 }
@@ -179,7 +253,7 @@ typedef uint64_t qs_uvec __attribute__((vector_size(64), aligned(8)));
 
 /* QuickScorer: the sums of n rows, trees in order (as walk sums them).
  * Trees go 32 at a time, their words in four vectors kept in registers
- * while each feature's row is ANDed in (a clone for each vector width);
+ * while each table's row is ANDed in (a clone for each vector width);
  * QS_ROWS rows at a time, so that their sums (each a chain of additions
  * in tree order) advance side by side. */
 __attribute__((target_clones("avx512f", "avx2", "default")))
@@ -187,13 +261,14 @@ static void
 qs_run(const struct ch_scorer *s, const uint8_t *x, size_t n, double *acc)
 {
 	const struct qs *q = s->qs;
-	size_t nt = (size_t)s->ntrees, stride = (nt + 7) & ~(size_t)7;
-	size_t nf = (size_t)s->nfeat, i, j, k, t, t0, m;
+	const struct qtab *g;
+	size_t nt = (size_t)s->ntrees;
+	size_t nf = (size_t)s->nfeat, i, j, k, t, t0, m, off;
 	qs_vec v[4], w[QS_ROWS][4];
 	const qs_uvec *r;
 	const uint8_t *row;
 	double sum[QS_ROWS];
-	int f;
+	int f, h;
 
 	for (i = 0; i < n; i += QS_ROWS) {
 		k = n - i < QS_ROWS ? n - i : QS_ROWS;
@@ -204,9 +279,12 @@ qs_run(const struct ch_scorer *s, const uint8_t *x, size_t n, double *acc)
 			for (j = 0; j < k; j++) {
 				row = x + (i + j) * nf;
 				v[0] = v[1] = v[2] = v[3] = ~(qs_vec){ 0 };
-				for (f = 0; f < q->nf; f++) {
-					r = (const qs_uvec *)(q->tab[f] + t0 +
-					    (size_t)q->cls[f][row[q->feat[f]]] * stride);
+				for (f = 0; f < q->ntab; f++) {
+					g = &q->tab[f];
+					off = g->off[0][row[g->feat[0]]];
+					for (h = 1; h < g->n; h++)
+						off += g->off[h][row[g->feat[h]]];
+					r = (const qs_uvec *)(g->words + off + t0);
 					v[0] &= r[0];
 					if (m > 8)
 						v[1] &= r[1];
@@ -390,7 +468,7 @@ ch_scorer_free(struct ch_scorer *s)
 
 	if (!s)
 		return;
-	qs_free(s->qs, s->nfeat);
+	qs_free(s->qs);
 	for (t = 0; t < s->ntrees; t++) {
 		free(s->t[t].n);
 		free(s->t[t].mask);
