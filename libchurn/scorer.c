@@ -251,12 +251,19 @@ typedef uint64_t qs_uvec __attribute__((vector_size(64), aligned(8)));
 
 #define QS_ROWS 8
 
+/* one copy of qs_run a vector width, chosen when the program starts */
+#if defined(__x86_64__) && defined(__GNUC__)
+#define QS_CLONES __attribute__((target_clones("avx512f", "avx2", "default")))
+#else
+#define QS_CLONES
+#endif
+
 /* QuickScorer: the sums of n rows, trees in order (as walk sums them).
  * Trees go 32 at a time, their words in four vectors kept in registers
- * while each table's row is ANDed in (a clone for each vector width);
+ * while each table's row is ANDed in;
  * QS_ROWS rows at a time, so that their sums (each a chain of additions
  * in tree order) advance side by side. */
-__attribute__((target_clones("avx512f", "avx2", "default")))
+QS_CLONES
 static void
 qs_run(const struct ch_scorer *s, const uint8_t *x, size_t n, double *acc)
 {
