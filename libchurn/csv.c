@@ -1,6 +1,7 @@
 /* csv.c - streaming CSV records through libcsv */
 #include <errno.h>
 #include <pthread.h>
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -22,12 +23,15 @@ struct rec {
 
 struct ch_csv {
 	FILE *fp;
+	const char *mem;        /* or the input in memory (a parallel block) */
+	size_t memlen, memoff;
 	char *name;
 	struct csv_parser p;
 	EVP_MD_CTX *md;
 	char *chunk;
 	int bom_checked, eof;
 	int after_cr;           /* the last byte fed was a CR */
+	int libcsv_only;        /* no fast_line (tests compare the two) */
 	long line;              /* line being fed to libcsv */
 	long last;              /* line where the last record ended */
 	size_t nread;           /* records handed out */
@@ -53,27 +57,40 @@ struct ch_csv {
 	size_t pcap;
 };
 
-static void
-on_field(void *s, size_t len, void *data)
+/* Records field [off, off + len) of the arena (NUL-terminated there). */
+static inline void
+add_field(struct ch_csv *r, size_t off, size_t len)
 {
-	struct ch_csv *r = data;
-
-	if (r->nul_scan && !r->nul && memchr(s, '\0', len)) {
+	if (r->nul_scan && !r->nul && memchr(r->arena + off, '\0', len)) {
 		r->nul = 1;
 		r->nul_rec = r->nrec;
 		r->nul_field = r->nfld - r->cur;
 		r->nul_line = r->line;
 	}
-	while (r->alen + len + 1 > r->acap)
+	if (r->nfld == r->fcap)
+		r->fld = ch_reallocarray(r->fld, r->fcap *= 2, sizeof *r->fld);
+	r->fld[r->nfld].off = off;
+	r->fld[r->nfld].len = len;
+	r->nfld++;
+}
+
+static void
+arena_room(struct ch_csv *r, size_t n)
+{
+	while (r->alen + n > r->acap)
 		r->arena = ch_realloc(r->arena, r->acap *= 2);
+}
+
+static void
+on_field(void *s, size_t len, void *data)
+{
+	struct ch_csv *r = data;
+
+	arena_room(r, len + 1);
 	if (len)
 		memcpy(r->arena + r->alen, s, len);
 	r->arena[r->alen + len] = '\0';
-	if (r->nfld == r->fcap)
-		r->fld = ch_reallocarray(r->fld, r->fcap *= 2, sizeof *r->fld);
-	r->fld[r->nfld].off = r->alen;
-	r->fld[r->nfld].len = len;
-	r->nfld++;
+	add_field(r, r->alen, len);
 	r->alen += len + 1;
 }
 
@@ -188,24 +205,95 @@ past_eol(const char *buf, size_t j, size_t n, int eof)
 	return eof ? j + 1 : 0;
 }
 
-/* Feeds s[0..n) to libcsv a line at a time, counting lines. */
+/* libcsv's default space test: trimmed from both ends of unquoted fields */
+#define SPACE(c) ((c) == ' ' || (c) == '\t')
+
+/*
+ * The common record: a whole line s[0..n) (its line end not included)
+ * without a quote, read while libcsv is between records.  It gives what
+ * libcsv gives for it: fields split at commas, spaces and tabs trimmed
+ * from both ends of each, and no record for a line of only spaces.
+ */
+/* Field a[start..end) of the line at the arena's end, trimmed. */
+static inline void
+fast_field(struct ch_csv *r, char *a, size_t start, size_t end)
+{
+	size_t b, t;
+
+	for (b = start; b < end && SPACE(a[b]); b++)
+		;
+	for (t = end; t > b && SPACE(a[t - 1]); t--)
+		;
+	a[t] = '\0';
+	add_field(r, r->alen + b, t - b);
+}
+
+#define ONES (~(uint64_t)0 / 255)       /* 0x0101...01 */
+
+static void
+fast_line(struct ch_csv *r, const char *s, size_t n)
+{
+	char *a;
+	size_t b, base, start = 0;
+	uint64_t w, m;
+
+	arena_room(r, n + 8);
+	a = r->arena + r->alen;
+	memcpy(a, s, n);
+	memset(a + n, 0, 8);    /* the last word read whole */
+	if (!memchr(a, ',', n)) {
+		for (b = 0; b < n && SPACE(a[b]); b++)
+			;
+		if (b == n)
+			return;
+	}
+	/* commas 8 bytes at a time: m has the high bit of each comma byte */
+	for (base = 0; base < n; base += 8) {
+		memcpy(&w, a + base, 8);
+#if defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_BIG_ENDIAN__
+		w = __builtin_bswap64(w);
+#endif
+		w ^= ',' * ONES;
+		m = ~(((w & 0x7f * ONES) + 0x7f * ONES) | w | 0x7f * ONES);
+		for (; m; m &= m - 1) {
+			b = base + ((size_t)__builtin_ctzll(m) >> 3);
+			fast_field(r, a, start, b);
+			start = b + 1;
+		}
+	}
+	fast_field(r, a, start, n);
+	r->alen += n + 1;
+	on_record(0, r);
+}
+
+/* Feeds s[0..n) to libcsv a line at a time, counting lines; whole lines
+ * without a quote that start a record are split here (fast_line). */
 static int
 parse(struct ch_csv *r, const char *s, size_t n, struct ch_err *e)
 {
 	struct scan z;
 	size_t i = 0, j, seg;
+	int quotes = memchr(s, '"', n) != NULL;
 
 	scan_init(&z, s, n);
 	while (i < n) {
 		j = scan_next(&z, i);
 		seg = j < n ? j + 1 - i : n - i;
-		if (csv_get_buffer_size(&r->p) > CHUNK)
-			csv_set_blk_size(&r->p, csv_get_buffer_size(&r->p));
-		if (csv_parse(&r->p, s + i, seg, on_field, on_record, r) != seg)
-			return ch_errf(e, "%s:%ld: malformed CSV: %s", r->name,
-			    r->line, csv_error(&r->p) == CSV_EPARSE ?
-			    "a quote inside an unquoted field, or text after a closing quote" :
-			    csv_strerror(csv_error(&r->p)));
+		/* libcsv is between records (its parser state ROW_NOT_BEGUN,
+		 * 0 in every libcsv release) */
+		if (!r->libcsv_only && j < n && r->p.pstate == 0 &&
+		    (!quotes || !memchr(s + i, '"', j - i))) {
+			fast_line(r, s + i, j - i);
+		} else {
+			if (csv_get_buffer_size(&r->p) > CHUNK)
+				csv_set_blk_size(&r->p, csv_get_buffer_size(&r->p));
+			if (csv_parse(&r->p, s + i, seg, on_field, on_record,
+			    r) != seg)
+				return ch_errf(e, "%s:%ld: malformed CSV: %s",
+				    r->name, r->line, csv_error(&r->p) == CSV_EPARSE ?
+				    "a quote inside an unquoted field, or text after a closing quote" :
+				    csv_strerror(csv_error(&r->p)));
+		}
 		/* the LF of a CRLF split between two chunks ends no line */
 		if (j < n && !(s[j] == '\n' && seg == 1 && r->after_cr))
 			r->line++;
@@ -231,7 +319,7 @@ ch_csv_next(struct ch_csv *r, struct ch_record *rec, struct ch_err *e)
 {
 	struct rec *x;
 	size_t i, n;
-	char *s;
+	const char *s, *in;
 
 	while (r->next == r->nrec || (r->nul && r->next == r->nul_rec)) {
 		if (r->nul && r->next == r->nul_rec && r->next < r->nrec)
@@ -239,9 +327,17 @@ ch_csv_next(struct ch_csv *r, struct ch_record *rec, struct ch_err *e)
 		if (r->eof)
 			return 0;
 		compact(r);
-		n = fread(r->chunk, 1, CHUNK, r->fp);
+		if (r->mem) {
+			n = r->memlen - r->memoff < CHUNK ?
+			    r->memlen - r->memoff : CHUNK;
+			in = r->mem + r->memoff;
+			r->memoff += n;
+		} else {
+			n = fread(r->chunk, 1, CHUNK, r->fp);
+			in = r->chunk;
+		}
 		if (n == 0) {
-			if (ferror(r->fp))
+			if (!r->mem && ferror(r->fp))
 				return ch_errf(e, "read %s: %s", r->name,
 				    strerror(errno));
 			r->eof = 1;
@@ -252,10 +348,10 @@ ch_csv_next(struct ch_csv *r, struct ch_record *rec, struct ch_err *e)
 			continue;
 		}
 		if (r->md)
-			EVP_DigestUpdate(r->md, r->chunk, n);
-		if (!r->nul_scan && memchr(r->chunk, '\0', n))
+			EVP_DigestUpdate(r->md, in, n);
+		if (!r->nul_scan && memchr(in, '\0', n))
 			r->nul_scan = 1;
-		s = r->chunk;
+		s = in;
 		if (!r->bom_checked) {
 			r->bom_checked = 1;
 			if (n >= 3 && memcmp(s, "\xEF\xBB\xBF", 3) == 0)
@@ -304,6 +400,12 @@ ch_csv_header(struct ch_csv *r, struct ch_record *hdr, struct ch_err *e)
 				return ch_errf(e, "%s:%ld: column '%s' appears twice",
 				    r->name, hdr->line, r->hdr[i]);
 	return 0;
+}
+
+void
+ch_csv_libcsv_only(struct ch_csv *r)
+{
+	r->libcsv_only = 1;
 }
 
 size_t
@@ -383,7 +485,6 @@ worker(void *arg)
 	void *w = p->ops->worker_new ? p->ops->worker_new(p->ctx) : NULL;
 	struct job *j;
 	struct ch_csv *r;
-	FILE *fp;
 
 	pthread_mutex_lock(&p->mu);
 	for (;;) {
@@ -395,11 +496,12 @@ worker(void *arg)
 		pthread_mutex_unlock(&p->mu);
 
 		j->result = NULL;
-		fp = fmemopen(j->data, j->len, "r");
-		if (!fp) {
-			j->rc = ch_errf(&j->err, "%s: fmemopen: %s", p->name, strerror(errno));
+		r = ch_csv_open(NULL, p->name, &j->err);
+		if (!r) {
+			j->rc = -1;
 		} else {
-			r = ch_csv_open(fp, p->name, &j->err);
+			r->mem = j->data;       /* read in place, not copied */
+			r->memlen = j->len;
 			r->line = j->line;
 			r->bom_checked = 1;
 			r->hdr = p->hdr;
@@ -409,7 +511,6 @@ worker(void *arg)
 			j->rc = p->ops->block(w, r, &j->result, &j->err);
 			j->rows = r->nread;
 			ch_csv_close(r);
-			fclose(fp);
 		}
 
 		pthread_mutex_lock(&p->mu);

@@ -11,10 +11,12 @@
 
 /*
  * A scorer is a read-only copy of a forest in which every split is a
- * 256-bit mask over the codes (missing included) and leaves point to
- * themselves, so that a row walks a tree without a data-dependent branch.
- * Rows are scored tree by tree in blocks, so each tree stays in cache.
- * Its probabilities equal ch_forest_predict's exactly.  Thread-safe to use
+ * 256-bit mask over the codes (missing included).  When every tree has at
+ * most 64 leaves, rows are scored QuickScorer-style: one AND of a row of
+ * leaf bitvectors a feature, one count of trailing zeros a tree.  Larger
+ * trees are walked by blocks of rows, tree by tree, so each tree stays in
+ * cache.  Either way the leaf values are summed in tree order, so its
+ * probabilities equal ch_forest_predict's exactly.  Thread-safe to use
  * from many threads at once.
  */
 struct ch_scorer;

@@ -12,6 +12,35 @@
 /* Reads all records of text; returns them joined as "a|b;c|d;" with the
  * line of each record after '@', e.g. "a|b@1;". */
 static char *
+read_mode(const char *text, size_t len, int *rc, int libcsv_only)
+{
+	FILE *fp = fmemopen((void *)text, len, "r");
+	struct ch_err e;
+	struct ch_csv *r = ch_csv_open(fp, "t.csv", &e);
+	struct ch_record rec;
+	static char out[2][1 << 18];
+	size_t i, n = 0, size = sizeof out[0] - 64;
+	char *o = out[libcsv_only];
+
+	o[0] = '\0';
+	if (libcsv_only)
+		ch_csv_libcsv_only(r);
+	while ((*rc = ch_csv_next(r, &rec, &e)) > 0) {
+		for (i = 0; i < rec.n; i++) {
+			ck_assert_uint_lt(n + rec.len[i] + 32, size);
+			n += (size_t)snprintf(o + n, size - n, "%s%s[%zu]",
+			    i ? "|" : "", rec.field[i], rec.len[i]);
+		}
+		n += (size_t)snprintf(o + n, size - n, "@%ld;", rec.line);
+	}
+	if (*rc < 0)
+		snprintf(o, size, "%s", e.msg);
+	ch_csv_close(r);
+	fclose(fp);
+	return o;
+}
+
+static char *
 read_all(const char *text, size_t len, int *rc)
 {
 	FILE *fp = fmemopen((void *)text, len, "r");
@@ -48,6 +77,44 @@ START_TEST(quoting)
 	/* a newline inside quotes: the record ends on line 3 */
 	CHECK_CSV("h\n\"x\ny\",z\nw\n", "h@1;x\ny|z@3;w@4;");
 	CHECK_CSV("a,,\"\"\n", "a||@1;");
+}
+END_TEST
+
+/* Whole unquoted lines take a fast path: the same fields (spaces and tabs
+ * trimmed as libcsv trims them), lines and errors as libcsv alone. */
+static void
+same_as_libcsv(const char *text, size_t len)
+{
+	int rc1, rc2;
+	char *a = read_mode(text, len, &rc1, 0), *b;
+
+	b = read_mode(text, len, &rc2, 1);
+	ck_assert_str_eq(a, b);
+	ck_assert_int_eq(rc1, rc2);
+}
+
+START_TEST(fast_path)
+{
+	static const char *t[] = {
+		" a , b \t,\tc\n", "   \n", "\t\n,\n", " , \n", ",\n,,\n",
+		"a,b\n\"q\",c\n d ,e\n", "a,b\r\n c ,d \r\n\r\n", "a\"b,c\n",
+		"a, \"b\"\n", "x,y\n\"open\n1,2\n", "a,b\r \r c\r", "h\n1,2",
+		"h\n  x  ", "a b,c  d\n", "\xEF\xBB\xBF a,b\n",
+	};
+	char big[70000];
+	size_t i;
+
+	CHECK_CSV(" a , b \t,\tc\n", "a|b|c@1;");
+	CHECK_CSV("x\n   \n y \n", "x@1;y@3;");
+	CHECK_CSV(" , \n", "|@1;");
+	for (i = 0; i < sizeof t / sizeof *t; i++)
+		same_as_libcsv(t[i], strlen(t[i]));
+	same_as_libcsv("x\0y,z\n1,2\n", 12);
+	same_as_libcsv("a,b\n1,x\0\n", 10);
+	/* lines across the reader's 64 KiB chunks */
+	for (i = 0; i < sizeof big; i++)
+		big[i] = i % 97 == 96 ? '\n' : i % 7 == 6 ? ',' : i % 13 == 0 ? ' ' : 'a';
+	same_as_libcsv(big, sizeof big);
 }
 END_TEST
 
@@ -398,6 +465,7 @@ main(void)
 	tcase_set_timeout(tc, 60);
 	tcase_add_test(tc, quoting);
 	tcase_add_test(tc, line_ends);
+	tcase_add_test(tc, fast_path);
 	tcase_add_test(tc, nul_and_header);
 	tcase_add_test(tc, malformed);
 	tcase_add_test(tc, long_input);

@@ -40,7 +40,8 @@ data(size_t n, unsigned seed)
 /* The forest, uncalibrated: the scorer must equal the forest's walk
  * (test_gbdt.c covers boosting and calibration). */
 static struct ch_model *
-train(const char *path, struct ch_train_result *r)
+train_shaped(const char *path, struct ch_train_result *r, int trees,
+    int max_depth, int min_leaf)
 {
 	char *t = data(2000, 3);
 	FILE *fp = fmemopen(t, strlen(t), "r");
@@ -49,7 +50,10 @@ train(const char *path, struct ch_train_result *r)
 	struct ch_err e;
 
 	ch_train_defaults(&o);
-	o.forest.trees = 20;
+	o.forest.trees = trees;
+	o.forest.max_depth = max_depth;
+	if (min_leaf > 0)
+		o.forest.min_leaf = min_leaf;
 	o.forest.jobs = 2;
 	o.learner = CH_CHOOSE_FOREST;
 	o.calibrate = CH_CALIB_NONE;
@@ -60,6 +64,52 @@ train(const char *path, struct ch_train_result *r)
 	free(t);
 	return r->model;
 }
+
+static struct ch_model *
+train(const char *path, struct ch_train_result *r)
+{
+	return train_shaped(path, r, 20, 0, 0);
+}
+
+/* Both layouts of the scorer (QuickScorer bitvectors for trees of at most
+ * 64 leaves, walks for larger ones), in groups of 32 trees and a ragged
+ * rest, on batches of every size: the forest's own walk exactly. */
+START_TEST(scorer_layouts)
+{
+	static const int shape[][3] = { { 45, 5, 0 }, { 70, 6, 1 },
+	    { 37, 0, 1 } };
+	char path[] = "/tmp/test_model.XXXXXX";
+	int fd = mkstemp(path), k, big = 0;
+	struct ch_train_result r;
+	struct ch_model *m;
+	size_t n = 300, i, b, len;
+	uint8_t *x = malloc(n * 3);
+	double *p = malloc(n * sizeof *p);
+	struct ch_rng g;
+
+	close(fd);
+	for (k = 0; k < 3; k++) {
+		m = train_shaped(path, &r, shape[k][0], shape[k][1], shape[k][2]);
+		for (i = 0; i < (size_t)m->forest->ntrees; i++)
+			big |= m->forest->trees[i].nnodes > 127;
+		ch_rng_seed(&g, 9 + (unsigned)k);
+		for (i = 0; i < n * 3; i++)
+			x[i] = ch_rng_below(&g, 10) == 0 ? CH_MISSING :
+			    (uint8_t)ch_rng_below(&g, (uint64_t)m->schema->f[i % 3].nbins);
+		for (b = 0; b < n; b += len) {
+			len = b % 7 + 1 < n - b ? b % 7 + 1 : n - b;
+			ch_scorer_run(m->scorer, x + 3 * b, len, p + b);
+		}
+		for (i = 0; i < n; i++)
+			ck_assert(p[i] == ch_forest_predict(m->forest, x + 3 * i));
+		ch_train_result_free(&r);
+	}
+	ck_assert_msg(big, "no model with a tree of more than 64 leaves");
+	free(x);
+	free(p);
+	unlink(path);
+}
+END_TEST
 
 START_TEST(round_trip)
 {
@@ -212,6 +262,7 @@ main(void)
 	tcase_set_timeout(tc, 120);
 	tcase_add_test(tc, round_trip);
 	tcase_add_test(tc, batch_equals_single);
+	tcase_add_test(tc, scorer_layouts);
 	tcase_add_test(tc, corruption);
 	tcase_add_test(tc, forest_check);
 	suite_add_tcase(s, tc);
