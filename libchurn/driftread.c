@@ -309,8 +309,19 @@ struct fast {
 	int *colfeat;                   /* [ncols] feature of a column, or -1 */
 	size_t ncols;
 	int level0;
+	uint16_t (*cat)[256];           /* [nfeat] categorical: fast_cat's table */
+	int *num;                       /* [nfeat] numeric: its cache, or -1 */
+	int nnum;
 	atomic_llong next;              /* next block to take */
 	atomic_int bail;                /* give the file to the full reader */
+};
+
+/* a numeric feature's cache: text of 1 to 8 bytes (no NUL in it, so the
+ * zero-padded bytes are the key; 0 is an empty slot) -> its code */
+#define NUMCACHE_BITS 12
+struct numcache {
+	uint64_t key[1 << NUMCACHE_BITS];
+	uint8_t code[1 << NUMCACHE_BITS];
 };
 
 struct fastworker {
@@ -320,16 +331,82 @@ struct fastworker {
 	char *buf;
 	size_t cap;
 	int cr;                         /* a CR seen: lines may end in CRLF */
+	struct numcache *nc;            /* [x->nnum] */
 };
 
 #define SPACE(c) ((c) == ' ' || (c) == '\t')
+
+/*
+ * A categorical feature's categories by a hash of a text's length and its
+ * first and last bytes: the code + 1 of the one category there, 0 none,
+ * 0xFFFF several.  Categories spelt like a missing value are left out.  A
+ * hit still compares the whole text, and a miss asks ch_encode_cell, so
+ * the code is always the encoder's.
+ */
+static unsigned
+cat_hash(const char *s, size_t len)
+{
+	return (unsigned)(len * 7 + (unsigned char)s[0] * 3 +
+	    (unsigned char)s[len - 1]) & 255;
+}
+
+static void
+fast_cat_init(uint16_t *t, const struct ch_feature *f)
+{
+	unsigned h;
+	int k;
+
+	memset(t, 0, 256 * sizeof *t);
+	for (k = 0; k < f->nbins; k++) {
+		if (f->catlen[k] == 0 || ch_is_missing(f->cats[k], f->catlen[k]))
+			continue;
+		h = cat_hash(f->cats[k], f->catlen[k]);
+		t[h] = t[h] ? 0xFFFF : (uint16_t)(k + 1);
+	}
+}
+
+/* ch_encode_cell of feature f, through its table or cache first */
+static int
+fast_cell(struct fastworker *w, int f, const char *s, size_t len,
+    uint8_t *code)
+{
+	const struct ch_feature *ft = &w->x->r->schema->f[f];
+	struct numcache *c;
+	uint64_t key = 0;
+	unsigned h;
+	int k, rc;
+
+	if (len == 0)
+		return ch_encode_cell(ft, s, len, code);
+	if (w->x->cat) {
+		k = w->x->cat[f][cat_hash(s, len)];
+		if (k && k != 0xFFFF && ft->catlen[k - 1] == len &&
+		    memcmp(ft->cats[k - 1], s, len) == 0) {
+			*code = (uint8_t)(k - 1);
+			return 0;
+		}
+	}
+	if (w->x->num[f] < 0 || len > 8)
+		return ch_encode_cell(ft, s, len, code);
+	c = &w->nc[w->x->num[f]];
+	memcpy(&key, s, len);
+	h = (unsigned)((key * 0x9E3779B97F4A7C15ull) >> (64 - NUMCACHE_BITS));
+	if (c->key[h] == key) {
+		*code = c->code[h];
+		return 0;
+	}
+	if ((rc = ch_encode_cell(ft, s, len, code)) == 0) {
+		c->key[h] = key;
+		c->code[h] = *code;
+	}
+	return rc;
+}
 
 /* Counts the line s[0..n) (its LF not included).  Returns 0, or -1 for a
  * line the fast path leaves to the full reader. */
 static int
 fast_line(struct fastworker *w, const char *s, size_t n)
 {
-	const struct ch_schema *sc = w->x->r->schema;
 	const char *p = s, *end = s + n, *c, *a, *b;
 	size_t col = 0;
 	int f, rc;
@@ -354,8 +431,7 @@ fast_line(struct fastworker *w, const char *s, size_t n)
 				;
 			for (b = c; b > a && SPACE(b[-1]); b--)
 				;
-			rc = ch_encode_cell(&sc->f[f], a, (size_t)(b - a),
-			    &w->k.codes[f]);
+			rc = fast_cell(w, f, a, (size_t)(b - a), &w->k.codes[f]);
 			if (rc < 0)
 				return -1;
 			if (rc > 0)
@@ -561,6 +637,13 @@ read_fast(const struct ch_drift_read *r, FILE *fp, const char *name,
 		return 0;
 	atomic_init(&x.next, 0);
 	atomic_init(&x.bail, 0);
+	x.cat = ch_calloc((size_t)r->schema->nfeat, sizeof *x.cat);
+	x.num = ch_calloc((size_t)r->schema->nfeat, sizeof *x.num);
+	for (i = 0; i < r->schema->nfeat; i++) {
+		x.num[i] = r->schema->f[i].type == CH_NUMERIC ? x.nnum++ : -1;
+		if (r->schema->f[i].type == CH_CATEGORICAL)
+			fast_cat_init(x.cat[i], &r->schema->f[i]);
+	}
 	nt = r->jobs < 1 ? 1 : r->jobs;
 	if ((off_t)nt > (x.size - x.body) / FAST_BLOCK + 1)
 		nt = (int)((x.size - x.body) / FAST_BLOCK + 1);
@@ -571,6 +654,7 @@ read_fast(const struct ch_drift_read *r, FILE *fp, const char *name,
 		w[i].x = &x;
 		w[i].cap = FAST_CHUNK;
 		w[i].buf = ch_malloc(w[i].cap);
+		w[i].nc = ch_calloc((size_t)x.nnum + 1, sizeof *w[i].nc);
 		ch_drift_side_init(&w[i].side, r->schema);
 		counter_init(&w[i].k, r, NULL, &w[i].side, level0);
 	}
@@ -593,11 +677,14 @@ read_fast(const struct ch_drift_read *r, FILE *fp, const char *name,
 		counter_free(&w[i].k);
 		ch_drift_side_free(&w[i].side);
 		free(w[i].buf);
+		free(w[i].nc);
 	}
 	free(w);
 	free(tid);
 	free(started);
 	free(x.colfeat);
+	free(x.cat);
+	free(x.num);
 	return ok;
 }
 
