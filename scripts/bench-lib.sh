@@ -45,6 +45,13 @@ bench_done() {
 	bench_open=''
 }
 
+# bench_busy : true when the 1-minute load is above half the CPUs (wall
+# times of such a run say little about an idle machine's)
+bench_busy() {
+	awk -v n="$(getconf _NPROCESSORS_ONLN 2>/dev/null || echo 1)" \
+	    '{ exit !($1 > n / 2) }' /proc/loadavg 2>/dev/null
+}
+
 # bench_row FIGURE CHURN REFERENCE RATIO TARGET MET : one row of the table
 # (empty arguments print as "-")
 bench_row() {
