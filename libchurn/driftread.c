@@ -1,5 +1,6 @@
 /* driftread.c - data into drift counts: CSV (threaded) or JSON lines
- * Counts rows in the model's codes and samples the prediction for
+ * Counts rows in the model's codes (unquoted files straight from the
+ * text, on threads by byte range) and samples the prediction for
  * drift.c's report. */
 #include <sys/stat.h>
 
