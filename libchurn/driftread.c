@@ -1,10 +1,12 @@
 /* driftread.c - data into drift counts: CSV (threaded) or JSON lines
- * Counts rows in the model's codes and samples the prediction for
+ * Counts rows in the model's codes (unquoted files straight from the
+ * text, on threads by byte range) and samples the prediction for
  * drift.c's report. */
 #include <sys/stat.h>
 
 #include <errno.h>
 #include <pthread.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -284,6 +286,409 @@ csv_emit(void *ctx, void *result, struct ch_err *e)
 	return 0;
 }
 
+/*
+ * The fast path for a regular file without a quote, a NUL or a lone CR
+ * after the header (nearly every export): threads take blocks of the file
+ * by byte range, each counting the lines that start in its block, straight
+ * from the text into codes (no records, no libcsv).  A line is split at
+ * commas, spaces and tabs trimmed from both ends of each field, as libcsv
+ * does, and only the model's columns are encoded (ch_encode_cell, the one
+ * encoder).  Counts add up whatever the blocks, so the result is the
+ * reader's.  Anything else (a quote, a NUL, a CR not ending a line, a
+ * ragged row, a number that is not one, no rows, a header the full reader
+ * would refuse) gives the whole file back to the full reader, which says
+ * what it says today: this path never fails and never writes a message.
+ */
+#define FAST_BLOCK ((off_t)4 << 20)     /* bytes a thread takes at a time */
+#define FAST_CHUNK ((size_t)1 << 20)    /* read at a time */
+#define FAST_LINE  ((size_t)64 << 20)   /* a longer line: the full reader */
+
+struct fast {
+	const struct ch_drift_read *r;
+	int fd;
+	off_t body, size;               /* data rows: [body, size) */
+	int *colfeat;                   /* [ncols] feature of a column, or -1 */
+	size_t ncols;
+	int level0;
+	uint16_t (*cat)[256];           /* [nfeat] categorical: fast_cat's table */
+	int *num;                       /* [nfeat] numeric: its cache, or -1 */
+	int nnum;
+	atomic_llong next;              /* next block to take */
+	atomic_int bail;                /* give the file to the full reader */
+};
+
+/* a numeric feature's cache: text of 1 to 8 bytes (no NUL in it, so the
+ * zero-padded bytes are the key; 0 is an empty slot) -> its code */
+#define NUMCACHE_BITS 12
+struct numcache {
+	uint64_t key[1 << NUMCACHE_BITS];
+	uint8_t code[1 << NUMCACHE_BITS];
+};
+
+struct fastworker {
+	struct fast *x;
+	struct counter k;
+	struct ch_drift_side side;
+	char *buf;
+	size_t cap;
+	int cr;                         /* a CR seen: lines may end in CRLF */
+	struct numcache *nc;            /* [x->nnum] */
+};
+
+#define SPACE(c) ((c) == ' ' || (c) == '\t')
+
+/*
+ * A categorical feature's categories by a hash of a text's length and its
+ * first and last bytes: the code + 1 of the one category there, 0 none,
+ * 0xFFFF several.  Categories spelt like a missing value are left out.  A
+ * hit still compares the whole text, and a miss asks ch_encode_cell, so
+ * the code is always the encoder's.
+ */
+static unsigned
+cat_hash(const char *s, size_t len)
+{
+	return (unsigned)(len * 7 + (unsigned char)s[0] * 3 +
+	    (unsigned char)s[len - 1]) & 255;
+}
+
+static void
+fast_cat_init(uint16_t *t, const struct ch_feature *f)
+{
+	unsigned h;
+	int k;
+
+	memset(t, 0, 256 * sizeof *t);
+	for (k = 0; k < f->nbins; k++) {
+		if (f->catlen[k] == 0 || ch_is_missing(f->cats[k], f->catlen[k]))
+			continue;
+		h = cat_hash(f->cats[k], f->catlen[k]);
+		t[h] = t[h] ? 0xFFFF : (uint16_t)(k + 1);
+	}
+}
+
+/* ch_encode_cell of feature f, through its table or cache first */
+static int
+fast_cell(struct fastworker *w, int f, const char *s, size_t len,
+    uint8_t *code)
+{
+	const struct ch_feature *ft = &w->x->r->schema->f[f];
+	struct numcache *c;
+	uint64_t key = 0;
+	unsigned h;
+	int k, rc;
+
+	if (len == 0)
+		return ch_encode_cell(ft, s, len, code);
+	if (w->x->cat) {
+		k = w->x->cat[f][cat_hash(s, len)];
+		if (k && k != 0xFFFF && ft->catlen[k - 1] == len &&
+		    memcmp(ft->cats[k - 1], s, len) == 0) {
+			*code = (uint8_t)(k - 1);
+			return 0;
+		}
+	}
+	if (w->x->num[f] < 0 || len > 8)
+		return ch_encode_cell(ft, s, len, code);
+	c = &w->nc[w->x->num[f]];
+	memcpy(&key, s, len);
+	h = (unsigned)((key * 0x9E3779B97F4A7C15ull) >> (64 - NUMCACHE_BITS));
+	if (c->key[h] == key) {
+		*code = c->code[h];
+		return 0;
+	}
+	if ((rc = ch_encode_cell(ft, s, len, code)) == 0) {
+		c->key[h] = key;
+		c->code[h] = *code;
+	}
+	return rc;
+}
+
+/* Counts the line s[0..n) (its LF not included).  Returns 0, or -1 for a
+ * line the fast path leaves to the full reader. */
+static int
+fast_line(struct fastworker *w, const char *s, size_t n)
+{
+	const char *p = s, *end = s + n, *c, *a, *b;
+	size_t col = 0;
+	int f, rc;
+
+	if (w->cr) {
+		if (n && s[n - 1] == '\r')
+			end--, n--;
+		if (memchr(s, '\r', n))
+			return -1;
+	}
+	for (a = s; a < end && SPACE(*a); a++)
+		;
+	if (a == end)
+		return 0;               /* blank: no record, as libcsv */
+	for (;; p = c + 1) {
+		if (!(c = memchr(p, ',', (size_t)(end - p))))
+			c = end;
+		if (col >= w->x->ncols)
+			return -1;
+		if ((f = w->x->colfeat[col++]) >= 0) {
+			for (a = p; a < c && SPACE(*a); a++)
+				;
+			for (b = c; b > a && SPACE(b[-1]); b--)
+				;
+			rc = fast_cell(w, f, a, (size_t)(b - a), &w->k.codes[f]);
+			if (rc < 0)
+				return -1;
+			if (rc > 0)
+				add_unseen(&w->k, f, a, (size_t)(b - a));
+		}
+		if (c == end)
+			break;
+	}
+	if (col != w->x->ncols)
+		return -1;
+	tally(&w->k);
+	return 0;
+}
+
+/* Reads at off into w->buf after its first `keep` bytes, up to the
+ * block's end `stop` (past it, what the last line needs); the bytes read
+ * (0 at the end of the file), or -1. */
+static ssize_t
+fast_fill(struct fastworker *w, size_t keep, off_t off, off_t stop)
+{
+	size_t want = w->cap - keep;
+	ssize_t n;
+
+	if (off >= w->x->size)
+		return 0;
+	if ((off_t)want > w->x->size - off)
+		want = (size_t)(w->x->size - off);
+	if (stop - off > 4096 && (off_t)want > stop - off)
+		want = (size_t)(stop - off);
+	else if (stop - off <= 4096 && want > 4096)
+		want = 4096;
+	while ((n = pread(w->x->fd, w->buf + keep, want, off)) < 0 &&
+	    errno == EINTR)
+		;
+	if (n < 0)
+		return -1;
+	if (memchr(w->buf + keep, '"', (size_t)n) ||
+	    memchr(w->buf + keep, '\0', (size_t)n))
+		return -1;
+	if (!w->cr && memchr(w->buf + keep, '\r', (size_t)n))
+		w->cr = 1;
+	return n;
+}
+
+/* Counts the lines that start in [start, stop).  Returns 0 or -1. */
+static int
+fast_block(struct fastworker *w, off_t start, off_t stop)
+{
+	off_t off = start > w->x->body ? start - 1 : start; /* file offset of buf */
+	size_t have = 0, i = 0;
+	ssize_t n;
+	char *nl;
+	int skip = start > w->x->body;  /* the line under way is the last block's */
+
+	for (;;) {
+		if ((n = fast_fill(w, have, off + (off_t)have, stop)) < 0)
+			return -1;
+		have += (size_t)n;
+		while (i < have) {
+			nl = memchr(w->buf + i, '\n', have - i);
+			if (!nl && n > 0)
+				break;          /* read on */
+			if (!skip && off + (off_t)i >= stop)
+				return 0;
+			if (!skip && fast_line(w, w->buf + i, nl ?
+			    (size_t)(nl - w->buf) - i : have - i) != 0)
+				return -1;
+			skip = 0;
+			if (!nl)
+				return 0;       /* the last line, without a LF */
+			i = (size_t)(nl - w->buf) + 1;
+		}
+		if (n == 0)
+			return 0;
+		/* keep the unfinished line, grow for a long one */
+		memmove(w->buf, w->buf + i, have - i);
+		off += (off_t)i;
+		have -= i;
+		i = 0;
+		if (have == w->cap) {
+			if (w->cap >= FAST_LINE)
+				return -1;
+			w->cap *= 2;
+			w->buf = ch_realloc(w->buf, w->cap);
+		}
+	}
+}
+
+static void *
+fast_thread(void *arg)
+{
+	struct fastworker *w = arg;
+	struct fast *x = w->x;
+	long long b;
+	off_t start;
+
+	while (!atomic_load(&x->bail)) {
+		b = atomic_fetch_add(&x->next, 1);
+		start = x->body + (off_t)b * FAST_BLOCK;
+		if (start >= x->size)
+			break;
+		if (fast_block(w, start, start + FAST_BLOCK < x->size ?
+		    start + FAST_BLOCK : x->size) != 0)
+			atomic_store(&x->bail, 1);
+	}
+	if (w->k.smp && !atomic_load(&x->bail))
+		flush(&w->k);
+	return NULL;
+}
+
+/* Splits the header line s[0..n) as libcsv would (no quote in it) into
+ * names; how many, or 0 when the full reader should read it. */
+static size_t
+fast_header(char *s, size_t n, char ***names)
+{
+	char *p = s, *end = s + n, *c, *a, *b;
+	size_t k = 0, i, j;
+
+	if (n && s[n - 1] == '\r')
+		end--, n--;
+	if (memchr(s, '"', n) || memchr(s, '\0', n) || memchr(s, '\r', n))
+		return 0;
+	for (a = s; a < end && SPACE(*a); a++)
+		;
+	if (a == end)
+		return 0;
+	*names = NULL;
+	for (;; p = c + 1) {
+		if (!(c = memchr(p, ',', (size_t)(end - p))))
+			c = end;
+		for (a = p; a < c && SPACE(*a); a++)
+			;
+		for (b = c; b > a && SPACE(b[-1]); b--)
+			;
+		*b = '\0';
+		*names = ch_reallocarray(*names, k + 1, sizeof **names);
+		(*names)[k++] = a;
+		if (c == end)
+			break;
+	}
+	for (i = 0; i < k; i++)
+		for (j = 0; j < i; j++)
+			if (strcmp((*names)[i], (*names)[j]) == 0) {
+				free(*names);
+				return 0;       /* "appears twice", from the reader */
+			}
+	return k;
+}
+
+/* Maps the header at x->body; 0 with x->body past it and x->colfeat set,
+ * or -1. */
+static int
+fast_map(struct fast *x, const char *name)
+{
+	char head[65536], *nl, **names;
+	struct ch_cols cols = { 0 };
+	struct ch_err e;
+	size_t n, i, skip = 0;
+	ssize_t got;
+	int f, rc = -1;
+
+	if ((got = pread(x->fd, head, sizeof head - 1, x->body)) <= 0)
+		return -1;
+	if (got >= 3 && memcmp(head, "\xEF\xBB\xBF", 3) == 0)
+		skip = 3;
+	if (!(nl = memchr(head + skip, '\n', (size_t)got - skip)))
+		return -1;
+	if (!(n = fast_header(head + skip, (size_t)(nl - head) - skip, &names)))
+		return -1;
+	if (ch_schema_map_header(x->r->schema, names, n, &cols, name, &e) == 0) {
+		x->ncols = n;
+		x->colfeat = ch_malloc(n * sizeof *x->colfeat);
+		for (i = 0; i < n; i++)
+			x->colfeat[i] = -1;
+		for (f = 0; f < x->r->schema->nfeat; f++)
+			x->colfeat[cols.col[f]] = f;
+		x->body += nl + 1 - head;
+		rc = 0;
+	}
+	ch_cols_free(&cols);
+	free(names);
+	return rc;
+}
+
+/* The fast path: 1 when the file was counted into p, 0 when the full
+ * reader must read it (nothing added to p). */
+static int
+read_fast(const struct ch_drift_read *r, FILE *fp, const char *name,
+    struct ch_drift_profile *p, int level0)
+{
+	struct fast x = { .r = r, .fd = fileno(fp), .level0 = level0 };
+	struct fastworker *w;
+	pthread_t *tid;
+	struct stat st;
+	int i, nt, ok = 1, *started;
+	size_t rows = 0;
+
+	if (fstat(x.fd, &st) != 0 || !S_ISREG(st.st_mode) ||
+	    (x.body = ftello(fp)) < 0 || x.body >= st.st_size)
+		return 0;
+	x.size = st.st_size;
+	if (fast_map(&x, name) != 0)
+		return 0;
+	atomic_init(&x.next, 0);
+	atomic_init(&x.bail, 0);
+	x.cat = ch_calloc((size_t)r->schema->nfeat, sizeof *x.cat);
+	x.num = ch_calloc((size_t)r->schema->nfeat, sizeof *x.num);
+	for (i = 0; i < r->schema->nfeat; i++) {
+		x.num[i] = r->schema->f[i].type == CH_NUMERIC ? x.nnum++ : -1;
+		if (r->schema->f[i].type == CH_CATEGORICAL)
+			fast_cat_init(x.cat[i], &r->schema->f[i]);
+	}
+	nt = r->jobs < 1 ? 1 : r->jobs;
+	if ((off_t)nt > (x.size - x.body) / FAST_BLOCK + 1)
+		nt = (int)((x.size - x.body) / FAST_BLOCK + 1);
+	w = ch_calloc((size_t)nt, sizeof *w);
+	tid = ch_calloc((size_t)nt, sizeof *tid);
+	started = ch_calloc((size_t)nt, sizeof *started);
+	for (i = 0; i < nt; i++) {
+		w[i].x = &x;
+		w[i].cap = FAST_CHUNK;
+		w[i].buf = ch_malloc(w[i].cap);
+		w[i].nc = ch_calloc((size_t)x.nnum + 1, sizeof *w[i].nc);
+		ch_drift_side_init(&w[i].side, r->schema);
+		counter_init(&w[i].k, r, NULL, &w[i].side, level0);
+	}
+	/* a thread that does not start leaves its blocks to the others */
+	for (i = 1; i < nt; i++)
+		started[i] = pthread_create(&tid[i], NULL, fast_thread, &w[i]) == 0;
+	fast_thread(&w[0]);
+	for (i = 1; i < nt; i++)
+		if (started[i])
+			pthread_join(tid[i], NULL);
+	for (i = 0; i < nt; i++)
+		rows += w[i].side.rows;
+	if (atomic_load(&x.bail) || rows == 0)
+		ok = 0;
+	for (i = 0; i < nt; i++) {
+		if (ok) {
+			ch_drift_side_merge(&p->side, &w[i].side);
+			take_sample(&p->smp, &w[i].k.smp);
+		}
+		counter_free(&w[i].k);
+		ch_drift_side_free(&w[i].side);
+		free(w[i].buf);
+		free(w[i].nc);
+	}
+	free(w);
+	free(tid);
+	free(started);
+	free(x.colfeat);
+	free(x.cat);
+	free(x.num);
+	return ok;
+}
+
 static int
 read_csv(const struct ch_drift_read *r, FILE *fp, const char *name,
     struct ch_drift_profile *p, int level0, struct ch_err *e)
@@ -297,6 +702,8 @@ read_csv(const struct ch_drift_read *r, FILE *fp, const char *name,
 	struct csvctx c = { .r = r, .name = name, .level0 = level0 };
 	int i, rc;
 
+	if (read_fast(r, fp, name, p, level0))
+		return 0;
 	pthread_mutex_init(&c.mu, NULL);
 	rc = ch_csv_parallel(fp, name, r->jobs, &ops, &c, e);
 	for (i = 0; i < c.nw && rc == 0; i++) {

@@ -16,8 +16,11 @@
  * prediction drift: all of them, or, past pred_sample rows, a
  * deterministic sample of about pred_sample/2 to pred_sample rows, those
  * whose hash of codes has the most trailing zero bits (the same sample
- * whatever the number of threads or the order of the rows).  CSV is
- * parsed in blocks by jobs threads (ch_csv_parallel); JSON lines by one.
+ * whatever the number of threads or the order of the rows).  A regular
+ * CSV file without quotes is counted straight from its text by jobs
+ * threads, each taking byte ranges; other CSV is parsed in blocks by jobs
+ * threads (ch_csv_parallel); JSON lines by one.  Both give the same
+ * counts.
  */
 struct ch_drift_read {
 	const struct ch_schema *schema;
