@@ -205,6 +205,11 @@ static const char *const migrations[] = {
 	"CREATE TRIGGER churn_rollouts_no_truncate BEFORE TRUNCATE"
 	"  ON churn_rollouts FOR EACH STATEMENT"
 	"  EXECUTE FUNCTION churn_alias_history_append_only();",
+	/* 6: the prediction log keeps a shadow challenger's score beside the
+	 * champion's (NULL outside shadow mode and in older rows) */
+	"ALTER TABLE churn_predictions"
+	"  ADD COLUMN shadow_version text,"
+	"  ADD COLUMN shadow_probability double precision;",
 };
 #define NMIGRATIONS ((int)(sizeof migrations / sizeof migrations[0]))
 

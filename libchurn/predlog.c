@@ -1,6 +1,7 @@
 /* predlog.c - the prediction log (predlog.h) */
 #include <ctype.h>
 #include <errno.h>
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -93,6 +94,7 @@ ch_pred_free(struct ch_pred *rows, size_t n)
 	for (i = 0; i < n; i++) {
 		free(rows[i].id);
 		free(rows[i].version);
+		free(rows[i].shadow_version);
 		json_decref(rows[i].features);
 	}
 	free(rows);
@@ -102,11 +104,19 @@ static json_t *
 row_json(const struct ch_pred *p)
 {
 	char t[21];
+	json_t *o;
 
 	ch_iso8601(p->time, t);
-	return json_pack("{s:s, s:s, s:s, s:f, s:O}", "id", p->id, "time", t,
+	o = json_pack("{s:s, s:s, s:s, s:f, s:O}", "id", p->id, "time", t,
 	    "model_version", p->version, "probability", p->p, "features",
 	    p->features ? p->features : json_object());
+	if (p->shadow_version) {
+		json_object_set_new(o, "shadow_version",
+		    json_string(p->shadow_version));
+		json_object_set_new(o, "shadow_probability", isfinite(p->shadow_p) ?
+		    json_real(p->shadow_p) : json_null());
+	}
+	return o;
 }
 
 static int
@@ -138,30 +148,41 @@ predvec_add(struct predvec *pv)
 
 /* ---- append ---- */
 
+/* text: a JSON array of rows in the segments' form */
+static int
+pg_insert(struct ch_registry *r, const char *text, struct ch_err *e)
+{
+	PGresult *res;
+	const char *p[1] = { text };
+
+	res = ch_registry_pg_exec(r, "append to the prediction log",
+	    "INSERT INTO churn_predictions (customer_id, time, model_version,"
+	    " probability, features, shadow_version, shadow_probability)"
+	    " SELECT x->>'id', (x->>'time')::timestamptz,"
+	    " x->>'model_version', (x->>'probability')::float8, x->'features',"
+	    " x->>'shadow_version', (x->>'shadow_probability')::float8"
+	    " FROM jsonb_array_elements($1::text::jsonb) WITH ORDINALITY AS u(x, k)"
+	    " ORDER BY k", 1, p, e);
+	PQclear(res);
+	return res ? 0 : -1;
+}
+
 static int
 pg_append(struct ch_registry *r, const struct ch_pred *rows, size_t n,
     struct ch_err *e)
 {
 	json_t *a = json_array();
-	PGresult *res;
-	const char *p[1];
 	char *text;
 	size_t i;
+	int rc;
 
 	for (i = 0; i < n; i++)
 		json_array_append_new(a, row_json(&rows[i]));
 	text = json_dumps(a, JSON_COMPACT | JSON_REAL_PRECISION(17));
 	json_decref(a);
-	p[0] = text;
-	res = ch_registry_pg_exec(r, "append to the prediction log",
-	    "INSERT INTO churn_predictions (customer_id, time, model_version,"
-	    " probability, features) SELECT x->>'id', (x->>'time')::timestamptz,"
-	    " x->>'model_version', (x->>'probability')::float8, x->'features'"
-	    " FROM jsonb_array_elements($1::text::jsonb) WITH ORDINALITY AS u(x, k)"
-	    " ORDER BY k", 1, p, e);
+	rc = pg_insert(r, text, e);
 	free(text);
-	PQclear(res);
-	return res ? 0 : -1;
+	return rc;
 }
 
 static void
@@ -173,20 +194,39 @@ day_of(time_t t, char out[11])
 	strftime(out, 11, "%Y-%m-%d", &tm);
 }
 
+/* Writes buf[0..len) (cap bytes of room, realloc'd) as a new segment of
+ * day; k tells apart the segments one call writes. */
+static int
+put_segment(struct ch_store *st, const char *day, char **buf, size_t len,
+    size_t k, struct ch_err *e)
+{
+	char stamp[17], key[128], sha[65], salt[64];
+	time_t now = time(NULL);
+	struct tm tm;
+
+	gmtime_r(&now, &tm);
+	strftime(stamp, sizeof stamp, "%Y%m%dT%H%M%SZ", &tm);
+	/* a name no other writer picks: the content's hash, salted with the
+	 * process and the time */
+	snprintf(salt, sizeof salt, "%ld.%ld.%zu", (long)getpid(), (long)now, k);
+	*buf = ch_realloc(*buf, len + strlen(salt) + 1);
+	memcpy(*buf + len, salt, strlen(salt));
+	ch_sha256_hex(*buf, len + strlen(salt), sha);
+	sha[16] = '\0';
+	snprintf(key, sizeof key, SEG_PREFIX "%s/%s-%s.jsonl", day, stamp, sha);
+	return ch_store_put(st, key, *buf, len, e);
+}
+
 static int
 store_append(struct ch_registry *r, const struct ch_pred *rows, size_t n,
     struct ch_err *e)
 {
 	struct ch_store *st = ch_registry_store(r);
 	unsigned char *done = ch_calloc(n ? n : 1, 1);
-	char day[11], d2[11], stamp[17], key[128], sha[65], salt[64];
-	struct tm tm;
-	time_t now = time(NULL);
+	char day[11], d2[11];
 	size_t i, j;
 	int rc = 0;
 
-	gmtime_r(&now, &tm);
-	strftime(stamp, sizeof stamp, "%Y%m%dT%H%M%SZ", &tm);
 	for (i = 0; rc == 0 && i < n; i++) {
 		char *buf = NULL;
 		size_t len = 0, cap = 0;
@@ -220,17 +260,7 @@ store_append(struct ch_registry *r, const struct ch_pred *rows, size_t n,
 			free(line);
 			done[j] = 1;
 		}
-		/* a name no other writer picks: the content's hash, salted
-		 * with the process and the time */
-		snprintf(salt, sizeof salt, "%ld.%ld.%zu", (long)getpid(),
-		    (long)now, i);
-		buf = ch_realloc(buf, len + strlen(salt) + 1);
-		memcpy(buf + len, salt, strlen(salt));
-		ch_sha256_hex(buf, len + strlen(salt), sha);
-		sha[16] = '\0';
-		snprintf(key, sizeof key, SEG_PREFIX "%s/%s-%s.jsonl", day, stamp,
-		    sha);
-		rc = ch_store_put(st, key, buf, len, e);
+		rc = put_segment(st, day, &buf, len, i, e);
 		free(buf);
 	}
 	free(done);
@@ -253,6 +283,39 @@ ch_predlog_append(struct ch_registry *r, const struct ch_pred *rows,
 	    store_append(r, rows, n, e);
 }
 
+int
+ch_predlog_append_jsonl(struct ch_registry *r, const char *lines, size_t len,
+    time_t day, struct ch_err *e)
+{
+	char d[11], *buf;
+	size_t i;
+	int rc;
+
+	while (len && lines[len - 1] == '\n')
+		len--;
+	if (len == 0)
+		return 0;
+	if (ch_registry_pg(r)) {
+		/* the lines, comma-separated, are the array the INSERT takes */
+		buf = ch_malloc(len + 3);
+		buf[0] = '[';
+		for (i = 0; i < len; i++)
+			buf[i + 1] = lines[i] == '\n' ? ',' : lines[i];
+		buf[len + 1] = ']';
+		buf[len + 2] = '\0';
+		rc = pg_insert(r, buf, e);
+		free(buf);
+		return rc;
+	}
+	day_of(day, d);
+	buf = ch_malloc(len + 1);
+	memcpy(buf, lines, len);
+	buf[len] = '\n';
+	rc = put_segment(ch_registry_store(r), d, &buf, len + 1, 0, e);
+	free(buf);
+	return rc;
+}
+
 /* ---- read ---- */
 
 /* One JSON line of a segment into a row; -1 when it is not one. */
@@ -261,7 +324,7 @@ parse_row(const char *line, size_t len, int with_features, struct ch_pred *p)
 {
 	json_error_t je;
 	json_t *o = json_loadb(line, len, 0, &je);
-	json_t *id, *t, *v, *pr;
+	json_t *id, *t, *v, *pr, *sv, *sp;
 	int rc = -1;
 
 	if (!o)
@@ -278,6 +341,13 @@ parse_row(const char *line, size_t len, int with_features, struct ch_pred *p)
 		p->p = json_number_value(pr);
 		if (with_features)
 			p->features = json_incref(json_object_get(o, "features"));
+		/* optional: absent in rows from before shadow mode */
+		sv = json_object_get(o, "shadow_version");
+		sp = json_object_get(o, "shadow_probability");
+		p->shadow_version = json_is_string(sv) ?
+		    ch_strdup(json_string_value(sv)) : NULL;
+		p->shadow_p = p->shadow_version && json_is_number(sp) ?
+		    json_number_value(sp) : NAN;
 		rc = 0;
 	}
 	json_decref(o);
@@ -311,6 +381,7 @@ read_segment(struct ch_store *st, const char *key, time_t from, time_t to,
 		if (x.time < from || (to && x.time >= to)) {
 			free(x.id);
 			free(x.version);
+			free(x.shadow_version);
 			json_decref(x.features);
 			continue;
 		}
@@ -386,11 +457,13 @@ pg_read(struct ch_registry *r, time_t from, time_t to, int with_features,
 	snprintf(t, sizeof t, "%lld", (long long)to);
 	res = ch_registry_pg_exec(r, "read the prediction log", with_features ?
 	    "SELECT customer_id, extract(epoch FROM time)::bigint, model_version,"
-	    " probability, features::text FROM churn_predictions"
+	    " probability, shadow_version, shadow_probability, features::text"
+	    " FROM churn_predictions"
 	    " WHERE time >= to_timestamp($1::bigint) AND ($2::bigint = 0 OR"
 	    " time < to_timestamp($2::bigint))" :
 	    "SELECT customer_id, extract(epoch FROM time)::bigint, model_version,"
-	    " probability FROM churn_predictions"
+	    " probability, shadow_version, shadow_probability"
+	    " FROM churn_predictions"
 	    " WHERE time >= to_timestamp($1::bigint) AND ($2::bigint = 0 OR"
 	    " time < to_timestamp($2::bigint))", 2, p, e);
 	if (!res)
@@ -403,8 +476,12 @@ pg_read(struct ch_registry *r, time_t from, time_t to, int with_features,
 		x->time = (time_t)strtoll(PQgetvalue(res, i, 1), NULL, 10);
 		x->version = ch_strdup(PQgetvalue(res, i, 2));
 		x->p = strtod(PQgetvalue(res, i, 3), NULL);
+		x->shadow_version = PQgetisnull(res, i, 4) ? NULL :
+		    ch_strdup(PQgetvalue(res, i, 4));
+		x->shadow_p = x->shadow_version && !PQgetisnull(res, i, 5) ?
+		    strtod(PQgetvalue(res, i, 5), NULL) : NAN;
 		if (with_features)
-			x->features = json_loads(PQgetvalue(res, i, 4), 0, &je);
+			x->features = json_loads(PQgetvalue(res, i, 6), 0, &je);
 	}
 	PQclear(res);
 	return 0;

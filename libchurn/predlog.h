@@ -21,8 +21,13 @@
  *     s3://), one per append and UTC day:
  *       predictions/<YYYY-MM-DD>/<YYYYMMDDTHHMMSSZ>-<16 hex>.jsonl
  *     one row a line: {"id","time","model_version","probability",
- *     "features"}.  Segments are never rewritten; pruning deletes whole
- *     days.
+ *     "features"[,"shadow_version","shadow_probability"]}.  Segments
+ *     are never rewritten; pruning deletes whole days.
+ *
+ * In shadow rollout mode the champion answers and the challenger scores
+ * the same row too: its version and probability are kept beside the
+ * champion's (shadow_version, shadow_p; NULL and NAN otherwise, also in
+ * rows written before the fields existed).
  *
  * Rows are kept CH_PREDLOG_RETAIN_DAYS days by default (labels arrive
  * weeks after the prediction); ch_predlog_prune applies a retention.
@@ -35,6 +40,9 @@ struct ch_pred {
 	char *version;
 	double p;
 	json_t *features;   /* an object (owned); may be NULL when not read */
+	char *shadow_version;   /* the shadow challenger's, or NULL */
+	double shadow_p;        /* its probability; read only with a version
+	                         * (ch_predlog_read gives NAN without one) */
 };
 
 /*
@@ -45,6 +53,16 @@ struct ch_pred {
  */
 int ch_predlog_append(struct ch_registry *r, const struct ch_pred *rows,
     size_t n, struct ch_err *e);
+
+/*
+ * The same for rows already in the segments' form, one JSON object a
+ * line (len bytes; no blank line), every one of them of the UTC day of
+ * day: for a writer that encodes its rows itself (churn-serve).  The
+ * lines are trusted to be rows: a line that is not one fails later
+ * readers.  Returns 0 or -1 with e filled (nothing written).
+ */
+int ch_predlog_append_jsonl(struct ch_registry *r, const char *lines,
+    size_t len, time_t day, struct ch_err *e);
 
 /*
  * Reads the rows with from <= time < to (to 0: no upper bound) into a

@@ -50,7 +50,7 @@ reload(struct MHD_Connection *c, struct req *r)
  * At shutdown admin_stop kills the children and waits for every job to
  * have resumed its connection, so that none is left suspended.
  */
-enum job_kind { J_DRIFT, J_RETRAIN };
+enum job_kind { J_DRIFT, J_RETRAIN, J_CALL };
 enum job_end { J_RAN, J_NOSTART, J_NOWINDOW, J_EMPTY };
 
 struct job {
@@ -65,6 +65,9 @@ struct job {
 	enum job_end end;
 	struct ch_err e;
 	struct child_result res;
+	void (*fn)(void *);         /* J_CALL: fn(arg) */
+	void *arg;
+	void (*arg_free)(void *);
 };
 
 static struct {
@@ -80,6 +83,8 @@ job_free(struct job *j)
 		return;
 	bridge_result_free(&j->res);
 	model_release(j->l);
+	if (j->arg && j->arg_free)
+		j->arg_free(j->arg);
 	free(j);
 }
 
@@ -98,14 +103,16 @@ job_main(void *arg)
 	size_t bytes = 0;
 
 	j->end = J_RAN;
-	if (j->kind == J_DRIFT && !j->posted) {
+	if (j->kind == J_CALL)
+		j->fn(j->arg);
+	else if (j->kind == J_DRIFT && !j->posted) {
 		/* opened here: in the database it is a network call */
 		if (!(wr = window_reader_open(&j->rows, &bytes, &j->e)))
 			j->end = J_NOWINDOW;
 		else if (bytes == 0)
 			j->end = J_EMPTY;
 	}
-	if (j->end == J_RAN && bridge_run(j->argv, wr ? window_feed :
+	if (j->kind != J_CALL && j->end == J_RAN && bridge_run(j->argv, wr ? window_feed :
 	    j->in.len ? bridge_feed_buf : NULL, wr ? (void *)wr : &j->in,
 	    j->timeout, cfg.child_output_limit, &j->res, &j->e) != 0)
 		j->end = J_NOSTART;
@@ -152,9 +159,14 @@ job_start(struct MHD_Connection *c, struct req *r, struct job *j)
 	rc = pthread_create(&t, &a, job_main, j);
 	pthread_attr_destroy(&a);
 	if (rc != 0) {
-		/* answered by the next call, like a child that did not start */
+		/* answered by the next call, like a child that did not start;
+		 * a call runs here instead */
 		j->end = J_NOSTART;
 		ch_errf(&j->e, "cannot start a thread: %s", strerror(rc));
+		if (j->kind == J_CALL) {
+			j->fn(j->arg);
+			j->end = J_RAN;
+		}
 		MHD_resume_connection(c);
 		pthread_mutex_lock(&J.mu);
 		J.running--;
@@ -162,6 +174,34 @@ job_start(struct MHD_Connection *c, struct req *r, struct job *j)
 		pthread_mutex_unlock(&J.mu);
 	}
 	return MHD_YES;
+}
+
+enum MHD_Result
+admin_call(struct MHD_Connection *c, struct req *r, void (*fn)(void *),
+    void *arg, void (*arg_free)(void *))
+{
+	struct job *j = ch_calloc(1, sizeof *j);
+
+	j->kind = J_CALL;
+	j->fn = fn;
+	j->arg = arg;
+	j->arg_free = arg_free;
+	return job_start(c, r, j);
+}
+
+void *
+admin_called(struct req *r)
+{
+	struct job *j = r->job;
+	void *arg;
+
+	if (!j || j->kind != J_CALL)
+		return NULL;
+	arg = j->arg;
+	j->arg = NULL;
+	job_free(j);
+	r->job = NULL;
+	return arg;
 }
 
 void

@@ -108,6 +108,17 @@ enum MHD_Result reload(struct MHD_Connection *c, struct req *r);
 enum MHD_Result drift_check(struct MHD_Connection *c, struct req *r);
 enum MHD_Result retrain(struct MHD_Connection *c, struct req *r);
 enum MHD_Result github_hook(struct MHD_Connection *c, struct req *r);
+/* Runs fn(arg) on a thread of its own with c suspended, as the admin
+ * routes' children run (registry I/O off the HTTP workers); the handler
+ * is called again once it returned and takes arg back with admin_called
+ * (NULL: nothing was started for r).  arg_free frees arg when the
+ * connection ends first, or at shutdown (then 503). */
+enum MHD_Result admin_call(struct MHD_Connection *c, struct req *r,
+    void (*fn)(void *), void *arg, void (*arg_free)(void *));
+void *admin_called(struct req *r);
+/* loop.c: customer outcomes in, live performance out */
+enum MHD_Result outcomes(struct MHD_Connection *c, struct req *r);
+enum MHD_Result performance(struct MHD_Connection *c, struct req *r);
 /* frees r's job, if any (the connection ended before its answer) */
 void admin_forget(struct req *r);
 /* shutdown: kills admin children, waits until every suspended request

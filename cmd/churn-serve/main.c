@@ -16,6 +16,8 @@
 
 #include "serve.h"
 
+#include "predlog.h"
+
 struct config cfg = {
 	.listen = "127.0.0.1:8000",
 	.state_dir = "./var/serve",
@@ -33,7 +35,16 @@ struct config cfg = {
 	.registry_timeout = 5,
 	.window_row_bytes = 8 * 1024,
 	.window_bytes = 64 * 1024 * 1024,
+	.predlog = 1,
+	.predlog_flush_rows = 1000,
+	.predlog_flush_interval = 1,
+	.predlog_queue = 100000,
+	.predlog_retain_days = CH_PREDLOG_RETAIN_DAYS,
 };
+
+/* long options without a short one */
+enum { O_PREDLOG = 0x1200, O_PREDLOG_FLUSH_ROWS, O_PREDLOG_FLUSH_INTERVAL,
+	O_PREDLOG_QUEUE, O_PREDLOG_RETAIN };
 
 static const struct ch_usage use = {
 	"churn-serve [-qv] [--listen ADDR:PORT] [--model FILE|ALIAS|VERSION]\n"
@@ -47,7 +58,10 @@ static const struct ch_usage use = {
 	"                   [--retrain-cmd CMD] [--retrain-timeout S]\n"
 	"                   [--pipeline-cmd CMD] [--log-format text|json]\n"
 	"                   [--access-log] [--refresh-interval S]\n"
-	"                   [--registry-timeout S] [--cors-origin ORIGIN] [--drain S]\n",
+	"                   [--registry-timeout S] [--cors-origin ORIGIN] [--drain S]\n"
+	"                   [--predlog on|off] [--predlog-flush-rows N]\n"
+	"                   [--predlog-flush-interval S] [--predlog-queue N]\n"
+	"                   [--predlog-retain-days N]\n",
 	"  --listen ADDR:PORT    where to listen (127.0.0.1:8000)\n"
 	"  -m, --model MODEL     a model file, or an alias or version in the registry\n"
 	"  --state-dir DIR       pulled models, drift reports, the window (./var/serve)\n"
@@ -72,7 +86,12 @@ static const struct ch_usage use = {
 	"  --refresh-interval S  how often the registry view is refreshed (5)\n"
 	"  --registry-timeout S  each registry call at most, seconds (5)\n"
 	"  --cors-origin ORIGIN  web origins allowed to call the API (none)\n"
-	"  --drain S             after SIGTERM, /ready 503 for S seconds first (0)\n",
+	"  --drain S             after SIGTERM, /ready 503 for S seconds first (0)\n"
+	"  --predlog on|off      keep answered rows in the registry's prediction log (on)\n"
+	"  --predlog-flush-rows N       write the log when N rows wait (1000)\n"
+	"  --predlog-flush-interval S   or S seconds have passed (1)\n"
+	"  --predlog-queue N     rows waiting at most; more are dropped (100000)\n"
+	"  --predlog-retain-days N      prune rows older than N days (180; 0: keep)\n",
 	"  CHURN_LISTEN, CHURN_MODEL   defaults of --listen and --model\n"
 	"  CHURN_ADMIN_TOKEN     the bearer token of /reload, /drift/check, /retrain\n"
 	"  CHURN_WEBHOOK_SECRET  the GitHub webhook secret\n"
@@ -195,6 +214,11 @@ main(int argc, char **argv)
 		{ "registry-timeout", required_argument, NULL, 'G' },
 		{ "drain", required_argument, NULL, 'N' },
 		{ "cors-origin", required_argument, NULL, 'C' },
+		{ "predlog", required_argument, NULL, O_PREDLOG },
+		{ "predlog-flush-rows", required_argument, NULL, O_PREDLOG_FLUSH_ROWS },
+		{ "predlog-flush-interval", required_argument, NULL, O_PREDLOG_FLUSH_INTERVAL },
+		{ "predlog-queue", required_argument, NULL, O_PREDLOG_QUEUE },
+		{ "predlog-retain-days", required_argument, NULL, O_PREDLOG_RETAIN },
 		CH_COMMON_LONGOPTS,
 		{ NULL, 0, NULL, 0 }
 	};
@@ -252,6 +276,15 @@ main(int argc, char **argv)
 		case 'G': cfg.registry_timeout = (unsigned)ch_opt_int("--registry-timeout", optarg, 1, 3600); break;
 		case 'C': cfg.cors_origins = cors = cors_add(cors, &ncors, optarg); break;
 		case 'N': cfg.drain = ch_opt_seconds("--drain", optarg, 0, 3600); break;
+		case O_PREDLOG:
+			if (strcmp(optarg, "on") != 0 && strcmp(optarg, "off") != 0)
+				ch_die(2, "--predlog: '%s' is not on or off", optarg);
+			cfg.predlog = !strcmp(optarg, "on");
+			break;
+		case O_PREDLOG_FLUSH_ROWS: cfg.predlog_flush_rows = (long)ch_opt_int("--predlog-flush-rows", optarg, 1, 1000000); break;
+		case O_PREDLOG_FLUSH_INTERVAL: cfg.predlog_flush_interval = ch_opt_seconds("--predlog-flush-interval", optarg, 0.001, 3600); break;
+		case O_PREDLOG_QUEUE: cfg.predlog_queue = (long)ch_opt_int("--predlog-queue", optarg, 1, 100000000); break;
+		case O_PREDLOG_RETAIN: cfg.predlog_retain_days = (long)ch_opt_int("--predlog-retain-days", optarg, 0, 36500); break;
 		default: ch_usage(&use, 2);
 		}
 	}
@@ -305,6 +338,14 @@ main(int argc, char **argv)
 	if (window_open(cfg.state_dir, cfg.window_rows, cfg.window_row_bytes,
 	    cfg.window_bytes, cfg.database_url != NULL, &e) != 0)
 		ch_die(2, "%s", e.msg);
+	if (predlog_start(&e) != 0)
+		ch_die(2, "%s", e.msg);
+	if (predlog_enabled())
+		slog("info", "prediction log on", json_pack("{s:I,s:f,s:I,s:I}",
+		    "flush_rows", (json_int_t)cfg.predlog_flush_rows,
+		    "flush_interval_s", cfg.predlog_flush_interval, "queue",
+		    (json_int_t)cfg.predlog_queue, "retain_days",
+		    (json_int_t)cfg.predlog_retain_days));
 	if (!(d = http_start(cfg.listen, bound, sizeof bound, &e)))
 		ch_die(2, "%s", e.msg);
 	if (cfg.pid_file) {
@@ -345,6 +386,8 @@ main(int argc, char **argv)
 			break;      /* a second, impatient stop */
 	}
 	http_stop(d, 10);
+	/* every answered row is queued by now: write them */
+	predlog_stop();
 	atomic_store(&flusher_stop, 1);
 	pthread_join(flusher_th, NULL);
 	refresher_stop();

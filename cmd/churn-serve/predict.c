@@ -129,6 +129,7 @@ struct scoring {
 	struct ch_rng rng;
 	uint8_t *codes;             /* room for either model's features */
 	long rows[2];               /* rows answered by each */
+	struct plreq *pl;           /* rows for the prediction log, or NULL */
 };
 
 /* The customer id of obj as text (a string's, an integer's digits) in
@@ -246,6 +247,7 @@ score_object(struct scoring *sc, json_t *obj, const char *raw,
 			rollout_note(1, shadow->m->version, ps, 0);
 			window_add_shadow(s, obj, p, l->m->version, ps,
 			    shadow->m->version);
+			predlog_add(sc->pl, obj, 0, p, 1, ps);
 			return 0;
 		}
 	}
@@ -253,6 +255,7 @@ score_object(struct scoring *sc, json_t *obj, const char *raw,
 		window_add_raw(s, obj, raw, rawlen, p, l->m->version);
 	else
 		window_add(s, obj, p, l->m->version);
+	predlog_add(sc->pl, obj, pick, p, 0, 0);
 	return 0;
 }
 
@@ -286,6 +289,7 @@ answer(struct MHD_Connection *c, struct req *r, int status, const char *msg,
 struct csv_run {
 	FILE *out;
 	const struct loaded *l;
+	struct plreq *pl;
 };
 
 static int
@@ -316,6 +320,13 @@ csv_row(void *arg, const struct ch_record *rec, const struct ch_cols *cols,
 	}
 	window_add(s, raw, p, l->m->version);
 	rollout_note(0, l->m->version, p, 1);
+	if (((struct csv_run *)arg)->pl) {
+		/* the log joins by id: it goes in (the window keeps none) */
+		if (cols->id >= 0)
+			json_object_set_new(raw, s->id, jtextn(rec->field[cols->id],
+			    rec->len[cols->id]));
+		predlog_add(((struct csv_run *)arg)->pl, raw, 0, p, 0, 0);
+	}
 	json_decref(raw);
 }
 
@@ -358,10 +369,11 @@ unseen_header(const struct ch_schema *s, const size_t *unseen)
  * scorer): id (the schema's id column, else the row number),
  * churn_probability, churn (1/0). */
 static enum MHD_Result
-predict_csv(struct MHD_Connection *c, struct req *r, const struct loaded *l)
+predict_csv(struct MHD_Connection *c, struct req *r, const struct loaded *l,
+    struct plreq *pl)
 {
 	const struct ch_schema *s = l->m->schema;
-	struct csv_run run = { .l = l };
+	struct csv_run run = { .l = l, .pl = pl };
 	struct ch_batch_opts o = { .m = l->m, .name = "request body",
 	    .threshold = l->m->threshold, .jobs = 1, .out = csv_out,
 	    .row = csv_row, .arg = &run };
@@ -372,19 +384,23 @@ predict_csv(struct MHD_Connection *c, struct req *r, const struct loaded *l)
 	size_t olen = 0;
 	int status = 0;
 
-	if (r->len == 0)
-		return fail(c, r, 400, NULL, "empty request body: expected "
-		    "a CSV header and rows");
-	if (!(in = fmemopen(r->body, r->len, "r")))
-		return fail(c, r, 500, NULL, "fmemopen: %s", strerror(errno));
+	if (r->len == 0 || !(in = fmemopen(r->body, r->len, "r"))) {
+		predlog_abort(pl);
+		return r->len == 0 ? fail(c, r, 400, NULL, "empty request body: "
+		    "expected a CSV header and rows") : fail(c, r, 500, NULL,
+		    "fmemopen: %s", strerror(errno));
+	}
 	st.unseen = ch_calloc((size_t)s->nfeat, sizeof *st.unseen);
 	run.out = open_memstream(&obuf, &olen);
 	if (ch_batch_score(in, &o, &st, &e) != 0)
 		status = st.bad_row ? 422 : 400;
 	fclose(run.out);
 	fclose(in);
-	if (!status)
+	if (!status) {
 		r->warning = unseen_header(s, st.unseen);
+		predlog_commit(pl);
+	} else
+		predlog_abort(pl);
 	free(st.unseen);
 	metrics_predictions((long)st.rows);
 	return answer(c, r, status, e.msg, st.bad >= 0 ?
@@ -523,9 +539,11 @@ predict_csv_rollout(struct MHD_Connection *c, struct req *r,
 	int canary = sc->ro.mode == CH_ROLLOUT_CANARY, status = 0, both;
 	FILE *fp;
 
-	if (r->len == 0)
+	if (r->len == 0) {
+		predlog_abort(sc->pl);
 		return fail(c, r, 400, NULL, "empty request body: expected "
 		    "a CSV header and rows");
+	}
 	ch_rng_seed(&sc->rng, ch_mix64((uint64_t)(ch_seconds() * 1e9) ^
 	    (uint64_t)(uintptr_t)r));
 	sa.unseen = ch_calloc((size_t)s->nfeat, sizeof *sa.unseen);
@@ -536,6 +554,7 @@ predict_csv_rollout(struct MHD_Connection *c, struct req *r,
 	both = !status && csv_pass_run(r, &pb, &ob, &lb, &sb, &eb) == 0 &&
 	    pb.n == pa.n;
 	if (status) {
+		predlog_abort(sc->pl);
 		free(sa.unseen);
 		csv_pass_free(&pa);
 		free(oa);
@@ -572,11 +591,16 @@ predict_csv_rollout(struct MHD_Connection *c, struct req *r,
 			rollout_note(1, sc->chal->m->version, y->p, 0);
 			window_add_shadow(s, x->raw, x->p, sc->champ->m->version,
 			    y->p, sc->chal->m->version);
-		} else
+			predlog_add(sc->pl, x->raw, 0, x->p, 1, y->p);
+		} else {
 			window_add(l->m->schema, pick ? y->raw : x->raw,
 			    pick ? y->p : x->p, l->m->version);
+			predlog_add(sc->pl, pick ? y->raw : x->raw, pick,
+			    pick ? y->p : x->p, 0, 0);
+		}
 	}
 	fclose(fp);
+	predlog_commit(sc->pl);
 	metrics_predictions((long)pa.n);
 	csv_pass_free(&pa);
 	if (ob || pb.v)
@@ -612,11 +636,12 @@ predict(struct MHD_Connection *c, struct req *r)
 		return fail(c, r, 503, NULL, "no model loaded");
 	sc.champ = l;
 	sc.chal = rollout_acquire(&sc.ro);
+	sc.pl = predlog_begin(l, sc.chal);
 	t0 = ch_seconds();
 	if (k == B_CSV) {
 		sc.rows[0] = !sc.chal;	/* the champion alone: one request */
 		ret = sc.chal ? predict_csv_rollout(c, r, &sc) :
-		    predict_csv(c, r, l);
+		    predict_csv(c, r, l, sc.pl);
 		rollout_request(sc.rows, ch_seconds() - t0);
 		model_release(sc.chal);
 		model_release(l);
@@ -626,6 +651,7 @@ predict(struct MHD_Connection *c, struct req *r)
 	 * lexer; anything else (and every error's wording) is jansson's */
 	if (!(j = ch_json_flat(r->body ? r->body : "", r->len)) &&
 	    !(j = json_loadb(r->body ? r->body : "", r->len, 0, &jerr))) {
+		predlog_abort(sc.pl);
 		model_release(sc.chal);
 		model_release(l);
 		return fail(c, r, 400, NULL, "request body: line %d, column %d: "
@@ -676,6 +702,10 @@ predict(struct MHD_Connection *c, struct req *r)
 	}
 	fclose(fp);
 	free(codes);
+	if (!status)
+		predlog_commit(sc.pl);
+	else
+		predlog_abort(sc.pl);
 	json_decref(j);
 	if (!status)
 		rollout_request(sc.rows, ch_seconds() - t0);

@@ -250,6 +250,7 @@ metrics_render(size_t *len)
 		fprintf(fp, "churn_connections_refused_total{reason=\"%s\"} %ld\n",
 		    refusal_name[i], metrics_refused_count(i));
 	rollout_metrics(fp);
+	predlog_metrics(fp);
 	fprintf(fp, "# HELP churn_connections_open Open client connections.\n"
 	    "# TYPE churn_connections_open gauge\nchurn_connections_open %u\n",
 	    guard_open());

@@ -180,6 +180,7 @@ static const struct step {
 	{ REFRESH_REGISTRY, "registry", step_registry },
 	{ REFRESH_REGISTRY, "follow", step_follow },
 	{ REFRESH_REGISTRY, "rollout", step_rollout },
+	{ REFRESH_REGISTRY, "predlog-prune", predlog_prune },
 };
 
 /* --- the thread ------------------------------------------------------ */

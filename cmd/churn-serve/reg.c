@@ -10,6 +10,9 @@
 
 #include "serve.h"
 
+#include "outcomes.h"
+#include "perf.h"
+#include "predlog.h"
 #include "registry.h"
 
 /*
@@ -21,7 +24,8 @@
  * each statement of the database).  After a failure the handle is closed
  * so that the next call reconnects.
  */
-enum reg_use { REG_ADMIN, REG_REFRESH, REG_WINDOW, REG_NUSES };
+enum reg_use { REG_ADMIN, REG_REFRESH, REG_WINDOW, REG_PREDLOG, REG_PERF,
+	REG_NUSES };
 
 static struct {
 	pthread_mutex_t mu;
@@ -32,6 +36,9 @@ static struct {
 	/* the refresher tries again at its next tick */
 	[REG_REFRESH] = { PTHREAD_MUTEX_INITIALIZER, NULL, -1 },
 	[REG_WINDOW] = { PTHREAD_MUTEX_INITIALIZER, NULL, 1 },
+	/* the prediction log's writer keeps its rows and tries again */
+	[REG_PREDLOG] = { PTHREAD_MUTEX_INITIALIZER, NULL, -1 },
+	[REG_PERF] = { PTHREAD_MUTEX_INITIALIZER, NULL, 1 },
 };
 
 /* With chan[u].mu held. */
@@ -66,6 +73,18 @@ int
 reg_enabled(void)
 {
 	return cfg.store != NULL;
+}
+
+/* A store to keep the prediction log and outcomes in: CHURN_STORE, a
+ * database, or the default store (CH_STORE_DEFAULT, which resolves
+ * --model names without CHURN_STORE) when it exists. */
+int
+reg_available(void)
+{
+	struct stat st;
+
+	return cfg.store || cfg.database_url || (stat(CH_STORE_DEFAULT, &st) ==
+	    0 && S_ISDIR(st.st_mode));
 }
 
 /* Resolves name (NULL: the newest version), pulls the verified artifact
@@ -221,6 +240,63 @@ reg_rollout(struct ch_rollout *ro, struct ch_err *e)
 		reg_failed(REG_REFRESH);
 	pthread_mutex_unlock(&chan[REG_REFRESH].mu);
 	return rc;
+}
+
+int
+reg_predlog_append_jsonl(const char *lines, size_t len, time_t day,
+    struct ch_err *e)
+{
+	struct ch_registry *r;
+	int rc = -1;
+
+	pthread_mutex_lock(&chan[REG_PREDLOG].mu);
+	if ((r = reg_get(REG_PREDLOG, e)) &&
+	    (rc = ch_predlog_append_jsonl(r, lines, len, day, e)) != 0)
+		reg_failed(REG_PREDLOG);
+	pthread_mutex_unlock(&chan[REG_PREDLOG].mu);
+	return rc;
+}
+
+int
+reg_predlog_prune(long days, size_t *removed, struct ch_err *e)
+{
+	struct ch_registry *r;
+	int rc = -1;
+
+	pthread_mutex_lock(&chan[REG_PREDLOG].mu);
+	if ((r = reg_get(REG_PREDLOG, e)) && (rc = ch_predlog_prune(r, days,
+	    time(NULL), removed, e)) != 0)
+		reg_failed(REG_PREDLOG);
+	pthread_mutex_unlock(&chan[REG_PREDLOG].mu);
+	return rc;
+}
+
+int
+reg_outcomes_record(const struct ch_outcome *rows, size_t n,
+    struct ch_outcomes_stats *st, struct ch_err *e)
+{
+	struct ch_registry *r;
+	int rc = -1;
+
+	pthread_mutex_lock(&chan[REG_ADMIN].mu);
+	if ((r = reg_get(REG_ADMIN, e)) &&
+	    (rc = ch_outcomes_record(r, rows, n, st, e)) != 0)
+		reg_failed(REG_ADMIN);
+	pthread_mutex_unlock(&chan[REG_ADMIN].mu);
+	return rc;
+}
+
+json_t *
+reg_perf(const struct ch_perf_opts *o, struct ch_err *e)
+{
+	struct ch_registry *r;
+	json_t *j = NULL;
+
+	pthread_mutex_lock(&chan[REG_PERF].mu);
+	if ((r = reg_get(REG_PERF, e)) && !(j = ch_perf_registry(r, o, e)))
+		reg_failed(REG_PERF);
+	pthread_mutex_unlock(&chan[REG_PERF].mu);
+	return j;
 }
 
 void

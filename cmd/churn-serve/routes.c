@@ -57,6 +57,17 @@ const struct route routes[] = {
 	    github_hook,
 	    "application/json", 202, NULL,
 	    "a signed GitHub push starts the pipeline" },
+	{ "/outcomes", "/outcomes", RM_POST, RF_ADMIN | RF_BODY,
+	    BK(B_CSV) | BK(B_JSONL), outcomes,
+	    "application/json", 200, "positive time",
+	    "record customer outcomes (CSV or JSON lines of id, outcome[, "
+	    "time]) as churn-outcomes does: one transaction, a bad row records "
+	    "nothing (?positive=LABEL, ?time=T for rows without one)" },
+	{ "/performance", "/performance", RM_GET, 0, 0, performance,
+	    "application/json", 200, "by horizon",
+	    "each version's live performance: outcomes joined to the "
+	    "predictions served (?by=day|week|month|all, ?horizon=DAYS), as "
+	    "churn-models perf --json" },
 	{ "/metrics", "/metrics", RM_GET, 0, 0, metrics_page,
 	    "text/plain", 200, NULL, "Prometheus metrics" },
 	{ "/rollout", "/rollout", RM_GET, 0, 0, rollout_page,

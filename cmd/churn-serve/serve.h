@@ -51,6 +51,11 @@ struct config {
 	size_t window_row_bytes;    /* a longer row is not kept */
 	size_t window_bytes;        /* both window files together */
 	const char *const *cors_origins;    /* NULL-terminated; NULL: no CORS */
+	int predlog;                /* keep scored rows in the prediction log */
+	long predlog_flush_rows;    /* write when this many are queued */
+	double predlog_flush_interval;      /* or this many seconds passed */
+	long predlog_queue;         /* rows queued at most (more: dropped) */
+	long predlog_retain_days;   /* prune older rows; 0: keep all */
 };
 extern struct config cfg;
 
@@ -182,6 +187,9 @@ json_t *refresher_view(enum view v, double *age, int *retry,
 
 /* --- reg.c: the registry (CHURN_STORE, CHURN_DATABASE_URL) ------------ */
 int reg_enabled(void);
+/* A store for the prediction log and outcomes: CHURN_STORE, a database,
+ * or the default store (var/store) when it exists */
+int reg_available(void);
 /* Resolves name (NULL: the newest version), pulls and verifies it, keeps
  * it as STATE/models/<version>.churn; *path is malloc'd. */
 int reg_pull(const char *name, char **path, struct ch_err *e);
@@ -196,7 +204,46 @@ int reg_window_append(const char *lines, size_t len, long keep,
 char *reg_window_page(long keep, long after, long max, long *last,
     size_t *len, long *rows, struct ch_err *e);
 int reg_rollout(struct ch_rollout *ro, struct ch_err *e);
+/* The prediction log, outcomes and live performance (predlog.h,
+ * outcomes.h, perf.h), each on a handle of its own */
+struct ch_outcome;
+struct ch_outcomes_stats;
+struct ch_perf_opts;
+int reg_predlog_append_jsonl(const char *lines, size_t len, time_t day,
+    struct ch_err *e);
+int reg_predlog_prune(long days, size_t *removed, struct ch_err *e);
+int reg_outcomes_record(const struct ch_outcome *rows, size_t n,
+    struct ch_outcomes_stats *st, struct ch_err *e);
+json_t *reg_perf(const struct ch_perf_opts *o, struct ch_err *e);
 void reg_close(void);
+
+/* --- predlog.c: the prediction log written from /predict ------------ */
+/*
+ * On with a store (reg_available, as found at start) unless --predlog
+ * off.  A request gathers its scored
+ * rows (predlog_begin: NULL when the log is off, and every call below
+ * takes NULL), then hands them over once answered (predlog_commit) or
+ * forgets them (predlog_abort); neither waits on I/O.  who: 0 the
+ * champion answered, 1 the challenger; shadowed: the challenger scored sp
+ * beside the champion's p.  obj (a reference is taken) holds the row's
+ * fields: its id under the model's id column, its features by name.
+ */
+struct plreq;
+int predlog_enabled(void);
+struct plreq *predlog_begin(const struct loaded *champ,
+    const struct loaded *chal);
+void predlog_add(struct plreq *q, json_t *obj, int who, double p,
+    int shadowed, double sp);
+void predlog_commit(struct plreq *q);
+void predlog_abort(struct plreq *q);
+/* The writer thread; predlog_stop writes what is queued, then ends it. */
+int predlog_start(struct ch_err *e);
+void predlog_stop(void);
+/* The refresher's step: drops rows older than --predlog-retain-days, at
+ * most once every PREDLOG_PRUNE_EVERY seconds; failures are logged. */
+#define PREDLOG_PRUNE_EVERY 3600
+int predlog_prune(struct ch_err *e);
+void predlog_metrics(FILE *fp);
 
 /* --- routes.c ------------------------------------------------------- */
 extern const size_t nroutes;    /* rows of the route table (http.h) */

@@ -119,6 +119,19 @@ const model = { version: VERSION, created: '2026-11-20T10:15:00Z', sha256: 'ab'.
   params: { trees: 100, max_depth: 12 }, metrics: { roc_auc: 0.843, pr_auc: 0.66, f1: 0.62, threshold: 0.5 },
   oob: { score: 0.79, roc_auc: 0.835 } };
 
+// GET /performance?by=week: two versions judged on four weeks of outcomes
+function perfWeeks(version, holdout, aucs, first) {
+  const periods = aucs.map((auc, k) => ({ period: '2026-W' + String(first + k).padStart(2, '0'),
+    rows: 120 + 10 * k, positives: 30 + k, roc_auc: auc, pr_auc: auc - 0.2, log_loss: 0.45, brier: 0.15 }));
+  return { model_version: version, threshold: 0.5, holdout_roc_auc: holdout,
+    all: { rows: periods.reduce((n, p) => n + p.rows, 0), positives: periods.reduce((n, p) => n + p.positives, 0),
+      roc_auc: aucs.reduce((a, b) => a + b, 0) / aucs.length },
+    periods };
+}
+const performance = { horizon_days: 90, by: 'week', outcomes: 1200, joined: 1000, unjoined: 200,
+  versions: [perfWeeks('v20261101-090000', 0.821, [0.81, 0.8, 0.77, 0.74], 44),
+    perfWeeks(VERSION, 0.843, [0.84, 0.83], 47)] };
+
 function send(res, status, obj, type) {
   const body = Buffer.isBuffer(obj) ? obj : Buffer.from(typeof obj === 'string' ? obj : JSON.stringify(obj));
   res.writeHead(status, { 'Content-Type': type || 'application/json', 'Content-Length': body.length,
@@ -154,6 +167,7 @@ const server = http.createServer((req, res) => {
     case 'GET /predict/schema': return send(res, 200, schema);
     case 'GET /models': return send(res, 200, models);
     case 'GET /drift/reports': return send(res, 200, { reports });
+    case 'GET /performance': return send(res, 200, performance);
     case 'POST /predict': {
       let row;
       try { row = JSON.parse(body); } catch (e) { return send(res, 400, { error: 'body is not JSON' }); }

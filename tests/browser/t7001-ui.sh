@@ -2,8 +2,8 @@
 # t7001-ui: the web UI in headless Chromium against a real churn-serve:
 # two models trained on churn-gen data and pushed to a local store (so the
 # model history has versions, an alias and its history), live traffic from
-# shifted data, then tests/browser/ui.test.js drives the page (all four
-# panels, the form, a drift check from the button, no foreign request, no
+# shifted data and its outcomes, then tests/browser/ui.test.js drives the
+# page (all four panels, the live ROC-AUC chart, the form, a drift check from the button, no foreign request, no
 # console error, < 300 KB) and saves screenshots, whose paths it prints.
 if [ -n "${CHURN_TOP:-}" ]; then
 	top=$CHURN_TOP
@@ -62,6 +62,19 @@ done
 curl -sf -H 'Content-Type: text/csv' --data-binary @live.csv "$url/predict" >scores.csv ||
 	fail "POST /predict with live.csv failed"
 [ "$(wc -l <scores.csv)" -ge 600 ] || fail "POST /predict scored $(wc -l <scores.csv) lines, not 600 rows"
+# their outcomes, a day on, once the prediction log has the 600 rows: the
+# model panel charts the live ROC-AUC
+i=0
+until curl -sf "$url/metrics" | grep -q '^churn_predlog_rows_total{result="recorded"} 600$'; do
+	i=$((i + 1))
+	[ $i -le 150 ] || fail "the 600 scored rows did not reach the prediction log"
+	sleep 0.1
+done
+awk -F, 'NR == 1 { print "id,outcome" } NR > 1 { print $1 "," $NF }' live.csv >outcomes.csv
+curl -sf -H "Authorization: Bearer $CHURN_ADMIN_TOKEN" -H 'Content-Type: text/csv' \
+	--data-binary @outcomes.csv "$url/outcomes?time=$(date -u -d tomorrow +%Y-%m-%d)" >outcomes.json ||
+	fail "POST /outcomes failed"
+grep -q '"rows":600' outcomes.json || fail "POST /outcomes: $(cat outcomes.json)"
 # a first drift check through the API, so the page has a history to chart
 curl -sf -X POST -H "Authorization: Bearer $CHURN_ADMIN_TOKEN" "$url/drift/check" >check1.json ||
 	fail "POST /drift/check failed"

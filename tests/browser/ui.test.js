@@ -5,7 +5,7 @@
 //   CHURN_UI_SHOTS=DIR [CHURN_UI_NAME=ui] node tests/browser/ui.test.js
 //
 // Checks: the four panels render with the server's own data (compared with
-// its JSON routes), the prediction form gives the same probability as the
+// its JSON routes; the model panel's live ROC-AUC chart with /performance), the prediction form gives the same probability as the
 // API, a wrong token is refused, a drift check run from the button adds a
 // report and its bars, every input has a label, no request leaves
 // 127.0.0.1, no console errors, everything transferred weighs < 300 KB,
@@ -156,6 +156,20 @@ async function getJSON(p, opts) {
     check(await page.$$eval('#models-history tbody tr', (r) => r.length) === Math.max(1, nh),
       'alias history has ' + nh + ' entries');
     check(await page.$('#models-table tr.serving') !== null, 'serving version marked');
+
+    // --- panel 4b: live ROC-AUC per version by week, beside the holdout AUC
+    const perf = await getJSON('/performance?by=week');
+    const pvs = perf.versions || [];
+    check(pvs.length > 0, 'GET /performance judges ' + pvs.length + ' version(s) on outcomes');
+    check(await page.$('#perf-chart .uplot canvas') !== null, 'live ROC-AUC chart drawn');
+    const nseries = pvs.reduce((n, v) => n + 1 + (typeof v.holdout_roc_auc === 'number' ? 1 : 0), 0);
+    check(await page.$$eval('#perf-chart .u-legend tr.u-series', (r) => r.length) === nseries + 1,
+      'live chart has a live and a holdout series per version (' + nseries + ')');
+    const shownAuc = await page.$$eval('#perf-list li[data-version]', (l) =>
+      l.map((x) => [x.dataset.version, x.querySelector('.perf-auc').textContent]));
+    check(JSON.stringify(shownAuc) === JSON.stringify(pvs.map((v) => [v.model_version,
+      typeof v.all.roc_auc === 'number' ? v.all.roc_auc.toFixed(3) : '–'])),
+      'live ROC-AUC listed per version: ' + JSON.stringify(shownAuc));
 
     // --- panel 3: drift; a wrong token first, then the right one
     const before = (await getJSON('/drift/reports')).reports.length;

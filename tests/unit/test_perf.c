@@ -104,10 +104,10 @@ END_TEST
 
 /* Predictions sorted by (id, time) as ch_predlog_read returns them. */
 static struct ch_pred P[] = {
-	{ "A", 0, "v1", 0.9, NULL },
-	{ "A", 0, "v2", 0.2, NULL },
-	{ "B", 0, "v1", 0.1, NULL },
-	{ "C", 0, "v2", 0.7, NULL },
+	{ "A", 0, "v1", 0.9, NULL, NULL, 0 },
+	{ "A", 0, "v2", 0.2, NULL, NULL, 0 },
+	{ "B", 0, "v1", 0.1, NULL, NULL, 0 },
+	{ "C", 0, "v2", 0.7, NULL, NULL, 0 },
 };
 
 START_TEST(join)
@@ -177,7 +177,7 @@ START_TEST(compute)
 	for (i = 0; i < 10; i++) {
 		snprintf(ids[i], sizeof ids[i], "c%d", i);
 		pr[i] = (struct ch_pred){ ids[i], T(i < 4 ? "2026-09-10" :
-		    "2026-10-10"), "v1", p[i], NULL };
+		    "2026-10-10"), "v1", p[i], NULL, NULL, 0 };
 		o[i] = (struct ch_outcome){ ids[i], T("2026-11-01"), y[i] };
 		brier += (p[i] - y[i]) * (p[i] - y[i]);
 	}

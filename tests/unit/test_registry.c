@@ -3,6 +3,8 @@
  * (CHURN_TEST_S3_ENDPOINT) store */
 #include <sys/wait.h>
 
+#include <math.h>
+
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -13,6 +15,7 @@
 #include "unit.h"
 #include <libpq-fe.h>
 
+#include "predlog.h"
 #include "registry.h"
 
 static char dburl[512];
@@ -307,6 +310,83 @@ scenario(struct ch_registry *r)
 	json_decref(m2);
 }
 
+/* The prediction log keeps a shadow challenger's score beside the
+ * champion's; a row without one (also one written before the fields
+ * existed: old holds such a row, in the log's own format) reads back with
+ * NULL and NAN. */
+static void
+predlog_shadow(struct ch_registry *r, void (*old)(struct ch_registry *))
+{
+	struct ch_err e = {{0}};
+	struct ch_pred in[2] = {
+		{ "c1", 1790000000, "v1", 0.25, NULL, "v2", 0.75 },
+		{ "c2", 1790000000, "v1", 0.5, NULL, NULL, 0 },
+	}, *out;
+	size_t n;
+
+	in[0].features = json_pack("{s:s}", "tenure", "3");
+	in[1].features = json_pack("{s:s}", "tenure", "4");
+	static const char lines[] = "{\"id\":\"c4\",\"time\":\"2026-09-21T10:00:00Z\","
+	    "\"model_version\":\"v1\",\"probability\":0.5,\"features\":{},"
+	    "\"shadow_version\":\"v2\",\"shadow_probability\":0.0625}\n"
+	    "{\"id\":\"c5\",\"time\":\"2026-09-21T11:00:00Z\","
+	    "\"model_version\":\"v1\",\"probability\":1,\"features\":{}}\n";
+
+	ck_assert_msg(ch_predlog_append(r, in, 2, &e) == 0, "%s", e.msg);
+	old(r);
+	/* rows a writer encoded itself (churn-serve) */
+	ck_assert_msg(ch_predlog_append_jsonl(r, lines, sizeof lines - 1,
+	    1790000000, &e) == 0, "%s", e.msg);
+	ck_assert_msg(ch_predlog_read(r, 0, 0, 1, &out, &n, &e) == 0, "%s", e.msg);
+	ck_assert_uint_eq(n, 5);
+	ck_assert_str_eq(out[3].id, "c4");
+	ck_assert_str_eq(out[3].shadow_version, "v2");
+	ck_assert_double_eq(out[3].shadow_p, 0.0625);
+	ck_assert_str_eq(out[4].id, "c5");
+	ck_assert_double_eq(out[4].p, 1);
+	ck_assert_ptr_null(out[4].shadow_version);
+	ck_assert_str_eq(out[0].id, "c1");
+	ck_assert_str_eq(out[0].version, "v1");
+	ck_assert_double_eq(out[0].p, 0.25);
+	ck_assert_str_eq(out[0].shadow_version, "v2");
+	ck_assert_double_eq(out[0].shadow_p, 0.75);
+	ck_assert_str_eq(json_string_value(json_object_get(out[0].features,
+	    "tenure")), "3");
+	ck_assert_str_eq(out[1].id, "c2");
+	ck_assert_ptr_null(out[1].shadow_version);
+	ck_assert(isnan(out[1].shadow_p));
+	ck_assert_str_eq(out[2].id, "c3");
+	ck_assert_double_eq(out[2].p, 0.125);
+	ck_assert_ptr_null(out[2].shadow_version);
+	ck_assert(isnan(out[2].shadow_p));
+	ch_pred_free(out, n);
+	json_decref(in[0].features);
+	json_decref(in[1].features);
+}
+
+/* A segment as the log wrote them before shadow fields. */
+static void
+old_segment(struct ch_registry *r)
+{
+	static const char row[] = "{\"id\":\"c3\",\"time\":\"2026-09-21T"
+	    "00:00:00Z\",\"model_version\":\"v1\",\"probability\":0.125,"
+	    "\"features\":{}}\n";
+	struct ch_err e = {{0}};
+
+	ck_assert_msg(ch_store_put(ch_registry_store(r), "predictions/"
+	    "2026-09-21/20260921T000000Z-0123456789abcdef.jsonl", row,
+	    sizeof row - 1, &e) == 0, "%s", e.msg);
+}
+
+START_TEST(local_predlog)
+{
+	struct ch_registry *r = open_reg(unit_dir, NULL);
+
+	predlog_shadow(r, old_segment);
+	ch_registry_close(r);
+}
+END_TEST
+
 START_TEST(local_index)
 {
 	struct ch_registry *r = open_reg(unit_dir, NULL);
@@ -535,6 +615,35 @@ START_TEST(pg_s3_store)
 }
 END_TEST
 
+/* A row inserted as before migration 6 (no shadow columns). */
+static void
+old_pg_row(struct ch_registry *r)
+{
+	PGconn *c = PQconnectdb(dburl);
+	PGresult *res;
+
+	(void)r;
+	res = PQexec(c, "INSERT INTO churn_predictions (customer_id, time,"
+	    " model_version, probability, features) VALUES ('c3',"
+	    " '2026-09-21T00:00:00Z', 'v1', 0.125, '{}')");
+	ck_assert_msg(PQresultStatus(res) == PGRES_COMMAND_OK, "%s",
+	    PQresultErrorMessage(res));
+	PQclear(res);
+	PQfinish(c);
+}
+
+START_TEST(pg_predlog)
+{
+	struct ch_registry *r;
+
+	fresh_db();
+	r = open_reg(unit_dir, dburl);
+	predlog_shadow(r, old_pg_row);
+	ch_registry_close(r);
+	drop_db();
+}
+END_TEST
+
 /* The history table refuses changes; an alias names one version. */
 START_TEST(pg_constraints)
 {
@@ -560,7 +669,7 @@ START_TEST(pg_constraints)
 	ck_assert_int_eq(PQresultStatus(res), PGRES_FATAL_ERROR);
 	PQclear(res);
 	res = PQexec(c, "SELECT max(version) FROM churn_schema_version");
-	ck_assert_str_eq(PQgetvalue(res, 0, 0), "5");
+	ck_assert_str_eq(PQgetvalue(res, 0, 0), "6");
 	PQclear(res);
 	/* a newer schema than we know is refused */
 	PQclear(PQexec(c, "INSERT INTO churn_schema_version (version) VALUES (99)"));
@@ -690,6 +799,7 @@ main(void)
 		tcase_add_test(tc, local_index);
 		tcase_add_test(tc, local_concurrent);
 		tcase_add_test(tc, local_window);
+		tcase_add_test(tc, local_predlog);
 		tcase_add_test(tc, pg_down);
 		suite_add_tcase(su, tc);
 		return unit_run(su);
@@ -707,6 +817,7 @@ main(void)
 	tcase_add_test(tc, pg_concurrent_open);
 	tcase_add_test(tc, pg_reconnect);
 	tcase_add_test(tc, pg_window);
+	tcase_add_test(tc, pg_predlog);
 	if (unit_env("CHURN_TEST_S3_ENDPOINT"))
 		tcase_add_test(tc, pg_s3_store);
 	else

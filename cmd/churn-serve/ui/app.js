@@ -1,5 +1,5 @@
 /* churn-serve web UI: four panels fed by the server's JSON routes only
- * (GET /health /model /predict/schema /models /drift/reports,
+ * (GET /health /model /predict/schema /models /drift/reports /performance,
  *  POST /predict?explain=1 and /drift/check).  No other host is contacted.
  * Charts: uPlot (vendored, see index.html); bars are plain styled elements. */
 'use strict';
@@ -525,6 +525,57 @@
     }
   }
 
+  /* ---------- 4b. live performance (GET /performance?by=week) ---------- */
+  // the Monday 00:00 UTC of an ISO week "2026-W47", in seconds; NaN if not one
+  function isoWeekStart(label) {
+    const m = /^(\d{4})-W(\d{2})$/.exec(label || '');
+    if (!m) return NaN;
+    const jan4 = Date.UTC(+m[1], 0, 4), dow = (new Date(jan4).getUTCDay() + 6) % 7;
+    return (jan4 - dow * 86400e3 + (m[2] - 1) * 7 * 86400e3) / 1000;
+  }
+
+  async function loadPerformance() {
+    let p;
+    try { p = await api('/performance?by=week'); } catch (e) {
+      clear($('perf-list')).append(el('li', { class: 'muted', text: e.status === 503
+        ? 'live performance needs the registry: ' + e.message : 'not available: ' + e.message }));
+      lineChart('perf-chart', [], [], '');
+      return;
+    }
+    renderPerformance(p);
+  }
+
+  function renderPerformance(p) {
+    const vs = Array.isArray(p.versions) ? p.versions : [];
+    const weeks = new Set();
+    for (const v of vs) for (const per of v.periods || []) weeks.add(per.period);
+    const xs = [...weeks].map((w) => ({ w, t: isoWeekStart(w) })).filter((o) => !isNaN(o.t))
+      .sort((a, b) => a.t - b.t);
+    const x = xs.map((o) => o.t);
+    const series = [];
+    vs.forEach((v, i) => {
+      const color = PALETTE[i % PALETTE.length];
+      const by = Object.fromEntries((v.periods || []).map((per) => [per.period, per.roc_auc]));
+      series.push({ label: v.model_version + ' live', color,
+        values: xs.map((o) => (isNum(by[o.w]) ? by[o.w] : null)) });
+      if (isNum(v.holdout_roc_auc))
+        series.push({ label: v.model_version + ' holdout', color, dash: [6, 4],
+          values: x.map(() => v.holdout_roc_auc) });
+    });
+    lineChart('perf-chart', x, series, 'ROC-AUC');
+    const ul = clear($('perf-list'));
+    for (const v of vs) {
+      const a = v.all || {};
+      ul.append(el('li', { 'data-version': v.model_version },
+        el('strong', { text: v.model_version }), ': live ROC-AUC ',
+        el('span', { class: 'num perf-auc', text: num(a.roc_auc) }),
+        ' on ' + (isNum(a.rows) ? a.rows : 0) + ' customers (' + (isNum(a.positives) ? a.positives : 0) +
+        ' churned) · holdout ' + num(v.holdout_roc_auc)));
+    }
+    if (!vs.length) ul.append(el('li', { class: 'muted', text: 'no outcomes joined to served predictions yet' +
+      (isNum(p.outcomes) ? ' (' + p.outcomes + ' outcomes recorded)' : '') }));
+  }
+
   /* ---------- wiring ---------- */
   function every(fn, ms) {
     const loop = async () => {
@@ -541,7 +592,7 @@
     $('drift-form').addEventListener('submit', runCheck);
     try { $('drift-token').value = sessionStorage.getItem(TOKEN_KEY) || ''; } catch (e) { /* */ }
     Promise.all([every(loadHealth, HEALTH_EVERY), every(loadDrift, SLOW_EVERY),
-      every(loadModels, SLOW_EVERY)]).then(() => document.body.setAttribute('data-ready', '1'));
+      every(loadModels, SLOW_EVERY), every(loadPerformance, SLOW_EVERY)]).then(() => document.body.setAttribute('data-ready', '1'));
   }
   if (document.readyState === 'loading') document.addEventListener('DOMContentLoaded', init);
   else init();
