@@ -128,10 +128,12 @@ answer:
  */
 #define PERF_CACHE_S 10.0
 #define PERF_KEYS 8
+#define PERF_WAITING 4          /* requests waiting for a computation */
 
 static struct {
 	pthread_mutex_t mu;         /* guards the cache */
 	pthread_mutex_t run;        /* one computation at a time */
+	int waiting;                /* jobs started, not freed (under mu) */
 	struct {
 		int by;
 		long horizon;
@@ -208,11 +210,15 @@ perf_run(void *arg)
 	pthread_mutex_unlock(&P.run);
 }
 
+/* The end of a job, answered or not (admin_call's arg_free). */
 static void
 perf_free(void *arg)
 {
 	struct perf_job *j = arg;
 
+	pthread_mutex_lock(&P.mu);
+	P.waiting--;
+	pthread_mutex_unlock(&P.mu);
 	free(j->text);
 	free(j);
 }
@@ -248,7 +254,14 @@ performance(struct MHD_Connection *c, struct req *r)
 		o.horizon_days = v;
 	}
 	pthread_mutex_lock(&P.mu);
-	text = cached(&o, &len);
+	/* a few queries wait for the computation; more are turned away */
+	if (!(text = cached(&o, &len)) && P.waiting < PERF_WAITING)
+		P.waiting++;
+	else if (!text) {
+		pthread_mutex_unlock(&P.mu);
+		return fail(c, r, 503, NULL, "performance: %d queries are being "
+		    "computed; try again in a few seconds", PERF_WAITING);
+	}
 	pthread_mutex_unlock(&P.mu);
 	if (text)
 		return send_buf(c, r, 200, JSON, text, len,

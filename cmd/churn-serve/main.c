@@ -93,7 +93,7 @@ static const struct ch_usage use = {
 	"  --predlog-queue N     rows waiting at most; more are dropped (100000)\n"
 	"  --predlog-retain-days N      prune rows older than N days (180; 0: keep)\n",
 	"  CHURN_LISTEN, CHURN_MODEL   defaults of --listen and --model\n"
-	"  CHURN_ADMIN_TOKEN     the bearer token of /reload, /drift/check, /retrain\n"
+	"  CHURN_ADMIN_TOKEN     the bearer token of /reload, /drift/check, /retrain, /outcomes\n"
 	"  CHURN_WEBHOOK_SECRET  the GitHub webhook secret\n"
 	"  CHURN_STORE           the store that resolves --model names (var/store)\n"
 	"  CHURN_DATABASE_URL    the PostgreSQL registry and live window\n"

@@ -121,6 +121,13 @@ body_schema(const struct route *rt, const char *t, int answer)
 		    "schemas/Prediction" : "schemas/Customer"), "type", "array",
 		    "items", ref(answer ? "schemas/Prediction" :
 		    "schemas/Customer"));
+	if (rt->handler == outcomes && answer)
+		return json_pack("{s:s,s:[s,s,s,s,s],s:{s:{s:s},s:{s:s},s:{s:s},"
+		    "s:{s:s},s:{s:s}}}", "type", "object", "required", "rows",
+		    "positives", "recorded", "duplicates", "unmatched",
+		    "properties", "rows", "type", "integer", "positives", "type",
+		    "integer", "recorded", "type", "integer", "duplicates", "type",
+		    "integer", "unmatched", "type", "integer");
 	return json_pack("{s:s}", "type", "object");
 }
 

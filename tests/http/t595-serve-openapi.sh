@@ -38,7 +38,7 @@ jqok '.paths | has("/") and has("/static/{file}") and has("/health") and has("/p
 jqok '.components.securitySchemes.admin == {"type": "http", "scheme": "bearer",
     "description": .components.securitySchemes.admin.description}'
 jqok '[.paths[][] | select(.security) | .operationId] | sort
-    == ["post_drift_check", "post_reload", "post_retrain"]'
+    == ["post_drift_check", "post_outcomes", "post_reload", "post_retrain"]'
 # bodies and answers by media type
 jqok '.paths["/predict"].post.requestBody.content | keys == ["application/json", "text/csv"]'
 jqok '.paths["/predict"].post.responses["200"].content | keys == ["application/json", "text/csv"]'
