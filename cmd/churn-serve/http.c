@@ -493,9 +493,14 @@ request_id(struct MHD_Connection *c, char id[REQUEST_ID_MAX + 1])
 {
 	static const char safe[] = "abcdefghijklmnopqrstuvwxyz"
 	    "ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-_.:+/=@";
+	static const char hex[] = "0123456789abcdef";
 	static atomic_ulong seq;
+	/* the kernel's random bytes fetched 256 at a time, a system call
+	 * every 16 requests rather than each */
+	static _Thread_local unsigned char pool[256];
+	static _Thread_local size_t used = sizeof pool;
 	const char *v = header(c, "X-Request-Id");
-	unsigned char b[16];
+	unsigned char *b;
 	size_t n, i;
 
 	if (v && (n = strlen(v)) > 0 && n <= REQUEST_ID_MAX &&
@@ -503,14 +508,24 @@ request_id(struct MHD_Connection *c, char id[REQUEST_ID_MAX + 1])
 		memcpy(id, v, n + 1);
 		return;
 	}
-	if (getentropy(b, sizeof b) != 0) {
-		/* never seen on Linux; unique within the process still */
-		unsigned long k = atomic_fetch_add(&seq, 1);
-		memset(b, 0, sizeof b);
-		memcpy(b, &k, sizeof k);
+	if (used == sizeof pool) {
+		if (getentropy(pool, sizeof pool) != 0) {
+			/* never seen on Linux; unique within the process
+			 * still */
+			unsigned long k = atomic_fetch_add(&seq, 1);
+			used = sizeof pool - 16;
+			memset(pool + used, 0, 16);
+			memcpy(pool + used, &k, sizeof k);
+		} else
+			used = 0;
 	}
-	for (i = 0; i < sizeof b; i++)
-		snprintf(id + 2 * i, 3, "%02x", b[i]);
+	b = pool + used;
+	used += 16;
+	for (i = 0; i < 16; i++) {
+		id[2 * i] = hex[b[i] >> 4];
+		id[2 * i + 1] = hex[b[i] & 15];
+	}
+	id[32] = '\0';
 }
 
 /* The listed origin (--cors-origin) that origin is, "*" when the list

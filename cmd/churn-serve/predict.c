@@ -8,6 +8,7 @@
 
 #include "batch.h"
 #include "http.h"
+#include "jsonflat.h"
 #include "rollout.h"
 
 /* p rounded to six decimals, as churn-predict prints it (jansson's
@@ -682,7 +683,10 @@ predict(struct MHD_Connection *c, struct req *r)
 		model_release(l);
 		return ret;
 	}
-	if (!(j = json_loadb(r->body ? r->body : "", r->len, 0, &jerr))) {
+	/* one flat object, the common request, is read without jansson's
+	 * lexer; anything else (and every error's wording) is jansson's */
+	if (!(j = ch_json_flat(r->body ? r->body : "", r->len)) &&
+	    !(j = json_loadb(r->body ? r->body : "", r->len, 0, &jerr))) {
 		predlog_abort(sc.pl);
 		model_release(sc.chal);
 		model_release(l);
