@@ -70,7 +70,6 @@ ch_perf_join(const struct ch_outcome *o, size_t no,
 		v[n].outcome_time = o[i].time;
 		v[n].p = preds[k].p;
 		v[n].y = o[i].outcome;
-		v[n].pred = &preds[k];
 		n++;
 	}
 	*out = v;

@@ -32,7 +32,6 @@ struct ch_perf_row {
 	time_t pred_time, outcome_time;
 	double p;
 	int y;
-	const struct ch_pred *pred;  /* the prediction joined (in preds) */
 };
 
 /*
