@@ -525,6 +525,18 @@ ch_seconds(void)
 	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
 }
 
+void
+ch_deadline(struct timespec *ts, double seconds)
+{
+	clock_gettime(CLOCK_MONOTONIC, ts);
+	ts->tv_sec += (time_t)seconds;
+	ts->tv_nsec += (long)((seconds - floor(seconds)) * 1e9);
+	if (ts->tv_nsec >= 1000000000L) {
+		ts->tv_sec++;
+		ts->tv_nsec -= 1000000000L;
+	}
+}
+
 int
 ch_ncpus(void)
 {

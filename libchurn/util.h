@@ -214,6 +214,10 @@ char *ch_read_file(const char *path, size_t *len, struct ch_err *e);
 /* Monotonic seconds, for timings and deadlines: the one clock. */
 double ch_seconds(void);
 
+/* *ts = now + seconds on that clock (CLOCK_MONOTONIC), for waits such as
+ * pthread_cond_timedwait with a monotonic condition variable. */
+void ch_deadline(struct timespec *ts, double seconds);
+
 /* Number of online CPUs (at least 1). */
 int ch_ncpus(void);
 

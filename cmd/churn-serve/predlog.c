@@ -1,7 +1,6 @@
 /* predlog.c - the prediction log written from /predict: scored rows
  * queued by request threads, written in batches by one background thread */
 #include <errno.h>
-#include <math.h>
 #include <pthread.h>
 #include <stdatomic.h>
 #include <stdio.h>
@@ -339,18 +338,6 @@ encode(const struct plreq *list, struct chunk ***tail)
 	return n;
 }
 
-static void
-deadline(struct timespec *ts, double seconds)
-{
-	clock_gettime(CLOCK_MONOTONIC, ts);
-	ts->tv_sec += (time_t)seconds;
-	ts->tv_nsec += (long)((seconds - floor(seconds)) * 1e9);
-	if (ts->tv_nsec >= 1000000000L) {
-		ts->tv_sec++;
-		ts->tv_nsec -= 1000000000L;
-	}
-}
-
 static void *
 writer(void *arg)
 {
@@ -364,7 +351,7 @@ writer(void *arg)
 
 	(void)arg;
 	pthread_mutex_lock(&Q.mu);
-	deadline(&due, cfg.predlog_flush_interval);
+	ch_deadline(&due, cfg.predlog_flush_interval);
 	for (;;) {
 		while (!Q.stop && Q.queued < (size_t)cfg.predlog_flush_rows)
 			if (pthread_cond_timedwait(&Q.cv, &Q.mu, &due) ==
@@ -423,7 +410,7 @@ writer(void *arg)
 		if (pause > MAXPAUSE)
 			pause = MAXPAUSE;
 		pthread_mutex_lock(&Q.mu);
-		deadline(&due, pause > cfg.predlog_flush_interval ? pause :
+		ch_deadline(&due, pause > cfg.predlog_flush_interval ? pause :
 		    cfg.predlog_flush_interval);
 	}
 	while ((c = held)) {

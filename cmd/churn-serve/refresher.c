@@ -186,18 +186,6 @@ static const struct step {
 /* --- the thread ------------------------------------------------------ */
 
 static void
-deadline(struct timespec *ts, double seconds)
-{
-	clock_gettime(CLOCK_MONOTONIC, ts);
-	ts->tv_sec += (time_t)seconds;
-	ts->tv_nsec += (long)((seconds - floor(seconds)) * 1e9);
-	if (ts->tv_nsec >= 1000000000L) {
-		ts->tv_sec++;
-		ts->tv_nsec -= 1000000000L;
-	}
-}
-
-static void
 round_run(unsigned what)
 {
 	struct ch_err e;
@@ -230,7 +218,7 @@ loop(void *arg)
 
 	(void)arg;
 	pthread_mutex_lock(&R.mu);
-	deadline(&due, 0);
+	ch_deadline(&due, 0);
 	for (;;) {
 		while (!R.stop && !R.wake)
 			if (pthread_cond_timedwait(&R.wake_cv, &R.mu, &due) ==
@@ -246,7 +234,7 @@ loop(void *arg)
 		pthread_mutex_lock(&R.mu);
 		R.finished = R.started;
 		pthread_cond_broadcast(&R.done_cv);
-		deadline(&due, cfg.refresh_interval);
+		ch_deadline(&due, cfg.refresh_interval);
 	}
 	pthread_mutex_unlock(&R.mu);
 	return NULL;
@@ -411,7 +399,7 @@ refresher_sync(double timeout)
 	want = R.started + 1;
 	R.wake |= REFRESH_REGISTRY;
 	pthread_cond_signal(&R.wake_cv);
-	deadline(&until, timeout);
+	ch_deadline(&until, timeout);
 	while (R.finished < want && !R.stop)
 		if (pthread_cond_timedwait(&R.done_cv, &R.mu, &until) ==
 		    ETIMEDOUT)
