@@ -2,6 +2,8 @@
 #include <ctype.h>
 #include <errno.h>
 #include <math.h>
+#include <stdatomic.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -194,27 +196,47 @@ day_of(time_t t, char out[11])
 	strftime(out, 11, "%Y-%m-%d", &tm);
 }
 
-/* Writes buf[0..len) (cap bytes of room, realloc'd) as a new segment of
- * day; k tells apart the segments one call writes. */
-static int
-put_segment(struct ch_store *st, const char *day, char **buf, size_t len,
-    size_t k, struct ch_err *e)
+/*
+ * A new segment's name: its UTC second and 16 hex digits no other
+ * segment of any writer has: a 64-bit counter, started at random in each
+ * process (getentropy), through a bijection (ch_mix64) so that names of
+ * one process differ by every bit.  Naming by the content's hash cost a
+ * pass over every byte; readers take any name ending in .jsonl.
+ */
+static void
+segment_key(const char *day, char *key, size_t size)
 {
-	char stamp[17], key[128], sha[65], salt[64];
+	static _Atomic uint64_t next;
+	static _Atomic pid_t seeded_by;
+	char stamp[17];
 	time_t now = time(NULL);
 	struct tm tm;
+	uint64_t seed;
+	pid_t pid = getpid();
 
+	/* once a process (a forked child draws its own) */
+	if (atomic_load(&seeded_by) != pid) {
+		if (getentropy(&seed, sizeof seed) != 0)
+			seed = ch_mix64((uint64_t)pid << 32 ^ (uint64_t)now ^
+			    (uint64_t)(ch_seconds() * 1e9));
+		atomic_store(&next, seed);
+		atomic_store(&seeded_by, pid);
+	}
 	gmtime_r(&now, &tm);
 	strftime(stamp, sizeof stamp, "%Y%m%dT%H%M%SZ", &tm);
-	/* a name no other writer picks: the content's hash, salted with the
-	 * process and the time */
-	snprintf(salt, sizeof salt, "%ld.%ld.%zu", (long)getpid(), (long)now, k);
-	*buf = ch_realloc(*buf, len + strlen(salt) + 1);
-	memcpy(*buf + len, salt, strlen(salt));
-	ch_sha256_hex(*buf, len + strlen(salt), sha);
-	sha[16] = '\0';
-	snprintf(key, sizeof key, SEG_PREFIX "%s/%s-%s.jsonl", day, stamp, sha);
-	return ch_store_put(st, key, *buf, len, e);
+	snprintf(key, size, SEG_PREFIX "%s/%s-%016llx.jsonl", day, stamp,
+	    (unsigned long long)ch_mix64(atomic_fetch_add(&next, 1)));
+}
+
+/* Writes buf[0..len) as a new segment of day. */
+static int
+put_segment(struct ch_store *st, const char *day, const char *buf,
+    size_t len, struct ch_err *e)
+{
+	char key[128];
+
+	segment_key(day, key, sizeof key);
+	return ch_store_put(st, key, buf, len, e);
 }
 
 static int
@@ -260,7 +282,7 @@ store_append(struct ch_registry *r, const struct ch_pred *rows, size_t n,
 			free(line);
 			done[j] = 1;
 		}
-		rc = put_segment(st, day, &buf, len, i, e);
+		rc = put_segment(st, day, buf, len, e);
 		free(buf);
 	}
 	free(done);
@@ -288,7 +310,7 @@ ch_predlog_append_jsonl(struct ch_registry *r, const char *lines, size_t len,
     time_t day, struct ch_err *e)
 {
 	char d[11], *buf;
-	size_t i;
+	size_t i, all = len;
 	int rc;
 
 	while (len && lines[len - 1] == '\n')
@@ -308,10 +330,12 @@ ch_predlog_append_jsonl(struct ch_registry *r, const char *lines, size_t len,
 		return rc;
 	}
 	day_of(day, d);
+	if (len < all)          /* ends with a newline: as it is */
+		return put_segment(ch_registry_store(r), d, lines, len + 1, e);
 	buf = ch_malloc(len + 1);
 	memcpy(buf, lines, len);
 	buf[len] = '\n';
-	rc = put_segment(ch_registry_store(r), d, &buf, len + 1, 0, e);
+	rc = put_segment(ch_registry_store(r), d, buf, len + 1, e);
 	free(buf);
 	return rc;
 }

@@ -4,6 +4,7 @@
 #include <ctype.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <float.h>
 #include <libgen.h>
 #include <limits.h>
 #include <math.h>
@@ -368,6 +369,112 @@ ch_buf_printf(struct ch_buf *b, const char *fmt, ...)
 	vsnprintf(b->s + b->len, (size_t)n + 1, fmt, ap);
 	va_end(ap);
 	b->len += (size_t)n;
+}
+
+/* The 17 significant digits of |x| (nonzero, finite) in d and the
+ * decimal exponent of the first in *x10, rounded as printf rounds them;
+ * -1 when the product might round otherwise (then printf decides). */
+static int
+g17_digits(double x, char d[17], int *x10)
+{
+#if LDBL_MANT_DIG >= 64
+	/* exact in a 64-bit mantissa: 5^27 < 2^64 */
+	static const long double p10[28] = { 1e0L, 1e1L, 1e2L, 1e3L, 1e4L,
+	    1e5L, 1e6L, 1e7L, 1e8L, 1e9L, 1e10L, 1e11L, 1e12L, 1e13L, 1e14L,
+	    1e15L, 1e16L, 1e17L, 1e18L, 1e19L, 1e20L, 1e21L, 1e22L, 1e23L,
+	    1e24L, 1e25L, 1e26L, 1e27L };
+	long double v, fl, fr;
+	unsigned long long n;
+	int e2, k, tries, i;
+
+	x = fabs(x);
+	frexp(x, &e2);
+	*x10 = (int)floor((e2 - 1) * 0.30102999566398120);
+	for (tries = 0; ; tries++) {
+		/* v = x 10^k in [1e16, 1e17): one rounding, 2^-64 relative */
+		k = 16 - *x10;
+		if (k > 27 || k < -27 || tries > 1)
+			return -1;
+		v = k >= 0 ? (long double)x * p10[k] : (long double)x / p10[-k];
+		if (v >= 1e17L)
+			++*x10;
+		else if (v < 1e16L)
+			--*x10;
+		else
+			break;
+	}
+	/* v is within 2^-8 of the exact product: away from a tie, the
+	 * rounding to 17 digits is the exact one's */
+	fl = floorl(v);
+	fr = v - fl;
+	if (fabsl(fr - 0.5L) < 0.01L)
+		return -1;
+	n = (unsigned long long)fl + (fr > 0.5L);
+	if (n == 100000000000000000ull) {
+		n /= 10;
+		++*x10;
+	}
+	for (i = 16; i >= 0; i--, n /= 10)
+		d[i] = (char)('0' + n % 10);
+	return 0;
+#else
+	(void)x, (void)d, (void)x10;
+	return -1;
+#endif
+}
+
+size_t
+ch_g17(double x, char out[32])
+{
+	char d[17], *o = out;
+	int x10, nd, i;
+
+	if (x == 0 || !isfinite(x) || g17_digits(x, d, &x10) < 0)
+		return (size_t)snprintf(out, 32, "%.17g", x);
+	if (signbit(x))
+		*o++ = '-';
+	for (nd = 17; nd > 1 && d[nd - 1] == '0'; nd--)
+		;
+	if (x10 < -4 || x10 >= 17) {            /* d.ddde+XX */
+		*o++ = d[0];
+		if (nd > 1) {
+			*o++ = '.';
+			memcpy(o, d + 1, (size_t)nd - 1);
+			o += nd - 1;
+		}
+		*o++ = 'e';
+		*o++ = x10 < 0 ? '-' : '+';
+		x10 = abs(x10);
+		if (x10 >= 100)
+			*o++ = (char)('0' + x10 / 100);
+		*o++ = (char)('0' + x10 / 10 % 10);
+		*o++ = (char)('0' + x10 % 10);
+		*o = '\0';
+		return (size_t)(o - out);
+	}
+	if (x10 < 0) {                          /* 0.000ddd */
+		*o++ = '0', *o++ = '.';
+		for (i = -1; i > x10; i--)
+			*o++ = '0';
+		memcpy(o, d, (size_t)nd);
+		o += nd;
+	} else {                                /* ddd.ddd */
+		memcpy(o, d, (size_t)x10 + 1);
+		o += x10 + 1;
+		if (nd > x10 + 1) {
+			*o++ = '.';
+			memcpy(o, d + x10 + 1, (size_t)(nd - x10 - 1));
+			o += nd - x10 - 1;
+		}
+	}
+	*o = '\0';
+	return (size_t)(o - out);
+}
+
+void
+ch_buf_g17(struct ch_buf *b, double x)
+{
+	b->len += ch_g17(x, ch_buf_room(b, 32));
 }
 
 int

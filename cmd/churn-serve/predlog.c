@@ -3,6 +3,7 @@
 #include <errno.h>
 #include <pthread.h>
 #include <stdatomic.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -17,14 +18,15 @@
  * objects in the store), so that outcomes recorded weeks later can be
  * joined to it (GET /performance, churn-models perf).
  *
- * A request never waits on the log: while it scores, it gathers its rows
- * (a reference to each row's JSON object, the probability, which model
- * answered) in a struct plreq of its own; once its answer is made,
- * predlog_commit hands them to the queue under a lock held for a few
- * pointer copies.  One writer thread takes the queue when it holds
- * cfg.predlog_flush_rows rows or cfg.predlog_flush_interval seconds have
- * passed, encodes the rows in the log's form (the id, the model's features
- * only) and appends them in one call (one INSERT, one segment a day).
+ * A request never waits on the log: as it scores each row, it writes the
+ * row's line in the log's form (the id, the model's features only) into
+ * a buffer of its own (struct plreq), so that nothing of the request
+ * (its JSON objects, its models) outlives it or is freed by another
+ * thread; once its answer is made, predlog_commit hands the buffer to
+ * the queue under a lock held for a few pointer copies.  One writer
+ * thread takes the queue when it holds cfg.predlog_flush_rows rows or
+ * cfg.predlog_flush_interval seconds have passed, joins the buffers and
+ * appends them in one call (one INSERT, one segment a day).
  *
  * Bounded: the queue holds at most cfg.predlog_queue rows, counting those
  * of a failed write kept for the next try; the rows of a request that
@@ -40,20 +42,28 @@
 #define WARN_EVERY 60.0         /* seconds between two warnings of a kind */
 #define APPEND_MAX 10000        /* rows per append call */
 
-struct plrow {
-	json_t *obj;                /* the row as received (a reference) */
-	double p, sp;               /* probability; the shadow's */
-	unsigned char who;          /* 0 champion, 1 challenger */
-	unsigned char shadowed;     /* sp was scored by the challenger */
-};
+/* n bytes added to b, the NUL left to the line's end (add's hot path:
+ * ch_buf_add, inlined) */
+static inline void
+put(struct ch_buf *b, const void *p, size_t n)
+{
+	if (b->len + n + 1 > b->cap)
+		ch_buf_room(b, n);
+	memcpy(b->s + b->len, p, n);
+	b->len += n;
+}
+
+/* a string literal added to a buffer */
+#define PUT(b, lit) put((b), (lit), sizeof (lit) - 1)
 
 struct plreq {
 	struct plreq *next;
-	struct loaded *l[2];        /* champion, challenger (references) */
+	const struct loaded *l[2];  /* champion, challenger (the request's) */
 	time_t t;
-	size_t n, cap;
+	char when[21];              /* t in ISO 8601 */
+	size_t n;                   /* rows in b */
 	long no_id;                 /* rows without a customer id */
-	struct plrow *v;
+	struct ch_buf b;            /* their lines */
 };
 
 static struct {
@@ -76,6 +86,20 @@ predlog_enabled(void)
 
 /* --- the request side ----------------------------------------------- */
 
+/* t in ISO 8601, remembered by each thread for the second it is in */
+static void
+when_of(time_t t, char out[21])
+{
+	static _Thread_local time_t last = -1;
+	static _Thread_local char text[21];
+
+	if (t != last) {
+		ch_iso8601(t, text);
+		last = t;
+	}
+	memcpy(out, text, sizeof text);
+}
+
 struct plreq *
 predlog_begin(const struct loaded *champ, const struct loaded *chal)
 {
@@ -84,13 +108,11 @@ predlog_begin(const struct loaded *champ, const struct loaded *chal)
 	if (!predlog_enabled() || !champ)
 		return NULL;
 	q = ch_calloc(1, sizeof *q);
-	/* the models stay until the writer has read their schemas */
-	q->l[0] = (struct loaded *)champ;
-	atomic_fetch_add_explicit(&q->l[0]->refs, 1, memory_order_relaxed);
-	if ((q->l[1] = (struct loaded *)chal))
-		atomic_fetch_add_explicit(&q->l[1]->refs, 1,
-		    memory_order_relaxed);
+	/* the request holds the models while it adds rows: no reference */
+	q->l[0] = champ;
+	q->l[1] = chal;
 	q->t = time(NULL);
+	when_of(q->t, q->when);
 	return q;
 }
 
@@ -106,39 +128,242 @@ row_id(const struct ch_schema *s, json_t *obj)
 	return json_is_integer(id) ? id : NULL;
 }
 
+/* s as a JSON string (valid UTF-8: jansson's, or jtext's) */
+static void
+put_str(struct ch_buf *b, const char *s, size_t n)
+{
+	static const char hex[] = "0123456789abcdef";
+	size_t i, k;
+	char *o;
+
+	if (n < 16) {           /* a short value: copied as it is scanned */
+		o = b->len + 6 * n + 3 > b->cap ? ch_buf_room(b, 6 * n + 2) :
+		    b->s + b->len;
+		*o++ = '"';
+		for (i = 0; i < n; i++) {
+			unsigned char c = (unsigned char)s[i];
+
+			if (c < 0x20 || c == '"' || c == '\\')
+				break;
+			*o++ = (char)c;
+		}
+		k = i;
+		goto rest;
+	}
+	/* the common case, nothing to escape: one scan, eight bytes a step
+	 * (a control byte, a quote or a backslash in a word: the "has a
+	 * zero byte" trick), then one copy */
+	for (k = 0; k + 8 <= n; k += 8) {
+		uint64_t w, x, y;
+
+		memcpy(&w, s + k, 8);
+		x = w ^ 0x2222222222222222ull;
+		y = w ^ 0x5c5c5c5c5c5c5c5cull;
+		if ((((w - 0x2020202020202020ull) & ~w) |
+		    ((x - 0x0101010101010101ull) & ~x) |
+		    ((y - 0x0101010101010101ull) & ~y)) & 0x8080808080808080ull)
+			break;
+	}
+	for (; k < n; k++)
+		if ((unsigned char)s[k] < 0x20 || s[k] == '"' || s[k] == '\\')
+			break;
+	o = ch_buf_room(b, k + 6 * (n - k) + 2);
+	*o++ = '"';
+	memcpy(o, s, k);
+	o += k;
+rest:
+	for (i = k; i < n; i++) {
+		unsigned char c = (unsigned char)s[i];
+
+		if (c >= 0x20 && c != '"' && c != '\\')
+			*o++ = (char)c;
+		else if (c == '"' || c == '\\')
+			*o++ = '\\', *o++ = (char)c;
+		else {
+			memcpy(o, "\\u00", 4);
+			o[4] = hex[c >> 4], o[5] = hex[c & 15];
+			o += 6;
+		}
+	}
+	*o++ = '"';
+	b->len = (size_t)(o - b->s);
+}
+
+/* An integer's digits (quoted: an id), without printf */
+static void
+put_int(struct ch_buf *b, json_int_t v, int quoted)
+{
+	char t[24], *p = t + sizeof t;
+	unsigned long long u = v < 0 ? 0ull - (unsigned long long)v :
+	    (unsigned long long)v;
+
+	if (quoted)
+		*--p = '"';
+	do
+		*--p = (char)('0' + u % 10);
+	while (u /= 10);
+	if (v < 0)
+		*--p = '-';
+	if (quoted)
+		*--p = '"';
+	put(b, p, (size_t)(t + sizeof t - p));
+}
+
+static void
+put_value(struct ch_buf *b, json_t *v)
+{
+	char *t;
+
+	switch (json_typeof(v)) {
+	case JSON_STRING:
+		put_str(b, json_string_value(v), json_string_length(v));
+		break;
+	case JSON_INTEGER:
+		put_int(b, json_integer_value(v), 0);
+		break;
+	case JSON_REAL:
+		ch_buf_g17(b, json_real_value(v));
+		break;
+	case JSON_TRUE: PUT(b, "true"); break;
+	case JSON_FALSE: PUT(b, "false"); break;
+	case JSON_NULL: PUT(b, "null"); break;
+	default:        /* an object or array where a value was expected */
+		t = json_dumps(v, JSON_COMPACT | JSON_ENCODE_ANY |
+		    JSON_REAL_PRECISION(17));
+		ch_buf_adds(b, t ? t : "null");
+		free(t);
+	}
+}
+
+/* Whether the object iterator it is at the key name[0..len) */
+static int
+field_is(void *it, const char *name, size_t len)
+{
+	return json_object_iter_key_len(it) == len &&
+	    memcmp(json_object_iter_key(it), name, len) == 0;
+}
+
+/*
+ * What every line of a model has: its version as a JSON string, then
+ * each feature's key ("name": after a comma but for the first), escaped
+ * once here, not on every row.  Piece i is text[off[i]..off[i + 1]).
+ * One block: free() frees it.
+ */
+struct plkeys {
+	int nfeat;
+	size_t *off;                /* [nfeat + 2] */
+	char *text;
+};
+
+struct plkeys *
+predlog_keys(const struct ch_model *m)
+{
+	const struct ch_schema *s = m->schema;
+	struct ch_buf b = { 0 };
+	struct plkeys *k;
+	size_t *off = ch_calloc((size_t)s->nfeat + 2, sizeof *off);
+	int f;
+
+	put_str(&b, m->version, strlen(m->version));
+	off[1] = b.len;
+	for (f = 0; f < s->nfeat; f++) {
+		if (f)
+			PUT(&b, ",");
+		put_str(&b, s->f[f].name, strlen(s->f[f].name));
+		PUT(&b, ":");
+		off[f + 2] = b.len;
+	}
+	k = ch_malloc(sizeof *k + ((size_t)s->nfeat + 2) * sizeof *off +
+	    b.len + 1);
+	k->nfeat = s->nfeat;
+	k->off = (size_t *)(k + 1);
+	k->text = (char *)(k->off + s->nfeat + 2);
+	memcpy(k->off, off, ((size_t)s->nfeat + 2) * sizeof *off);
+	memcpy(k->text, b.s ? b.s : "", b.len + 1);
+	free(off);
+	free(b.s);
+	return k;
+}
+
+/* piece i of k added to b */
+static void
+put_key(struct ch_buf *b, const struct plkeys *k, int i)
+{
+	put(b, k->text + k->off[i], k->off[i + 1] - k->off[i]);
+}
+
+/*
+ * The row's line in the log's form (predlog.h: id, time, model_version,
+ * probability, features[, shadow_version, shadow_probability]), added to
+ * the request's buffer now, while obj is the request's.
+ */
 void
 predlog_add(struct plreq *q, json_t *obj, int who, double p, int shadowed,
     double sp)
 {
-	struct plrow *x;
+	const struct loaded *l;
+	const struct ch_schema *s;
+	struct ch_buf *b;
+	json_t *id, *v;
+	void *it, *nx;
+	int f;
 
 	if (!q)
 		return;
-	if (!q->l[who] || !row_id(q->l[who]->m->schema, obj)) {
+	if (!(l = q->l[who]) || !(id = row_id(l->m->schema, obj))) {
 		q->no_id++;
 		return;
 	}
-	if (q->n == q->cap)
-		q->v = ch_reallocarray(q->v, q->cap = q->cap ? 2 * q->cap : 8,
-		    sizeof *q->v);
-	x = &q->v[q->n++];
-	x->obj = json_incref(obj);
-	x->p = p;
-	x->sp = sp;
-	x->who = (unsigned char)who;
-	x->shadowed = shadowed && q->l[1];
+	s = l->m->schema;
+	b = &q->b;
+	PUT(b, "{\"id\":");
+	if (json_is_string(id))
+		put_str(b, json_string_value(id), json_string_length(id));
+	else
+		put_int(b, json_integer_value(id), 1);
+	PUT(b, ",\"time\":\"");
+	put(b, q->when, strlen(q->when));
+	PUT(b, "\",\"model_version\":");
+	put_key(b, l->plkeys, 0);
+	PUT(b, ",\"probability\":");
+	ch_buf_g17(b, p);
+	PUT(b, ",\"features\":{");
+	/* the fields mostly come in the schema's order, maybe after the id:
+	 * walked in step (jansson keeps the order received), each looked
+	 * up only when out of step */
+	it = json_object_iter(obj);
+	for (f = 0; f < s->nfeat; f++) {
+		const char *name = s->f[f].name;
+		size_t len = strlen(name);
+
+		put_key(b, l->plkeys, f + 1);
+		if (it && !field_is(it, name, len) &&
+		    (nx = json_object_iter_next(obj, it)) &&
+		    field_is(nx, name, len))
+			it = nx;        /* a field to pass over: the id, say */
+		if (it && field_is(it, name, len)) {
+			v = json_object_iter_value(it);
+			it = json_object_iter_next(obj, it);
+		} else
+			v = json_object_get(obj, name);
+		put_value(b, v ? v : json_null());
+	}
+	PUT(b, "}");
+	if (shadowed && q->l[1]) {
+		PUT(b, ",\"shadow_version\":");
+		put_key(b, q->l[1]->plkeys, 0);
+		PUT(b, ",\"shadow_probability\":");
+		ch_buf_g17(b, sp);
+	}
+	PUT(b, "}\n");
+	b->s[b->len] = '\0';
+	q->n++;
 }
 
 static void
 plreq_free(struct plreq *q)
 {
-	size_t i;
-
-	for (i = 0; i < q->n; i++)
-		json_decref(q->v[i].obj);
-	free(q->v);
-	model_release(q->l[0]);
-	model_release(q->l[1]);
+	free(q->b.s);
 	free(q);
 }
 
@@ -205,11 +430,9 @@ predlog_commit(struct plreq *q)
 /* --- the writer ------------------------------------------------------ */
 
 /*
- * Rows are encoded here straight into the log's JSON lines (predlog.h:
- * id, time, model_version, probability, features[, shadow_version,
- * shadow_probability]) and handed over whole (ch_predlog_append_jsonl):
- * no intermediate objects, a few bytes copied per field.  A chunk holds
- * the lines of one UTC day, at most APPEND_MAX of them.
+ * The requests' lines are joined here into chunks handed over whole
+ * (ch_predlog_append_jsonl): a chunk holds the lines of one UTC day, at
+ * most APPEND_MAX of them (or one request's, when it has more).
  */
 struct chunk {
 	struct chunk *next;
@@ -218,122 +441,45 @@ struct chunk {
 	struct ch_buf b;
 };
 
-/* s as a JSON string (valid UTF-8: jansson's, or jtext's) */
-static void
-put_str(struct ch_buf *b, const char *s, size_t n)
-{
-	static const char hex[] = "0123456789abcdef";
-	size_t i, run = 0;
-	char *o;
-
-	ch_buf_add(b, "\"", 1);
-	for (i = 0; i < n; i++) {
-		unsigned char c = (unsigned char)s[i];
-
-		if (c >= 0x20 && c != '"' && c != '\\')
-			continue;
-		ch_buf_add(b, s + run, i - run);
-		run = i + 1;
-		o = ch_buf_room(b, 6);
-		if (c == '"' || c == '\\') {
-			o[0] = '\\', o[1] = (char)c;
-			b->len += 2;
-		} else {
-			memcpy(o, "\\u00", 4);
-			o[4] = hex[c >> 4], o[5] = hex[c & 15];
-			b->len += 6;
-		}
-	}
-	ch_buf_add(b, s + run, n - run);
-	ch_buf_add(b, "\"", 1);
-}
+/* A written chunk's buffer, kept for the next (the writer's): a batch
+ * then costs no allocation, nor the page faults of a fresh one. */
+static struct ch_buf spare;
 
 static void
-put_value(struct ch_buf *b, json_t *v)
+chunk_free(struct chunk *c)
 {
-	char *t;
-
-	switch (json_typeof(v)) {
-	case JSON_STRING:
-		put_str(b, json_string_value(v), json_string_length(v));
-		break;
-	case JSON_INTEGER:
-		ch_buf_printf(b, "%" JSON_INTEGER_FORMAT, json_integer_value(v));
-		break;
-	case JSON_REAL:
-		ch_buf_printf(b, "%.17g", json_real_value(v));
-		break;
-	case JSON_TRUE: ch_buf_adds(b, "true"); break;
-	case JSON_FALSE: ch_buf_adds(b, "false"); break;
-	case JSON_NULL: ch_buf_adds(b, "null"); break;
-	default:        /* an object or array where a value was expected */
-		t = json_dumps(v, JSON_COMPACT | JSON_ENCODE_ANY |
-		    JSON_REAL_PRECISION(17));
-		ch_buf_adds(b, t ? t : "null");
-		free(t);
-	}
+	if (!spare.s) {
+		spare = c->b;
+		spare.len = 0;
+	} else
+		free(c->b.s);
+	free(c);
 }
 
-/* One row's line, appended to b. */
-static void
-put_row(struct ch_buf *b, const struct plreq *q, const struct plrow *x,
-    const char *when)
-{
-	const struct loaded *l = q->l[x->who];
-	const struct ch_schema *s = l->m->schema;
-	json_t *id = row_id(s, x->obj), *v;
-	int f;
-
-	ch_buf_adds(b, "{\"id\":");
-	if (json_is_string(id))
-		put_str(b, json_string_value(id), json_string_length(id));
-	else
-		ch_buf_printf(b, "\"%" JSON_INTEGER_FORMAT "\"",
-		    json_integer_value(id));
-	ch_buf_printf(b, ",\"time\":\"%s\",\"model_version\":", when);
-	put_str(b, l->m->version, strlen(l->m->version));
-	ch_buf_printf(b, ",\"probability\":%.17g,\"features\":{", x->p);
-	for (f = 0; f < s->nfeat; f++) {
-		if (f)
-			ch_buf_add(b, ",", 1);
-		put_str(b, s->f[f].name, strlen(s->f[f].name));
-		ch_buf_add(b, ":", 1);
-		v = json_object_get(x->obj, s->f[f].name);
-		put_value(b, v ? v : json_null());
-	}
-	ch_buf_add(b, "}", 1);
-	if (x->shadowed) {
-		ch_buf_adds(b, ",\"shadow_version\":");
-		put_str(b, q->l[1]->m->version, strlen(q->l[1]->m->version));
-		ch_buf_printf(b, ",\"shadow_probability\":%.17g", x->sp);
-	}
-	ch_buf_add(b, "}\n", 2);
-}
-
-/* The requests' rows as chunks appended to the list at *tail (which then
+/* The requests' lines as chunks appended to the list at *tail (which then
  * points at its end); returns the rows. */
 static size_t
-encode(const struct plreq *list, struct chunk ***tail)
+join(const struct plreq *list, struct chunk ***tail)
 {
 	const struct plreq *q;
 	struct chunk *c = NULL;
-	char when[21];
-	size_t i, n = 0;
+	size_t n = 0;
 
 	for (q = list; q; q = q->next) {
-		ch_iso8601(q->t, when);
-		for (i = 0; i < q->n; i++) {
-			if (!c || c->rows == APPEND_MAX ||
-			    c->day / 86400 != q->t / 86400) {
-				c = ch_calloc(1, sizeof *c);
-				c->day = q->t;
-				**tail = c;
-				*tail = &c->next;
-			}
-			put_row(&c->b, q, &q->v[i], when);
-			c->rows++;
-			n++;
+		if (!q->n)
+			continue;
+		if (!c || c->rows + q->n > APPEND_MAX ||
+		    c->day / 86400 != q->t / 86400) {
+			c = ch_calloc(1, sizeof *c);
+			c->b = spare;
+			spare = (struct ch_buf){ 0 };
+			c->day = q->t;
+			**tail = c;
+			*tail = &c->next;
 		}
+		ch_buf_add(&c->b, q->b.s, q->b.len);
+		c->rows += q->n;
+		n += q->n;
 	}
 	return n;
 }
@@ -364,7 +510,7 @@ writer(void *arg)
 		Q.queued = 0;
 		pthread_mutex_unlock(&Q.mu);
 
-		nheld += encode(list, &tail);
+		nheld += join(list, &tail);
 		while ((q = list)) {
 			list = q->next;
 			plreq_free(q);
@@ -385,8 +531,7 @@ writer(void *arg)
 			nheld -= c->rows;
 			if (!(held = c->next))
 				tail = &held;
-			free(c->b.s);
-			free(c);
+			chunk_free(c);
 		}
 
 		pthread_mutex_lock(&Q.mu);
@@ -418,6 +563,8 @@ writer(void *arg)
 		free(c->b.s);
 		free(c);
 	}
+	free(spare.s);
+	spare = (struct ch_buf){ 0 };
 	return NULL;
 }
 

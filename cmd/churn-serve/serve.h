@@ -87,6 +87,7 @@ struct loaded {
 	size_t describe_len;
 	uint8_t *refcode;           /* [nfeat] code of the reference value */
 	json_t **refval;            /* [nfeat] reference value (median/mode) */
+	struct plkeys *plkeys;      /* the prediction log's keys (predlog.c) */
 	char loaded_at[21];
 };
 
@@ -232,11 +233,15 @@ void reg_close(void);
  * takes NULL), then hands them over once answered (predlog_commit) or
  * forgets them (predlog_abort); neither waits on I/O.  who: 0 the
  * champion answered, 1 the challenger; shadowed: the challenger scored sp
- * beside the champion's p.  obj (a reference is taken) holds the row's
- * fields: its id under the model's id column, its features by name.
+ * beside the champion's p.  obj holds the row's fields (its id under the
+ * model's id column, its features by name); predlog_add reads them at
+ * once and keeps no reference.
  */
 struct plreq;
 int predlog_enabled(void);
+/* A loaded model's part in the log's lines, made once (prepare), freed
+ * with the model */
+struct plkeys *predlog_keys(const struct ch_model *m);
 struct plreq *predlog_begin(const struct loaded *champ,
     const struct loaded *chal);
 void predlog_add(struct plreq *q, json_t *obj, int who, double p,

@@ -54,6 +54,7 @@ loaded_free(struct loaded *l)
 			json_decref(l->refval[i]);
 	free(l->refval);
 	free(l->refcode);
+	free(l->plkeys);
 	free(l->schema_json);
 	free(l->describe_json);
 	free(l->path);
@@ -118,6 +119,7 @@ prepare(struct loaded *l, struct ch_err *e)
 		l->refval[i] = v ? json_incref(v) : json_null();
 	}
 	json_decref(in);
+	l->plkeys = predlog_keys(l->m);
 	if (!(d = ch_model_describe(l->m)))
 		return ch_errf(e, "%s: cannot describe the model", l->source);
 	l->describe_json = json_dumps(d, JSON_COMPACT | JSON_PRESERVE_ORDER);

@@ -50,11 +50,16 @@ cp body one.out
 req POST /predict -H 'Content-Type: application/json' --data-binary @three.json; want 200
 req POST /predict -H 'Content-Type: text/csv' --data-binary @five.csv; want 200
 cp body five.out
-# an id and a value that need escaping, a number as a number
-jq -c '.customerID = "q\"u\\o\tte/\u00e9" | .gender = "x\ny" | .tenure = 7.5' one.json >odd.json
+# an id and values that need escaping (short ones, and long ones with the
+# escape past the first 8 or 16 bytes), a number as a number
+jq -c '.customerID = "q\"u\\o\tte/\u00e9" | .gender = "x\ny" | .tenure = 7.5
+    | .PaymentMethod = ("a long value, past sixteen bytes: \"q\" \\ \u0001 end \u00e9")
+    | .Contract = "0123456789abcdef\u001f"' one.json >odd.json
 req POST /predict -H 'Content-Type: application/json' --data-binary @odd.json; want 200
 wait_recorded 9
-log | jq -e -s 'any(.id == "q\"u\\o\tte/\u00e9" and .features.gender == "x\ny" and .features.tenure == 7.5)' \
+log | jq -e -s 'any(.id == "q\"u\\o\tte/\u00e9" and .features.gender == "x\ny" and .features.tenure == 7.5
+    and .features.PaymentMethod == "a long value, past sixteen bytes: \"q\" \\ \u0001 end \u00e9"
+    and .features.Contract == "0123456789abcdef\u001f")' \
     >/dev/null || fail "the odd id or values were not kept as sent"
 [ "$(metric 'churn_predlog_rows_total{result="no_id"}')" = 1 ] || fail "the row without an id is not counted"
 [ "$(log | wc -l)" -eq 9 ] || fail "$(log | wc -l) rows in the log, not 9"

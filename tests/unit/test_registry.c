@@ -387,6 +387,45 @@ START_TEST(local_predlog)
 }
 END_TEST
 
+/* Segments are named by time and a counter, not their content: many in
+ * one second, even with the same lines, are all kept and all read; lines
+ * with or without the last newline alike. */
+START_TEST(local_predlog_same_second)
+{
+	struct ch_registry *r = open_reg(unit_dir, NULL);
+	static const char row[] = "{\"id\":\"c1\",\"time\":\"2026-09-22T"
+	    "00:00:01Z\",\"model_version\":\"v1\",\"probability\":0.25,"
+	    "\"features\":{}}\n";
+	struct ch_err e = {{0}};
+	struct ch_pred *out;
+	time_t day;
+	size_t n, i;
+	char **segs;
+
+	ck_assert_int_eq(ch_time_parse("2026-09-22", 10, &day), 0);
+	for (i = 0; i < 50; i++)
+		ck_assert_msg(ch_predlog_append_jsonl(r, row, sizeof row -
+		    (i % 2 ? 1 : 2), day, &e) == 0, "%s", e.msg);
+	ck_assert_ptr_nonnull(segs = ch_store_list(ch_registry_store(r),
+	    "predictions/2026-09-22", &e));
+	for (n = 0; segs[n]; n++) {
+		ck_assert_uint_eq(strlen(segs[n]), 39);
+		ck_assert_str_eq(segs[n] + strlen(segs[n]) - 6, ".jsonl");
+	}
+	ck_assert_uint_eq(n, 50);
+	ch_strv_free(segs);
+	ck_assert_msg(ch_predlog_read(r, day, 0, 1, &out, &n, &e) == 0, "%s",
+	    e.msg);
+	ck_assert_uint_eq(n, 50);
+	for (i = 0; i < n; i++) {
+		ck_assert_str_eq(out[i].id, "c1");
+		ck_assert(out[i].p == 0.25);
+	}
+	ch_pred_free(out, n);
+	ch_registry_close(r);
+}
+END_TEST
+
 START_TEST(local_index)
 {
 	struct ch_registry *r = open_reg(unit_dir, NULL);
@@ -800,6 +839,7 @@ main(void)
 		tcase_add_test(tc, local_concurrent);
 		tcase_add_test(tc, local_window);
 		tcase_add_test(tc, local_predlog);
+		tcase_add_test(tc, local_predlog_same_second);
 		tcase_add_test(tc, pg_down);
 		suite_add_tcase(su, tc);
 		return unit_run(su);

@@ -174,6 +174,41 @@ START_TEST(model_names)
 }
 END_TEST
 
+/* ch_g17 writes what printf's %.17g writes, for doubles of every kind */
+START_TEST(g17_is_printf)
+{
+	static const double odd[] = { 0.0, -0.0, 1.0, -1.0, 0.1, 0.5, 1e16,
+	    1e17, 99999999999999999.0, 1e-5, 1e-4, 123456789012345678.0,
+	    5e-324, 2.2250738585072014e-308, 1.7976931348623157e308, 1e-11,
+	    1e43, 0.70334980395495683, 29.85, 7.5, 1e22, 1e23 };
+	struct ch_rng g;
+	char a[32], b[32];
+	double x;
+	uint64_t u;
+	size_t i;
+	int k;
+
+	for (i = 0; i < sizeof odd / sizeof *odd; i++) {
+		snprintf(b, sizeof b, "%.17g", odd[i]);
+		ck_assert_uint_eq(ch_g17(odd[i], a), strlen(b));
+		ck_assert_str_eq(a, b);
+	}
+	ch_rng_seed(&g, 42);
+	for (k = 0; k < 300000; k++) {
+		u = ch_rng_next(&g);
+		switch (k % 4) {
+		case 0: memcpy(&x, &u, sizeof x); break;      /* any bits */
+		case 1: x = ch_rng_unit(&g); break;            /* a probability */
+		case 2: x = (double)(u % 100000) / 100; break; /* money */
+		default: x = ldexp((double)(u >> 11), (int)(u % 200) - 150);
+		}
+		snprintf(b, sizeof b, "%.17g", x);
+		ch_g17(x, a);
+		ck_assert_str_eq(a, b);
+	}
+}
+END_TEST
+
 int
 main(void)
 {
@@ -190,6 +225,7 @@ main(void)
 	tcase_add_test(tc, mix_and_json);
 	tcase_add_test(tc, progress_off_a_terminal);
 	tcase_add_test(tc, model_names);
+	tcase_add_test(tc, g17_is_printf);
 	suite_add_tcase(s, tc);
 	return unit_run(s);
 }
