@@ -100,14 +100,68 @@ when_of(time_t t, char out[21])
 	memcpy(out, text, sizeof text);
 }
 
+/*
+ * Spent requests, handed back whole by the writer (at most SPARE_MAX,
+ * with buffers of at most SPARE_BYTES) for new requests to take: in the
+ * steady state a request allocates nothing for the log, and no thread
+ * frees memory another allocated (glibc pays for that in its arenas).
+ */
+#define SPARE_MAX 4096
+#define SPARE_BYTES 65536
+
+static struct {
+	pthread_mutex_t mu;
+	struct plreq *head;
+	size_t n;
+} F = { .mu = PTHREAD_MUTEX_INITIALIZER };
+
+static void
+plreq_free(struct plreq *q)
+{
+	free(q->b.s);
+	free(q);
+}
+
+/* The requests of list (linked by next) kept for reuse or freed */
+static void
+plreq_recycle(struct plreq *list)
+{
+	struct plreq *q;
+
+	pthread_mutex_lock(&F.mu);
+	while ((q = list)) {
+		list = q->next;
+		if (F.n < SPARE_MAX && q->b.cap <= SPARE_BYTES) {
+			q->next = F.head;
+			F.head = q;
+			F.n++;
+		} else
+			plreq_free(q);
+	}
+	pthread_mutex_unlock(&F.mu);
+}
+
 struct plreq *
 predlog_begin(const struct loaded *champ, const struct loaded *chal)
 {
 	struct plreq *q;
+	struct ch_buf b;
 
 	if (!predlog_enabled() || !champ)
 		return NULL;
-	q = ch_calloc(1, sizeof *q);
+	pthread_mutex_lock(&F.mu);
+	if ((q = F.head)) {
+		F.head = q->next;
+		F.n--;
+	}
+	pthread_mutex_unlock(&F.mu);
+	if (q) {
+		b = q->b;
+		b.len = 0;
+		memset(q, 0, sizeof *q);
+		q->b = b;
+	} else
+		q = ch_calloc(1, sizeof *q);
 	/* the request holds the models while it adds rows: no reference */
 	q->l[0] = champ;
 	q->l[1] = chal;
@@ -360,18 +414,13 @@ predlog_add(struct plreq *q, json_t *obj, int who, double p, int shadowed,
 	q->n++;
 }
 
-static void
-plreq_free(struct plreq *q)
-{
-	free(q->b.s);
-	free(q);
-}
-
 void
 predlog_abort(struct plreq *q)
 {
-	if (q)
-		plreq_free(q);
+	if (q) {
+		q->next = NULL;
+		plreq_recycle(q);
+	}
 }
 
 /* A warning of kind *last at most once a WARN_EVERY; with Q.mu held. */
@@ -398,7 +447,7 @@ predlog_commit(struct plreq *q)
 		atomic_fetch_add_explicit(&Q.no_id, q->no_id,
 		    memory_order_relaxed);
 	if ((n = q->n) == 0) {
-		plreq_free(q);
+		predlog_abort(q);
 		return;
 	}
 	pthread_mutex_lock(&Q.mu);
@@ -418,7 +467,7 @@ predlog_commit(struct plreq *q)
 		pthread_cond_signal(&Q.cv);
 	pthread_mutex_unlock(&Q.mu);
 	if (q) {
-		plreq_free(q);
+		predlog_abort(q);
 		if (warn)
 			slog("warn", "prediction log queue full: rows dropped",
 			    json_pack("{s:I,s:I,s:I}", "rows", (json_int_t)n,
@@ -491,7 +540,7 @@ writer(void *arg)
 	size_t nheld = 0;
 	double pause = 0;
 	struct timespec due;
-	struct plreq *list, *q;
+	struct plreq *list;
 	struct ch_err e;
 	int stop = 0, warn, failed;
 
@@ -511,10 +560,7 @@ writer(void *arg)
 		pthread_mutex_unlock(&Q.mu);
 
 		nheld += join(list, &tail);
-		while ((q = list)) {
-			list = q->next;
-			plreq_free(q);
-		}
+		plreq_recycle(list);
 		/* in order; what is written goes, the rest waits for the next
 		 * try */
 		failed = 0;
@@ -595,6 +641,7 @@ predlog_start(struct ch_err *e)
 void
 predlog_stop(void)
 {
+	struct plreq *q;
 	int running;
 
 	pthread_mutex_lock(&Q.mu);
@@ -605,6 +652,14 @@ predlog_stop(void)
 	if (!running)
 		return;
 	pthread_join(Q.th, NULL);
+	/* after the last request */
+	pthread_mutex_lock(&F.mu);
+	while ((q = F.head)) {
+		F.head = q->next;
+		plreq_free(q);
+	}
+	F.n = 0;
+	pthread_mutex_unlock(&F.mu);
 	slog("info", "prediction log flushed", json_pack("{s:I,s:I,s:I}",
 	    "recorded", (json_int_t)atomic_load(&Q.recorded), "dropped",
 	    (json_int_t)atomic_load(&Q.dropped), "lost",
