@@ -18,7 +18,9 @@
  *
  *   - a database configured: table churn_predictions;
  *   - otherwise append-only segment objects in the store (file:// or
- *     s3://), one per append and UTC day:
+ *     s3://), one per append and UTC day, named by the second written and
+ *     16 hex digits unique to the segment (before: of its content's hash;
+ *     readers take any name):
  *       predictions/<YYYY-MM-DD>/<YYYYMMDDTHHMMSSZ>-<16 hex>.jsonl
  *     one row a line: {"id","time","model_version","probability",
  *     "features"[,"shadow_version","shadow_probability"]}.  Segments
@@ -59,7 +61,8 @@ int ch_predlog_append(struct ch_registry *r, const struct ch_pred *rows,
  * line (len bytes; no blank line), every one of them of the UTC day of
  * day: for a writer that encodes its rows itself (churn-serve).  The
  * lines are trusted to be rows: a line that is not one fails later
- * readers.  Returns 0 or -1 with e filled (nothing written).
+ * readers.  Lines ending in a newline go to the store as they are (no
+ * copy).  Returns 0 or -1 with e filled (nothing written).
  */
 int ch_predlog_append_jsonl(struct ch_registry *r, const char *lines,
     size_t len, time_t day, struct ch_err *e);
