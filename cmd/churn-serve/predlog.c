@@ -20,10 +20,11 @@
  *
  * A request never waits on the log: as it scores each row, it writes the
  * row's line in the log's form (the id, the model's features only) into
- * a buffer of its own (struct plreq), so that nothing of the request
- * (its JSON objects, its models) outlives it or is freed by another
- * thread; once its answer is made, predlog_commit hands the buffer to
- * the queue under a lock held for a few pointer copies.  One writer
+ * a buffer of its own (struct plreq, reused: see SPARE_MAX), so that
+ * nothing of the request (its JSON objects, its models) outlives it or
+ * is freed by another thread; once its answer is made, predlog_commit
+ * hands the buffer to the queue under a lock held for a few pointer
+ * copies.  One writer
  * thread takes the queue when it holds cfg.predlog_flush_rows rows or
  * cfg.predlog_flush_interval seconds have passed, joins the buffers and
  * appends them in one call (one INSERT, one segment a day).
