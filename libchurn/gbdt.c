@@ -36,6 +36,7 @@
 #define CAT_SMOOTH 10.0
 #define MIN_HESS 1e-3
 #define MIN_GAIN 1e-7
+#define SLACK 1e-9
 
 /* Sums of one bin: floats, as LightGBM keeps them; half the memory
  * traffic of doubles, and a gradient sum needs no more than 24 bits.  The
@@ -90,6 +91,9 @@ struct gb {
 	uint8_t *in;            /* [n] 1: in this round's sample */
 	size_t ntrain, m;       /* training rows, rows of this round */
 	double *imp;
+	struct slot **pool;     /* [max_leaves] free histograms, npool of them:
+	                           allocated once, not a malloc a leaf */
+	int npool;
 	struct cbin list[256];
 };
 
@@ -157,10 +161,15 @@ eval_numeric(struct gb *s, const struct leaf *lf, int f, struct gsplit *best)
 	double l2 = s->p->l2, parent = score(G, H, l2), bg = best->gain;
 	double GL = 0, HL = 0, NL = 0, bgl = 0, bhl = 0, bnl = 0;
 	double minl = (double)s->p->min_leaf;
-	double mg = m->g, mh = m->h, mn = m->n;
+	double mg = m->g, mh = m->h, mn = m->n, need;
 
+	/* The two scores summed without dividing (a/b + c/d = (ad + cb) / bd,
+	 * b, d > 0) tell which bins may gain more than bg: the gain is
+	 * computed as ever for those only, so the split is the one the
+	 * divisions pick; the slack is far above either form's rounding. */
+	need = (bg + parent) * (1 - SLACK);
 	for (i = 0; i < nb; i++) {
-		double gl, hl, nl, gr, hr, nr, gain;
+		double gl, hl, nl, gr, hr, nr, gain, a, b;
 
 		if (hf[i].n == 0)
 			continue;
@@ -171,11 +180,13 @@ eval_numeric(struct gb *s, const struct leaf *lf, int f, struct gsplit *best)
 			break;  /* the right side only shrinks from here */
 		if (NL >= minl && HL >= MIN_HESS) {
 			gr = G - GL, hr = H - HL;
-			if (hr >= MIN_HESS) {
+			a = HL + l2, b = hr + l2;
+			if (hr >= MIN_HESS && GL * GL * b + gr * gr * a > need * a * b) {
 				gain = score(GL, HL, l2) + score(gr, hr, l2) - parent;
 				if (gain > bg)
 					bg = gain, bi = i, bms = 0,
-					bgl = GL, bhl = HL, bnl = NL;
+					bgl = GL, bhl = HL, bnl = NL,
+					need = (bg + parent) * (1 - SLACK);
 			}
 		}
 		if (!hasm)
@@ -184,9 +195,13 @@ eval_numeric(struct gb *s, const struct leaf *lf, int f, struct gsplit *best)
 		gr = G - gl, hr = H - hl, nr = N - nl;
 		if (nl < minl || nr < minl || hl < MIN_HESS || hr < MIN_HESS)
 			continue;
+		a = hl + l2, b = hr + l2;
+		if (!(gl * gl * b + gr * gr * a > need * a * b))
+			continue;
 		gain = score(gl, hl, l2) + score(gr, hr, l2) - parent;
 		if (gain > bg)
-			bg = gain, bi = i, bms = 1, bgl = gl, bhl = hl, bnl = nl;
+			bg = gain, bi = i, bms = 1, bgl = gl, bhl = hl, bnl = nl,
+			need = (bg + parent) * (1 - SLACK);
 	}
 	if (bi >= 0)
 		take_split(s, hf, nb, f, 0, hasm, bi, bms, bg, bgl, bhl, bnl, N,
@@ -257,6 +272,14 @@ eval_feature(struct gb *s, const struct leaf *lf, int f, struct gsplit *best)
 		    s->list, best);
 }
 
+/* Whether a leaf of rows and depth could be split at all. */
+static int
+can_split(const struct gb *s, size_t rows, int depth)
+{
+	return !(s->p->max_depth > 0 && depth >= s->p->max_depth) &&
+	    rows >= 2 * (size_t)s->p->min_leaf;
+}
+
 static void
 find_split(struct gb *s, struct leaf *lf)
 {
@@ -264,8 +287,7 @@ find_split(struct gb *s, struct leaf *lf)
 
 	lf->best.feat = -1;
 	lf->best.gain = MIN_GAIN;
-	if ((s->p->max_depth > 0 && lf->depth >= s->p->max_depth) ||
-	    lf->hi - lf->lo < 2 * (size_t)s->p->min_leaf)
+	if (!lf->hist || !can_split(s, lf->hi - lf->lo, lf->depth))
 		return;
 	for (f = 0; f < s->nfeat; f++)
 		eval_feature(s, lf, f, &lf->best);
@@ -294,6 +316,23 @@ hist_build(struct gb *s, struct slot *h, size_t lo, size_t hi)
 			memcpy(q, &a, sizeof a);
 		}
 	}
+}
+
+/* A histogram from the pool, allocated the first time (at most
+ * max_leaves are held at once: one a leaf). */
+static struct slot *
+hist_get(struct gb *s)
+{
+	if (s->npool == 0)
+		return ch_reallocarray(NULL, s->nslots, sizeof(struct slot));
+	return s->pool[--s->npool];
+}
+
+static void
+hist_put(struct gb *s, struct slot *h)
+{
+	if (h)
+		s->pool[s->npool++] = h;
 }
 
 struct tb {                     /* a tree being built */
@@ -360,7 +399,7 @@ grow(struct gb *s, struct ch_tree *out, double *raw)
 		L[0].h += s->hess[s->idx[r]];
 	}
 	L[0].node = tb_node(&t);
-	L[0].hist = ch_malloc(s->nslots * sizeof *L[0].hist);
+	L[0].hist = hist_get(s);
 	hist_build(s, L[0].hist, 0, s->m);
 	find_split(s, &L[0]);
 	while (nl < maxl) {
@@ -421,19 +460,34 @@ grow(struct gb *s, struct ch_tree *out, double *raw)
 			a = (struct leaf){ p->lo, lo, sp->gl, sp->hl, p->depth + 1, ln, NULL, { 0 } };
 			b = (struct leaf){ lo, p->hi, p->g - sp->gl, p->h - sp->hl, p->depth + 1, rn, NULL, { 0 } };
 		}
-		/* histograms: the smaller child's built, the larger's subtracted */
+		/* histograms: the smaller child's built, the larger's
+		 * subtracted; none after the last split, nor for children
+		 * that cannot split (their splits are not looked for) */
 		small = a.hi - a.lo <= b.hi - b.lo ? &a : &b;
 		large = small == &a ? &b : &a;
-		small->hist = ch_malloc(s->nslots * sizeof *small->hist);
-		hist_build(s, small->hist, small->lo, small->hi);
-		large->hist = p->hist;
-		for (k = 0; k < s->nslots; k++) {
-			gh4 a, b;
+		if (nl + 1 < maxl && can_split(s, large->hi - large->lo, large->depth)) {
+			small->hist = hist_get(s);
+			hist_build(s, small->hist, small->lo, small->hi);
+			large->hist = p->hist;
+			for (k = 0; k < s->nslots; k++) {
+				gh4 a, b;
 
-			memcpy(&a, &large->hist[k], sizeof a);
-			memcpy(&b, &small->hist[k], sizeof b);
-			a -= b;
-			memcpy(&large->hist[k], &a, sizeof a);
+				memcpy(&a, &large->hist[k], sizeof a);
+				memcpy(&b, &small->hist[k], sizeof b);
+				a -= b;
+				memcpy(&large->hist[k], &a, sizeof a);
+			}
+			if (!can_split(s, small->hi - small->lo, small->depth)) {
+				hist_put(s, small->hist);
+				small->hist = NULL;
+			}
+		} else if (nl + 1 < maxl &&
+		    can_split(s, small->hi - small->lo, small->depth)) {
+			small->hist = hist_get(s);
+			hist_build(s, small->hist, small->lo, small->hi);
+			hist_put(s, p->hist);
+		} else {
+			hist_put(s, p->hist);
 		}
 		L[bi] = a;
 		L[nl++] = b;
@@ -448,7 +502,7 @@ grow(struct gb *s, struct ch_tree *out, double *raw)
 		t.nodes[L[i].node].value = v;
 		for (r = L[i].lo; r < L[i].hi; r++)
 			raw[s->idx[r]] += (double)v;
-		free(L[i].hist);
+		hist_put(s, L[i].hist);
 	}
 	free(L);
 	out->nnodes = t.nnodes;
@@ -578,6 +632,8 @@ alloc_work(struct gb *s, size_t n)
 	s->tmp = ch_reallocarray(NULL, n, sizeof *s->tmp);
 	s->rows = ch_reallocarray(NULL, n, sizeof *s->rows);
 	s->in = ch_calloc(n, 1);
+	s->pool = ch_reallocarray(NULL, (size_t)s->p->max_leaves, sizeof *s->pool);
+	s->npool = 0;
 }
 
 /* Everything s holds freed. */
@@ -595,6 +651,9 @@ free_work(struct gb *s)
 	free(s->rows);
 	free(s->in);
 	free(s->imp);
+	while (s->npool > 0)
+		free(s->pool[--s->npool]);
+	free(s->pool);
 }
 
 /* One boosting run's state beside the tree grower's. */
