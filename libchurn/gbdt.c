@@ -94,7 +94,6 @@ struct gb {
 	struct slot **pool;     /* [max_leaves] free histograms, npool of them:
 	                           allocated once, not a malloc a leaf */
 	int npool;
-	struct cbin list[256];
 };
 
 static double
@@ -168,40 +167,42 @@ eval_numeric(struct gb *s, const struct leaf *lf, int f, struct gsplit *best)
 	 * computed as ever for those only, so the split is the one the
 	 * divisions pick; the slack is far above either form's rounding. */
 	need = (bg + parent) * (1 - SLACK);
+	/* an empty bin is not skipped: it repeats the sums of the bin before
+	 * it, which was tried on the same sums, so it cannot gain more (the
+	 * test is strict); trying it costs less than a branch that guesses
+	 * wrong.  Its g and h are left out all the same: after a subtraction
+	 * they hold the rounding of the parent's sums, not rows. */
 	for (i = 0; i < nb; i++) {
 		double gl, hl, nl, gr, hr, nr, gain, a, b;
+		float in = hf[i].n != 0;
 
-		if (hf[i].n == 0)
-			continue;
-		GL += hf[i].g;
-		HL += hf[i].h;
+		GL += hf[i].g * in;
+		HL += hf[i].h * in;
 		NL += hf[i].n;
 		if (N - NL < minl)
 			break;  /* the right side only shrinks from here */
-		if (NL >= minl && HL >= MIN_HESS) {
-			gr = G - GL, hr = H - HL;
-			a = HL + l2, b = hr + l2;
-			if (hr >= MIN_HESS && GL * GL * b + gr * gr * a > need * a * b) {
-				gain = score(GL, HL, l2) + score(gr, hr, l2) - parent;
-				if (gain > bg)
-					bg = gain, bi = i, bms = 0,
-					bgl = GL, bhl = HL, bnl = NL,
-					need = (bg + parent) * (1 - SLACK);
-			}
+		gr = G - GL, hr = H - HL;
+		a = HL + l2, b = hr + l2;
+		if ((NL >= minl) & (HL >= MIN_HESS) & (hr >= MIN_HESS) &
+		    (GL * GL * b + gr * gr * a > need * a * b)) {
+			gain = score(GL, HL, l2) + score(gr, hr, l2) - parent;
+			if (gain > bg)
+				bg = gain, bi = i, bms = 0,
+				bgl = GL, bhl = HL, bnl = NL,
+				need = (bg + parent) * (1 - SLACK);
 		}
 		if (!hasm)
 			continue;
 		gl = GL + mg, hl = HL + mh, nl = NL + mn;
 		gr = G - gl, hr = H - hl, nr = N - nl;
-		if (nl < minl || nr < minl || hl < MIN_HESS || hr < MIN_HESS)
-			continue;
 		a = hl + l2, b = hr + l2;
-		if (!(gl * gl * b + gr * gr * a > need * a * b))
-			continue;
-		gain = score(gl, hl, l2) + score(gr, hr, l2) - parent;
-		if (gain > bg)
-			bg = gain, bi = i, bms = 1, bgl = gl, bhl = hl, bnl = nl,
-			need = (bg + parent) * (1 - SLACK);
+		if ((nl >= minl) & (nr >= minl) & (hl >= MIN_HESS) &
+		    (hr >= MIN_HESS) & (gl * gl * b + gr * gr * a > need * a * b)) {
+			gain = score(gl, hl, l2) + score(gr, hr, l2) - parent;
+			if (gain > bg)
+				bg = gain, bi = i, bms = 1, bgl = gl, bhl = hl,
+				bnl = nl, need = (bg + parent) * (1 - SLACK);
+		}
 	}
 	if (bi >= 0)
 		take_split(s, hf, nb, f, 0, hasm, bi, bms, bg, bgl, bhl, bnl, N,
@@ -213,6 +214,7 @@ static void
 eval_feature(struct gb *s, const struct leaf *lf, int f, struct gsplit *best)
 {
 	const struct slot *hf = lf->hist + s->off[f];
+	struct cbin list[256];
 	int nb = s->d->nbins[f], cat = s->d->categorical[f], k = 0, i, ms, bi = -1, bms = 0;
 	const struct slot *m = &hf[nb];
 	int hasm;
@@ -229,11 +231,11 @@ eval_feature(struct gb *s, const struct leaf *lf, int f, struct gsplit *best)
 	for (i = 0; i < nb; i++) {
 		if (hf[i].n <= 0)
 			continue;
-		s->list[k].code = i;
-		s->list[k].g = hf[i].g;
-		s->list[k].h = hf[i].h;
-		s->list[k].n = hf[i].n;
-		s->list[k].key = hf[i].g / (hf[i].h + CAT_SMOOTH);
+		list[k].code = i;
+		list[k].g = hf[i].g;
+		list[k].h = hf[i].h;
+		list[k].n = hf[i].n;
+		list[k].key = hf[i].g / (hf[i].h + CAT_SMOOTH);
 		k++;
 	}
 	if (k == 0 || (k == 1 && !hasm))
@@ -241,16 +243,16 @@ eval_feature(struct gb *s, const struct leaf *lf, int f, struct gsplit *best)
 	/* a few categories: insertion sort (cmp_list is a total order, so
 	 * any sort gives this order) */
 	for (i = 1; i < k; i++) {
-		struct cbin t = s->list[i];
+		struct cbin t = list[i];
 
-		for (ms = i; ms > 0 && cmp_list(&s->list[ms - 1], &t) > 0; ms--)
-			s->list[ms] = s->list[ms - 1];
-		s->list[ms] = t;
+		for (ms = i; ms > 0 && cmp_list(&list[ms - 1], &t) > 0; ms--)
+			list[ms] = list[ms - 1];
+		list[ms] = t;
 	}
 	for (i = 0; i < k; i++) {
-		GL += s->list[i].g;
-		HL += s->list[i].h;
-		NL += s->list[i].n;
+		GL += list[i].g;
+		HL += list[i].h;
+		NL += list[i].n;
 		for (ms = 0; ms <= hasm; ms++) {
 			double gr, hr, nr, gain;
 
@@ -269,7 +271,7 @@ eval_feature(struct gb *s, const struct leaf *lf, int f, struct gsplit *best)
 	}
 	if (bi >= 0)
 		take_split(s, hf, nb, f, 1, hasm, bi, bms, bg, bgl, bhl, bnl, N,
-		    s->list, best);
+		    list, best);
 }
 
 /* Whether a leaf of rows and depth could be split at all. */
@@ -280,26 +282,37 @@ can_split(const struct gb *s, size_t rows, int depth)
 	    rows >= 2 * (size_t)s->p->min_leaf;
 }
 
+/* The best split of leaf lf over features [f0, f1) into best (feat -1:
+ * none gains enough). */
 static void
-find_split(struct gb *s, struct leaf *lf)
+find_split(struct gb *s, const struct leaf *lf, int f0, int f1,
+    struct gsplit *best)
 {
 	int f;
 
-	lf->best.feat = -1;
-	lf->best.gain = MIN_GAIN;
+	best->feat = -1;
+	best->gain = MIN_GAIN;
 	if (!lf->hist || !can_split(s, lf->hi - lf->lo, lf->depth))
 		return;
-	for (f = 0; f < s->nfeat; f++)
-		eval_feature(s, lf, f, &lf->best);
+	for (f = f0; f < f1; f++)
+		eval_feature(s, lf, f, best);
 }
 
+/* The first slot of feature f (nfeat: past the last). */
+static size_t
+slot_of(const struct gb *s, int f)
+{
+	return f < s->nfeat ? s->off[f] : s->nslots;
+}
+
+/* The slots of features [f0, f1) of h: the sums of rows idx[lo, hi). */
 static void
-hist_build(struct gb *s, struct slot *h, size_t lo, size_t hi)
+hist_build(struct gb *s, struct slot *h, size_t lo, size_t hi, int f0, int f1)
 {
 	const size_t nf = (size_t)s->nfeat;
 	size_t i, f;
 
-	memset(h, 0, s->nslots * sizeof *h);
+	memset(h + slot_of(s, f0), 0, (slot_of(s, f1) - slot_of(s, f0)) * sizeof *h);
 	for (i = lo; i < hi; i++) {
 		uint32_t r = s->idx[i];
 		const uint16_t *x = s->S + (size_t)r * nf;
@@ -307,7 +320,7 @@ hist_build(struct gb *s, struct slot *h, size_t lo, size_t hi)
 
 		if (i + 8 < hi)
 			__builtin_prefetch(s->S + (size_t)s->idx[i + 8] * nf);
-		for (f = 0; f < nf; f++) {
+		for (f = (size_t)f0; f < (size_t)f1; f++) {
 			struct slot *q = &h[x[f]];
 			gh4 a;
 
@@ -333,6 +346,60 @@ hist_put(struct gb *s, struct slot *h)
 {
 	if (h)
 		s->pool[s->npool++] = h;
+}
+
+/* One step of growing, over features [f0, f1): the histogram slots of
+ * build (rows idx[lo, hi)), those of into made into minus build (the
+ * larger child: its parent's less the smaller one's), and the best splits
+ * of the leaves eval[] over those features.  (Parted by features, two
+ * threads could share a step; a crew that spun between steps cost more
+ * CPU than it saved wall on a busy machine, and was left out.) */
+struct part {
+	struct gb *s;
+	int f0, f1;
+	struct slot *build, *into;
+	size_t lo, hi;
+	const struct leaf *eval[2];
+	struct gsplit best[2];
+};
+
+static void
+run_part(void *arg)
+{
+	struct part *t = arg;
+	struct gb *s = t->s;
+	size_t k, k1 = slot_of(s, t->f1);
+	int i;
+
+	if (t->build)
+		hist_build(s, t->build, t->lo, t->hi, t->f0, t->f1);
+	if (t->into)
+		for (k = slot_of(s, t->f0); k < k1; k++) {
+			gh4 a, b;
+
+			memcpy(&a, &t->into[k], sizeof a);
+			memcpy(&b, &t->build[k], sizeof b);
+			a -= b;
+			memcpy(&t->into[k], &a, sizeof a);
+		}
+	for (i = 0; i < 2; i++)
+		if (t->eval[i])
+			find_split(s, t->eval[i], t->f0, t->f1, &t->best[i]);
+}
+
+/* A step: the part of every feature. */
+static void
+step(struct gb *s, struct slot *build, size_t lo, size_t hi,
+    struct slot *into, struct leaf *e0, struct leaf *e1)
+{
+	struct part pt = { s, 0, s->nfeat, build, into, lo, hi, { e0, e1 },
+	    { { .feat = -1 }, { .feat = -1 } } };
+
+	run_part(&pt);
+	if (e0)
+		e0->best = pt.best[0];
+	if (e1)
+		e1->best = pt.best[1];
 }
 
 struct tb {                     /* a tree being built */
@@ -400,14 +467,13 @@ grow(struct gb *s, struct ch_tree *out, double *raw)
 	}
 	L[0].node = tb_node(&t);
 	L[0].hist = hist_get(s);
-	hist_build(s, L[0].hist, 0, s->m);
-	find_split(s, &L[0]);
+	step(s, L[0].hist, 0, s->m, NULL, &L[0], NULL);
 	while (nl < maxl) {
-		struct leaf *p, a, b, *small, *large;
+		struct leaf *p, a, b, *small, *large, *sl;
 		struct gsplit *sp;
 		uint8_t go[256];
 		size_t lo, k, j;
-		int c;
+		int c, last, need_l, need_s;
 
 		for (bi = -1, i = 0; i < nl; i++)
 			if (L[i].best.feat >= 0 &&
@@ -423,14 +489,16 @@ grow(struct gb *s, struct ch_tree *out, double *raw)
 		go[CH_MISSING] = (uint8_t)sp->mleft;
 		/* partition: left rows first, order kept */
 		{
-			const uint8_t *col = s->X + sp->feat;
-			const size_t nf = (size_t)s->nfeat;
+			/* the feature's column: the rows ascend in idx, so its
+			 * bytes are read in order (the row-major codes would
+			 * cost a cache line a row) */
+			const uint8_t *col = s->d->codes[sp->feat];
 
 			/* both stores made, one kept: which side a row takes is
 			 * a coin toss to the branch predictor */
 			for (k = lo = p->lo, j = 0; k < p->hi; k++) {
 				uint32_t row = s->idx[k];
-				int l = go[col[(size_t)row * nf]];
+				int l = go[col[row]];
 
 				s->idx[lo] = row;
 				s->tmp[j] = row;
@@ -463,37 +531,28 @@ grow(struct gb *s, struct ch_tree *out, double *raw)
 		/* histograms: the smaller child's built, the larger's
 		 * subtracted; none after the last split, nor for children
 		 * that cannot split (their splits are not looked for) */
+		a.best.feat = b.best.feat = -1;
 		small = a.hi - a.lo <= b.hi - b.lo ? &a : &b;
 		large = small == &a ? &b : &a;
-		if (nl + 1 < maxl && can_split(s, large->hi - large->lo, large->depth)) {
+		last = nl + 1 >= maxl;
+		need_l = !last && can_split(s, large->hi - large->lo, large->depth);
+		need_s = !last && can_split(s, small->hi - small->lo, small->depth);
+		if (need_l || need_s)
 			small->hist = hist_get(s);
-			hist_build(s, small->hist, small->lo, small->hi);
+		if (need_l)
 			large->hist = p->hist;
-			for (k = 0; k < s->nslots; k++) {
-				gh4 a, b;
-
-				memcpy(&a, &large->hist[k], sizeof a);
-				memcpy(&b, &small->hist[k], sizeof b);
-				a -= b;
-				memcpy(&large->hist[k], &a, sizeof a);
-			}
-			if (!can_split(s, small->hi - small->lo, small->depth)) {
-				hist_put(s, small->hist);
-				small->hist = NULL;
-			}
-		} else if (nl + 1 < maxl &&
-		    can_split(s, small->hi - small->lo, small->depth)) {
-			small->hist = hist_get(s);
-			hist_build(s, small->hist, small->lo, small->hi);
+		else
 			hist_put(s, p->hist);
-		} else {
-			hist_put(s, p->hist);
-		}
 		L[bi] = a;
 		L[nl++] = b;
-		if (nl < maxl) {
-			find_split(s, &L[bi]);
-			find_split(s, &L[nl - 1]);
+		sl = small == &a ? &L[bi] : &L[nl - 1];
+		if (need_l || need_s)
+			step(s, sl->hist, sl->lo, sl->hi, need_l ?
+			    (sl == &L[bi] ? L[nl - 1].hist : L[bi].hist) : NULL,
+			    &L[bi], &L[nl - 1]);
+		if (sl->hist && !need_s) {
+			hist_put(s, sl->hist);
+			sl->hist = NULL;
 		}
 	}
 	for (i = 0; i < nl; i++) {
