@@ -161,6 +161,7 @@ eval_numeric(struct gb *s, const struct leaf *lf, int f, struct gsplit *best)
 	double GL = 0, HL = 0, NL = 0, bgl = 0, bhl = 0, bnl = 0;
 	double minl = (double)s->p->min_leaf;
 	double mg = m->g, mh = m->h, mn = m->n, need;
+	int summed;
 
 	/* The two scores summed without dividing (a/b + c/d = (ad + cb) / bd,
 	 * b, d > 0) tell which bins may gain more than bg: the gain is
@@ -172,13 +173,23 @@ eval_numeric(struct gb *s, const struct leaf *lf, int f, struct gsplit *best)
 	 * test is strict); trying it costs less than a branch that guesses
 	 * wrong.  Its g and h are left out all the same: after a subtraction
 	 * they hold the rounding of the parent's sums, not rows. */
+#define SUMS(i) do { \
+		float in_ = hf[i].n != 0; \
+		GL += hf[i].g * in_; \
+		HL += hf[i].h * in_; \
+		NL += hf[i].n; \
+	} while (0)
+	/* the bins before either side can hold min_leaf rows: sums only */
 	for (i = 0; i < nb; i++) {
+		SUMS(i);
+		if (NL >= (hasm ? minl - mn : minl) || N - NL < minl)
+			break;
+	}
+	for (summed = 1; i < nb; i++, summed = 0) {
 		double gl, hl, nl, gr, hr, nr, gain, a, b;
-		float in = hf[i].n != 0;
 
-		GL += hf[i].g * in;
-		HL += hf[i].h * in;
-		NL += hf[i].n;
+		if (!summed)
+			SUMS(i);
 		if (N - NL < minl)
 			break;  /* the right side only shrinks from here */
 		gr = G - GL, hr = H - HL;
@@ -204,6 +215,7 @@ eval_numeric(struct gb *s, const struct leaf *lf, int f, struct gsplit *best)
 				bnl = nl, need = (bg + parent) * (1 - SLACK);
 		}
 	}
+#undef SUMS
 	if (bi >= 0)
 		take_split(s, hf, nb, f, 0, hasm, bi, bms, bg, bgl, bhl, bnl, N,
 		    NULL, best);
