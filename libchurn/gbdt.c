@@ -325,6 +325,13 @@ hist_build(struct gb *s, struct slot *h, size_t lo, size_t hi, int f0, int f1)
 	size_t i, f;
 
 	memset(h + slot_of(s, f0), 0, (slot_of(s, f1) - slot_of(s, f0)) * sizeof *h);
+#define ADD_ROW(f) do { \
+		struct slot *q_ = &h[x[f]]; \
+		gh4 a_; \
+		memcpy(&a_, q_, sizeof a_); \
+		a_ += v; \
+		memcpy(q_, &a_, sizeof a_); \
+	} while (0)
 	for (i = lo; i < hi; i++) {
 		uint32_t r = s->idx[i];
 		const uint16_t *x = s->S + (size_t)r * nf;
@@ -332,15 +339,18 @@ hist_build(struct gb *s, struct slot *h, size_t lo, size_t hi, int f0, int f1)
 
 		if (i + 8 < hi)
 			__builtin_prefetch(s->S + (size_t)s->idx[i + 8] * nf);
-		for (f = (size_t)f0; f < (size_t)f1; f++) {
-			struct slot *q = &h[x[f]];
-			gh4 a;
-
-			memcpy(&a, q, sizeof a);
-			a += v;
-			memcpy(q, &a, sizeof a);
+		/* four features a turn: a feature's slots are its own, so
+		 * the order within a row changes no sum */
+		for (f = (size_t)f0; f + 4 <= (size_t)f1; f += 4) {
+			ADD_ROW(f);
+			ADD_ROW(f + 1);
+			ADD_ROW(f + 2);
+			ADD_ROW(f + 3);
 		}
+		for (; f < (size_t)f1; f++)
+			ADD_ROW(f);
 	}
+#undef ADD_ROW
 }
 
 /* A histogram from the pool, allocated the first time (at most
