@@ -758,12 +758,17 @@ round_rows(struct gb *s, struct run *r, const struct ch_gbdt_params *p)
 	/* this round's rows: all, or a seeded sample of them (the same
 	 * sample whatever else runs: the RNG is this training's own) */
 	s->m = 0;
-	for (i = 0; i < s->ntrain; i++) {
-		uint32_t k = s->rows[i];
+	if (p->subsample >= 1) {        /* in[] is read for a sample only */
+		memcpy(s->idx, s->rows, s->ntrain * sizeof *s->idx);
+		s->m = s->ntrain;
+	} else {
+		for (i = 0; i < s->ntrain; i++) {
+			uint32_t k = s->rows[i];
 
-		s->in[k] = p->subsample >= 1 || ch_rng_unit(&r->rng) < p->subsample;
-		if (s->in[k])
-			s->idx[s->m++] = k;
+			s->in[k] = ch_rng_unit(&r->rng) < p->subsample;
+			if (s->in[k])
+				s->idx[s->m++] = k;
+		}
 	}
 	for (i = 0; i < s->m; i++) {
 		uint32_t k = s->idx[i];
