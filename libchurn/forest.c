@@ -744,7 +744,8 @@ grow_tree(struct work *w, int t)
 			w->in[nin].cy = w->cnt[i] << 1 | (d->y[i] != 0);
 			it.c[d->y[i] != 0] += w->cnt[i];
 			nin++;
-		} else if (s->want_oob) {       /* only when asked for */
+		} else if (s->want_oob &&       /* only when asked for */
+		    (s->p->oob_every <= 1 || i % s->p->oob_every == 0)) {
 			w->oob[noob].row = (uint32_t)i;
 			w->oob[noob++].loc = 0;
 		}

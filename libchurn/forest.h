@@ -63,6 +63,11 @@ struct ch_forest_params {
 	int jobs;                /* threads (>= 1) */
 	size_t max_samples;      /* rows a tree's bootstrap draws (0: all n,
 	                            as scikit-learn's max_samples) */
+	size_t oob_every;        /* out-of-bag estimates of every row (0, 1),
+	                            or of every oob_every-th row only (row
+	                            i % oob_every == 0; NAN for the others):
+	                            routing the rows a tree leaves out costs
+	                            more than growing it on big data */
 };
 
 /* Training input: column-major codes. */

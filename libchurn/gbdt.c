@@ -36,6 +36,7 @@
 #define CAT_SMOOTH 10.0
 #define MIN_HESS 1e-3
 #define MIN_GAIN 1e-7
+#define SLACK 1e-9
 
 /* Sums of one bin: floats, as LightGBM keeps them; half the memory
  * traffic of doubles, and a gradient sum needs no more than 24 bits.  The
@@ -90,7 +91,9 @@ struct gb {
 	uint8_t *in;            /* [n] 1: in this round's sample */
 	size_t ntrain, m;       /* training rows, rows of this round */
 	double *imp;
-	struct cbin list[256];
+	struct slot **pool;     /* [max_leaves] free histograms, npool of them:
+	                           allocated once, not a malloc a leaf */
+	int npool;
 };
 
 static double
@@ -157,37 +160,62 @@ eval_numeric(struct gb *s, const struct leaf *lf, int f, struct gsplit *best)
 	double l2 = s->p->l2, parent = score(G, H, l2), bg = best->gain;
 	double GL = 0, HL = 0, NL = 0, bgl = 0, bhl = 0, bnl = 0;
 	double minl = (double)s->p->min_leaf;
-	double mg = m->g, mh = m->h, mn = m->n;
+	double mg = m->g, mh = m->h, mn = m->n, need;
+	int summed;
 
+	/* The two scores summed without dividing (a/b + c/d = (ad + cb) / bd,
+	 * b, d > 0) tell which bins may gain more than bg: the gain is
+	 * computed as ever for those only, so the split is the one the
+	 * divisions pick; the slack is far above either form's rounding. */
+	need = (bg + parent) * (1 - SLACK);
+	/* an empty bin is not skipped: it repeats the sums of the bin before
+	 * it, which was tried on the same sums, so it cannot gain more (the
+	 * test is strict); trying it costs less than a branch that guesses
+	 * wrong.  Its g and h are left out all the same: after a subtraction
+	 * they hold the rounding of the parent's sums, not rows. */
+#define SUMS(i) do { \
+		float in_ = hf[i].n != 0; \
+		GL += hf[i].g * in_; \
+		HL += hf[i].h * in_; \
+		NL += hf[i].n; \
+	} while (0)
+	/* the bins before either side can hold min_leaf rows: sums only */
 	for (i = 0; i < nb; i++) {
-		double gl, hl, nl, gr, hr, nr, gain;
+		SUMS(i);
+		if (NL >= (hasm ? minl - mn : minl) || N - NL < minl)
+			break;
+	}
+	for (summed = 1; i < nb; i++, summed = 0) {
+		double gl, hl, nl, gr, hr, nr, gain, a, b;
 
-		if (hf[i].n == 0)
-			continue;
-		GL += hf[i].g;
-		HL += hf[i].h;
-		NL += hf[i].n;
+		if (!summed)
+			SUMS(i);
 		if (N - NL < minl)
 			break;  /* the right side only shrinks from here */
-		if (NL >= minl && HL >= MIN_HESS) {
-			gr = G - GL, hr = H - HL;
-			if (hr >= MIN_HESS) {
-				gain = score(GL, HL, l2) + score(gr, hr, l2) - parent;
-				if (gain > bg)
-					bg = gain, bi = i, bms = 0,
-					bgl = GL, bhl = HL, bnl = NL;
-			}
+		gr = G - GL, hr = H - HL;
+		a = HL + l2, b = hr + l2;
+		if ((NL >= minl) & (HL >= MIN_HESS) & (hr >= MIN_HESS) &
+		    (GL * GL * b + gr * gr * a > need * a * b)) {
+			gain = score(GL, HL, l2) + score(gr, hr, l2) - parent;
+			if (gain > bg)
+				bg = gain, bi = i, bms = 0,
+				bgl = GL, bhl = HL, bnl = NL,
+				need = (bg + parent) * (1 - SLACK);
 		}
 		if (!hasm)
 			continue;
 		gl = GL + mg, hl = HL + mh, nl = NL + mn;
 		gr = G - gl, hr = H - hl, nr = N - nl;
-		if (nl < minl || nr < minl || hl < MIN_HESS || hr < MIN_HESS)
-			continue;
-		gain = score(gl, hl, l2) + score(gr, hr, l2) - parent;
-		if (gain > bg)
-			bg = gain, bi = i, bms = 1, bgl = gl, bhl = hl, bnl = nl;
+		a = hl + l2, b = hr + l2;
+		if ((nl >= minl) & (nr >= minl) & (hl >= MIN_HESS) &
+		    (hr >= MIN_HESS) & (gl * gl * b + gr * gr * a > need * a * b)) {
+			gain = score(gl, hl, l2) + score(gr, hr, l2) - parent;
+			if (gain > bg)
+				bg = gain, bi = i, bms = 1, bgl = gl, bhl = hl,
+				bnl = nl, need = (bg + parent) * (1 - SLACK);
+		}
 	}
+#undef SUMS
 	if (bi >= 0)
 		take_split(s, hf, nb, f, 0, hasm, bi, bms, bg, bgl, bhl, bnl, N,
 		    NULL, best);
@@ -198,6 +226,7 @@ static void
 eval_feature(struct gb *s, const struct leaf *lf, int f, struct gsplit *best)
 {
 	const struct slot *hf = lf->hist + s->off[f];
+	struct cbin list[256];
 	int nb = s->d->nbins[f], cat = s->d->categorical[f], k = 0, i, ms, bi = -1, bms = 0;
 	const struct slot *m = &hf[nb];
 	int hasm;
@@ -214,11 +243,11 @@ eval_feature(struct gb *s, const struct leaf *lf, int f, struct gsplit *best)
 	for (i = 0; i < nb; i++) {
 		if (hf[i].n <= 0)
 			continue;
-		s->list[k].code = i;
-		s->list[k].g = hf[i].g;
-		s->list[k].h = hf[i].h;
-		s->list[k].n = hf[i].n;
-		s->list[k].key = hf[i].g / (hf[i].h + CAT_SMOOTH);
+		list[k].code = i;
+		list[k].g = hf[i].g;
+		list[k].h = hf[i].h;
+		list[k].n = hf[i].n;
+		list[k].key = hf[i].g / (hf[i].h + CAT_SMOOTH);
 		k++;
 	}
 	if (k == 0 || (k == 1 && !hasm))
@@ -226,16 +255,16 @@ eval_feature(struct gb *s, const struct leaf *lf, int f, struct gsplit *best)
 	/* a few categories: insertion sort (cmp_list is a total order, so
 	 * any sort gives this order) */
 	for (i = 1; i < k; i++) {
-		struct cbin t = s->list[i];
+		struct cbin t = list[i];
 
-		for (ms = i; ms > 0 && cmp_list(&s->list[ms - 1], &t) > 0; ms--)
-			s->list[ms] = s->list[ms - 1];
-		s->list[ms] = t;
+		for (ms = i; ms > 0 && cmp_list(&list[ms - 1], &t) > 0; ms--)
+			list[ms] = list[ms - 1];
+		list[ms] = t;
 	}
 	for (i = 0; i < k; i++) {
-		GL += s->list[i].g;
-		HL += s->list[i].h;
-		NL += s->list[i].n;
+		GL += list[i].g;
+		HL += list[i].h;
+		NL += list[i].n;
 		for (ms = 0; ms <= hasm; ms++) {
 			double gr, hr, nr, gain;
 
@@ -254,30 +283,55 @@ eval_feature(struct gb *s, const struct leaf *lf, int f, struct gsplit *best)
 	}
 	if (bi >= 0)
 		take_split(s, hf, nb, f, 1, hasm, bi, bms, bg, bgl, bhl, bnl, N,
-		    s->list, best);
+		    list, best);
 }
 
+/* Whether a leaf of rows and depth could be split at all. */
+static int
+can_split(const struct gb *s, size_t rows, int depth)
+{
+	return !(s->p->max_depth > 0 && depth >= s->p->max_depth) &&
+	    rows >= 2 * (size_t)s->p->min_leaf;
+}
+
+/* The best split of leaf lf over features [f0, f1) into best (feat -1:
+ * none gains enough). */
 static void
-find_split(struct gb *s, struct leaf *lf)
+find_split(struct gb *s, const struct leaf *lf, int f0, int f1,
+    struct gsplit *best)
 {
 	int f;
 
-	lf->best.feat = -1;
-	lf->best.gain = MIN_GAIN;
-	if ((s->p->max_depth > 0 && lf->depth >= s->p->max_depth) ||
-	    lf->hi - lf->lo < 2 * (size_t)s->p->min_leaf)
+	best->feat = -1;
+	best->gain = MIN_GAIN;
+	if (!lf->hist || !can_split(s, lf->hi - lf->lo, lf->depth))
 		return;
-	for (f = 0; f < s->nfeat; f++)
-		eval_feature(s, lf, f, &lf->best);
+	for (f = f0; f < f1; f++)
+		eval_feature(s, lf, f, best);
 }
 
+/* The first slot of feature f (nfeat: past the last). */
+static size_t
+slot_of(const struct gb *s, int f)
+{
+	return f < s->nfeat ? s->off[f] : s->nslots;
+}
+
+/* The slots of features [f0, f1) of h: the sums of rows idx[lo, hi). */
 static void
-hist_build(struct gb *s, struct slot *h, size_t lo, size_t hi)
+hist_build(struct gb *s, struct slot *h, size_t lo, size_t hi, int f0, int f1)
 {
 	const size_t nf = (size_t)s->nfeat;
 	size_t i, f;
 
-	memset(h, 0, s->nslots * sizeof *h);
+	memset(h + slot_of(s, f0), 0, (slot_of(s, f1) - slot_of(s, f0)) * sizeof *h);
+#define ADD_ROW(f) do { \
+		struct slot *q_ = &h[x[f]]; \
+		gh4 a_; \
+		memcpy(&a_, q_, sizeof a_); \
+		a_ += v; \
+		memcpy(q_, &a_, sizeof a_); \
+	} while (0)
 	for (i = lo; i < hi; i++) {
 		uint32_t r = s->idx[i];
 		const uint16_t *x = s->S + (size_t)r * nf;
@@ -285,15 +339,89 @@ hist_build(struct gb *s, struct slot *h, size_t lo, size_t hi)
 
 		if (i + 8 < hi)
 			__builtin_prefetch(s->S + (size_t)s->idx[i + 8] * nf);
-		for (f = 0; f < nf; f++) {
-			struct slot *q = &h[x[f]];
-			gh4 a;
-
-			memcpy(&a, q, sizeof a);
-			a += v;
-			memcpy(q, &a, sizeof a);
+		/* four features a turn: a feature's slots are its own, so
+		 * the order within a row changes no sum */
+		for (f = (size_t)f0; f + 4 <= (size_t)f1; f += 4) {
+			ADD_ROW(f);
+			ADD_ROW(f + 1);
+			ADD_ROW(f + 2);
+			ADD_ROW(f + 3);
 		}
+		for (; f < (size_t)f1; f++)
+			ADD_ROW(f);
 	}
+#undef ADD_ROW
+}
+
+/* A histogram from the pool, allocated the first time (at most
+ * max_leaves are held at once: one a leaf). */
+static struct slot *
+hist_get(struct gb *s)
+{
+	if (s->npool == 0)
+		return ch_reallocarray(NULL, s->nslots, sizeof(struct slot));
+	return s->pool[--s->npool];
+}
+
+static void
+hist_put(struct gb *s, struct slot *h)
+{
+	if (h)
+		s->pool[s->npool++] = h;
+}
+
+/* One step of growing, over features [f0, f1): the histogram slots of
+ * build (rows idx[lo, hi)), those of into made into minus build (the
+ * larger child: its parent's less the smaller one's), and the best splits
+ * of the leaves eval[] over those features.  (Parted by features, two
+ * threads could share a step; a crew that spun between steps cost more
+ * CPU than it saved wall on a busy machine, and was left out.) */
+struct part {
+	struct gb *s;
+	int f0, f1;
+	struct slot *build, *into;
+	size_t lo, hi;
+	const struct leaf *eval[2];
+	struct gsplit best[2];
+};
+
+static void
+run_part(void *arg)
+{
+	struct part *t = arg;
+	struct gb *s = t->s;
+	size_t k, k1 = slot_of(s, t->f1);
+	int i;
+
+	if (t->build)
+		hist_build(s, t->build, t->lo, t->hi, t->f0, t->f1);
+	if (t->into)
+		for (k = slot_of(s, t->f0); k < k1; k++) {
+			gh4 a, b;
+
+			memcpy(&a, &t->into[k], sizeof a);
+			memcpy(&b, &t->build[k], sizeof b);
+			a -= b;
+			memcpy(&t->into[k], &a, sizeof a);
+		}
+	for (i = 0; i < 2; i++)
+		if (t->eval[i])
+			find_split(s, t->eval[i], t->f0, t->f1, &t->best[i]);
+}
+
+/* A step: the part of every feature. */
+static void
+step(struct gb *s, struct slot *build, size_t lo, size_t hi,
+    struct slot *into, struct leaf *e0, struct leaf *e1)
+{
+	struct part pt = { s, 0, s->nfeat, build, into, lo, hi, { e0, e1 },
+	    { { .feat = -1 }, { .feat = -1 } } };
+
+	run_part(&pt);
+	if (e0)
+		e0->best = pt.best[0];
+	if (e1)
+		e1->best = pt.best[1];
 }
 
 struct tb {                     /* a tree being built */
@@ -360,15 +488,14 @@ grow(struct gb *s, struct ch_tree *out, double *raw)
 		L[0].h += s->hess[s->idx[r]];
 	}
 	L[0].node = tb_node(&t);
-	L[0].hist = ch_malloc(s->nslots * sizeof *L[0].hist);
-	hist_build(s, L[0].hist, 0, s->m);
-	find_split(s, &L[0]);
+	L[0].hist = hist_get(s);
+	step(s, L[0].hist, 0, s->m, NULL, &L[0], NULL);
 	while (nl < maxl) {
-		struct leaf *p, a, b, *small, *large;
+		struct leaf *p, a, b, *small, *large, *sl;
 		struct gsplit *sp;
 		uint8_t go[256];
 		size_t lo, k, j;
-		int c;
+		int c, last, need_l, need_s;
 
 		for (bi = -1, i = 0; i < nl; i++)
 			if (L[i].best.feat >= 0 &&
@@ -384,14 +511,16 @@ grow(struct gb *s, struct ch_tree *out, double *raw)
 		go[CH_MISSING] = (uint8_t)sp->mleft;
 		/* partition: left rows first, order kept */
 		{
-			const uint8_t *col = s->X + sp->feat;
-			const size_t nf = (size_t)s->nfeat;
+			/* the feature's column: the rows ascend in idx, so its
+			 * bytes are read in order (the row-major codes would
+			 * cost a cache line a row) */
+			const uint8_t *col = s->d->codes[sp->feat];
 
 			/* both stores made, one kept: which side a row takes is
 			 * a coin toss to the branch predictor */
 			for (k = lo = p->lo, j = 0; k < p->hi; k++) {
 				uint32_t row = s->idx[k];
-				int l = go[col[(size_t)row * nf]];
+				int l = go[col[row]];
 
 				s->idx[lo] = row;
 				s->tmp[j] = row;
@@ -421,25 +550,31 @@ grow(struct gb *s, struct ch_tree *out, double *raw)
 			a = (struct leaf){ p->lo, lo, sp->gl, sp->hl, p->depth + 1, ln, NULL, { 0 } };
 			b = (struct leaf){ lo, p->hi, p->g - sp->gl, p->h - sp->hl, p->depth + 1, rn, NULL, { 0 } };
 		}
-		/* histograms: the smaller child's built, the larger's subtracted */
+		/* histograms: the smaller child's built, the larger's
+		 * subtracted; none after the last split, nor for children
+		 * that cannot split (their splits are not looked for) */
+		a.best.feat = b.best.feat = -1;
 		small = a.hi - a.lo <= b.hi - b.lo ? &a : &b;
 		large = small == &a ? &b : &a;
-		small->hist = ch_malloc(s->nslots * sizeof *small->hist);
-		hist_build(s, small->hist, small->lo, small->hi);
-		large->hist = p->hist;
-		for (k = 0; k < s->nslots; k++) {
-			gh4 a, b;
-
-			memcpy(&a, &large->hist[k], sizeof a);
-			memcpy(&b, &small->hist[k], sizeof b);
-			a -= b;
-			memcpy(&large->hist[k], &a, sizeof a);
-		}
+		last = nl + 1 >= maxl;
+		need_l = !last && can_split(s, large->hi - large->lo, large->depth);
+		need_s = !last && can_split(s, small->hi - small->lo, small->depth);
+		if (need_l || need_s)
+			small->hist = hist_get(s);
+		if (need_l)
+			large->hist = p->hist;
+		else
+			hist_put(s, p->hist);
 		L[bi] = a;
 		L[nl++] = b;
-		if (nl < maxl) {
-			find_split(s, &L[bi]);
-			find_split(s, &L[nl - 1]);
+		sl = small == &a ? &L[bi] : &L[nl - 1];
+		if (need_l || need_s)
+			step(s, sl->hist, sl->lo, sl->hi, need_l ?
+			    (sl == &L[bi] ? L[nl - 1].hist : L[bi].hist) : NULL,
+			    &L[bi], &L[nl - 1]);
+		if (sl->hist && !need_s) {
+			hist_put(s, sl->hist);
+			sl->hist = NULL;
 		}
 	}
 	for (i = 0; i < nl; i++) {
@@ -448,7 +583,7 @@ grow(struct gb *s, struct ch_tree *out, double *raw)
 		t.nodes[L[i].node].value = v;
 		for (r = L[i].lo; r < L[i].hi; r++)
 			raw[s->idx[r]] += (double)v;
-		free(L[i].hist);
+		hist_put(s, L[i].hist);
 	}
 	free(L);
 	out->nnodes = t.nnodes;
@@ -578,6 +713,8 @@ alloc_work(struct gb *s, size_t n)
 	s->tmp = ch_reallocarray(NULL, n, sizeof *s->tmp);
 	s->rows = ch_reallocarray(NULL, n, sizeof *s->rows);
 	s->in = ch_calloc(n, 1);
+	s->pool = ch_reallocarray(NULL, (size_t)s->p->max_leaves, sizeof *s->pool);
+	s->npool = 0;
 }
 
 /* Everything s holds freed. */
@@ -595,6 +732,9 @@ free_work(struct gb *s)
 	free(s->rows);
 	free(s->in);
 	free(s->imp);
+	while (s->npool > 0)
+		free(s->pool[--s->npool]);
+	free(s->pool);
 }
 
 /* One boosting run's state beside the tree grower's. */
@@ -618,12 +758,17 @@ round_rows(struct gb *s, struct run *r, const struct ch_gbdt_params *p)
 	/* this round's rows: all, or a seeded sample of them (the same
 	 * sample whatever else runs: the RNG is this training's own) */
 	s->m = 0;
-	for (i = 0; i < s->ntrain; i++) {
-		uint32_t k = s->rows[i];
+	if (p->subsample >= 1) {        /* in[] is read for a sample only */
+		memcpy(s->idx, s->rows, s->ntrain * sizeof *s->idx);
+		s->m = s->ntrain;
+	} else {
+		for (i = 0; i < s->ntrain; i++) {
+			uint32_t k = s->rows[i];
 
-		s->in[k] = p->subsample >= 1 || ch_rng_unit(&r->rng) < p->subsample;
-		if (s->in[k])
-			s->idx[s->m++] = k;
+			s->in[k] = ch_rng_unit(&r->rng) < p->subsample;
+			if (s->in[k])
+				s->idx[s->m++] = k;
+		}
 	}
 	for (i = 0; i < s->m; i++) {
 		uint32_t k = s->idx[i];

@@ -126,6 +126,7 @@ classify(const uint64_t *byfeat, size_t nt, struct fclass *fc)
 		memcpy(fc->rows + fc->ncls * nt, v, nt * sizeof *v);
 		fc->cls[c] = (uint8_t)fc->ncls++;
 	}
+	fc->rows = ch_reallocarray(fc->rows, fc->ncls, nt * sizeof *fc->rows);
 }
 
 /* Table g from features fs[0..n): a row for each combination of their
@@ -168,7 +169,8 @@ qs_new(const struct ch_forest *f, const struct stree *st)
 	size_t nt = ((size_t)f->ntrees + 7) & ~(size_t)7, combos = 1;
 	struct qs *q;
 	struct fclass *fc;
-	uint64_t *under, **byfeat;
+	uint64_t *under, *byfeat;
+	uint8_t *used;
 	int t, ft, c, next, group[QS_GROUP], ng = 0;
 	uint32_t i;
 
@@ -179,37 +181,46 @@ qs_new(const struct ch_forest *f, const struct stree *st)
 	q->stride = nt;
 	q->leaf = ch_calloc(nt ? nt : 1, sizeof *q->leaf);
 	q->tab = ch_calloc((size_t)f->nfeat, sizeof *q->tab);
-	/* byfeat[ft]: for each code, the words of every tree (all ones: no
-	 * node of ft clears a leaf) */
-	byfeat = ch_calloc((size_t)f->nfeat, sizeof *byfeat);
-	under = ch_malloc(127 * sizeof *under);
+	/* the words of one feature at a time, for each code, of every tree
+	 * (all ones: no node of the feature clears a leaf), in one buffer
+	 * used again for each feature (a few hundred KB that stay in cache,
+	 * not a buffer a feature) */
+	under = ch_reallocarray(NULL, (size_t)f->ntrees * 127, sizeof *under);
 	for (t = 0; t < f->ntrees; t++) {
-		const struct ch_tree *tr = &f->trees[t];
-
 		next = 0;
-		number_leaves(tr, 0, &next, under, q->leaf[t]);
-		for (i = 0; i < tr->nnodes; i++) {
-			ft = tr->nodes[i].feat;
-			if (ft < 0)
-				continue;
-			if (!byfeat[ft]) {
-				byfeat[ft] = ch_malloc(256 * nt * sizeof **byfeat);
-				memset(byfeat[ft], 0xff, 256 * nt * sizeof **byfeat);
-			}
-			for (c = 0; c < 256; c++)
-				if (!(st[t].mask[i][c >> 3] >> (c & 7) & 1))
-					byfeat[ft][(size_t)c * nt + (size_t)t] &=
-					    ~under[tr->nodes[i].left];
-		}
+		number_leaves(&f->trees[t], 0, &next, under + (size_t)t * 127,
+		    q->leaf[t]);
 	}
+	byfeat = ch_reallocarray(NULL, 256 * nt, sizeof *byfeat);
 	fc = ch_calloc((size_t)f->nfeat, sizeof *fc);
-	for (ft = 0; ft < f->nfeat; ft++)
-		if (byfeat[ft])
-			classify(byfeat[ft], nt, &fc[ft]);
+	used = ch_calloc((size_t)f->nfeat, 1);
+	for (t = 0; t < f->ntrees; t++)
+		for (i = 0; i < f->trees[t].nnodes; i++)
+			if (f->trees[t].nodes[i].feat >= 0)
+				used[f->trees[t].nodes[i].feat] = 1;
+	for (ft = 0; ft < f->nfeat; ft++) {
+		if (!used[ft])
+			continue;
+		memset(byfeat, 0xff, 256 * nt * sizeof *byfeat);
+		for (t = 0; t < f->ntrees; t++) {
+			const struct ch_tree *tr = &f->trees[t];
+
+			for (i = 0; i < tr->nnodes; i++) {
+				if (tr->nodes[i].feat != ft)
+					continue;
+				for (c = 0; c < 256; c++)
+					if (!(st[t].mask[i][c >> 3] >> (c & 7) & 1))
+						byfeat[(size_t)c * nt + (size_t)t] &=
+						    ~under[(size_t)t * 127 +
+						    (size_t)tr->nodes[i].left];
+			}
+		}
+		classify(byfeat, nt, &fc[ft]);
+	}
 	/* features in order, into tables of at most QS_COMBOS rows (a feature
 	 * of more classes alone) */
 	for (ft = 0; ft <= f->nfeat; ft++) {
-		if (ft < f->nfeat && !byfeat[ft])
+		if (ft < f->nfeat && !used[ft])
 			continue;
 		if (ng > 0 && (ft == f->nfeat || ng == QS_GROUP ||
 		    combos * fc[ft].ncls > QS_COMBOS)) {
@@ -222,11 +233,10 @@ qs_new(const struct ch_forest *f, const struct stree *st)
 			combos *= fc[ft].ncls;
 		}
 	}
-	for (ft = 0; ft < f->nfeat; ft++) {
-		free(byfeat[ft]);
+	for (ft = 0; ft < f->nfeat; ft++)
 		free(fc[ft].rows);
-	}
 	free(fc);
+	free(used);
 	free(byfeat);
 	free(under);
 	return q;

@@ -255,7 +255,7 @@ struct job {
 	struct ch_gbdt_stats gst;
 	struct final fin;               /* the shipped boosted trees */
 	pthread_t fin_tid;
-	int fin_started, final_rounds;
+	int fin_started, fin_done, final_rounds;
 	uint8_t **fcodes, *fy;          /* every row, for fin under refit_all */
 	double forest_auc, gbdt_auc, *honest;
 	const char *skip_gbdt;
@@ -346,6 +346,34 @@ split_rows(struct job *j, struct ch_err *e)
 	return 0;
 }
 
+/* The shipped boosted trees grown (on this thread without another) or
+ * waited for; when they are not refitted on every row they are the
+ * measured ones. */
+static int
+final_done(struct job *j, struct ch_err *e)
+{
+	struct final *fin = &j->fin;
+
+	if (j->fin_done)
+		return 0;
+	if (!j->fin_started)
+		fit_final(fin);
+	else
+		pthread_join(j->fin_tid, NULL);
+	j->fin_started = 0;
+	j->fin_done = 1;
+	if (fin->rc != 0) {
+		*e = fin->e;
+		return -1;
+	}
+	if (!j->r->refit_rows) {
+		ch_forest_free(j->boosted);
+		j->boosted = fin->f;
+		fin->f = NULL;
+	}
+	return 0;
+}
+
 /* The boosted trees, unless skipped: early-stopped on the validation
  * rows (measured), and the shipped ones grown beside them. */
 static int
@@ -396,22 +424,12 @@ fit_gbdt(struct job *j, struct ch_err *e)
 	j->gbdt_auc = auc_of(j->gst.valid_prob, j->y, j->ntrain, j->valid);
 	j->final_rounds = rounds_for(j->gst.iterations, fin->d.n, nfit);
 	atomic_store(&fin->until, j->final_rounds);
-	if (!j->fin_started)
-		fit_final(fin);
-	else
-		pthread_join(j->fin_tid, NULL);
-	j->fin_started = 0;
-	if (fin->rc != 0) {
-		*e = fin->e;
-		return -1;
-	}
-	if (!j->r->refit_rows) {
-		/* the shipped trees are the measured ones */
-		ch_forest_free(j->boosted);
-		j->boosted = fin->f;
-		fin->f = NULL;
-	}
-	return 0;
+	/* shipped after a refit on every row, the trees growing on their
+	 * thread are wanted by refit() only: the choices and the holdout's
+	 * measure of the early-stopped trees are made beside them */
+	if (j->fin_started && j->r->refit_rows)
+		return 0;
+	return final_done(j, e);
 }
 
 /* Under auto, a quick forest first: when it is far below the boosted
@@ -583,6 +601,8 @@ refit(struct job *j, struct ch_err *e)
 	da = (struct ch_train_data){ nall, fr->nfeat, j->codes, j->y, j->nbins,
 	    j->cat };
 	if (j->use_gbdt) {
+		if (final_done(j, e) != 0)
+			return -1;
 		nf = j->fin.f;  /* grown beside the early-stopped run */
 		j->fin.f = NULL;
 	} else if (ch_forest_train(&da, &j->fp, &nf, NULL, NULL, NULL, e) != 0) {
@@ -682,6 +702,13 @@ job_free(struct job *j)
 	struct ch_frame *fr = j->fr;
 	int f;
 
+	/* first the thread, which reads the bin counts and its rows: its
+	 * trees are not wanted (an error, or the forest chosen), so it stops
+	 * at its next round */
+	if (j->fin_started) {
+		atomic_store(&j->fin.until, 1);
+		pthread_join(j->fin_tid, NULL);
+	}
 	for (f = 0; fr && f < fr->nfeat; f++) {
 		if (j->codes)
 			free(j->codes[f]);
@@ -700,10 +727,6 @@ job_free(struct job *j)
 	ch_forest_free(j->forest);
 	ch_forest_free(j->boosted);
 	ch_gbdt_stats_free(&j->gst);
-	if (j->fin_started) {
-		atomic_store(&j->fin.until, 1);
-		pthread_join(j->fin_tid, NULL);
-	}
 	ch_forest_free(j->fin.f);
 	ch_gbdt_stats_free(&j->fin.st);
 	for (f = 0; j->fcodes && f < fr->nfeat; f++)

@@ -20,6 +20,9 @@
 #define TUNE_MAX 100000
 #define BIG_SAMPLE 200000       /* rows a tree draws above TUNE_MAX */
 #define PROBE_MARGIN 0.01
+/* Calibration looks at this many rows at most: every k-th beyond (and the
+ * forest's out-of-bag estimates are made on those rows only) */
+#define CALIB_MAX 100000
 static const int leaf_grid[] = { 1, 3, 10, 30, 100 };
 #define NLEAF ((int)(sizeof leaf_grid / sizeof leaf_grid[0]))
 

@@ -94,12 +94,18 @@ tune_forest(const struct ch_train_data *d, const struct ch_train_opts *o,
 		if (!set_leaf)
 			fp->min_leaf = auto_min_leaf(fp->max_samples ?
 			    fp->max_samples : d->n);
+		/* out-of-bag estimates on the rows calibration looks at
+		 * (every k-th, choose_calib), not on every row: the same
+		 * calibration, and the trees' walk of a tenth of the rows
+		 * they leave out */
+		if (!fp->oob_every)
+			fp->oob_every = (d->n + CALIB_MAX - 1) / CALIB_MAX;
 		json_decref(grid);
 		json_decref(mfg);
-		*why = json_pack("{s:i, s:s, s:I}", "min_leaf", fp->min_leaf, "by",
+		*why = json_pack("{s:i, s:s, s:I, s:I}", "min_leaf", fp->min_leaf, "by",
 		    "rule for large data (a five-thousandth of the rows a tree "
 		    "draws)", "max_samples", (json_int_t)(fp->max_samples ?
-		    fp->max_samples : d->n));
+		    fp->max_samples : d->n), "oob_every", (json_int_t)fp->oob_every);
 		return;
 	}
 	t.trees = TUNE_TREES;
@@ -371,9 +377,9 @@ choose_calib_rows(const double *p, const uint8_t *y, size_t n, int want,
 	return o;
 }
 
-/* Calibration looks at CALIB_MAX rows at most: every k-th row beyond,
- * which keeps a big data set's training from paying seconds for it. */
-#define CALIB_MAX 100000
+/* Calibration looks at CALIB_MAX rows at most (train_impl.h): every k-th
+ * row beyond, which keeps a big data set's training from paying seconds
+ * for it. */
 json_t *
 choose_calib(const double *p, const uint8_t *y, size_t n, int want,
     uint64_t seed, struct ch_calib *c)

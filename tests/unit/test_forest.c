@@ -438,6 +438,51 @@ START_TEST(test_oob)
 }
 END_TEST
 
+/* oob_every k: the estimates of rows i % k == 0 only, the very ones of
+ * the full estimate; the trees are the same */
+START_TEST(test_oob_every)
+{
+	struct ds *s = mixed(3000, 5);
+	struct ch_forest_params p = params(20);
+	struct ch_forest_stats all, some;
+	struct ch_forest *f, *g;
+	size_t i;
+	int t;
+
+	p.jobs = 2;
+	f = train(s, &p, &all);
+	p.oob_every = 3;
+	g = train(s, &p, &some);
+	ck_assert_int_eq(f->ntrees, g->ntrees);
+	for (t = 0; t < f->ntrees; t++) {
+		const struct ch_tree *a = &f->trees[t], *b = &g->trees[t];
+
+		ck_assert_uint_eq(a->nnodes, b->nnodes);
+		for (i = 0; i < a->nnodes; i++) {
+			ck_assert_int_eq(a->nodes[i].feat, b->nodes[i].feat);
+			ck_assert_uint_eq(a->nodes[i].arg, b->nodes[i].arg);
+			ck_assert_int_eq(a->nodes[i].left, b->nodes[i].left);
+			ck_assert(a->nodes[i].value == b->nodes[i].value);
+		}
+	}
+	ck_assert_uint_gt(some.oob_n, 0);
+	ck_assert_uint_le(some.oob_n, (s->d.n + 2) / 3);
+	for (i = 0; i < s->d.n; i++) {
+		if (i % 3)
+			ck_assert(isnan(some.oob_prob[i]));
+		else if (isnan(all.oob_prob[i]))
+			ck_assert(isnan(some.oob_prob[i]));
+		else
+			ck_assert(some.oob_prob[i] == all.oob_prob[i]);
+	}
+	ch_forest_stats_free(&all);
+	ch_forest_stats_free(&some);
+	ch_forest_free(f);
+	ch_forest_free(g);
+	ds_free(s);
+}
+END_TEST
+
 START_TEST(test_max_depth)
 {
 	struct ds *s = mixed(4000, 9);
@@ -734,6 +779,7 @@ forest_suite(void)
 	tcase_add_test(tc, test_deterministic_jobs);
 	tcase_add_test(tc, test_importance);
 	tcase_add_test(tc, test_oob);
+	tcase_add_test(tc, test_oob_every);
 	tcase_add_test(tc, test_max_depth);
 	tcase_add_test(tc, test_min_leaf);
 	tcase_add_test(tc, test_balanced);
