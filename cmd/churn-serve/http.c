@@ -734,7 +734,8 @@ http_start(const char *listen, char *bound, size_t boundlen,
 	socklen_t sl = 0;
 	struct MHD_Daemon *d;
 	const union MHD_DaemonInfo *di;
-	unsigned mhd_limit;
+	unsigned mhd_limit, poolsize = cfg.timeout;
+	enum MHD_OPTION pool = MHD_OPTION_CONNECTION_TIMEOUT;
 	unsigned flags = MHD_USE_EPOLL_INTERNAL_THREAD | MHD_USE_ITC | MHD_USE_TURBO |
 	    MHD_USE_ERROR_LOG | MHD_ALLOW_SUSPEND_RESUME;
 	char host[128] = "?";
@@ -745,12 +746,17 @@ http_start(const char *listen, char *bound, size_t boundlen,
 		flags |= MHD_USE_IPv6;
 	/* the guard (guard.c) decides which connections to take and keep */
 	mhd_limit = guard_init();
+	/* one thread: the daemon's own, no pool (libmicrohttpd warns of a
+	 * pool of one or none), so the option's place takes the timeout
+	 * again */
+	if (cfg.threads > 1)
+		pool = MHD_OPTION_THREAD_POOL_SIZE, poolsize = cfg.threads;
 	if (guard_start(e) != 0)
 		return NULL;
 	d = MHD_start_daemon(flags, 0, guard_accept, NULL, guarded, NULL,
 	    MHD_OPTION_EXTERNAL_LOGGER, mhd_log, NULL,
 	    MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&ss,
-	    MHD_OPTION_THREAD_POOL_SIZE, cfg.threads,
+	    pool, poolsize,
 	    MHD_OPTION_CONNECTION_LIMIT, mhd_limit,
 	    MHD_OPTION_CONNECTION_TIMEOUT, cfg.timeout,
 	    MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)16 * 1024,
