@@ -51,6 +51,9 @@ static struct {
 	struct conn *head, *tail;   /* waiting, oldest first */
 	struct addr *bucket[NBUCKET];
 	unsigned open;
+	unsigned pending;           /* let in, not yet seen open: http.c's
+	                             * accepting thread lets connections in
+	                             * ahead of the workers that open them */
 	unsigned limit, spare;
 	pthread_t reaper;
 	int running;
@@ -63,7 +66,7 @@ guard_open(void)
 	unsigned n;
 
 	pthread_mutex_lock(&G.mu);
-	n = G.open;
+	n = G.open + G.pending;
 	pthread_mutex_unlock(&G.mu);
 	return n;
 }
@@ -192,35 +195,90 @@ cut(struct conn *k, enum refusal why)
 	metrics_refused(why);
 }
 
+/* One address less (G.mu held); its entry goes with its last. */
+static void
+addr_drop(struct addr *a)
+{
+	if (a && --a->n == 0) {
+		struct addr **p = addr_slot(a->key, a->len);
+		*p = a->next;
+		free(a);
+	}
+}
+
 /* --- libmicrohttpd callbacks ------------------------------------------ */
 
+/* the last guard_accept of this thread let its connection in */
+static _Thread_local int granted;
+
+/*
+ * A connection let in counts here at once, in the total (pending until
+ * libmicrohttpd opens it) and for its address: a burst accepted faster
+ * than the workers open the connections cannot pass the limits.
+ */
 enum MHD_Result
 guard_accept(void *cls, const struct sockaddr *sa, socklen_t len)
 {
 	unsigned char key[16];
 	size_t n = addr_key(sa, key);
-	struct addr *a;
+	struct addr *a, **p = NULL;
 	enum MHD_Result ok = MHD_YES;
+	unsigned open;
 
 	(void)cls, (void)len;
 	pthread_mutex_lock(&G.mu);
-	a = n ? *addr_slot(key, n) : NULL;
+	open = G.open + G.pending;
+	a = n ? *(p = addr_slot(key, n)) : NULL;
 	if (cfg.per_ip_limit && a && a->n >= cfg.per_ip_limit) {
 		metrics_refused(REF_PER_IP);
 		ok = MHD_NO;
-	} else if (G.open >= G.limit) {
+	} else if (open >= G.limit) {
 		/* full: room for the newcomer by closing the connection that
 		 * has waited longest for its request (those already closed
 		 * here still count until libmicrohttpd has closed them) */
-		if (G.open < G.limit + G.spare && G.head) {
+		if (open < G.limit + G.spare && G.head) {
 			cut(G.head, REF_EVICTED);
 		} else {
 			metrics_refused(REF_LIMIT);
 			ok = MHD_NO;
 		}
 	}
+	if (ok == MHD_YES) {
+		G.pending++;
+		if (p && !a) {
+			a = *p = ch_calloc(1, sizeof **p);
+			memcpy(a->key, key, n);
+			a->len = n;
+		}
+		if (a)
+			a->n++;
+	}
+	granted = ok == MHD_YES;
 	pthread_mutex_unlock(&G.mu);
 	return ok;
+}
+
+int
+guard_granted(void)
+{
+	int g = granted;
+
+	granted = 0;
+	return g;
+}
+
+void
+guard_unaccept(const struct sockaddr *sa)
+{
+	unsigned char key[16];
+	size_t n = addr_key(sa, key);
+
+	pthread_mutex_lock(&G.mu);
+	if (G.pending)
+		G.pending--;
+	if (n)
+		addr_drop(*addr_slot(key, n));
+	pthread_mutex_unlock(&G.mu);
 }
 
 void
@@ -240,6 +298,8 @@ guard_notify(void *cls, struct MHD_Connection *c, void **sock_ctx,
 		k->fd = fd ? fd->connect_fd : MHD_INVALID_SOCKET;
 		n = addr_key(ad ? ad->client_addr : NULL, key);
 		pthread_mutex_lock(&G.mu);
+		/* counted when let in (guard_accept), its address too; one
+		 * that came another way counts now */
 		if (n) {
 			struct addr **p = addr_slot(key, n);
 			if (!*p) {
@@ -248,8 +308,11 @@ guard_notify(void *cls, struct MHD_Connection *c, void **sock_ctx,
 				(*p)->len = n;
 			}
 			k->addr = *p;
-			k->addr->n++;
+			if (!G.pending)
+				k->addr->n++;
 		}
+		if (G.pending)
+			G.pending--;
 		G.open++;
 		if (k->fd != MHD_INVALID_SOCKET)
 			link_waiting(k);
@@ -263,11 +326,7 @@ guard_notify(void *cls, struct MHD_Connection *c, void **sock_ctx,
 	pthread_mutex_lock(&G.mu);
 	unlink_waiting(k);
 	G.open--;
-	if (k->addr && --k->addr->n == 0) {
-		struct addr **p = addr_slot(k->addr->key, k->addr->len);
-		*p = k->addr->next;
-		free(k->addr);
-	}
+	addr_drop(k->addr);
 	pthread_mutex_unlock(&G.mu);
 	free(k);
 	*sock_ctx = NULL;

@@ -27,6 +27,11 @@ void guard_stop(void);
  * without a whole request when that makes room. */
 enum MHD_Result guard_accept(void *cls, const struct sockaddr *sa,
     socklen_t len);
+/* Whether this thread's last guard_accept let its connection in (and
+ * forgets it); guard_unaccept takes back one let in that libmicrohttpd
+ * then failed to add. */
+int guard_granted(void);
+void guard_unaccept(const struct sockaddr *sa);
 /* MHD_OPTION_NOTIFY_CONNECTION: tracks each connection from open to
  * close. */
 void guard_notify(void *cls, struct MHD_Connection *c, void **sock_ctx,

@@ -1,8 +1,11 @@
 /* http.c - libmicrohttpd daemon, routing, answers, read-only routes */
+#define _GNU_SOURCE 1           /* accept4 */
 #include <ctype.h>
 #include <errno.h>
 #include <math.h>
 #include <netdb.h>
+#include <netinet/in.h>
+#include <pthread.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -704,6 +707,101 @@ resolve(const char *listen, struct sockaddr_storage *ss, socklen_t *sl,
 	return 0;
 }
 
+/*
+ * New connections are accepted here, by one thread, and handed to the
+ * daemon (MHD_add_connection), which gives each to the worker its
+ * descriptor picks (the descriptor modulo the pool's size): a burst of
+ * connections is dealt out evenly.  Left to the workers, all polling one
+ * listening socket, the first awake took them all - 32 connections at
+ * once went 32 to 0, or 22 to 10, to two workers, and one worker served
+ * most of the load while the other idled.  libmicrohttpd applies the
+ * guard's accept policy to these as to its own.
+ */
+static struct {
+	int fd;                     /* the listening socket, -1 before */
+	pthread_t th;
+	int running;
+	atomic_int stop;
+	struct MHD_Daemon *d;
+} L = { .fd = -1 };
+
+static void *
+acceptor(void *arg)
+{
+	(void)arg;
+	for (;;) {
+		struct sockaddr_storage ss;
+		socklen_t sl = sizeof ss;
+		int fd = accept4(L.fd, (struct sockaddr *)&ss, &sl,
+		    SOCK_NONBLOCK | SOCK_CLOEXEC);
+
+		if (atomic_load(&L.stop)) {
+			if (fd >= 0)
+				close(fd);
+			break;
+		}
+		if (fd < 0) {
+			if (errno == EINTR || errno == ECONNABORTED ||
+			    errno == EAGAIN || errno == EPROTO)
+				continue;
+			/* out of descriptors or memory (the guard's limit
+			 * keeps well below them): a pause, not a spin */
+			if (errno != EMFILE && errno != ENFILE &&
+			    errno != ENOBUFS && errno != ENOMEM)
+				slog("error", "accept failed", json_pack("{s:s}",
+				    "error", strerror(errno)));
+			nanosleep(&(struct timespec){ 0, 10 * 1000 * 1000 },
+			    NULL);
+			continue;
+		}
+		/* refused (the guard, the limit): libmicrohttpd closes it;
+		 * let in by the guard but not added: the guard forgets it */
+		guard_granted();
+		if (MHD_add_connection(L.d, fd, (struct sockaddr *)&ss, sl) !=
+		    MHD_YES && guard_granted())
+			guard_unaccept((struct sockaddr *)&ss);
+	}
+	return NULL;
+}
+
+/* The listening socket on ss, as libmicrohttpd would make it; -1 with
+ * errno set. */
+static int
+listen_socket(const struct sockaddr_storage *ss, socklen_t sl)
+{
+	int one = 1, err, fd = socket(ss->ss_family, SOCK_STREAM | SOCK_CLOEXEC,
+	    0);
+
+	if (fd < 0)
+		return -1;
+	if (setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one) != 0 ||
+	    (ss->ss_family == AF_INET6 && setsockopt(fd, IPPROTO_IPV6,
+	    IPV6_V6ONLY, &one, sizeof one) != 0) ||
+	    bind(fd, (const struct sockaddr *)ss, sl) != 0 ||
+	    listen(fd, 1024) != 0) {
+		err = errno;
+		close(fd);
+		errno = err;
+		return -1;
+	}
+	return fd;
+}
+
+/* No more new connections; those open go on. */
+static void
+acceptor_stop(void)
+{
+	if (L.running) {
+		atomic_store(&L.stop, 1);
+		shutdown(L.fd, SHUT_RDWR);      /* accept(2) returns */
+		pthread_join(L.th, NULL);
+		L.running = 0;
+	}
+	if (L.fd >= 0)
+		close(L.fd);
+	L.fd = -1;
+}
+
 /* The handler and the completion callback as the daemon calls them: the
  * guard learns when a request has arrived whole (the handler's last call,
  * with no upload data) and when it has ended. */
@@ -733,42 +831,67 @@ http_start(const char *listen, char *bound, size_t boundlen,
 	struct sockaddr_storage ss;
 	socklen_t sl = 0;
 	struct MHD_Daemon *d;
-	const union MHD_DaemonInfo *di;
-	unsigned mhd_limit;
+	char port[16] = "0";
+	unsigned mhd_limit, poolsize = cfg.timeout;
+	enum MHD_OPTION pool = MHD_OPTION_CONNECTION_TIMEOUT;
 	unsigned flags = MHD_USE_EPOLL_INTERNAL_THREAD | MHD_USE_ITC | MHD_USE_TURBO |
-	    MHD_USE_ERROR_LOG | MHD_ALLOW_SUSPEND_RESUME;
+	    MHD_USE_ERROR_LOG | MHD_ALLOW_SUSPEND_RESUME |
+	    MHD_USE_NO_LISTEN_SOCKET;
 	char host[128] = "?";
+	int rc;
 
 	if (resolve(listen, &ss, &sl, e) != 0)
 		return NULL;
+	if ((L.fd = listen_socket(&ss, sl)) < 0) {
+		ch_errf(e, "cannot listen on '%s': %s", listen, strerror(errno));
+		return NULL;
+	}
 	if (ss.ss_family == AF_INET6)
 		flags |= MHD_USE_IPv6;
 	/* the guard (guard.c) decides which connections to take and keep */
 	mhd_limit = guard_init();
-	if (guard_start(e) != 0)
+	/* one thread: the daemon's own, no pool (libmicrohttpd warns of a
+	 * pool of one or none), so the option's place takes the timeout
+	 * again */
+	if (cfg.threads > 1)
+		pool = MHD_OPTION_THREAD_POOL_SIZE, poolsize = cfg.threads;
+	if (guard_start(e) != 0) {
+		acceptor_stop();
 		return NULL;
+	}
 	d = MHD_start_daemon(flags, 0, guard_accept, NULL, guarded, NULL,
 	    MHD_OPTION_EXTERNAL_LOGGER, mhd_log, NULL,
-	    MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&ss,
-	    MHD_OPTION_THREAD_POOL_SIZE, cfg.threads,
+	    pool, poolsize,
 	    MHD_OPTION_CONNECTION_LIMIT, mhd_limit,
 	    MHD_OPTION_CONNECTION_TIMEOUT, cfg.timeout,
 	    MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)16 * 1024,
-	    MHD_OPTION_LISTEN_BACKLOG_SIZE, (unsigned)1024,
 	    MHD_OPTION_NOTIFY_COMPLETED, guarded_completed, NULL,
 	    MHD_OPTION_NOTIFY_CONNECTION, guard_notify, NULL,
 	    MHD_OPTION_END);
 	if (!d) {
 		ch_errf(e, "cannot listen on '%s': %s", listen,
 		    errno ? strerror(errno) : "libmicrohttpd refused to start");
+		acceptor_stop();
 		guard_stop();
 		return NULL;
 	}
-	di = MHD_get_daemon_info(d, MHD_DAEMON_INFO_BIND_PORT);
-	getnameinfo((struct sockaddr *)&ss, sl, host, sizeof host, NULL, 0,
-	    NI_NUMERICHOST);
-	snprintf(bound, boundlen, ss.ss_family == AF_INET6 ? "[%s]:%u" :
-	    "%s:%u", host, di ? di->port : 0);
+	L.d = d;
+	atomic_store(&L.stop, 0);
+	if ((rc = pthread_create(&L.th, NULL, acceptor, NULL)) != 0) {
+		ch_errf(e, "cannot start the accepting thread: %s", strerror(rc));
+		MHD_stop_daemon(d);
+		acceptor_stop();
+		guard_stop();
+		return NULL;
+	}
+	L.running = 1;
+	/* the port bound (port 0: the one the kernel chose) */
+	sl = sizeof ss;
+	getsockname(L.fd, (struct sockaddr *)&ss, &sl);
+	getnameinfo((struct sockaddr *)&ss, sl, host, sizeof host, port,
+	    sizeof port, NI_NUMERICHOST | NI_NUMERICSERV);
+	snprintf(bound, boundlen, ss.ss_family == AF_INET6 ? "[%s]:%s" :
+	    "%s:%s", host, port);
 	return d;
 }
 
@@ -782,12 +905,10 @@ void
 http_stop(struct MHD_Daemon *d, double grace)
 {
 	double until = ch_seconds() + grace;
-	MHD_socket s;
 
 	atomic_store(&stopping, 1);
 	/* stop accepting; connections already open go on */
-	if ((s = MHD_quiesce_daemon(d)) != MHD_INVALID_SOCKET)
-		close(s);
+	acceptor_stop();
 	while (atomic_load(&inflight) > 0 && ch_seconds() < until) {
 		struct timespec ts = { 0, 10 * 1000 * 1000 };
 		nanosleep(&ts, NULL);

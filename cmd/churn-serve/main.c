@@ -1,8 +1,10 @@
 /* churn-serve - HTTP API and web UI for a churn model: in-process
  * prediction, hot reload, drift checks over live traffic */
+#define _GNU_SOURCE 1           /* sched_getaffinity, CPU_COUNT */
 #include <errno.h>
 #include <getopt.h>
 #include <pthread.h>
+#include <sched.h>
 #include <signal.h>
 #include <stdatomic.h>
 #include <stdio.h>
@@ -66,7 +68,7 @@ static const struct ch_usage use = {
 	"  -m, --model MODEL     a model file, or an alias or version in the registry\n"
 	"  --state-dir DIR       pulled models, drift reports, the window (./var/serve)\n"
 	"  --pid-file FILE       write the process ID there\n"
-	"  --threads N           request threads (all cores)\n"
+	"  --threads N           request threads (the CPUs it may run on)\n"
 	"  --body-limit BYTES    the largest request body, k, M, G allowed (1M)\n"
 	"  --max-connections N   connections at once (1024)\n"
 	"  --max-connections-per-ip N   connections at once from one address (64; 0: any)\n"
@@ -174,6 +176,22 @@ flusher(void *arg)
 	return NULL;
 }
 
+/* --threads by default: the CPUs this process may run on (taskset, a
+ * cpuset), not all the machine's.  Workers beyond them take turns on the
+ * same core, each a scheduler slice (milliseconds) at a time while the
+ * other's connections wait: on one core, one worker answers sooner. */
+static unsigned
+usable_cpus(void)
+{
+	cpu_set_t set;
+	int n = ch_ncpus(), k;
+
+	if (sched_getaffinity(0, sizeof set, &set) == 0 &&
+	    (k = CPU_COUNT(&set)) > 0 && k < n)
+		n = k;
+	return (unsigned)n;
+}
+
 /* A name the registry could resolve (NULL: its newest version), not a
  * file path: no '/', and the registry's name characters only. */
 static int
@@ -243,7 +261,7 @@ main(int argc, char **argv)
 	cfg.webhook_secret = env("CHURN_WEBHOOK_SECRET");
 	cfg.store = env("CHURN_STORE");
 	cfg.database_url = env("CHURN_DATABASE_URL");
-	cfg.threads = (unsigned)ch_ncpus();
+	cfg.threads = usable_cpus();
 	while ((c = getopt_long(argc, argv, "l:m:s:p:t:" CH_COMMON_SHORTOPTS,
 	    lo, NULL)) != -1) {
 		if (ch_common_opt(c, &use))
