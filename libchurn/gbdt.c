@@ -26,8 +26,6 @@
  * validation log-loss, and the trees up to the lowest are kept.
  */
 #include <math.h>
-#include <pthread.h>
-#include <sched.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
@@ -96,8 +94,6 @@ struct gb {
 	struct slot **pool;     /* [max_leaves] free histograms, npool of them:
 	                           allocated once, not a malloc a leaf */
 	int npool;
-	struct ch_gbdt_lend *lend;
-	int fcut;
 };
 
 static double
@@ -377,8 +373,9 @@ hist_put(struct gb *s, struct slot *h)
 /* One step of growing, over features [f0, f1): the histogram slots of
  * build (rows idx[lo, hi)), those of into made into minus build (the
  * larger child: its parent's less the smaller one's), and the best splits
- * of the leaves eval[] over those features.  A part touches only its own
- * features' slots, so parts may run on different threads. */
+ * of the leaves eval[] over those features.  (Parted by features, two
+ * threads could share a step; a crew that spun between steps cost more
+ * CPU than it saved wall on a busy machine, and was left out.) */
 struct part {
 	struct gb *s;
 	int f0, f1;
@@ -412,223 +409,15 @@ run_part(void *arg)
 			find_split(s, t->eval[i], t->f0, t->f1, &t->best[i]);
 }
 
-/*
- * A lent thread.  While it helps, each step is cut by features into
- * NPART parts, which the run's thread and the lent one claim in turn
- * (next); the run's thread waits for the parts claimed to be done (done),
- * then takes the best split of the parts in feature order, the first of
- * the highest gain, as one pass over every feature would.  A part not
- * claimed by the lent thread (asleep, or not scheduled on a busy machine)
- * the run's thread does itself.  Between steps the lent thread spins a
- * while for the next (a step is some microseconds: a wake-up would cost as
- * much), then sleeps on cv until woken.  (A lent thread that helped from
- * the start cost more CPU than it saved wall on a busy machine; lent once
- * its own work is done, it uses a core that would idle.)
- */
-#define NPART 2
-#define SPIN 400                /* turns waiting for a step, then asleep */
-#define SPIN_PAUSE 200          /* of them spinning, the rest yielding */
-#define DECLINE 200e-6          /* seconds */
-
-struct ch_gbdt_lend {
-	pthread_mutex_t mu;
-	pthread_cond_t cv;
-	atomic_int helping;     /* 1: a thread helps */
-	atomic_int sleeping;    /* 1: it waits on cv */
-	atomic_int over;        /* 1: the run has ended */
-	atomic_int declined;    /* 1: the run waited too long for it */
-	atomic_uint gen;        /* steps posted */
-	atomic_int next, done;  /* parts claimed, done */
-	struct part pt[NPART];
-};
-
-static void
-relax(void)
-{
-#if defined(__x86_64__) || defined(__i386__)
-	__builtin_ia32_pause();
-#endif
-}
-
-struct ch_gbdt_lend *
-ch_gbdt_lend_new(void)
-{
-	struct ch_gbdt_lend *l = ch_calloc(1, sizeof *l);
-
-	pthread_mutex_init(&l->mu, NULL);
-	pthread_cond_init(&l->cv, NULL);
-	atomic_init(&l->helping, 0);
-	atomic_init(&l->sleeping, 0);
-	atomic_init(&l->over, 0);
-	atomic_init(&l->declined, 0);
-	atomic_init(&l->gen, 0);
-	atomic_init(&l->next, NPART);
-	atomic_init(&l->done, 0);
-	return l;
-}
-
-void
-ch_gbdt_lend_free(struct ch_gbdt_lend *l)
-{
-	if (!l)
-		return;
-	pthread_mutex_destroy(&l->mu);
-	pthread_cond_destroy(&l->cv);
-	free(l);
-}
-
-/* The parts of the posted step not yet claimed, done. */
-static void
-claim_parts(struct ch_gbdt_lend *l)
-{
-	int k;
-
-	while ((k = atomic_fetch_add(&l->next, 1)) < NPART) {
-		run_part(&l->pt[k]);
-		atomic_fetch_add(&l->done, 1);
-	}
-}
-
-static void
-wake(struct ch_gbdt_lend *l)
-{
-	if (atomic_load(&l->sleeping)) {
-		pthread_mutex_lock(&l->mu);
-		pthread_cond_signal(&l->cv);
-		pthread_mutex_unlock(&l->mu);
-	}
-}
-
-void
-ch_gbdt_lend_help(struct ch_gbdt_lend *l)
-{
-	unsigned seen = atomic_load(&l->gen);
-	int i;
-
-	atomic_store(&l->helping, 1);
-	while (!atomic_load(&l->over) && !atomic_load(&l->declined)) {
-		claim_parts(l);
-		for (i = 0; i < SPIN && atomic_load(&l->gen) == seen &&
-		    !atomic_load(&l->over) && !atomic_load(&l->declined); i++)
-			if (i < SPIN_PAUSE)
-				relax();
-			else
-				sched_yield();
-		if (i == SPIN) {
-			/* sleeping is set before gen is read again and the
-			 * poster reads it after gen is bumped: one of the two
-			 * sees the other */
-			pthread_mutex_lock(&l->mu);
-			atomic_store(&l->sleeping, 1);
-			while (atomic_load(&l->gen) == seen && !atomic_load(&l->over) &&
-			    !atomic_load(&l->declined))
-				pthread_cond_wait(&l->cv, &l->mu);
-			atomic_store(&l->sleeping, 0);
-			pthread_mutex_unlock(&l->mu);
-		}
-		seen = atomic_load(&l->gen);
-	}
-	atomic_store(&l->helping, 0);
-}
-
-/* The run of l has ended (flag: over), or waits no more for its lent
- * thread (declined): the thread goes back. */
-static void
-lend_end(struct ch_gbdt_lend *l, atomic_int *flag)
-{
-	atomic_store(flag, 1);
-	pthread_mutex_lock(&l->mu);
-	pthread_cond_signal(&l->cv);
-	pthread_mutex_unlock(&l->mu);
-}
-
-#define COST_SLOT 4
-
-/* The step pt cut by features into NPART parts of about the same work:
- * a row's adds to the histogram built, a slot's subtraction, and a
- * slot's look at each leaf whose split is sought (COST_SLOT a row's). */
-static void
-cut(const struct gb *s, const struct part *pt, struct part *out)
-{
-	double rows = pt->build ? (double)(pt->hi - pt->lo) : 0, per, sum, all;
-	int f, k, ev = (pt->eval[0] != NULL) + (pt->eval[1] != NULL);
-
-	per = (pt->into != NULL) + COST_SLOT * ev;
-	all = rows * s->nfeat + per * s->nslots;
-	for (k = 0; k < NPART; k++)
-		out[k] = *pt;
-	for (f = 0, sum = 0, k = 0; f < s->nfeat && k < NPART - 1; f++) {
-		sum += rows + per * (double)(slot_of(s, f + 1) - slot_of(s, f));
-		if (sum >= all * (k + 1) / NPART) {
-			out[k].f1 = out[k + 1].f0 = f + 1;
-			k++;
-		}
-	}
-	for (; k < NPART - 1; k++)
-		out[k].f1 = out[k + 1].f0 = s->nfeat;
-	out[0].f0 = 0;
-	out[NPART - 1].f1 = s->nfeat;
-}
-
-/* A step: the part of every feature, or NPART parts shared with the lent
- * thread. */
+/* A step: the part of every feature. */
 static void
 step(struct gb *s, struct slot *build, size_t lo, size_t hi,
     struct slot *into, struct leaf *e0, struct leaf *e1)
 {
 	struct part pt = { s, 0, s->nfeat, build, into, lo, hi, { e0, e1 },
 	    { { .feat = -1 }, { .feat = -1 } } };
-	struct ch_gbdt_lend *l = s->lend;
-	double t0;
-	int k, i;
 
-	if (!l || s->nfeat < NPART || !atomic_load_explicit(&l->helping,
-	    memory_order_relaxed) || atomic_load_explicit(&l->declined,
-	    memory_order_relaxed)) {
-		run_part(&pt);
-	} else {
-		if (!s->fcut) {
-			struct part typ = pt;
-
-			/* a typical step: a smaller child's rows, both leaves */
-			typ.build = typ.into = build ? build : into;
-			typ.lo = 0;
-			typ.hi = s->ntrain / 16;
-			typ.eval[0] = typ.eval[1] = e0 ? e0 : e1;
-			cut(s, &typ, l->pt);
-			s->fcut = l->pt[0].f1;
-		}
-		for (k = 0; k < NPART; k++)
-			l->pt[k] = pt;
-		l->pt[0].f1 = l->pt[1].f0 = s->fcut;
-
-		atomic_store(&l->done, 0);
-		atomic_store(&l->next, 0);
-		atomic_fetch_add(&l->gen, 1);
-		wake(l);
-		claim_parts(l);
-		/* a part the lent thread claimed takes about as long as
-		 * this thread's: a long wait says it was not scheduled (a
-		 * busy machine), and it is not waited for again */
-		for (i = 0, t0 = 0; atomic_load(&l->done) < NPART; i++) {
-			relax();
-			if ((i & 255) == 255) {
-				double t = ch_seconds();
-
-				if (t0 == 0)
-					t0 = t;
-				else if (t - t0 > DECLINE && !atomic_load(&l->declined))
-					lend_end(l, &l->declined);
-			}
-		}
-		/* the first of the highest gain, in feature order */
-		pt.best[0] = l->pt[0].best[0];
-		pt.best[1] = l->pt[0].best[1];
-		for (k = 1; k < NPART; k++)
-			for (i = 0; i < 2; i++)
-				if (l->pt[k].best[i].gain > pt.best[i].gain)
-					pt.best[i] = l->pt[k].best[i];
-	}
+	run_part(&pt);
 	if (e0)
 		e0->best = pt.best[0];
 	if (e1)
@@ -824,7 +613,6 @@ ch_gbdt_defaults(struct ch_gbdt_params *p)
 	p->subsample = 1;
 	p->seed = 1;
 	p->until = NULL;
-	p->lend = NULL;
 }
 
 static double
@@ -1099,8 +887,8 @@ fill_stats(const struct gb *s, const struct run *r, size_t n,
 		st->valid_prob[r->vrows[i]] = sigmoid(r->best_raw[r->vrows[i]]);
 }
 
-static int
-train(const struct ch_train_data *d, const struct ch_gbdt_params *p,
+int
+ch_gbdt_train(const struct ch_train_data *d, const struct ch_gbdt_params *p,
     const uint8_t *valid, struct ch_forest **out, struct ch_gbdt_stats *st,
     struct ch_err *e)
 {
@@ -1121,7 +909,6 @@ train(const struct ch_train_data *d, const struct ch_gbdt_params *p,
 	s.d = d;
 	s.p = p;
 	s.nfeat = d->nfeat;
-	s.lend = p->lend;
 	if (layout(&s, d, n, e) != 0)
 		return -1;
 	alloc_work(&s, n);
@@ -1172,18 +959,6 @@ train(const struct ch_train_data *d, const struct ch_gbdt_params *p,
 	free(r.vrows);
 	free_work(&s);
 	return 0;
-}
-
-int
-ch_gbdt_train(const struct ch_train_data *d, const struct ch_gbdt_params *p,
-    const uint8_t *valid, struct ch_forest **out, struct ch_gbdt_stats *st,
-    struct ch_err *e)
-{
-	int rc = train(d, p, valid, out, st, e);
-
-	if (p && p->lend)
-		lend_end(p->lend, &p->lend->over);
-	return rc;
 }
 
 void

@@ -13,8 +13,6 @@
 
 #include "forest.h"
 
-struct ch_gbdt_lend;
-
 struct ch_gbdt_params {
 	int max_iter;            /* boosting rounds at most (1000) */
 	double learning_rate;    /* shrinkage (0.1) */
@@ -29,8 +27,6 @@ struct ch_gbdt_params {
 	uint64_t seed;           /* of the draws */
 	atomic_int *until;       /* NULL; or the rounds to keep, 0 while
 	                            another thread has yet to find them */
-	struct ch_gbdt_lend *lend; /* NULL; or where another thread may lend
-	                            a hand (ch_gbdt_lend_help) */
 };
 
 struct ch_gbdt_stats {
@@ -52,7 +48,7 @@ void ch_gbdt_defaults(struct ch_gbdt_params *p);
  * *until is known (non-zero) and reached, and exactly *until are kept
  * (boosting is sequential, so they are the trees a run of *until rounds
  * grows: the result is the same whenever *until is set).  Deterministic
- * (one thread, or two with p->lend: the same trees).  The
+ * (one thread).  The
  * result is a forest with learner CH_LEARN_GBDT: the probability is the
  * logistic of base plus the sum of the leaves.  stats may be NULL (free it
  * with ch_gbdt_stats_free).  Returns 0, or -1 with e filled.
@@ -62,17 +58,5 @@ int ch_gbdt_train(const struct ch_train_data *d, const struct ch_gbdt_params *p,
     struct ch_err *e);
 
 void ch_gbdt_stats_free(struct ch_gbdt_stats *s);
-
-/*
- * A thread lent to a training run: a run whose p->lend is l shares each
- * step of growing a tree, by features, with the thread that calls
- * ch_gbdt_lend_help(l) (at most one), from when it calls until the run
- * ends; every feature's histogram is summed by one thread in the same
- * order either way, so the trees are the same, helped or not.  help
- * returns when the run has ended (at once if it has).  Free l after both.
- */
-struct ch_gbdt_lend *ch_gbdt_lend_new(void);
-void ch_gbdt_lend_help(struct ch_gbdt_lend *l);
-void ch_gbdt_lend_free(struct ch_gbdt_lend *l);
 
 #endif

@@ -356,15 +356,10 @@ final_done(struct job *j, struct ch_err *e)
 
 	if (j->fin_done)
 		return 0;
-	if (!j->fin_started) {
+	if (!j->fin_started)
 		fit_final(fin);
-	} else {
-		/* this thread has nothing else to do: it lends a hand */
-		ch_gbdt_lend_help(fin->p.lend);
+	else
 		pthread_join(j->fin_tid, NULL);
-	}
-	ch_gbdt_lend_free(fin->p.lend);
-	fin->p.lend = NULL;
 	j->fin_started = 0;
 	j->fin_done = 1;
 	if (fin->rc != 0) {
@@ -420,7 +415,6 @@ fit_gbdt(struct job *j, struct ch_err *e)
 	fin->p.max_iter = rounds_for(gp.max_iter, fin->d.n, nfit);
 	fin->p.until = &fin->until;
 	atomic_init(&fin->until, 0);
-	fin->p.lend = o->forest.jobs > 1 ? ch_gbdt_lend_new() : NULL;
 	j->fin_started = o->forest.jobs > 1 &&
 	    pthread_create(&j->fin_tid, NULL, fit_final, fin) == 0;
 	if (ch_gbdt_train(&j->d, &gp, j->valid, &j->boosted, &j->gst, e) != 0) {
@@ -715,7 +709,6 @@ job_free(struct job *j)
 		atomic_store(&j->fin.until, 1);
 		pthread_join(j->fin_tid, NULL);
 	}
-	ch_gbdt_lend_free(j->fin.p.lend);
 	for (f = 0; fr && f < fr->nfeat; f++) {
 		if (j->codes)
 			free(j->codes[f]);
