@@ -114,6 +114,16 @@ print_summary(FILE *fp, json_t *r)
 	fprintf(fp, "%s\n", json_string_value(json_object_get(r, "rule")));
 }
 
+/* A numeric cell that is not a number is missing, as churn-train and
+ * churn-predict take it, and said on stderr as they say it. */
+static void
+warn_not_numbers(const struct ch_drift_side *d)
+{
+	if (d->not_num)
+		ch_warn("%s, counted as missing (%llu row%s so)", d->not_num_msg,
+		    (unsigned long long)d->not_num, d->not_num > 1 ? "s" : "");
+}
+
 /* --profile-out: the current data's counts for one shard, no report. */
 static void
 profile_out(const struct ch_drift_read *rd, const struct ch_model *m,
@@ -135,6 +145,7 @@ profile_out(const struct ch_drift_read *rd, const struct ch_model *m,
 	}
 	if (ch_input_close(&input, &e) != 0)
 		ch_die(2, "%s", e.msg);
+	warn_not_numbers(&p.side);
 	if (!(j = ch_drift_profile_json(&p, m, &e)))
 		ch_die(2, "%s", e.msg);
 	s = json_dumps(j, JSON_COMPACT);
@@ -457,6 +468,10 @@ main(int argc, char **argv)
 		    cfg.min_rows, strcmp(in, "-") == 0 ? "<stdin>" : in);
 	else
 		json_object_set_new(rep, "insufficient", json_false());
+	if (!summary) {             /* --summary prints every warning */
+		warn_not_numbers(&ref);
+		warn_not_numbers(&cur);
+	}
 	found = ch_drift_found(rep);
 	if (json_dumpf(rep, stdout, JSON_COMPACT | JSON_REAL_PRECISION(15)) != 0)
 		ch_die(2, "write <stdout>:");

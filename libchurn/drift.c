@@ -269,6 +269,17 @@ ch_drift_side_add_unseen(struct ch_drift_side *d, int f, const char *s,
 }
 
 void
+ch_drift_side_not_number(struct ch_drift_side *d, uint64_t n, long line,
+    const char *msg)
+{
+	d->not_num += n;
+	if (d->not_num_msg[0] && (line <= 0 || d->not_num_line <= line))
+		return;
+	d->not_num_line = line;
+	snprintf(d->not_num_msg, sizeof d->not_num_msg, "%s", msg);
+}
+
+void
 ch_drift_side_merge(struct ch_drift_side *a, const struct ch_drift_side *b)
 {
 	size_t i, n, len;
@@ -289,6 +300,9 @@ ch_drift_side_merge(struct ch_drift_side *a, const struct ch_drift_side *b)
 			    b->extra_n[f][i]);
 		}
 	}
+	if (b->not_num)
+		ch_drift_side_not_number(a, b->not_num, b->not_num_line,
+		    b->not_num_msg);
 	if (b->has_pred) {
 		a->has_pred = 1;
 		for (c = 0; c < 256; c++)
@@ -666,6 +680,18 @@ prediction(const double *pred_edges, int npred_edges,
 	return j;
 }
 
+/* The rule of training and scoring: a numeric cell that is not a number
+ * is missing, and said. */
+static void
+not_numbers(json_t *warnings, const char *side, const struct ch_drift_side *d)
+{
+	if (d->not_num)
+		warnf(warnings, "%llu %s row%s with a numeric cell that is not a "
+		    "number, counted as missing (the first: %s)",
+		    (unsigned long long)d->not_num, side, d->not_num > 1 ? "s" : "",
+		    d->not_num_msg);
+}
+
 json_t *
 ch_drift_report(const struct ch_schema *s, const double *pred_edges,
     int npred_edges, const struct ch_drift_side *ref,
@@ -694,6 +720,8 @@ ch_drift_report(const struct ch_schema *s, const double *pred_edges,
 	if (ref->rows < c->min_rows)
 		warnf(warnings, "only %zu reference rows: PSI is unstable below "
 		    "%zu", ref->rows, c->min_rows);
+	not_numbers(warnings, "current", cur);
+	not_numbers(warnings, "reference", ref);
 	feats = json_array();
 	for (f = 0; f < s->nfeat; f++) {
 		const struct ch_feature *ft = &s->f[f];

@@ -96,6 +96,11 @@ struct ch_drift_side {
 	int has_pred;
 	uint64_t pred[256];         /* churn probability, in codes of the
 	                               model's pred_ref edges */
+	uint64_t not_num;           /* rows with a numeric cell that is not a
+	                               number: counted as missing, as training
+	                               and scoring take it */
+	long not_num_line;          /* the first of them (0: none, or unknown) */
+	char not_num_msg[256];      /* and what was wrong with it */
 };
 
 /* An empty side for schema s. */
@@ -111,6 +116,12 @@ int ch_drift_side_from_model(struct ch_drift_side *d, const struct ch_model *m,
  * Known codes are counted straight into d->counts[f][code]. */
 void ch_drift_side_add_unseen(struct ch_drift_side *d, int f,
     const char *s, size_t len, uint64_t n);
+
+/* Counts n rows with a numeric cell that is not a number, the first of
+ * them at line, which msg names (of all counted, the earliest line is
+ * kept; 0: unknown). */
+void ch_drift_side_not_number(struct ch_drift_side *d, uint64_t n, long line,
+    const char *msg);
 
 /* Adds the counts of b to a (threads count apart, then merge). */
 void ch_drift_side_merge(struct ch_drift_side *a, const struct ch_drift_side *b);

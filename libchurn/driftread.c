@@ -204,9 +204,13 @@ static int
 count_record(struct counter *k, const struct ch_record *rec, const char *name,
     struct ch_err *e)
 {
-	if (ch_encode_record(k->r->schema, k->cols, rec, name, k->codes,
-	    add_unseen, k, NULL, e) != 0)
+	int rc = ch_encode_record(k->r->schema, k->cols, rec, name, k->codes,
+	    add_unseen, k, NULL, e);
+
+	if (rc < 0)
 		return -1;
+	if (rc > 0)
+		ch_drift_side_not_number(k->d, 1, rec->line, e->msg);
 	tally(k);
 	return 0;
 }
@@ -727,10 +731,16 @@ count_json(struct counter *k, json_t *o, const char *name, long line,
     struct ch_err *e)
 {
 	struct ch_err why;
+	char msg[sizeof why.msg + 64];
+	int rc = ch_encode_json(k->r->schema, o, k->codes, add_unseen, k, NULL,
+	    &why);
 
-	if (ch_encode_json(k->r->schema, o, k->codes, add_unseen, k, NULL,
-	    &why) != 0)
+	if (rc < 0)
 		return ch_errf(e, "%s:%ld: %s", name, line, why.msg);
+	if (rc > 0) {
+		snprintf(msg, sizeof msg, "%s:%ld: %s", name, line, why.msg);
+		ch_drift_side_not_number(k->d, 1, line, msg);
+	}
 	tally(k);
 	return 0;
 }
@@ -933,6 +943,11 @@ ch_drift_profile_json(const struct ch_drift_profile *p,
 	json_object_set_new(j, "model_version", json_string(m->version));
 	json_object_set_new(j, "rows", json_integer((json_int_t)p->side.rows));
 	json_object_set_new(j, "features", feats);
+	if (p->side.not_num)
+		json_object_set_new(j, "not_numbers", json_pack("{s:I, s:I, s:s}",
+		    "rows", (json_int_t)p->side.not_num,
+		    "first_line", (json_int_t)p->side.not_num_line,
+		    "first", p->side.not_num_msg));
 	for (f = 0; f < s->nfeat; f++) {
 		o = json_object();
 		json_array_append_new(feats, o);
@@ -1072,7 +1087,7 @@ ch_drift_profile_load(struct ch_drift_profile *p, json_t *j, const char *name,
     const struct ch_model *m, struct ch_err *e)
 {
 	const struct ch_schema *s = m->schema;
-	json_t *feats = json_object_get(j, "features"), *o, *v, *pr;
+	json_t *feats = json_object_get(j, "features"), *o, *v, *pr, *nn;
 	json_t *ver = json_object_get(j, "model_version");
 	int f, nb;
 
@@ -1098,6 +1113,17 @@ ch_drift_profile_load(struct ch_drift_profile *p, json_t *j, const char *name,
 		    name, json_is_object(pr) ? "has" : "lacks",
 		    p->smp ? "have" : "do not");
 	p->side.rows += (size_t)json_integer_value(v);
+	if ((nn = json_object_get(j, "not_numbers"))) {
+		v = json_object_get(nn, "rows");
+		if (!json_is_integer(v) || json_integer_value(v) <= 0 ||
+		    !json_is_integer(json_object_get(nn, "first_line")) ||
+		    !json_is_string(json_object_get(nn, "first")))
+			return ch_errf(e, "%s: 'not_numbers' is not {rows, "
+			    "first_line, first}", name);
+		ch_drift_side_not_number(&p->side, (uint64_t)json_integer_value(v),
+		    (long)json_integer_value(json_object_get(nn, "first_line")),
+		    json_string_value(json_object_get(nn, "first")));
+	}
 	for (f = 0; f < s->nfeat; f++) {
 		o = json_array_get(feats, (size_t)f);
 		if (!json_is_object(o) || !json_is_string(json_object_get(o,

@@ -514,12 +514,15 @@ START_TEST(numbers_exact)
 		    v[i], c, want);
 		ch_drift_side_free(&d);
 	}
-	/* not numbers, with the line */
+	/* not numbers: missing, as training takes them, counted with the
+	 * first line */
 	e[0] = 1, e[1] = 2, e[2] = 3;
-	ck_assert_int_eq(read_one("v\n1\n1.2.3\n", e, &d, &err), -1);
-	ck_assert_str_eq(err.msg, "<stdin>:3: column 'v': '1.2.3' is not a number");
-	ch_drift_side_free(&d);
-	ck_assert_int_eq(read_one("v\n-\n", e, &d, &err), -1);
+	ck_assert_int_eq(read_one("v\n1\n1.2.3\n-\n", e, &d, &err), 0);
+	ck_assert_uint_eq(d.not_num, 2);
+	ck_assert_int_eq(d.not_num_line, 3);
+	ck_assert_str_eq(d.not_num_msg, "<stdin>:3: column 'v': '1.2.3' is not a number");
+	ck_assert_uint_eq(d.counts[0][CH_MISSING], 2);
+	ck_assert_uint_eq(d.rows, 3);
 	ch_drift_side_free(&d);
 	ck_assert_int_eq(read_one("w\n1\n", e, &d, &err), -1);
 	ck_assert_str_eq(err.msg, "<stdin>:1: no column 'v' (a feature of the model)");
