@@ -3,6 +3,7 @@
  * over real traffic */
 #include <errno.h>
 #include <fcntl.h>
+#include <math.h>
 #include <pthread.h>
 #include <sched.h>
 #include <stdio.h>
@@ -410,17 +411,31 @@ put(struct line *l, const char *t, size_t n)
 	l->len += n;
 }
 
-/* ,"key": (no comma first) */
+/* ,"key": (no comma first), the key checked as it is copied */
 static void
 put_key(struct line *l, const char *k)
 {
-	size_t n = strlen(k);
+	char *o = l->buf + l->len, *end = l->buf + l->cap;
+	unsigned char c;
 
-	if (!plain(k, n))
+	if (!l->ok || end - o < 4) {
 		l->ok = 0;
-	put(l, l->len > 1 ? ",\"" : "\"", l->len > 1 ? 2 : 1);
-	put(l, k, n);
-	put(l, "\":", 2);
+		return;
+	}
+	if (l->len > 1)
+		*o++ = ',';
+	*o++ = '"';
+	for (; (c = (unsigned char)*k); k++) {
+		if (c < 0x20 || c > 0x7f || c == '"' || c == '\\' ||
+		    end - o < 3) {
+			l->ok = 0;
+			return;
+		}
+		*o++ = (char)c;
+	}
+	*o++ = '"';
+	*o++ = ':';
+	l->len = (size_t)(o - l->buf);
 }
 
 static void
@@ -445,17 +460,35 @@ put_value(struct line *l, json_t *v)
 		l->len += n;
 }
 
-/* "key":p, left out as json_object_set_new leaves out json_real(NAN) */
+/* "key":p, left out as json_object_set_new leaves out json_real(NAN);
+ * p's text is jansson's (jsonp_dtostr: "%.17g", ".0" added to an
+ * integer's digits, the exponent without '+' or leading zeros), from
+ * ch_g17 rather than printf */
 static void
 put_real(struct line *l, const char *k, double p)
 {
-	json_t *v = json_real(p);
+	char t[40], *e, *d;
+	size_t n;
 
-	if (!v)
+	if (!isfinite(p))
 		return;
+	n = ch_g17(p, t);
+	if ((e = strchr(t, 'e'))) {
+		d = ++e;
+		if (*e == '-' || *e == '+')
+			d++;
+		if (*e == '-')
+			e++;
+		while (*d == '0' && d[1])
+			d++;
+		memmove(e, d, (size_t)(t + n + 1 - d));
+		n = strlen(t);
+	} else if (!strchr(t, '.')) {
+		memcpy(t + n, ".0", 3);
+		n += 2;
+	}
 	put_key(l, k);
-	put_value(l, v);
-	json_decref(v);
+	put(l, t, n);
 }
 
 static void
