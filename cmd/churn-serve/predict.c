@@ -17,8 +17,24 @@
 static int
 fmt_prob(char *buf, size_t n, double p)
 {
-	int k = snprintf(buf, n, "%.6g", round(p * 1e6) / 1e6);
+	double q = round(p * 1e6);
+	int k, d;
 
+	/* 1e-4 <= q / 1e6 < 1, the common case: "%.6g" writes q's six
+	 * digits after "0.", trailing zeros cut (checked against printf for
+	 * every q) */
+	if (q >= 100 && q < 1e6 && n >= 9) {
+		long v = (long)q;
+
+		memcpy(buf, "0.", 2);
+		for (d = 7; d >= 2; d--, v /= 10)
+			buf[d] = (char)('0' + v % 10);
+		for (k = 8; buf[k - 1] == '0'; k--)
+			;
+		buf[k] = '\0';
+		return k;
+	}
+	k = snprintf(buf, n, "%.6g", q / 1e6);
 	if (k > 0 && (size_t)k + 2 < n && !strpbrk(buf, ".e"))
 		k += snprintf(buf + k, n - (size_t)k, ".0");
 	return k;
