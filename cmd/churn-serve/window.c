@@ -441,16 +441,29 @@ put_key(struct line *l, const char *k)
 static void
 put_value(struct line *l, json_t *v)
 {
-	size_t n;
+	size_t n, i;
 
 	if (!l->ok)
 		return;
-	if (json_is_string(v) && plain(json_string_value(v),
-	    n = json_string_length(v))) {
-		put(l, "\"", 1);
-		put(l, json_string_value(v), n);
-		put(l, "\"", 1);
-		return;
+	if (json_is_string(v) && (n = json_string_length(v)) + 2 <=
+	    l->cap - l->len) {
+		/* a plain string copied as it is checked */
+		const char *t = json_string_value(v);
+		char *o = l->buf + l->len;
+
+		*o++ = '"';
+		for (i = 0; i < n; i++) {
+			unsigned char c = (unsigned char)t[i];
+
+			if (c < 0x20 || c > 0x7f || c == '"' || c == '\\')
+				break;
+			o[i] = (char)c;
+		}
+		if (i == n) {
+			o[n] = '"';
+			l->len += n + 2;
+			return;
+		}
 	}
 	n = json_dumpb(v, l->buf + l->len, l->cap - l->len, JSON_COMPACT |
 	    JSON_PRESERVE_ORDER | JSON_ENCODE_ANY);
@@ -504,11 +517,20 @@ put_text(struct line *l, const char *k, const char *t)
 	put(l, "\"", 1);
 }
 
+/* Whether the object iterator it is at the key name[0..len) */
+static int
+at_key(void *it, const char *name, size_t len)
+{
+	return json_object_iter_key_len(it) == len &&
+	    memcmp(json_object_iter_key(it), name, len) == 0;
+}
+
 static int
 fast_line(struct line *l, const struct ch_schema *s, json_t *obj, double p,
     const char *version, double p2, const char *version2, const char *ts)
 {
 	json_t *v;
+	void *it, *nx;
 	int i, id = 0;
 
 	put(l, "{", 1);
@@ -517,12 +539,27 @@ fast_line(struct line *l, const struct ch_schema *s, json_t *obj, double p,
 		put_value(l, v);
 		id = 1;
 	}
+	/* the fields mostly come in the schema's order, maybe after the id:
+	 * walked in step (jansson keeps the order received), each looked up
+	 * only when out of step (as predlog_add does) */
+	it = json_object_iter(obj);
 	for (i = 0; i < s->nfeat && l->ok; i++) {
+		const char *name = s->f[i].name;
+		size_t len = strlen(name);
+
+		if (it && !at_key(it, name, len) &&
+		    (nx = json_object_iter_next(obj, it)) && at_key(nx, name, len))
+			it = nx;
+		if (it && at_key(it, name, len)) {
+			v = json_object_iter_value(it);
+			it = json_object_iter_next(obj, it);
+		} else
+			v = json_object_get(obj, name);
 		/* the id set again keeps its place and value */
-		if (id && !strcmp(s->f[i].name, s->id))
+		if (id && !strcmp(name, s->id))
 			continue;
-		if ((v = json_object_get(obj, s->f[i].name))) {
-			put_key(l, s->f[i].name);
+		if (v) {
+			put_key(l, name);
 			put_value(l, v);
 		}
 	}
