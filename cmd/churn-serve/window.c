@@ -6,6 +6,7 @@
 #include <math.h>
 #include <pthread.h>
 #include <sched.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -393,7 +394,20 @@ plain(const char *t, size_t n)
 {
 	size_t i;
 
-	for (i = 0; i < n; i++)
+	/* eight bytes a step: a control byte, a byte past ASCII, a quote or
+	 * a backslash in a word (the "has a zero byte" trick) */
+	for (i = 0; i + 8 <= n; i += 8) {
+		uint64_t w, x, y;
+
+		memcpy(&w, t + i, 8);
+		x = w ^ 0x2222222222222222ull;
+		y = w ^ 0x5c5c5c5c5c5c5c5cull;
+		if ((((w - 0x2020202020202020ull) & ~w) | w |
+		    ((x - 0x0101010101010101ull) & ~x) |
+		    ((y - 0x0101010101010101ull) & ~y)) & 0x8080808080808080ull)
+			return 0;
+	}
+	for (; i < n; i++)
 		if ((unsigned char)t[i] < 0x20 || (unsigned char)t[i] > 0x7f ||
 		    t[i] == '"' || t[i] == '\\')
 			return 0;
@@ -411,28 +425,22 @@ put(struct line *l, const char *t, size_t n)
 	l->len += n;
 }
 
-/* ,"key": (no comma first), the key checked as it is copied */
+/* ,"key": (no comma first) */
 static void
 put_key(struct line *l, const char *k)
 {
-	char *o = l->buf + l->len, *end = l->buf + l->cap;
-	unsigned char c;
+	size_t n = strlen(k);
+	char *o = l->buf + l->len;
 
-	if (!l->ok || end - o < 4) {
+	if (!l->ok || n + 4 > l->cap - l->len || !plain(k, n)) {
 		l->ok = 0;
 		return;
 	}
 	if (l->len > 1)
 		*o++ = ',';
 	*o++ = '"';
-	for (; (c = (unsigned char)*k); k++) {
-		if (c < 0x20 || c > 0x7f || c == '"' || c == '\\' ||
-		    end - o < 3) {
-			l->ok = 0;
-			return;
-		}
-		*o++ = (char)c;
-	}
+	memcpy(o, k, n);
+	o += n;
 	*o++ = '"';
 	*o++ = ':';
 	l->len = (size_t)(o - l->buf);
@@ -441,29 +449,19 @@ put_key(struct line *l, const char *k)
 static void
 put_value(struct line *l, json_t *v)
 {
-	size_t n, i;
+	size_t n;
 
 	if (!l->ok)
 		return;
 	if (json_is_string(v) && (n = json_string_length(v)) + 2 <=
-	    l->cap - l->len) {
-		/* a plain string copied as it is checked */
-		const char *t = json_string_value(v);
+	    l->cap - l->len && plain(json_string_value(v), n)) {
 		char *o = l->buf + l->len;
 
-		*o++ = '"';
-		for (i = 0; i < n; i++) {
-			unsigned char c = (unsigned char)t[i];
-
-			if (c < 0x20 || c > 0x7f || c == '"' || c == '\\')
-				break;
-			o[i] = (char)c;
-		}
-		if (i == n) {
-			o[n] = '"';
-			l->len += n + 2;
-			return;
-		}
+		o[0] = '"';
+		memcpy(o + 1, json_string_value(v), n);
+		o[n + 1] = '"';
+		l->len += n + 2;
+		return;
 	}
 	n = json_dumpb(v, l->buf + l->len, l->cap - l->len, JSON_COMPACT |
 	    JSON_PRESERVE_ORDER | JSON_ENCODE_ANY);
