@@ -185,6 +185,14 @@ ch_encode_record(const struct ch_schema *s, const struct ch_cols *c,
 	return ret;
 }
 
+/* Whether the object iterator it is at the key name[0..len) */
+static int
+at_key(void *it, const char *name, size_t len)
+{
+	return json_object_iter_key_len(it) == len &&
+	    memcmp(json_object_iter_key(it), name, len) == 0;
+}
+
 int
 ch_encode_json(const struct ch_schema *s, json_t *obj, uint8_t *codes,
     ch_unseen_fn *unseen, void *arg, int *bad, struct ch_err *e)
@@ -193,18 +201,32 @@ ch_encode_json(const struct ch_schema *s, json_t *obj, uint8_t *codes,
 	json_t *v;
 	char buf[64];
 	const char *str;
-	size_t len;
+	size_t len, flen;
+	void *it, *nx;
 	int i, rc, first = -1;
 
 	if (bad)
 		*bad = -1;
 	if (!json_is_object(obj))
 		return ch_errf(e, "expected a JSON object of features");
+	/* the fields mostly come in the schema's order, maybe after an id:
+	 * walked in step (jansson keeps the order received), each looked up
+	 * only when out of step */
+	it = json_object_iter(obj);
 	for (i = 0; i < s->nfeat; i++) {
 		f = &s->f[i];
 		if (bad)
 			*bad = i;
-		v = json_object_get(obj, f->name);
+		flen = strlen(f->name);
+		if (it && !at_key(it, f->name, flen) &&
+		    (nx = json_object_iter_next(obj, it)) &&
+		    at_key(nx, f->name, flen))
+			it = nx;
+		if (it && at_key(it, f->name, flen)) {
+			v = json_object_iter_value(it);
+			it = json_object_iter_next(obj, it);
+		} else
+			v = json_object_get(obj, f->name);
 		if (!v)
 			return ch_errf(e, "no field '%s' (a feature of the model)",
 			    f->name);

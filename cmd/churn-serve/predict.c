@@ -17,11 +17,74 @@
 static int
 fmt_prob(char *buf, size_t n, double p)
 {
-	int k = snprintf(buf, n, "%.6g", round(p * 1e6) / 1e6);
+	double q = round(p * 1e6);
+	int k, d;
 
+	/* 1e-4 <= q / 1e6 < 1, the common case: "%.6g" writes q's six
+	 * digits after "0.", trailing zeros cut (checked against printf for
+	 * every q) */
+	if (q >= 100 && q < 1e6 && n >= 9) {
+		long v = (long)q;
+
+		memcpy(buf, "0.", 2);
+		for (d = 7; d >= 2; d--, v /= 10)
+			buf[d] = (char)('0' + v % 10);
+		for (k = 8; buf[k - 1] == '0'; k--)
+			;
+		buf[k] = '\0';
+		return k;
+	}
+	k = snprintf(buf, n, "%.6g", q / 1e6);
 	if (k > 0 && (size_t)k + 2 < n && !strpbrk(buf, ".e"))
 		k += snprintf(buf + k, n - (size_t)k, ".0");
 	return k;
+}
+
+/* --- the answer's buffer ----------------------------------------- */
+
+/* The answer is built in a struct ch_buf, not an open_memstream stream:
+ * a stream costs a request a FILE, a zeroed 8 KiB buffer and stdio's
+ * formatting for a hundred bytes of text. */
+static int
+buf_cb(const char *t, size_t n, void *b)
+{
+	ch_buf_add(b, t, n);
+	return 0;
+}
+
+/* v as json_dumpf(v, ..., flags) writes it */
+static void
+buf_dump(struct ch_buf *b, json_t *v, size_t flags)
+{
+	json_dump_callback(v, buf_cb, b, flags);
+}
+
+/* t[0..n) as a JSON string, as jansson's dump writes it: copied as it
+ * is when nothing in it needs an escape */
+static void
+buf_str(struct ch_buf *b, const char *t, size_t n)
+{
+	size_t i;
+	char *o;
+	json_t *v;
+
+	for (i = 0; i < n; i++)
+		if ((unsigned char)t[i] < 0x20 || (unsigned char)t[i] > 0x7f ||
+		    t[i] == '"' || t[i] == '\\')
+			break;
+	if (i < n) {
+		if ((v = json_stringn(t, n))) {
+			buf_dump(b, v, JSON_ENCODE_ANY);
+			json_decref(v);
+		}
+		return;
+	}
+	o = ch_buf_room(b, n + 2);
+	o[0] = '"';
+	memcpy(o + 1, t, n);
+	o[n + 1] = '"';
+	b->len += n + 2;
+	b->s[b->len] = '\0';
 }
 
 /* --- prediction --------------------------------------------------- */
@@ -153,11 +216,11 @@ customer_id(const struct ch_schema *s, json_t *obj, char *buf, size_t n,
 }
 
 /* Scores one JSON object with the model the rollout picks (the shadow
- * scores it too); appends its answer to fp.  Returns 0, or 422 with
+ * scores it too); appends its answer to ob.  Returns 0, or 422 with
  * msg/field filled. */
 static int
 score_object(struct scoring *sc, json_t *obj, const char *raw,
-    size_t rawlen, int want_explain, FILE *fp, char *msg,
+    size_t rawlen, int want_explain, struct ch_buf *ob, char *msg,
     size_t msglen, const char **field)
 {
 	const struct loaded *l = sc->champ, *shadow = NULL;
@@ -203,25 +266,30 @@ score_object(struct scoring *sc, json_t *obj, const char *raw,
 	if (!json_is_string(id) && !json_is_integer(id))
 		id = NULL;
 	if (!want_explain) {
-		putc('{', fp);
+		ch_buf_add(ob, "{", 1);
 		if (id) {
-			json_t *k = json_string(s->id);
-
-			json_dumpf(k, fp, JSON_ENCODE_ANY);
-			putc(':', fp);
-			json_dumpf(id, fp, JSON_ENCODE_ANY);
-			putc(',', fp);
-			json_decref(k);
+			buf_str(ob, s->id, strlen(s->id));
+			ch_buf_add(ob, ":", 1);
+			if (json_is_string(id))
+				buf_str(ob, json_string_value(id),
+				    json_string_length(id));
+			else
+				buf_dump(ob, id, JSON_ENCODE_ANY);
+			ch_buf_add(ob, ",", 1);
 		}
-		fprintf(fp, "\"churn_probability\":%s,\"churn\":%s,"
-		    "\"model_version\":\"%s\"", pb,
-		    p >= l->m->threshold ? "true" : "false", l->m->version);
+		ch_buf_adds(ob, "\"churn_probability\":");
+		ch_buf_adds(ob, pb);
+		ch_buf_adds(ob, p >= l->m->threshold ? ",\"churn\":true," :
+		    ",\"churn\":false,");
+		ch_buf_adds(ob, "\"model_version\":\"");
+		ch_buf_adds(ob, l->m->version);
+		ch_buf_add(ob, "\"", 1);
 		if (warn) {
-			fputs(",\"warnings\":", fp);
-			json_dumpf(warn, fp, JSON_COMPACT);
+			ch_buf_adds(ob, ",\"warnings\":");
+			buf_dump(ob, warn, JSON_COMPACT);
 			json_decref(warn);
 		}
-		putc('}', fp);
+		ch_buf_add(ob, "}", 1);
 	} else {
 		json_t *j = json_object();
 		char *t;
@@ -241,7 +309,7 @@ score_object(struct scoring *sc, json_t *obj, const char *raw,
 		t = json_dumps(j, JSON_COMPACT | JSON_PRESERVE_ORDER |
 		    JSON_REAL_PRECISION(6));
 
-		fputs(t ? t : "null", fp);
+		ch_buf_adds(ob, t ? t : "null");
 		free(t);
 		json_decref(j);
 	}
@@ -651,16 +719,16 @@ predict(struct MHD_Connection *c, struct req *r)
 {
 	struct loaded *l;
 	struct scoring sc = { 0 };
-	char mt[64], msg[1200], *obuf = NULL;
+	char mt[64], msg[1200];
 	const char *field = NULL;
-	size_t olen = 0, i;
+	struct ch_buf ob = { 0 };
+	size_t i;
 	double t0;
 	int n;
 	enum body_kind k;
 	json_error_t jerr;
 	json_t *j;
 	uint8_t *codes;
-	FILE *fp;
 	int status = 0, ex;
 	enum MHD_Result ret;
 
@@ -700,16 +768,15 @@ predict(struct MHD_Connection *c, struct req *r)
 	codes = sc.codes = ch_malloc((size_t)n);
 	ch_rng_seed(&sc.rng, ch_mix64((uint64_t)(t0 * 1e9) ^
 	    (uint64_t)(uintptr_t)r));
-	fp = open_memstream(&obuf, &olen);
 	if (json_is_object(j)) {
-		status = score_object(&sc, j, r->body, r->len, ex, fp,
+		status = score_object(&sc, j, r->body, r->len, ex, &ob,
 		    msg, sizeof msg, &field);
 		if (!status)
 			metrics_predictions(1);
 	} else if (json_is_array(j)) {
 		json_t *o;
 
-		putc('[', fp);
+		ch_buf_add(&ob, "[", 1);
 		json_array_foreach(j, i, o) {
 			if (!json_is_object(o)) {
 				snprintf(msg, sizeof msg, "[%zu]: expected a "
@@ -718,9 +785,9 @@ predict(struct MHD_Connection *c, struct req *r)
 				break;
 			}
 			if (i)
-				putc(',', fp);
+				ch_buf_add(&ob, ",", 1);
 			if ((status = score_object(&sc, o, NULL, 0, ex,
-			    fp, msg, sizeof msg, &field))) {
+			    &ob, msg, sizeof msg, &field))) {
 				char t[sizeof msg];
 
 				snprintf(t, sizeof t, "[%zu]: %.1100s", i, msg);
@@ -728,7 +795,7 @@ predict(struct MHD_Connection *c, struct req *r)
 				break;
 			}
 		}
-		putc(']', fp);
+		ch_buf_add(&ob, "]", 1);
 		if (!status)
 			metrics_predictions((long)json_array_size(j));
 	} else {
@@ -736,7 +803,6 @@ predict(struct MHD_Connection *c, struct req *r)
 		    "object (one customer) or an array of them");
 		status = 400;
 	}
-	fclose(fp);
 	free(codes);
 	if (!status)
 		predlog_commit(sc.pl);
@@ -747,6 +813,6 @@ predict(struct MHD_Connection *c, struct req *r)
 		rollout_request(sc.rows, ch_seconds() - t0);
 	model_release(sc.chal);
 	model_release(l);
-	return answer(c, r, status, msg, field, JSON, obuf, olen);
+	return answer(c, r, status, msg, field, JSON, ob.s, ob.len);
 }
 

@@ -3,8 +3,10 @@
  * over real traffic */
 #include <errno.h>
 #include <fcntl.h>
+#include <math.h>
 #include <pthread.h>
 #include <sched.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -392,7 +394,20 @@ plain(const char *t, size_t n)
 {
 	size_t i;
 
-	for (i = 0; i < n; i++)
+	/* eight bytes a step: a control byte, a byte past ASCII, a quote or
+	 * a backslash in a word (the "has a zero byte" trick) */
+	for (i = 0; i + 8 <= n; i += 8) {
+		uint64_t w, x, y;
+
+		memcpy(&w, t + i, 8);
+		x = w ^ 0x2222222222222222ull;
+		y = w ^ 0x5c5c5c5c5c5c5c5cull;
+		if ((((w - 0x2020202020202020ull) & ~w) | w |
+		    ((x - 0x0101010101010101ull) & ~x) |
+		    ((y - 0x0101010101010101ull) & ~y)) & 0x8080808080808080ull)
+			return 0;
+	}
+	for (; i < n; i++)
 		if ((unsigned char)t[i] < 0x20 || (unsigned char)t[i] > 0x7f ||
 		    t[i] == '"' || t[i] == '\\')
 			return 0;
@@ -415,12 +430,20 @@ static void
 put_key(struct line *l, const char *k)
 {
 	size_t n = strlen(k);
+	char *o = l->buf + l->len;
 
-	if (!plain(k, n))
+	if (!l->ok || n + 4 > l->cap - l->len || !plain(k, n)) {
 		l->ok = 0;
-	put(l, l->len > 1 ? ",\"" : "\"", l->len > 1 ? 2 : 1);
-	put(l, k, n);
-	put(l, "\":", 2);
+		return;
+	}
+	if (l->len > 1)
+		*o++ = ',';
+	*o++ = '"';
+	memcpy(o, k, n);
+	o += n;
+	*o++ = '"';
+	*o++ = ':';
+	l->len = (size_t)(o - l->buf);
 }
 
 static void
@@ -430,11 +453,14 @@ put_value(struct line *l, json_t *v)
 
 	if (!l->ok)
 		return;
-	if (json_is_string(v) && plain(json_string_value(v),
-	    n = json_string_length(v))) {
-		put(l, "\"", 1);
-		put(l, json_string_value(v), n);
-		put(l, "\"", 1);
+	if (json_is_string(v) && (n = json_string_length(v)) + 2 <=
+	    l->cap - l->len && plain(json_string_value(v), n)) {
+		char *o = l->buf + l->len;
+
+		o[0] = '"';
+		memcpy(o + 1, json_string_value(v), n);
+		o[n + 1] = '"';
+		l->len += n + 2;
 		return;
 	}
 	n = json_dumpb(v, l->buf + l->len, l->cap - l->len, JSON_COMPACT |
@@ -445,17 +471,35 @@ put_value(struct line *l, json_t *v)
 		l->len += n;
 }
 
-/* "key":p, left out as json_object_set_new leaves out json_real(NAN) */
+/* "key":p, left out as json_object_set_new leaves out json_real(NAN);
+ * p's text is jansson's (jsonp_dtostr: "%.17g", ".0" added to an
+ * integer's digits, the exponent without '+' or leading zeros), from
+ * ch_g17 rather than printf */
 static void
 put_real(struct line *l, const char *k, double p)
 {
-	json_t *v = json_real(p);
+	char t[40], *e, *d;
+	size_t n;
 
-	if (!v)
+	if (!isfinite(p))
 		return;
+	n = ch_g17(p, t);
+	if ((e = strchr(t, 'e'))) {
+		d = ++e;
+		if (*e == '-' || *e == '+')
+			d++;
+		if (*e == '-')
+			e++;
+		while (*d == '0' && d[1])
+			d++;
+		memmove(e, d, (size_t)(t + n + 1 - d));
+		n = strlen(t);
+	} else if (!strchr(t, '.')) {
+		memcpy(t + n, ".0", 3);
+		n += 2;
+	}
 	put_key(l, k);
-	put_value(l, v);
-	json_decref(v);
+	put(l, t, n);
 }
 
 static void
@@ -471,11 +515,20 @@ put_text(struct line *l, const char *k, const char *t)
 	put(l, "\"", 1);
 }
 
+/* Whether the object iterator it is at the key name[0..len) */
+static int
+at_key(void *it, const char *name, size_t len)
+{
+	return json_object_iter_key_len(it) == len &&
+	    memcmp(json_object_iter_key(it), name, len) == 0;
+}
+
 static int
 fast_line(struct line *l, const struct ch_schema *s, json_t *obj, double p,
     const char *version, double p2, const char *version2, const char *ts)
 {
 	json_t *v;
+	void *it, *nx;
 	int i, id = 0;
 
 	put(l, "{", 1);
@@ -484,12 +537,27 @@ fast_line(struct line *l, const struct ch_schema *s, json_t *obj, double p,
 		put_value(l, v);
 		id = 1;
 	}
+	/* the fields mostly come in the schema's order, maybe after the id:
+	 * walked in step (jansson keeps the order received), each looked up
+	 * only when out of step (as predlog_add does) */
+	it = json_object_iter(obj);
 	for (i = 0; i < s->nfeat && l->ok; i++) {
+		const char *name = s->f[i].name;
+		size_t len = strlen(name);
+
+		if (it && !at_key(it, name, len) &&
+		    (nx = json_object_iter_next(obj, it)) && at_key(nx, name, len))
+			it = nx;
+		if (it && at_key(it, name, len)) {
+			v = json_object_iter_value(it);
+			it = json_object_iter_next(obj, it);
+		} else
+			v = json_object_get(obj, name);
 		/* the id set again keeps its place and value */
-		if (id && !strcmp(s->f[i].name, s->id))
+		if (id && !strcmp(name, s->id))
 			continue;
-		if ((v = json_object_get(obj, s->f[i].name))) {
-			put_key(l, s->f[i].name);
+		if (v) {
+			put_key(l, name);
 			put_value(l, v);
 		}
 	}
