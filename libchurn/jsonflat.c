@@ -2,6 +2,7 @@
  * jansson's general lexer (which costs most of a /predict request's time
  * in churn-serve); anything outside the subset is left to json_loadb */
 #include <math.h>
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -191,4 +192,32 @@ close:
 out:
 	json_decref(obj);
 	return NULL;
+}
+
+size_t
+ch_json_plain(const char *s, size_t n, int ascii)
+{
+	/* a control byte, a quote or a backslash in a word, and with ascii
+	 * a byte past ASCII (the "has a zero byte" trick) */
+	uint64_t high = ascii ? ~0ull : 0;
+	size_t i;
+
+	for (i = 0; i + 8 <= n; i += 8) {
+		uint64_t w, x, y;
+
+		memcpy(&w, s + i, 8);
+		x = w ^ 0x2222222222222222ull;
+		y = w ^ 0x5c5c5c5c5c5c5c5cull;
+		if ((((w - 0x2020202020202020ull) & ~w) | (w & high) |
+		    ((x - 0x0101010101010101ull) & ~x) |
+		    ((y - 0x0101010101010101ull) & ~y)) & 0x8080808080808080ull)
+			break;
+	}
+	for (; i < n; i++) {
+		unsigned char c = (unsigned char)s[i];
+
+		if (c < 0x20 || c == '"' || c == '\\' || (ascii && c > 0x7f))
+			break;
+	}
+	return i;
 }

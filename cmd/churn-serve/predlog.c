@@ -3,12 +3,12 @@
 #include <errno.h>
 #include <pthread.h>
 #include <stdatomic.h>
-#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
 
+#include "jsonflat.h"
 #include "serve.h"
 
 
@@ -205,23 +205,8 @@ put_str(struct ch_buf *b, const char *s, size_t n)
 		k = i;
 		goto rest;
 	}
-	/* the common case, nothing to escape: one scan, eight bytes a step
-	 * (a control byte, a quote or a backslash in a word: the "has a
-	 * zero byte" trick), then one copy */
-	for (k = 0; k + 8 <= n; k += 8) {
-		uint64_t w, x, y;
-
-		memcpy(&w, s + k, 8);
-		x = w ^ 0x2222222222222222ull;
-		y = w ^ 0x5c5c5c5c5c5c5c5cull;
-		if ((((w - 0x2020202020202020ull) & ~w) |
-		    ((x - 0x0101010101010101ull) & ~x) |
-		    ((y - 0x0101010101010101ull) & ~y)) & 0x8080808080808080ull)
-			break;
-	}
-	for (; k < n; k++)
-		if ((unsigned char)s[k] < 0x20 || s[k] == '"' || s[k] == '\\')
-			break;
+	/* the common case, nothing to escape: one scan, then one copy */
+	k = ch_json_plain(s, n, 0);
 	o = ch_buf_room(b, k + 6 * (n - k) + 2);
 	*o++ = '"';
 	memcpy(o, s, k);

@@ -6,7 +6,6 @@
 #include <math.h>
 #include <pthread.h>
 #include <sched.h>
-#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -14,6 +13,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "jsonflat.h"
 #include "serve.h"
 
 /*
@@ -392,26 +392,7 @@ struct line {
 static int
 plain(const char *t, size_t n)
 {
-	size_t i;
-
-	/* eight bytes a step: a control byte, a byte past ASCII, a quote or
-	 * a backslash in a word (the "has a zero byte" trick) */
-	for (i = 0; i + 8 <= n; i += 8) {
-		uint64_t w, x, y;
-
-		memcpy(&w, t + i, 8);
-		x = w ^ 0x2222222222222222ull;
-		y = w ^ 0x5c5c5c5c5c5c5c5cull;
-		if ((((w - 0x2020202020202020ull) & ~w) | w |
-		    ((x - 0x0101010101010101ull) & ~x) |
-		    ((y - 0x0101010101010101ull) & ~y)) & 0x8080808080808080ull)
-			return 0;
-	}
-	for (; i < n; i++)
-		if ((unsigned char)t[i] < 0x20 || (unsigned char)t[i] > 0x7f ||
-		    t[i] == '"' || t[i] == '\\')
-			return 0;
-	return 1;
+	return ch_json_plain(t, n, 1) == n;
 }
 
 static void

@@ -37,6 +37,38 @@ static const char telco[] = "{\"customerID\":\"7590-VHVEG\",\"gender\":"
     "\"Female\",\"SeniorCitizen\":0,\"tenure\":1,\"MonthlyCharges\":29.85,"
     "\"TotalCharges\":\"29.85\",\"Partner\":true,\"x\":null}";
 
+/* ch_json_plain against the byte-at-a-time rule, on random strings made
+ * mostly of plain bytes with the odd quote, backslash, control byte or
+ * byte past ASCII at every offset */
+START_TEST(plain_prefix)
+{
+	static const unsigned char odd[] = { '"', '\\', 0x00, 0x1f, 0x7f, 0x80,
+	    0xc3, 0xff, 0x20, 0x21 };
+	unsigned char s[40];
+	uint64_t r = 88172645463325252ull;
+	size_t n, i, want;
+	int t, ascii;
+
+	for (t = 0; t < 200000; t++) {
+		r ^= r << 13, r ^= r >> 7, r ^= r << 17;
+		n = r % sizeof s;
+		for (i = 0; i < n; i++) {
+			r ^= r << 13, r ^= r >> 7, r ^= r << 17;
+			s[i] = r % 16 == 0 ? odd[(r >> 8) % sizeof odd] :
+			    (unsigned char)(0x20 + (r >> 16) % 0x5f);
+		}
+		for (ascii = 0; ascii < 2; ascii++) {
+			for (want = 0; want < n; want++)
+				if (s[want] < 0x20 || s[want] == '"' ||
+				    s[want] == '\\' || (ascii && s[want] > 0x7f))
+					break;
+			ck_assert_uint_eq(ch_json_plain((const char *)s, n,
+			    ascii), want);
+		}
+	}
+}
+END_TEST
+
 START_TEST(taken)
 {
 	static const char *const yes[] = {
@@ -126,6 +158,7 @@ main(void)
 	tcase_add_test(tc, taken);
 	tcase_add_test(tc, left);
 	tcase_add_test(tc, mutations);
+	tcase_add_test(tc, plain_prefix);
 	suite_add_tcase(s, tc);
 	sr = srunner_create(s);
 	srunner_run_all(sr, CK_NORMAL);
