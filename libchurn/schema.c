@@ -193,41 +193,67 @@ at_key(void *it, const char *name, size_t len)
 	    memcmp(json_object_iter_key(it), name, len) == 0;
 }
 
+void
+ch_json_fields(const struct ch_schema *s, json_t *obj, json_t **v)
+{
+	void *it = json_object_iter(obj), *nx;
+	size_t len;
+	int i;
+
+	/* the fields mostly come in the schema's order, maybe after an id:
+	 * walked in step (jansson keeps the order received), each looked up
+	 * only when out of step */
+	for (i = 0; i < s->nfeat; i++) {
+		len = strlen(s->f[i].name);
+		if (it && !at_key(it, s->f[i].name, len) &&
+		    (nx = json_object_iter_next(obj, it)) &&
+		    at_key(nx, s->f[i].name, len))
+			it = nx;
+		if (it && at_key(it, s->f[i].name, len)) {
+			v[i] = json_object_iter_value(it);
+			it = json_object_iter_next(obj, it);
+		} else
+			v[i] = json_object_get(obj, s->f[i].name);
+	}
+}
+
 int
 ch_encode_json(const struct ch_schema *s, json_t *obj, uint8_t *codes,
     ch_unseen_fn *unseen, void *arg, int *bad, struct ch_err *e)
 {
-	const struct ch_feature *f;
-	json_t *v;
-	char buf[64];
-	const char *str;
-	size_t len, flen;
-	void *it, *nx;
-	int i, rc, first = -1;
+	json_t *small[64], **v;
+	int rc;
 
 	if (bad)
 		*bad = -1;
 	if (!json_is_object(obj))
 		return ch_errf(e, "expected a JSON object of features");
-	/* the fields mostly come in the schema's order, maybe after an id:
-	 * walked in step (jansson keeps the order received), each looked up
-	 * only when out of step */
-	it = json_object_iter(obj);
+	v = s->nfeat <= 64 ? small :
+	    ch_reallocarray(NULL, (size_t)s->nfeat, sizeof *v);
+	ch_json_fields(s, obj, v);
+	rc = ch_encode_fields(s, v, codes, unseen, arg, bad, e);
+	if (v != small)
+		free(v);
+	return rc;
+}
+
+int
+ch_encode_fields(const struct ch_schema *s, json_t *const *vals,
+    uint8_t *codes, ch_unseen_fn *unseen, void *arg, int *bad,
+    struct ch_err *e)
+{
+	const struct ch_feature *f;
+	json_t *v;
+	char buf[64];
+	const char *str;
+	size_t len;
+	int i, rc, first = -1;
+
 	for (i = 0; i < s->nfeat; i++) {
 		f = &s->f[i];
 		if (bad)
 			*bad = i;
-		flen = strlen(f->name);
-		if (it && !at_key(it, f->name, flen) &&
-		    (nx = json_object_iter_next(obj, it)) &&
-		    at_key(nx, f->name, flen))
-			it = nx;
-		if (it && at_key(it, f->name, flen)) {
-			v = json_object_iter_value(it);
-			it = json_object_iter_next(obj, it);
-		} else
-			v = json_object_get(obj, f->name);
-		if (!v)
+		if (!(v = vals[i]))
 			return ch_errf(e, "no field '%s' (a feature of the model)",
 			    f->name);
 		if (json_is_null(v)) {

@@ -132,6 +132,18 @@ int ch_encode_record(const struct ch_schema *s, const struct ch_cols *c,
 int ch_encode_json(const struct ch_schema *s, json_t *obj, uint8_t *codes,
     ch_unseen_fn *unseen, void *arg, int *bad, struct ch_err *e);
 
+/*
+ * The two halves of ch_encode_json, for a caller that reads the same
+ * fields again (churn-serve's window and prediction log): v[i] gets the
+ * value of feature i in the object obj, or NULL when it has none (one walk
+ * in step with the schema: the fields mostly come in its order); then the
+ * values encoded as ch_encode_json does (obj known to be an object).
+ */
+void ch_json_fields(const struct ch_schema *s, json_t *obj, json_t **v);
+int ch_encode_fields(const struct ch_schema *s, json_t *const *v,
+    uint8_t *codes, ch_unseen_fn *unseen, void *arg, int *bad,
+    struct ch_err *e);
+
 /* JSON round trip of the whole schema (names, types, edges, categories,
  * ranges and reference profiles), as stored in the model file. */
 json_t *ch_schema_to_json(const struct ch_schema *s);

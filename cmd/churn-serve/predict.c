@@ -191,6 +191,7 @@ struct scoring {
 	struct ch_rollout ro;
 	struct ch_rng rng;
 	uint8_t *codes;             /* room for either model's features */
+	json_t **vals;              /* the same: a row's (ch_json_fields) */
 	long rows[2];               /* rows answered by each */
 	struct plreq *pl;           /* rows for the prediction log, or NULL */
 };
@@ -219,9 +220,8 @@ customer_id(const struct ch_schema *s, json_t *obj, char *buf, size_t n,
  * scores it too); appends its answer to ob.  Returns 0, or 422 with
  * msg/field filled. */
 static int
-score_object(struct scoring *sc, json_t *obj, const char *raw,
-    size_t rawlen, int want_explain, struct ch_buf *ob, char *msg,
-    size_t msglen, const char **field)
+score_object(struct scoring *sc, json_t *obj, int want_explain,
+    struct ch_buf *ob, char *msg, size_t msglen, const char **field)
 {
 	const struct loaded *l = sc->champ, *shadow = NULL;
 	const struct ch_schema *s;
@@ -242,7 +242,10 @@ score_object(struct scoring *sc, json_t *obj, const char *raw,
 			shadow = sc->chal;
 	}
 	s = l->m->schema;
-	if ((enc = ch_encode_json(s, obj, codes, NULL, NULL, &bad, &e)) < 0) {
+	/* the fields read once, for the encoding, the window and the log */
+	ch_json_fields(s, obj, sc->vals);
+	if ((enc = ch_encode_fields(s, sc->vals, codes, NULL, NULL, &bad,
+	    &e)) < 0) {
 		snprintf(msg, msglen, "%s", e.msg);
 		*field = bad >= 0 && bad < s->nfeat ? s->f[bad].name : NULL;
 		return 422;
@@ -322,17 +325,14 @@ score_object(struct scoring *sc, json_t *obj, const char *raw,
 		    &bad, &se) >= 0) {
 			ps = ch_model_predict(shadow->m, codes);
 			rollout_note(1, shadow->m->version, ps, 0);
-			window_add_shadow(s, obj, p, l->m->version, ps,
-			    shadow->m->version);
-			predlog_add(sc->pl, obj, 0, p, 1, ps);
+			window_add_shadow(s, obj, sc->vals, p, l->m->version,
+			    ps, shadow->m->version);
+			predlog_add(sc->pl, obj, sc->vals, 0, p, 1, ps);
 			return 0;
 		}
 	}
-	if (raw)
-		window_add_raw(s, obj, raw, rawlen, p, l->m->version);
-	else
-		window_add(s, obj, p, l->m->version);
-	predlog_add(sc->pl, obj, pick, p, 0, 0);
+	window_add(s, obj, sc->vals, p, l->m->version);
+	predlog_add(sc->pl, obj, sc->vals, pick, p, 0, 0);
 	return 0;
 }
 
@@ -415,14 +415,15 @@ csv_row(void *arg, const struct ch_record *rec, const struct ch_cols *cols,
 		json_object_set_new(raw, s->f[i].name, ch_is_missing(v, vl) ?
 		    json_null() : jtextn(v, vl));
 	}
-	window_add(s, raw, p, l->m->version);
+	window_add(s, raw, NULL, p, l->m->version);
 	rollout_note(0, l->m->version, p, 1);
 	if (((struct csv_run *)arg)->pl) {
 		/* the log joins by id: it goes in (the window keeps none) */
 		if (cols->id >= 0)
 			json_object_set_new(raw, s->id, jtextn(rec->field[cols->id],
 			    rec->len[cols->id]));
-		predlog_add(((struct csv_run *)arg)->pl, raw, 0, p, 0, 0);
+		predlog_add(((struct csv_run *)arg)->pl, raw, NULL, 0, p, 0,
+		    0);
 	}
 	json_decref(raw);
 }
@@ -693,13 +694,13 @@ predict_csv_rollout(struct MHD_Connection *c, struct req *r,
 		rollout_note(pick, l->m->version, pick ? y->p : x->p, 1);
 		if (y && !canary) {
 			rollout_note(1, sc->chal->m->version, y->p, 0);
-			window_add_shadow(s, x->raw, x->p, sc->champ->m->version,
-			    y->p, sc->chal->m->version);
-			predlog_add(sc->pl, x->raw, 0, x->p, 1, y->p);
+			window_add_shadow(s, x->raw, NULL, x->p,
+			    sc->champ->m->version, y->p, sc->chal->m->version);
+			predlog_add(sc->pl, x->raw, NULL, 0, x->p, 1, y->p);
 		} else {
-			window_add(l->m->schema, pick ? y->raw : x->raw,
+			window_add(l->m->schema, pick ? y->raw : x->raw, NULL,
 			    pick ? y->p : x->p, l->m->version);
-			predlog_add(sc->pl, pick ? y->raw : x->raw, pick,
+			predlog_add(sc->pl, pick ? y->raw : x->raw, NULL, pick,
 			    pick ? y->p : x->p, 0, 0);
 		}
 	}
@@ -765,12 +766,15 @@ predict(struct MHD_Connection *c, struct req *r)
 	n = l->m->schema->nfeat;
 	if (sc.chal && sc.chal->m->schema->nfeat > n)
 		n = sc.chal->m->schema->nfeat;
-	codes = sc.codes = ch_malloc((size_t)n);
+	/* one block: the fields' values, then the codes */
+	sc.vals = ch_reallocarray(NULL, (size_t)n + 1, sizeof *sc.vals +
+	    sizeof *codes);
+	codes = sc.codes = (uint8_t *)(sc.vals + n + 1);
 	ch_rng_seed(&sc.rng, ch_mix64((uint64_t)(t0 * 1e9) ^
 	    (uint64_t)(uintptr_t)r));
 	if (json_is_object(j)) {
-		status = score_object(&sc, j, r->body, r->len, ex, &ob,
-		    msg, sizeof msg, &field);
+		status = score_object(&sc, j, ex, &ob, msg, sizeof msg,
+		    &field);
 		if (!status)
 			metrics_predictions(1);
 	} else if (json_is_array(j)) {
@@ -786,8 +790,8 @@ predict(struct MHD_Connection *c, struct req *r)
 			}
 			if (i)
 				ch_buf_add(&ob, ",", 1);
-			if ((status = score_object(&sc, o, NULL, 0, ex,
-			    &ob, msg, sizeof msg, &field))) {
+			if ((status = score_object(&sc, o, ex, &ob, msg,
+			    sizeof msg, &field))) {
 				char t[sizeof msg];
 
 				snprintf(t, sizeof t, "[%zu]: %.1100s", i, msg);
@@ -803,7 +807,7 @@ predict(struct MHD_Connection *c, struct req *r)
 		    "object (one customer) or an array of them");
 		status = 400;
 	}
-	free(codes);
+	free(sc.vals);
 	if (!status)
 		predlog_commit(sc.pl);
 	else

@@ -275,14 +275,6 @@ put_value(struct ch_buf *b, json_t *v)
 	}
 }
 
-/* Whether the object iterator it is at the key name[0..len) */
-static int
-field_is(void *it, const char *name, size_t len)
-{
-	return json_object_iter_key_len(it) == len &&
-	    memcmp(json_object_iter_key(it), name, len) == 0;
-}
-
 /*
  * What every line of a model has: its version as a JSON string, then
  * each feature's key ("name": after a comma but for the first), escaped
@@ -338,14 +330,13 @@ put_key(struct ch_buf *b, const struct plkeys *k, int i)
  * the request's buffer now, while obj is the request's.
  */
 void
-predlog_add(struct plreq *q, json_t *obj, int who, double p, int shadowed,
-    double sp)
+predlog_add(struct plreq *q, json_t *obj, json_t *const *vals, int who,
+    double p, int shadowed, double sp)
 {
 	const struct loaded *l;
 	const struct ch_schema *s;
 	struct ch_buf *b;
-	json_t *id, *v;
-	void *it, *nx;
+	json_t *id, **own = NULL;
 	int f;
 
 	if (!q)
@@ -368,26 +359,17 @@ predlog_add(struct plreq *q, json_t *obj, int who, double p, int shadowed,
 	PUT(b, ",\"probability\":");
 	ch_buf_g17(b, p);
 	PUT(b, ",\"features\":{");
-	/* the fields mostly come in the schema's order, maybe after the id:
-	 * walked in step (jansson keeps the order received), each looked
-	 * up only when out of step */
-	it = json_object_iter(obj);
-	for (f = 0; f < s->nfeat; f++) {
-		const char *name = s->f[f].name;
-		size_t len = strlen(name);
-
-		put_key(b, l->plkeys, f + 1);
-		if (it && !field_is(it, name, len) &&
-		    (nx = json_object_iter_next(obj, it)) &&
-		    field_is(nx, name, len))
-			it = nx;        /* a field to pass over: the id, say */
-		if (it && field_is(it, name, len)) {
-			v = json_object_iter_value(it);
-			it = json_object_iter_next(obj, it);
-		} else
-			v = json_object_get(obj, name);
-		put_value(b, v ? v : json_null());
+	if (!vals) {
+		own = ch_reallocarray(NULL, s->nfeat ? (size_t)s->nfeat : 1,
+		    sizeof *own);
+		ch_json_fields(s, obj, own);
+		vals = own;
 	}
+	for (f = 0; f < s->nfeat; f++) {
+		put_key(b, l->plkeys, f + 1);
+		put_value(b, vals[f] ? vals[f] : json_null());
+	}
+	free(own);
 	PUT(b, "}");
 	if (shadowed && q->l[1]) {
 		PUT(b, ",\"shadow_version\":");

@@ -234,8 +234,9 @@ void reg_close(void);
  * forgets them (predlog_abort); neither waits on I/O.  who: 0 the
  * champion answered, 1 the challenger; shadowed: the challenger scored sp
  * beside the champion's p.  obj holds the row's fields (its id under the
- * model's id column, its features by name); predlog_add reads them at
- * once and keeps no reference.
+ * model's id column, its features by name), vals its features as
+ * ch_json_fields gives them for the model who (NULL: looked up here);
+ * predlog_add reads them at once and keeps no reference.
  */
 struct plreq;
 int predlog_enabled(void);
@@ -244,8 +245,8 @@ int predlog_enabled(void);
 struct plkeys *predlog_keys(const struct ch_model *m);
 struct plreq *predlog_begin(const struct loaded *champ,
     const struct loaded *chal);
-void predlog_add(struct plreq *q, json_t *obj, int who, double p,
-    int shadowed, double sp);
+void predlog_add(struct plreq *q, json_t *obj, json_t *const *vals,
+    int who, double p, int shadowed, double sp);
 void predlog_commit(struct plreq *q);
 void predlog_abort(struct plreq *q);
 /* The writer thread; predlog_stop writes what is queued, then ends it. */
@@ -288,16 +289,15 @@ char *metrics_render(size_t *len);
 int window_open(const char *dir, long rows, size_t row_bytes,
     size_t max_bytes, int database, struct ch_err *e);
 /* Appends one scored row: the values of obj's schema features and id
- * column only, probability, version, time. */
-void window_add(const struct ch_schema *s, json_t *obj, double p,
-    const char *version);
+ * column only, probability, version, time.  vals: obj's features as
+ * ch_json_fields gives them for s, or NULL to look them up here. */
+void window_add(const struct ch_schema *s, json_t *obj, json_t *const *vals,
+    double p, const char *version);
 /* In shadow: also the challenger's probability and version
  * ("challenger_probability", "challenger_version") */
-void window_add_shadow(const struct ch_schema *s, json_t *obj, double p,
-    const char *version, double p2, const char *version2);
-/* The same (body and len are not used: the posted bytes are not kept) */
-void window_add_raw(const struct ch_schema *s, json_t *obj,
-    const char *body, size_t len, double p, const char *version);
+void window_add_shadow(const struct ch_schema *s, json_t *obj,
+    json_t *const *vals, double p, const char *version, double p2,
+    const char *version2);
 /* The current window, oldest row first, read a piece at a time as JSON
  * lines by window_feed (a bridge_feed): opened with *rows rows and *bytes
  * bytes (in the database: those of its first page, 0 when empty), or

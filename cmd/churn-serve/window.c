@@ -368,10 +368,10 @@ now_iso(char ts[21])
 }
 
 void
-window_add(const struct ch_schema *s, json_t *obj, double p,
-    const char *version)
+window_add(const struct ch_schema *s, json_t *obj, json_t *const *vals,
+    double p, const char *version)
 {
-	window_add_shadow(s, obj, p, version, 0, NULL);
+	window_add_shadow(s, obj, vals, p, version, 0, NULL);
 }
 
 /*
@@ -496,20 +496,12 @@ put_text(struct line *l, const char *k, const char *t)
 	put(l, "\"", 1);
 }
 
-/* Whether the object iterator it is at the key name[0..len) */
 static int
-at_key(void *it, const char *name, size_t len)
-{
-	return json_object_iter_key_len(it) == len &&
-	    memcmp(json_object_iter_key(it), name, len) == 0;
-}
-
-static int
-fast_line(struct line *l, const struct ch_schema *s, json_t *obj, double p,
-    const char *version, double p2, const char *version2, const char *ts)
+fast_line(struct line *l, const struct ch_schema *s, json_t *obj,
+    json_t *const *vals, double p, const char *version, double p2,
+    const char *version2, const char *ts)
 {
 	json_t *v;
-	void *it, *nx;
 	int i, id = 0;
 
 	put(l, "{", 1);
@@ -518,28 +510,13 @@ fast_line(struct line *l, const struct ch_schema *s, json_t *obj, double p,
 		put_value(l, v);
 		id = 1;
 	}
-	/* the fields mostly come in the schema's order, maybe after the id:
-	 * walked in step (jansson keeps the order received), each looked up
-	 * only when out of step (as predlog_add does) */
-	it = json_object_iter(obj);
 	for (i = 0; i < s->nfeat && l->ok; i++) {
-		const char *name = s->f[i].name;
-		size_t len = strlen(name);
-
-		if (it && !at_key(it, name, len) &&
-		    (nx = json_object_iter_next(obj, it)) && at_key(nx, name, len))
-			it = nx;
-		if (it && at_key(it, name, len)) {
-			v = json_object_iter_value(it);
-			it = json_object_iter_next(obj, it);
-		} else
-			v = json_object_get(obj, name);
 		/* the id set again keeps its place and value */
-		if (id && !strcmp(name, s->id))
+		if (id && !strcmp(s->f[i].name, s->id))
 			continue;
-		if (v) {
-			put_key(l, name);
-			put_value(l, v);
+		if (vals[i]) {
+			put_key(l, s->f[i].name);
+			put_value(l, vals[i]);
 		}
 	}
 	put_real(l, "churn_probability", p);
@@ -554,27 +531,35 @@ fast_line(struct line *l, const struct ch_schema *s, json_t *obj, double p,
 }
 
 void
-window_add_shadow(const struct ch_schema *s, json_t *obj, double p,
-    const char *version, double p2, const char *version2)
+window_add_shadow(const struct ch_schema *s, json_t *obj, json_t *const *vals,
+    double p, const char *version, double p2, const char *version2)
 {
-	json_t *row, *v;
+	json_t *row, **own = NULL;
 	char ts[21], *line, fast[4096];
 	struct line l = { fast, 0, sizeof fast, 1 };
 	int i;
 
 	if (!W.open)
 		return;
+	if (!vals) {
+		own = ch_reallocarray(NULL, s->nfeat ? (size_t)s->nfeat : 1,
+		    sizeof *own);
+		ch_json_fields(s, obj, own);
+		vals = own;
+	}
 	now_iso(ts);
-	if (fast_line(&l, s, obj, p, version, p2, version2, ts)) {
+	if (fast_line(&l, s, obj, vals, p, version, p2, version2, ts)) {
 		append(l.buf, l.len, "", 0);
+		free(own);
 		return;
 	}
 	row = json_object();
-	if (s->id && (v = json_object_get(obj, s->id)))
-		json_object_set(row, s->id, v);
+	if (s->id && json_object_get(obj, s->id))
+		json_object_set(row, s->id, json_object_get(obj, s->id));
 	for (i = 0; i < s->nfeat; i++)
-		if ((v = json_object_get(obj, s->f[i].name)))
-			json_object_set(row, s->f[i].name, v);
+		if (vals[i])
+			json_object_set(row, s->f[i].name, vals[i]);
+	free(own);
 	json_object_set_new(row, "churn_probability", json_real(p));
 	json_object_set_new(row, "model_version", json_string(version));
 	if (version2) {
@@ -589,17 +574,6 @@ window_add_shadow(const struct ch_schema *s, json_t *obj, double p,
 		return;
 	append(line, strlen(line), "", 0);
 	free(line);
-}
-
-/* Kept for predict.c's callers: the body's own bytes are no longer
- * stored (they carry keys the model does not know), so this is
- * window_add. */
-void
-window_add_raw(const struct ch_schema *s, json_t *obj, const char *body,
-    size_t len, double p, const char *version)
-{
-	(void)body, (void)len;
-	window_add(s, obj, p, version);
 }
 
 /* A drift check's view of the window: the two files as they were when it
