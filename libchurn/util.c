@@ -654,14 +654,18 @@ ch_ncpus(void)
 
 /* files */
 
-/* Writes all of buf to fd.  Returns 0, or -1 with errno set. */
+/* Writes all of buf to fd, at most WRITE_PIECE bytes a call: a write of
+ * megabytes holds a CPU for milliseconds in the kernel, where a server's
+ * requests cannot preempt it.  Returns 0, or -1 with errno set. */
+#define WRITE_PIECE (256 << 10)
+
 static int
 write_all(int fd, const char *p, size_t len)
 {
 	ssize_t w;
 
 	while (len > 0) {
-		w = write(fd, p, len);
+		w = write(fd, p, len < WRITE_PIECE ? len : WRITE_PIECE);
 		if (w < 0) {
 			if (errno == EINTR)
 				continue;

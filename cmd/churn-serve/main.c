@@ -38,7 +38,7 @@ struct config cfg = {
 	.window_row_bytes = 8 * 1024,
 	.window_bytes = 64 * 1024 * 1024,
 	.predlog = 1,
-	.predlog_flush_rows = 1000,
+	.predlog_flush_rows = 10000,
 	.predlog_flush_interval = 1,
 	.predlog_queue = 100000,
 	.predlog_retain_days = CH_PREDLOG_RETAIN_DAYS,
@@ -91,7 +91,7 @@ static const struct ch_usage use = {
 	"  --cors-origin ORIGIN  web origins allowed to call the API (none)\n"
 	"  --drain S             after SIGTERM, /ready 503 for S seconds first (0)\n"
 	"  --predlog on|off      keep answered rows in the registry's prediction log (on)\n"
-	"  --predlog-flush-rows N       write the log when N rows wait (1000)\n"
+	"  --predlog-flush-rows N       write the log when N rows wait (10000)\n"
 	"  --predlog-flush-interval S   or S seconds have passed (1)\n"
 	"  --predlog-queue N     rows waiting at most; more are dropped (100000)\n"
 	"  --predlog-retain-days N      prune rows older than N days (180; 0: keep)\n",

@@ -24,10 +24,12 @@
  * nothing of the request (its JSON objects, its models) outlives it or
  * is freed by another thread; once its answer is made, predlog_commit
  * hands the buffer to the queue under a lock held for a few pointer
- * copies.  One writer
- * thread takes the queue when it holds cfg.predlog_flush_rows rows or
- * cfg.predlog_flush_interval seconds have passed, joins the buffers and
- * appends them in one call (one INSERT, one segment a day).
+ * copies.  One writer thread takes the queue every DRAIN_ROWS rows, joins
+ * the buffers and hands them back for reuse; it appends what it holds
+ * when that is cfg.predlog_flush_rows rows or cfg.predlog_flush_interval
+ * seconds have passed (one INSERT, one segment a day, of APPEND_MAX rows
+ * at most): a busy server writes a few large segments a second, not one
+ * small one per thousand requests (each a file created and synced).
  *
  * Bounded: the queue holds at most cfg.predlog_queue rows, counting those
  * of a failed write kept for the next try; the rows of a request that
@@ -42,6 +44,7 @@
 #define MAXPAUSE 30.0
 #define WARN_EVERY 60.0         /* seconds between two warnings of a kind */
 #define APPEND_MAX 10000        /* rows per append call */
+#define DRAIN_ROWS 1000         /* rows queued that wake the writer */
 
 /* n bytes added to b, the NUL left to the line's end (add's hot path:
  * ch_buf_add, inlined) */
@@ -73,11 +76,22 @@ static struct {
 	pthread_cond_t cv;          /* on CLOCK_MONOTONIC (predlog_start) */
 	pthread_t th;
 	int running, stop;
+	int paused;                 /* a write failed: the next waits */
 	struct plreq *head, **tail;
 	size_t queued, held;        /* rows queued; kept after a failed write */
 	atomic_long recorded, dropped, no_id, lost, flush_errors;
 	double warned_drop, warned_fail;
 } Q = { .mu = PTHREAD_MUTEX_INITIALIZER, .tail = &Q.head };
+
+/* Whether the writer has rows to take (with Q.mu held): DRAIN_ROWS of
+ * them, or enough to write with those it holds (unless a failed write's
+ * pause is not over) */
+static int
+takes(void)
+{
+	return Q.queued >= DRAIN_ROWS || (!Q.paused &&
+	    Q.queued + Q.held >= (size_t)cfg.predlog_flush_rows);
+}
 
 int
 predlog_enabled(void)
@@ -428,7 +442,7 @@ predlog_commit(struct plreq *q)
 		*Q.tail = q;
 		Q.tail = &q->next;
 		Q.queued += n;
-		wake = Q.queued >= (size_t)cfg.predlog_flush_rows;
+		wake = takes();
 		q = NULL;
 	}
 	if (wake)
@@ -473,13 +487,14 @@ chunk_free(struct chunk *c)
 	free(c);
 }
 
-/* The requests' lines as chunks appended to the list at *tail (which then
- * points at its end); returns the rows. */
+/* The requests' lines added to the list of chunks at *tail (which then
+ * points at its end), to *last first (its last chunk, or NULL) while it
+ * has room; returns the rows. */
 static size_t
-join(const struct plreq *list, struct chunk ***tail)
+join(const struct plreq *list, struct chunk ***tail, struct chunk **last)
 {
 	const struct plreq *q;
-	struct chunk *c = NULL;
+	struct chunk *c = *last;
 	size_t n = 0;
 
 	for (q = list; q; q = q->next) {
@@ -498,37 +513,45 @@ join(const struct plreq *list, struct chunk ***tail)
 		c->rows += q->n;
 		n += q->n;
 	}
+	*last = c;
 	return n;
 }
 
 static void *
 writer(void *arg)
 {
-	struct chunk *held = NULL, **tail = &held, *c;
+	struct chunk *held = NULL, **tail = &held, *last = NULL, *c;
 	size_t nheld = 0;
 	double pause = 0;
 	struct timespec due;
 	struct plreq *list;
 	struct ch_err e;
-	int stop = 0, warn, failed;
+	int stop = 0, warn, failed, timeout;
 
 	(void)arg;
 	pthread_mutex_lock(&Q.mu);
 	ch_deadline(&due, cfg.predlog_flush_interval);
 	for (;;) {
-		while (!Q.stop && Q.queued < (size_t)cfg.predlog_flush_rows)
-			if (pthread_cond_timedwait(&Q.cv, &Q.mu, &due) ==
-			    ETIMEDOUT)
-				break;
+		timeout = 0;
+		while (!Q.stop && !takes() && !timeout)
+			timeout = pthread_cond_timedwait(&Q.cv, &Q.mu, &due) ==
+			    ETIMEDOUT;
 		stop = Q.stop;
 		list = Q.head;
 		Q.head = NULL;
 		Q.tail = &Q.head;
 		Q.queued = 0;
+		Q.held = nheld += join(list, &tail, &last);
 		pthread_mutex_unlock(&Q.mu);
-
-		nheld += join(list, &tail);
 		plreq_recycle(list);
+		/* written when enough is held or the time has come (after a
+		 * failure: when its pause is over) */
+		if (!stop && !timeout && (pause ||
+		    nheld < (size_t)cfg.predlog_flush_rows)) {
+			pthread_mutex_lock(&Q.mu);
+			continue;
+		}
+
 		/* in order; what is written goes, the rest waits for the next
 		 * try */
 		failed = 0;
@@ -543,8 +566,10 @@ writer(void *arg)
 			atomic_fetch_add_explicit(&Q.recorded, (long)c->rows,
 			    memory_order_relaxed);
 			nheld -= c->rows;
-			if (!(held = c->next))
+			if (!(held = c->next)) {
 				tail = &held;
+				last = NULL;
+			}
 			chunk_free(c);
 		}
 
@@ -569,6 +594,7 @@ writer(void *arg)
 		if (pause > MAXPAUSE)
 			pause = MAXPAUSE;
 		pthread_mutex_lock(&Q.mu);
+		Q.paused = pause > 0;
 		ch_deadline(&due, pause > cfg.predlog_flush_interval ? pause :
 		    cfg.predlog_flush_interval);
 	}

@@ -501,18 +501,18 @@ fast_line(struct line *l, const struct ch_schema *s, json_t *obj,
     json_t *const *vals, double p, const char *version, double p2,
     const char *version2, const char *ts)
 {
-	json_t *v;
-	int i, id = 0;
+	json_t *id = s->id ? json_object_get(obj, s->id) : NULL;
+	int i;
 
 	put(l, "{", 1);
-	if (s->id && (v = json_object_get(obj, s->id))) {
+	if (id) {
 		put_key(l, s->id);
-		put_value(l, v);
-		id = 1;
+		put_value(l, id);
 	}
 	for (i = 0; i < s->nfeat && l->ok; i++) {
-		/* the id set again keeps its place and value */
-		if (id && !strcmp(s->f[i].name, s->id))
+		/* the id set again keeps its place and value (names compared
+		 * only for the value that is the id's) */
+		if (id && vals[i] == id && !strcmp(s->f[i].name, s->id))
 			continue;
 		if (vals[i]) {
 			put_key(l, s->f[i].name);

@@ -121,6 +121,26 @@ sleep 1
 stop_serve
 [ "$(log | wc -l)" -eq 314 ] || fail "$(log | wc -l) rows after SIGTERM, not 314"
 
+# the writer takes the queue every 1000 rows, and writes once
+# --predlog-flush-rows rows are held (not one segment per 1000)
+start_serve --model champion --predlog-flush-interval 1h --predlog-flush-rows 2500
+for i in 1 2 3 4; do
+	req POST /predict -H 'Content-Type: text/csv' --data-binary @c-nolabel.csv; want 200
+done
+sleep 1
+[ "$(metric churn_predlog_queue_rows)" = 1200 ] || fail "$(metric churn_predlog_queue_rows) rows waiting, not 1200"
+[ "$(log | wc -l)" -eq 314 ] || fail "rows written before --predlog-flush-rows were held"
+for i in 1 2 3 4 5; do
+	req POST /predict -H 'Content-Type: text/csv' --data-binary @c-nolabel.csv; want 200
+done
+i=0
+until [ "$(log | wc -l)" -eq 3014 ]; do
+	i=$((i + 1)); [ $i -le 100 ] || fail "$(log | wc -l) rows once 2700 were queued, not 3014"
+	sleep 0.1
+done
+stop_serve
+[ "$(log | wc -l)" -eq 3014 ] || fail "$(log | wc -l) rows after SIGTERM, not 3014"
+
 # a full queue drops whole requests, counted
 start_serve --model champion --predlog-queue 10 --predlog-flush-interval 1h
 req POST /predict -H 'Content-Type: text/csv' --data-binary @five.csv; want 200
@@ -128,14 +148,14 @@ req POST /predict -H 'Content-Type: text/csv' --data-binary @c-nolabel.csv; want
 [ "$(metric 'churn_predlog_rows_total{result="dropped"}')" = 300 ] || fail "the rows over the queue are not counted as dropped"
 grep -q 'prediction log queue full' serve.log || fail "no warning of dropped rows"
 stop_serve
-[ "$(log | wc -l)" -eq 319 ] || fail "$(log | wc -l) rows, not 319"
+[ "$(log | wc -l)" -eq 3019 ] || fail "$(log | wc -l) rows, not 3019"
 
 # --predlog off: nothing kept
 start_serve --model champion --predlog off
 [ "$(metric churn_predlog_enabled)" = 0 ] || fail "--predlog off: still on"
 req POST /predict -H 'Content-Type: text/csv' --data-binary @five.csv; want 200
 stop_serve
-[ "$(log | wc -l)" -eq 319 ] || fail "--predlog off wrote rows"
+[ "$(log | wc -l)" -eq 3019 ] || fail "--predlog off wrote rows"
 
 # retention: a day older than --predlog-retain-days goes at the first round
 mkdir -p store/predictions/2020-01-01
@@ -147,6 +167,6 @@ while [ -d store/predictions/2020-01-01 ]; do
 	sleep 0.1
 done
 grep -q 'prediction log pruned' serve.log || fail "no log line for the pruning"
-[ "$(log | wc -l)" -eq 319 ] || fail "pruning removed current rows"
+[ "$(log | wc -l)" -eq 3019 ] || fail "pruning removed current rows"
 stop_serve
 echo ok
