@@ -11,6 +11,7 @@
 #include <pthread.h>
 #include <stdarg.h>
 #include <stdatomic.h>
+#include <sched.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -654,9 +655,10 @@ ch_ncpus(void)
 
 /* files */
 
-/* Writes all of buf to fd, at most WRITE_PIECE bytes a call: a write of
- * megabytes holds a CPU for milliseconds in the kernel, where a server's
- * requests cannot preempt it.  Returns 0, or -1 with errno set. */
+/* Writes all of buf to fd, at most WRITE_PIECE bytes a call, the CPU
+ * given up between pieces: a write of megabytes holds a CPU for
+ * milliseconds in the kernel, where a server's requests cannot preempt
+ * it.  Returns 0, or -1 with errno set. */
 #define WRITE_PIECE (256 << 10)
 
 static int
@@ -673,6 +675,8 @@ write_all(int fd, const char *p, size_t len)
 		}
 		p += w;
 		len -= (size_t)w;
+		if (len > 0)
+			sched_yield();
 	}
 	return 0;
 }
