@@ -217,6 +217,16 @@ ch_json_fields(const struct ch_schema *s, json_t *obj, json_t **v)
 	}
 }
 
+json_t **
+ch_json_fields_new(const struct ch_schema *s, json_t *obj)
+{
+	json_t **v = ch_reallocarray(NULL, s->nfeat ? (size_t)s->nfeat : 1,
+	    sizeof *v);
+
+	ch_json_fields(s, obj, v);
+	return v;
+}
+
 int
 ch_encode_json(const struct ch_schema *s, json_t *obj, uint8_t *codes,
     ch_unseen_fn *unseen, void *arg, int *bad, struct ch_err *e)

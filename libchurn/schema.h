@@ -140,6 +140,8 @@ int ch_encode_json(const struct ch_schema *s, json_t *obj, uint8_t *codes,
  * values encoded as ch_encode_json does (obj known to be an object).
  */
 void ch_json_fields(const struct ch_schema *s, json_t *obj, json_t **v);
+/* The same into an array of its own (free it) */
+json_t **ch_json_fields_new(const struct ch_schema *s, json_t *obj);
 int ch_encode_fields(const struct ch_schema *s, json_t *const *v,
     uint8_t *codes, ch_unseen_fn *unseen, void *arg, int *bad,
     struct ch_err *e);

@@ -64,15 +64,10 @@ buf_dump(struct ch_buf *b, json_t *v, size_t flags)
 static void
 buf_str(struct ch_buf *b, const char *t, size_t n)
 {
-	size_t i;
 	char *o;
 	json_t *v;
 
-	for (i = 0; i < n; i++)
-		if ((unsigned char)t[i] < 0x20 || (unsigned char)t[i] > 0x7f ||
-		    t[i] == '"' || t[i] == '\\')
-			break;
-	if (i < n) {
+	if (ch_json_plain(t, n, 1) < n) {
 		if ((v = json_stringn(t, n))) {
 			buf_dump(b, v, JSON_ENCODE_ANY);
 			json_decref(v);

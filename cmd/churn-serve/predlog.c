@@ -78,7 +78,8 @@ static struct {
 	int running, stop;
 	int paused;                 /* a write failed: the next waits */
 	struct plreq *head, **tail;
-	size_t queued, held;        /* rows queued; kept after a failed write */
+	size_t queued, held;        /* rows queued; taken by the writer, not
+	                             * yet written */
 	atomic_long recorded, dropped, no_id, lost, flush_errors;
 	double warned_drop, warned_fail;
 } Q = { .mu = PTHREAD_MUTEX_INITIALIZER, .tail = &Q.head };
@@ -373,12 +374,8 @@ predlog_add(struct plreq *q, json_t *obj, json_t *const *vals, int who,
 	PUT(b, ",\"probability\":");
 	ch_buf_g17(b, p);
 	PUT(b, ",\"features\":{");
-	if (!vals) {
-		own = ch_reallocarray(NULL, s->nfeat ? (size_t)s->nfeat : 1,
-		    sizeof *own);
-		ch_json_fields(s, obj, own);
-		vals = own;
-	}
+	if (!vals)
+		vals = own = ch_json_fields_new(s, obj);
 	for (f = 0; f < s->nfeat; f++) {
 		put_key(b, l->plkeys, f + 1);
 		put_value(b, vals[f] ? vals[f] : json_null());

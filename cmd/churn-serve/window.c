@@ -534,19 +534,15 @@ void
 window_add_shadow(const struct ch_schema *s, json_t *obj, json_t *const *vals,
     double p, const char *version, double p2, const char *version2)
 {
-	json_t *row, **own = NULL;
+	json_t *row, *id, **own = NULL;
 	char ts[21], *line, fast[4096];
 	struct line l = { fast, 0, sizeof fast, 1 };
 	int i;
 
 	if (!W.open)
 		return;
-	if (!vals) {
-		own = ch_reallocarray(NULL, s->nfeat ? (size_t)s->nfeat : 1,
-		    sizeof *own);
-		ch_json_fields(s, obj, own);
-		vals = own;
-	}
+	if (!vals)
+		vals = own = ch_json_fields_new(s, obj);
 	now_iso(ts);
 	if (fast_line(&l, s, obj, vals, p, version, p2, version2, ts)) {
 		append(l.buf, l.len, "", 0);
@@ -554,8 +550,8 @@ window_add_shadow(const struct ch_schema *s, json_t *obj, json_t *const *vals,
 		return;
 	}
 	row = json_object();
-	if (s->id && json_object_get(obj, s->id))
-		json_object_set(row, s->id, json_object_get(obj, s->id));
+	if (s->id && (id = json_object_get(obj, s->id)))
+		json_object_set(row, s->id, id);
 	for (i = 0; i < s->nfeat; i++)
 		if (vals[i])
 			json_object_set(row, s->f[i].name, vals[i]);
