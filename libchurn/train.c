@@ -165,15 +165,6 @@ gbdt_slots(const int *nbins, int nfeat)
 	return k;
 }
 
-/* Boosting rounds for n rows when rounds were best on fit rows. */
-static int
-rounds_for(int rounds, size_t n, size_t fit)
-{
-	double r = fit ? rounds * ((double)n / (double)fit) : rounds;
-
-	return r < 1 ? 1 : r > 100000 ? 100000 : (int)(r + 0.5);
-}
-
 /* The shipped boosted trees, grown on their own thread. */
 struct final {
 	struct ch_train_data d;
@@ -255,7 +246,7 @@ struct job {
 	struct ch_gbdt_stats gst;
 	struct final fin;               /* the shipped boosted trees */
 	pthread_t fin_tid;
-	int fin_started, fin_done, final_rounds;
+	int fin_started, fin_done;
 	uint8_t **fcodes, *fy;          /* every row, for fin under refit_all */
 	double forest_auc, gbdt_auc, *honest;
 	const char *skip_gbdt;
@@ -383,7 +374,6 @@ fit_gbdt(struct job *j, struct ch_err *e)
 	struct ch_frame *fr = j->fr;
 	struct final *fin = &j->fin;
 	struct ch_gbdt_params gp = o->gbdt;
-	size_t nfit = j->ntrain - j->nvalid;
 
 	j->learner = o->learner;
 	if ((o->learner == CH_CHOOSE_AUTO || o->learner == CH_CHOOSE_BEST) &&
@@ -399,9 +389,11 @@ fit_gbdt(struct job *j, struct ch_err *e)
 	/* The shipped trees: on every row when the model is refitted
 	 * after the holdout (which then measures the early-stopped
 	 * trees, a little pessimistic), else on all the training rows;
-	 * rounds in proportion to the rows of the early-stopped run, as
-	 * more rows bear more rounds before they overfit.  They grow on
-	 * a second thread while the early-stopped run finds the count. */
+	 * as many rounds as the early-stopped run kept.  (Rounds in
+	 * proportion to the rows cost the credit card set 57 % more
+	 * rounds and moved the three data sets' AUC by -0.002 to +0.004,
+	 * noise of a 20 % test.)  They grow on a second thread while the
+	 * early-stopped run finds the count. */
 	fin->d = j->d;
 	if (j->refit_all) {
 		j->fcodes = ch_calloc((size_t)fr->nfeat, sizeof *j->fcodes);
@@ -412,7 +404,6 @@ fit_gbdt(struct job *j, struct ch_err *e)
 		j->r->refit_rows = fin->d.n;
 	}
 	fin->p = gp;
-	fin->p.max_iter = rounds_for(gp.max_iter, fin->d.n, nfit);
 	fin->p.until = &fin->until;
 	atomic_init(&fin->until, 0);
 	j->fin_started = o->forest.jobs > 1 &&
@@ -422,8 +413,7 @@ fit_gbdt(struct job *j, struct ch_err *e)
 		return -1;
 	}
 	j->gbdt_auc = auc_of(j->gst.valid_prob, j->y, j->ntrain, j->valid);
-	j->final_rounds = rounds_for(j->gst.iterations, fin->d.n, nfit);
-	atomic_store(&fin->until, j->final_rounds);
+	atomic_store(&fin->until, j->gst.iterations);
 	/* shipped after a refit on every row, the trees growing on their
 	 * thread are wanted by refit() only: the choices and the holdout's
 	 * measure of the early-stopped trees are made beside them */
@@ -515,7 +505,7 @@ choose(struct job *j)
 	if (j->boosted)
 		json_object_set_new(j->chosen, "gbdt", json_pack("{s:i, s:i, s:s, s:f}",
 		    "iterations", j->gst.iterations,
-		    "iterations_shipped", j->final_rounds,
+		    "iterations_shipped", j->gst.iterations,
 		    "by", "early stopping on the validation log-loss",
 		    "validation_log_loss", j->gst.valid_logloss));
 	m->forest = j->use_gbdt ? j->boosted : j->forest;
